@@ -1,0 +1,12 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+pub mod clock;
+pub mod error;
+pub mod store;
+pub mod token;
+
+pub use error::{Error, ErrorKind, Result};
+
+/// This crate's version, as published.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,123 @@
+//! Durable state behind one interface: the single-use token ledger and metric sequence numbers.
+//!
+//! Three implementations: [`MemoryStore`] for tests, [`SqliteStore`] (the embedded default) and
+//! [`PostgresStore`] (several app instances sharing the work). The SQL ones apply the migrations
+//! in `core/migrations/` themselves. Every operation is atomic, so concurrent callers across
+//! processes get exactly one winner.
+
+mod memory;
+mod migrations;
+mod postgres;
+mod sql;
+mod sqlite;
+
+pub use memory::MemoryStore;
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::token::Purpose;
+use async_trait::async_trait;
+use std::fmt::Debug;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// The single use of a token, keyed on its decoded id (never on the token text).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Redemption {
+    /// The token id.
+    pub jti: Uuid,
+    /// The token's purpose.
+    pub purpose: Purpose,
+    /// The job the token serves.
+    pub job: String,
+    /// After this Unix time the row may be pruned (the token is refused as expired anyway).
+    pub expires_at: u64,
+    /// When it was redeemed, Unix seconds.
+    pub redeemed_at: u64,
+}
+
+/// A numbered batch of metric events from one attempt of one job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricBatch {
+    /// The job.
+    pub job: String,
+    /// The attempt (run epoch); sequence numbers restart with each.
+    pub epoch: u32,
+    /// The batch's sequence number within the attempt.
+    pub seq: u64,
+    /// SHA-256 of the batch body, to tell a replay from a conflict.
+    pub body_sha256: [u8; 32],
+    /// When it arrived, Unix seconds.
+    pub received_at: u64,
+}
+
+/// What became of a metric batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BatchOutcome {
+    /// First time this sequence number was seen: process the batch.
+    Accepted,
+    /// The same batch again (same number, same body): answer success, process nothing.
+    Replayed,
+}
+
+/// The store interface. Implementations are safe to share across tasks and, for the SQL ones,
+/// across processes.
+#[async_trait]
+pub trait Store: Send + Sync + Debug {
+    /// Record a token's single use. A second redemption of the same id is `TOKEN_ALREADY_USED`.
+    async fn redeem(&self, redemption: &Redemption) -> Result<()>;
+
+    /// Accept a metric batch once. The same number with another body is `SEQUENCE_CONFLICT`.
+    async fn accept_batch(&self, batch: &MetricBatch) -> Result<BatchOutcome>;
+
+    /// Delete redemptions that expired before `now`; returns how many.
+    async fn prune_redemptions(&self, now: u64) -> Result<u64>;
+
+    /// Which backend this is: `memory`, `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+}
+
+/// Open a store from a URL: `memory:`, `sqlite://PATH` (created if missing), `sqlite::memory:`,
+/// or `postgres://…`. Migrations are applied before it is returned.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    if url == "memory:" {
+        return Ok(Arc::new(MemoryStore::new()));
+    }
+    if url.starts_with("sqlite:") {
+        return Ok(Arc::new(SqliteStore::connect(url).await?));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(PostgresStore::connect(url).await?));
+    }
+    Err(Error::invalid_input(
+        "unknown store URL; use memory:, sqlite://PATH or postgres://USER@HOST:PORT/DB",
+    ))
+}
+
+pub(crate) fn already_used() -> Error {
+    Error::new(
+        ErrorKind::TokenAlreadyUsed,
+        "this single-use token was already redeemed; request a new one",
+    )
+}
+
+pub(crate) fn sequence_conflict(batch: &MetricBatch) -> Error {
+    Error::new(
+        ErrorKind::SequenceConflict,
+        format!(
+            "batch {} of attempt {} for job {} was already received with a different body; \
+             a sender must reuse a sequence number only to resend the same batch",
+            batch.seq, batch.epoch, batch.job
+        ),
+    )
+}
+
+/// Map a database error to the error model without leaking the connection string.
+pub(crate) fn store_error(action: &str, err: sqlx::Error) -> Error {
+    Error::new(
+        ErrorKind::StoreUnavailable,
+        format!("the store failed to {action}; check that the database is reachable, then retry"),
+    )
+    .with_source(err)
+}

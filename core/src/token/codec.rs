@@ -1,0 +1,169 @@
+//! The wire format: `v1.<kid>.<b64url(payload)>.<b64url(tag)>`, and the MAC input.
+//!
+//! The MAC input is PASETO's pre-authentication encoding (PAE) over the domain string, the
+//! purpose, the key id and the payload bytes, so that no two distinct inputs share an encoding.
+
+use super::keyring::{KeyRing, SigningKey, is_valid_kid};
+use super::purpose::Purpose;
+use crate::error::{Error, ErrorKind, Result};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::Mac;
+
+/// The version prefix this build signs and verifies.
+pub const VERSION: &str = "v1";
+/// The domain-separation string at the head of every MAC input.
+pub const DOMAIN: &str = "trainpod/token/v1";
+/// The longest token accepted, in bytes.
+pub const MAX_TOKEN_BYTES: usize = 2048;
+/// The longest decoded payload accepted, in bytes.
+pub const MAX_PAYLOAD_BYTES: usize = 1024;
+const TAG_BYTES: usize = 32;
+
+/// PASETO PAE: the piece count, then each piece's length, each as 64-bit little-endian.
+pub fn pae(pieces: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + pieces.iter().map(|p| 8 + p.len()).sum::<usize>());
+    out.extend_from_slice(&(pieces.len() as u64).to_le_bytes());
+    for piece in pieces {
+        out.extend_from_slice(&(piece.len() as u64).to_le_bytes());
+        out.extend_from_slice(piece);
+    }
+    out
+}
+
+fn tag(key: &SigningKey, purpose: Purpose, payload: &[u8]) -> hmac::Hmac<sha2::Sha256> {
+    let mut mac = key.mac(purpose);
+    mac.update(&pae(&[DOMAIN.as_bytes(), purpose.as_str().as_bytes(), key.kid().as_bytes(), payload]));
+    mac
+}
+
+/// Sign `payload` for `purpose` with `key` and return the token text.
+pub fn seal(key: &SigningKey, purpose: Purpose, payload: &[u8]) -> String {
+    let mac = tag(key, purpose, payload).finalize().into_bytes();
+    format!(
+        "{VERSION}.{}.{}.{}",
+        key.kid(),
+        URL_SAFE_NO_PAD.encode(payload),
+        URL_SAFE_NO_PAD.encode(mac)
+    )
+}
+
+fn malformed(what: &str) -> Error {
+    Error::new(
+        ErrorKind::TokenMalformed,
+        format!("the token is malformed ({what}); send the token exactly as trainpod issued it"),
+    )
+}
+
+fn is_b64url(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Check size, shape, version, key and signature, in that order, and return the payload bytes.
+///
+/// A tag that fails under `purpose` is tried under the other purposes, so that an authentic token
+/// presented at the wrong route is refused as `TOKEN_WRONG_PURPOSE` rather than as forged.
+pub fn open(ring: &KeyRing, token: &str, purpose: Purpose) -> Result<Vec<u8>> {
+    if token.is_empty() {
+        return Err(malformed("it is empty"));
+    }
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(malformed("it is longer than 2048 bytes"));
+    }
+    let parts: Vec<&str> = token.split('.').collect();
+    let [version, kid, payload_b64, tag_b64] = parts[..] else {
+        return Err(malformed("it must have four dot-separated parts"));
+    };
+    if version != VERSION {
+        return Err(unsupported_version(version));
+    }
+    if !is_valid_kid(kid) {
+        return Err(malformed("the key id is not 1 to 32 characters of A-Z a-z 0-9 _ -"));
+    }
+    let key = ring.get(kid).ok_or_else(|| {
+        Error::new(
+            ErrorKind::TokenUnknownKey,
+            format!("the token was signed with key {kid:?}, which this app does not hold; add that key to the key ring as `verify`, or issue a new token"),
+        )
+    })?;
+    if key.status() == super::keyring::KeyStatus::Retired {
+        return Err(Error::new(
+            ErrorKind::TokenKeyRetired,
+            format!("the token was signed with key {kid:?}, which is retired; issue a new token"),
+        ));
+    }
+    let payload = decode_part(payload_b64, MAX_PAYLOAD_BYTES, "payload")?;
+    let tag_bytes = decode_part(tag_b64, TAG_BYTES, "signature")?;
+    if tag_bytes.len() != TAG_BYTES {
+        return Err(malformed("the signature is not 32 bytes"));
+    }
+    // `verify_slice` compares in constant time and requires the full 32-byte length.
+    if tag(key, purpose, &payload).verify_slice(&tag_bytes).is_ok() {
+        return Ok(payload);
+    }
+    let other = Purpose::ALL
+        .into_iter()
+        .filter(|p| *p != purpose)
+        .find(|p| tag(key, *p, &payload).verify_slice(&tag_bytes).is_ok());
+    Err(match other {
+        Some(actual) => Error::new(
+            ErrorKind::TokenWrongPurpose,
+            format!("this is a {actual} token and this route needs a {purpose} token; send the job's {purpose} token"),
+        ),
+        None => Error::new(
+            ErrorKind::TokenSignatureInvalid,
+            "the token's signature does not match: it was altered or signed by another app; issue a new token",
+        ),
+    })
+}
+
+fn unsupported_version(version: &str) -> Error {
+    let looks_like_version =
+        version.len() <= 4 && version.starts_with('v') && version[1..].bytes().all(|b| b.is_ascii_digit()) && version.len() > 1;
+    if looks_like_version {
+        Error::new(
+            ErrorKind::TokenUnsupportedVersion,
+            format!("token version {version:?} is not supported by this trainpod; this build verifies {VERSION} tokens, so upgrade trainpod or issue a {VERSION} token"),
+        )
+    } else {
+        malformed("it does not start with a version such as v1")
+    }
+}
+
+/// Decode canonical unpadded base64url: no padding, no `+/`, zero trailing bits.
+fn decode_part(text: &str, max_bytes: usize, what: &str) -> Result<Vec<u8>> {
+    if text.is_empty() || !is_b64url(text) {
+        return Err(malformed(&format!("the {what} is not unpadded base64url")));
+    }
+    if text.len() > max_bytes.div_ceil(3) * 4 {
+        return Err(malformed(&format!("the {what} is too long")));
+    }
+    URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| malformed(&format!("the {what} is not canonical base64url")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pae_matches_the_paseto_reference_vectors() {
+        assert_eq!(pae(&[]), vec![0u8; 8]);
+        let mut expected = vec![1, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0];
+        expected.extend_from_slice(b"test");
+        assert_eq!(pae(&[b"test"]), expected);
+        assert_ne!(pae(&[b"ab", b"c"]), pae(&[b"a", b"bc"]));
+    }
+
+    #[test]
+    fn non_canonical_trailing_bits_are_refused() {
+        // RFC 7515 A.1: "...OEjXk" and "...OEjXl" decode to the same bytes in lax decoders.
+        let ok = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let lax = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXl";
+        assert_eq!(decode_part(ok, 32, "signature").map(|v| v.len()).ok(), Some(32));
+        assert_eq!(decode_part(lax, 32, "signature").unwrap_err().code(), "TOKEN_MALFORMED");
+        assert!(decode_part(&format!("{ok}="), 32, "signature").is_err());
+        assert!(decode_part("ab+/", 32, "signature").is_err());
+    }
+}
