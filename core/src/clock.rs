@@ -18,7 +18,10 @@ impl Clock for SystemClock {
     fn now_unix_secs(&self) -> u64 {
         // A clock before 1970 is a broken machine; treating it as the epoch makes every token
         // look expired, which fails closed.
-        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
     }
 }
 
@@ -31,7 +34,9 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock reading `now` seconds since the epoch.
     pub fn new(now: u64) -> Self {
-        ManualClock { now: AtomicU64::new(now) }
+        ManualClock {
+            now: AtomicU64::new(now),
+        }
     }
 
     /// Set the time.

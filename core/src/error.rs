@@ -192,7 +192,9 @@ impl ErrorKind {
     /// authentic token does not grant this request; the specific reason stays in server logs.
     pub const fn http_status(self) -> u16 {
         match self {
-            ErrorKind::InvalidInput | ErrorKind::DatasetInvalid | ErrorKind::UrlUnreachableFromPod => 400,
+            ErrorKind::InvalidInput
+            | ErrorKind::DatasetInvalid
+            | ErrorKind::UrlUnreachableFromPod => 400,
             ErrorKind::TokenMalformed
             | ErrorKind::TokenUnsupportedVersion
             | ErrorKind::TokenUnknownKey
@@ -362,7 +364,9 @@ impl fmt::Debug for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -400,7 +404,10 @@ mod tests {
             .with_status(429)
             .with_request_id("req-1")
             .with_retry_after(3);
-        assert_eq!(err.to_string(), "RATE_LIMITED: slow down; retry after 3 s (HTTP 429, request id req-1)");
+        assert_eq!(
+            err.to_string(),
+            "RATE_LIMITED: slow down; retry after 3 s (HTTP 429, request id req-1)"
+        );
         assert!(err.is_retryable());
         assert_eq!(err.retry_after_secs(), Some(3));
     }
@@ -408,7 +415,8 @@ mod tests {
     #[test]
     fn cause_chain_is_reported() {
         let io = std::io::Error::other("disk on fire");
-        let err = Error::new(ErrorKind::StoreUnavailable, "could not open the store").with_source(io);
+        let err =
+            Error::new(ErrorKind::StoreUnavailable, "could not open the store").with_source(io);
         assert_eq!(err.causes(), vec!["disk on fire".to_string()]);
     }
 }

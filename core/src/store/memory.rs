@@ -27,7 +27,9 @@ impl MemoryStore {
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding the lock leaves consistent maps (each operation is one insert).
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -13,13 +13,17 @@ pub(crate) struct Migration {
 }
 
 /// Every migration, in order.
-pub(crate) const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "ledger", sql: include_str!("../../migrations/0001_ledger.sql") }];
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "ledger",
+    sql: include_str!("../../migrations/0001_ledger.sql"),
+}];
 
 pub(crate) const CREATE_TABLE: &str = "create table if not exists trainpod_schema_migrations (
     version bigint primary key, name text not null, applied_at bigint not null)";
 
-pub(crate) const SELECT_APPLIED: &str = "select coalesce(max(version), 0) from trainpod_schema_migrations";
+pub(crate) const SELECT_APPLIED: &str =
+    "select coalesce(max(version), 0) from trainpod_schema_migrations";
 
 pub(crate) const INSERT_APPLIED: &str =
     "insert into trainpod_schema_migrations (version, name, applied_at) values ($1, $2, $3)";
@@ -36,13 +40,19 @@ pub(crate) fn pending(applied: i64) -> Result<&'static [Migration]> {
             ),
         ));
     }
-    Ok(&MIGRATIONS[MIGRATIONS.iter().take_while(|m| m.version <= applied).count()..])
+    Ok(&MIGRATIONS[MIGRATIONS
+        .iter()
+        .take_while(|m| m.version <= applied)
+        .count()..])
 }
 
 pub(crate) fn migration_error(m: &Migration, err: sqlx::Error) -> Error {
     Error::new(
         ErrorKind::StoreSchema,
-        format!("migration {} ({}) failed; the database was left at the previous version", m.version, m.name),
+        format!(
+            "migration {} ({}) failed; the database was left at the previous version",
+            m.version, m.name
+        ),
     )
     .with_source(err)
 }
@@ -55,7 +65,13 @@ mod tests {
     fn versions_are_increasing_and_pending_is_a_suffix() {
         assert!(MIGRATIONS.windows(2).all(|w| w[0].version < w[1].version));
         assert_eq!(pending(0).map(|p| p.len()).ok(), Some(MIGRATIONS.len()));
-        assert_eq!(pending(MIGRATIONS.len() as i64).map(|p| p.len()).ok(), Some(0));
-        assert_eq!(pending(999).err().map(|e| e.kind()), Some(ErrorKind::StoreSchema));
+        assert_eq!(
+            pending(MIGRATIONS.len() as i64).map(|p| p.len()).ok(),
+            Some(0)
+        );
+        assert_eq!(
+            pending(999).err().map(|e| e.kind()),
+            Some(ErrorKind::StoreSchema)
+        );
     }
 }

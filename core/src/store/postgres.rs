@@ -2,7 +2,9 @@
 
 use super::migrations::{self, CREATE_TABLE, INSERT_APPLIED, SELECT_APPLIED};
 use super::sql::{self, hex, now_secs, to_i64};
-use super::{BatchOutcome, MetricBatch, Redemption, Store, already_used, sequence_conflict, store_error};
+use super::{
+    BatchOutcome, MetricBatch, Redemption, Store, already_used, sequence_conflict, store_error,
+};
 use crate::error::Result;
 use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -42,19 +44,29 @@ impl PostgresStore {
     }
 
     async fn migrate(&self) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(|e| store_error("start a migration", e))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|e| store_error("start a migration", e))?;
         sqlx::query("select pg_advisory_xact_lock($1)")
             .bind(MIGRATION_LOCK)
             .execute(&mut *tx)
             .await
             .map_err(|e| store_error("lock the schema for migration", e))?;
-        sqlx::raw_sql(CREATE_TABLE).execute(&mut *tx).await.map_err(|e| store_error("create the migrations table", e))?;
+        sqlx::raw_sql(CREATE_TABLE)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| store_error("create the migrations table", e))?;
         let applied: i64 = sqlx::query_scalar(SELECT_APPLIED)
             .fetch_one(&mut *tx)
             .await
             .map_err(|e| store_error("read the schema version", e))?;
         for m in migrations::pending(applied)? {
-            sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(|e| migrations::migration_error(m, e))?;
+            sqlx::raw_sql(m.sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| migrations::migration_error(m, e))?;
             sqlx::query(INSERT_APPLIED)
                 .bind(m.version)
                 .bind(m.name)
@@ -63,7 +75,9 @@ impl PostgresStore {
                 .await
                 .map_err(|e| migrations::migration_error(m, e))?;
         }
-        tx.commit().await.map_err(|e| store_error("commit the migrations", e))
+        tx.commit()
+            .await
+            .map_err(|e| store_error("commit the migrations", e))
     }
 }
 
@@ -71,41 +85,49 @@ impl PostgresStore {
 impl Store for PostgresStore {
     async fn redeem(&self, r: &Redemption) -> Result<()> {
         let inserted = sqlx::query(sql::REDEEM)
-        .bind(r.jti.hyphenated().to_string())
-        .bind(r.purpose.as_str())
-        .bind(&r.job)
-        .bind(to_i64(r.redeemed_at))
-        .bind(to_i64(r.expires_at))
-        .execute(&self.pool)
-        .await
-        .map_err(|e| store_error("redeem a token", e))?
-        .rows_affected();
-        if inserted == 1 { Ok(()) } else { Err(already_used()) }
+            .bind(r.jti.hyphenated().to_string())
+            .bind(r.purpose.as_str())
+            .bind(&r.job)
+            .bind(to_i64(r.redeemed_at))
+            .bind(to_i64(r.expires_at))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| store_error("redeem a token", e))?
+            .rows_affected();
+        if inserted == 1 {
+            Ok(())
+        } else {
+            Err(already_used())
+        }
     }
 
     async fn accept_batch(&self, b: &MetricBatch) -> Result<BatchOutcome> {
         let hash = hex(&b.body_sha256);
         let inserted = sqlx::query(sql::INSERT_BATCH)
-        .bind(&b.job)
-        .bind(i64::from(b.epoch))
-        .bind(to_i64(b.seq))
-        .bind(&hash)
-        .bind(to_i64(b.received_at))
-        .execute(&self.pool)
-        .await
-        .map_err(|e| store_error("record a metric batch", e))?
-        .rows_affected();
+            .bind(&b.job)
+            .bind(i64::from(b.epoch))
+            .bind(to_i64(b.seq))
+            .bind(&hash)
+            .bind(to_i64(b.received_at))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| store_error("record a metric batch", e))?
+            .rows_affected();
         if inserted == 1 {
             return Ok(BatchOutcome::Accepted);
         }
         let existing: String = sqlx::query_scalar(sql::SELECT_BATCH_HASH)
-        .bind(&b.job)
-        .bind(i64::from(b.epoch))
-        .bind(to_i64(b.seq))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| store_error("read a metric batch", e))?;
-        if existing == hash { Ok(BatchOutcome::Replayed) } else { Err(sequence_conflict(b)) }
+            .bind(&b.job)
+            .bind(i64::from(b.epoch))
+            .bind(to_i64(b.seq))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| store_error("read a metric batch", e))?;
+        if existing == hash {
+            Ok(BatchOutcome::Replayed)
+        } else {
+            Err(sequence_conflict(b))
+        }
     }
 
     async fn prune_redemptions(&self, now: u64) -> Result<u64> {

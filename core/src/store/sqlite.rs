@@ -2,7 +2,9 @@
 
 use super::migrations::{self, CREATE_TABLE, INSERT_APPLIED, SELECT_APPLIED};
 use super::sql::{self, hex, now_secs, to_i64};
-use super::{BatchOutcome, MetricBatch, Redemption, Store, already_used, sequence_conflict, store_error};
+use super::{
+    BatchOutcome, MetricBatch, Redemption, Store, already_used, sequence_conflict, store_error,
+};
 use crate::error::{Error, Result};
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
@@ -20,7 +22,9 @@ impl SqliteStore {
     /// Open (creating if missing) `url` (`sqlite://PATH` or `sqlite::memory:`) and migrate it.
     pub async fn connect(url: &str) -> Result<SqliteStore> {
         let options = SqliteConnectOptions::from_str(url)
-            .map_err(|_| Error::invalid_input("invalid SQLite URL; use sqlite://PATH or sqlite::memory:"))?
+            .map_err(|_| {
+                Error::invalid_input("invalid SQLite URL; use sqlite://PATH or sqlite::memory:")
+            })?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(10));
@@ -37,24 +41,38 @@ impl SqliteStore {
     }
 
     async fn migrate(&self) -> Result<()> {
-        let mut conn = self.pool.acquire().await.map_err(|e| store_error("open a connection", e))?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| store_error("open a connection", e))?;
         // IMMEDIATE takes the write lock up front, so concurrent migrators queue instead of racing.
-        conn.execute("begin immediate").await.map_err(|e| store_error("lock the schema for migration", e))?;
+        conn.execute("begin immediate")
+            .await
+            .map_err(|e| store_error("lock the schema for migration", e))?;
         let result = apply(&mut conn).await;
         let end = if result.is_ok() { "commit" } else { "rollback" };
-        conn.execute(end).await.map_err(|e| store_error("finish the migrations", e))?;
+        conn.execute(end)
+            .await
+            .map_err(|e| store_error("finish the migrations", e))?;
         result
     }
 }
 
 async fn apply(conn: &mut sqlx::SqliteConnection) -> Result<()> {
-    sqlx::raw_sql(CREATE_TABLE).execute(&mut *conn).await.map_err(|e| store_error("create the migrations table", e))?;
+    sqlx::raw_sql(CREATE_TABLE)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| store_error("create the migrations table", e))?;
     let applied: i64 = sqlx::query_scalar(SELECT_APPLIED)
         .fetch_one(&mut *conn)
         .await
         .map_err(|e| store_error("read the schema version", e))?;
     for m in migrations::pending(applied)? {
-        sqlx::raw_sql(m.sql).execute(&mut *conn).await.map_err(|e| migrations::migration_error(m, e))?;
+        sqlx::raw_sql(m.sql)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| migrations::migration_error(m, e))?;
         sqlx::query(INSERT_APPLIED)
             .bind(m.version)
             .bind(m.name)
@@ -80,7 +98,11 @@ impl Store for SqliteStore {
             .await
             .map_err(|e| store_error("redeem a token", e))?
             .rows_affected();
-        if inserted == 1 { Ok(()) } else { Err(already_used()) }
+        if inserted == 1 {
+            Ok(())
+        } else {
+            Err(already_used())
+        }
     }
 
     async fn accept_batch(&self, b: &MetricBatch) -> Result<BatchOutcome> {
@@ -105,7 +127,11 @@ impl Store for SqliteStore {
             .fetch_one(&self.pool)
             .await
             .map_err(|e| store_error("read a metric batch", e))?;
-        if existing == hash { Ok(BatchOutcome::Replayed) } else { Err(sequence_conflict(b)) }
+        if existing == hash {
+            Ok(BatchOutcome::Replayed)
+        } else {
+            Err(sequence_conflict(b))
+        }
     }
 
     async fn prune_redemptions(&self, now: u64) -> Result<u64> {

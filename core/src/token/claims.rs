@@ -51,7 +51,8 @@ pub struct Claims {
 /// Whether `s` is a valid identifier: 1 to 128 characters of `A-Z a-z 0-9 - _ . : @`.
 pub fn is_valid_id(s: &str) -> bool {
     (1..=MAX_ID_LEN).contains(&s.len())
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'@'))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'@'))
 }
 
 /// Whether `s` is a valid issuer or audience: 1 to 256 printable ASCII characters, no spaces.
@@ -72,10 +73,15 @@ impl Claims {
         let claims: Claims = serde_json::from_slice(payload).map_err(|e| {
             Error::new(
                 ErrorKind::TokenMalformed,
-                format!("the token's claims are invalid ({}); issue a new token", json_reason(&e)),
+                format!(
+                    "the token's claims are invalid ({}); issue a new token",
+                    json_reason(&e)
+                ),
             )
         })?;
-        claims.check_shape().map_err(|e| Error::new(ErrorKind::TokenMalformed, e.message().to_owned()))?;
+        claims
+            .check_shape()
+            .map_err(|e| Error::new(ErrorKind::TokenMalformed, e.message().to_owned()))?;
         Ok(claims)
     }
 
@@ -86,21 +92,29 @@ impl Claims {
             return bad("claims version must be 1");
         }
         if !is_valid_audience(&self.iss) || !is_valid_audience(&self.aud) {
-            return bad("issuer and audience must be 1 to 256 printable ASCII characters without spaces");
+            return bad(
+                "issuer and audience must be 1 to 256 printable ASCII characters without spaces",
+            );
         }
-        for (name, value) in [("user", Some(&self.sub)), ("job", Some(&self.job)), ("dataset", self.ds.as_ref()), ("resource", self.res.as_ref())] {
+        for (name, value) in [
+            ("user", Some(&self.sub)),
+            ("job", Some(&self.job)),
+            ("dataset", self.ds.as_ref()),
+            ("resource", self.res.as_ref()),
+        ] {
             if let Some(value) = value
                 && !is_valid_id(value)
             {
-                return bad(&format!("the {name} id must be 1 to 128 characters of A-Z a-z 0-9 - _ . : @"));
+                return bad(&format!(
+                    "the {name} id must be 1 to 128 characters of A-Z a-z 0-9 - _ . : @"
+                ));
             }
         }
         if self.pur == Purpose::DatasetRead && self.ds.is_none() {
             return bad("a dataset.read token must name its dataset");
         }
-        match Uuid::parse_str(&self.jti) {
-            Ok(id) if id.hyphenated().to_string() == self.jti => {}
-            _ => return bad("the token id must be a lowercase hyphenated UUID"),
+        if !is_canonical_uuid(&self.jti) {
+            return bad("the token id must be a lowercase hyphenated UUID");
         }
         if [self.iat, self.nbf, self.exp].iter().any(|t| *t > MAX_TIME) {
             return bad("times must be Unix seconds no later than year 9999");
@@ -112,10 +126,22 @@ impl Claims {
     }
 }
 
+/// Whether `s` is a UUID in its one canonical spelling: lowercase, hyphenated, 36 characters.
+pub fn is_canonical_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+        })
+}
+
 fn json_reason(e: &serde_json::Error) -> String {
     // serde's messages name fields and types, never values, so they are safe to show.
     let text = e.to_string();
-    text.split(" at line").next().unwrap_or("invalid JSON").to_owned()
+    text.split(" at line")
+        .next()
+        .unwrap_or("invalid JSON")
+        .to_owned()
 }
 
 #[cfg(test)]
@@ -150,7 +176,10 @@ mod tests {
             ("nbf", serde_json::json!(null)),
             ("once", serde_json::json!("true")),
             ("pur", serde_json::json!("admin")),
-            ("jti", serde_json::json!("6F1F7B5E-2C3A-4D2B-9A41-0D9A4C3E8F10")),
+            (
+                "jti",
+                serde_json::json!("6F1F7B5E-2C3A-4D2B-9A41-0D9A4C3E8F10"),
+            ),
             ("jti", serde_json::json!("6f1f7b5e2c3a4d2b9a410d9a4c3e8f10")),
             ("sub", serde_json::json!("")),
             ("sub", serde_json::json!("user 1")),
@@ -170,11 +199,33 @@ mod tests {
 
     #[test]
     fn duplicate_keys_are_refused() {
-        let text = base().to_string().replacen("\"exp\":200", "\"exp\":200,\"exp\":999999", 1);
+        let text = base()
+            .to_string()
+            .replacen("\"exp\":200", "\"exp\":200,\"exp\":999999", 1);
         assert!(text.contains("999999"));
         let err = Claims::parse(text.as_bytes()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::TokenMalformed);
         assert!(err.message().contains("duplicate"), "{}", err.message());
+    }
+
+    #[test]
+    fn canonical_uuid_check_agrees_with_the_uuid_crate() {
+        for s in [
+            "6f1f7b5e-2c3a-4d2b-9a41-0d9a4c3e8f10",
+            "00000000-0000-0000-0000-000000000000",
+        ] {
+            assert!(is_canonical_uuid(s));
+            assert_eq!(Uuid::parse_str(s).unwrap().hyphenated().to_string(), s);
+        }
+        for s in [
+            "6F1F7B5E-2C3A-4D2B-9A41-0D9A4C3E8F10",
+            "6f1f7b5e2c3a4d2b9a410d9a4c3e8f10",
+            "{6f1f7b5e-2c3a-4d2b-9a41-0d9a4c3e8f10}",
+            "6f1f7b5e-2c3a-4d2b-9a41-0d9a4c3e8f1g",
+            "",
+        ] {
+            assert!(!is_canonical_uuid(s), "{s}");
+        }
     }
 
     #[test]
@@ -189,7 +240,11 @@ mod tests {
     #[test]
     fn nan_and_non_json_are_refused() {
         for text in ["", "null", "[]", "{", "{\"v\":NaN}", "\u{feff}{}"] {
-            assert_eq!(Claims::parse(text.as_bytes()).unwrap_err().kind(), ErrorKind::TokenMalformed, "{text:?}");
+            assert_eq!(
+                Claims::parse(text.as_bytes()).unwrap_err().kind(),
+                ErrorKind::TokenMalformed,
+                "{text:?}"
+            );
         }
     }
 }

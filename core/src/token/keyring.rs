@@ -77,7 +77,10 @@ impl fmt::Debug for SigningKey {
 
 /// Whether `kid` is a valid key id: 1 to 32 of `A-Z a-z 0-9 _ -`.
 pub fn is_valid_kid(kid: &str) -> bool {
-    (1..=32).contains(&kid.len()) && kid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    (1..=32).contains(&kid.len())
+        && kid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 impl SigningKey {
@@ -100,7 +103,11 @@ impl SigningKey {
             )));
         }
         let macs = Purpose::ALL.map(|p| derive_mac(secret, p));
-        Ok(SigningKey { kid: kid.to_owned(), status, macs })
+        Ok(SigningKey {
+            kid: kid.to_owned(),
+            status,
+            macs,
+        })
     }
 
     /// A key whose secret is given as unpadded or padded base64url (or standard base64).
@@ -139,7 +146,9 @@ fn derive_mac(secret: &[u8], purpose: Purpose) -> HmacSha256 {
 fn decode_secret(s: &str) -> Option<Vec<u8>> {
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE};
     let s = s.trim();
-    [URL_SAFE_NO_PAD, URL_SAFE, STANDARD, STANDARD_NO_PAD].iter().find_map(|e| e.decode(s).ok())
+    [URL_SAFE_NO_PAD, URL_SAFE, STANDARD, STANDARD_NO_PAD]
+        .iter()
+        .find_map(|e| e.decode(s).ok())
 }
 
 /// A fresh 32-byte secret from `random`, encoded as unpadded base64url.
@@ -172,8 +181,12 @@ impl KeyRing {
                 )));
             }
         }
-        let active: Vec<usize> =
-            keys.iter().enumerate().filter(|(_, k)| k.status == KeyStatus::Active).map(|(i, _)| i).collect();
+        let active: Vec<usize> = keys
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| k.status == KeyStatus::Active)
+            .map(|(i, _)| i)
+            .collect();
         match active.as_slice() {
             [one] => Ok(KeyRing { keys, active: *one }),
             [] => Err(Error::invalid_input(
@@ -189,14 +202,23 @@ impl KeyRing {
     /// environment variable such as `TRAINPOD_SIGNING_KEYS`. The secret is base64.
     pub fn parse(spec: &str) -> Result<KeyRing> {
         let mut keys = Vec::new();
-        for entry in spec.split(|c: char| c == ',' || c.is_whitespace()).filter(|e| !e.is_empty()) {
+        for entry in spec
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|e| !e.is_empty())
+        {
             let mut parts = entry.splitn(3, ':');
-            let (Some(kid), Some(status), Some(secret)) = (parts.next(), parts.next(), parts.next()) else {
+            let (Some(kid), Some(status), Some(secret)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
                 return Err(Error::invalid_input(
                     "a key ring entry must read `kid:status:secret` (status active, verify or retired)",
                 ));
             };
-            keys.push(SigningKey::from_base64(kid, secret, KeyStatus::parse(status)?)?);
+            keys.push(SigningKey::from_base64(
+                kid,
+                secret,
+                KeyStatus::parse(status)?,
+            )?);
         }
         KeyRing::new(keys)
     }
@@ -231,10 +253,18 @@ mod tests {
         let b = SigningKey::new("b", &secret(2), KeyStatus::VerifyOnly).unwrap();
         let a2 = SigningKey::new("a", &secret(3), KeyStatus::VerifyOnly).unwrap();
         assert!(KeyRing::new(vec![a.clone(), b.clone()]).is_ok());
-        assert_eq!(KeyRing::new(vec![b.clone()]).unwrap_err().code(), "INVALID_INPUT");
+        assert_eq!(
+            KeyRing::new(vec![b.clone()]).unwrap_err().code(),
+            "INVALID_INPUT"
+        );
         let two_active = SigningKey::new("c", &secret(4), KeyStatus::Active).unwrap();
         assert!(KeyRing::new(vec![a.clone(), two_active]).is_err());
-        assert!(KeyRing::new(vec![a, a2]).unwrap_err().message().contains("twice"));
+        assert!(
+            KeyRing::new(vec![a, a2])
+                .unwrap_err()
+                .message()
+                .contains("twice")
+        );
     }
 
     #[test]
@@ -261,7 +291,10 @@ mod tests {
         let s2 = URL_SAFE_NO_PAD.encode(secret(2));
         let ring = KeyRing::parse(&format!("new:active:{s1}, old:verify:{s2}")).unwrap();
         assert_eq!(ring.active().kid(), "new");
-        assert_eq!(ring.get("old").map(|k| k.status()), Some(KeyStatus::VerifyOnly));
+        assert_eq!(
+            ring.get("old").map(|k| k.status()),
+            Some(KeyStatus::VerifyOnly)
+        );
         assert!(KeyRing::parse("k1:active").is_err());
         assert!(KeyRing::parse(&format!("k1:primary:{s1}")).is_err());
         assert!(KeyRing::parse("k1:active:not base64!").is_err());

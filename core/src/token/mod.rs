@@ -10,7 +10,9 @@ mod purpose;
 
 pub use claims::{Claims, MAX_TIME, is_valid_audience, is_valid_id};
 pub use codec::{DOMAIN, MAX_PAYLOAD_BYTES, MAX_TOKEN_BYTES, VERSION, pae};
-pub use keyring::{KeyRing, KeyStatus, SigningKey, generate_secret, generate_secret_with, is_valid_kid};
+pub use keyring::{
+    KeyRing, KeyStatus, SigningKey, generate_secret, generate_secret_with, is_valid_kid,
+};
 pub use purpose::{HARD_MAX_LIFETIME_SECS, Purpose};
 
 use crate::clock::{Clock, OsRandom, Random, SystemClock};
@@ -127,7 +129,12 @@ pub struct Expect {
 impl Expect {
     /// Expect a token of `purpose`, with no scope checks yet.
     pub fn purpose(purpose: Purpose) -> Self {
-        Expect { purpose, job: None, dataset: None, user: None }
+        Expect {
+            purpose,
+            job: None,
+            dataset: None,
+            user: None,
+        }
     }
 
     /// The request names this job.
@@ -206,7 +213,9 @@ impl Tokens {
             )));
         }
         if req.not_before_delay_secs > max {
-            return Err(Error::invalid_input(format!("the not-before delay may be at most {max} seconds")));
+            return Err(Error::invalid_input(format!(
+                "the not-before delay may be at most {max} seconds"
+            )));
         }
         let nbf = now.saturating_add(req.not_before_delay_secs);
         let jti = req.jti.unwrap_or_else(|| self.random_uuid());
@@ -227,10 +236,18 @@ impl Tokens {
             ep: req.epoch,
         };
         claims.check_shape()?;
-        let payload = serde_json::to_vec(&claims)
-            .map_err(|e| Error::new(ErrorKind::Internal, "could not encode claims; please report this").with_source(e))?;
+        let payload = serde_json::to_vec(&claims).map_err(|e| {
+            Error::new(
+                ErrorKind::Internal,
+                "could not encode claims; please report this",
+            )
+            .with_source(e)
+        })?;
         let token = codec::seal(self.keys.active(), req.purpose, &payload);
-        Ok(IssuedToken { token: Token(token), claims })
+        Ok(IssuedToken {
+            token: Token(token),
+            claims,
+        })
     }
 
     fn random_uuid(&self) -> Uuid {
@@ -254,13 +271,22 @@ impl Tokens {
     }
 
     /// Verify a token taken from an `Authorization` header value (`Bearer <token>`).
-    pub fn verify_authorization(&self, authorization: Option<&str>, expect: &Expect) -> Result<Claims> {
+    pub fn verify_authorization(
+        &self,
+        authorization: Option<&str>,
+        expect: &Expect,
+    ) -> Result<Claims> {
         self.verify(bearer(authorization)?, expect)
     }
 
     /// Verify, then redeem a single-use token in `store` (atomically: one redemption wins).
     /// Tokens that are not single-use are only verified.
-    pub async fn verify_and_redeem(&self, token: &str, expect: &Expect, store: &dyn Store) -> Result<Claims> {
+    pub async fn verify_and_redeem(
+        &self,
+        token: &str,
+        expect: &Expect,
+        store: &dyn Store,
+    ) -> Result<Claims> {
         let claims = self.verify(token, expect)?;
         if claims.once {
             self.redeem(&claims, store).await?;
@@ -284,7 +310,10 @@ impl Tokens {
         if claims.pur != purpose {
             return Err(Error::new(
                 ErrorKind::TokenWrongPurpose,
-                format!("this is a {} token and this route needs a {purpose} token", claims.pur),
+                format!(
+                    "this is a {} token and this route needs a {purpose} token",
+                    claims.pur
+                ),
             ));
         }
         if claims.aud != self.audience {
@@ -317,14 +346,20 @@ impl Tokens {
         if now >= claims.exp.saturating_add(leeway) {
             return Err(Error::new(
                 ErrorKind::TokenExpired,
-                format!("the token expired at {} and it is now {now}; issue a new token (retry the job)", claims.exp),
+                format!(
+                    "the token expired at {} and it is now {now}; issue a new token (retry the job)",
+                    claims.exp
+                ),
             ));
         }
         let max = claims.pur.max_lifetime_secs();
         if claims.exp - claims.iat > max {
             return Err(Error::new(
                 ErrorKind::TokenLifetimeExceeded,
-                format!("a {} token may live at most {max} seconds; issue one with a shorter lifetime", claims.pur),
+                format!(
+                    "a {} token may live at most {max} seconds; issue one with a shorter lifetime",
+                    claims.pur
+                ),
             ));
         }
         Ok(())
@@ -335,7 +370,9 @@ fn check_scope(claims: &Claims, expect: &Expect) -> Result<()> {
     let mismatch = |what: &str| {
         Err(Error::new(
             ErrorKind::TokenScopeMismatch,
-            format!("the token is for another {what} than this request names; use the token issued for this {what}"),
+            format!(
+                "the token is for another {what} than this request names; use the token issued for this {what}"
+            ),
         ))
     };
     if expect.job.as_ref().is_some_and(|job| *job != claims.job) {
@@ -352,9 +389,15 @@ fn check_scope(claims: &Claims, expect: &Expect) -> Result<()> {
 
 /// The token in an `Authorization: Bearer <token>` header value.
 pub fn bearer(authorization: Option<&str>) -> Result<&str> {
-    let value = authorization.map(str::trim).filter(|v| !v.is_empty()).ok_or_else(|| {
-        Error::new(ErrorKind::TokenMissing, "the request has no token; send it as `Authorization: Bearer <token>`")
-    })?;
+    let value = authorization
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::TokenMissing,
+                "the request has no token; send it as `Authorization: Bearer <token>`",
+            )
+        })?;
     let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
         return Err(Error::new(
@@ -405,10 +448,14 @@ impl TokensBuilder {
     /// Validate and build.
     pub fn build(self) -> Result<Tokens> {
         let keys = self.keys.ok_or_else(|| {
-            Error::invalid_input("no signing keys; pass a key ring (for example from TRAINPOD_SIGNING_KEYS)")
+            Error::invalid_input(
+                "no signing keys; pass a key ring (for example from TRAINPOD_SIGNING_KEYS)",
+            )
         })?;
         let audience = self.audience.ok_or_else(|| {
-            Error::invalid_input("no audience; pass the app origin the pod calls, such as https://app.example.com")
+            Error::invalid_input(
+                "no audience; pass the app origin the pod calls, such as https://app.example.com",
+            )
         })?;
         if !is_valid_audience(&audience) || !is_valid_audience(&self.issuer) {
             return Err(Error::invalid_input(

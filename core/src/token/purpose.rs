@@ -24,7 +24,11 @@ pub enum Purpose {
 
 impl Purpose {
     /// Every purpose.
-    pub const ALL: [Purpose; 3] = [Purpose::DatasetRead, Purpose::MetricsWrite, Purpose::ArtifactsWrite];
+    pub const ALL: [Purpose; 3] = [
+        Purpose::DatasetRead,
+        Purpose::MetricsWrite,
+        Purpose::ArtifactsWrite,
+    ];
 
     /// The wire name, as it appears in the `pur` claim and the key derivation.
     pub const fn as_str(self) -> &'static str {
@@ -81,6 +85,9 @@ mod tests {
             assert!(p.default_lifetime_secs() <= p.max_lifetime_secs());
             assert_eq!(Purpose::parse(p.as_str()).ok(), Some(p));
         }
-        assert_eq!(Purpose::parse("dataset.write").err().map(|e| e.code()), Some("INVALID_INPUT"));
+        assert_eq!(
+            Purpose::parse("dataset.write").err().map(|e| e.code()),
+            Some("INVALID_INPUT")
+        );
     }
 }
