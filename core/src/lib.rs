@@ -2,7 +2,9 @@
 #![deny(missing_docs)]
 
 pub mod clock;
+pub mod dataset;
 pub mod error;
+mod hex;
 pub mod store;
 pub mod token;
 

@@ -1,0 +1,9 @@
+//! Datasets: inspect them once, in constant memory, before anything is spent.
+
+mod convert;
+mod inspect;
+mod row;
+
+pub use convert::convert_alpaca;
+pub use inspect::{Container, DatasetReport, InspectOptions, RowError, inspect, validate};
+pub use row::DatasetFormat;
