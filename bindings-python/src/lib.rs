@@ -1,1 +1,37 @@
-//! Python binding (placeholder).
+//! Python binding of trainpod. It converts types and maps errors; every rule lives in core.
+
+mod errors;
+mod runtime;
+mod store;
+mod tokens;
+
+use pyo3::prelude::*;
+
+/// The native module, re-exported by the `trainpod` package.
+#[pymodule]
+mod _native {
+    use pyo3::prelude::*;
+
+    #[pymodule_export]
+    use super::store::Store;
+    #[pymodule_export]
+    use super::tokens::{Claims, IssuedToken, Tokens};
+
+    /// A fresh 32-byte secret for a key ring entry, as unpadded base64url.
+    #[pyfunction]
+    fn generate_secret() -> String {
+        trainpod::token::generate_secret()
+    }
+
+    /// Every error code, in the order of the core's error kinds.
+    #[pyfunction]
+    fn error_codes() -> Vec<&'static str> {
+        trainpod::ErrorKind::ALL.iter().map(|k| k.code()).collect()
+    }
+
+    /// The version of the core this module was built from.
+    #[pyfunction]
+    fn version() -> &'static str {
+        trainpod::VERSION
+    }
+}

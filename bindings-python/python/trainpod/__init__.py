@@ -1,0 +1,50 @@
+"""trainpod: train a model on a dataset on a rented RunPod GPU, and never bill for a pod that is
+not training. This package is a thin binding over the Rust core."""
+
+from trainpod import exceptions
+from trainpod._native import (
+    Claims,
+    IssuedToken,
+    Store,
+    Tokens,
+    error_codes,
+    generate_secret,
+    version,
+)
+from trainpod.exceptions import (
+    ERRORS_BY_CODE,
+    ApiError,
+    DatasetInvalidError,
+    InvalidInputError,
+    SequenceConflictError,
+    StoreError,
+    TokenAlreadyUsedError,
+    TokenError,
+    TokenExpiredError,
+    TokenSignatureInvalidError,
+    TrainpodError,
+)
+
+__version__: str = version()
+
+__all__ = [
+    "ERRORS_BY_CODE",
+    "ApiError",
+    "Claims",
+    "DatasetInvalidError",
+    "InvalidInputError",
+    "IssuedToken",
+    "SequenceConflictError",
+    "Store",
+    "StoreError",
+    "TokenAlreadyUsedError",
+    "TokenError",
+    "TokenExpiredError",
+    "TokenSignatureInvalidError",
+    "Tokens",
+    "TrainpodError",
+    "__version__",
+    "error_codes",
+    "exceptions",
+    "generate_secret",
+]

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Every test of trainpod: Rust, Python and Node, against a real Postgres started here.
+# Usage: bash scripts/test.sh
+set -Eeuo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+passed=()
+stage() { printf '\n==== %s ====\n' "$1"; }
+done_stage() { passed+=("$1"); printf -- '---- %s: ok\n' "$1"; }
+
+eval "$(scripts/postgres.sh start)"
+trap 'scripts/postgres.sh stop' EXIT
+export TRAINPOD_REQUIRE_POSTGRES=1 # the Postgres tests fail instead of skipping
+
+stage "rust: format and lint"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+done_stage "rust lint"
+
+stage "rust: tests"
+# The Node binding's Rust code is tested through Node: a napi test executable cannot link
+# without a Node process to provide the napi symbols.
+log=$(mktemp)
+cargo test --workspace --exclude trainpod-node --locked 2>&1 | tee "$log"
+ran=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+rm -f "$log"
+[ "$ran" -gt 0 ] || { echo "cargo test ran no test" >&2; exit 1; }
+done_stage "rust tests ($ran)"
+
+stage "python: build, lint, tests"
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q -r bindings-python/requirements-dev.txt
+.venv/bin/maturin develop -q -m bindings-python/Cargo.toml
+.venv/bin/ruff check bindings-python bench/python
+.venv/bin/ruff format --check bindings-python bench/python
+.venv/bin/mypy --config-file bindings-python/pyproject.toml
+set +e
+.venv/bin/pytest bindings-python/tests -q
+code=$?
+set -e
+[ "$code" = 5 ] && { echo "pytest collected no test" >&2; exit 1; }
+[ "$code" = 0 ] || exit "$code"
+done_stage "python"
+
+stage "node: build, lint, tests"
+(
+  cd bindings-node
+  npm ci --no-audit --no-fund
+  npm run build
+  # The declarations are generated: a stale committed copy fails the build.
+  git -C "$root" diff --exit-code -- bindings-node/binding.d.ts
+  npm run lint
+  npm run typecheck
+  npm test 2>&1 | tee /tmp/trainpod-node-test.log
+  grep -Eq '^# pass [1-9]' /tmp/trainpod-node-test.log || { echo "node --test ran no test" >&2; exit 1; }
+)
+done_stage "node"
+
+stage "quickstart"
+cargo run -q --locked -p trainpod-examples --bin quickstart
+done_stage "quickstart"
+
+printf '\n'
+for s in "${passed[@]}"; do printf 'passed: %s\n' "$s"; done
+echo "${#passed[@]} passed, 0 failed"
