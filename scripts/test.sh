@@ -49,7 +49,7 @@ stage "node: build, lint, tests"
   npm ci --no-audit --no-fund
   npm run build
   # The declarations are generated: a stale committed copy fails the build.
-  git -C "$root" diff --exit-code -- bindings-node/binding.d.ts
+  git -C "$root" diff --exit-code -- bindings-node/binding.d.ts bindings-node/binding.js
   npm run lint
   npm run typecheck
   npm test 2>&1 | tee /tmp/trainpod-node-test.log
