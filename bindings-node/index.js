@@ -81,7 +81,16 @@ const natives = new WeakMap();
 const classes = [];
 
 function unwrap(args) {
-  return args.map((a) => (a !== null && typeof a === 'object' && natives.has(a) ? natives.get(a) : a));
+  // Allocates only when a wrapped object is passed (rare): this runs on every call.
+  let out = args;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a !== null && typeof a === 'object' && natives.has(a)) {
+      if (out === args) out = [...args];
+      out[i] = natives.get(a);
+    }
+  }
+  return out;
 }
 
 function wrapResult(value) {
@@ -105,10 +114,24 @@ function call(fn, self, args) {
   return wrapResult(result);
 }
 
+// One wrapper per native method, made once: calls pass `this` (the proxy) back to the native.
+const methodWrappers = new WeakMap();
+
+function methodWrapper(fn) {
+  let wrapped = methodWrappers.get(fn);
+  if (wrapped === undefined) {
+    wrapped = function (...args) {
+      return call(fn, natives.get(this) ?? this, args);
+    };
+    methodWrappers.set(fn, wrapped);
+  }
+  return wrapped;
+}
+
 const instanceHandler = {
   get(obj, key) {
     const value = Reflect.get(obj, key, obj);
-    return typeof value === 'function' && key !== 'constructor' ? (...args) => call(value, obj, args) : value;
+    return typeof value === 'function' && key !== 'constructor' ? methodWrapper(value) : value;
   },
 };
 
