@@ -70,7 +70,14 @@ impl Claims {
     /// Parse and type-check signed payload bytes: strict JSON, no duplicate or unknown keys,
     /// times as non-negative integers, identifiers in their alphabet, times consistent.
     pub fn parse(payload: &[u8]) -> Result<Claims> {
-        let claims: Claims = serde_json::from_slice(payload).map_err(|e| {
+        // One fast UTF-8 check up front lets the JSON parser skip its own per-string checks.
+        let text = std::str::from_utf8(payload).map_err(|_| {
+            Error::new(
+                ErrorKind::TokenMalformed,
+                "the token's claims are not UTF-8; issue a new token",
+            )
+        })?;
+        let claims: Claims = serde_json::from_str(text).map_err(|e| {
             Error::new(
                 ErrorKind::TokenMalformed,
                 format!(
