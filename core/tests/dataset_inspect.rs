@@ -196,10 +196,13 @@ fn empty_missing_and_broken_files() {
         r.errors
     );
     let gz = write(&d, "bad.gz", &[0x1f, 0x8b, 0x08, 0x00, 1, 2, 3]);
+    let err = inspect(&gz, &opts()).unwrap_err();
     assert_eq!(
-        inspect(&gz, &opts()).unwrap_err().kind(),
-        ErrorKind::InvalidInput
+        err.kind(),
+        ErrorKind::DatasetInvalid,
+        "a corrupt gzip is an invalid dataset"
     );
+    assert!(err.message().contains("corrupt"), "{}", err.message());
 }
 
 #[test]

@@ -96,7 +96,7 @@ pub fn inspect(path: &Path, options: &InspectOptions) -> Result<DatasetReport> {
             "the hashing thread panicked; please report this",
         )
     })?;
-    let container = outcome.map_err(|e| io_error(path, e))?;
+    let container = outcome.map_err(|e| read_error(path, e))?;
     drained.map_err(|e| io_error(path, e))?;
     Ok(state.report(container, bytes, sha256))
 }
@@ -153,6 +153,22 @@ pub fn validate(path: &Path, options: &InspectOptions) -> Result<DatasetReport> 
         message.push_str(&format!("\n  line {}: {}", e.line, e.reason));
     }
     Err(Error::new(ErrorKind::DatasetInvalid, message))
+}
+
+/// A corrupt file (bad gzip, say) is an invalid dataset; anything else is a failure to read it.
+fn read_error(path: &Path, e: std::io::Error) -> Error {
+    match e.kind() {
+        std::io::ErrorKind::InvalidData
+        | std::io::ErrorKind::InvalidInput
+        | std::io::ErrorKind::UnexpectedEof => Error::new(
+            ErrorKind::DatasetInvalid,
+            format!(
+                "the dataset {} is corrupt ({e}); export it again",
+                path.display()
+            ),
+        ),
+        _ => io_error(path, e),
+    }
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> Error {
