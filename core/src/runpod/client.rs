@@ -121,6 +121,14 @@ impl Client {
         }
     }
 
+    /// A builder for a client over reqwest with 10 s connect and 60 s request timeouts.
+    pub fn builder_with_reqwest(key: ApiKey) -> Result<ClientBuilder> {
+        Ok(Client::builder(
+            key,
+            Arc::new(super::reqwest_send::ReqwestSender::with_defaults()?),
+        ))
+    }
+
     /// The `User-Agent` this client sends.
     pub fn user_agent(&self) -> &str {
         &self.inner.user_agent

@@ -1,13 +1,14 @@
 //! RunPod REST v2 client: typed pods, actions, GPU catalog and billing; validation before any
 //! request; one error mapping; bounded retries; create with adoption and GPU fallback.
 //!
-//! The HTTP transport is a trait ([`HttpSend`]) so that the client's logic is tested without a
-//! network and core never builds a runtime.
+//! The HTTP transport is a trait ([`HttpSend`]): [`ReqwestSender`] in production, a scripted
+//! fake in unit tests. Core never builds a runtime: calls run on the caller's.
 
 mod api_key;
 mod client;
 mod create;
 mod errors;
+mod reqwest_send;
 mod retry;
 mod transport;
 mod types;
@@ -17,6 +18,7 @@ pub use api_key::ApiKey;
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use create::{CreateOutcome, GpuCandidate, job_pod_name};
 pub use errors::map_error_response;
+pub use reqwest_send::ReqwestSender;
 pub use retry::{RetryPolicy, Sleeper, TokioSleeper};
 pub use transport::{HttpRequest, HttpResponse, HttpSend, Method, TransportError};
 pub use types::{
