@@ -312,9 +312,9 @@ fn pod_json(p: &EmuPod) -> Value {
         "cudaVersion": "12.8",
         "ssh": {"proxy": null, "direct": null},
         "template": null, "cost": cost, "locked": false,
-        "runtime": if running { json!({"uptime": 0, "gpus": [], "cpu": {"util": 0.0}, "memory": {"util": 0.0}, "ports": []}) } else { Value::Null },
+        "runtime": if running { json!({"uptime": 0, "gpus": [], "cpu": {"util": 0}, "memory": {"util": 0}, "ports": []}) } else { Value::Null },
         "createdAt": iso(p.created_at), "startedAt": if running { json!(iso(p.status_since)) } else { Value::Null },
-        "globalNetworking": {"enabled": false, "ip": null},
+        "globalNetworking": {"enabled": false},
         "gpu": {"id": p.gpu_id, "count": p.gpu_count},
     })
 }
