@@ -6,6 +6,7 @@ pub mod dataset;
 pub mod error;
 mod hex;
 pub mod reach;
+pub mod runpod;
 pub mod store;
 pub mod token;
 

@@ -1,0 +1,225 @@
+//! Pod creation: never blindly retried. After an ambiguous failure the pod is looked up by its
+//! name and adopted; capacity and pool refusals move on to the next GPU candidate.
+
+use std::time::Duration;
+
+use super::client::Client;
+use super::types::{CreatePodRequest, GpuRequest, Pod};
+use super::validate::{validate_create, validate_pod_name};
+use crate::{Error, ErrorKind, Result};
+
+/// The pod name for a job: `trainpod-<job id>`, so an ambiguous create can be found again.
+pub fn job_pod_name(job_id: &str) -> Result<String> {
+    let name = format!("trainpod-{job_id}");
+    validate_pod_name(&name)?;
+    Ok(name)
+}
+
+/// One GPU placement to try, in order of preference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GpuCandidate {
+    /// GPU type id from the catalog.
+    pub gpu_id: String,
+    /// Number of GPUs.
+    pub count: u32,
+    /// Data centers to allow; empty lets RunPod choose.
+    pub data_center_ids: Vec<String>,
+}
+
+impl GpuCandidate {
+    fn describe(&self) -> String {
+        let where_ = if self.data_center_ids.is_empty() {
+            "any data center".to_owned()
+        } else {
+            self.data_center_ids.join(", ")
+        };
+        format!("{} x{} in {where_}", self.gpu_id, self.count)
+    }
+}
+
+/// The pod a create ended with.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreateOutcome {
+    /// The pod.
+    pub pod: Pod,
+    /// Whether the pod was found by name after an ambiguous failure rather than returned by create.
+    pub adopted: bool,
+    /// Index of the candidate that placed the pod.
+    pub candidate: usize,
+}
+
+impl Client {
+    /// Create a pod from `template`, trying each candidate's GPU type in order (when
+    /// `candidates` is empty, the template's own `gpu` and `dataCenterIds` are the only candidate).
+    ///
+    /// Every request is validated before the first round trip. A 5xx, timeout or cut connection
+    /// is ambiguous: the pod named `template.name` is looked up and adopted if it exists, and the
+    /// same candidate is tried again only when it does not. Capacity (400) and pool (403)
+    /// refusals move on to the next candidate; when every candidate is refused, the error lists
+    /// each one and why.
+    pub async fn create_pod(
+        &self,
+        template: &CreatePodRequest,
+        candidates: &[GpuCandidate],
+    ) -> Result<CreateOutcome> {
+        let own;
+        let candidates = if candidates.is_empty() {
+            let gpu = template.gpu.as_ref().ok_or_else(|| {
+                Error::invalid_input(
+                    "gpu is required: give GPU candidates or set the request's gpu",
+                )
+            })?;
+            own = [GpuCandidate {
+                gpu_id: gpu.id.clone(),
+                count: gpu.count,
+                data_center_ids: template.data_center_ids.clone(),
+            }];
+            &own[..]
+        } else {
+            candidates
+        };
+        let requests = candidates
+            .iter()
+            .map(|c| {
+                let mut req = template.clone();
+                req.gpu = Some(GpuRequest {
+                    id: c.gpu_id.clone(),
+                    count: c.count,
+                });
+                req.data_center_ids = c.data_center_ids.clone();
+                validate_create(&req)?;
+                Ok(req)
+            })
+            .collect::<Result<Vec<_>>>()?;
+
+        let mut refusals: Vec<(usize, Error)> = Vec::new();
+        for (index, req) in requests.iter().enumerate() {
+            match self.create_one(req, index, &candidates[index]).await? {
+                Attempt::Placed(outcome) => return Ok(outcome),
+                Attempt::Refused(err) => refusals.push((index, err)),
+            }
+        }
+        Err(all_refused(&template.name, candidates, refusals))
+    }
+
+    async fn create_one(
+        &self,
+        req: &CreatePodRequest,
+        index: usize,
+        candidate: &GpuCandidate,
+    ) -> Result<Attempt> {
+        let op = format!("create pod {} ({})", req.name, candidate.describe());
+        let body = serde_json::to_vec(req)
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("{op}: {e}")))?;
+        let policy = self.retry_policy().clone();
+        let started = self.now();
+        let mut waited = Duration::ZERO;
+        let mut failures = 0u32;
+        loop {
+            let err = match self
+                .send_once(
+                    &op,
+                    super::transport::Method::Post,
+                    "/pods",
+                    Some(body.clone()),
+                )
+                .await
+            {
+                Ok(resp) => {
+                    let pod: Pod = serde_json::from_slice(&resp.body).map_err(|e| {
+                        Error::new(
+                            ErrorKind::ServerError,
+                            format!(
+                                "{op}: RunPod created the pod but its answer could not be read ({e}); \
+                                 it will be found by name {}",
+                                req.name
+                            ),
+                        )
+                    })?;
+                    return Ok(Attempt::Placed(CreateOutcome {
+                        pod,
+                        adopted: false,
+                        candidate: index,
+                    }));
+                }
+                Err(e) => e,
+            };
+            failures += 1;
+            match err.kind() {
+                ErrorKind::CapacityUnavailable | ErrorKind::Forbidden => {
+                    return Ok(Attempt::Refused(err));
+                }
+                ErrorKind::ServerError | ErrorKind::Timeout | ErrorKind::Transport => {
+                    // The pod may exist although the answer says otherwise: look before retrying.
+                    let found = self.find_pods_by_name(&req.name).await.map_err(|lookup| {
+                        Error::new(
+                            err.kind(),
+                            format!(
+                                "{}; then looking up pod {} by name failed ({}): a pod may be \
+                                 running and billing: check https://www.runpod.io/console/pods \
+                                 and terminate it, or retry the job (it adopts the pod by name)",
+                                err.message(),
+                                req.name,
+                                lookup.message()
+                            ),
+                        )
+                        .with_source(lookup)
+                    })?;
+                    if let Some(pod) = found.into_iter().next() {
+                        return Ok(Attempt::Placed(CreateOutcome {
+                            pod,
+                            adopted: true,
+                            candidate: index,
+                        }));
+                    }
+                }
+                ErrorKind::RateLimited => {}
+                _ => return Err(err),
+            }
+            if failures >= policy.max_attempts {
+                return Err(err);
+            }
+            let delay = policy.delay(failures, &err, self.random());
+            let elapsed = waited.max(Duration::from_secs(self.now().saturating_sub(started)));
+            if elapsed.saturating_add(delay) > policy.max_total {
+                return Err(err);
+            }
+            self.sleep(delay).await;
+            waited += delay;
+        }
+    }
+}
+
+enum Attempt {
+    Placed(CreateOutcome),
+    Refused(Error),
+}
+
+fn all_refused(name: &str, candidates: &[GpuCandidate], refusals: Vec<(usize, Error)>) -> Error {
+    let any_capacity = refusals
+        .iter()
+        .any(|(_, e)| e.kind() == ErrorKind::CapacityUnavailable);
+    let kind = if any_capacity {
+        ErrorKind::CapacityUnavailable
+    } else {
+        ErrorKind::Forbidden
+    };
+    let lines: Vec<String> = refusals
+        .iter()
+        .map(|(i, e)| {
+            let why = match e.kind() {
+                ErrorKind::CapacityUnavailable => "no capacity",
+                _ => "not allowed for this account (forbidden pool)",
+            };
+            format!("{}. {}: {why}", i + 1, candidates[*i].describe())
+        })
+        .collect();
+    Error::new(
+        kind,
+        format!(
+            "no GPU candidate could place pod {name}: {}. Add GPU types or data centers to the \
+             candidate list, or retry later",
+            lines.join("; ")
+        ),
+    )
+}

@@ -1,0 +1,29 @@
+//! RunPod REST v2 client: typed pods, actions, GPU catalog and billing; validation before any
+//! request; one error mapping; bounded retries; create with adoption and GPU fallback.
+//!
+//! The HTTP transport is a trait ([`HttpSend`]): [`ReqwestSender`] in production, a scripted
+//! fake in unit tests. Core never builds a runtime: calls run on the caller's.
+
+mod api_key;
+mod client;
+mod create;
+mod errors;
+mod reqwest_send;
+mod retry;
+mod transport;
+mod types;
+mod validate;
+
+pub use api_key::ApiKey;
+pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
+pub use create::{CreateOutcome, GpuCandidate, job_pod_name};
+pub use errors::map_error_response;
+pub use reqwest_send::ReqwestSender;
+pub use retry::{RetryPolicy, Sleeper, TokioSleeper};
+pub use transport::{HttpRequest, HttpResponse, HttpSend, Method, TransportError};
+pub use types::{
+    Availability, Cloud, CreatePodRequest, DataCenterAvailability, GpuMaxCount, GpuPrice,
+    GpuRequest, GpuType, Mounts, PersistentMount, Pod, PodAction, PodBillingRecord, PodGpu,
+    PodStatus,
+};
+pub use validate::{MAX_ENV_VARS, MAX_GPU_COUNT, validate_create};

@@ -1,0 +1,472 @@
+//! Request and response types for the subset of RunPod REST v2 that trainpod uses.
+//!
+//! Responses parse leniently: unknown fields are ignored, numbers may arrive as strings, and an
+//! unknown status or action is kept as `Unknown` rather than failing the whole response.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Lifecycle status of a pod.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
+pub enum PodStatus {
+    /// The pod is being allocated.
+    Provisioning,
+    /// The container is starting.
+    Starting,
+    /// The container is running.
+    Running,
+    /// The container exited (stopped); the volume still bills.
+    Exited,
+    /// The container is in an unrecoverable error state.
+    Error,
+    /// The pod is gone for good.
+    Terminated,
+    /// A status this build does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+impl PodStatus {
+    /// The actions RunPod allows in this status.
+    pub fn allowed_actions(self) -> &'static [PodAction] {
+        match self {
+            PodStatus::Running => &[PodAction::Stop, PodAction::Restart, PodAction::Terminate],
+            PodStatus::Exited | PodStatus::Error => &[PodAction::Start, PodAction::Terminate],
+            PodStatus::Provisioning | PodStatus::Starting => {
+                &[PodAction::Stop, PodAction::Terminate]
+            }
+            PodStatus::Terminated | PodStatus::Unknown => &[],
+        }
+    }
+
+    /// The wire name (`RUNNING`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PodStatus::Provisioning => "PROVISIONING",
+            PodStatus::Starting => "STARTING",
+            PodStatus::Running => "RUNNING",
+            PodStatus::Exited => "EXITED",
+            PodStatus::Error => "ERROR",
+            PodStatus::Terminated => "TERMINATED",
+            PodStatus::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+/// A state transition requested through `POST /v2/pods/{id}/action`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum PodAction {
+    /// Start a stopped pod.
+    Start,
+    /// Stop the container (the volume keeps billing).
+    Stop,
+    /// Restart the container.
+    Restart,
+    /// Remove the pod for good.
+    Terminate,
+    /// An action this build does not know (responses only).
+    #[serde(other)]
+    Unknown,
+}
+
+impl PodAction {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PodAction::Start => "start",
+            PodAction::Stop => "stop",
+            PodAction::Restart => "restart",
+            PodAction::Terminate => "terminate",
+            PodAction::Unknown => "unknown",
+        }
+    }
+}
+
+/// Cloud tier.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Cloud {
+    /// RunPod's secure cloud (the default).
+    #[default]
+    Secure,
+    /// Community hosts.
+    Community,
+}
+
+/// GPU type and count for a new pod.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GpuRequest {
+    /// GPU type id from the catalog, for example `NVIDIA GeForce RTX 4090`.
+    pub id: String,
+    /// Number of GPUs, 1 to 8.
+    pub count: u32,
+}
+
+/// A persistent volume mounted into the pod.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersistentMount {
+    /// Size in GB, at least 10.
+    pub size: u32,
+    /// Mount path, absolute.
+    pub path: String,
+}
+
+/// Volumes mounted into the pod.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mounts {
+    /// A volume on the pod's host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistent: Option<PersistentMount>,
+}
+
+/// Body of `POST /v2/pods`. Build it, then [`super::validate_create`] checks it before sending.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatePodRequest {
+    /// Pod name; trainpod uses `trainpod-<job id>` so an ambiguous create can be looked up.
+    pub name: String,
+    /// Container image reference.
+    pub image: String,
+    /// Command-line arguments for the image's entrypoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<String>,
+    /// Container disk in GB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk: Option<u32>,
+    /// Exposed ports, `8888/http` or `22/tcp`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<String>,
+    /// Environment variables (at most 50).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Cloud tier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<Cloud>,
+    /// GPU type and count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<GpuRequest>,
+    /// Preferred data centers, in order; empty lets RunPod choose.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data_center_ids: Vec<String>,
+    /// Volumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mounts: Option<Mounts>,
+}
+
+/// The GPU part of a pod as RunPod reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodGpu {
+    /// GPU type id.
+    pub id: String,
+    /// Number of GPUs.
+    #[serde(default = "one", deserialize_with = "lenient_u32")]
+    pub count: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A pod as returned by `GET /v2/pods/{id}` and friends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pod {
+    /// Pod id.
+    pub id: String,
+    /// Pod name.
+    #[serde(default)]
+    pub name: String,
+    /// Lifecycle status.
+    pub status: PodStatus,
+    /// Actions valid in the current status.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub actions: Vec<PodAction>,
+    /// Image reference.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub image: String,
+    /// GPU type and count, for GPU pods.
+    #[serde(default)]
+    pub gpu: Option<PodGpu>,
+    /// Data center the scheduler chose.
+    #[serde(default)]
+    pub data_center_id: Option<String>,
+    /// Current cost in USD per hour (0 when exited or terminated).
+    #[serde(default, deserialize_with = "lenient_f64")]
+    pub cost: f64,
+    /// Creation time (RFC 3339).
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// Last start time (RFC 3339).
+    #[serde(default)]
+    pub started_at: Option<String>,
+}
+
+/// Availability of a GPU type or of a data center for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Availability {
+    /// None available.
+    None,
+    /// Few available.
+    Low,
+    /// Some available.
+    Medium,
+    /// Many available.
+    High,
+}
+
+/// Prices in USD per hour for one GPU.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GpuPrice {
+    /// Secure cloud price.
+    #[serde(default, deserialize_with = "lenient_f64")]
+    pub secure: f64,
+    /// Community cloud price.
+    #[serde(default, deserialize_with = "lenient_f64")]
+    pub community: f64,
+}
+
+/// The most GPUs of this type one pod can have.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GpuMaxCount {
+    /// In the secure cloud.
+    #[serde(default, deserialize_with = "lenient_u32")]
+    pub secure: u32,
+    /// In the community cloud.
+    #[serde(default, deserialize_with = "lenient_u32")]
+    pub community: u32,
+}
+
+/// A data center's availability for a GPU type.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataCenterAvailability {
+    /// Data center id, for example `US-TX-3`.
+    pub id: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+    /// Availability there.
+    pub availability: Availability,
+}
+
+/// One entry of `GET /v2/catalog/gpus`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GpuType {
+    /// GPU type id, used in [`GpuRequest::id`].
+    pub id: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+    /// Memory in GB.
+    #[serde(default, deserialize_with = "lenient_u32")]
+    pub memory: u32,
+    /// Offered in the secure cloud.
+    #[serde(default)]
+    pub secure: bool,
+    /// Offered in the community cloud.
+    #[serde(default)]
+    pub community: bool,
+    /// Prices per GPU per hour.
+    #[serde(default)]
+    pub price: GpuPrice,
+    /// Most GPUs per pod.
+    #[serde(default)]
+    pub max_count: GpuMaxCount,
+    /// Overall availability (with `include=AVAILABILITY`).
+    #[serde(default)]
+    pub availability: Option<Availability>,
+    /// Per data center availability (with `include=AVAILABILITY`).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub data_centers: Vec<DataCenterAvailability>,
+}
+
+impl GpuType {
+    /// Price per GPU per hour in the given cloud.
+    pub fn price_per_gpu_hour(&self, cloud: Cloud) -> f64 {
+        match cloud {
+            Cloud::Secure => self.price.secure,
+            Cloud::Community => self.price.community,
+        }
+    }
+}
+
+/// One record of `GET /v2/billing/pods`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodBillingRecord {
+    /// Pod id.
+    pub pod_id: String,
+    /// Bucket start (RFC 3339).
+    #[serde(default)]
+    pub start_time: String,
+    /// Bucket end (RFC 3339).
+    #[serde(default)]
+    pub end_time: String,
+    /// Total USD.
+    #[serde(default, deserialize_with = "lenient_f64")]
+    pub total_amount: f64,
+    /// GPU USD.
+    #[serde(default, deserialize_with = "lenient_f64")]
+    pub gpu_amount: f64,
+    /// CPU USD.
+    #[serde(default, deserialize_with = "lenient_f64")]
+    pub cpu_amount: f64,
+    /// Disk USD.
+    #[serde(default, deserialize_with = "lenient_f64")]
+    pub disk_amount: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumOrString {
+    Num(f64),
+    Str(String),
+    Null,
+}
+
+fn lenient_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    match NumOrString::deserialize(d)? {
+        NumOrString::Num(n) => Ok(n),
+        NumOrString::Null => Ok(0.0),
+        NumOrString::Str(s) if s.trim().is_empty() => Ok(0.0),
+        NumOrString::Str(s) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite())
+            .ok_or_else(|| serde::de::Error::custom(format!("not a number: {s:?}"))),
+    }
+}
+
+fn lenient_u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = lenient_f64(d)?;
+    if n >= 0.0 && n <= f64::from(u32::MAX) && n.fract() == 0.0 {
+        // Range and integrality were checked just above.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        Ok(n as u32)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "not a non-negative integer: {n}"
+        )))
+    }
+}
+
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// `{"pods": [...]}`.
+#[derive(Deserialize)]
+pub(crate) struct ListPodsResponse {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub pods: Vec<Pod>,
+}
+
+/// `{"gpus": [...]}`.
+#[derive(Deserialize)]
+pub(crate) struct ListGpusResponse {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub gpus: Vec<GpuType>,
+}
+
+/// `{"records": [...], "metadata": {...}}`.
+#[derive(Deserialize)]
+pub(crate) struct ListPodBillingResponse {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub records: Vec<PodBillingRecord>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pod_parses_leniently() {
+        let pod: Pod = serde_json::from_str(
+            r#"{"id":"p1","name":"trainpod-j1","status":"RUNNING","actions":["stop","hibernate"],
+                "image":"runpod/pytorch:1","cost":"0.69","gpu":{"id":"A","count":"2"},
+                "dataCenterId":null,"someNewField":{"x":1}}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(pod.status, PodStatus::Running);
+        assert_eq!(pod.actions, vec![PodAction::Stop, PodAction::Unknown]);
+        assert!((pod.cost - 0.69).abs() < 1e-9);
+        assert_eq!(pod.gpu.map(|g| g.count), Some(2));
+        let odd: Pod = serde_json::from_str(r#"{"id":"p","status":"HIBERNATING","actions":null}"#)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(odd.status, PodStatus::Unknown);
+    }
+
+    #[test]
+    fn catalog_and_billing_parse_numbers_as_strings() {
+        let list: ListGpusResponse = serde_json::from_str(
+            r#"{"gpus":[{"id":"NVIDIA A40","name":"A40","pool":null,"manufacturer":"NVIDIA",
+                "memory":"48","secure":true,"community":false,
+                "price":{"secure":"0.40","community":0.35},"maxCount":{"secure":8,"community":"4"},
+                "availability":"LOW","dataCenters":[{"id":"US-TX-3","name":"Texas","availability":"HIGH"}]}]}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let gpu = &list.gpus[0];
+        assert_eq!(gpu.memory, 48);
+        assert!((gpu.price_per_gpu_hour(Cloud::Secure) - 0.40).abs() < 1e-9);
+        assert_eq!(gpu.max_count.community, 4);
+        assert_eq!(gpu.availability, Some(Availability::Low));
+        let billing: ListPodBillingResponse = serde_json::from_str(
+            r#"{"records":[{"podId":"p","startTime":"a","endTime":"b","totalAmount":"1.5",
+                "gpuAmount":1,"cpuAmount":0,"diskAmount":"0.5"}],"metadata":{}}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!((billing.records[0].total_amount - 1.5).abs() < 1e-9);
+        assert!(serde_json::from_str::<GpuPrice>(r#"{"secure":"cheap"}"#).is_err());
+    }
+
+    #[test]
+    fn create_request_serializes_camel_case_without_empty_fields() {
+        let req = CreatePodRequest {
+            name: "trainpod-j1".into(),
+            image: "runpod/pytorch:1.0.2".into(),
+            gpu: Some(GpuRequest {
+                id: "A".into(),
+                count: 1,
+            }),
+            data_center_ids: vec!["US-TX-3".into()],
+            ..CreatePodRequest::default()
+        };
+        let json = serde_json::to_value(&req).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            json,
+            serde_json::json!({"name":"trainpod-j1","image":"runpod/pytorch:1.0.2",
+                "gpu":{"id":"A","count":1},"dataCenterIds":["US-TX-3"]})
+        );
+    }
+
+    #[test]
+    fn allowed_actions_follow_the_state_table() {
+        assert!(
+            PodStatus::Running
+                .allowed_actions()
+                .contains(&PodAction::Terminate)
+        );
+        assert!(
+            !PodStatus::Running
+                .allowed_actions()
+                .contains(&PodAction::Start)
+        );
+        assert!(
+            PodStatus::Exited
+                .allowed_actions()
+                .contains(&PodAction::Start)
+        );
+        assert!(PodStatus::Terminated.allowed_actions().is_empty());
+    }
+}
