@@ -28,6 +28,10 @@ rm -f "$log"
 [ "$ran" -gt 0 ] || { echo "cargo test ran no test" >&2; exit 1; }
 done_stage "rust tests ($ran)"
 
+# The Python and Node suites start the RunPod emulator themselves.
+cargo build -q --locked -p trainpod-emulator
+export TRAINPOD_EMULATOR="$root/target/debug/trainpod-emulator"
+
 stage "python: build, lint, tests"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q -r bindings-python/requirements-dev.txt
