@@ -4,9 +4,8 @@
 
 const native = require('./binding.js');
 
-/** Must match `PREFIX` in src/errors.rs. */
-const PREFIX = 'TRAINPOD_ERROR ';
 const ERROR_CODES = Object.freeze(native.errorCodes());
+const TRAINPOD_CODES = new Set(ERROR_CODES);
 
 class TrainpodError extends Error {
   constructor(message, { code, status = null, requestId = null, retryAfter = null, retryable = false, cause } = {}) {
@@ -50,130 +49,126 @@ function errorClass(code) {
   return TrainpodError;
 }
 
+/** The core's causes, outermost first, as a chain of `Error`s linked by `cause`. */
 function chain(causes) {
   let cause;
-  for (const message of [...causes].reverse()) {
-    cause = new Error(message, cause === undefined ? undefined : { cause });
+  for (let i = causes.length - 1; i >= 0; i--) {
+    cause = new Error(String(causes[i]), cause === undefined ? undefined : { cause });
   }
   return cause;
 }
 
-/** The `TrainpodError` for a native failure; other errors pass through unchanged. */
+/**
+ * napi's own failures when an argument has the wrong type: its status names (`StringExpected`,
+ * `InvalidArg`, …) in `code`, or a bare `TypeError` (`null` where an options object belongs).
+ */
+function isArgumentError(err) {
+  if (typeof err.code === 'string') return err.code === 'InvalidArg' || err.code.endsWith('Expected');
+  return err.code === undefined && err instanceof TypeError;
+}
+
+/**
+ * The `TrainpodError` for a native failure: src/errors.rs puts the code in `code` and the other
+ * fields as JSON in the message. A wrong argument type becomes `INVALID_INPUT`; anything else (a
+ * Rust panic, napi failing while the process exits) passes through with napi's own `code`.
+ */
 function convert(err) {
-  if (!(err instanceof Error)) return err;
-  if (err.message.startsWith(PREFIX)) {
-    const p = JSON.parse(err.message.slice(PREFIX.length));
-    const Class = errorClass(p.code);
-    return new Class(p.message, { ...p, cause: chain(p.causes) });
+  if (!(err instanceof Error) || err instanceof TrainpodError) return err;
+  if (TRAINPOD_CODES.has(err.code)) {
+    let fields;
+    try {
+      fields = JSON.parse(err.message);
+    } catch {
+      fields = { message: err.message };
+    }
+    const Class = errorClass(err.code);
+    return new Class(fields.message ?? err.message, {
+      code: err.code,
+      status: fields.status ?? null,
+      requestId: fields.requestId ?? null,
+      retryAfter: fields.retryAfter ?? null,
+      retryable: fields.retryable === true,
+      cause: chain(Array.isArray(fields.causes) ? fields.causes : []),
+    });
   }
-  // napi's own argument conversion failures (a number where a string belongs, null for an
-  // options object, …): only native calls reach here, so a TypeError is a bad argument.
-  const napiCode = typeof err.code === 'string' && (err.code === 'InvalidArg' || err.code.endsWith('Expected'));
-  if (napiCode || err instanceof TypeError) {
-    return new InvalidInputError(err.message, { code: 'INVALID_INPUT', cause: err });
-  }
+  if (isArgumentError(err)) return new InvalidInputError(err.message, { code: 'INVALID_INPUT', cause: err });
   return err;
 }
 
-// Native methods cannot be redefined, so native objects are handed out behind proxies whose
-// methods convert errors; arguments are unwrapped back to the native objects on the way in.
-const natives = new WeakMap();
-const classes = [];
-
-function unwrap(args) {
-  // Allocates only when a wrapped object is passed (rare): this runs on every call.
-  let out = args;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a !== null && typeof a === 'object' && natives.has(a)) {
-      if (out === args) out = [...args];
-      out[i] = natives.get(a);
-    }
-  }
-  return out;
+function rethrow(err) {
+  throw convert(err);
 }
 
-function wrapResult(value) {
-  return value !== null && typeof value === 'object' && classes.some((C) => value instanceof C)
-    ? wrapInstance(value)
-    : value;
-}
+// The native function behind a wrapper. Module registries that reset the require cache (jest)
+// load this file again over the same native prototypes: the latest load then re-wraps the
+// originals, so that its own `TrainpodError` is the one thrown, instead of wrapping wrappers.
+const NATIVE = Symbol.for('trainpod.native');
 
-function call(fn, self, args) {
-  let result;
-  try {
-    result = Reflect.apply(fn, self, unwrap(args));
-  } catch (err) {
-    throw convert(err);
-  }
-  if (result instanceof Promise) {
-    return result.then(wrapResult, (err) => {
-      throw convert(err);
-    });
-  }
-  return wrapResult(result);
-}
-
-// One wrapper per native method, made once: calls pass `this` (the proxy) back to the native.
-const methodWrappers = new WeakMap();
-
-function methodWrapper(fn) {
-  let wrapped = methodWrappers.get(fn);
-  if (wrapped === undefined) {
-    wrapped = function (...args) {
-      return call(fn, natives.get(this) ?? this, args);
-    };
-    methodWrappers.set(fn, wrapped);
-  }
-  return wrapped;
-}
-
-const instanceHandler = {
-  get(obj, key) {
-    const value = Reflect.get(obj, key, obj);
-    return typeof value === 'function' && key !== 'constructor' ? methodWrapper(value) : value;
-  },
-};
-
-function wrapInstance(obj) {
-  const proxy = new Proxy(obj, instanceHandler);
-  natives.set(proxy, obj);
-  return proxy;
-}
-
-function wrapFunction(fn) {
-  const wrapped = (...args) => call(fn, undefined, args);
-  Object.defineProperty(wrapped, 'name', { value: fn.name });
-  return wrapped;
-}
-
-function wrapClass(Class) {
-  classes.push(Class);
-  function Wrapped(...args) {
-    if (!new.target) throw new TypeError(`Class constructor ${Class.name} cannot be invoked without 'new'`);
+/** `fn` with its failures converted: thrown errors and rejected promises alike. */
+function guard(wrappedOrNative, receiver) {
+  const fn = wrappedOrNative[NATIVE] ?? wrappedOrNative;
+  const wrapped = function (...args) {
+    let result;
     try {
-      return wrapInstance(Reflect.construct(Class, unwrap(args)));
+      result = Reflect.apply(fn, receiver ?? this, args);
+    } catch (err) {
+      throw convert(err);
+    }
+    return result instanceof Promise ? result.catch(rethrow) : result;
+  };
+  Object.defineProperties(wrapped, {
+    name: { value: fn.name },
+    length: { value: fn.length },
+    [NATIVE]: { value: fn },
+  });
+  return wrapped;
+}
+
+/**
+ * A constructor that converts failures, sharing the native prototype: instances made by native
+ * factories (`Store.open`) and by `new` are the same kind of object, and `instanceof` holds.
+ */
+function wrapClass(Class) {
+  const proto = Class.prototype;
+  // Methods and accessors are patched on the native prototype itself: instances are the native
+  // objects, so they pass straight back into native calls.
+  for (const key of Reflect.ownKeys(proto)) {
+    const d = Object.getOwnPropertyDescriptor(proto, key);
+    if (key === 'constructor' || !d.configurable) continue;
+    if (typeof d.value === 'function') d.value = guard(d.value);
+    if (d.get) d.get = guard(d.get);
+    if (d.set) d.set = guard(d.set);
+    Object.defineProperty(proto, key, d);
+  }
+  function Wrapped(...args) {
+    if (new.target === undefined)
+      throw new TypeError(`Class constructor ${Class.name} cannot be invoked without 'new'`);
+    try {
+      return Reflect.construct(Class, args, new.target);
     } catch (err) {
       throw convert(err);
     }
   }
-  Object.defineProperty(Wrapped, 'name', { value: Class.name });
-  // Sharing the prototype keeps `instanceof` true for every native instance.
-  Wrapped.prototype = Class.prototype;
-  for (const key of Object.getOwnPropertyNames(Class)) {
+  Object.defineProperties(Wrapped, {
+    name: { value: Class.name },
+    length: { value: Class.length },
+    prototype: { value: proto },
+  });
+  for (const key of Reflect.ownKeys(Class)) {
     const value = Object.getOwnPropertyDescriptor(Class, key).value;
-    if (typeof value === 'function') Wrapped[key] = (...args) => call(value, Class, args);
+    if (typeof value === 'function' && key !== 'prototype') {
+      Object.defineProperty(Wrapped, key, { value: guard(value, Class), writable: true, configurable: true });
+    }
   }
+  Object.defineProperty(proto, 'constructor', { value: Wrapped, writable: true, configurable: true });
   return Wrapped;
 }
 
-// Exported classes are capitalised; everything else callable is a function.
+// Every export is walked, so a new native function or class is wrapped without touching this
+// file. napi exports classes under PascalCase names and functions under camelCase ones.
 for (const [name, value] of Object.entries(native)) {
-  if (typeof value !== 'function') {
-    module.exports[name] = value;
-  } else {
-    module.exports[name] = /^[A-Z]/.test(name) ? wrapClass(value) : wrapFunction(value);
-  }
+  if (typeof value !== 'function') module.exports[name] = value;
+  else module.exports[name] = /^[A-Z]/.test(name) ? wrapClass(value) : guard(value);
 }
 
 Object.assign(module.exports, {
@@ -184,5 +179,5 @@ Object.assign(module.exports, {
   StoreError,
   ApiError,
 });
-// The conversion itself, so tests can check it for every code.
+// The conversion itself, so tests can check it for every code without a native failure for each.
 Object.defineProperty(module.exports, '__convertForTests', { value: convert, enumerable: false });

@@ -1,7 +1,9 @@
-// ESM entry point: the same module as index.js.
+// ESM entry point: the same module as index.js. Node cannot list the names of a CommonJS module
+// whose exports are computed, so they are named here; a test checks none is missing.
 import trainpod from './index.js';
 
 export const {
+  __napiBindingTarget,
   ERROR_CODES,
   TrainpodError,
   TokenError,

@@ -5,11 +5,14 @@ import * as esm from '../index.mjs';
 
 const require = createRequire(import.meta.url);
 const cjs = require('../index.js');
+const raw = require('../binding.js');
 
-test('ESM and CommonJS entry points are the same module', () => {
-  assert.equal(esm.Tokens, cjs.Tokens);
-  assert.equal(esm.TrainpodError, cjs.TrainpodError);
-  assert.equal(esm.default, cjs);
+test('ESM and CommonJS entry points export the same objects', async () => {
+  const byName = await import('../index.mjs');
+  assert.equal(byName.default, cjs);
+  const names = Object.keys(cjs);
+  assert.ok(names.length >= 10);
+  for (const name of names) assert.equal(byName[name], cjs[name], name);
 });
 
 test('every core error code is distinct and becomes a TrainpodError with that code', () => {
@@ -18,28 +21,43 @@ test('every core error code is distinct and becomes a TrainpodError with that co
   assert.equal(new Set(codes).size, codes.length);
   assert.deepEqual([...cjs.ERROR_CODES], codes);
   for (const code of codes) {
-    // The same path a native failure takes: a marked message carrying the fields.
-    const native = new Error(
-      `TRAINPOD_ERROR ${JSON.stringify({ code, message: 'm', status: 418, requestId: 'r', retryAfter: 2, retryable: true, causes: ['inner'] })}`,
-    );
-    const err = convertThroughTheBinding(native);
+    // The shape src/errors.rs gives a native failure: the code in `code`, the rest as JSON.
+    const fields = { message: 'm', status: 418, requestId: 'r', retryAfter: 2, retryable: true, causes: ['a', 'b'] };
+    const native = Object.assign(new Error(JSON.stringify(fields)), { code });
+    const err = cjs.__convertForTests(native);
     assert.ok(err instanceof cjs.TrainpodError, code);
+    assert.ok(err instanceof Error, code);
     assert.equal(err.code, code);
+    assert.equal(err.message, 'm');
     assert.equal(err.status, 418);
     assert.equal(err.requestId, 'r');
     assert.equal(err.retryAfter, 2);
-    assert.equal(err.cause.message, 'inner');
+    assert.equal(err.retryable, true);
+    assert.equal(err.cause.message, 'a');
+    assert.equal(err.cause.cause.message, 'b');
     assert.equal(err instanceof cjs.TokenError, code.startsWith('TOKEN_'), code);
+    assert.equal(err instanceof cjs.StoreError, code.startsWith('STORE_'), code);
   }
 });
 
-function convertThroughTheBinding(err) {
-  return cjs.__convertForTests(err);
-}
+test('errors that are not trainpod failures keep their own code', () => {
+  const other = Object.assign(new Error('boom'), { code: 'GenericFailure' });
+  assert.equal(cjs.__convertForTests(other), other);
+  assert.ok(!cjs.ERROR_CODES.includes(other.code));
+});
+
+test('the raw native module already reports the stable code, sync and async', async () => {
+  assert.throws(() => new raw.Tokens({ keys: 'k1:primary:abc', audience: 'https://a' }), { code: 'INVALID_INPUT' });
+  await assert.rejects(raw.Store.open('mysql://x'), (err) => {
+    assert.equal(err.code, 'INVALID_INPUT');
+    assert.equal(JSON.parse(err.message).retryable, false);
+    return true;
+  });
+});
 
 test('real failures carry their code, never message text', async () => {
   assert.throws(() => new cjs.Tokens({ keys: 'k1:primary:abc', audience: 'https://a' }), { code: 'INVALID_INPUT' });
-  assert.throws(() => new cjs.Tokens({ keys: 'k1:primary:abc', audience: 'https://a' }), cjs.InvalidInputError);
+  assert.throws(() => new esm.Tokens({ keys: 'k1:primary:abc', audience: 'https://a' }), esm.InvalidInputError);
   await assert.rejects(cjs.Store.open('sqlite:///nonexistent-dir/a/b.db'), (err) => {
     assert.ok(err instanceof cjs.StoreError);
     assert.equal(err.code, 'STORE_UNAVAILABLE');
@@ -47,5 +65,16 @@ test('real failures carry their code, never message text', async () => {
     assert.ok(err.cause instanceof Error);
     return true;
   });
-  await assert.rejects(cjs.Store.open('mysql://x'), { code: 'INVALID_INPUT' });
+  await assert.rejects(esm.Store.open('mysql://x'), { name: 'InvalidInputError', code: 'INVALID_INPUT' });
+});
+
+test('wrong argument types are INVALID_INPUT, with napi’s error as the cause', () => {
+  assert.throws(
+    () => new cjs.Tokens({ keys: 5, audience: 'https://a' }),
+    (err) =>
+      err instanceof cjs.InvalidInputError && err.code === 'INVALID_INPUT' && err.cause.code === 'StringExpected',
+  );
+  assert.throws(() => new cjs.Tokens(null), { code: 'INVALID_INPUT' });
+  assert.throws(() => new cjs.Tokens(), { code: 'INVALID_INPUT' });
+  assert.throws(() => cjs.Tokens({}), TypeError);
 });

@@ -26,6 +26,20 @@ test('round trip, tamper, wrong purpose, bearer header', () => {
   assert.throws(() => t.verifyAuthorization(undefined, { purpose: 'dataset.read' }), { code: 'TOKEN_MISSING' });
 });
 
+test('claims are the token payload, field for field', () => {
+  const t = make();
+  for (const request of [
+    { purpose: 'dataset.read', user: 'u1', job: 'j1', dataset: 'd1', resource: 'f1', once: true },
+    { purpose: 'metrics.write', user: 'u1', job: 'j1', epoch: 3 },
+    { purpose: 'artifacts.write', user: 'u1', job: 'j1' },
+  ]) {
+    const { token, claims } = t.issue(request);
+    const payload = JSON.parse(Buffer.from(token.split('.')[2], 'base64url').toString('utf8'));
+    assert.deepEqual({ ...claims }, payload);
+    assert.deepEqual({ ...t.verify(token, { purpose: request.purpose }) }, payload);
+  }
+});
+
 test('expiry follows the fixed clock', () => {
   const t = make();
   const { token } = t.issue({ purpose: 'metrics.write', user: 'u1', job: 'j1', ttlSecs: 100 });
@@ -41,6 +55,11 @@ test('the secret never shows through inspect or JSON', () => {
   const t = make();
   const shown = `${inspect(t, { showHidden: true, depth: 5 })} ${JSON.stringify(t)} ${String(t)}`;
   assert.ok(!shown.includes(SECRET), shown);
+  assert.deepEqual(Object.keys(t), []);
+  // The issued token is the caller's own value: showing it is fine.
+  const issued = t.issue({ purpose: 'metrics.write', user: 'u1', job: 'j1' });
+  assert.ok(inspect(issued).includes(issued.token));
+  assert.ok(!inspect(issued).includes(SECRET));
 });
 
 const backends = [
@@ -62,6 +81,13 @@ for (const [backend, url] of backends) {
     );
     const codes = outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : o.reason.code)).sort();
     assert.deepEqual(codes, [...Array(9).fill('TOKEN_ALREADY_USED'), 'ok']);
+    const again = datasetToken(tokens);
+    assert.equal((await tokens.verifyAndRedeem(again, { purpose: 'dataset.read' }, store)).once, true);
+    await assert.rejects(tokens.verifyAndRedeem(again, { purpose: 'dataset.read' }, store), (err) => {
+      assert.ok(err instanceof TokenError);
+      assert.equal(err.code, 'TOKEN_ALREADY_USED');
+      return true;
+    });
   });
 }
 
@@ -80,6 +106,10 @@ test('hostile inputs throw coded errors and never crash the process', async () =
     { purpose: 'admin.all' },
     { purpose: 42 },
     { user: null },
+    { user: 'u'.repeat(1_000_000) },
+    { once: 'yes' },
+    { notBeforeDelaySecs: -5 },
+    { resource: Symbol('r') },
   ];
   for (const extra of hostileIssues) {
     assert.throws(
@@ -98,9 +128,57 @@ test('hostile inputs throw coded errors and never crash the process', async () =
       (err) => err instanceof TrainpodError && ERROR_CODES.includes(err.code),
     );
   }
-  assert.throws(() => t.verify('v1.a.b.c', null), TrainpodError);
-  assert.throws(() => new Tokens({ keys: `k1:active:${SECRET}`, audience: 'https://a', now: -1 }), {
-    code: 'INVALID_INPUT',
-  });
-  await assert.rejects(async () => t.verifyAndRedeem('x', { purpose: 'dataset.read' }, {}), TrainpodError);
+  for (const expect of [null, {}, { purpose: 42 }, { purpose: 'dataset.read', job: 7 }, { purpose: 'x\u0000' }]) {
+    assert.throws(
+      () => t.verify('v1.a.b.c', expect),
+      (err) => err instanceof TrainpodError && ERROR_CODES.includes(err.code),
+      JSON.stringify(expect),
+    );
+  }
+  for (const header of [5, 'Bearer', `Bearer ${'x'.repeat(1_000_000)}`, 'Basic abc', 'Bearer a\u0000b']) {
+    assert.throws(
+      () => t.verifyAuthorization(header, { purpose: 'dataset.read' }),
+      (err) => err instanceof TrainpodError && ERROR_CODES.includes(err.code),
+      String(header).slice(0, 20),
+    );
+  }
+  const keys = `k1:active:${SECRET}`;
+  const hostileOptions = [
+    { keys, audience: 'https://a', now: -1 },
+    { keys, audience: 'https://a', now: 2 ** 53 },
+    { keys, audience: 'https://a', now: Number.NaN },
+    { keys, audience: 'https://a', leewaySecs: -1 },
+    { keys, audience: 'https://a\u0000' },
+    { keys: `${keys}\u0000`, audience: 'https://a' },
+    { keys: 'k'.repeat(1_000_000), audience: 'https://a' },
+    { keys: '', audience: 'https://a' },
+    { keys, audience: 42 },
+  ];
+  for (const options of hostileOptions) {
+    assert.throws(
+      () => new Tokens(options),
+      (err) => err instanceof TrainpodError && ERROR_CODES.includes(err.code),
+      String(JSON.stringify(options)).slice(0, 80),
+    );
+  }
+  for (const now of [-1, Number.NaN, 2 ** 60, 'soon']) {
+    assert.throws(() => t.setNow(now), { code: 'INVALID_INPUT' }, String(now));
+  }
+  // A getter that throws is the caller's own error: it passes through unchanged.
+  const trap = new Proxy(
+    {},
+    {
+      get: () => {
+        throw new RangeError('trap');
+      },
+    },
+  );
+  assert.throws(() => t.issue(trap), RangeError);
+  const store = await Store.open('memory:');
+  for (const bad of [{}, null, t, 'memory:']) {
+    await assert.rejects(async () => t.verifyAndRedeem(datasetToken(t), { purpose: 'dataset.read' }, bad), {
+      code: 'INVALID_INPUT',
+    });
+  }
+  await assert.rejects(t.verifyAndRedeem('x'.repeat(1_000_000), { purpose: 'dataset.read' }, store), TokenError);
 });

@@ -1,6 +1,6 @@
 //! `Tokens`: issue and verify job tokens; claims cross as plain objects.
 
-use crate::errors::{invalid, map, to_js};
+use crate::errors::{Result, from_napi, invalid, map, reject};
 use crate::numbers::{whole, whole_opt};
 use crate::store::Store;
 use napi::Env;
@@ -143,7 +143,7 @@ impl From<token::Claims> for Claims {
     }
 }
 
-fn expect(e: ExpectOptions) -> napi::Result<Expect> {
+fn expect(e: ExpectOptions) -> Result<Expect> {
     Ok(Expect {
         purpose: map(Purpose::parse(&e.purpose))?,
         job: e.job,
@@ -163,16 +163,21 @@ pub struct Tokens {
 #[napi]
 impl Tokens {
     /// Build from a key ring and the app origin.
-    #[napi(constructor)]
-    pub fn new(options: TokensOptions) -> napi::Result<Self> {
-        let leeway = whole_opt("leewaySecs", options.leeway_secs, u64::MAX)?.unwrap_or(60);
+    #[napi(constructor, catch_unwind)]
+    pub fn new(options: TokensOptions) -> Result<Self> {
+        let leeway = whole_opt("leewaySecs", options.leeway_secs, u64::MAX)?;
         let now = whole_opt("now", options.now, token::MAX_TIME)?;
         let clock = now.map(|n| Arc::new(ManualClock::new(n)));
+        // Unset options keep core's defaults.
         let mut builder = token::Tokens::builder()
             .keys(map(KeyRing::parse(&options.keys))?)
-            .audience(options.audience)
-            .issuer(options.issuer.unwrap_or_else(|| "trainpod".to_owned()))
-            .leeway_secs(leeway);
+            .audience(options.audience);
+        if let Some(issuer) = options.issuer {
+            builder = builder.issuer(issuer);
+        }
+        if let Some(leeway) = leeway {
+            builder = builder.leeway_secs(leeway);
+        }
         if let Some(clock) = &clock {
             builder = builder.clock(clock.clone());
         }
@@ -183,8 +188,8 @@ impl Tokens {
     }
 
     /// Move the fixed clock (only for instances built with `now`).
-    #[napi]
-    pub fn set_now(&self, now: f64) -> napi::Result<()> {
+    #[napi(catch_unwind)]
+    pub fn set_now(&self, now: f64) -> Result<()> {
         let now = whole("now", now, token::MAX_TIME)?;
         let clock = self
             .clock
@@ -195,8 +200,8 @@ impl Tokens {
     }
 
     /// Issue a token signed with the active key.
-    #[napi]
-    pub fn issue(&self, options: IssueOptions) -> napi::Result<IssuedToken> {
+    #[napi(catch_unwind)]
+    pub fn issue(&self, options: IssueOptions) -> Result<IssuedToken> {
         let mut req = IssueRequest::new(
             map(Purpose::parse(&options.purpose))?,
             options.user,
@@ -205,13 +210,14 @@ impl Tokens {
         req.dataset = options.dataset;
         req.resource = options.resource;
         req.ttl_secs = whole_opt("ttlSecs", options.ttl_secs, u64::MAX)?;
-        req.not_before_delay_secs = whole_opt(
-            "notBeforeDelaySecs",
-            options.not_before_delay_secs,
-            u64::MAX,
-        )?
-        .unwrap_or(0);
-        req.once = options.once.unwrap_or(false);
+        // Unset options keep the request's defaults, which core chose.
+        let delay = options.not_before_delay_secs;
+        if let Some(delay) = whole_opt("notBeforeDelaySecs", delay, u64::MAX)? {
+            req.not_before_delay_secs = delay;
+        }
+        if let Some(once) = options.once {
+            req.once = once;
+        }
         req.epoch = whole_opt("epoch", options.epoch, u64::from(u32::MAX))?.map(|e| e as u32);
         req.jti = match options.jti {
             Some(j) => Some(uuid::Uuid::parse_str(&j).map_err(|_| invalid("jti must be a UUID"))?),
@@ -225,18 +231,18 @@ impl Tokens {
     }
 
     /// Verify a token for a route.
-    #[napi]
-    pub fn verify(&self, token: String, expect_options: ExpectOptions) -> napi::Result<Claims> {
+    #[napi(catch_unwind)]
+    pub fn verify(&self, token: String, expect_options: ExpectOptions) -> Result<Claims> {
         Ok(map(self.inner.verify(&token, &expect(expect_options)?))?.into())
     }
 
     /// Verify the token in an `Authorization: Bearer …` header value.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn verify_authorization(
         &self,
         authorization: Option<String>,
         expect_options: ExpectOptions,
-    ) -> napi::Result<Claims> {
+    ) -> Result<Claims> {
         Ok(map(self
             .inner
             .verify_authorization(authorization.as_deref(), &expect(expect_options)?))?
@@ -244,26 +250,29 @@ impl Tokens {
     }
 
     /// Verify, then redeem a single-use token in `store`; resolves with the claims.
-    #[napi(ts_return_type = "Promise<Claims>")]
+    // Not an `async fn`: its rejections could only carry napi's own status codes (see errors.rs).
+    #[napi(ts_return_type = "Promise<Claims>", catch_unwind)]
     pub fn verify_and_redeem<'env>(
         &self,
         env: &'env Env,
         token: String,
         expect_options: ExpectOptions,
         store: &Store,
-    ) -> napi::Result<PromiseRaw<'env, Claims>> {
+    ) -> Result<PromiseRaw<'env, Claims>> {
         let expect = expect(expect_options)?;
         let (tokens, store) = (self.inner.clone(), store.inner());
-        env.spawn_future(async move {
-            match tokens.verify_and_redeem(&token, &expect, &*store).await {
+        env.spawn_future_with_callback(
+            async move { Ok(tokens.verify_and_redeem(&token, &expect, &*store).await) },
+            |env, redeemed| match redeemed {
                 Ok(claims) => Ok(Claims::from(claims)),
-                Err(e) => Err(to_js(e)),
-            }
-        })
+                Err(e) => Err(reject(env, e)),
+            },
+        )
+        .map_err(from_napi)
     }
 
     /// The id of the key that signs new tokens.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn active_key(&self) -> String {
         self.inner.keys().active().kid().to_owned()
     }
