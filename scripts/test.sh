@@ -18,6 +18,17 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 done_stage "rust lint"
 
+stage "pod scripts: lint, training venv"
+shellcheck core/src/script/pod/bootstrap.sh
+# A Python with the pinned training stack, for the real TRL runs of the generated scripts.
+# It is large (torch with its CUDA libraries, about 3 GB), so it is kept between local runs.
+[ -x .venv-train/bin/python ] || python3 -m venv .venv-train
+if ! .venv-train/bin/python core/src/script/pod/deps.py check scripts/train-requirements.txt >/dev/null; then
+  .venv-train/bin/pip install -q --disable-pip-version-check -r scripts/train-requirements.txt
+fi
+export TRAINPOD_TRAIN_PYTHON="$root/.venv-train/bin/python" TRAINPOD_REQUIRE_TRAINING=1
+done_stage "pod scripts"
+
 stage "rust: tests"
 # The Node binding's Rust code is tested through Node: a napi test executable cannot link
 # without a Node process to provide the napi symbols.
@@ -36,8 +47,8 @@ stage "python: build, lint, tests"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q -r bindings-python/requirements-dev.txt
 .venv/bin/maturin develop -q -m bindings-python/Cargo.toml
-.venv/bin/ruff check bindings-python bench/python
-.venv/bin/ruff format --check bindings-python bench/python
+.venv/bin/ruff check bindings-python bench/python core/src/script/pod tests/e2e/py
+.venv/bin/ruff format --check bindings-python bench/python core/src/script/pod tests/e2e/py
 .venv/bin/mypy --config-file bindings-python/pyproject.toml
 set +e
 .venv/bin/pytest bindings-python/tests -q

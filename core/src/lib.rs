@@ -7,6 +7,7 @@ pub mod error;
 mod hex;
 pub mod reach;
 pub mod runpod;
+pub mod script;
 pub mod store;
 pub mod token;
 

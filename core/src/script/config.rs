@@ -1,0 +1,281 @@
+//! What a pod needs to run one job: every user value, in one JSON config inside the bundle.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::token::Token;
+
+/// A credential bound for the pod. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a credential.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The credential text.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&Token> for Secret {
+    fn from(token: &Token) -> Self {
+        Secret(token.expose().to_owned())
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// A URL the pod calls with a bearer token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Endpoint {
+    /// Where to send.
+    pub url: String,
+    /// The token, sent as `Authorization: Bearer`.
+    pub token: Secret,
+}
+
+/// Where the pod finds its dataset.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DatasetSource {
+    /// Downloaded over HTTPS (an app-served signed URL, a presigned GET or a public URL).
+    Url {
+        /// Download URL.
+        url: String,
+        /// Bearer token for the download, when the URL is not itself signed.
+        token: Option<Secret>,
+        /// Expected size in bytes.
+        bytes: u64,
+        /// Expected sha256, lowercase hex.
+        sha256: String,
+    },
+    /// Already on a mounted network volume.
+    Path {
+        /// Absolute path in the pod.
+        path: String,
+        /// Expected size in bytes.
+        bytes: u64,
+        /// Expected sha256, lowercase hex.
+        sha256: String,
+    },
+}
+
+/// How the model is adapted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// LoRA adapters on a bf16 (or fp16) base.
+    Lora,
+    /// LoRA adapters on a 4-bit NF4 base (needs a CUDA GPU and bitsandbytes).
+    Qlora,
+    /// Every weight.
+    Full,
+}
+
+/// Numeric precision on the GPU; CPU always trains in full precision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    /// bf16 where the GPU supports it, else fp16.
+    Auto,
+    /// bf16 (falls back to fp16 on GPUs older than Ampere).
+    Bf16,
+    /// fp16.
+    Fp16,
+}
+
+/// Training hyperparameters, with the defaults the training notes recommend.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Hyperparameters {
+    /// Passes over the dataset (ignored when `max_steps` is set).
+    pub epochs: f64,
+    /// Stop after this many optimizer steps; 0 means epochs decide.
+    pub max_steps: u64,
+    /// Examples per device per step.
+    pub batch_size: u32,
+    /// Batches accumulated per optimizer step.
+    pub gradient_accumulation_steps: u32,
+    /// Peak learning rate.
+    pub learning_rate: f64,
+    /// Tokens per example; longer examples are truncated (TRL's 1024 default truncates silently).
+    pub max_length: u32,
+    /// Log every this many steps.
+    pub logging_steps: u32,
+    /// Save a checkpoint every this many steps; 0 saves only the final model.
+    pub save_steps: u32,
+    /// LoRA rank.
+    pub lora_r: u32,
+    /// LoRA alpha.
+    pub lora_alpha: u32,
+    /// LoRA dropout.
+    pub lora_dropout: f64,
+    /// Trade compute for memory on the GPU.
+    pub gradient_checkpointing: bool,
+    /// Precision on the GPU.
+    pub precision: Precision,
+    /// Random seed.
+    pub seed: u64,
+}
+
+impl Hyperparameters {
+    /// Defaults for a method: LoRA and QLoRA learn at 2e-4 (about 10x TRL's 2e-5 default).
+    pub fn for_method(method: Method) -> Self {
+        Hyperparameters {
+            epochs: 1.0,
+            max_steps: 0,
+            batch_size: 4,
+            gradient_accumulation_steps: 4,
+            learning_rate: if method == Method::Full { 2e-5 } else { 2e-4 },
+            max_length: 2048,
+            logging_steps: 10,
+            save_steps: 0,
+            lora_r: 16,
+            lora_alpha: 32,
+            lora_dropout: 0.05,
+            gradient_checkpointing: true,
+            precision: Precision::Auto,
+            seed: 42,
+        }
+    }
+}
+
+/// What runs in the training stage.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum Training {
+    /// TRL `SFTTrainer`.
+    Sft {
+        /// A Hugging Face model id (`org/name`) or an absolute path in the pod.
+        model: String,
+        /// LoRA, QLoRA or full.
+        method: Method,
+        /// Hyperparameters.
+        hyperparameters: Hyperparameters,
+    },
+    /// The user's own command, run without a shell; it may call `$TRAINPOD_PYTHON
+    /// $TRAINPOD_REPORT TYPE '{json}'` to report and must write its artifacts under
+    /// `$TRAINPOD_OUTPUT_DIR`.
+    Command {
+        /// Program and arguments.
+        argv: Vec<String>,
+    },
+}
+
+/// Where the artifacts go.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Artifacts {
+    /// Keep nothing (a dry run; the pod's disk goes with the pod).
+    None,
+    /// To the app: a manifest POST answered with one presigned PUT per file.
+    App {
+        /// The artifacts route.
+        url: String,
+        /// The job's `artifacts.write` token.
+        token: Secret,
+    },
+    /// Copied to a mounted network volume under `<path>/<job id>/<attempt>/`.
+    Volume {
+        /// Absolute mount path in the pod.
+        path: String,
+    },
+    /// Pushed to a private Hugging Face Hub repository.
+    Hub {
+        /// `org/name`.
+        repo: String,
+        /// A fine-grained write token for that repository.
+        token: Secret,
+    },
+}
+
+/// How the pod itself behaves.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PodRuntime {
+    /// RunPod REST v2 base URL, for self-termination.
+    pub api_base: String,
+    /// Python interpreter in the image.
+    pub python: String,
+    /// Whether a CUDA GPU must be visible (checked in preflight).
+    pub expect_gpu: bool,
+    /// Free disk needed under the workspace, in GB.
+    pub min_free_disk_gb: u32,
+    /// Heartbeat interval in seconds.
+    pub heartbeat_s: u32,
+    /// Batching interval of the reporter in seconds.
+    pub flush_s: u32,
+    /// Minimum seconds between progress events.
+    pub progress_s: u32,
+    /// Seconds kept for the upload between the end of training and the deadline.
+    pub upload_reserve_s: u32,
+    /// Time allowed to pip.
+    pub pip_timeout_s: u32,
+    /// Time allowed to deliver the final status before terminating anyway.
+    pub final_budget_s: u32,
+    /// `name==version` lines installed against the image's torch; empty installs nothing.
+    pub requirements: Vec<String>,
+}
+
+/// The training stack pinned for `runpod/pytorch` images with torch 2.6 or newer.
+pub const PINNED_STACK: [&str; 5] = [
+    "transformers==5.24.0",
+    "trl==1.16.0",
+    "peft==0.21.2",
+    "accelerate==1.15.0",
+    "datasets==5.2.0",
+];
+
+/// Added to the stack for QLoRA.
+pub const QLORA_EXTRA: &str = "bitsandbytes==0.50.2";
+
+impl Default for PodRuntime {
+    fn default() -> Self {
+        PodRuntime {
+            api_base: crate::runpod::DEFAULT_BASE_URL.to_owned(),
+            python: "python3".to_owned(),
+            expect_gpu: true,
+            min_free_disk_gb: 20,
+            heartbeat_s: 30,
+            flush_s: 5,
+            progress_s: 10,
+            upload_reserve_s: 600,
+            pip_timeout_s: 1800,
+            final_budget_s: 6,
+            requirements: PINNED_STACK.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+}
+
+/// Everything the pod needs for one attempt of one job.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PodScript {
+    /// Format version of this config.
+    pub version: u32,
+    /// The job id (`[A-Za-z0-9_-]`, at most 64 characters).
+    pub job_id: String,
+    /// The attempt number, from 1.
+    pub attempt: u32,
+    /// When the job was issued (Unix seconds); preflight checks the pod's clock against it.
+    pub issued_at: u64,
+    /// The hard deadline (Unix seconds): the pod terminates itself then, whatever it is doing.
+    pub deadline_unix: u64,
+    /// Where metrics, heartbeats and the final status go; `None` leaves them in the pod log only.
+    pub telemetry: Option<Endpoint>,
+    /// The dataset.
+    pub dataset: DatasetSource,
+    /// The training stage.
+    pub training: Training,
+    /// The artifacts.
+    pub artifacts: Artifacts,
+    /// Pod behaviour.
+    pub runtime: PodRuntime,
+}

@@ -1,0 +1,325 @@
+#!/usr/bin/env bash
+# trainpod pod bootstrap. This file is a constant template: every value it uses is read as data
+# from values.txt (KEY=VALUE lines) or config.json, both written by the SDK into the same bundle.
+# It runs preflight, dependencies, dataset, training and upload; on every path it reports the
+# final status and terminates its own pod, and it never simply exits (RunPod restarts a container
+# whose main process ends, and the pod would keep billing).
+set -Eeuo pipefail
+shopt -s inherit_errexit
+umask 077
+
+BUNDLE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+HOME_DIR=${TRAINPOD_HOME:-/workspace/trainpod}
+STATE=$HOME_DIR/state
+WORK=$HOME_DIR/work
+OUTBOX=$STATE/outbox
+LOG=$HOME_DIR/pod.log
+mkdir -p "$STATE" "$WORK" "$OUTBOX"
+export TRAINPOD_BUNDLE_DIR=$BUNDLE TRAINPOD_STATE_DIR=$STATE TRAINPOD_WORK_DIR=$WORK
+
+# ---- values: read as data, never evaluated ----
+declare -A V=()
+while IFS= read -r line || [[ -n $line ]]; do
+  [[ $line == *=* ]] && V[${line%%=*}]=${line#*=}
+done <"$BUNDLE/values.txt"
+val() { printf '%s' "${V[$1]:-}"; }
+
+STAGE=init
+CAUSE=
+CHILD=
+HB_PID=
+WD_PID=
+STARTED=$(date +%s)
+PYTHON=$(val python)
+
+log() { printf '%s trainpod: %s\n' "$(date -u +%FT%TZ)" "$*" | tee -a "$LOG" >&2; }
+
+# ---- telemetry: numbered batches, spooled to the outbox first so nothing is lost ----
+# The batch counter is shared with the Python reporter through flock on the same lock file.
+next_batch() {
+  local n
+  {
+    flock 9
+    n=$(($(cat "$STATE/batch" 2>/dev/null || echo 0) + 1))
+    echo "$n" >"$STATE/batch"
+  } 9>"$STATE/batch.lock"
+  echo "$n"
+}
+
+header_file() { # header_file NAME TOKEN: a curl header file, so no token is ever on a command line
+  local f=$STATE/$1.hdr
+  [[ -s $f ]] || printf 'Authorization: Bearer %s\n' "$2" >"$f"
+  printf '%s' "$f"
+}
+
+# spool TYPE FIELDS: FIELDS is a JSON object body fragment made only of constants, integers and
+# base64 text; ids in it are validated by the SDK to [A-Za-z0-9_-].
+spool() {
+  local n event body
+  n=$(next_batch)
+  event=$(printf '{"n":%s,"source":"bootstrap","type":"%s","stage":"%s","ts":%s,"data":{%s}}' \
+    "$n" "$1" "$STAGE" "$(date +%s)" "$2")
+  body=$(printf '{"job":"%s","attempt":%s,"batch":%s,"events":[%s]}' \
+    "$(val job_id)" "$(val attempt)" "$n" "$event")
+  printf '%s\n' "$body" >"$OUTBOX/$(printf '%012d' "$n").json.tmp"
+  mv "$OUTBOX/$(printf '%012d' "$n").json.tmp" "$OUTBOX/$(printf '%012d' "$n").json"
+  printf 'TRAINPOD_EVENT %s\n' "$event"
+}
+
+# post_file FILE MAX_TIME: one POST; 0 when the app took it (2xx) or refused it for good (4xx).
+post_file() {
+  local url code
+  url=$(val metrics_url)
+  [[ -n $url && ! -e $STATE/metrics.disabled ]] || return 0
+  code=$(curl -sS -o /dev/null -w '%{http_code}' --connect-timeout 2 --max-time "$2" \
+    -H @"$(header_file metrics "$(val metrics_token)")" -H 'Content-Type: application/json' \
+    --data-binary @"$1" "$url" 2>/dev/null) || code=000
+  case $code in
+    2??) return 0 ;;
+    401 | 403) : >"$STATE/metrics.disabled" && return 0 ;;
+    400 | 404 | 409 | 413 | 422) return 0 ;;
+    *) return 1 ;;
+  esac
+}
+
+# flush BUDGET_S: send the outbox oldest first, retrying each batch until the budget is spent
+# (0: one try each). Batches keep their numbers, so a resend is a replay the app accepts once.
+flush() {
+  local f end=$(($(date +%s) + $1))
+  for f in "$OUTBOX"/*.json; do
+    [[ -e $f ]] || continue
+    until post_file "$f" 4; do
+      (($(date +%s) < end)) || return 1
+      sleep 1
+    done
+    rm -f "$f"
+  done
+}
+
+event() { # event TYPE [FIELDS]: spool and try to send now, never failing the script
+  spool "$1" "${2:-}" || true
+  flush 0 || true
+}
+
+heartbeat_loop() {
+  trap - EXIT ERR TERM INT HUP
+  while sleep "$(val heartbeat_s)"; do
+    STAGE=$(cat "$STATE/stage" 2>/dev/null || echo init)
+    spool heartbeat "\"uptime_s\":$(($(date +%s) - STARTED))" >/dev/null || true
+    flush 10 >/dev/null 2>&1 || true
+  done
+}
+
+# ---- termination: REST v2 with the pod-scoped key, then runpodctl; retried until it works ----
+terminate_once() {
+  local code
+  if [[ -n ${RUNPOD_API_KEY:-} && -n ${RUNPOD_POD_ID:-} ]]; then
+    code=$(curl -sS -o /dev/null -w '%{http_code}' --connect-timeout 3 --max-time 10 -X POST \
+      -H @"$(header_file runpod "$RUNPOD_API_KEY")" -H 'Content-Type: application/json' \
+      --data-binary '{"action":"terminate"}' "$(val api_base)/pods/$RUNPOD_POD_ID/action" \
+      2>/dev/null) || code=000
+    # 404: the pod is already gone, which is what terminating wants.
+    [[ $code == 2?? || $code == 404 ]] && return 0
+    log "terminate through the API answered $code"
+  fi
+  if command -v runpodctl >/dev/null 2>&1 && [[ -n ${RUNPOD_POD_ID:-} ]]; then
+    runpodctl remove pod "$RUNPOD_POD_ID" >>"$LOG" 2>&1 && return 0
+  fi
+  return 1
+}
+
+terminate_forever() {
+  local delay=1
+  until terminate_once; do
+    sleep "$delay"
+    delay=$((delay < 60 ? delay * 2 : 60))
+  done
+  log "pod terminated"
+  # Never exit: an exited container is restarted by RunPod. Wait to be stopped.
+  while :; do sleep 3600; done
+}
+
+# The watchdog ends the pod at the hard deadline even if this script is stuck (in pip, say).
+watchdog() {
+  trap - EXIT ERR TERM INT HUP
+  local left=$(($(val deadline_unix) - $(date +%s)))
+  ((left > 0)) && sleep "$left"
+  log "hard deadline reached: terminating the pod"
+  echo deadline >"$STATE/watchdog.fired"
+  terminate_forever
+}
+
+# ---- the end, on every path ----
+on_exit() {
+  local rc=$?
+  trap - EXIT ERR TERM INT HUP
+  set +e
+  [[ -n $CHILD ]] && stop_child
+  [[ -n $HB_PID ]] && kill "$HB_PID" 2>/dev/null
+  [[ -n $WD_PID ]] && kill "$WD_PID" 2>/dev/null
+  local status=failed reason=$STAGE
+  if ((rc == 0)); then status=succeeded reason=; fi
+  ((rc == 124)) && reason=deadline
+  ((rc == 143)) && [[ -z $CAUSE ]] && CAUSE="the container was sent SIGTERM"
+  log "final: $status (stage $STAGE, exit code $rc) ${CAUSE}"
+  printf '{"status":"%s","stage":"%s","exit_code":%s}\n' "$status" "$STAGE" "$rc" >"$STATE/final.json"
+  spool final "\"status\":\"$status\",\"reason\":\"$reason\",\"exit_code\":$rc,\"cause_b64\":\"$(
+    printf '%s' "$CAUSE" | base64 -w0
+  )\",\"log_tail_b64\":\"$(tail -c 20000 "$LOG" 2>/dev/null | base64 -w0)\"" || true
+  flush "$(val final_budget_s)" || log "the app did not take the final status; it stays in the pod log"
+  terminate_forever
+}
+
+stop_child() {
+  kill -TERM "$CHILD" 2>/dev/null || return 0
+  local _
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    kill -0 "$CHILD" 2>/dev/null || return 0
+    sleep 0.5
+  done
+  kill -KILL "$CHILD" 2>/dev/null || true
+}
+
+fail() { # fail CAUSE: end this stage with a cause the final status carries
+  CAUSE=$1
+  log "$STAGE failed: $1"
+  exit "${2:-10}"
+}
+
+stage() {
+  STAGE=$1
+  printf '%s' "$1" >"$STATE/stage"
+  log "stage $1"
+  event stage "\"elapsed_s\":$(($(date +%s) - STARTED))"
+}
+
+# run_child CMD...: run a long step in the background and wait, so signal traps fire at once
+# (bash defers traps until a foreground child ends), with output in the log and on stdout.
+run_child() {
+  "$@" > >(tee -a "$LOG") 2>&1 &
+  CHILD=$!
+  local rc=0
+  wait "$CHILD" || rc=$?
+  CHILD=
+  return "$rc"
+}
+
+# ---- stages ----
+preflight() {
+  stage preflight
+  command -v curl >/dev/null || fail "curl is not installed in the image"
+  { [[ -n $PYTHON ]] && command -v "$PYTHON" >/dev/null 2>&1; } ||
+    fail "no Python interpreter '$PYTHON' in the image: use a runpod/pytorch image"
+  "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
+    fail "Python 3.11 or newer is needed; the image has $("$PYTHON" -V 2>&1)"
+  if [[ $(val needs_torch) == 1 ]]; then
+    "$PYTHON" -c 'import torch' >>"$LOG" 2>&1 || fail "torch does not import in the image"
+  fi
+  if [[ $(val expect_gpu) == 1 ]]; then
+    "$PYTHON" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())' >>"$LOG" 2>&1 ||
+      fail "no GPU is visible to torch (check the image's CUDA version against the host driver)"
+  fi
+  local free_kb
+  free_kb=$(df -Pk "$HOME_DIR" | awk 'NR==2 {print $4}')
+  ((free_kb / 1048576 >= $(val min_free_disk_gb))) ||
+    fail "only $((free_kb / 1048576)) GB free under $HOME_DIR; $(val min_free_disk_gb) GB needed"
+  local ca found=
+  for ca in /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt /etc/ssl/cert.pem; do
+    [[ -s $ca ]] && found=1
+  done
+  [[ -n $found ]] || fail "no CA certificates in the image: install ca-certificates"
+  local now
+  now=$(date +%s)
+  ((now + 300 >= $(val issued_at))) || fail "the pod clock is behind the time the job was issued"
+  ((now < $(val deadline_unix))) || fail "the job's deadline passed before the pod started"
+}
+
+dependencies() {
+  stage dependencies
+  local req=$BUNDLE/requirements.txt
+  [[ -s $req ]] || return 0
+  if "$PYTHON" "$BUNDLE/deps.py" check "$req" >>"$LOG" 2>&1; then
+    log "dependencies already satisfied"
+    return 0
+  fi
+  # Pin whatever torch the image has, so that pip fails loudly rather than replace it.
+  "$PYTHON" "$BUNDLE/deps.py" constraints >"$WORK/constraints.txt" ||
+    fail "could not read the image's installed packages"
+  PIP_CACHE_DIR=$HOME_DIR/cache/pip run_child timeout -k 30 "$(val pip_timeout_s)" \
+    "$PYTHON" -m pip install --disable-pip-version-check --no-input -c "$WORK/constraints.txt" \
+    -r "$req" || fail "pip could not install the pinned training stack (see the log tail)"
+}
+
+dataset() {
+  stage dataset
+  local dest=$WORK/dataset.jsonl
+  if [[ $(val dataset_kind) == path ]]; then
+    dest=$(val dataset_path)
+    [[ -f $dest ]] || fail "the dataset is not at $dest on the volume"
+  elif [[ ! -s $dest ]]; then
+    local rc=0
+    curl -sS --fail -L --connect-timeout 10 --retry 5 --retry-connrefused --retry-delay 1 \
+      --retry-max-time 600 -C - -o "$dest.part" \
+      -H @"$(header_file dataset "$(val dataset_token)")" "$(val dataset_url)" 2>>"$LOG" || rc=$?
+    ((rc == 0)) || fail "the dataset download failed (curl exit $rc; see the log tail)"
+    mv "$dest.part" "$dest"
+  fi
+  local size sum
+  size=$(stat -c %s "$dest")
+  [[ -z $(val dataset_bytes) || $size == "$(val dataset_bytes)" ]] ||
+    fail "the dataset has $size bytes; $(val dataset_bytes) were expected"
+  if [[ -n $(val dataset_sha256) ]]; then
+    sum=$(sha256sum "$dest" | cut -d' ' -f1)
+    [[ $sum == "$(val dataset_sha256)" ]] ||
+      { rm -f "$dest" && fail "the dataset's sha256 is $sum; $(val dataset_sha256) was expected"; }
+  fi
+  export TRAINPOD_DATASET=$dest
+}
+
+train() {
+  stage training
+  # Stop training early enough to upload and report before the watchdog's hard deadline.
+  local left=$(($(val deadline_unix) - $(date +%s) - $(val upload_reserve_s) - $(val final_budget_s) - 5))
+  ((left > 0)) || { CAUSE="no time left for training before the deadline" && exit 124; }
+  local rc=0
+  if [[ $(val mode) == command ]]; then
+    run_child timeout -k 10 "$left" "$PYTHON" "$BUNDLE/command.py" || rc=$?
+  else
+    run_child timeout -k 10 "$left" "$PYTHON" -u "$BUNDLE/trainer.py" || rc=$?
+  fi
+  ((rc == 0)) && return 0
+  ((rc == 124)) && CAUSE="the hard deadline was reached during training"
+  ((rc == 137)) && CAUSE="the trainer was killed (SIGKILL, as by the out-of-memory killer)"
+  [[ -n $CAUSE ]] || CAUSE="the trainer exited with code $rc (see the log tail)"
+  exit "$rc"
+}
+
+upload() {
+  stage uploading
+  [[ $(val artifacts_kind) == none ]] && return 0
+  run_child timeout -k 10 "$(val upload_reserve_s)" "$PYTHON" "$BUNDLE/upload.py" ||
+    fail "the artifact upload failed (see the log tail)"
+}
+
+main() {
+  if [[ -s $STATE/final.json ]]; then
+    # A restarted container: the job already ended. Resend what is left, then terminate.
+    log "restarted after the job ended: terminating"
+    flush "$(val final_budget_s)" || true
+    terminate_forever
+  fi
+  trap on_exit EXIT
+  trap 'exit 143' TERM INT HUP
+  watchdog &
+  WD_PID=$!
+  heartbeat_loop &
+  HB_PID=$!
+  preflight
+  dependencies
+  dataset
+  train
+  upload
+  STAGE="done"
+}
+
+main "$@"

@@ -1,0 +1,294 @@
+"""Pod telemetry: events queued without blocking, sent in numbered batches by a background thread.
+
+`emit` never blocks or raises. The worker batches events at least every `flush_s`, sends a
+heartbeat at least every `heartbeat_s` even when training is silent, spools each batch to the
+outbox before sending (so a batch is retried with the same number, and the bootstrap can flush
+what is left at the end), backs off on failures, and drains on `close`. Every event is also
+written to stdout as a `TRAINPOD_EVENT <json>` line for the logs transport.
+
+As a CLI, for custom training commands: `python reporter.py TYPE [JSON_OBJECT]`.
+"""
+
+import fcntl
+import json
+import math
+import os
+import queue
+import random
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+BATCH_MAX = 50
+QUEUE_MAX = 10_000
+
+
+def _finite(value):
+    """JSON has no NaN or Infinity: send them as null (the app refuses them)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+class Outbox:
+    """Numbered batches on disk; numbers are shared with the bash bootstrap through flock."""
+
+    def __init__(self, state_dir, job, attempt):
+        self.dir = os.path.join(state_dir, "outbox")
+        self.state_dir = state_dir
+        self.job = job
+        self.attempt = attempt
+        os.makedirs(self.dir, exist_ok=True)
+
+    def next_number(self):
+        with open(os.path.join(self.state_dir, "batch.lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            path = os.path.join(self.state_dir, "batch")
+            try:
+                with open(path, encoding="ascii") as f:
+                    n = int(f.read().strip() or 0) + 1
+            except FileNotFoundError:
+                n = 1
+            with open(path, "w", encoding="ascii") as f:
+                f.write(f"{n}\n")
+            return n
+
+    def spool(self, events):
+        n = self.next_number()
+        body = {"job": self.job, "attempt": self.attempt, "batch": n, "events": events}
+        data = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+        path = os.path.join(self.dir, f"{n:012d}.json")
+        with open(path + ".tmp", "wb") as f:
+            f.write(data)
+        os.replace(path + ".tmp", path)
+        return n
+
+    def pending(self):
+        return sorted(p for p in os.listdir(self.dir) if p.endswith(".json"))
+
+
+class Sender:
+    """POSTs spooled batches oldest first; remembers a permanent refusal."""
+
+    def __init__(self, state_dir, url, token, timeout_s=10.0):
+        self.url = url
+        self._auth = f"Bearer {token}"
+        self.timeout_s = timeout_s
+        self.disabled_path = os.path.join(state_dir, "metrics.disabled")
+        self.cancel_requested = False
+
+    def __repr__(self):
+        return f"Sender(url={self.url!r}, token=<redacted>)"
+
+    def send(self, path):
+        """True when the batch is done with (taken or refused for good), False to retry later."""
+        if not self.url or os.path.exists(self.disabled_path):
+            return True
+        with open(path, "rb") as f:
+            data = f.read()
+        request = urllib.request.Request(self.url, data=data, method="POST")
+        request.add_header("Authorization", self._auth)
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                self._read_reply(response.read(65536))
+                return True
+        except urllib.error.HTTPError as err:
+            if err.code in (401, 403):
+                open(self.disabled_path, "a").close()
+            return err.code in (400, 401, 403, 404, 409, 413, 422)
+        except (OSError, ValueError):
+            return False
+
+    def _read_reply(self, raw):
+        try:
+            if json.loads(raw or b"{}").get("cancel") is True:
+                self.cancel_requested = True
+        except (ValueError, AttributeError):
+            pass
+
+
+class Reporter:
+    """The in-process reporter used by the trainer."""
+
+    def __init__(
+        self,
+        state_dir,
+        url,
+        token,
+        job,
+        attempt,
+        flush_s=5.0,
+        heartbeat_s=30.0,
+        source="trainer",
+        out=None,
+    ):
+        self.outbox = Outbox(state_dir, job, attempt)
+        self.sender = Sender(state_dir, url, token)
+        self.flush_s = flush_s
+        self.heartbeat_s = heartbeat_s
+        self.source = source
+        self.out = out if out is not None else sys.stdout
+        self.dropped = 0
+        self._n = 0
+        self._queue = queue.Queue(maxsize=QUEUE_MAX)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="trainpod-reporter", daemon=True)
+        self._last_sent = time.monotonic()
+        self._retry_at = 0.0
+        self._failures = 0
+
+    @classmethod
+    def from_bundle(cls, **overrides):
+        bundle = os.environ["TRAINPOD_BUNDLE_DIR"]
+        with open(os.path.join(bundle, "config.json"), encoding="utf-8") as f:
+            cfg = json.load(f)
+        telemetry = cfg.get("telemetry") or {}
+        args = {
+            "state_dir": os.environ["TRAINPOD_STATE_DIR"],
+            "url": telemetry.get("url") or "",
+            "token": telemetry.get("token") or "",
+            "job": cfg["job_id"],
+            "attempt": cfg["attempt"],
+            "flush_s": cfg["runtime"]["flush_s"],
+            "heartbeat_s": cfg["runtime"]["heartbeat_s"],
+        }
+        args.update(overrides)
+        return cls(**args)
+
+    @property
+    def cancel_requested(self):
+        return self.sender.cancel_requested
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def emit(self, type_, **data):
+        """Queue an event; never blocks, never raises (a full queue counts a drop)."""
+        try:
+            self._n += 1
+            event = {
+                "n": self._n,
+                "source": self.source,
+                "type": type_,
+                "ts": time.time(),
+                "data": data,
+            }
+            self._queue.put_nowait(event)
+        except queue.Full:
+            self.dropped += 1
+        except Exception:  # noqa: BLE001, S110 - telemetry must never break training
+            pass
+
+    def close(self, timeout=10.0):
+        """Drain the queue and try to send everything, within `timeout` seconds."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        else:
+            self._spool_queued()
+            self._send_pending(time.monotonic() + timeout)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                self._cycle()
+            except Exception:  # noqa: BLE001 - keep reporting whatever happens
+                time.sleep(self.flush_s)
+        self._spool_queued()
+        self._send_pending(time.monotonic() + 5.0, ignore_backoff=True)
+
+    def _cycle(self):
+        deadline = time.monotonic() + self.flush_s
+        events = []
+        while len(events) < BATCH_MAX and not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                events.append(self._queue.get(timeout=min(left, 0.25)))
+            except queue.Empty:
+                continue
+        if not events and time.monotonic() - self._last_sent >= self.heartbeat_s:
+            self.emit("heartbeat", dropped=self.dropped)
+            events.append(self._queue.get_nowait())
+        if events:
+            self._spool(events)
+        self._send_pending(time.monotonic() + self.flush_s)
+
+    def _spool_queued(self):
+        while True:
+            events = []
+            while len(events) < BATCH_MAX:
+                try:
+                    events.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            if not events:
+                return
+            self._spool(events)
+
+    def _spool(self, events):
+        events = [_finite(e) for e in events]
+        self.outbox.spool(events)
+        self._last_sent = time.monotonic()
+        for e in events:
+            self.out.write("TRAINPOD_EVENT " + json.dumps(e, separators=(",", ":")) + "\n")
+        self.out.flush()
+
+    def _send_pending(self, until, ignore_backoff=False):
+        if not ignore_backoff and time.monotonic() < self._retry_at:
+            return
+        for name in self.outbox.pending():
+            if time.monotonic() >= until:
+                return
+            path = os.path.join(self.outbox.dir, name)
+            if not os.path.exists(path):
+                continue  # the bootstrap sent it meanwhile
+            if self.sender.send(path):
+                _remove(path)
+                self._failures = 0
+            else:
+                self._failures += 1
+                delay = min(30.0, 2.0 ** min(self._failures - 1, 5))
+                self._retry_at = time.monotonic() + delay * random.uniform(0.75, 1.25)
+                return
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+def main(argv):
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__.strip().splitlines()[-1], file=sys.stderr)
+        return 2
+    try:
+        data = json.loads(argv[1]) if len(argv) > 1 else {}
+    except ValueError:
+        print("reporter: the second argument must be a JSON object", file=sys.stderr)
+        return 2
+    if not isinstance(data, dict):
+        print("reporter: the second argument must be a JSON object", file=sys.stderr)
+        return 2
+    rep = Reporter.from_bundle(source="command")
+    rep.emit(argv[0], **data)
+    rep._spool_queued()
+    rep._send_pending(time.monotonic() + 5.0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

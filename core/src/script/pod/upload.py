@@ -1,0 +1,125 @@
+"""Upload the trained artifacts with a sha256 manifest: to the app (presigned PUT per file),
+to a network volume, or to the Hugging Face Hub. Success only once the destination confirms."""
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from reporter import Reporter
+
+CHUNK = 1 << 20
+
+
+def manifest(root):
+    files = []
+    for base, _, names in os.walk(root):
+        for name in sorted(names):
+            path = os.path.join(base, name)
+            digest = hashlib.sha256()
+            with open(path, "rb") as f:
+                while chunk := f.read(CHUNK):
+                    digest.update(chunk)
+            rel = os.path.relpath(path, root).replace(os.sep, "/")
+            files.append({"path": rel, "size": os.path.getsize(path), "sha256": digest.hexdigest()})
+    return sorted(files, key=lambda f: f["path"])
+
+
+def retry(action, attempts=6):
+    """Run `action`, retrying transient failures with backoff; 4xx other than 408/429 are final."""
+    for attempt in range(attempts):
+        try:
+            return action()
+        except urllib.error.HTTPError as err:
+            if (err.code < 500 and err.code not in (408, 429)) or attempt == attempts - 1:
+                raise
+        except OSError:
+            if attempt == attempts - 1:
+                raise
+        time.sleep(min(30, 2**attempt))
+    raise RuntimeError("unreachable")
+
+
+def post_json(url, token, body):
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+    request.add_header("Authorization", f"Bearer {token}")
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read(1 << 20) or b"{}")
+
+
+def put_file(url, headers, path):
+    with open(path, "rb") as f:
+        request = urllib.request.Request(url, data=f, method="PUT")
+        request.add_header("Content-Length", str(os.path.getsize(path)))
+        for name, value in headers.items():
+            request.add_header(name, value)
+        with urllib.request.urlopen(request, timeout=600) as response:
+            response.read()
+
+
+def to_app(cfg, root, files, rep):
+    a = cfg["artifacts"]
+    body = {"job": cfg["job_id"], "attempt": cfg["attempt"], "files": files}
+    answer = retry(lambda: post_json(a["url"], a["token"], body))
+    for item in answer.get("uploads", []):
+        path = os.path.join(root, item["path"])
+        retry(lambda item=item, path=path: put_file(item["url"], item.get("headers", {}), path))
+        rep.emit("uploaded", path=item["path"])
+    done = retry(lambda: post_json(a["url"], a["token"], {**body, "complete": True}))
+    if done.get("complete") is not True:
+        raise RuntimeError(f"the app did not confirm the artifact manifest: {done}")
+
+
+def to_volume(cfg, root, files):
+    dest = os.path.join(cfg["artifacts"]["path"], cfg["job_id"], str(cfg["attempt"]))
+    shutil.copytree(root, dest, dirs_exist_ok=True)
+    with open(os.path.join(dest, "manifest.json"), "w", encoding="utf-8") as f:
+        json.dump({"files": files}, f)
+
+
+def to_hub(cfg, root):
+    from huggingface_hub import HfApi
+
+    a = cfg["artifacts"]
+    api = HfApi(token=a["token"])
+    api.create_repo(a["repo"], private=True, exist_ok=True)
+    # upload_folder resumes when re-run: committed files are skipped.
+    api.upload_folder(
+        repo_id=a["repo"],
+        folder_path=root,
+        commit_message=f"trainpod job {cfg['job_id']} attempt {cfg['attempt']}",
+    )
+
+
+def main():
+    with open(
+        os.path.join(os.environ["TRAINPOD_BUNDLE_DIR"], "config.json"), encoding="utf-8"
+    ) as f:
+        cfg = json.load(f)
+    root = os.path.join(os.environ["TRAINPOD_WORK_DIR"], "output", "final")
+    if not os.path.isdir(root):
+        print(f"upload: nothing to upload: {root} does not exist", file=sys.stderr)
+        return 3
+    files = manifest(root)
+    rep = Reporter.from_bundle(source="upload").start()
+    try:
+        kind = cfg["artifacts"]["kind"]
+        if kind == "app":
+            to_app(cfg, root, files, rep)
+        elif kind == "volume":
+            to_volume(cfg, root, files)
+        elif kind == "hub":
+            to_hub(cfg, root)
+        rep.emit("artifacts", kind=kind, files=files)
+    finally:
+        rep.close(timeout=10.0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

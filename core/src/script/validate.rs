@@ -1,0 +1,304 @@
+//! Checks every value before it goes into a bundle, so that the pod gets only well-formed data
+//! and a bad field costs no pod. Each error names the field and what to do.
+
+use url::Url;
+
+use super::config::{
+    Artifacts, DatasetSource, Endpoint, Hyperparameters, Method, PodScript, Secret, Training,
+};
+use crate::error::{Error, Result};
+
+const MAX_ARGV: usize = 256;
+const MAX_ARGV_BYTES: usize = 16 * 1024;
+
+fn bad(field: &str, what: &str) -> Error {
+    Error::invalid_input(format!("pod script: `{field}` {what}"))
+}
+
+/// Checks a whole pod script.
+pub fn validate(s: &PodScript) -> Result<()> {
+    job_id(&s.job_id)?;
+    if s.attempt == 0 {
+        return Err(bad("attempt", "must be 1 or more"));
+    }
+    if s.deadline_unix <= s.issued_at {
+        return Err(bad("deadline_unix", "must be after issued_at"));
+    }
+    if let Some(t) = &s.telemetry {
+        endpoint("telemetry", t)?;
+    }
+    dataset(&s.dataset)?;
+    training(&s.training, s.runtime.expect_gpu)?;
+    artifacts(&s.artifacts)?;
+    runtime(s)
+}
+
+/// Job ids travel into JSON, file names and pod names: `[A-Za-z0-9_-]{1,64}`.
+pub fn job_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(
+            "job_id",
+            "must be 1 to 64 characters of A-Z, a-z, 0-9, '-' and '_'",
+        ))
+    }
+}
+
+fn http_url(field: &str, text: &str) -> Result<()> {
+    if text.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(bad(field, "must not contain spaces or control characters"));
+    }
+    let url = Url::parse(text).map_err(|e| bad(field, &format!("is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(bad(field, "must be an https URL"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad(
+            field,
+            "must not carry credentials; the pod sends a bearer token",
+        ));
+    }
+    Ok(())
+}
+
+fn secret(field: &str, s: &Secret) -> Result<()> {
+    let t = s.expose();
+    if t.is_empty() || t.len() > 4096 || !t.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad(
+            field,
+            "must be 1 to 4096 printable ASCII characters without spaces",
+        ));
+    }
+    Ok(())
+}
+
+fn endpoint(field: &str, e: &Endpoint) -> Result<()> {
+    http_url(&format!("{field}.url"), &e.url)?;
+    secret(&format!("{field}.token"), &e.token)
+}
+
+fn sha256(field: &str, hex: &str) -> Result<()> {
+    if hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        Ok(())
+    } else {
+        Err(bad(
+            field,
+            "must be 64 lowercase hex digits (inspect the dataset to get it)",
+        ))
+    }
+}
+
+fn abs_path(field: &str, p: &str) -> Result<()> {
+    let ok = p.starts_with('/')
+        && p.len() <= 1024
+        && !p.chars().any(char::is_control)
+        && !p.split('/').any(|c| c == "..");
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(
+            field,
+            "must be an absolute path without '..' or control characters",
+        ))
+    }
+}
+
+fn dataset(d: &DatasetSource) -> Result<()> {
+    match d {
+        DatasetSource::Url {
+            url,
+            token,
+            sha256: sum,
+            ..
+        } => {
+            http_url("dataset.url", url)?;
+            if let Some(t) = token {
+                secret("dataset.token", t)?;
+            }
+            sha256("dataset.sha256", sum)
+        }
+        DatasetSource::Path {
+            path, sha256: sum, ..
+        } => {
+            abs_path("dataset.path", path)?;
+            sha256("dataset.sha256", sum)
+        }
+    }
+}
+
+/// `org/name` (or `name`) as the Hugging Face Hub spells repository ids.
+fn hub_id(field: &str, id: &str) -> Result<()> {
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 96
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            && !p.starts_with(['.', '-'])
+            && !p.contains("..")
+    };
+    let mut parts = id.split('/');
+    let ok = match (parts.next(), parts.next(), parts.next()) {
+        (Some(a), None, None) => part(a),
+        (Some(a), Some(b), None) => part(a) && part(b),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(
+            field,
+            "must be a Hugging Face id like `org/name` or an absolute path",
+        ))
+    }
+}
+
+fn training(t: &Training, expect_gpu: bool) -> Result<()> {
+    match t {
+        Training::Sft {
+            model,
+            method,
+            hyperparameters,
+        } => {
+            if model.starts_with('/') {
+                abs_path("training.model", model)?;
+            } else {
+                hub_id("training.model", model)?;
+            }
+            if *method == Method::Qlora && !expect_gpu {
+                return Err(bad(
+                    "training.method",
+                    "qlora needs a CUDA GPU (expect_gpu)",
+                ));
+            }
+            hyper(hyperparameters)
+        }
+        Training::Command { argv } => {
+            if argv.is_empty() || argv.len() > MAX_ARGV {
+                return Err(bad("training.argv", "must hold 1 to 256 arguments"));
+            }
+            if argv.iter().map(String::len).sum::<usize>() > MAX_ARGV_BYTES {
+                return Err(bad("training.argv", "must be at most 16 KiB in all"));
+            }
+            if argv.iter().any(|a| a.contains('\0')) || argv[0].is_empty() {
+                return Err(bad(
+                    "training.argv",
+                    "must not contain NUL or an empty program",
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn range(field: &str, v: f64, lo: f64, hi: f64) -> Result<()> {
+    if v.is_finite() && v > lo && v <= hi {
+        Ok(())
+    } else {
+        Err(bad(
+            field,
+            &format!("must be a number above {lo} and at most {hi}"),
+        ))
+    }
+}
+
+fn count(field: &str, v: u32, lo: u32, hi: u32) -> Result<()> {
+    if (lo..=hi).contains(&v) {
+        Ok(())
+    } else {
+        Err(bad(field, &format!("must be from {lo} to {hi}")))
+    }
+}
+
+fn hyper(h: &Hyperparameters) -> Result<()> {
+    range("hyperparameters.epochs", h.epochs, 0.0, 1000.0)?;
+    range("hyperparameters.learning_rate", h.learning_rate, 0.0, 1.0)?;
+    if !(0.0..1.0).contains(&h.lora_dropout) {
+        return Err(bad(
+            "hyperparameters.lora_dropout",
+            "must be from 0 up to (not including) 1",
+        ));
+    }
+    count("hyperparameters.batch_size", h.batch_size, 1, 1024)?;
+    count(
+        "hyperparameters.gradient_accumulation_steps",
+        h.gradient_accumulation_steps,
+        1,
+        1024,
+    )?;
+    count("hyperparameters.max_length", h.max_length, 16, 1 << 20)?;
+    count("hyperparameters.logging_steps", h.logging_steps, 1, 1 << 20)?;
+    count("hyperparameters.lora_r", h.lora_r, 1, 1024)?;
+    count("hyperparameters.lora_alpha", h.lora_alpha, 1, 1 << 16)
+}
+
+fn artifacts(a: &Artifacts) -> Result<()> {
+    match a {
+        Artifacts::None => Ok(()),
+        Artifacts::App { url, token } => {
+            http_url("artifacts.url", url)?;
+            secret("artifacts.token", token)
+        }
+        Artifacts::Volume { path } => abs_path("artifacts.path", path),
+        Artifacts::Hub { repo, token } => {
+            if !repo.contains('/') {
+                return Err(bad("artifacts.repo", "must be `org/name`"));
+            }
+            hub_id("artifacts.repo", repo)?;
+            secret("artifacts.token", token)
+        }
+    }
+}
+
+fn runtime(s: &PodScript) -> Result<()> {
+    let r = &s.runtime;
+    http_url("runtime.api_base", &r.api_base)?;
+    let python_ok = !r.python.is_empty()
+        && r.python.len() <= 256
+        && r.python
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._/-".contains(&b));
+    if !python_ok {
+        return Err(bad(
+            "runtime.python",
+            "must be a program name or path like `python3`",
+        ));
+    }
+    count("runtime.heartbeat_s", r.heartbeat_s, 1, 600)?;
+    count("runtime.flush_s", r.flush_s, 1, 60)?;
+    count("runtime.progress_s", r.progress_s, 1, 3600)?;
+    count("runtime.final_budget_s", r.final_budget_s, 1, 60)?;
+    count("runtime.pip_timeout_s", r.pip_timeout_s, 1, 24 * 3600)?;
+    count("runtime.upload_reserve_s", r.upload_reserve_s, 0, 24 * 3600)?;
+    for req in &r.requirements {
+        requirement(req)?;
+    }
+    Ok(())
+}
+
+/// Requirements are pinned `name==version` lines, nothing pip could read as an option or URL.
+fn requirement(line: &str) -> Result<()> {
+    let (name, version) = line.split_once("==").unwrap_or(("", ""));
+    let name_ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        && !name.starts_with('-');
+    let version_ok = !version.is_empty()
+        && version
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".+!".contains(&b));
+    if name_ok && version_ok {
+        Ok(())
+    } else {
+        Err(bad(
+            "runtime.requirements",
+            &format!("has `{line}`; each must be `name==version`"),
+        ))
+    }
+}

@@ -1,0 +1,349 @@
+//! Harness for running generated pod bundles for real: an app on loopback (dataset downloads,
+//! metrics, artifact uploads, each checking the job's tokens), the RunPod emulator for
+//! termination, and bash in a temporary directory standing in for `/workspace`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post, put};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use trainpod::script::Bundle;
+use trainpod::token::{Expect, IssueRequest, KeyRing, Purpose, Tokens, generate_secret};
+
+/// Seconds since the epoch, as a float.
+pub fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// What the app saw and how it behaves.
+#[derive(Debug, Default)]
+pub struct AppState {
+    /// Dataset bytes by id.
+    pub datasets: HashMap<String, Vec<u8>>,
+    /// Each dataset request: (unix time, status answered).
+    pub dataset_requests: Vec<(f64, u16)>,
+    /// Answer 503 to metrics while set.
+    pub metrics_down: bool,
+    /// Metric batches taken, by batch number (a replay with the same body is not stored twice).
+    pub batches: BTreeMap<u64, Value>,
+    /// Metric POSTs received, including replays and refusals.
+    pub metric_posts: u32,
+    /// Uploaded artifact bytes by path.
+    pub uploads: BTreeMap<String, Vec<u8>>,
+    /// The manifest the pod confirmed as complete.
+    pub completed: Option<Vec<Value>>,
+}
+
+impl AppState {
+    /// Every event received, in batch order.
+    pub fn events(&self) -> Vec<Value> {
+        self.batches
+            .values()
+            .flat_map(|b| b["events"].as_array().unwrap().clone())
+            .collect()
+    }
+
+    /// The final event, if it arrived.
+    pub fn final_event(&self) -> Option<Value> {
+        self.events().into_iter().find(|e| e["type"] == "final")
+    }
+}
+
+/// A loopback app serving one pod's routes.
+#[derive(Debug)]
+pub struct App {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// Shared state.
+    pub state: Arc<Mutex<AppState>>,
+    /// The app's token service.
+    pub tokens: Tokens,
+}
+
+/// Tokens for the app at `base`, with a fresh key, on the system clock.
+pub fn tokens_for(base: &str) -> Tokens {
+    let ring = KeyRing::parse(&format!("k1:active:{}", generate_secret())).unwrap();
+    Tokens::builder().keys(ring).audience(base).build().unwrap()
+}
+
+type Shared = (Arc<Mutex<AppState>>, Tokens);
+
+impl App {
+    /// Starts the app on a free loopback port.
+    pub async fn start() -> App {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(AppState::default()));
+        let tokens = tokens_for(&base);
+        let router = Router::new()
+            .route("/datasets/{id}", get(dataset))
+            .route("/metrics/{job}", post(metrics))
+            .route("/artifacts/{job}", post(artifacts))
+            .route("/uploads/{*path}", put(upload))
+            .with_state((state.clone(), tokens.clone()));
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        App {
+            base,
+            state,
+            tokens,
+        }
+    }
+
+    /// A token for `purpose` on `job`, lasting `ttl` seconds.
+    pub fn token(&self, purpose: Purpose, job: &str, dataset: Option<&str>, ttl: u64) -> String {
+        let mut req = IssueRequest::new(purpose, "user-1", job).ttl_secs(ttl);
+        if let Some(d) = dataset {
+            req = req.dataset(d);
+        }
+        self.tokens.issue(&req).unwrap().token.expose().to_owned()
+    }
+}
+
+fn authorized(tokens: &Tokens, headers: &HeaderMap, expect: &Expect) -> Result<(), StatusCode> {
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+    tokens
+        .verify_authorization(auth, expect)
+        .map(|_| ())
+        .map_err(|e| StatusCode::from_u16(e.kind().http_status()).unwrap())
+}
+
+async fn dataset(
+    State((state, tokens)): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+) -> Result<Vec<u8>, StatusCode> {
+    let answer = authorized(
+        &tokens,
+        &headers,
+        &Expect::purpose(Purpose::DatasetRead).dataset(&id),
+    )
+    .and_then(|()| {
+        let s = state.lock().unwrap();
+        s.datasets.get(&id).cloned().ok_or(StatusCode::NOT_FOUND)
+    });
+    let status = answer.as_ref().map_or_else(|s| s.as_u16(), |_| 200);
+    state
+        .lock()
+        .unwrap()
+        .dataset_requests
+        .push((unix_now(), status));
+    answer
+}
+
+async fn metrics(
+    State((state, tokens)): State<Shared>,
+    UrlPath(job): UrlPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<String, StatusCode> {
+    state.lock().unwrap().metric_posts += 1;
+    authorized(
+        &tokens,
+        &headers,
+        &Expect::purpose(Purpose::MetricsWrite).job(&job),
+    )?;
+    let mut s = state.lock().unwrap();
+    if s.metrics_down {
+        return Err(StatusCode::SERVICE_UNAVAILABLE);
+    }
+    let batch: Value = serde_json::from_slice(&body).map_err(|_| StatusCode::BAD_REQUEST)?;
+    let n = batch["batch"].as_u64().ok_or(StatusCode::BAD_REQUEST)?;
+    match s.batches.get(&n) {
+        Some(seen) if *seen != batch => Err(StatusCode::CONFLICT),
+        Some(_) => Ok(r#"{"ok":true,"replay":true}"#.into()),
+        None => {
+            s.batches.insert(n, batch);
+            Ok(r#"{"ok":true}"#.into())
+        }
+    }
+}
+
+async fn artifacts(
+    State((state, tokens)): State<Shared>,
+    UrlPath(job): UrlPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<String, StatusCode> {
+    authorized(
+        &tokens,
+        &headers,
+        &Expect::purpose(Purpose::ArtifactsWrite).job(&job),
+    )?;
+    let req: Value = serde_json::from_slice(&body).map_err(|_| StatusCode::BAD_REQUEST)?;
+    let files = req["files"]
+        .as_array()
+        .ok_or(StatusCode::BAD_REQUEST)?
+        .clone();
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let mut s = state.lock().unwrap();
+    let stored = |f: &Value, s: &AppState| {
+        let path = format!("{job}/{}", f["path"].as_str().unwrap_or_default());
+        s.uploads
+            .get(&path)
+            .is_some_and(|b| sha256_hex(b) == f["sha256"].as_str().unwrap_or(""))
+    };
+    if req["complete"] == true {
+        let complete = files.iter().all(|f| stored(f, &s));
+        if complete {
+            s.completed = Some(files);
+        }
+        return Ok(json!({ "complete": complete }).to_string());
+    }
+    let uploads: Vec<Value> = files
+        .iter()
+        .filter(|f| !stored(f, &s))
+        .map(|f| {
+            let path = f["path"].as_str().unwrap_or_default();
+            json!({"path": path, "url": format!("http://{host}/uploads/{job}/{path}"), "headers": {}})
+        })
+        .collect();
+    Ok(json!({ "uploads": uploads }).to_string())
+}
+
+async fn upload(
+    State((state, _)): State<Shared>,
+    UrlPath(path): UrlPath<String>,
+    body: Bytes,
+) -> StatusCode {
+    state.lock().unwrap().uploads.insert(path, body.to_vec());
+    StatusCode::OK
+}
+
+/// Lowercase hex sha256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A fresh, empty directory under the system temp dir.
+pub fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("trainpod-e2e-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A bundle running as a "pod": its own process group, its output in `home/container.log`.
+#[derive(Debug)]
+pub struct PodRun {
+    /// The bootstrap's process (the container's main process).
+    pub child: tokio::process::Child,
+    /// The pod's home (`TRAINPOD_HOME`).
+    pub home: PathBuf,
+}
+
+impl PodRun {
+    /// Runs the start command as RunPod would (a shell given the `args` string), with the
+    /// bundle and RunPod's injected variables in the environment.
+    pub fn start(
+        bundle: &Bundle,
+        home: &Path,
+        pod_id: &str,
+        pod_key: &str,
+        extra: &[(&str, &str)],
+    ) -> PodRun {
+        let log = std::fs::File::create(home.join("container.log")).unwrap();
+        let mut cmd = tokio::process::Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("exec {}", bundle.start_command))
+            .envs(&bundle.env)
+            .env("TRAINPOD_HOME", home)
+            .env("RUNPOD_POD_ID", pod_id)
+            .env("RUNPOD_API_KEY", pod_key)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .process_group(0)
+            .kill_on_drop(true);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        PodRun {
+            child: cmd.spawn().unwrap(),
+            home: home.to_owned(),
+        }
+    }
+
+    /// The process id of the container's main process.
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap()
+    }
+
+    /// Sends `signal` (e.g. `TERM`) to the main process only, as `docker stop` does.
+    pub async fn signal(&self, signal: &str) {
+        let status = tokio::process::Command::new("kill")
+            .args([format!("-{signal}"), self.pid().to_string()])
+            .status()
+            .await
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Kills the whole process group (what removing the container does).
+    pub async fn kill_all(mut self) {
+        let _ = tokio::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.pid())])
+            .status()
+            .await;
+        let _ = self.child.wait().await;
+    }
+
+    /// The container's output so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(self.home.join("container.log")).unwrap_or_default()
+    }
+}
+
+/// Waits for terminate requests for `pod_id` at the emulator; returns the unix time the first
+/// accepted one was seen and how many were made, or `None` after `timeout`.
+pub async fn wait_for_terminate(
+    emu: &trainpod_emulator::Emulator,
+    pod_id: &str,
+    timeout: Duration,
+) -> Option<(f64, usize)> {
+    let path = format!("/v2/pods/{pod_id}/action");
+    let end = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < end {
+        let attempts: Vec<_> = emu
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.uri == path)
+            .filter(|r| String::from_utf8_lossy(&r.body).contains("terminate"))
+            .collect();
+        if attempts.iter().any(|r| r.status < 300) {
+            return Some((unix_now(), attempts.len()));
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    None
+}
+
+/// Polls `f` every 25 ms until it holds or `timeout` passes.
+pub async fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < end {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    f()
+}

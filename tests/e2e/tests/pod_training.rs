@@ -1,0 +1,233 @@
+//! The generated bundle running real TRL training (LoRA on a tiny Llama built offline) end to
+//! end: dataset download with sha256 check, reporting, artifact upload, terminate. Needs a Python
+//! with the pinned training stack: `TRAINPOD_TRAIN_PYTHON` (scripts/test.sh builds `.venv-train`).
+//! Without it the tests say so and pass, unless `TRAINPOD_REQUIRE_TRAINING=1` (as in CI).
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+use trainpod::runpod::{ApiKey, Client, CreatePodRequest, GpuRequest};
+use trainpod::script::{
+    Artifacts, DatasetSource, Endpoint, Hyperparameters, Method, PINNED_STACK, PodRuntime,
+    PodScript, Secret, Training, generate,
+};
+use trainpod::token::Purpose;
+use trainpod_e2e::{App, PodRun, fresh_dir, sha256_hex, unix_now, wait_for_terminate};
+use trainpod_emulator::{ACCOUNT_KEY, Emulator};
+
+fn train_python() -> Option<String> {
+    match std::env::var("TRAINPOD_TRAIN_PYTHON") {
+        Ok(p) if !p.is_empty() => Some(p),
+        _ => {
+            let required = std::env::var("TRAINPOD_REQUIRE_TRAINING").is_ok_and(|v| v == "1");
+            assert!(
+                !required,
+                "TRAINPOD_REQUIRE_TRAINING=1 but TRAINPOD_TRAIN_PYTHON is unset"
+            );
+            eprintln!("skipped: set TRAINPOD_TRAIN_PYTHON to a Python with the training stack");
+            None
+        }
+    }
+}
+
+/// Builds the tiny model and its chat dataset once per test.
+fn tiny_model(python: &str, dir: &std::path::Path) -> (PathBuf, Vec<u8>) {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("py/tiny_model.py");
+    let model = dir.join("model");
+    let data = dir.join("data.jsonl");
+    let status = std::process::Command::new(python)
+        .arg(script)
+        .args([&model, &data])
+        .env("HF_HUB_OFFLINE", "1")
+        .status()
+        .unwrap();
+    assert!(status.success(), "building the tiny model failed");
+    (model, std::fs::read(data).unwrap())
+}
+
+struct Run {
+    app: App,
+    emu: Emulator,
+    pod_id: String,
+    pod: PodRun,
+}
+
+async fn deploy(job: &str, python: &str, model: &str, data: &[u8]) -> Run {
+    let app = App::start().await;
+    app.state
+        .lock()
+        .unwrap()
+        .datasets
+        .insert("chat".into(), data.to_vec());
+    let emu = Emulator::start().await.unwrap();
+    let hp = Hyperparameters {
+        max_steps: 6,
+        batch_size: 4,
+        gradient_accumulation_steps: 1,
+        learning_rate: 3e-3,
+        max_length: 64,
+        logging_steps: 2,
+        lora_r: 4,
+        lora_alpha: 8,
+        gradient_checkpointing: false,
+        ..Hyperparameters::for_method(Method::Lora)
+    };
+    let now = unix_now() as u64;
+    let token = |p, d| Secret::new(app.token(p, job, d, 3600));
+    let script = PodScript {
+        version: 1,
+        job_id: job.into(),
+        attempt: 1,
+        issued_at: now,
+        deadline_unix: now + 900,
+        telemetry: Some(Endpoint {
+            url: format!("{}/metrics/{job}", app.base),
+            token: token(Purpose::MetricsWrite, None),
+        }),
+        dataset: DatasetSource::Url {
+            url: format!("{}/datasets/chat", app.base),
+            token: Some(token(Purpose::DatasetRead, Some("chat"))),
+            bytes: data.len() as u64,
+            sha256: sha256_hex(data),
+        },
+        training: Training::Sft {
+            model: model.into(),
+            method: Method::Lora,
+            hyperparameters: hp,
+        },
+        artifacts: Artifacts::App {
+            url: format!("{}/artifacts/{job}", app.base),
+            token: token(Purpose::ArtifactsWrite, None),
+        },
+        runtime: PodRuntime {
+            api_base: emu.base_url(),
+            python: python.into(),
+            expect_gpu: false,
+            min_free_disk_gb: 1,
+            heartbeat_s: 2,
+            flush_s: 1,
+            progress_s: 1,
+            upload_reserve_s: 120,
+            requirements: PINNED_STACK.iter().map(|s| (*s).to_owned()).collect(),
+            ..PodRuntime::default()
+        },
+    };
+    let bundle = generate(&script).unwrap();
+    let client = Client::builder_with_reqwest(ApiKey::new(ACCOUNT_KEY).unwrap())
+        .unwrap()
+        .base_url(emu.base_url())
+        .build()
+        .unwrap();
+    let request = CreatePodRequest {
+        name: format!("trainpod-{job}"),
+        image: trainpod::script::DEFAULT_IMAGE.into(),
+        args: Some(bundle.start_command.clone()),
+        env: bundle.env.clone(),
+        gpu: Some(GpuRequest {
+            id: "NVIDIA GeForce RTX 4090".into(),
+            count: 1,
+        }),
+        ..CreatePodRequest::default()
+    };
+    let pod_id = client.create_pod(&request, &[]).await.unwrap().pod.id;
+    let home = fresh_dir(job);
+    let hf_home = home.join("hf");
+    let hf_home = hf_home.to_str().unwrap();
+    let offline = [
+        ("HF_HUB_OFFLINE", "1"),
+        ("TRANSFORMERS_OFFLINE", "1"),
+        ("HF_DATASETS_OFFLINE", "1"),
+        ("HF_HOME", hf_home),
+    ];
+    let pod = PodRun::start(&bundle, &home, &pod_id, &emu.pod_key(&pod_id), &offline);
+    Run {
+        app,
+        emu,
+        pod_id,
+        pod,
+    }
+}
+
+async fn end(run: Run) -> (Run, Option<Value>) {
+    let seen = wait_for_terminate(&run.emu, &run.pod_id, Duration::from_secs(600)).await;
+    let output = run.pod.output();
+    assert!(seen.is_some(), "no terminate; the pod said:\n{output}");
+    let fin = run.app.state.lock().unwrap().final_event();
+    (run, fin)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lora_training_succeeds_uploads_the_adapter_and_terminates() {
+    let Some(python) = train_python() else { return };
+    let dir = fresh_dir("tiny-lora");
+    let (model, data) = tiny_model(&python, &dir);
+    let run = deploy("job-lora", &python, model.to_str().unwrap(), &data).await;
+    let (run, fin) = end(run).await;
+    let output = run.pod.output();
+    let fin = fin.unwrap_or_else(|| panic!("no final status; the pod said:\n{output}"));
+    assert_eq!(fin["data"]["status"], "succeeded", "pod said:\n{output}");
+    {
+        let s = run.app.state.lock().unwrap();
+        let events = s.events();
+        let of = |t: &str| {
+            events
+                .iter()
+                .filter(|e| e["type"] == t)
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(of("started")[0]["data"]["max_steps"], 6);
+        let losses: Vec<f64> = of("log")
+            .iter()
+            .filter_map(|e| e["data"]["loss"].as_f64())
+            .collect();
+        assert_eq!(losses.len(), 3, "a loss every 2 of 6 steps: {losses:?}");
+        assert!(losses.iter().all(|l| l.is_finite() && *l > 0.0));
+        assert!(of("result")[0]["data"]["train_loss"].as_f64().is_some());
+        let manifest = s
+            .completed
+            .as_ref()
+            .expect("the app confirmed the artifact manifest");
+        let names: Vec<&str> = manifest
+            .iter()
+            .map(|f| f["path"].as_str().unwrap())
+            .collect();
+        assert!(names.contains(&"adapter_model.safetensors"), "{names:?}");
+        assert!(names.contains(&"adapter_config.json"), "{names:?}");
+        for f in manifest {
+            let body = &s.uploads[&format!("job-lora/{}", f["path"].as_str().unwrap())];
+            assert_eq!(sha256_hex(body), f["sha256"].as_str().unwrap());
+        }
+    }
+    run.pod.kill_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trainer_exception_is_reported_from_the_training_stage() {
+    let Some(python) = train_python() else { return };
+    let data = b"{\"text\":\"a\"}\n".to_vec();
+    let run = deploy("job-badmodel", &python, "/nonexistent/model", &data).await;
+    let (run, fin) = end(run).await;
+    let output = run.pod.output();
+    let fin = fin.unwrap_or_else(|| panic!("no final status; the pod said:\n{output}"));
+    assert_eq!(fin["data"]["status"], "failed");
+    assert_eq!(fin["stage"], "training");
+    assert_eq!(fin["data"]["exit_code"], 1);
+    let errors: Vec<Value> = run
+        .app
+        .state
+        .lock()
+        .unwrap()
+        .events()
+        .into_iter()
+        .filter(|e| e["type"] == "error")
+        .collect();
+    assert_eq!(
+        errors.len(),
+        1,
+        "the trainer reported its exception: {errors:?}"
+    );
+    run.pod.kill_all().await;
+}
