@@ -21,8 +21,15 @@ pub fn validate(s: &PodScript) -> Result<()> {
     if s.attempt == 0 {
         return Err(bad("attempt", "must be 1 or more"));
     }
-    if s.deadline_unix <= s.issued_at {
-        return Err(bad("deadline_unix", "must be after issued_at"));
+    // The pod stops training this long before the deadline, to upload and report.
+    let reserve = u64::from(s.runtime.upload_reserve_s) + u64::from(s.runtime.final_budget_s) + 5;
+    if s.deadline_unix <= s.issued_at.saturating_add(reserve) {
+        return Err(bad(
+            "deadline_unix",
+            &format!(
+                "leaves no time to train: it must be more than {reserve} s after issued_at (upload reserve + final budget + 5 s); raise the budget or lower upload_reserve_s"
+            ),
+        ));
     }
     if let Some(t) = &s.telemetry {
         endpoint("telemetry", t)?;
@@ -51,6 +58,9 @@ pub fn job_id(id: &str) -> Result<()> {
 }
 
 fn http_url(field: &str, text: &str) -> Result<()> {
+    if text.len() > 2048 {
+        return Err(bad(field, "must be at most 2048 bytes"));
+    }
     if text.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(bad(field, "must not contain spaces or control characters"));
     }

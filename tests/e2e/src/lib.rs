@@ -40,6 +40,8 @@ pub struct AppState {
     pub batches: BTreeMap<u64, Value>,
     /// Metric POSTs received, including replays and refusals.
     pub metric_posts: u32,
+    /// Each metric POST's request target and `Authorization` header, before any check.
+    pub metric_requests: Vec<(String, String)>,
     /// Uploaded artifact bytes by path.
     pub uploads: BTreeMap<String, Vec<u8>>,
     /// The manifest the pod confirmed as complete.
@@ -145,10 +147,19 @@ async fn dataset(
 async fn metrics(
     State((state, tokens)): State<Shared>,
     UrlPath(job): UrlPath<String>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<String, StatusCode> {
-    state.lock().unwrap().metric_posts += 1;
+    {
+        let mut s = state.lock().unwrap();
+        s.metric_posts += 1;
+        let auth = headers
+            .get("authorization")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()));
+        s.metric_requests
+            .push((uri.to_string(), auth.unwrap_or_default().into_owned()));
+    }
     authorized(
         &tokens,
         &headers,
@@ -248,6 +259,8 @@ pub struct PodRun {
     pub child: tokio::process::Child,
     /// The pod's home (`TRAINPOD_HOME`).
     pub home: PathBuf,
+    /// When the container was started (unix seconds).
+    pub started: f64,
 }
 
 impl PodRun {
@@ -260,8 +273,20 @@ impl PodRun {
         pod_key: &str,
         extra: &[(&str, &str)],
     ) -> PodRun {
+        Self::start_with_shell("sh", bundle, home, pod_id, pod_key, extra)
+    }
+
+    /// As [`PodRun::start`], with the start command parsed by `shell` (`bash`, `dash`, ...).
+    pub fn start_with_shell(
+        shell: &str,
+        bundle: &Bundle,
+        home: &Path,
+        pod_id: &str,
+        pod_key: &str,
+        extra: &[(&str, &str)],
+    ) -> PodRun {
         let log = std::fs::File::create(home.join("container.log")).unwrap();
-        let mut cmd = tokio::process::Command::new("sh");
+        let mut cmd = tokio::process::Command::new(shell);
         cmd.arg("-c")
             .arg(format!("exec {}", bundle.start_command))
             .envs(&bundle.env)
@@ -279,6 +304,7 @@ impl PodRun {
         PodRun {
             child: cmd.spawn().unwrap(),
             home: home.to_owned(),
+            started: unix_now(),
         }
     }
 

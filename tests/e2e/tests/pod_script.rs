@@ -168,9 +168,10 @@ fn assert_failed(fin: &Option<Value>, stage: &str, exit_code: i64, cause: &str) 
     assert_eq!(fin["stage"], stage, "{fin}");
     assert_eq!(fin["data"]["exit_code"], exit_code, "{fin}");
     let cause_text = decode(&fin["data"]["cause_b64"]);
+    let tail = decode(&fin["data"]["log_tail_b64"]);
     assert!(
         cause_text.contains(cause),
-        "cause {cause_text:?} lacks {cause:?}"
+        "cause {cause_text:?} lacks {cause:?}; {fin}; log tail:\n{tail}"
     );
 }
 
@@ -199,6 +200,7 @@ const EMIT_AND_WRITE: &str = "\"$TRAINPOD_PYTHON\" \"$TRAINPOD_REPORT\" log '{\"
 async fn success_reports_events_uploads_and_terminates() {
     let mut c = Case::new("job-ok").await;
     let pod = c.run(&c.good_script(&["bash", "-c", EMIT_AND_WRITE])).await;
+    let started = pod.started;
     let (_, attempts, fin) = c.finish(pod, "success").await;
     assert_eq!(attempts, 1);
     let fin = fin.expect("final status");
@@ -226,6 +228,9 @@ async fn success_reports_events_uploads_and_terminates() {
             "uploading"
         ]
     );
+    let training = events.iter().find(|e| e["stage"] == "training").unwrap();
+    let overhead = training["ts"].as_f64().unwrap() - started;
+    println!("POD_BOOTSTRAP_OVERHEAD {{\"mode\":\"command\",\"seconds\":{overhead:.3}}}");
     let manifest = s
         .completed
         .as_ref()
@@ -397,7 +402,17 @@ async fn app_unreachable_at_the_end_still_terminates() {
     script.artifacts = Artifacts::None;
     let pod = c.run(&script).await;
     let output_has_final = pod.home.join("state/final.json");
-    let (_, _, fin) = c.finish(pod, "app_unreachable").await;
+    let home = pod.home.clone();
+    let (t, _, fin) = c.finish(pod, "app_unreachable").await;
+    let ended = std::fs::metadata(home.join("state/final.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let ended = ended
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    latency("app_unreachable", t - ended);
     assert!(fin.is_none());
     let fin: Value =
         serde_json::from_str(&std::fs::read_to_string(output_has_final).unwrap()).unwrap();
@@ -409,7 +424,19 @@ async fn terminate_failing_twice_is_retried() {
     let mut c = Case::new("job-retry").await;
     let pod = c.run(&c.good_script(&["true"])).await;
     c.emu.faults(|f| f.statuses.extend([500, 503]));
-    let (_, attempts, fin) = c.finish(pod, "terminate_retry").await;
+    let home = pod.home.clone();
+    let (t, attempts, fin) = c.finish(pod, "terminate_retry").await;
+    let ended = std::fs::metadata(home.join("state/final.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    latency(
+        "terminate_retry",
+        t - ended
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64(),
+    );
     assert_eq!(attempts, 3);
     assert_eq!(fin.expect("final")["data"]["status"], "succeeded");
 }

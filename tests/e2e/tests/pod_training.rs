@@ -2,7 +2,7 @@
 //! end: dataset download with sha256 check, reporting, artifact upload, terminate. Needs a Python
 //! with the pinned training stack: `TRAINPOD_TRAIN_PYTHON` (scripts/test.sh builds `.venv-train`).
 //! Without it the tests say so and pass, unless `TRAINPOD_REQUIRE_TRAINING=1` (as in CI).
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -164,6 +164,7 @@ async fn lora_training_succeeds_uploads_the_adapter_and_terminates() {
     let dir = fresh_dir("tiny-lora");
     let (model, data) = tiny_model(&python, &dir);
     let run = deploy("job-lora", &python, model.to_str().unwrap(), &data).await;
+    let started = run.pod.started;
     let (run, fin) = end(run).await;
     let output = run.pod.output();
     let fin = fin.unwrap_or_else(|| panic!("no final status; the pod said:\n{output}"));
@@ -179,6 +180,17 @@ async fn lora_training_succeeds_uploads_the_adapter_and_terminates() {
                 .collect::<Vec<_>>()
         };
         assert_eq!(of("started")[0]["data"]["max_steps"], 6);
+        let training = events.iter().find(|e| e["stage"] == "training").unwrap();
+        let first_python = events.iter().find(|e| e["source"] == "trainer").unwrap();
+        let (t, p) = (
+            training["ts"].as_f64().unwrap(),
+            first_python["ts"].as_f64().unwrap(),
+        );
+        println!(
+            "POD_BOOTSTRAP_OVERHEAD {{\"mode\":\"sft\",\"seconds\":{:.3},\"trainer_running_s\":{:.3}}}",
+            t - started,
+            p - started
+        );
         let losses: Vec<f64> = of("log")
             .iter()
             .filter_map(|e| e["data"]["loss"].as_f64())

@@ -58,7 +58,7 @@ spool() {
   local n event body
   n=$(next_batch)
   event=$(printf '{"n":%s,"source":"bootstrap","type":"%s","stage":"%s","ts":%s,"data":{%s}}' \
-    "$n" "$1" "$STAGE" "$(date +%s)" "$2")
+    "$n" "$1" "$STAGE" "$(date +%s.%3N)" "$2")
   body=$(printf '{"job":"%s","attempt":%s,"batch":%s,"events":[%s]}' \
     "$(val job_id)" "$(val attempt)" "$n" "$event")
   printf '%s\n' "$body" >"$OUTBOX/$(printf '%012d' "$n").json.tmp"
@@ -269,7 +269,8 @@ dataset() {
   [[ -z $(val dataset_bytes) || $size == "$(val dataset_bytes)" ]] ||
     fail "the dataset has $size bytes; $(val dataset_bytes) were expected"
   if [[ -n $(val dataset_sha256) ]]; then
-    sum=$(sha256sum "$dest" | cut -d' ' -f1)
+    # From stdin: sha256sum escapes unusual file names, prefixing the digest with a backslash.
+    sum=$(sha256sum <"$dest" | cut -d' ' -f1)
     [[ $sum == "$(val dataset_sha256)" ]] ||
       { rm -f "$dest" && fail "the dataset's sha256 is $sum; $(val dataset_sha256) was expected"; }
   fi

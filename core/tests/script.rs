@@ -1,0 +1,303 @@
+//! Pod script generation: every bad field is refused with a typed error naming it, the bundle
+//! is deterministic and bounded, and no credential shows in Debug output.
+#![allow(clippy::unwrap_used)]
+
+use std::io::Read;
+
+use base64::Engine;
+use trainpod::ErrorKind;
+use trainpod::script::{
+    Artifacts, BUNDLE_ENV, DatasetSource, Endpoint, Hyperparameters, MAX_BUNDLE_BYTES, Method,
+    PodRuntime, PodScript, Secret, Training, generate,
+};
+
+fn script() -> PodScript {
+    PodScript {
+        version: 1,
+        job_id: "job-1".into(),
+        attempt: 1,
+        issued_at: 1_800_000_000,
+        deadline_unix: 1_800_003_600,
+        telemetry: Some(Endpoint {
+            url: "https://app.example.com/api/metrics/job-1".into(),
+            token: Secret::new("v1.k1.metrics-token.tag"),
+        }),
+        dataset: DatasetSource::Url {
+            url: "https://app.example.com/api/datasets/ds-1".into(),
+            token: Some(Secret::new("v1.k1.dataset-token.tag")),
+            bytes: 10,
+            sha256: "a".repeat(64),
+        },
+        training: Training::Sft {
+            model: "Qwen/Qwen2.5-0.5B".into(),
+            method: Method::Lora,
+            hyperparameters: Hyperparameters::for_method(Method::Lora),
+        },
+        artifacts: Artifacts::App {
+            url: "https://app.example.com/api/artifacts/job-1".into(),
+            token: Secret::new("v1.k1.artifacts-token.tag"),
+        },
+        runtime: PodRuntime::default(),
+    }
+}
+
+fn refused(s: &PodScript, field: &str) {
+    let err = generate(s).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert!(err.to_string().contains(field), "{field}: {err}");
+}
+
+fn unpack(encoded: &str) -> Vec<(String, Vec<u8>)> {
+    let gz = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .unwrap();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(gz.as_slice()));
+    archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            (e.path().unwrap().to_string_lossy().into_owned(), data)
+        })
+        .collect()
+}
+
+#[test]
+fn a_valid_script_bundles_every_template_and_its_values() {
+    let bundle = generate(&script()).unwrap();
+    let files = unpack(&bundle.env[BUNDLE_ENV]);
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    for name in [
+        "bootstrap.sh",
+        "trainer.py",
+        "reporter.py",
+        "upload.py",
+        "config.json",
+        "values.txt",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    let values = &files.iter().find(|(n, _)| n == "values.txt").unwrap().1;
+    let values = String::from_utf8(values.clone()).unwrap();
+    assert!(values.lines().all(|l| l.contains('=')));
+    assert!(values.contains("job_id=job-1\n"));
+    let reqs = &files
+        .iter()
+        .find(|(n, _)| n == "requirements.txt")
+        .unwrap()
+        .1;
+    assert!(String::from_utf8_lossy(reqs).contains("trl==1.16.0"));
+}
+
+#[test]
+fn bundles_are_deterministic() {
+    let a = generate(&script()).unwrap();
+    let b = generate(&script()).unwrap();
+    assert_eq!(a.sha256, b.sha256);
+    assert_eq!(a.env, b.env);
+}
+
+#[test]
+fn qlora_adds_bitsandbytes_and_needs_a_gpu() {
+    let mut s = script();
+    s.training = Training::Sft {
+        model: "org/m".into(),
+        method: Method::Qlora,
+        hyperparameters: Hyperparameters::for_method(Method::Qlora),
+    };
+    let files = unpack(&generate(&s).unwrap().env[BUNDLE_ENV]);
+    let reqs = &files
+        .iter()
+        .find(|(n, _)| n == "requirements.txt")
+        .unwrap()
+        .1;
+    assert!(String::from_utf8_lossy(reqs).contains("bitsandbytes=="));
+    s.runtime.expect_gpu = false;
+    refused(&s, "training.method");
+}
+
+#[test]
+fn every_bad_field_is_refused_by_name() {
+    type Mutation = Box<dyn Fn(&mut PodScript)>;
+    let cases: Vec<(&str, Mutation)> = vec![
+        ("job_id", Box::new(|s| s.job_id = "job 1; rm".into())),
+        ("job_id", Box::new(|s| s.job_id = String::new())),
+        ("attempt", Box::new(|s| s.attempt = 0)),
+        (
+            "deadline_unix",
+            Box::new(|s| s.deadline_unix = s.issued_at + 60),
+        ),
+        (
+            "telemetry.url",
+            Box::new(|s| s.telemetry.as_mut().unwrap().url = "ftp://x/".into()),
+        ),
+        (
+            "telemetry.url",
+            Box::new(|s| s.telemetry.as_mut().unwrap().url = "https://a/\nb".into()),
+        ),
+        (
+            "telemetry.url",
+            Box::new(|s| s.telemetry.as_mut().unwrap().url = "https://u:p@a/".into()),
+        ),
+        (
+            "telemetry.token",
+            Box::new(|s| s.telemetry.as_mut().unwrap().token = Secret::new("a b")),
+        ),
+        (
+            "dataset.sha256",
+            Box::new(|s| {
+                s.dataset = DatasetSource::Path {
+                    path: "/workspace/d".into(),
+                    bytes: 1,
+                    sha256: "A".repeat(64),
+                }
+            }),
+        ),
+        (
+            "dataset.path",
+            Box::new(|s| {
+                s.dataset = DatasetSource::Path {
+                    path: "/workspace/../etc".into(),
+                    bytes: 1,
+                    sha256: "a".repeat(64),
+                }
+            }),
+        ),
+        (
+            "training.model",
+            Box::new(|s| {
+                s.training = Training::Sft {
+                    model: "../x".into(),
+                    method: Method::Full,
+                    hyperparameters: Hyperparameters::for_method(Method::Full),
+                }
+            }),
+        ),
+        (
+            "training.argv",
+            Box::new(|s| s.training = Training::Command { argv: vec![] }),
+        ),
+        (
+            "training.argv",
+            Box::new(|s| {
+                s.training = Training::Command {
+                    argv: vec!["a\0b".into()],
+                }
+            }),
+        ),
+        (
+            "hyperparameters.learning_rate",
+            Box::new(|s| {
+                let mut h = Hyperparameters::for_method(Method::Lora);
+                h.learning_rate = f64::NAN;
+                s.training = Training::Sft {
+                    model: "org/m".into(),
+                    method: Method::Lora,
+                    hyperparameters: h,
+                }
+            }),
+        ),
+        (
+            "hyperparameters.max_length",
+            Box::new(|s| {
+                let mut h = Hyperparameters::for_method(Method::Lora);
+                h.max_length = 0;
+                s.training = Training::Sft {
+                    model: "org/m".into(),
+                    method: Method::Lora,
+                    hyperparameters: h,
+                }
+            }),
+        ),
+        (
+            "artifacts.repo",
+            Box::new(|s| {
+                s.artifacts = Artifacts::Hub {
+                    repo: "noslash".into(),
+                    token: Secret::new("hf_x"),
+                }
+            }),
+        ),
+        (
+            "artifacts.path",
+            Box::new(|s| {
+                s.artifacts = Artifacts::Volume {
+                    path: "relative".into(),
+                }
+            }),
+        ),
+        (
+            "runtime.python",
+            Box::new(|s| s.runtime.python = "python3; id".into()),
+        ),
+        (
+            "runtime.requirements",
+            Box::new(|s| s.runtime.requirements = vec!["--index-url=http://evil".into()]),
+        ),
+        (
+            "runtime.requirements",
+            Box::new(|s| s.runtime.requirements = vec!["torch>=2".into()]),
+        ),
+        (
+            "runtime.heartbeat_s",
+            Box::new(|s| s.runtime.heartbeat_s = 0),
+        ),
+    ];
+    for (field, mutate) in cases {
+        let mut s = script();
+        mutate(&mut s);
+        refused(&s, field);
+    }
+}
+
+#[test]
+fn an_oversized_bundle_is_refused_with_the_bound() {
+    // Incompressible values: random printable text in the command and the URLs.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut noise = |n: usize| -> String {
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                char::from(b'!' + (x % 90) as u8)
+            })
+            .filter(|c| !"#%?\\".contains(*c))
+            .collect()
+    };
+    let mut s = script();
+    s.training = Training::Command {
+        argv: (0..8).map(|_| noise(2000)).collect(),
+    };
+    s.telemetry = Some(Endpoint {
+        url: format!("https://a.example/{}", noise(2000)),
+        token: Secret::new(noise(4000)),
+    });
+    s.artifacts = Artifacts::App {
+        url: format!("https://a.example/{}", noise(2000)),
+        token: Secret::new(noise(4000)),
+    };
+    if let DatasetSource::Url { token, url, .. } = &mut s.dataset {
+        *url = format!("https://a.example/{}", noise(2000));
+        *token = Some(Secret::new(noise(4000)));
+    }
+    s.runtime.python = format!("/{}", "p".repeat(200));
+    let err = generate(&s).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(
+        err.to_string().contains(&MAX_BUNDLE_BYTES.to_string()),
+        "{err}"
+    );
+}
+
+#[test]
+fn credentials_never_show_in_debug() {
+    let s = script();
+    let bundle = generate(&s).unwrap();
+    let shown = format!("{s:?} {bundle:?}");
+    for secret in ["metrics-token", "dataset-token", "artifacts-token"] {
+        assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+    }
+}
