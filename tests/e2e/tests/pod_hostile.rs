@@ -39,7 +39,7 @@ fn hostile() -> impl Strategy<Value = Hostile> {
         prop::collection::vec(prop_oneof![fixed, "[^\\x00]{0,16}"], 1..5),
         "[!-~]{1,40}",
         "[A-Za-z0-9._~!$&'()*+,;=:@/?%-]{0,24}",
-        "[^\\x00-\\x1f\\x7f/]{1,24}",
+        "[^\\x00-\\x1f\\x7f-\\x9f/]{1,24}",
     )
         .prop_filter("not a dot directory", |(_, _, _, d)| d != "." && d != "..")
         .prop_map(|(argv, token, query, dir_name)| Hostile {

@@ -54,7 +54,7 @@ struct Run {
     pod: PodRun,
 }
 
-async fn deploy(job: &str, python: &str, model: &str, data: &[u8]) -> Run {
+async fn deploy(job: &str, python: &str, model: &str, data: &[u8], expect_gpu: bool) -> Run {
     let app = App::start().await;
     app.state
         .lock()
@@ -104,7 +104,7 @@ async fn deploy(job: &str, python: &str, model: &str, data: &[u8]) -> Run {
         runtime: PodRuntime {
             api_base: emu.base_url(),
             python: python.into(),
-            expect_gpu: false,
+            expect_gpu,
             min_free_disk_gb: 1,
             heartbeat_s: 2,
             flush_s: 1,
@@ -163,7 +163,7 @@ async fn lora_training_succeeds_uploads_the_adapter_and_terminates() {
     let Some(python) = train_python() else { return };
     let dir = fresh_dir("tiny-lora");
     let (model, data) = tiny_model(&python, &dir);
-    let run = deploy("job-lora", &python, model.to_str().unwrap(), &data).await;
+    let run = deploy("job-lora", &python, model.to_str().unwrap(), &data, false).await;
     let started = run.pod.started;
     let (run, fin) = end(run).await;
     let output = run.pod.output();
@@ -220,7 +220,7 @@ async fn lora_training_succeeds_uploads_the_adapter_and_terminates() {
 async fn trainer_exception_is_reported_from_the_training_stage() {
     let Some(python) = train_python() else { return };
     let data = b"{\"text\":\"a\"}\n".to_vec();
-    let run = deploy("job-badmodel", &python, "/nonexistent/model", &data).await;
+    let run = deploy("job-badmodel", &python, "/nonexistent/model", &data, false).await;
     let (run, fin) = end(run).await;
     let output = run.pod.output();
     let fin = fin.unwrap_or_else(|| panic!("no final status; the pod said:\n{output}"));
@@ -241,5 +241,24 @@ async fn trainer_exception_is_reported_from_the_training_stage() {
         1,
         "the trainer reported its exception: {errors:?}"
     );
+    run.pod.kill_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_gpu_is_a_preflight_failure_with_its_cause() {
+    let Some(python) = train_python() else { return };
+    let data = b"{\"text\":\"a\"}\n".to_vec();
+    let run = deploy("job-nogpu", &python, "/nonexistent/model", &data, true).await;
+    let (run, fin) = end(run).await;
+    let output = run.pod.output();
+    let fin = fin.unwrap_or_else(|| panic!("no final status; the pod said:\n{output}"));
+    assert_eq!(fin["data"]["status"], "failed");
+    assert_eq!(fin["stage"], "preflight", "{fin}");
+    assert_eq!(fin["data"]["exit_code"], 12);
+    use base64::Engine;
+    let cause = base64::engine::general_purpose::STANDARD
+        .decode(fin["data"]["cause_b64"].as_str().unwrap())
+        .unwrap();
+    assert!(String::from_utf8_lossy(&cause).contains("no GPU is visible"));
     run.pod.kill_all().await;
 }

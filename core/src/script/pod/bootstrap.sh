@@ -4,6 +4,12 @@
 # It runs preflight, dependencies, dataset, training and upload; on every path it reports the
 # final status and terminates its own pod, and it never simply exits (RunPod restarts a container
 # whose main process ends, and the pod would keep billing).
+#
+# Two processes: the supervisor (the container's main process) starts the watchdog, the heartbeat
+# and the worker (this file with --stages, in its own process group), then only waits. A signal
+# therefore always finds the supervisor in `wait`, where its trap is safe (a trap that lands while
+# bash parses a command substitution can fail with a syntax error), and whatever the worker does,
+# the supervisor reports the final status and terminates the pod.
 set -Eeuo pipefail
 shopt -s inherit_errexit
 umask 077
@@ -25,10 +31,6 @@ done <"$BUNDLE/values.txt"
 val() { printf '%s' "${V[$1]:-}"; }
 
 STAGE=init
-CAUSE=
-CHILD=
-HB_PID=
-WD_PID=
 STARTED=$(date +%s)
 PYTHON=$(val python)
 
@@ -101,9 +103,16 @@ event() { # event TYPE [FIELDS]: spool and try to send now, never failing the sc
   flush 0 || true
 }
 
+# A TERM from the supervisor only sets a flag: a heartbeat half spooled when the loop is killed outright
+# would leave a gap in the batch numbers.
 heartbeat_loop() {
-  trap - EXIT ERR TERM INT HUP
-  while sleep "$(val heartbeat_s)"; do
+  trap - EXIT ERR INT HUP
+  local stop=0
+  trap 'stop=1' TERM
+  while ((stop == 0)); do
+    sleep "$(val heartbeat_s)" &
+    wait $! || kill $! 2>/dev/null || true
+    ((stop == 0)) || break
     STAGE=$(cat "$STATE/stage" 2>/dev/null || echo init)
     spool heartbeat "\"uptime_s\":$(($(date +%s) - STARTED))" >/dev/null || true
     flush 10 >/dev/null 2>&1 || true
@@ -149,18 +158,15 @@ watchdog() {
   terminate_forever
 }
 
-# ---- the end, on every path ----
-on_exit() {
-  local rc=$?
-  trap - EXIT ERR TERM INT HUP
+# ---- the end, on every path (in the supervisor) ----
+finish() {
+  local rc=$1
   set +e
-  [[ -n $CHILD ]] && stop_child
-  [[ -n $HB_PID ]] && kill "$HB_PID" 2>/dev/null
-  [[ -n $WD_PID ]] && kill "$WD_PID" 2>/dev/null
+  STAGE=$(cat "$STATE/stage" 2>/dev/null || echo init)
+  CAUSE=$(cat "$STATE/cause" 2>/dev/null)
   local status=failed reason=$STAGE
   if ((rc == 0)); then status=succeeded reason=; fi
   ((rc == 124)) && reason=deadline
-  ((rc == 143)) && [[ -z $CAUSE ]] && CAUSE="the container was sent SIGTERM"
   log "final: $status (stage $STAGE, exit code $rc) ${CAUSE}"
   printf '{"status":"%s","stage":"%s","exit_code":%s}\n' "$status" "$STAGE" "$rc" >"$STATE/final.json"
   spool final "\"status\":\"$status\",\"reason\":\"$reason\",\"exit_code\":$rc,\"cause_b64\":\"$(
@@ -170,18 +176,66 @@ on_exit() {
   terminate_forever
 }
 
-stop_child() {
-  kill -TERM "$CHILD" 2>/dev/null || return 0
-  local _
-  for _ in 1 2 3 4 5 6 7 8 9 10; do
-    kill -0 "$CHILD" 2>/dev/null || return 0
-    sleep 0.5
+# group_busy PGID: whether a live (not zombie) process is left in the process group.
+group_busy() {
+  local f line fields
+  for f in /proc/[0-9]*/stat; do
+    { read -r line <"$f"; } 2>/dev/null || continue
+    read -r -a fields <<<"${line##*) }"
+    [[ ${fields[2]} == "$1" && ${fields[0]} != Z ]] && return 0
   done
-  kill -KILL "$CHILD" 2>/dev/null || true
+  return 1
 }
 
-fail() { # fail CAUSE: end this stage with a cause the final status carries
-  CAUSE=$1
+# stop_worker PID TERMED: end the worker's process group. After a signal the trainer gets TERM
+# and up to 5 s to drain its reporter; after a normal end only strays are left, killed at once.
+stop_worker() {
+  local target=$1 _
+  [[ -n ${WORKER_GROUP:-} ]] || { kill -KILL "$1" 2>/dev/null || true; return 0; }
+  target=-$1
+  if (($2)); then
+    kill -TERM -- "$target" 2>/dev/null || return 0
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+      group_busy "$1" || return 0
+      sleep 0.5
+    done
+  fi
+  kill -KILL -- "$target" 2>/dev/null || true
+}
+
+supervise() {
+  if [[ -s $STATE/final.json ]]; then
+    # A restarted container: the job already ended. Resend what is left, then terminate.
+    log "restarted after the job ended: terminating"
+    flush "$(val final_budget_s)" || true
+    terminate_forever
+  fi
+  local termed=0 rc=0 worker
+  trap 'termed=1' TERM INT HUP
+  watchdog &
+  local wd=$!
+  heartbeat_loop &
+  local hb=$!
+  if command -v setsid >/dev/null 2>&1; then
+    WORKER_GROUP=1
+    setsid bash "$BUNDLE/bootstrap.sh" --stages &
+  else
+    bash "$BUNDLE/bootstrap.sh" --stages &
+  fi
+  worker=$!
+  wait "$worker" || rc=$?
+  trap - TERM INT HUP
+  if ((termed)); then
+    rc=143
+    echo "the container was sent SIGTERM" >"$STATE/cause"
+  fi
+  stop_worker "$worker" "$termed"
+  kill "$hb" "$wd" 2>/dev/null || true
+  finish "$rc"
+}
+
+fail() { # fail CAUSE [CODE]: end this stage with a cause the final status carries
+  printf '%s' "$1" >"$STATE/cause"
   log "$STAGE failed: $1"
   exit "${2:-10}"
 }
@@ -193,15 +247,9 @@ stage() {
   event stage "\"elapsed_s\":$(($(date +%s) - STARTED))"
 }
 
-# run_child CMD...: run a long step in the background and wait, so signal traps fire at once
-# (bash defers traps until a foreground child ends), with output in the log and on stdout.
+# run_child CMD...: a long step, its output in the log and on stdout.
 run_child() {
-  "$@" > >(tee -a "$LOG") 2>&1 &
-  CHILD=$!
-  local rc=0
-  wait "$CHILD" || rc=$?
-  CHILD=
-  return "$rc"
+  "$@" > >(tee -a "$LOG") 2>&1
 }
 
 # ---- stages ----
@@ -212,12 +260,13 @@ preflight() {
     fail "no Python interpreter '$PYTHON' in the image: use a runpod/pytorch image"
   "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
     fail "Python 3.11 or newer is needed; the image has $("$PYTHON" -V 2>&1)"
+  # Found, not imported: importing torch takes seconds, and the trainer imports it anyway (it
+  # checks the GPU then, and reports a missing one as a preflight failure).
   if [[ $(val needs_torch) == 1 ]]; then
-    "$PYTHON" -c 'import torch' >>"$LOG" 2>&1 || fail "torch does not import in the image"
-  fi
-  if [[ $(val expect_gpu) == 1 ]]; then
-    "$PYTHON" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())' >>"$LOG" 2>&1 ||
-      fail "no GPU is visible to torch (check the image's CUDA version against the host driver)"
+    "$PYTHON" -c 'import importlib.util as u, sys; sys.exit(u.find_spec("torch") is None)' ||
+      fail "torch is not installed in the image: use a runpod/pytorch image"
+  elif [[ $(val expect_gpu) == 1 ]]; then
+    nvidia-smi -L >>"$LOG" 2>&1 || fail "no GPU is visible (nvidia-smi lists none)"
   fi
   local free_kb
   free_kb=$(df -Pk "$HOME_DIR" | awk 'NR==2 {print $4}')
@@ -281,18 +330,21 @@ train() {
   stage training
   # Stop training early enough to upload and report before the watchdog's hard deadline.
   local left=$(($(val deadline_unix) - $(date +%s) - $(val upload_reserve_s) - $(val final_budget_s) - 5))
-  ((left > 0)) || { CAUSE="no time left for training before the deadline" && exit 124; }
+  ((left > 0)) || fail "no time left for training before the deadline" 124
   local rc=0
+  # --foreground keeps the trainer in the worker's process group, which the supervisor stops.
   if [[ $(val mode) == command ]]; then
-    run_child timeout -k 10 "$left" "$PYTHON" "$BUNDLE/command.py" || rc=$?
+    run_child timeout --foreground -k 10 "$left" "$PYTHON" "$BUNDLE/command.py" || rc=$?
   else
-    run_child timeout -k 10 "$left" "$PYTHON" -u "$BUNDLE/trainer.py" || rc=$?
+    run_child timeout --foreground -k 10 "$left" "$PYTHON" -u "$BUNDLE/trainer.py" || rc=$?
   fi
   ((rc == 0)) && return 0
-  ((rc == 124)) && CAUSE="the hard deadline was reached during training"
-  ((rc == 137)) && CAUSE="the trainer was killed (SIGKILL, as by the out-of-memory killer)"
-  [[ -n $CAUSE ]] || CAUSE="the trainer exited with code $rc (see the log tail)"
-  exit "$rc"
+  case $rc in
+    12) exit 12 ;; # the trainer's own preflight failed; it wrote the stage and the cause
+    124) fail "the hard deadline was reached during training" 124 ;;
+    137) fail "the trainer was killed (SIGKILL, as by the out-of-memory killer)" 137 ;;
+    *) fail "the trainer exited with code $rc (see the log tail)" "$rc" ;;
+  esac
 }
 
 upload() {
@@ -302,25 +354,16 @@ upload() {
     fail "the artifact upload failed (see the log tail)"
 }
 
-main() {
-  if [[ -s $STATE/final.json ]]; then
-    # A restarted container: the job already ended. Resend what is left, then terminate.
-    log "restarted after the job ended: terminating"
-    flush "$(val final_budget_s)" || true
-    terminate_forever
-  fi
-  trap on_exit EXIT
-  trap 'exit 143' TERM INT HUP
-  watchdog &
-  WD_PID=$!
-  heartbeat_loop &
-  HB_PID=$!
+stages() {
   preflight
   dependencies
   dataset
   train
   upload
-  STAGE="done"
 }
 
-main "$@"
+if [[ ${1:-} == --stages ]]; then
+  stages
+else
+  supervise
+fi

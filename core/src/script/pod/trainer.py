@@ -35,6 +35,16 @@ def precision(torch, requested):
     return {"bf16": False, "fp16": True}, torch.float16
 
 
+def preflight_failure(cause):
+    """Report a failed check as the preflight stage's, with its cause (the bootstrap reads both)."""
+    state = os.environ["TRAINPOD_STATE_DIR"]
+    with open(os.path.join(state, "stage"), "w", encoding="utf-8") as f:
+        f.write("preflight")
+    with open(os.path.join(state, "cause"), "w", encoding="utf-8") as f:
+        f.write(cause)
+    raise SystemExit(12)
+
+
 def make_callback(rep, progress_s):
     from transformers import TrainerCallback
 
@@ -101,6 +111,8 @@ def train(cfg, rep):
     from transformers import AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
+    if cfg["runtime"]["expect_gpu"] and not torch.cuda.is_available():
+        preflight_failure("no GPU is visible to torch (check the image's CUDA against the driver)")
     t = cfg["training"]
     hp = t["hyperparameters"]
     out = os.path.join(os.environ["TRAINPOD_WORK_DIR"], "output")
