@@ -47,8 +47,8 @@ stage "python: build, lint, tests"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q -r bindings-python/requirements-dev.txt
 .venv/bin/maturin develop -q -m bindings-python/Cargo.toml
-.venv/bin/ruff check bindings-python bench/python core/src/script/pod tests/e2e/py
-.venv/bin/ruff format --check bindings-python bench/python core/src/script/pod tests/e2e/py
+.venv/bin/ruff check bindings-python bench/python bench/pod core/src/script/pod tests/e2e/py
+.venv/bin/ruff format --check bindings-python bench/python bench/pod core/src/script/pod tests/e2e/py
 .venv/bin/mypy --config-file bindings-python/pyproject.toml
 set +e
 .venv/bin/pytest bindings-python/tests -q
