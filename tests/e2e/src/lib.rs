@@ -13,6 +13,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -32,8 +33,10 @@ pub fn unix_now() -> f64 {
 pub struct AppState {
     /// Dataset bytes by id.
     pub datasets: HashMap<String, Vec<u8>>,
-    /// Each dataset request: (unix time, status answered).
-    pub dataset_requests: Vec<(f64, u16)>,
+    /// Each dataset request: (unix time, status answered, `Range` header).
+    pub dataset_requests: Vec<(f64, u16, Option<String>)>,
+    /// Cut the next dataset response after this many bytes of its body (a dropped connection).
+    pub cut_dataset_after: Option<usize>,
     /// Answer 503 to metrics while set.
     pub metrics_down: bool,
     /// Metric batches taken, by batch number (a replay with the same body is not stored twice).
@@ -125,7 +128,11 @@ async fn dataset(
     State((state, tokens)): State<Shared>,
     UrlPath(id): UrlPath<String>,
     headers: HeaderMap,
-) -> Result<Vec<u8>, StatusCode> {
+) -> Response {
+    let range = headers
+        .get("range")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let answer = authorized(
         &tokens,
         &headers,
@@ -135,13 +142,50 @@ async fn dataset(
         let s = state.lock().unwrap();
         s.datasets.get(&id).cloned().ok_or(StatusCode::NOT_FOUND)
     });
+    let mut s = state.lock().unwrap();
     let status = answer.as_ref().map_or_else(|s| s.as_u16(), |_| 200);
-    state
-        .lock()
-        .unwrap()
-        .dataset_requests
-        .push((unix_now(), status));
-    answer
+    s.dataset_requests.push((unix_now(), status, range.clone()));
+    let data = match answer {
+        Ok(data) => data,
+        Err(status) => return status.into_response(),
+    };
+    // Only `bytes=N-`, the form `curl -C -` sends.
+    let start = range
+        .as_deref()
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.strip_suffix('-'))
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|n| *n < data.len());
+    let body = data[start.unwrap_or(0)..].to_vec();
+    let mut response = Response::builder()
+        .header("content-length", body.len())
+        .header("accept-ranges", "bytes");
+    if let Some(n) = start {
+        let range = format!("bytes {n}-{}/{}", data.len() - 1, data.len());
+        response = response.status(206).header("content-range", range);
+    }
+    let body = match s.cut_dataset_after.take() {
+        Some(cut) => {
+            // Send the first bytes, give them time to reach the client, then drop the connection.
+            let first = Bytes::from(body[..cut.min(body.len())].to_vec());
+            let stream = futures_util::stream::unfold(0u8, move |step| {
+                let first = first.clone();
+                async move {
+                    match step {
+                        0 => Some((Ok(first), 1)),
+                        1 => {
+                            tokio::time::sleep(Duration::from_millis(300)).await;
+                            Some((Err(std::io::Error::other("connection cut by the test")), 2))
+                        }
+                        _ => None,
+                    }
+                }
+            });
+            axum::body::Body::from_stream(stream)
+        }
+        None => axum::body::Body::from(body),
+    };
+    response.body(body).unwrap()
 }
 
 async fn metrics(

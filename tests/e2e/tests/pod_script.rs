@@ -184,12 +184,12 @@ fn decode(v: &Value) -> String {
 }
 
 fn last_dataset_request(app: &App) -> (f64, u16) {
-    *app.state
-        .lock()
-        .unwrap()
+    let s = app.state.lock().unwrap();
+    let (at, status, _) = s
         .dataset_requests
         .last()
-        .expect("the pod asked for the dataset")
+        .expect("the pod asked for the dataset");
+    (*at, *status)
 }
 
 const EMIT_AND_WRITE: &str = "\"$TRAINPOD_PYTHON\" \"$TRAINPOD_REPORT\" log '{\"loss\":1.5,\"step\":1}' && \
@@ -254,7 +254,7 @@ async fn dataset_404_fails_the_dataset_stage() {
     let (t, _, fin) = c.finish(pod, "dataset_404").await;
     let (at, status) = last_dataset_request(&c.app);
     assert_eq!(status, 404);
-    assert_failed(&fin, "dataset", 10, "dataset download failed");
+    assert_failed(&fin, "dataset", 10, "refused the download");
     latency("dataset_404", t - at);
 }
 
@@ -293,7 +293,7 @@ async fn expired_dataset_token_is_refused_and_reported() {
     let (t, _, fin) = c.finish(pod, "expired_token").await;
     let (at, status) = last_dataset_request(&c.app);
     assert_eq!(status, 401);
-    assert_failed(&fin, "dataset", 10, "dataset download failed");
+    assert_failed(&fin, "dataset", 10, "refused the download");
     latency("expired_token", t - at);
 }
 
@@ -479,5 +479,21 @@ async fn secrets_stay_out_of_debug_and_the_start_command() {
         bundle.bytes < trainpod::script::MAX_BUNDLE_BYTES / 2,
         "bundle is {} bytes",
         bundle.bytes
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_download_resumes_where_it_stopped() {
+    let mut c = Case::new("job-resume").await;
+    c.app.state.lock().unwrap().cut_dataset_after = Some(7);
+    let pod = c.run(&c.good_script(&["true"])).await;
+    let (_, _, fin) = c.finish(pod, "resume").await;
+    assert_eq!(fin.expect("final")["data"]["status"], "succeeded");
+    let s = c.app.state.lock().unwrap();
+    let ranges: Vec<Option<String>> = s.dataset_requests.iter().map(|r| r.2.clone()).collect();
+    assert_eq!(
+        ranges,
+        [None, Some("bytes=7-".to_owned())],
+        "the second request resumed"
     );
 }

@@ -299,6 +299,26 @@ dependencies() {
     -r "$req" || fail "pip could not install the pinned training stack (see the log tail)"
 }
 
+# download DEST: resumable, up to 5 attempts. curl retries 408/429/5xx and refused connections
+# itself; a cut transfer resumes from the bytes already in DEST.part (Range); any other 4xx is
+# final. A presigned URL carries its own signature, so no Authorization header is sent with it.
+download() {
+  local args=(-sS --fail -L --connect-timeout 10 --retry 5 --retry-connrefused --retry-delay 1
+    --retry-max-time 600 -C - -o "$1.part")
+  [[ -n $(val dataset_token) ]] && args+=(-H @"$(header_file dataset "$(val dataset_token)")")
+  local attempt rc
+  for attempt in 1 2 3 4 5; do
+    rc=0
+    curl "${args[@]}" "$(val dataset_url)" 2>>"$LOG" || rc=$?
+    ((rc == 0)) && break
+    ((rc == 22)) && fail "the dataset server refused the download (see the log tail for its status)"
+    log "dataset download attempt $attempt failed (curl exit $rc); resuming"
+    sleep "$attempt"
+  done
+  ((rc == 0)) || fail "the dataset download failed (curl exit $rc; see the log tail)"
+  mv "$1.part" "$1"
+}
+
 dataset() {
   stage dataset
   local dest=$WORK/dataset.jsonl
@@ -306,12 +326,7 @@ dataset() {
     dest=$(val dataset_path)
     [[ -f $dest ]] || fail "the dataset is not at $dest on the volume"
   elif [[ ! -s $dest ]]; then
-    local rc=0
-    curl -sS --fail -L --connect-timeout 10 --retry 5 --retry-connrefused --retry-delay 1 \
-      --retry-max-time 600 -C - -o "$dest.part" \
-      -H @"$(header_file dataset "$(val dataset_token)")" "$(val dataset_url)" 2>>"$LOG" || rc=$?
-    ((rc == 0)) || fail "the dataset download failed (curl exit $rc; see the log tail)"
-    mv "$dest.part" "$dest"
+    download "$dest"
   fi
   local size sum
   size=$(stat -c %s "$dest")
