@@ -5,6 +5,7 @@ pub mod clock;
 pub mod dataset;
 pub mod error;
 mod hex;
+pub mod jobs;
 pub mod reach;
 pub mod runpod;
 pub mod script;

@@ -17,7 +17,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use trainpod::jobs::{JobState, ingest_metrics};
 use trainpod::script::Bundle;
+use trainpod::store::Store;
 use trainpod::token::{Expect, IssueRequest, KeyRing, Purpose, Tokens, generate_secret};
 
 /// Seconds since the epoch, as a float.
@@ -49,6 +51,10 @@ pub struct AppState {
     pub uploads: BTreeMap<String, Vec<u8>>,
     /// The manifest the pod confirmed as complete.
     pub completed: Option<Vec<Value>>,
+    /// Each job's state, as `trainpod::jobs::ingest_metrics` folded the pod's batches.
+    pub job_states: HashMap<String, JobState>,
+    /// Whether ingestion said to terminate the pod (a final status arrived).
+    pub terminate_requested: bool,
 }
 
 impl AppState {
@@ -83,7 +89,7 @@ pub fn tokens_for(base: &str) -> Tokens {
     Tokens::builder().keys(ring).audience(base).build().unwrap()
 }
 
-type Shared = (Arc<Mutex<AppState>>, Tokens);
+type Shared = (Arc<Mutex<AppState>>, Tokens, Arc<dyn Store>);
 
 impl App {
     /// Starts the app on a free loopback port.
@@ -92,12 +98,13 @@ impl App {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(Mutex::new(AppState::default()));
         let tokens = tokens_for(&base);
+        let store = trainpod::store::open("memory:").await.unwrap();
         let router = Router::new()
             .route("/datasets/{id}", get(dataset))
             .route("/metrics/{job}", post(metrics))
             .route("/artifacts/{job}", post(artifacts))
             .route("/uploads/{*path}", put(upload))
-            .with_state((state.clone(), tokens.clone()));
+            .with_state((state.clone(), tokens.clone(), store));
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         App {
             base,
@@ -125,7 +132,7 @@ fn authorized(tokens: &Tokens, headers: &HeaderMap, expect: &Expect) -> Result<(
 }
 
 async fn dataset(
-    State((state, tokens)): State<Shared>,
+    State((state, tokens, _)): State<Shared>,
     UrlPath(id): UrlPath<String>,
     headers: HeaderMap,
 ) -> Response {
@@ -188,45 +195,63 @@ async fn dataset(
     response.body(body).unwrap()
 }
 
+/// The metrics route, as an app writes it: `trainpod::jobs::ingest_metrics` does the work.
 async fn metrics(
-    State((state, tokens)): State<Shared>,
+    State((state, tokens, store)): State<Shared>,
     UrlPath(job): UrlPath<String>,
     uri: axum::http::Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<String, StatusCode> {
-    {
+) -> Response {
+    let auth = headers
+        .get("authorization")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let current = {
         let mut s = state.lock().unwrap();
         s.metric_posts += 1;
-        let auth = headers
-            .get("authorization")
-            .map(|v| String::from_utf8_lossy(v.as_bytes()));
         s.metric_requests
-            .push((uri.to_string(), auth.unwrap_or_default().into_owned()));
-    }
-    authorized(
-        &tokens,
-        &headers,
-        &Expect::purpose(Purpose::MetricsWrite).job(&job),
-    )?;
-    let mut s = state.lock().unwrap();
-    if s.metrics_down {
-        return Err(StatusCode::SERVICE_UNAVAILABLE);
-    }
-    let batch: Value = serde_json::from_slice(&body).map_err(|_| StatusCode::BAD_REQUEST)?;
-    let n = batch["batch"].as_u64().ok_or(StatusCode::BAD_REQUEST)?;
-    match s.batches.get(&n) {
-        Some(seen) if *seen != batch => Err(StatusCode::CONFLICT),
-        Some(_) => Ok(r#"{"ok":true,"replay":true}"#.into()),
-        None => {
-            s.batches.insert(n, batch);
-            Ok(r#"{"ok":true}"#.into())
+            .push((uri.to_string(), auth.clone().unwrap_or_default()));
+        if s.metrics_down {
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
+        s.job_states
+            .get(&job)
+            .copied()
+            .unwrap_or(JobState::Provisioning)
+    };
+    let outcome = ingest_metrics(
+        &tokens,
+        store.as_ref(),
+        None,
+        &job,
+        current,
+        auth.as_deref(),
+        &body,
+        false,
+    )
+    .await;
+    let out = match outcome {
+        Ok(out) => out,
+        Err(e) => {
+            return StatusCode::from_u16(e.kind().http_status())
+                .unwrap()
+                .into_response();
+        }
+    };
+    let mut s = state.lock().unwrap();
+    if !out.replay {
+        let batch: Value = serde_json::from_slice(&body).unwrap();
+        s.batches.insert(batch["batch"].as_u64().unwrap(), batch);
+        if let Some(next) = out.progress.state {
+            s.job_states.insert(job, next);
+        }
+        s.terminate_requested |= out.terminate_pod;
     }
+    (StatusCode::from_u16(out.status).unwrap(), out.body).into_response()
 }
 
 async fn artifacts(
-    State((state, tokens)): State<Shared>,
+    State((state, tokens, _)): State<Shared>,
     UrlPath(job): UrlPath<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -272,7 +297,7 @@ async fn artifacts(
 }
 
 async fn upload(
-    State((state, _)): State<Shared>,
+    State((state, _, _)): State<Shared>,
     UrlPath(path): UrlPath<String>,
     body: Bytes,
 ) -> StatusCode {

@@ -231,6 +231,11 @@ async fn success_reports_events_uploads_and_terminates() {
     let training = events.iter().find(|e| e["stage"] == "training").unwrap();
     let overhead = training["ts"].as_f64().unwrap() - started;
     println!("POD_BOOTSTRAP_OVERHEAD {{\"mode\":\"command\",\"seconds\":{overhead:.3}}}");
+    assert_eq!(s.job_states["job-ok"], trainpod::jobs::JobState::Succeeded);
+    assert!(
+        s.terminate_requested,
+        "ingestion asked the app to terminate"
+    );
     let manifest = s
         .completed
         .as_ref()
@@ -352,6 +357,8 @@ async fn deadline_ends_training_and_the_pod() {
     latency("deadline", t - deadline);
     let fin = fin.expect("final status");
     assert_eq!(fin["data"]["reason"], "deadline", "{fin}");
+    let state = c.app.state.lock().unwrap().job_states["job-deadline"];
+    assert_eq!(state, trainpod::jobs::JobState::TimedOut);
     assert_eq!(fin["data"]["exit_code"], 124, "{fin}");
 }
 

@@ -1,0 +1,15 @@
+//! Jobs: the lifecycle state machine, and ingestion of the numbered metric batches a pod sends
+//! (see `docs/pod-protocol.md`): strict parsing with size caps, each batch accepted once, and the
+//! events folded into a status update that says when the pod must be terminated.
+
+mod batch;
+mod ingest;
+mod progress;
+mod rate;
+mod state;
+
+pub use batch::{Batch, Event, MAX_BODY_BYTES, MAX_EVENTS, parse_batch};
+pub use ingest::{IngestOutcome, ingest_metrics};
+pub use progress::{FinalStatus, Progress, fold};
+pub use rate::RateLimiter;
+pub use state::JobState;

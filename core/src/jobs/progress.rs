@@ -1,0 +1,166 @@
+//! Folds a batch's events into what the job's status needs: the furthest state reached, step,
+//! loss, ETA, the latest sign of life, and the final status when the pod sent it.
+
+use base64::Engine;
+use serde_json::Value;
+
+use super::batch::Event;
+use super::state::JobState;
+
+/// How a pod says its job ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FinalStatus {
+    /// `Succeeded`, `Failed` or `TimedOut`.
+    pub state: JobState,
+    /// The stage that failed, or `deadline`; empty on success.
+    pub reason: String,
+    /// The bootstrap's exit code.
+    pub exit_code: i64,
+    /// What went wrong, in words.
+    pub cause: String,
+    /// The end of the pod's log (at most 20 KB).
+    pub log_tail: String,
+}
+
+/// What a batch says about its job.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Progress {
+    /// The state the job moves to (never backwards from the one it was in).
+    pub state: Option<JobState>,
+    /// Optimizer steps done.
+    pub step: Option<u64>,
+    /// Steps in the run.
+    pub max_steps: Option<u64>,
+    /// The latest training loss.
+    pub loss: Option<f64>,
+    /// Seconds of training left, as the trainer estimates.
+    pub eta_s: Option<f64>,
+    /// The latest event time (Unix seconds): the job's last sign of life.
+    pub last_event_at: Option<f64>,
+    /// The final status, when the batch carries it: the pod is done and must be terminated.
+    pub final_status: Option<FinalStatus>,
+}
+
+fn stage_state(stage: &str) -> Option<JobState> {
+    match stage {
+        "preflight" | "dependencies" => Some(JobState::Starting),
+        "dataset" => Some(JobState::Downloading),
+        "training" => Some(JobState::Training),
+        "uploading" => Some(JobState::Uploading),
+        _ => None,
+    }
+}
+
+fn number(e: &Event, key: &str) -> Option<f64> {
+    e.data.get(key).and_then(Value::as_f64)
+}
+
+fn text(e: &Event, key: &str) -> String {
+    e.data
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn decoded(e: &Event, key: &str) -> String {
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(text(e, key))
+        .unwrap_or_default();
+    String::from_utf8_lossy(&raw).into_owned()
+}
+
+fn final_status(e: &Event) -> FinalStatus {
+    let reason = text(e, "reason");
+    let state = match (text(e, "status").as_str(), reason.as_str()) {
+        ("succeeded", _) => JobState::Succeeded,
+        (_, "deadline") => JobState::TimedOut,
+        _ => JobState::Failed,
+    };
+    FinalStatus {
+        state,
+        reason,
+        exit_code: e
+            .data
+            .get("exit_code")
+            .and_then(Value::as_i64)
+            .unwrap_or(-1),
+        cause: decoded(e, "cause_b64"),
+        log_tail: decoded(e, "log_tail_b64"),
+    }
+}
+
+/// Folds `events` for a job currently in `current`.
+pub fn fold(current: JobState, events: &[Event]) -> Progress {
+    let mut p = Progress::default();
+    let mut state = current;
+    for e in events {
+        p.last_event_at = Some(p.last_event_at.map_or(e.ts, |t| t.max(e.ts)));
+        let next = match e.kind.as_str() {
+            "stage" => e.stage.as_deref().and_then(stage_state),
+            "final" => {
+                let f = final_status(e);
+                let s = f.state;
+                p.final_status = Some(f);
+                Some(s)
+            }
+            _ => None,
+        };
+        if let Some(next) = next.filter(|n| state.can_move_to(*n)) {
+            state = next;
+        }
+        if let Some(v) = number(e, "step") {
+            p.step = Some(v as u64);
+        }
+        if let Some(v) = number(e, "max_steps") {
+            p.max_steps = Some(v as u64);
+        }
+        if let Some(v) = number(e, "loss") {
+            p.loss = Some(v);
+        }
+        if let Some(v) = number(e, "eta_s") {
+            p.eta_s = Some(v);
+        }
+    }
+    p.state = (state != current).then_some(state);
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::parse_batch;
+
+    fn events(json: &str) -> Vec<Event> {
+        parse_batch(format!(r#"{{"job":"j","attempt":1,"batch":1,"events":[{json}]}}"#).as_bytes())
+            .unwrap()
+            .events
+    }
+
+    #[test]
+    fn stages_logs_and_the_final_status_fold_in_order() {
+        let e = events(
+            r#"{"n":1,"source":"bootstrap","type":"stage","stage":"training","ts":10,"data":{}},
+               {"n":2,"source":"trainer","type":"log","ts":11,"data":{"step":4,"max_steps":6,"loss":1.5}},
+               {"n":3,"source":"bootstrap","type":"final","stage":"training","ts":12,
+                "data":{"status":"failed","reason":"deadline","exit_code":124,
+                        "cause_b64":"dGltZQ==","log_tail_b64":"bG9n"}}"#,
+        );
+        let p = fold(JobState::Provisioning, &e);
+        assert_eq!(p.state, Some(JobState::TimedOut));
+        assert_eq!((p.step, p.max_steps, p.loss), (Some(4), Some(6), Some(1.5)));
+        assert_eq!(p.last_event_at, Some(12.0));
+        let f = p.final_status.unwrap();
+        assert_eq!(
+            (f.exit_code, f.cause.as_str(), f.log_tail.as_str()),
+            (124, "time", "log")
+        );
+    }
+
+    #[test]
+    fn a_late_stage_never_moves_a_job_back() {
+        let e = events(r#"{"n":1,"source":"bootstrap","type":"stage","stage":"dataset","ts":1}"#);
+        assert_eq!(fold(JobState::Training, &e).state, None);
+        assert_eq!(fold(JobState::Succeeded, &e).state, None);
+    }
+}
