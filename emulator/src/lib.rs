@@ -17,6 +17,14 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+/// Pod ids unique across emulators in one process, and unlikely to repeat across processes,
+/// as RunPod's are: stores shared between tests key records on them.
+fn pod_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("emu{:x}x{:06}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
 /// The account key every emulator accepts.
 pub const ACCOUNT_KEY: &str = "rpa_emulator_account_key";
 
@@ -589,7 +597,7 @@ fn create(s: &mut State, body: &[u8]) -> Answer {
     }
     s.next_id += 1;
     let pod = EmuPod {
-        id: format!("emu{:06}", s.next_id),
+        id: pod_id(),
         name: name.to_owned(),
         status: "PROVISIONING",
         image: image.to_owned(),

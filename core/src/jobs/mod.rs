@@ -6,10 +6,12 @@ mod batch;
 mod ingest;
 mod progress;
 mod rate;
+mod reconcile;
 mod state;
 
 pub use batch::{Batch, Event, MAX_BODY_BYTES, MAX_EVENTS, parse_batch};
 pub use ingest::{IngestOutcome, ingest_metrics};
 pub use progress::{FinalStatus, Progress, fold};
 pub use rate::RateLimiter;
+pub use reconcile::{POD_PREFIX, ReconcileAction, ReconcilePolicy, reconcile};
 pub use state::JobState;

@@ -1,7 +1,11 @@
 //! An in-process store for tests and single-process tools.
 
-use super::{BatchOutcome, MetricBatch, Redemption, Store, already_used, sequence_conflict};
+use super::{
+    BatchOutcome, JobRecord, MetricBatch, PodActionRecord, Redemption, Store, already_used,
+    sequence_conflict,
+};
 use crate::error::Result;
+use crate::jobs::JobState;
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -17,6 +21,8 @@ pub struct MemoryStore {
 struct State {
     redemptions: HashMap<Uuid, Redemption>,
     batches: HashMap<(String, u32, u64), [u8; 32]>,
+    jobs: HashMap<String, JobRecord>,
+    pod_actions: HashMap<String, PodActionRecord>,
 }
 
 impl MemoryStore {
@@ -62,6 +68,42 @@ impl Store for MemoryStore {
         let before = state.redemptions.len();
         state.redemptions.retain(|_, r| r.expires_at >= now);
         Ok((before - state.redemptions.len()) as u64)
+    }
+
+    async fn insert_job(&self, job: &JobRecord) -> Result<bool> {
+        let mut state = self.state();
+        if state.jobs.contains_key(&job.id) {
+            return Ok(false);
+        }
+        state.jobs.insert(job.id.clone(), job.clone());
+        Ok(true)
+    }
+
+    async fn get_job(&self, id: &str) -> Result<Option<JobRecord>> {
+        Ok(self.state().jobs.get(id).cloned())
+    }
+
+    async fn update_job(&self, job: &JobRecord, expected: JobState) -> Result<bool> {
+        let mut state = self.state();
+        match state.jobs.get_mut(&job.id) {
+            Some(row) if row.state == expected && row.attempt == job.attempt => {
+                *row = job.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn claim_pod_action(&self, action: &PodActionRecord, lease_secs: u64) -> Result<bool> {
+        let mut state = self.state();
+        let held = |a: &PodActionRecord| a.acted_at >= action.acted_at.saturating_sub(lease_secs);
+        if state.pod_actions.get(&action.pod_id).is_some_and(held) {
+            return Ok(false);
+        }
+        state
+            .pod_actions
+            .insert(action.pod_id.clone(), action.clone());
+        Ok(true)
     }
 
     fn backend(&self) -> &'static str {

@@ -8,14 +8,17 @@
 mod memory;
 mod migrations;
 mod postgres;
+mod records;
 mod sql;
 mod sqlite;
 
 pub use memory::MemoryStore;
 pub use postgres::PostgresStore;
+pub use records::{JobRecord, PodActionRecord};
 pub use sqlite::SqliteStore;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::jobs::JobState;
 use crate::token::Purpose;
 use async_trait::async_trait;
 use std::fmt::Debug;
@@ -73,6 +76,21 @@ pub trait Store: Send + Sync + Debug {
 
     /// Delete redemptions that expired before `now`; returns how many.
     async fn prune_redemptions(&self, now: u64) -> Result<u64>;
+
+    /// Record a new job; `false` (and nothing written) when the id is taken.
+    async fn insert_job(&self, job: &JobRecord) -> Result<bool>;
+
+    /// The job with this id, if any.
+    async fn get_job(&self, id: &str) -> Result<Option<JobRecord>>;
+
+    /// Replace a job's row, only if it is still in `expected` for the same attempt (compare and
+    /// set): `false` when another writer moved it first.
+    async fn update_job(&self, job: &JobRecord, expected: JobState) -> Result<bool>;
+
+    /// Claim the action on a pod for `lease_secs`; `false` when some instance claimed it within
+    /// the lease. Concurrent reconcilers therefore act on each pod once, and a failed action is
+    /// tried again after the lease.
+    async fn claim_pod_action(&self, action: &PodActionRecord, lease_secs: u64) -> Result<bool>;
 
     /// Which backend this is: `memory`, `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

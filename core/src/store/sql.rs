@@ -13,6 +13,99 @@ pub(crate) const INSERT_BATCH: &str =
 pub(crate) const SELECT_BATCH_HASH: &str =
     "select body_sha256 from trainpod_metric_batches where job_id = $1 and epoch = $2 and seq = $3";
 
+pub(crate) const INSERT_JOB: &str = "insert into trainpod_jobs (job_id, user_id, attempt, state,
+     reason, pod_id, created_at, updated_at, deadline_unix, budget_usd, price_per_hour, started_at,
+     last_heartbeat, step, max_steps, loss)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+     on conflict (job_id) do nothing";
+
+pub(crate) const SELECT_JOB: &str = "select job_id, user_id, attempt, state, reason, pod_id,
+     created_at, updated_at, deadline_unix, budget_usd, price_per_hour, started_at, last_heartbeat,
+     step, max_steps, loss from trainpod_jobs where job_id = $1";
+
+/// Compare and set: the row changes only if it is still in the expected state and attempt.
+pub(crate) const UPDATE_JOB: &str = "update trainpod_jobs set user_id = $2, attempt = $3,
+     state = $4, reason = $5, pod_id = $6, created_at = $7, updated_at = $8, deadline_unix = $9,
+     budget_usd = $10, price_per_hour = $11, started_at = $12, last_heartbeat = $13, step = $14,
+     max_steps = $15, loss = $16
+     where job_id = $1 and state = $17 and attempt = $3";
+
+/// A claim is a lease: taken when the pod has no row or its row is older than `$6`, so that a
+/// terminate that failed is tried again by whichever instance reconciles after the lease.
+pub(crate) const CLAIM_POD_ACTION: &str = "insert into trainpod_pod_actions
+     (pod_id, job_id, action, reason, acted_at) values ($1, $2, $3, $4, $5)
+     on conflict (pod_id) do update set job_id = excluded.job_id, action = excluded.action,
+     reason = excluded.reason, acted_at = excluded.acted_at
+     where trainpod_pod_actions.acted_at < $6";
+
+pub(crate) fn opt_i64(v: Option<u64>) -> Option<i64> {
+    v.map(to_i64)
+}
+
+pub(crate) fn opt_u64(v: Option<i64>) -> Option<u64> {
+    v.and_then(|v| u64::try_from(v).ok())
+}
+
+/// Binds a job's sixteen columns, in table order, to `$1`..`$16`.
+macro_rules! bind_job {
+    ($query:expr, $j:expr) => {{
+        use $crate::store::sql::{opt_i64, to_i64};
+        $query
+            .bind(&$j.id)
+            .bind(&$j.user)
+            .bind(i64::from($j.attempt))
+            .bind($j.state.as_str())
+            .bind(&$j.reason)
+            .bind($j.pod_id.as_deref())
+            .bind(to_i64($j.created_at))
+            .bind(to_i64($j.updated_at))
+            .bind(to_i64($j.deadline_unix))
+            .bind($j.budget_usd)
+            .bind($j.price_per_hour)
+            .bind(opt_i64($j.started_at))
+            .bind(opt_i64($j.last_heartbeat))
+            .bind(opt_i64($j.step))
+            .bind(opt_i64($j.max_steps))
+            .bind($j.loss)
+    }};
+}
+pub(crate) use bind_job;
+
+/// Reads a job row selected with `SELECT_JOB`.
+macro_rules! job_from_row {
+    ($row:expr) => {{
+        use sqlx::Row;
+        use $crate::store::sql::opt_u64;
+        let r = &$row;
+        let get_err = |e| $crate::store::store_error("read a job", e);
+        let state: String = r.try_get("state").map_err(get_err)?;
+        $crate::store::JobRecord {
+            id: r.try_get("job_id").map_err(get_err)?,
+            user: r.try_get("user_id").map_err(get_err)?,
+            attempt: u32::try_from(r.try_get::<i64, _>("attempt").map_err(get_err)?).unwrap_or(0),
+            state: $crate::jobs::JobState::parse(&state).ok_or_else(|| {
+                $crate::error::Error::new(
+                    $crate::error::ErrorKind::StoreSchema,
+                    format!("a job row has an unknown state {state:?}; upgrade trainpod"),
+                )
+            })?,
+            reason: r.try_get("reason").map_err(get_err)?,
+            pod_id: r.try_get("pod_id").map_err(get_err)?,
+            created_at: opt_u64(Some(r.try_get("created_at").map_err(get_err)?)).unwrap_or(0),
+            updated_at: opt_u64(Some(r.try_get("updated_at").map_err(get_err)?)).unwrap_or(0),
+            deadline_unix: opt_u64(Some(r.try_get("deadline_unix").map_err(get_err)?)).unwrap_or(0),
+            budget_usd: r.try_get("budget_usd").map_err(get_err)?,
+            price_per_hour: r.try_get("price_per_hour").map_err(get_err)?,
+            started_at: opt_u64(r.try_get("started_at").map_err(get_err)?),
+            last_heartbeat: opt_u64(r.try_get("last_heartbeat").map_err(get_err)?),
+            step: opt_u64(r.try_get("step").map_err(get_err)?),
+            max_steps: opt_u64(r.try_get("max_steps").map_err(get_err)?),
+            loss: r.try_get("loss").map_err(get_err)?,
+        }
+    }};
+}
+pub(crate) use job_from_row;
+
 pub(crate) const PRUNE_REDEMPTIONS: &str =
     "delete from trainpod_token_redemptions where expires_at < $1";
 
@@ -119,6 +212,67 @@ macro_rules! sql_store {
                     .await
                     .map_err(|e| $crate::store::store_error("prune redemptions", e))?;
                 Ok(done.rows_affected())
+            }
+
+            async fn insert_job(
+                &self,
+                job: &$crate::store::JobRecord,
+            ) -> $crate::error::Result<bool> {
+                let query = sqlx::query($crate::store::sql::INSERT_JOB);
+                let done = $crate::store::sql::bind_job!(query, job)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::store_error("record a job", e))?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn get_job(
+                &self,
+                id: &str,
+            ) -> $crate::error::Result<Option<$crate::store::JobRecord>> {
+                let row = sqlx::query($crate::store::sql::SELECT_JOB)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::store_error("read a job", e))?;
+                Ok(match row {
+                    Some(row) => Some($crate::store::sql::job_from_row!(row)),
+                    None => None,
+                })
+            }
+
+            async fn update_job(
+                &self,
+                job: &$crate::store::JobRecord,
+                expected: $crate::jobs::JobState,
+            ) -> $crate::error::Result<bool> {
+                let query = sqlx::query($crate::store::sql::UPDATE_JOB);
+                let done = $crate::store::sql::bind_job!(query, job)
+                    .bind(expected.as_str())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::store_error("update a job", e))?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn claim_pod_action(
+                &self,
+                a: &$crate::store::PodActionRecord,
+                lease_secs: u64,
+            ) -> $crate::error::Result<bool> {
+                let done = sqlx::query($crate::store::sql::CLAIM_POD_ACTION)
+                    .bind(&a.pod_id)
+                    .bind(a.job_id.as_deref())
+                    .bind(&a.action)
+                    .bind(&a.reason)
+                    .bind($crate::store::sql::to_i64(a.acted_at))
+                    .bind($crate::store::sql::to_i64(
+                        a.acted_at.saturating_sub(lease_secs),
+                    ))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::store_error("record a pod action", e))?;
+                Ok(done.rows_affected() == 1)
             }
 
             fn backend(&self) -> &'static str {

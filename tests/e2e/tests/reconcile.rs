@@ -1,0 +1,182 @@
+//! The reconciler on the RunPod emulator, with the store on memory, SQLite and Postgres: stale,
+//! over-deadline, over-budget and orphan pods are terminated with their reasons, healthy and
+//! foreign pods are left alone, and two reconcilers sharing one Postgres terminate each pod once.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use trainpod::jobs::{JobState, ReconcilePolicy, reconcile};
+use trainpod::runpod::{ApiKey, Client, CreatePodRequest, GpuRequest};
+use trainpod::store::{self, JobRecord, Store};
+use trainpod_e2e::unix_now;
+use trainpod_emulator::{ACCOUNT_KEY, Emulator};
+
+fn client(emu: &Emulator) -> Client {
+    Client::builder_with_reqwest(ApiKey::new(ACCOUNT_KEY).unwrap())
+        .unwrap()
+        .base_url(emu.base_url())
+        .build()
+        .unwrap()
+}
+
+async fn pod(client: &Client, name: &str) -> String {
+    let request = CreatePodRequest {
+        name: name.into(),
+        image: trainpod::script::DEFAULT_IMAGE.into(),
+        gpu: Some(GpuRequest {
+            id: "NVIDIA GeForce RTX 4090".into(),
+            count: 1,
+        }),
+        ..CreatePodRequest::default()
+    };
+    client.create_pod(&request, &[]).await.unwrap().pod.id
+}
+
+fn job(id: &str, pod_id: &str, now: u64) -> JobRecord {
+    JobRecord {
+        id: id.into(),
+        user: "user-1".into(),
+        attempt: 1,
+        state: JobState::Training,
+        reason: String::new(),
+        pod_id: Some(pod_id.into()),
+        created_at: now - 100,
+        updated_at: now - 100,
+        deadline_unix: now + 3600,
+        budget_usd: 100.0,
+        price_per_hour: 0.69,
+        started_at: Some(now - 100),
+        last_heartbeat: Some(now - 10),
+        step: None,
+        max_steps: None,
+        loss: None,
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", (unix_now() * 1e6) as u64 % 1_000_000_000)
+}
+
+async fn ends_what_must_end(store: Arc<dyn Store>) {
+    let emu = Emulator::start().await.unwrap();
+    let c = client(&emu);
+    let now = unix_now() as u64;
+    let tag = unique(store.backend());
+    let names = ["stale", "late", "costly", "healthy"].map(|n| format!("{n}-{tag}"));
+    let mut pods = Vec::new();
+    for n in &names {
+        pods.push(pod(&c, &format!("trainpod-{n}")).await);
+    }
+    let orphan = pod(&c, &format!("trainpod-gone-{tag}")).await;
+    let foreign = pod(&c, "someone-elses-notebook").await;
+    let mut stale = job(&names[0], &pods[0], now);
+    stale.last_heartbeat = Some(now - 700);
+    let mut late = job(&names[1], &pods[1], now);
+    late.deadline_unix = now - 1;
+    let mut costly = job(&names[2], &pods[2], now);
+    costly.budget_usd = 0.01;
+    let healthy = job(&names[3], &pods[3], now);
+    for j in [&stale, &late, &costly, &healthy] {
+        assert!(store.insert_job(j).await.unwrap());
+    }
+    assert!(
+        !store.insert_job(&healthy).await.unwrap(),
+        "a job id is recorded once"
+    );
+
+    let mut actions = reconcile(&c, store.as_ref(), now, &ReconcilePolicy::default())
+        .await
+        .unwrap();
+    actions.sort_by(|a, b| a.pod_id.cmp(&b.pod_id));
+    let mut got: Vec<(String, &str, Option<JobState>)> = actions
+        .iter()
+        .map(|a| (a.pod_id.clone(), a.reason, a.job_state))
+        .collect();
+    got.sort();
+    let mut want = vec![
+        (pods[0].clone(), "stale_heartbeat", Some(JobState::Failed)),
+        (pods[1].clone(), "deadline", Some(JobState::TimedOut)),
+        (pods[2].clone(), "over_budget", Some(JobState::OverBudget)),
+        (orphan.clone(), "orphan", None),
+    ];
+    want.sort();
+    assert_eq!(got, want, "{}", store.backend());
+    for p in [&pods[0], &pods[1], &pods[2], &orphan] {
+        assert_eq!(emu.pod_status(p), Some("TERMINATED"));
+    }
+    assert_ne!(emu.pod_status(&pods[3]), Some("TERMINATED"));
+    assert_ne!(emu.pod_status(&foreign), Some("TERMINATED"));
+    let j = store.get_job(&names[1]).await.unwrap().unwrap();
+    assert_eq!(
+        (j.state, j.reason.as_str()),
+        (JobState::TimedOut, "deadline")
+    );
+    let again = reconcile(&c, store.as_ref(), now + 1, &ReconcilePolicy::default())
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "nothing left to end: {again:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_on_memory_and_sqlite() {
+    ends_what_must_end(store::open("memory:").await.unwrap()).await;
+    ends_what_must_end(store::open("sqlite::memory:").await.unwrap()).await;
+}
+
+fn postgres_url() -> Option<String> {
+    match std::env::var("TRAINPOD_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            let required = std::env::var("TRAINPOD_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+            assert!(
+                !required,
+                "TRAINPOD_REQUIRE_POSTGRES=1 but TRAINPOD_TEST_DATABASE_URL is unset"
+            );
+            None
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_on_postgres() {
+    let Some(url) = postgres_url() else { return };
+    ends_what_must_end(store::open(&url).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_reconcilers_on_one_postgres_terminate_each_pod_once() {
+    let Some(url) = postgres_url() else { return };
+    let emu = Emulator::start().await.unwrap();
+    let c = client(&emu);
+    let tag = unique("race");
+    let mut orphans = Vec::new();
+    for i in 0..12 {
+        orphans.push(pod(&c, &format!("trainpod-{tag}-{i}")).await);
+    }
+    // Two app instances: their own pools and clients, one database.
+    let (s1, s2) = (
+        store::open(&url).await.unwrap(),
+        store::open(&url).await.unwrap(),
+    );
+    let (c1, c2) = (client(&emu), client(&emu));
+    let now = unix_now() as u64;
+    let policy = ReconcilePolicy::default();
+    let (a, b) = tokio::join!(
+        reconcile(&c1, s1.as_ref(), now, &policy),
+        reconcile(&c2, s2.as_ref(), now, &policy)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        a.len() + b.len(),
+        orphans.len(),
+        "every orphan ended, by one instance each"
+    );
+    for p in &orphans {
+        let terminates = emu
+            .requests()
+            .iter()
+            .filter(|r| r.uri == format!("/v2/pods/{p}/action") && r.status < 300)
+            .count();
+        assert_eq!(terminates, 1, "pod {p} terminated {terminates} times");
+    }
+}
