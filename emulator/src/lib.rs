@@ -22,7 +22,11 @@ use serde_json::{Value, json};
 fn pod_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
-    format!("emu{:x}x{:06}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "emu{:x}x{:06}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// The account key every emulator accepts.
