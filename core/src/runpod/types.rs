@@ -158,6 +158,47 @@ pub struct CreatePodRequest {
     pub mounts: Option<Mounts>,
 }
 
+/// Body of `PATCH /v2/pods/{id}`: only the fields set are changed. [`super::validate_update`]
+/// checks it before sending. Container changes (image, args, disk, ports, env) take effect when
+/// RunPod restarts the container; `env`, when set, replaces the pod's whole environment.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodUpdate {
+    /// New pod name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// New image reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// New entrypoint arguments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<String>,
+    /// New container disk in GB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk: Option<u32>,
+    /// New exposed ports (replaces the list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<Vec<String>>,
+    /// New environment (replaces it whole; at most 50 variables).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<BTreeMap<String, String>>,
+    /// Registry credential id for a private image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    /// Lock (no stop or reset) or unlock the pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locked: Option<bool>,
+    /// Enable or disable global networking (from the next start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global_networking: Option<bool>,
+    /// The existing mount with a new size or path (its kind cannot change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mounts: Option<Mounts>,
+    /// Apply a template's container settings once (explicit fields win).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_id: Option<String>,
+}
+
 /// The GPU part of a pod as RunPod reports it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PodGpu {
@@ -198,6 +239,24 @@ pub struct Pod {
     /// Current cost in USD per hour (0 when exited or terminated).
     #[serde(default, deserialize_with = "lenient_f64")]
     pub cost: f64,
+    /// Cloud tier.
+    #[serde(default)]
+    pub cloud: Option<Cloud>,
+    /// Entrypoint arguments.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub args: String,
+    /// Container disk in GB.
+    #[serde(default, deserialize_with = "lenient_opt_u32")]
+    pub disk: Option<u32>,
+    /// Exposed ports.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub ports: Vec<String>,
+    /// Environment variables (values may be secrets: do not log them).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub env: BTreeMap<String, String>,
+    /// Whether the pod is locked against stop and reset.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub locked: bool,
     /// Creation time (RFC 3339).
     #[serde(default)]
     pub created_at: Option<String>,
@@ -254,6 +313,16 @@ pub struct DataCenterAvailability {
     pub availability: Availability,
 }
 
+/// A CUDA version offered with a GPU type, and whether any machine on it is free now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CudaVersionAvailability {
+    /// `major.minor`, for example `12.8`.
+    pub version: String,
+    /// At least one machine on this version has free capacity.
+    #[serde(default)]
+    pub available: bool,
+}
+
 /// One entry of `GET /v2/catalog/gpus`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -284,6 +353,9 @@ pub struct GpuType {
     /// Per data center availability (with `include=AVAILABILITY`).
     #[serde(default, deserialize_with = "null_as_default")]
     pub data_centers: Vec<DataCenterAvailability>,
+    /// CUDA versions offered and whether each has capacity (with `include=AVAILABILITY`).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub cuda_versions: Vec<CudaVersionAvailability>,
 }
 
 impl GpuType {
@@ -355,6 +427,12 @@ fn lenient_u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
             "not a non-negative integer: {n}"
         )))
     }
+}
+
+fn lenient_opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    #[derive(Deserialize)]
+    struct Wrap(#[serde(deserialize_with = "lenient_u32")] u32);
+    Ok(Option::<Wrap>::deserialize(d)?.map(|w| w.0))
 }
 
 fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
