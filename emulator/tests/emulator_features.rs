@@ -446,7 +446,7 @@ async fn the_log_stream_backfills_follows_resumes_and_ends() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let end = tokio::time::timeout(Duration::from_secs(5), async {
-        while let Some(_) = all.next().await.unwrap_or_else(|e| panic!("{e}")) {}
+        while all.next().await.unwrap_or_else(|e| panic!("{e}")).is_some() {}
     })
     .await;
     assert!(end.is_ok(), "the stream stayed open after terminate");
