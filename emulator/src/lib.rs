@@ -514,6 +514,17 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(rest) = uri.path().strip_prefix("/_emulator/") {
+        let (status, out) = admin(&shared, &method, rest, &body);
+        shared.notify();
+        let ct = [(header::CONTENT_TYPE, "application/json")];
+        return (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            ct,
+            out.to_string(),
+        )
+            .into_response();
+    }
     let latency = shared.lock().faults.latency;
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -552,6 +563,128 @@ async fn handle(
         h.remove(header::CONTENT_TYPE);
     }
     resp
+}
+
+/// The test-control endpoints under `/_emulator/` (not part of RunPod's API, not recorded, no
+/// key: the emulator listens on loopback only). They let tests in other languages do what Rust
+/// tests do through the handle: `POST faults`, `POST advance`, `POST pods/{id}/logs`,
+/// `GET requests`.
+fn admin(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> (u16, Value) {
+    let req: Value = if body.is_empty() {
+        json!({})
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(e) => return (400, json!({"error": format!("body is not JSON: {e}")})),
+        }
+    };
+    let segs: Vec<String> = path.split('/').map(|p| decode(p, false)).collect();
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let mut s = shared.lock();
+    match (method.as_str(), segs.as_slice()) {
+        ("POST", ["faults"]) => match set_faults(&mut s.faults, &req) {
+            Ok(()) => (200, json!({})),
+            Err(e) => (400, json!({ "error": e })),
+        },
+        ("POST", ["advance"]) => match req.get("secs").and_then(Value::as_u64) {
+            Some(secs) if secs <= 30 * 86_400 => {
+                for _ in 0..secs {
+                    s.advance_one();
+                }
+                (200, json!({"now": s.now}))
+            }
+            _ => (400, json!({"error": "secs must be 0 to 2592000"})),
+        },
+        ("POST", ["pods", id, "logs"]) => {
+            let source = match req.get("source").and_then(Value::as_str) {
+                None | Some("container") => LogSource::Container,
+                Some("system") => LogSource::System,
+                Some(_) => return (400, json!({"error": "source must be container or system"})),
+            };
+            let Some(line) = req.get("line").and_then(Value::as_str) else {
+                return (400, json!({"error": "line (a string) is required"}));
+            };
+            match s.pods.iter().position(|p| p.id == *id) {
+                Some(i) => {
+                    s.push_log(i, source, line.to_owned());
+                    (200, json!({}))
+                }
+                None => (404, json!({"error": format!("no pod {id}")})),
+            }
+        }
+        ("GET", ["requests"]) => {
+            let list: Vec<Value> = s
+                .log
+                .iter()
+                .map(|r| json!({"method": r.method, "uri": r.uri, "status": r.status}))
+                .collect();
+            (200, json!({ "requests": list }))
+        }
+        _ => (404, json!({"error": "no such emulator control endpoint"})),
+    }
+}
+
+/// Apply `{"reset", "noCapacity", "noCapacityAt", "failAfterCreate", "rateLimits", "statuses",
+/// "latencyMs"}`: lists add to what is set, numbers replace, `reset` clears first.
+fn set_faults(f: &mut Faults, req: &Value) -> Result<(), String> {
+    let Some(obj) = req.as_object() else {
+        return Err("faults must be a JSON object".into());
+    };
+    let strings = |v: &Value| -> Option<Vec<String>> {
+        v.as_array()?
+            .iter()
+            .map(|x| x.as_str().map(str::to_owned))
+            .collect()
+    };
+    let numbers =
+        |v: &Value| -> Option<Vec<u64>> { v.as_array()?.iter().map(Value::as_u64).collect() };
+    if obj.get("reset").and_then(Value::as_bool) == Some(true) {
+        *f = Faults::default();
+    }
+    for (k, v) in obj {
+        let ok = match k.as_str() {
+            "reset" => v.is_boolean(),
+            "noCapacity" => strings(v).map(|g| f.no_capacity.extend(g)).is_some(),
+            "noCapacityAt" => v
+                .as_array()
+                .and_then(|pairs| {
+                    pairs
+                        .iter()
+                        .map(|p| match strings(p)?.as_slice() {
+                            [g, d] => Some((g.clone(), d.clone())),
+                            _ => None,
+                        })
+                        .collect::<Option<Vec<_>>>()
+                })
+                .map(|pairs| f.no_capacity_at.extend(pairs))
+                .is_some(),
+            "failAfterCreate" => v
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .map(|n| f.fail_after_create = n)
+                .is_some(),
+            "rateLimits" => numbers(v).map(|n| f.rate_limits.extend(n)).is_some(),
+            "statuses" => numbers(v)
+                .and_then(|n| {
+                    n.into_iter()
+                        .map(|c| u16::try_from(c).ok().filter(|c| (400..600).contains(c)))
+                        .collect::<Option<Vec<u16>>>()
+                })
+                .map(|n| f.statuses.extend(n))
+                .is_some(),
+            "latencyMs" => v
+                .as_u64()
+                .map(|ms| f.latency = Duration::from_millis(ms))
+                .is_some(),
+            _ => false,
+        };
+        if !ok {
+            return Err(format!(
+                "fault {k:?}: unknown, or a value of the wrong type"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn sse_event(l: &LogLine) -> String {

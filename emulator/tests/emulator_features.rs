@@ -501,3 +501,71 @@ async fn the_real_time_clock_moves_pods_and_accrues_billing() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(billed[0].total_amount > 0.0, "{billed:?}");
 }
+
+#[tokio::test]
+async fn the_control_endpoints_drive_faults_time_and_logs() {
+    use trainpod::runpod::{HttpRequest, HttpSend, Method};
+    let (emu, c) = start().await;
+    let http = ReqwestSender::with_defaults().unwrap_or_else(|e| panic!("{e}"));
+    let root = emu.base_url().trim_end_matches("/v2").to_owned();
+    let call = async |method: Method, path: &str, body: &str| {
+        let resp = http
+            .send(HttpRequest {
+                method,
+                url: format!("{root}/_emulator/{path}"),
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: (!body.is_empty()).then(|| body.as_bytes().to_vec()),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let json: serde_json::Value =
+            serde_json::from_slice(&resp.body).unwrap_or_else(|e| panic!("{e}"));
+        (resp.status, json)
+    };
+    let (status, _) = call(
+        Method::Post,
+        "faults",
+        r#"{"noCapacityAt":[["NVIDIA A40","US-TX-3"]],"statuses":[402]}"#,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(kind(c.list_pods().await), ErrorKind::InsufficientBalance);
+    let pod = create(&c, "trainpod-ctl", "NVIDIA A40", &["US-TX-3", "EU-FR-1"]).await;
+    assert_eq!(pod.data_center_id.as_deref(), Some("EU-FR-1"));
+    let (status, now) = call(Method::Post, "advance", r#"{"secs":3}"#).await;
+    assert_eq!((status, now["now"].as_u64()), (200, Some(emu.now())));
+    assert_eq!(emu.pod_status(&pod.id), Some("RUNNING"));
+    let (status, _) = call(
+        Method::Post,
+        &format!("pods/{}/logs", pod.id),
+        r#"{"line":"from python","source":"container"}"#,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut logs = c
+        .pod_logs(
+            &pod.id,
+            &LogQuery {
+                source: Some(LogSource::Container),
+                ..LogQuery::default()
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let line = logs.next().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(line.map(|l| l.line).as_deref(), Some("from python"));
+    let (_, list) = call(Method::Get, "requests", "").await;
+    let n = list["requests"].as_array().map_or(0, Vec::len);
+    assert_eq!(n, emu.requests().len(), "control calls are not recorded");
+    assert_eq!(call(Method::Post, "faults", r#"{"bogus":1}"#).await.0, 400);
+    assert_eq!(
+        call(Method::Post, "pods/nope/logs", r#"{"line":"x"}"#)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        call(Method::Post, "faults", r#"{"reset":true}"#).await.0,
+        200
+    );
+}
