@@ -213,8 +213,9 @@ fn one() -> u32 {
     1
 }
 
-/// A pod as returned by `GET /v2/pods/{id}` and friends.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A pod as returned by `GET /v2/pods/{id}` and friends. `Debug` shows the names of `env`
+/// but never its values, which may hold tokens.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Pod {
     /// Pod id.
@@ -263,6 +264,29 @@ pub struct Pod {
     /// Last start time (RFC 3339).
     #[serde(default)]
     pub started_at: Option<String>,
+}
+
+impl std::fmt::Debug for Pod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pod")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("status", &self.status)
+            .field("actions", &self.actions)
+            .field("image", &self.image)
+            .field("gpu", &self.gpu)
+            .field("data_center_id", &self.data_center_id)
+            .field("cost", &self.cost)
+            .field("cloud", &self.cloud)
+            .field("args", &self.args)
+            .field("disk", &self.disk)
+            .field("ports", &self.ports)
+            .field("env_names", &self.env.keys().collect::<Vec<_>>())
+            .field("locked", &self.locked)
+            .field("created_at", &self.created_at)
+            .field("started_at", &self.started_at)
+            .finish()
+    }
 }
 
 /// Availability of a GPU type or of a data center for it.
@@ -483,6 +507,16 @@ mod tests {
         let odd: Pod = serde_json::from_str(r#"{"id":"p","status":"HIBERNATING","actions":null}"#)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(odd.status, PodStatus::Unknown);
+        let with_env: Pod = serde_json::from_str(
+            r#"{"id":"p","status":"RUNNING","env":{"TRAINPOD_TOKEN":"tp_secret"},"disk":"20"}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(with_env.disk, Some(20));
+        let shown = format!("{with_env:?}");
+        assert!(
+            shown.contains("TRAINPOD_TOKEN") && !shown.contains("tp_secret"),
+            "{shown}"
+        );
     }
 
     #[test]
