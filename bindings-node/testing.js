@@ -1,5 +1,7 @@
-// Test helpers: the in-tree RunPod v2 emulator, started and stopped from Node.
-//   const emu = await startEmulator();   // emu.baseUrl, emu.accountKey
+// Test helpers: the in-tree RunPod v2 emulator, started, controlled and stopped from Node.
+//   const emu = await startEmulator();   // emu.baseUrl, emu.accountKey; { realTime: true } too
+//   await emu.faults({ noCapacity: ['NVIDIA A40'], rateLimits: [2] });
+//   await emu.advance(5); await emu.pushLog(podId, 'epoch 1'); await emu.requests();
 //   await emu.stop();
 // The binary is found through `binary`, then $TRAINPOD_EMULATOR, then PATH
 // (build it with `cargo build -p trainpod-emulator`).
@@ -11,9 +13,9 @@ const { InvalidInputError } = require('./index.js');
 
 const ACCOUNT_KEY = 'rpa_emulator_account_key';
 
-async function startEmulator({ binary } = {}) {
+async function startEmulator({ binary, realTime = false } = {}) {
   const command = binary ?? process.env.TRAINPOD_EMULATOR ?? 'trainpod-emulator';
-  const child = spawn(command, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(command, realTime ? ['--real-time'] : [], { stdio: ['pipe', 'pipe', 'inherit'] });
   const failed = once(child, 'error').then(([err]) => {
     throw new InvalidInputError(
       `the trainpod-emulator binary could not be started (${err.code}); build it with ` +
@@ -31,9 +33,43 @@ async function startEmulator({ binary } = {}) {
     });
   }
   const exited = once(child, 'exit');
+  const root = line.replace(/\/v2$/, '');
+  // The emulator's test-control endpoints, /_emulator/<path> (not part of RunPod's API).
+  async function control(method, path, body) {
+    const res = await fetch(`${root}/_emulator/${path}`, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = await res.json();
+    if (!res.ok) {
+      throw new InvalidInputError(`the emulator refused ${path}: ${json.error}`, { code: 'INVALID_INPUT' });
+    }
+    return json;
+  }
   return {
     baseUrl: line,
     accountKey: ACCOUNT_KEY,
+    /**
+     * Inject faults into the next requests: { noCapacity: [gpuId], noCapacityAt: [[gpuId, dc]],
+     * failAfterCreate, rateLimits: [retryAfterSecs], statuses: [code], latencyMs, reset }.
+     * Lists add to what is set; `reset` clears first.
+     */
+    async faults(faults) {
+      await control('POST', 'faults', faults);
+    },
+    /** Move the clock forward; resolves to the emulator's time (seconds since the epoch). */
+    async advance(secs) {
+      return (await control('POST', 'advance', { secs })).now;
+    },
+    /** Append a line to a pod's log ('container' or 'system'). */
+    async pushLog(podId, line, source = 'container') {
+      await control('POST', `pods/${encodeURIComponent(podId)}/logs`, { line, source });
+    },
+    /** Every RunPod request received so far: { method, uri, status }. */
+    async requests() {
+      return (await control('GET', 'requests')).requests;
+    },
     /** Stop it: closing its stdin ends it; it is killed if it lingers. */
     async stop() {
       child.stdin.end();

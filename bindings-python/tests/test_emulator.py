@@ -38,3 +38,24 @@ def test_start_serve_and_stop() -> None:
 def test_a_missing_binary_is_a_typed_error() -> None:
     with pytest.raises(trainpod.InvalidInputError):
         Emulator(binary="/nonexistent/trainpod-emulator")
+
+
+def test_faults_clock_and_logs_are_driven_from_python() -> None:
+    with Emulator() as emu:
+        emu.faults(statuses=[402])
+        assert get(f"{emu.base_url}/pods", ACCOUNT_KEY)[0] == 402
+        body = {"name": "trainpod-p", "image": "runpod/pytorch:1", "gpu": {"id": "NVIDIA A40"}}
+        request = urllib.request.Request(
+            f"{emu.base_url}/pods",
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Authorization": f"Bearer {ACCOUNT_KEY}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            pod = json.loads(response.read())
+        assert emu.advance(3) > 0
+        assert get(f"{emu.base_url}/pods/{pod['id']}", ACCOUNT_KEY)[1]["status"] == "RUNNING"
+        emu.push_log(pod["id"], "epoch 1")
+        assert any(r["uri"] == "/v2/pods" and r["status"] == 201 for r in emu.requests())
+        with pytest.raises(trainpod.InvalidInputError):
+            emu.push_log("nope", "x")

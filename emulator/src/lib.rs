@@ -1,21 +1,30 @@
 //! A RunPod REST v2 emulator on loopback, for tests in Rust, Python and Node.
 //!
-//! It implements the subset trainpod uses: `GET/POST /v2/pods`, `GET/DELETE /v2/pods/{id}`,
-//! `POST /v2/pods/{id}/action`, `GET /v2/pods/{id}/logs` (SSE), `GET /v2/catalog/gpus` and
-//! `GET /v2/billing/pods`. Time is a manual clock ([`Emulator::advance`]): pods move
+//! It implements the subset trainpod uses: `GET/POST /v2/pods` (with `includeClusterPods`),
+//! `GET/PATCH/DELETE /v2/pods/{id}`, `POST /v2/pods/{id}/action`, `GET /v2/pods/{id}/logs` (a
+//! live SSE stream with `source`, `tail`, `since` and `Last-Event-ID`), `GET /v2/catalog/gpus`
+//! and `GET /v2/catalog/gpus/{id}` (with the availability filters) and `GET /v2/billing/pods`.
+//!
+//! Time is a manual clock ([`Emulator::advance`]) unless [`Options::real_time`] is set: pods move
 //! PROVISIONING → STARTING (1 s) → RUNNING (3 s), and billing accrues per second at the pod's
 //! price while it is not EXITED or TERMINATED. Faults are set per test through [`Emulator::faults`].
 
+mod params;
+
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
+use tokio::sync::watch;
+
+use params::{Query, decode, iso, parse_iso};
 
 /// Pod ids unique across emulators in one process, and unlikely to repeat across processes,
 /// as RunPod's are: stores shared between tests key records on them.
@@ -35,8 +44,10 @@ pub const ACCOUNT_KEY: &str = "rpa_emulator_account_key";
 /// Faults injected into the next matching requests.
 #[derive(Debug, Default)]
 pub struct Faults {
-    /// GPU type ids that answer "no capacity" on create.
+    /// GPU type ids that answer "no capacity" on create, in every data center.
     pub no_capacity: HashSet<String>,
+    /// (GPU type id, data center id) pairs with no capacity.
+    pub no_capacity_at: HashSet<(String, String)>,
     /// Creates that create the pod and then answer 500.
     pub fail_after_create: u32,
     /// The next requests answer 429 with these `Retry-After` seconds.
@@ -64,20 +75,94 @@ pub struct RecordedRequest {
     pub response: Vec<u8>,
 }
 
+/// Which log a line belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogSource {
+    /// The container's stdout and stderr.
+    Container,
+    /// The host's lifecycle log.
+    System,
+}
+
+impl LogSource {
+    fn as_str(self) -> &'static str {
+        match self {
+            LogSource::Container => "container",
+            LogSource::System => "system",
+        }
+    }
+}
+
+/// How the emulator runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Advance the clock by itself, one second per real second, from the real time (for the
+    /// local provider and for tests of real-time billing). Otherwise the clock starts at a fixed
+    /// instant and moves only through [`Emulator::advance`].
+    pub real_time: bool,
+}
+
+#[derive(Debug, Clone)]
+struct LogLine {
+    seq: u64,
+    ts: u64,
+    source: LogSource,
+    line: String,
+}
+
 #[derive(Debug, Clone)]
 struct EmuPod {
     id: String,
     name: String,
     status: &'static str,
     image: String,
+    args: String,
+    disk: u64,
+    ports: Vec<String>,
+    env: Map<String, Value>,
+    registry: Option<String>,
+    locked: bool,
+    global_networking: bool,
+    cloud: &'static str,
+    data_center_id: &'static str,
+    /// (size GB, path) of the pod's persistent volume.
+    persistent: Option<(u64, String)>,
     gpu_id: String,
     gpu_count: u32,
     price_per_gpu_hour: f64,
     status_since: u64,
     created_at: u64,
     billed_secs: u64,
-    logs: Vec<String>,
+    logs: Vec<LogLine>,
 }
+
+#[derive(Debug)]
+struct DataCenter {
+    id: &'static str,
+    name: &'static str,
+    country: &'static str,
+}
+
+const DATA_CENTERS: &[DataCenter] = &[
+    DataCenter {
+        id: "US-TX-3",
+        name: "United States Texas 3",
+        country: "US",
+    },
+    DataCenter {
+        id: "EU-RO-1",
+        name: "Europe Romania 1",
+        country: "RO",
+    },
+    DataCenter {
+        id: "EU-FR-1",
+        name: "Europe France 1",
+        country: "FR",
+    },
+];
+
+/// CUDA versions every emulated machine offers.
+const CUDA_VERSIONS: &[&str] = &["12.4", "12.8"];
 
 #[derive(Debug)]
 struct GpuEntry {
@@ -128,38 +213,117 @@ const CATALOG: &[GpuEntry] = &[
 struct State {
     now: u64,
     next_id: u64,
+    next_log_seq: u64,
     pods: Vec<EmuPod>,
     pod_keys: HashMap<String, String>,
     faults: Faults,
     log: Vec<RecordedRequest>,
+    /// Set by the logs route: the answer continues as a live stream.
+    follow: Option<Follow>,
+    stopped: bool,
+}
+
+impl State {
+    fn push_log(&mut self, pod: usize, source: LogSource, line: String) {
+        self.next_log_seq += 1;
+        let (seq, ts) = (self.next_log_seq, self.now);
+        self.pods[pod].logs.push(LogLine {
+            seq,
+            ts,
+            source,
+            line,
+        });
+    }
+
+    fn advance_one(&mut self) {
+        self.now += 1;
+        let now = self.now;
+        let mut moved = Vec::new();
+        for (i, pod) in self.pods.iter_mut().enumerate() {
+            if !matches!(pod.status, "EXITED" | "TERMINATED") {
+                pod.billed_secs += 1;
+            }
+            let age = now - pod.status_since;
+            let next = match (pod.status, age) {
+                ("PROVISIONING", a) if a >= 1 => Some("STARTING"),
+                ("STARTING", a) if a >= 2 => Some("RUNNING"),
+                _ => None,
+            };
+            if let Some(next) = next {
+                pod.status = next;
+                pod.status_since = now;
+                moved.push((i, next));
+            }
+        }
+        for (i, next) in moved {
+            self.push_log(i, LogSource::System, format!("status {next}"));
+        }
+    }
+}
+
+/// A log stream that continues after its backfill.
+#[derive(Debug)]
+struct Follow {
+    pod_id: String,
+    after_seq: u64,
+    source: Option<LogSource>,
+}
+
+/// What the server and the handle share: the state, and a counter bumped on every change so
+/// that open log streams wake up.
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    changed: watch::Sender<u64>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn notify(&self) {
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
 }
 
 /// A running emulator. Dropping it (or [`Emulator::stop`]) stops the server.
 #[derive(Debug)]
 pub struct Emulator {
     addr: SocketAddr,
-    state: Arc<Mutex<State>>,
+    shared: Arc<Shared>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl Emulator {
-    /// Start on 127.0.0.1 on a free port, on the caller's tokio runtime.
+    /// Start on 127.0.0.1 on a free port, on the caller's tokio runtime, on a manual clock.
     pub async fn start() -> std::io::Result<Emulator> {
+        Emulator::start_with(Options::default()).await
+    }
+
+    /// Start with these options.
+    pub async fn start_with(options: Options) -> std::io::Result<Emulator> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(Mutex::new(State {
-            now: 1_700_000_000,
-            ..State::default()
-        }));
-        let shared = state.clone();
+        let now = if options.real_time {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        } else {
+            1_700_000_000
+        };
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                now,
+                ..State::default()
+            }),
+            changed: watch::channel(0).0,
+        });
+        let app_shared = shared.clone();
         let app = Router::new().fallback(
             move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-                let state = shared.clone();
-                async move { handle(&state, method, uri, headers, body).await }
+                let shared = app_shared.clone();
+                async move { handle(shared, method, uri, headers, body).await }
             },
         );
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -170,9 +334,26 @@ impl Emulator {
                 })
                 .await;
         });
+        if options.real_time {
+            // Holds only a weak reference: the ticking ends with the emulator.
+            let weak = Arc::downgrade(&shared);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                tick.tick().await; // the first tick is immediate
+                loop {
+                    tick.tick().await;
+                    let Some(shared) = weak.upgrade() else { break };
+                    if shared.lock().stopped {
+                        break;
+                    }
+                    shared.lock().advance_one();
+                    shared.notify();
+                }
+            });
+        }
         Ok(Emulator {
             addr,
-            state,
+            shared,
             stop: Some(tx),
         })
     }
@@ -182,22 +363,29 @@ impl Emulator {
         format!("http://{}/v2", self.addr)
     }
 
-    /// Stop serving.
+    /// Stop serving; open log streams end.
     pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
         if let Some(tx) = self.stop.take() {
+            self.shared.lock().stopped = true;
+            self.shared.notify();
             let _ = tx.send(());
         }
     }
 
     /// Change the faults for the next requests.
     pub fn faults(&self, f: impl FnOnce(&mut Faults)) {
-        f(&mut lock(&self.state).faults);
+        f(&mut self.shared.lock().faults);
     }
 
     /// Issue a pod-scoped key that may act only on `pod_id`.
     pub fn pod_key(&self, pod_id: &str) -> String {
         let key = format!("rpa_pod_{pod_id}");
-        lock(&self.state)
+        self.shared
+            .lock()
             .pod_keys
             .insert(key.clone(), pod_id.to_owned());
         key
@@ -205,42 +393,34 @@ impl Emulator {
 
     /// Move the emulator's clock forward: pods change status and accrue billing.
     pub fn advance(&self, secs: u64) {
-        let mut s = lock(&self.state);
-        for _ in 0..secs {
-            s.now += 1;
-            let now = s.now;
-            for pod in &mut s.pods {
-                if !matches!(pod.status, "EXITED" | "TERMINATED") {
-                    pod.billed_secs += 1;
-                }
-                let age = now - pod.status_since;
-                let next = match (pod.status, age) {
-                    ("PROVISIONING", a) if a >= 1 => Some("STARTING"),
-                    ("STARTING", a) if a >= 2 => Some("RUNNING"),
-                    _ => None,
-                };
-                if let Some(next) = next {
-                    pod.status = next;
-                    pod.status_since = now;
-                    pod.logs.push(format!("status {next}"));
-                }
+        {
+            let mut s = self.shared.lock();
+            for _ in 0..secs {
+                s.advance_one();
             }
         }
+        self.shared.notify();
+    }
+
+    /// The emulator's clock, in seconds since the epoch.
+    pub fn now(&self) -> u64 {
+        self.shared.lock().now
     }
 
     /// Every request received so far.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.state).log.clone()
+        self.shared.lock().log.clone()
     }
 
     /// Number of pods ever created (terminated ones included).
     pub fn pod_count(&self) -> usize {
-        lock(&self.state).pods.len()
+        self.shared.lock().pods.len()
     }
 
     /// The status of a pod.
     pub fn pod_status(&self, pod_id: &str) -> Option<&'static str> {
-        lock(&self.state)
+        self.shared
+            .lock()
             .pods
             .iter()
             .find(|p| p.id == pod_id)
@@ -249,17 +429,30 @@ impl Emulator {
 
     /// Append a line to a pod's container log.
     pub fn push_log(&self, pod_id: &str, line: &str) {
-        if let Some(p) = lock(&self.state).pods.iter_mut().find(|p| p.id == pod_id) {
-            p.logs.push(line.to_owned());
-        }
+        self.append_log(pod_id, LogSource::Container, line);
+    }
+
+    /// Append a line to one of a pod's logs, time-stamped with the emulator's clock; open log
+    /// streams of the pod receive it at once. Returns false when there is no such pod.
+    pub fn append_log(&self, pod_id: &str, source: LogSource, line: &str) -> bool {
+        let found = {
+            let mut s = self.shared.lock();
+            match s.pods.iter().position(|p| p.id == pod_id) {
+                Some(i) => {
+                    s.push_log(i, source, line.to_owned());
+                    true
+                }
+                None => false,
+            }
+        };
+        self.shared.notify();
+        found
     }
 }
 
 impl Drop for Emulator {
     fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
+        self.shutdown();
     }
 }
 
@@ -280,27 +473,6 @@ fn json_ok(status: u16, v: &Value) -> (u16, Vec<(&'static str, String)>, Vec<u8>
     )
 }
 
-fn iso(secs: u64) -> String {
-    // Days-from-civil, so the emulator needs no date crate.
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 fn actions_for(status: &str) -> &'static [&'static str] {
     match status {
         "RUNNING" => &["stop", "restart", "terminate"],
@@ -317,33 +489,49 @@ fn pod_json(p: &EmuPod) -> Value {
     } else {
         p.price_per_gpu_hour * f64::from(p.gpu_count)
     };
+    let mounts = match &p.persistent {
+        Some((size, path)) => json!({"persistent": {"size": size, "path": path}}),
+        None => json!({}),
+    };
     json!({
         "id": p.id, "name": p.name, "status": p.status, "actions": actions_for(p.status),
-        "image": p.image, "args": "", "disk": 20, "mounts": {}, "ports": [], "env": {},
-        "registry": null, "cloud": "SECURE", "dataCenterId": "US-TX-3",
+        "image": p.image, "args": p.args, "disk": p.disk, "mounts": mounts, "ports": p.ports,
+        "env": p.env, "registry": p.registry, "cloud": p.cloud, "dataCenterId": p.data_center_id,
         "cudaVersion": "12.8",
         "ssh": {"proxy": null, "direct": null},
-        "template": null, "cost": cost, "locked": false,
+        "template": null, "cost": cost, "locked": p.locked,
         "runtime": if running { json!({"uptime": 0, "gpus": [], "cpu": {"util": 0}, "memory": {"util": 0}, "ports": []}) } else { Value::Null },
         "createdAt": iso(p.created_at), "startedAt": if running { json!(iso(p.status_since)) } else { Value::Null },
-        "globalNetworking": {"enabled": false},
+        "globalNetworking": {"enabled": p.global_networking},
         "gpu": {"id": p.gpu_id, "count": p.gpu_count},
     })
 }
 
 async fn handle(
-    state: &Arc<Mutex<State>>,
+    shared: Arc<Shared>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let latency = lock(state).faults.latency;
+    if let Some(rest) = uri.path().strip_prefix("/_emulator/") {
+        let (status, out) = admin(&shared, &method, rest, &body);
+        shared.notify();
+        let ct = [(header::CONTENT_TYPE, "application/json")];
+        return (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            ct,
+            out.to_string(),
+        )
+            .into_response();
+    }
+    let latency = shared.lock().faults.latency;
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let (status, extra, out) = {
-        let mut s = lock(state);
+    let (status, extra, out, follow) = {
+        let mut s = shared.lock();
+        s.follow = None;
         let (status, extra, out) = route(&mut s, &method, &uri, &headers, &body);
         s.log.push(RecordedRequest {
             method: method.to_string(),
@@ -356,13 +544,14 @@ async fn handle(
             status,
             response: out.clone(),
         });
-        (status, extra, out)
+        (status, extra, out, s.follow.take())
     };
-    let mut resp = (
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        out,
-    )
-        .into_response();
+    shared.notify();
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = match follow {
+        Some(f) => (status, Body::from_stream(follow_logs(shared, f, out))).into_response(),
+        None => (status, out).into_response(),
+    };
     let h = resp.headers_mut();
     h.insert("x-request-id", HeaderValue::from_static("emu-req"));
     for (name, value) in extra {
@@ -370,10 +559,178 @@ async fn handle(
             h.insert(name, v);
         }
     }
-    if status == 204 {
+    if status == StatusCode::NO_CONTENT {
         h.remove(header::CONTENT_TYPE);
     }
     resp
+}
+
+/// The test-control endpoints under `/_emulator/` (not part of RunPod's API, not recorded, no
+/// key: the emulator listens on loopback only). They let tests in other languages do what Rust
+/// tests do through the handle: `POST faults`, `POST advance`, `POST pods/{id}/logs`,
+/// `GET requests`.
+fn admin(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> (u16, Value) {
+    let req: Value = if body.is_empty() {
+        json!({})
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(e) => return (400, json!({"error": format!("body is not JSON: {e}")})),
+        }
+    };
+    let segs: Vec<String> = path.split('/').map(|p| decode(p, false)).collect();
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let mut s = shared.lock();
+    match (method.as_str(), segs.as_slice()) {
+        ("POST", ["faults"]) => match set_faults(&mut s.faults, &req) {
+            Ok(()) => (200, json!({})),
+            Err(e) => (400, json!({ "error": e })),
+        },
+        ("POST", ["advance"]) => match req.get("secs").and_then(Value::as_u64) {
+            Some(secs) if secs <= 30 * 86_400 => {
+                for _ in 0..secs {
+                    s.advance_one();
+                }
+                (200, json!({"now": s.now}))
+            }
+            _ => (400, json!({"error": "secs must be 0 to 2592000"})),
+        },
+        ("POST", ["pods", id, "logs"]) => {
+            let source = match req.get("source").and_then(Value::as_str) {
+                None | Some("container") => LogSource::Container,
+                Some("system") => LogSource::System,
+                Some(_) => return (400, json!({"error": "source must be container or system"})),
+            };
+            let Some(line) = req.get("line").and_then(Value::as_str) else {
+                return (400, json!({"error": "line (a string) is required"}));
+            };
+            match s.pods.iter().position(|p| p.id == *id) {
+                Some(i) => {
+                    s.push_log(i, source, line.to_owned());
+                    (200, json!({}))
+                }
+                None => (404, json!({"error": format!("no pod {id}")})),
+            }
+        }
+        ("GET", ["requests"]) => {
+            let list: Vec<Value> = s
+                .log
+                .iter()
+                .map(|r| json!({"method": r.method, "uri": r.uri, "status": r.status}))
+                .collect();
+            (200, json!({ "requests": list }))
+        }
+        _ => (404, json!({"error": "no such emulator control endpoint"})),
+    }
+}
+
+/// Apply `{"reset", "noCapacity", "noCapacityAt", "failAfterCreate", "rateLimits", "statuses",
+/// "latencyMs"}`: lists add to what is set, numbers replace, `reset` clears first.
+fn set_faults(f: &mut Faults, req: &Value) -> Result<(), String> {
+    let Some(obj) = req.as_object() else {
+        return Err("faults must be a JSON object".into());
+    };
+    let strings = |v: &Value| -> Option<Vec<String>> {
+        v.as_array()?
+            .iter()
+            .map(|x| x.as_str().map(str::to_owned))
+            .collect()
+    };
+    let numbers =
+        |v: &Value| -> Option<Vec<u64>> { v.as_array()?.iter().map(Value::as_u64).collect() };
+    if obj.get("reset").and_then(Value::as_bool) == Some(true) {
+        *f = Faults::default();
+    }
+    for (k, v) in obj {
+        let ok = match k.as_str() {
+            "reset" => v.is_boolean(),
+            "noCapacity" => strings(v).map(|g| f.no_capacity.extend(g)).is_some(),
+            "noCapacityAt" => v
+                .as_array()
+                .and_then(|pairs| {
+                    pairs
+                        .iter()
+                        .map(|p| match strings(p)?.as_slice() {
+                            [g, d] => Some((g.clone(), d.clone())),
+                            _ => None,
+                        })
+                        .collect::<Option<Vec<_>>>()
+                })
+                .map(|pairs| f.no_capacity_at.extend(pairs))
+                .is_some(),
+            "failAfterCreate" => v
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .map(|n| f.fail_after_create = n)
+                .is_some(),
+            "rateLimits" => numbers(v).map(|n| f.rate_limits.extend(n)).is_some(),
+            "statuses" => numbers(v)
+                .and_then(|n| {
+                    n.into_iter()
+                        .map(|c| u16::try_from(c).ok().filter(|c| (400..600).contains(c)))
+                        .collect::<Option<Vec<u16>>>()
+                })
+                .map(|n| f.statuses.extend(n))
+                .is_some(),
+            "latencyMs" => v
+                .as_u64()
+                .map(|ms| f.latency = Duration::from_millis(ms))
+                .is_some(),
+            _ => false,
+        };
+        if !ok {
+            return Err(format!(
+                "fault {k:?}: unknown, or a value of the wrong type"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn sse_event(l: &LogLine) -> String {
+    let data = json!({"ts": iso(l.ts), "source": l.source.as_str(), "line": l.line});
+    format!("id: {}/{:012}\ndata: {data}\n\n", iso(l.ts), l.seq)
+}
+
+/// The live part of a log stream: the backfill, then each new line of the pod as it is
+/// appended, until the pod is terminated or the emulator stops.
+fn follow_logs(
+    shared: Arc<Shared>,
+    follow: Follow,
+    backfill: Vec<u8>,
+) -> impl futures_util::Stream<Item = Result<Bytes, Infallible>> {
+    let changed = shared.changed.subscribe();
+    futures_util::stream::unfold(
+        (Some(backfill), follow, changed, shared),
+        |(first, mut f, mut changed, shared)| async move {
+            if let Some(b) = first {
+                return Some((Ok(Bytes::from(b)), (None, f, changed, shared)));
+            }
+            loop {
+                let (chunk, ended) = {
+                    let s = shared.lock();
+                    let pod = s.pods.iter().find(|p| p.id == f.pod_id);
+                    let mut chunk = String::new();
+                    for l in pod.map(|p| p.logs.as_slice()).unwrap_or_default() {
+                        if l.seq > f.after_seq {
+                            f.after_seq = l.seq;
+                            if f.source.is_none_or(|src| src == l.source) {
+                                chunk.push_str(&sse_event(l));
+                            }
+                        }
+                    }
+                    let ended = s.stopped || pod.is_none_or(|p| p.status == "TERMINATED");
+                    (chunk, ended)
+                };
+                if !chunk.is_empty() {
+                    return Some((Ok(Bytes::from(chunk)), (None, f, changed, shared)));
+                }
+                if ended || changed.changed().await.is_err() {
+                    return None;
+                }
+            }
+        },
+    )
 }
 
 type Answer = (u16, Vec<(&'static str, String)>, Vec<u8>);
@@ -413,10 +770,26 @@ fn route(s: &mut State, method: &Method, uri: &Uri, headers: &HeaderMap, body: &
         return problem(status, title, detail);
     }
     let path = uri.path().strip_prefix("/v2").unwrap_or("");
-    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let query = uri.query().unwrap_or("");
+    let segs: Vec<String> = path
+        .trim_matches('/')
+        .split('/')
+        .map(|seg| decode(seg, false))
+        .collect();
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let query = Query::parse(uri.query().unwrap_or(""));
     match (method.as_str(), segs.as_slice()) {
         ("GET", ["pods"]) => {
+            // The emulator has no clusters, so includeClusterPods changes nothing once valid.
+            if query
+                .get("includeClusterPods")
+                .is_some_and(|v| !matches!(v, "true" | "false"))
+            {
+                return problem(
+                    422,
+                    "Unprocessable Entity",
+                    "includeClusterPods must be true or false",
+                );
+            }
             let pods: Vec<Value> = s
                 .pods
                 .iter()
@@ -426,6 +799,10 @@ fn route(s: &mut State, method: &Method, uri: &Uri, headers: &HeaderMap, body: &
                 .collect();
             json_ok(200, &json!({ "pods": pods }))
         }
+        ("PATCH", ["pods", id]) => match find(s, id, scope.as_deref()) {
+            Ok(i) => patch(s, i, body),
+            Err(a) => a,
+        },
         ("POST", ["pods"]) => {
             if scope.is_some() {
                 return problem(403, "Forbidden", "a pod key cannot create pods");
@@ -480,45 +857,13 @@ fn route(s: &mut State, method: &Method, uri: &Uri, headers: &HeaderMap, body: &
             json_ok(200, &pod_json(pod))
         }
         ("GET", ["pods", id, "logs"]) => match find(s, id, scope.as_deref()) {
-            Ok(i) => {
-                let ts = iso(s.now);
-                let mut out = String::new();
-                for (n, line) in s.pods[i].logs.iter().enumerate() {
-                    let ev = json!({"source": "container", "line": line, "ts": ts});
-                    out.push_str(&format!("id: {n}\nevent: log\ndata: {ev}\n\n"));
-                }
-                (
-                    200,
-                    vec![("content-type", "text/event-stream".to_owned())],
-                    out.into_bytes(),
-                )
-            }
+            Ok(i) => logs(s, i, &query, headers),
             Err(a) => a,
         },
-        ("GET", ["catalog", "gpus"]) => {
-            let with_availability = query.contains("include=AVAILABILITY");
-            let gpus: Vec<Value> = CATALOG
-                .iter()
-                .map(|g| {
-                    let available = if s.faults.no_capacity.contains(g.id) { "NONE" } else { g.availability };
-                    let mut v = json!({"id": g.id, "name": g.name, "pool": null, "manufacturer": "NVIDIA",
-                        "memory": g.memory, "secure": true, "community": true,
-                        "price": {"secure": g.secure, "community": g.community},
-                        "maxCount": {"secure": 8, "community": 8}});
-                    if with_availability {
-                        v["availability"] = json!(available);
-                        v["dataCenters"] = json!([{"id": "US-TX-3", "name": "Texas", "availability": available}]);
-                    }
-                    v
-                })
-                .collect();
-            json_ok(200, &json!({ "gpus": gpus }))
-        }
+        ("GET", ["catalog", "gpus"]) => catalog(s, None, &query),
+        ("GET", ["catalog", "gpus", id]) => catalog(s, Some(id), &query),
         ("GET", ["billing", "pods"]) => {
-            let wanted = query
-                .split('&')
-                .find_map(|kv| kv.strip_prefix("podId="))
-                .map(str::to_owned);
+            let wanted = query.get("podId").map(str::to_owned);
             let now = s.now;
             let mut total = 0.0;
             let records: Vec<Value> = s
@@ -561,53 +906,111 @@ fn find(s: &State, id: &str, scope: Option<&str>) -> Result<usize, Answer> {
         .ok_or_else(|| problem(404, "Not Found", &format!("pod {id} not found")))
 }
 
+fn unprocessable(detail: &str) -> Answer {
+    problem(422, "Unprocessable Entity", detail)
+}
+
+fn bad_request(detail: &str) -> Answer {
+    problem(400, "Bad Request", detail)
+}
+
+fn has_capacity(s: &State, gpu_id: &str, dc: &str) -> bool {
+    !s.faults.no_capacity.contains(gpu_id)
+        && !s
+            .faults
+            .no_capacity_at
+            .contains(&(gpu_id.to_owned(), dc.to_owned()))
+}
+
 fn create(s: &mut State, body: &[u8]) -> Answer {
     let Ok(req) = serde_json::from_slice::<Value>(body) else {
-        return problem(400, "Bad Request", "body is not JSON");
+        return bad_request("body is not JSON");
     };
     let Some(name) = req
         .get("name")
         .and_then(Value::as_str)
         .filter(|n| !n.is_empty())
     else {
-        return problem(400, "Bad Request", "name is required");
+        return bad_request("name is required");
     };
     let Some(image) = req.get("image").and_then(Value::as_str) else {
-        return problem(
-            400,
-            "Bad Request",
-            "image is required unless templateId is set",
-        );
+        return bad_request("image is required unless templateId is set");
     };
     let Some(gpu_id) = req.pointer("/gpu/id").and_then(Value::as_str) else {
-        return problem(400, "Bad Request", "exactly one of gpu or cpu must be set");
+        return bad_request("exactly one of gpu or cpu must be set");
     };
     let count = req
         .pointer("/gpu/count")
         .and_then(Value::as_u64)
         .unwrap_or(1);
     let Some(entry) = CATALOG.iter().find(|g| g.id == gpu_id) else {
-        return problem(400, "Bad Request", &format!("unknown GPU type {gpu_id}"));
+        return bad_request(&format!("unknown GPU type {gpu_id}"));
     };
     if !(1..=8).contains(&count) {
-        return problem(400, "Bad Request", "gpu.count must be 1 to 8");
+        return bad_request("gpu.count must be 1 to 8");
     }
-    if s.faults.no_capacity.contains(gpu_id) {
-        return problem(
-            400,
-            "Bad Request",
+    // RunPod places the pod in the first listed data center with capacity (any when none is
+    // listed); the emulator does the same over its own data centers.
+    let wanted: Vec<&str> = match req.get("dataCenterIds").and_then(Value::as_array) {
+        Some(ids) => ids.iter().filter_map(Value::as_str).collect(),
+        None => DATA_CENTERS.iter().map(|d| d.id).collect(),
+    };
+    if let Some(unknown) = wanted
+        .iter()
+        .find(|w| !DATA_CENTERS.iter().any(|d| d.id == **w))
+    {
+        return bad_request(&format!("unknown data center {unknown}"));
+    }
+    let Some(dc) = DATA_CENTERS
+        .iter()
+        .filter(|d| wanted.contains(&d.id))
+        .find(|d| has_capacity(s, gpu_id, d.id))
+    else {
+        return bad_request(
             "There are no longer any instances available with the requested specifications",
         );
-    }
+    };
+    let community = req.get("cloud").and_then(Value::as_str) == Some("COMMUNITY");
     s.next_id += 1;
     let pod = EmuPod {
         id: pod_id(),
         name: name.to_owned(),
         status: "PROVISIONING",
         image: image.to_owned(),
+        args: req
+            .get("args")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        disk: req.get("disk").and_then(Value::as_u64).unwrap_or(50),
+        ports: req
+            .get("ports")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| p.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        env: req
+            .get("env")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default(),
+        registry: None,
+        locked: false,
+        global_networking: false,
+        cloud: if community { "COMMUNITY" } else { "SECURE" },
+        data_center_id: dc.id,
+        persistent: req.pointer("/mounts/persistent").and_then(|m| {
+            Some((
+                m.get("size")?.as_u64()?,
+                m.get("path")?.as_str()?.to_owned(),
+            ))
+        }),
         gpu_id: gpu_id.to_owned(),
         gpu_count: u32::try_from(count).unwrap_or(1),
-        price_per_gpu_hour: if req.get("cloud").and_then(Value::as_str) == Some("COMMUNITY") {
+        price_per_gpu_hour: if community {
             entry.community
         } else {
             entry.secure
@@ -615,10 +1018,12 @@ fn create(s: &mut State, body: &[u8]) -> Answer {
         status_since: s.now,
         created_at: s.now,
         billed_secs: 0,
-        logs: vec!["status PROVISIONING".to_owned()],
+        logs: Vec::new(),
     };
-    let out = pod_json(&pod);
     s.pods.push(pod);
+    let i = s.pods.len() - 1;
+    s.push_log(i, LogSource::System, "status PROVISIONING".to_owned());
+    let out = pod_json(&s.pods[i]);
     if s.faults.fail_after_create > 0 {
         s.faults.fail_after_create -= 1;
         return problem(
@@ -628,4 +1033,312 @@ fn create(s: &mut State, body: &[u8]) -> Answer {
         );
     }
     json_ok(201, &out)
+}
+
+/// `PATCH /v2/pods/{id}`: type errors and unknown fields are 422 (the schema allows no other
+/// properties); rule violations (mount kind, an empty network list) are 400.
+fn patch(s: &mut State, i: usize, body: &[u8]) -> Answer {
+    let Ok(Value::Object(req)) = serde_json::from_slice::<Value>(body) else {
+        return bad_request("body must be a JSON object");
+    };
+    let pod = &s.pods[i];
+    let mut next = pod.clone();
+    for (field, v) in &req {
+        let ok = match (field.as_str(), v) {
+            ("name", Value::String(n)) if !n.is_empty() => {
+                next.name.clone_from(n);
+                true
+            }
+            ("image", Value::String(x)) => {
+                next.image.clone_from(x);
+                true
+            }
+            ("args", Value::String(x)) => {
+                next.args.clone_from(x);
+                true
+            }
+            ("disk", Value::Number(n)) if n.as_u64().is_some_and(|d| d >= 1) => {
+                next.disk = n.as_u64().unwrap_or(1);
+                true
+            }
+            ("ports", Value::Array(a)) if a.iter().all(Value::is_string) => {
+                next.ports = a
+                    .iter()
+                    .filter_map(|p| p.as_str().map(str::to_owned))
+                    .collect();
+                true
+            }
+            ("env", Value::Object(m)) if m.values().all(Value::is_string) => {
+                next.env.clone_from(m);
+                true
+            }
+            ("registry", Value::String(r)) => {
+                next.registry = Some(r.clone());
+                true
+            }
+            ("registry", Value::Null) => {
+                next.registry = None;
+                true
+            }
+            ("locked", Value::Bool(b)) => {
+                next.locked = *b;
+                true
+            }
+            ("globalNetworking", Value::Bool(b)) => {
+                next.global_networking = *b;
+                true
+            }
+            ("templateId", Value::String(_)) => {
+                return problem(404, "Not Found", "template not found");
+            }
+            ("mounts", Value::Object(m)) => {
+                if let Some(err) = patch_mounts(&mut next, m) {
+                    return err;
+                }
+                true
+            }
+            _ => false,
+        };
+        if !ok {
+            return unprocessable(&format!("{field}: unknown field or wrong type"));
+        }
+    }
+    s.pods[i] = next;
+    json_ok(200, &pod_json(&s.pods[i]))
+}
+
+fn patch_mounts(pod: &mut EmuPod, m: &Map<String, Value>) -> Option<Answer> {
+    for (kind, v) in m {
+        match (kind.as_str(), v) {
+            ("persistent", Value::Object(p)) => {
+                let (Some(size), Some(path)) = (
+                    p.get("size").and_then(Value::as_u64),
+                    p.get("path").and_then(Value::as_str),
+                ) else {
+                    return Some(unprocessable("mounts.persistent needs both size and path"));
+                };
+                if pod.persistent.is_none() {
+                    return Some(bad_request(
+                        "the mount kind is fixed at create: this pod has no persistent volume",
+                    ));
+                }
+                pod.persistent = Some((size, path.to_owned()));
+            }
+            ("network", Value::Array(a)) if a.is_empty() => {
+                return Some(bad_request("clearing mounts is not supported"));
+            }
+            ("network", Value::Array(_)) => {
+                return Some(bad_request(
+                    "the mount kind is fixed at create: this pod has no network volume",
+                ));
+            }
+            _ => return Some(unprocessable(&format!("mounts.{kind}: unknown or invalid"))),
+        }
+    }
+    None
+}
+
+/// `GET /v2/pods/{id}/logs`: the backfill now; the handler then keeps the stream open.
+fn logs(s: &mut State, i: usize, query: &Query, headers: &HeaderMap) -> Answer {
+    let source = match query.get("source") {
+        None => None,
+        Some("container") => Some(LogSource::Container),
+        Some("system") => Some(LogSource::System),
+        Some(_) => return unprocessable("source must be container or system"),
+    };
+    let tail = match query.get("tail").map(str::parse::<usize>) {
+        None => 100,
+        Some(Ok(n)) if n <= 5000 => n,
+        Some(_) => return unprocessable("tail must be an integer from 0 to 5000"),
+    };
+    let pod = &s.pods[i];
+    let lines: Vec<&LogLine> = pod
+        .logs
+        .iter()
+        .filter(|l| source.is_none_or(|src| src == l.source))
+        .collect();
+    // Last-Event-ID, then since, then tail: the spec's order of precedence.
+    let last_id = headers.get("last-event-id").and_then(|v| v.to_str().ok());
+    let backfill: Vec<&LogLine> = if let Some(id) = last_id {
+        let Some(after) = id.rsplit('/').next().and_then(|n| n.parse::<u64>().ok()) else {
+            return bad_request("Last-Event-ID is not an id this stream sent");
+        };
+        lines.into_iter().filter(|l| l.seq > after).collect()
+    } else if let Some(since) = query.get("since") {
+        let Some(t) = parse_iso(since) else {
+            return unprocessable("since must be an RFC 3339 date-time");
+        };
+        lines.into_iter().filter(|l| l.ts >= t).collect()
+    } else {
+        let skip = lines.len().saturating_sub(tail);
+        lines.into_iter().skip(skip).collect()
+    };
+    // A comment first, as servers send to open the stream (clients must skip it).
+    let mut out = String::from(": trainpod emulator log stream\n\n");
+    for l in &backfill {
+        out.push_str(&sse_event(l));
+    }
+    s.follow = Some(Follow {
+        pod_id: pod.id.clone(),
+        after_seq: pod.logs.last().map_or(0, |l| l.seq),
+        source,
+    });
+    (
+        200,
+        vec![
+            ("content-type", "text/event-stream".to_owned()),
+            ("cache-control", "no-cache".to_owned()),
+            ("x-accel-buffering", "no".to_owned()),
+        ],
+        out.into_bytes(),
+    )
+}
+
+const AVAILABILITY_LEVELS: &[&str] = &["NONE", "LOW", "MEDIUM", "HIGH"];
+
+fn level(name: &str) -> usize {
+    AVAILABILITY_LEVELS
+        .iter()
+        .position(|l| *l == name)
+        .unwrap_or(0)
+}
+
+/// `GET /v2/catalog/gpus[/{id}]` with the spec's rules: a filter without
+/// `include=AVAILABILITY`, `include` without `product`, or both CUDA filters is 400; a malformed
+/// value is 422.
+fn catalog(s: &State, one: Option<&str>, q: &Query) -> Answer {
+    let include = match q.list("include") {
+        None => false,
+        Some(v) if v == ["AVAILABILITY"] => true,
+        Some(_) => return unprocessable("include must be AVAILABILITY"),
+    };
+    let scoped = [
+        "product",
+        "count",
+        "cloud",
+        "countryCodes",
+        "cudaVersions",
+        "minCudaVersion",
+    ];
+    if !include {
+        if let Some(name) = scoped.iter().find(|n| q.get(n).is_some()) {
+            return bad_request(&format!("{name} is valid only with include=AVAILABILITY"));
+        }
+    } else if q.get("product").is_none() {
+        return bad_request("include=AVAILABILITY requires product");
+    }
+    let products = q.list("product").unwrap_or_default();
+    if products
+        .iter()
+        .any(|p| !matches!(p.as_str(), "POD" | "CLUSTER" | "SERVERLESS"))
+    {
+        return unprocessable("product must be POD, CLUSTER or SERVERLESS");
+    }
+    let count = match q.get("count").map(str::parse::<u32>) {
+        None => 1,
+        Some(Ok(n)) if n >= 1 => n,
+        Some(_) => return unprocessable("count must be an integer of at least 1"),
+    };
+    if q.get("cloud")
+        .is_some_and(|c| !matches!(c, "SECURE" | "COMMUNITY"))
+    {
+        return unprocessable("cloud must be SECURE or COMMUNITY");
+    }
+    let countries = q.list("countryCodes");
+    if countries.as_ref().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()))
+    }) {
+        return unprocessable("countryCodes must be ISO 3166-1 alpha-2 codes in upper case");
+    }
+    let exact = q.list("cudaVersions");
+    let min = q.get("minCudaVersion");
+    if exact.is_some() && min.is_some() {
+        return bad_request("cudaVersions and minCudaVersion are mutually exclusive");
+    }
+    let version = |v: &str, need_minor: bool| -> Option<(u32, u32)> {
+        match v.split_once('.') {
+            Some((a, b)) => Some((a.parse().ok()?, b.parse().ok()?)),
+            None if !need_minor => Some((v.parse().ok()?, 0)),
+            None => None,
+        }
+    };
+    if exact
+        .as_ref()
+        .is_some_and(|vs| vs.iter().any(|v| version(v, true).is_none()))
+    {
+        return unprocessable("cudaVersions must be major.minor versions such as 12.8");
+    }
+    let min = match min.map(|m| version(m, false)) {
+        None => None,
+        Some(Some(v)) => Some(v),
+        Some(None) => return unprocessable("minCudaVersion must be such as 12 or 12.1"),
+    };
+    let cudas: Vec<&str> = CUDA_VERSIONS
+        .iter()
+        .copied()
+        .filter(|v| exact.as_ref().is_none_or(|e| e.iter().any(|x| x == v)))
+        .filter(|v| min.is_none_or(|m| version(v, true).is_some_and(|x| x >= m)))
+        .collect();
+    let dcs: Vec<&DataCenter> = DATA_CENTERS
+        .iter()
+        .filter(|d| {
+            countries
+                .as_ref()
+                .is_none_or(|cs| cs.iter().any(|c| c == d.country))
+        })
+        .collect();
+    let entries: Vec<&GpuEntry> = match one {
+        Some(id) => match CATALOG.iter().find(|g| g.id == id) {
+            Some(g) => vec![g],
+            None => return problem(404, "Not Found", &format!("GPU type {id} not found")),
+        },
+        None => CATALOG.iter().collect(),
+    };
+    let mut gpus = Vec::new();
+    for g in entries {
+        let mut v = json!({"id": g.id, "name": g.name, "pool": null, "manufacturer": "NVIDIA",
+            "memory": g.memory, "secure": true, "community": true,
+            "price": {"secure": g.secure, "community": g.community},
+            "maxCount": {"secure": 8, "community": 8}});
+        if include {
+            // The list drops a type with no data center in the requested countries; the
+            // single-type endpoint answers with availability NONE instead.
+            if dcs.is_empty() && one.is_none() {
+                continue;
+            }
+            let fits = count <= 8 && !cudas.is_empty();
+            let per_dc: Vec<Value> = dcs
+                .iter()
+                .map(|d| {
+                    let a = if fits && has_capacity(s, g.id, d.id) {
+                        g.availability
+                    } else {
+                        "NONE"
+                    };
+                    json!({"id": d.id, "name": d.name, "availability": a})
+                })
+                .collect();
+            let overall = per_dc
+                .iter()
+                .filter_map(|d| d["availability"].as_str())
+                .max_by_key(|a| level(a))
+                .unwrap_or("NONE");
+            v["availability"] = json!(overall);
+            if overall != "NONE" {
+                v["dataCenters"] = json!(per_dc);
+            }
+            v["cudaVersions"] = json!(
+                cudas
+                    .iter()
+                    .map(|c| json!({"version": c, "available": overall != "NONE"}))
+                    .collect::<Vec<_>>()
+            );
+        }
+        gpus.push(v);
+    }
+    match one {
+        Some(_) => json_ok(200, &gpus[0]),
+        None => json_ok(200, &json!({ "gpus": gpus })),
+    }
 }

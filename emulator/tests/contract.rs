@@ -14,7 +14,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 use trainpod::clock::CounterRandom;
 use trainpod::runpod::{
-    ApiKey, Client, CreatePodRequest, GpuCandidate, GpuRequest, PodAction, ReqwestSender,
+    ApiKey, Client, Cloud, CreatePodRequest, GpuCandidate, GpuCatalogQuery, GpuRequest, LogQuery,
+    LogSource, Mounts, PersistentMount, PodAction, PodFilter, PodUpdate, Product, ReqwestSender,
     RetryPolicy, Sleeper, job_pod_name,
 };
 use trainpod_emulator::{ACCOUNT_KEY, Emulator, RecordedRequest};
@@ -29,6 +30,26 @@ fn spec() -> Value {
         )
     });
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| char::from(c).to_digit(16);
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+            i += 3;
+        } else {
+            out.push(if b[i] == b'+' { b' ' } else { b[i] });
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn escape(segment: &str) -> String {
@@ -90,8 +111,76 @@ impl Contract {
             .unwrap_or_else(|| panic!("{path} is not in the spec"))
     }
 
+    /// Each query parameter must be declared for the operation (or its path) and its value must
+    /// match the parameter's schema; form-style lists (`a,b`) are checked as arrays.
+    fn check_query(&mut self, template: &str, op_ptr: &str, query: &str, what: &str) -> usize {
+        let mut declared: Vec<(String, String)> = Vec::new();
+        for list_ptr in [
+            format!("{op_ptr}/parameters"),
+            format!("/paths/{}/parameters", escape(template)),
+        ] {
+            let n = self
+                .doc
+                .pointer(&list_ptr)
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            for i in 0..n {
+                let mut ptr = format!("{list_ptr}/{i}");
+                if let Some(r) = self
+                    .doc
+                    .pointer(&format!("{ptr}/$ref"))
+                    .and_then(Value::as_str)
+                {
+                    ptr = r.trim_start_matches('#').to_owned();
+                }
+                let p = &self.doc.pointer(&ptr).cloned().unwrap_or_default();
+                if p["in"] == "query" {
+                    declared.push((p["name"].as_str().unwrap_or_default().to_owned(), ptr));
+                }
+            }
+        }
+        let mut checked = 0;
+        for kv in query.split('&').filter(|kv| !kv.is_empty()) {
+            let (name, raw) = kv.split_once('=').unwrap_or((kv, ""));
+            let value = percent_decode(raw);
+            let (_, ptr) = declared
+                .iter()
+                .find(|(n, _)| n == name)
+                .unwrap_or_else(|| panic!("{what}: query parameter {name} is not in the spec"));
+            let schema_ptr = format!("{ptr}/schema");
+            let mut schema = self.doc.pointer(&schema_ptr).cloned().unwrap_or_default();
+            if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+                schema = self
+                    .doc
+                    .pointer(r.trim_start_matches('#'))
+                    .cloned()
+                    .unwrap_or_default();
+            }
+            let typed = |ty: &Value, v: &str| -> Value {
+                match ty.as_str() {
+                    Some("integer") => v
+                        .parse::<i64>()
+                        .map_or_else(|_| Value::from(v), Value::from),
+                    Some("boolean") => v
+                        .parse::<bool>()
+                        .map_or_else(|_| Value::from(v), Value::from),
+                    _ => Value::from(v),
+                }
+            };
+            let instance = if schema["type"] == "array" {
+                let item_ty = schema["items"]["type"].clone();
+                Value::Array(value.split(',').map(|v| typed(&item_ty, v)).collect())
+            } else {
+                typed(&schema["type"], &value)
+            };
+            self.validate(&schema_ptr, &instance, &format!("{what}: parameter {name}"));
+            checked += 1;
+        }
+        checked
+    }
+
     fn check(&mut self, r: &RecordedRequest) -> usize {
-        let (path, _) = r.uri.split_once('?').unwrap_or((&r.uri, ""));
+        let (path, query) = r.uri.split_once('?').unwrap_or((&r.uri, ""));
         let template = self.template(path);
         let method = r.method.to_ascii_lowercase();
         let op_ptr = format!("/paths/{}/{method}", escape(&template));
@@ -100,7 +189,12 @@ impl Contract {
             .pointer(&op_ptr)
             .cloned()
             .unwrap_or_else(|| panic!("{} {template} is not in the spec", r.method));
-        let mut checked = 0;
+        let mut checked = self.check_query(
+            &template,
+            &op_ptr,
+            query,
+            &format!("request {} {}", r.method, r.uri),
+        );
         if !r.body.is_empty() {
             let body: Value =
                 serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("request body: {e}"));
@@ -150,7 +244,7 @@ impl Contract {
                     .and_then(|m| m.iter().next())
                     .unwrap_or_else(|| panic!("empty content"));
                 if media == "text/event-stream" {
-                    return checked;
+                    return checked + self.check_events(r);
                 }
                 let body: Value = serde_json::from_slice(&r.response).unwrap_or_else(|e| {
                     panic!(
@@ -165,6 +259,46 @@ impl Contract {
                 );
                 checked += 1;
             }
+        }
+        checked
+    }
+}
+
+impl Contract {
+    /// The spec types an SSE body only as a string and describes its events in words: each has
+    /// an `id:` line and a JSON `data:` payload with `source`, `line` and `ts`. Those words are
+    /// checked here, `source` against the spec's `LogSource` schema and `ts` as a date-time.
+    fn check_events(&mut self, r: &RecordedRequest) -> usize {
+        let text = String::from_utf8_lossy(&r.response);
+        let mut checked = 0;
+        for block in text.split("\n\n").filter(|b| !b.trim().is_empty()) {
+            let lines: Vec<&str> = block.lines().filter(|l| !l.starts_with(':')).collect();
+            if lines.is_empty() {
+                continue; // a comment-only block
+            }
+            assert!(
+                lines.iter().any(|l| l.starts_with("id: ")),
+                "event without an id in {}: {block}",
+                r.uri
+            );
+            let data: String = lines
+                .iter()
+                .filter_map(|l| l.strip_prefix("data: "))
+                .collect();
+            let ev: Value = serde_json::from_str(&data)
+                .unwrap_or_else(|e| panic!("event data is not JSON ({e}): {block}"));
+            assert!(ev["line"].is_string(), "event without a line: {ev}");
+            self.validate(
+                "/components/schemas/LogSource",
+                &ev["source"],
+                "log event source",
+            );
+            self.validate(
+                "/components/parameters/LogSince/schema",
+                &ev["ts"],
+                "log event ts",
+            );
+            checked += 1;
         }
         checked
     }
@@ -259,6 +393,90 @@ async fn every_request_and_response_matches_the_v2_spec() {
     emu.faults(|f| f.statuses.extend([402, 500]));
     let _ = c.list_pods().await;
     let _ = c.list_pods().await;
+    // Filters, PATCH, the catalog with its filters and one GPU type, the log stream.
+    let _ = c
+        .list_pods_filtered(&PodFilter {
+            include_cluster_pods: true,
+            name_prefix: Some("trainpod-".into()),
+            ..PodFilter::default()
+        })
+        .await;
+    let _ = c
+        .patch_pod(
+            &other.id,
+            &PodUpdate {
+                name: Some("trainpod-contract-renamed".into()),
+                env: Some([("A".to_owned(), "1".to_owned())].into()),
+                ports: Some(vec!["22/tcp".into()]),
+                disk: Some(30),
+                locked: Some(false),
+                global_networking: Some(false),
+                registry: Some("reg1".into()),
+                args: Some(String::new()),
+                image: Some("runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404".into()),
+                ..PodUpdate::default()
+            },
+        )
+        .await;
+    let _ = c
+        .patch_pod(
+            &other.id,
+            &PodUpdate {
+                mounts: Some(Mounts {
+                    persistent: Some(PersistentMount {
+                        size: 20,
+                        path: "/workspace".into(),
+                    }),
+                }),
+                ..PodUpdate::default()
+            },
+        )
+        .await; // 400: a mount kind the pod was not created with
+    let _ = c.gpu_catalog_with(&GpuCatalogQuery::default()).await;
+    let _ = c
+        .gpu_catalog_with(&GpuCatalogQuery {
+            products: vec![Product::Pod, Product::Serverless],
+            count: Some(2),
+            cloud: Some(Cloud::Community),
+            country_codes: vec!["FR".into(), "RO".into()],
+            cuda_versions: vec!["12.8".into()],
+            ..GpuCatalogQuery::pods()
+        })
+        .await;
+    let _ = c
+        .gpu_type(
+            "NVIDIA A40",
+            &GpuCatalogQuery {
+                country_codes: vec!["JP".into()],
+                min_cuda_version: Some("12".into()),
+                ..GpuCatalogQuery::pods()
+            },
+        )
+        .await;
+    let _ = c.gpu_type("NVIDIA B999", &GpuCatalogQuery::default()).await; // 404
+    emu.push_log(&pod.id, "hello from the container");
+    if let Ok(mut logs) = c
+        .pod_logs(
+            &pod.id,
+            &LogQuery {
+                tail: Some(50),
+                ..LogQuery::default()
+            },
+        )
+        .await
+    {
+        let _ = logs.next().await;
+    }
+    let _ = c
+        .pod_logs(
+            &pod.id,
+            &LogQuery {
+                source: Some(LogSource::System),
+                since: Some("2023-01-01T00:00:00Z".into()),
+                ..LogQuery::default()
+            },
+        )
+        .await;
     let _ = c.terminate_pod(&pod.id).await; // 204
     let _ = c.get_pod(&pod.id).await; // 404
     let _ = c.delete_pod(&other.id).await; // 204
@@ -286,4 +504,26 @@ async fn every_request_and_response_matches_the_v2_spec() {
         "checked {checked} bodies in {} exchanges",
         requests.len()
     );
+    // Every endpoint and method the client uses was exercised.
+    let seen: Vec<String> = requests
+        .iter()
+        .map(|r| {
+            let path = r.uri.split_once('?').map_or(r.uri.as_str(), |(p, _)| p);
+            format!("{} {}", r.method, contract.template(path))
+        })
+        .collect();
+    for op in [
+        "GET /v2/pods",
+        "POST /v2/pods",
+        "GET /v2/pods/{id}",
+        "PATCH /v2/pods/{id}",
+        "DELETE /v2/pods/{id}",
+        "POST /v2/pods/{id}/action",
+        "GET /v2/pods/{id}/logs",
+        "GET /v2/catalog/gpus",
+        "GET /v2/catalog/gpus/{id}",
+        "GET /v2/billing/pods",
+    ] {
+        assert!(seen.iter().any(|s| s == op), "the scenario never sent {op}");
+    }
 }

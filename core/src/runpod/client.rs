@@ -7,12 +7,14 @@ use serde::de::DeserializeOwned;
 
 use super::api_key::ApiKey;
 use super::errors::{map_error_response, map_transport};
+use super::query::{GpuCatalogQuery, PodFilter, path_segment};
 use super::retry::{RetryPolicy, Sleeper, TokioSleeper, is_retryable_request};
 use super::transport::{HttpRequest, HttpResponse, HttpSend, Method};
 use super::types::{
     GpuType, ListGpusResponse, ListPodBillingResponse, ListPodsResponse, Pod, PodAction,
-    PodBillingRecord,
+    PodBillingRecord, PodUpdate,
 };
+use super::validate::{validate_gpu_id, validate_update};
 use crate::clock::{Clock, OsRandom, Random, SystemClock};
 use crate::{Error, ErrorKind, Result};
 
@@ -151,6 +153,17 @@ impl Client {
     }
 
     fn request(&self, method: Method, path_and_query: &str, body: Option<Vec<u8>>) -> HttpRequest {
+        self.request_with(method, path_and_query, body, &[])
+    }
+
+    /// A request with the usual headers; `extra` replaces or adds headers (names in lower case).
+    pub(super) fn request_with(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<Vec<u8>>,
+        extra: &[(String, String)],
+    ) -> HttpRequest {
         let mut headers = vec![
             (
                 "authorization".to_owned(),
@@ -162,12 +175,24 @@ impl Client {
         if body.is_some() {
             headers.push(("content-type".to_owned(), "application/json".to_owned()));
         }
+        for (name, value) in extra {
+            headers.retain(|(n, _)| n != name);
+            headers.push((name.clone(), value.clone()));
+        }
         HttpRequest {
             method,
             url: format!("{}{}", self.inner.base_url, path_and_query),
             headers,
             body,
         }
+    }
+
+    pub(super) fn sender(&self) -> &dyn HttpSend {
+        self.inner.sender.as_ref()
+    }
+
+    pub(super) fn key(&self) -> &ApiKey {
+        &self.inner.key
     }
 
     /// Send once; map failures. A 2xx comes back as the raw response.
@@ -194,13 +219,20 @@ impl Client {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<HttpResponse> {
+        self.retrying(async || self.send_once(operation, method, path, body.clone()).await)
+            .await
+    }
+
+    /// Run `attempt` until it succeeds or fails in a way not worth retrying (see
+    /// [`RetryPolicy`]), waiting with backoff between attempts.
+    pub(super) async fn retrying<T>(&self, attempt: impl AsyncFn() -> Result<T>) -> Result<T> {
         let policy = &self.inner.retry;
         let started = self.now();
         let mut waited = Duration::ZERO;
         let mut failures = 0u32;
         loop {
-            let err = match self.send_once(operation, method, path, body.clone()).await {
-                Ok(resp) => return Ok(resp),
+            let err = match attempt().await {
+                Ok(v) => return Ok(v),
                 Err(e) => e,
             };
             failures += 1;
@@ -234,21 +266,47 @@ impl Client {
         })
     }
 
-    /// `GET /v2/pods`: every pod of the account.
+    /// `GET /v2/pods`: every pod of the account (cluster pods left out).
     pub async fn list_pods(&self) -> Result<Vec<Pod>> {
+        self.list_pods_filtered(&PodFilter::default()).await
+    }
+
+    /// `GET /v2/pods` narrowed by `filter` (see [`PodFilter`] for which parts RunPod applies).
+    pub async fn list_pods_filtered(&self, filter: &PodFilter) -> Result<Vec<Pod>> {
+        filter.validate()?;
         let op = "list pods";
-        let resp = self.send_retrying(op, Method::Get, "/pods", None).await?;
-        Ok(Self::decode::<ListPodsResponse>(op, &resp)?.pods)
+        let path = format!("/pods{}", filter.to_query());
+        let resp = self.send_retrying(op, Method::Get, &path, None).await?;
+        let pods = Self::decode::<ListPodsResponse>(op, &resp)?.pods;
+        Ok(pods.into_iter().filter(|p| filter.matches(p)).collect())
     }
 
     /// Pods named exactly `name` that are not terminated (v2 has no name filter: filtered here).
     pub async fn find_pods_by_name(&self, name: &str) -> Result<Vec<Pod>> {
+        let filter = PodFilter {
+            name: Some(name.to_owned()),
+            ..PodFilter::default()
+        };
         Ok(self
-            .list_pods()
+            .list_pods_filtered(&filter)
             .await?
             .into_iter()
-            .filter(|p| p.name == name && p.status != super::PodStatus::Terminated)
+            .filter(|p| p.status != super::PodStatus::Terminated)
             .collect())
+    }
+
+    /// `PATCH /v2/pods/{id}`: change the fields set in `update`, validated first. Sending the
+    /// same fields twice gives the same pod, so it is retried like a read.
+    pub async fn patch_pod(&self, pod_id: &str, update: &PodUpdate) -> Result<Pod> {
+        check_pod_id(pod_id)?;
+        validate_update(update)?;
+        let op = format!("update pod {pod_id}");
+        let body = serde_json::to_vec(update)
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("{op}: {e}")))?;
+        let resp = self
+            .send_retrying(&op, Method::Patch, &format!("/pods/{pod_id}"), Some(body))
+            .await?;
+        Self::decode(&op, &resp)
     }
 
     /// `GET /v2/pods/{id}`.
@@ -311,18 +369,29 @@ impl Client {
     }
 
     /// `GET /v2/catalog/gpus?include=AVAILABILITY&product=POD`: GPU types with prices and
-    /// availability.
+    /// availability for pods.
     pub async fn gpu_catalog(&self) -> Result<Vec<GpuType>> {
+        self.gpu_catalog_with(&GpuCatalogQuery::pods()).await
+    }
+
+    /// `GET /v2/catalog/gpus` with `query`, validated against the spec's rules first.
+    pub async fn gpu_catalog_with(&self, query: &GpuCatalogQuery) -> Result<Vec<GpuType>> {
+        query.validate()?;
         let op = "read the GPU catalog";
-        let resp = self
-            .send_retrying(
-                op,
-                Method::Get,
-                "/catalog/gpus?include=AVAILABILITY&product=POD",
-                None,
-            )
-            .await?;
+        let path = format!("/catalog/gpus{}", query.to_query());
+        let resp = self.send_retrying(op, Method::Get, &path, None).await?;
         Ok(Self::decode::<ListGpusResponse>(op, &resp)?.gpus)
+    }
+
+    /// `GET /v2/catalog/gpus/{id}`: one GPU type. With country codes it still answers (with
+    /// availability NONE) where the list would drop the type; 404 means no such type.
+    pub async fn gpu_type(&self, gpu_id: &str, query: &GpuCatalogQuery) -> Result<GpuType> {
+        validate_gpu_id(gpu_id)?;
+        query.validate()?;
+        let op = format!("read GPU type {gpu_id}");
+        let path = format!("/catalog/gpus/{}{}", path_segment(gpu_id), query.to_query());
+        let resp = self.send_retrying(&op, Method::Get, &path, None).await?;
+        Self::decode(&op, &resp)
     }
 
     /// `GET /v2/billing/pods?podId=…`: billing records of one pod.
@@ -342,7 +411,7 @@ impl Client {
 }
 
 /// Pod ids go into URL paths: letters, digits, `-` and `_` only.
-fn check_pod_id(id: &str) -> Result<()> {
+pub(super) fn check_pod_id(id: &str) -> Result<()> {
     if id.is_empty()
         || id.len() > 64
         || !id

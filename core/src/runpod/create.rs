@@ -27,6 +27,34 @@ pub struct GpuCandidate {
 }
 
 impl GpuCandidate {
+    /// One candidate per (GPU type, data center) pair, in order: each GPU type is tried in every
+    /// data center before the next type. With no data centers, one candidate per GPU type lets
+    /// RunPod choose where.
+    ///
+    /// RunPod places a pod in the first listed data center that has capacity, so one candidate
+    /// with many data centers already falls back among them server-side; pairs are for when the
+    /// order must be ours, or when the refusal per data center should be reported.
+    pub fn pairs(gpu_ids: &[&str], count: u32, data_center_ids: &[&str]) -> Vec<GpuCandidate> {
+        gpu_ids
+            .iter()
+            .flat_map(|gpu| {
+                let one = |dcs: Vec<String>| GpuCandidate {
+                    gpu_id: (*gpu).to_owned(),
+                    count,
+                    data_center_ids: dcs,
+                };
+                if data_center_ids.is_empty() {
+                    vec![one(vec![])]
+                } else {
+                    data_center_ids
+                        .iter()
+                        .map(|dc| one(vec![(*dc).to_owned()]))
+                        .collect()
+                }
+            })
+            .collect()
+    }
+
     fn describe(&self) -> String {
         let where_ = if self.data_center_ids.is_empty() {
             "any data center".to_owned()
@@ -95,7 +123,7 @@ impl Client {
         let mut refusals: Vec<(usize, Error)> = Vec::new();
         for (index, req) in requests.iter().enumerate() {
             match self.create_one(req, index, &candidates[index]).await? {
-                Attempt::Placed(outcome) => return Ok(outcome),
+                Attempt::Placed(outcome) => return Ok(*outcome),
                 Attempt::Refused(err) => refusals.push((index, err)),
             }
         }
@@ -136,11 +164,11 @@ impl Client {
                             ),
                         )
                     })?;
-                    return Ok(Attempt::Placed(CreateOutcome {
+                    return Ok(Attempt::Placed(Box::new(CreateOutcome {
                         pod,
                         adopted: false,
                         candidate: index,
-                    }));
+                    })));
                 }
                 Err(e) => e,
             };
@@ -166,11 +194,11 @@ impl Client {
                         .with_source(lookup)
                     })?;
                     if let Some(pod) = found.into_iter().next() {
-                        return Ok(Attempt::Placed(CreateOutcome {
+                        return Ok(Attempt::Placed(Box::new(CreateOutcome {
                             pod,
                             adopted: true,
                             candidate: index,
-                        }));
+                        })));
                     }
                 }
                 ErrorKind::RateLimited => {}
@@ -191,7 +219,7 @@ impl Client {
 }
 
 enum Attempt {
-    Placed(CreateOutcome),
+    Placed(Box<CreateOutcome>),
     Refused(Error),
 }
 
@@ -211,7 +239,13 @@ fn all_refused(name: &str, candidates: &[GpuCandidate], refusals: Vec<(usize, Er
                 ErrorKind::CapacityUnavailable => "no capacity",
                 _ => "not allowed for this account (forbidden pool)",
             };
-            format!("{}. {}: {why}", i + 1, candidates[*i].describe())
+            // RunPod's own words, when it gave any (the mapped message ends with them).
+            let said = e
+                .message()
+                .split_once(" RunPod said: ")
+                .map(|(_, s)| format!(" ({})", s.trim_end_matches('.')))
+                .unwrap_or_default();
+            format!("{}. {}: {why}{said}", i + 1, candidates[*i].describe())
         })
         .collect();
     Error::new(

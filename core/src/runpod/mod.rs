@@ -1,4 +1,5 @@
-//! RunPod REST v2 client: typed pods, actions, GPU catalog and billing; validation before any
+//! RunPod REST v2 client: typed pods (list with filters, patch), actions, the GPU catalog with
+//! its filters, the pod log stream (SSE) and billing; validation before any
 //! request; one error mapping; bounded retries; create with adoption and GPU fallback.
 //!
 //! The HTTP transport is a trait ([`HttpSend`]): [`ReqwestSender`] in production, a scripted
@@ -8,8 +9,11 @@ mod api_key;
 mod client;
 mod create;
 mod errors;
+mod logs;
+mod query;
 mod reqwest_send;
 mod retry;
+mod sse;
 mod transport;
 mod types;
 mod validate;
@@ -18,12 +22,16 @@ pub use api_key::ApiKey;
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use create::{CreateOutcome, GpuCandidate, job_pod_name};
 pub use errors::map_error_response;
-pub use reqwest_send::ReqwestSender;
+pub use logs::{LogEvent, LogQuery, LogSource, LogStream, MAX_LOG_TAIL};
+pub use query::{GpuCatalogQuery, PodFilter, Product};
+pub use reqwest_send::{DEFAULT_STREAM_IDLE_TIMEOUT, ReqwestSender};
 pub use retry::{RetryPolicy, Sleeper, TokioSleeper};
-pub use transport::{HttpRequest, HttpResponse, HttpSend, Method, TransportError};
-pub use types::{
-    Availability, Cloud, CreatePodRequest, DataCenterAvailability, GpuMaxCount, GpuPrice,
-    GpuRequest, GpuType, Mounts, PersistentMount, Pod, PodAction, PodBillingRecord, PodGpu,
-    PodStatus,
+pub use transport::{
+    BodyStream, HttpRequest, HttpResponse, HttpSend, Method, StreamingResponse, TransportError,
 };
-pub use validate::{MAX_ENV_VARS, MAX_GPU_COUNT, validate_create};
+pub use types::{
+    Availability, Cloud, CreatePodRequest, CudaVersionAvailability, DataCenterAvailability,
+    GpuMaxCount, GpuPrice, GpuRequest, GpuType, Mounts, PersistentMount, Pod, PodAction,
+    PodBillingRecord, PodGpu, PodStatus, PodUpdate,
+};
+pub use validate::{MAX_ENV_VARS, MAX_GPU_COUNT, validate_create, validate_update};

@@ -106,9 +106,58 @@ pub struct TransportError {
     pub message: String,
 }
 
+/// The body of a [`StreamingResponse`], read chunk by chunk as it arrives.
+#[async_trait]
+pub trait BodyStream: Send + fmt::Debug {
+    /// The next chunk of the body, or `None` once it has ended.
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, TransportError>;
+}
+
+/// A response whose status and headers have arrived and whose body is still coming.
+#[derive(Debug)]
+pub struct StreamingResponse {
+    /// Status code.
+    pub status: u16,
+    /// Headers, names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// The body, as it arrives.
+    pub body: Box<dyn BodyStream>,
+}
+
+/// A body that was read whole: one chunk, then the end.
+#[derive(Debug)]
+struct Buffered(Option<Vec<u8>>);
+
+#[async_trait]
+impl BodyStream for Buffered {
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, TransportError> {
+        Ok(self.0.take().filter(|b| !b.is_empty()))
+    }
+}
+
 /// Carries requests to the API. One value is shared by every call.
 #[async_trait]
 pub trait HttpSend: Send + Sync + fmt::Debug {
     /// Send the request and read the whole response.
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError>;
+
+    /// Send the request and return once the status and headers have arrived; the body follows
+    /// through [`StreamingResponse::body`].
+    ///
+    /// The pod log stream (SSE) needs this: RunPod holds it open for as long as the pod lives,
+    /// so a sender that read the whole body would never return and would buffer without bound.
+    /// Streaming hands each event over as it arrives, with memory bounded by the longest event.
+    /// Override it for a real network sender. The default reads the whole body with
+    /// [`HttpSend::send`], which is right for scripted fakes and for bodies known to end.
+    async fn send_streaming(
+        &self,
+        request: HttpRequest,
+    ) -> Result<StreamingResponse, TransportError> {
+        let resp = self.send(request).await?;
+        Ok(StreamingResponse {
+            status: resp.status,
+            headers: resp.headers,
+            body: Box::new(Buffered(Some(resp.body))),
+        })
+    }
 }

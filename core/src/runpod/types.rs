@@ -158,6 +158,47 @@ pub struct CreatePodRequest {
     pub mounts: Option<Mounts>,
 }
 
+/// Body of `PATCH /v2/pods/{id}`: only the fields set are changed. [`super::validate_update`]
+/// checks it before sending. Container changes (image, args, disk, ports, env) take effect when
+/// RunPod restarts the container; `env`, when set, replaces the pod's whole environment.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodUpdate {
+    /// New pod name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// New image reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// New entrypoint arguments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<String>,
+    /// New container disk in GB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk: Option<u32>,
+    /// New exposed ports (replaces the list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<Vec<String>>,
+    /// New environment (replaces it whole; at most 50 variables).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<BTreeMap<String, String>>,
+    /// Registry credential id for a private image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    /// Lock (no stop or reset) or unlock the pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locked: Option<bool>,
+    /// Enable or disable global networking (from the next start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global_networking: Option<bool>,
+    /// The existing mount with a new size or path (its kind cannot change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mounts: Option<Mounts>,
+    /// Apply a template's container settings once (explicit fields win).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_id: Option<String>,
+}
+
 /// The GPU part of a pod as RunPod reports it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PodGpu {
@@ -172,8 +213,9 @@ fn one() -> u32 {
     1
 }
 
-/// A pod as returned by `GET /v2/pods/{id}` and friends.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A pod as returned by `GET /v2/pods/{id}` and friends. `Debug` shows the names of `env`
+/// but never its values, which may hold tokens.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Pod {
     /// Pod id.
@@ -198,12 +240,53 @@ pub struct Pod {
     /// Current cost in USD per hour (0 when exited or terminated).
     #[serde(default, deserialize_with = "lenient_f64")]
     pub cost: f64,
+    /// Cloud tier.
+    #[serde(default)]
+    pub cloud: Option<Cloud>,
+    /// Entrypoint arguments.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub args: String,
+    /// Container disk in GB.
+    #[serde(default, deserialize_with = "lenient_opt_u32")]
+    pub disk: Option<u32>,
+    /// Exposed ports.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub ports: Vec<String>,
+    /// Environment variables (values may be secrets: do not log them).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub env: BTreeMap<String, String>,
+    /// Whether the pod is locked against stop and reset.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub locked: bool,
     /// Creation time (RFC 3339).
     #[serde(default)]
     pub created_at: Option<String>,
     /// Last start time (RFC 3339).
     #[serde(default)]
     pub started_at: Option<String>,
+}
+
+impl std::fmt::Debug for Pod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pod")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("status", &self.status)
+            .field("actions", &self.actions)
+            .field("image", &self.image)
+            .field("gpu", &self.gpu)
+            .field("data_center_id", &self.data_center_id)
+            .field("cost", &self.cost)
+            .field("cloud", &self.cloud)
+            .field("args", &self.args)
+            .field("disk", &self.disk)
+            .field("ports", &self.ports)
+            .field("env_names", &self.env.keys().collect::<Vec<_>>())
+            .field("locked", &self.locked)
+            .field("created_at", &self.created_at)
+            .field("started_at", &self.started_at)
+            .finish()
+    }
 }
 
 /// Availability of a GPU type or of a data center for it.
@@ -254,6 +337,16 @@ pub struct DataCenterAvailability {
     pub availability: Availability,
 }
 
+/// A CUDA version offered with a GPU type, and whether any machine on it is free now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CudaVersionAvailability {
+    /// `major.minor`, for example `12.8`.
+    pub version: String,
+    /// At least one machine on this version has free capacity.
+    #[serde(default)]
+    pub available: bool,
+}
+
 /// One entry of `GET /v2/catalog/gpus`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -284,6 +377,9 @@ pub struct GpuType {
     /// Per data center availability (with `include=AVAILABILITY`).
     #[serde(default, deserialize_with = "null_as_default")]
     pub data_centers: Vec<DataCenterAvailability>,
+    /// CUDA versions offered and whether each has capacity (with `include=AVAILABILITY`).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub cuda_versions: Vec<CudaVersionAvailability>,
 }
 
 impl GpuType {
@@ -357,6 +453,12 @@ fn lenient_u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     }
 }
 
+fn lenient_opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    #[derive(Deserialize)]
+    struct Wrap(#[serde(deserialize_with = "lenient_u32")] u32);
+    Ok(Option::<Wrap>::deserialize(d)?.map(|w| w.0))
+}
+
 fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
@@ -405,6 +507,16 @@ mod tests {
         let odd: Pod = serde_json::from_str(r#"{"id":"p","status":"HIBERNATING","actions":null}"#)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(odd.status, PodStatus::Unknown);
+        let with_env: Pod = serde_json::from_str(
+            r#"{"id":"p","status":"RUNNING","env":{"TRAINPOD_TOKEN":"tp_secret"},"disk":"20"}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(with_env.disk, Some(20));
+        let shown = format!("{with_env:?}");
+        assert!(
+            shown.contains("TRAINPOD_TOKEN") && !shown.contains("tp_secret"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::types::CreatePodRequest;
+use super::types::{CreatePodRequest, Mounts, PodUpdate};
 use crate::{Error, Result};
 
 /// RunPod accepts at most this many environment variables on a pod.
@@ -27,14 +27,91 @@ pub fn validate_create(req: &CreatePodRequest) -> Result<()> {
     })?;
     validate_gpu_id(&gpu.id)?;
     validate_gpu_count(gpu.count)?;
-    if let Some(disk) = req.disk
-        && !(1..=MAX_CONTAINER_DISK_GB).contains(&disk)
-    {
+    if let Some(disk) = req.disk {
+        validate_disk(disk)?;
+    }
+    if let Some(m) = &req.mounts {
+        validate_mounts(m)?;
+    }
+    validate_ports(&req.ports)?;
+    for dc in &req.data_center_ids {
+        validate_data_center_id(dc)?;
+    }
+    validate_env(req.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    if let Some(args) = &req.args {
+        validate_args(args)?;
+    }
+    Ok(())
+}
+
+/// Check a pod update like a create: every field set must be valid, and one must be set.
+pub fn validate_update(update: &PodUpdate) -> Result<()> {
+    if *update == PodUpdate::default() {
+        return Err(Error::invalid_input(
+            "the pod update changes nothing: set at least one field",
+        ));
+    }
+    if let Some(name) = &update.name {
+        validate_pod_name(name)?;
+    }
+    if let Some(image) = &update.image {
+        validate_image(image)?;
+    }
+    if let Some(args) = &update.args {
+        validate_args(args)?;
+    }
+    if let Some(disk) = update.disk {
+        validate_disk(disk)?;
+    }
+    if let Some(ports) = &update.ports {
+        validate_ports(ports)?;
+    }
+    if let Some(env) = &update.env {
+        validate_env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    }
+    if let Some(m) = &update.mounts {
+        validate_mounts(m)?;
+    }
+    for (what, id) in [
+        ("registry", &update.registry),
+        ("templateId", &update.template_id),
+    ] {
+        if let Some(id) = id
+            && (id.is_empty()
+                || id.len() > 64
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_')))
+        {
+            return Err(Error::invalid_input(format!(
+                "{what} {:?} is invalid: use the id RunPod shows for it",
+                truncate(id)
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn validate_disk(disk: u32) -> Result<()> {
+    if !(1..=MAX_CONTAINER_DISK_GB).contains(&disk) {
         return Err(Error::invalid_input(format!(
             "disk is {disk} GB: the container disk must be 1 to {MAX_CONTAINER_DISK_GB} GB"
         )));
     }
-    if let Some(p) = req.mounts.as_ref().and_then(|m| m.persistent.as_ref()) {
+    Ok(())
+}
+
+fn validate_args(args: &str) -> Result<()> {
+    if args.contains('\0') || args.len() > 4096 {
+        return Err(Error::invalid_input(
+            "args must be at most 4096 bytes without NUL characters",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_mounts(m: &Mounts) -> Result<()> {
+    if let Some(p) = &m.persistent {
         if !(MIN_VOLUME_GB..=MAX_VOLUME_GB).contains(&p.size) {
             return Err(Error::invalid_input(format!(
                 "mounts.persistent.size is {} GB: a volume must be {MIN_VOLUME_GB} to {MAX_VOLUME_GB} GB",
@@ -46,18 +123,6 @@ pub fn validate_create(req: &CreatePodRequest) -> Result<()> {
                 "mounts.persistent.path must be an absolute path such as /workspace",
             ));
         }
-    }
-    validate_ports(&req.ports)?;
-    for dc in &req.data_center_ids {
-        validate_data_center_id(dc)?;
-    }
-    validate_env(req.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
-    if let Some(args) = &req.args
-        && (args.contains('\0') || args.len() > 4096)
-    {
-        return Err(Error::invalid_input(
-            "args must be at most 4096 bytes without NUL characters",
-        ));
     }
     Ok(())
 }
