@@ -1,6 +1,7 @@
 //! `ingest_metrics` against every store backend: tokens checked first, strict bodies, each
 //! numbered batch accepted once (a replay answered idempotently, a reused number with another
-//! body a conflict), rate limits with Retry-After, and a final status that says to terminate.
+//! body a conflict), events kept once, the job row moved forward, rate limits with Retry-After,
+//! and a final status that says to terminate.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -9,8 +10,8 @@ use std::sync::Arc;
 
 use trainpod::ErrorKind;
 use trainpod::clock::ManualClock;
-use trainpod::jobs::{JobState, RateLimiter, ingest_metrics};
-use trainpod::store::{self, Store};
+use trainpod::jobs::{IngestOutcome, JobState, RateLimiter, ingest_metrics};
+use trainpod::store::{self, JobRecord, Store};
 use trainpod::token::{IssueRequest, KeyRing, Purpose, Tokens, generate_secret};
 use uuid::Uuid;
 
@@ -42,60 +43,92 @@ const TRAINING: &str =
     r#"{"n":1,"source":"bootstrap","type":"stage","stage":"training","ts":4,"data":{}}"#;
 const FINAL: &str = r#"{"n":2,"source":"bootstrap","type":"final","stage":"uploading","ts":9,"data":{"status":"succeeded","reason":"","exit_code":0,"cause_b64":"","log_tail_b64":""}}"#;
 
+fn job_row(id: &str) -> JobRecord {
+    JobRecord {
+        id: id.into(),
+        user: "user-1".into(),
+        attempt: 1,
+        state: JobState::Provisioning,
+        reason: String::new(),
+        pod_id: Some("pod-1".into()),
+        created_at: 1,
+        updated_at: 1,
+        deadline_unix: 4_000_000_000,
+        budget_usd: 10.0,
+        price_per_hour: 1.0,
+        started_at: Some(1),
+        last_heartbeat: None,
+        step: None,
+        max_steps: None,
+        loss: None,
+    }
+}
+
+async fn ingest(
+    t: &Tokens,
+    store: &dyn Store,
+    job: &str,
+    auth: Option<&str>,
+    body: &[u8],
+) -> trainpod::Result<IngestOutcome> {
+    ingest_metrics(t, store, None, job, auth, body).await
+}
+
 async fn contract(store: &dyn Store) {
     let t = tokens();
     let job = format!("job-{}", Uuid::new_v4().simple());
+    store.insert_job(&job_row(&job)).await.unwrap();
     let auth = bearer(&t, Purpose::MetricsWrite, &job, Some(1));
-    let ingest = |auth: Option<String>, body: Vec<u8>, current| {
-        let t = t.clone();
-        let job = job.clone();
-        async move {
-            ingest_metrics(
-                &t,
-                store,
-                None,
-                &job,
-                current,
-                auth.as_deref(),
-                &body,
-                false,
-            )
-            .await
-        }
-    };
+    let auth = Some(auth.as_str());
 
     let first = body(&job, 1, &format!("{TRAINING},{LOG}"));
-    let out = ingest(Some(auth.clone()), first.clone(), JobState::Provisioning)
-        .await
-        .unwrap();
+    let out = ingest(&t, store, &job, auth, &first).await.unwrap();
     assert_eq!(
         (out.status, out.replay, out.terminate_pod),
         (200, false, false)
     );
-    assert_eq!(out.progress.state, Some(JobState::Training));
-    assert_eq!(out.progress.loss, Some(1.5));
-
-    let again = ingest(Some(auth.clone()), first, JobState::Training)
-        .await
-        .unwrap();
-    assert!(again.replay, "{}", store.backend());
+    assert_eq!(out.job.state, JobState::Training, "{}", store.backend());
     assert_eq!(
-        again.progress.state, None,
-        "a replay is not processed twice"
+        (out.job.step, out.job.max_steps, out.job.loss),
+        (Some(2), Some(6), Some(1.5))
+    );
+    assert_eq!(out.job.last_heartbeat, Some(5));
+    assert_eq!(
+        store.get_job(&job).await.unwrap().unwrap(),
+        out.job,
+        "the row was saved"
     );
 
-    let other = body(&job, 1, LOG);
-    let conflict = ingest(Some(auth.clone()), other, JobState::Training)
+    let again = ingest(&t, store, &job, auth, &first).await.unwrap();
+    assert!(again.replay, "{}", store.backend());
+    assert_eq!(again.job, out.job, "a replay changes nothing");
+    assert_eq!(
+        store.events(&job, 1).await.unwrap().len(),
+        1,
+        "events kept once"
+    );
+
+    let conflict = ingest(&t, store, &job, auth, &body(&job, 1, LOG))
         .await
         .unwrap_err();
     assert_eq!(conflict.kind(), ErrorKind::SequenceConflict);
     assert_eq!(conflict.kind().http_status(), 409);
 
-    let last = ingest(Some(auth.clone()), body(&job, 2, FINAL), JobState::Training)
+    let last = ingest(&t, store, &job, auth, &body(&job, 2, FINAL))
         .await
         .unwrap();
     assert!(last.terminate_pod);
-    assert_eq!(last.progress.state, Some(JobState::Succeeded));
+    assert_eq!(last.job.state, JobState::Succeeded);
+    let kept = store.events(&job, 1).await.unwrap();
+    assert_eq!(kept.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [1, 2]);
+    assert!(kept[1].1.contains("\"final\""));
+
+    // A late batch of an ended job is taken, changes nothing, and tells the pod to stop.
+    let late = ingest(&t, store, &job, auth, &body(&job, 3, TRAINING))
+        .await
+        .unwrap();
+    assert_eq!(late.job.state, JobState::Succeeded);
+    assert_eq!(late.body, r#"{"ok":true,"cancel":true}"#);
 }
 
 #[tokio::test]
@@ -117,6 +150,7 @@ async fn bad_requests_get_their_typed_error_before_any_store_write() {
     let t = tokens();
     let store = store::open("memory:").await.unwrap();
     let job = "job-a";
+    store.insert_job(&job_row(job)).await.unwrap();
     let good = bearer(&t, Purpose::MetricsWrite, job, Some(1));
     let cases: Vec<(Option<String>, Vec<u8>, ErrorKind)> = vec![
         (None, body(job, 1, LOG), ErrorKind::TokenMissing),
@@ -157,67 +191,56 @@ async fn bad_requests_get_their_typed_error_before_any_store_write() {
         ),
     ];
     for (auth, body, kind) in cases {
-        let err = ingest_metrics(
-            &t,
-            store.as_ref(),
-            None,
-            job,
-            JobState::Training,
-            auth.as_deref(),
-            &body,
-            false,
-        )
-        .await
-        .unwrap_err();
+        let err = ingest(&t, store.as_ref(), job, auth.as_deref(), &body)
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), kind, "{err}");
     }
-    // None of them used a batch number: the first good batch is still new.
-    let out = ingest_metrics(
+    let unknown = bearer(&t, Purpose::MetricsWrite, "job-z", Some(1));
+    let err = ingest(
         &t,
         store.as_ref(),
-        None,
-        job,
-        JobState::Training,
-        Some(&good),
-        &body(job, 1, LOG),
-        false,
+        "job-z",
+        Some(&unknown),
+        &body("job-z", 1, LOG),
     )
     .await
-    .unwrap();
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    // None of them used a batch number: the first good batch is still new.
+    let out = ingest(&t, store.as_ref(), job, Some(&good), &body(job, 1, LOG))
+        .await
+        .unwrap();
     assert!(!out.replay);
 }
 
 #[tokio::test]
-async fn a_flood_is_rate_limited_with_retry_after_and_cancel_is_answered() {
+async fn a_flood_is_rate_limited_with_retry_after() {
     let t = tokens();
     let store = store::open("memory:").await.unwrap();
     let limiter = RateLimiter::new(2, 1.0, Arc::new(ManualClock::new(1_000)));
     let job = "job-flood";
+    store.insert_job(&job_row(job)).await.unwrap();
     let auth = bearer(&t, Purpose::MetricsWrite, job, Some(1));
     for n in 1..=2 {
-        let out = ingest_metrics(
+        ingest_metrics(
             &t,
             store.as_ref(),
             Some(&limiter),
             job,
-            JobState::Training,
             Some(&auth),
             &body(job, n, LOG),
-            true,
         )
         .await
         .unwrap();
-        assert_eq!(out.body, r#"{"ok":true,"cancel":true}"#);
     }
     let err = ingest_metrics(
         &t,
         store.as_ref(),
         Some(&limiter),
         job,
-        JobState::Training,
         Some(&auth),
         &body(job, 3, LOG),
-        false,
     )
     .await
     .unwrap_err();

@@ -1,7 +1,7 @@
 //! Strict parsing of a pod's metric batch, with caps on every dimension so that a hostile or
 //! broken pod cannot make the app store or fold unbounded data.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
@@ -30,7 +30,7 @@ pub struct Batch {
 }
 
 /// One event.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Event {
     /// The sender's own event counter.
@@ -41,7 +41,7 @@ pub struct Event {
     #[serde(rename = "type")]
     pub kind: String,
     /// The stage, on bootstrap events.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stage: Option<String>,
     /// Unix seconds with a fraction.
     pub ts: f64,

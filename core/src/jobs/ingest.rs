@@ -1,15 +1,16 @@
 //! `ingest_metrics`: what the app's metrics route calls with the request's `Authorization`
-//! header and body. Checks run cheapest first (token, rate, shape) so that a bad request costs no
-//! store round trip.
+//! header and body. Checks run cheapest first (token, rate, shape), so a bad request costs no
+//! store round trip; then the batch's events are kept, the batch is accepted once, and the job's
+//! row moves forward.
 
 use sha2::{Digest, Sha256};
 
-use super::batch::parse_batch;
+use super::batch::{Batch, parse_batch};
 use super::progress::{Progress, fold};
 use super::rate::RateLimiter;
 use super::state::JobState;
 use crate::error::{Error, ErrorKind, Result};
-use crate::store::{BatchOutcome, MetricBatch, Store};
+use crate::store::{BatchOutcome, JobRecord, MetricBatch, Store};
 use crate::token::{Expect, Purpose, Tokens};
 
 /// What the route answers, and what follows from the batch.
@@ -17,32 +18,33 @@ use crate::token::{Expect, Purpose, Tokens};
 pub struct IngestOutcome {
     /// The HTTP status to answer (200).
     pub status: u16,
-    /// The JSON body to answer; `{"cancel":true}` asks the trainer to stop.
+    /// The JSON body to answer; `{"ok":true,"cancel":true}` tells the trainer to stop (the job
+    /// was cancelled or has otherwise ended).
     pub body: String,
-    /// The batch was seen before (same number, same body): nothing was processed again.
+    /// The batch was seen before (same number, same body): its events are not kept twice.
     pub replay: bool,
-    /// What the batch says about the job (empty for a replay).
+    /// What the batch says.
     pub progress: Progress,
+    /// The job after the batch.
+    pub job: JobRecord,
     /// A final status arrived: terminate the pod now rather than wait for the pod to do it.
     pub terminate_pod: bool,
 }
 
-/// Verifies the job's metrics token, parses the batch strictly, accepts it once per
-/// (job, attempt, number), and folds its events for a job currently in `current`.
+/// Verifies the job's metrics token, parses the batch strictly, keeps its events and accepts it
+/// once per (job, attempt, number), and moves the job's row forward (compare and set, so
+/// concurrent batches of one job never lose an update).
 ///
-/// Errors carry their HTTP status (`Error::kind().http_status()`): 401/403 for tokens, 429 with
-/// `retry_after_secs` when rate limited, 400 for a bad body, 409 for a batch number reused with
-/// another body. `cancel` asks the pod to stop training (sent in the answer).
-#[allow(clippy::too_many_arguments)]
+/// Errors carry their HTTP status (`Error::kind().http_status()`): 401/403 for tokens (also for a
+/// pod of an earlier attempt), 429 with `retry_after_secs` when rate limited, 400 for a bad body,
+/// 404 for an unknown job, 409 for a batch number reused with another body.
 pub async fn ingest_metrics(
     tokens: &Tokens,
     store: &dyn Store,
     limiter: Option<&RateLimiter>,
     job_id: &str,
-    current: JobState,
     authorization: Option<&str>,
     body: &[u8],
-    cancel: bool,
 ) -> Result<IngestOutcome> {
     let claims = tokens.verify_authorization(
         authorization,
@@ -52,6 +54,67 @@ pub async fn ingest_metrics(
         limiter.check(job_id)?;
     }
     let batch = parse_batch(body)?;
+    check_scope(&batch, job_id, claims.ep)?;
+    let mut job = store
+        .get_job(job_id)
+        .await?
+        .ok_or_else(|| unknown_job(job_id))?;
+    if job.attempt != batch.attempt {
+        return Err(old_attempt(job.attempt, batch.attempt));
+    }
+    let now = tokens.clock().now_unix_secs();
+    let record = MetricBatch {
+        job: batch.job.clone(),
+        epoch: batch.attempt,
+        seq: batch.batch,
+        body_sha256: Sha256::digest(body).into(),
+        received_at: now,
+    };
+    // Events first (idempotent), then the ledger: a crash between the two leaves the batch
+    // unaccepted, and the pod's retry completes it.
+    let events = serde_json::to_string(&batch.events).map_err(|e| {
+        Error::new(
+            ErrorKind::Internal,
+            format!("events did not serialize: {e}"),
+        )
+    })?;
+    store.append_events(&record, &events).await?;
+    let replay = store.accept_batch(&record).await? == BatchOutcome::Replayed;
+    // Folding again on a replay is harmless (the row only moves forward), and completes a batch
+    // whose first delivery was accepted but not applied.
+    let progress = loop {
+        let progress = fold(job.state, &batch.events);
+        let next = apply(&job, &progress, now);
+        if next == job || store.update_job(&next, job.state).await? {
+            job = next;
+            break progress;
+        }
+        // Another writer moved the job first: read it again and fold onto what it wrote.
+        job = store
+            .get_job(job_id)
+            .await?
+            .ok_or_else(|| unknown_job(job_id))?;
+        if job.attempt != batch.attempt {
+            return Err(old_attempt(job.attempt, batch.attempt));
+        }
+    };
+    let ended = job.state.is_final() && progress.final_status.is_none();
+    Ok(IngestOutcome {
+        status: 200,
+        body: if ended {
+            r#"{"ok":true,"cancel":true}"#
+        } else {
+            r#"{"ok":true}"#
+        }
+        .to_owned(),
+        replay,
+        terminate_pod: progress.final_status.is_some(),
+        progress,
+        job,
+    })
+}
+
+fn check_scope(batch: &Batch, job_id: &str, epoch: Option<u32>) -> Result<()> {
     if batch.job != job_id {
         return Err(Error::new(
             ErrorKind::TokenScopeMismatch,
@@ -61,40 +124,48 @@ pub async fn ingest_metrics(
             ),
         ));
     }
-    if claims.ep.is_some_and(|ep| ep != batch.attempt) {
-        return Err(Error::new(
-            ErrorKind::TokenScopeMismatch,
-            "the batch's attempt is not the one the token was issued for; a retried job's \
-             old pod must not report into the new attempt",
-        ));
+    if let Some(ep) = epoch.filter(|ep| *ep != batch.attempt) {
+        return Err(old_attempt(ep, batch.attempt));
     }
-    let record = MetricBatch {
-        job: batch.job.clone(),
-        epoch: batch.attempt,
-        seq: batch.batch,
-        body_sha256: Sha256::digest(body).into(),
-        received_at: tokens.clock().now_unix_secs(),
-    };
-    let answer = if cancel {
-        r#"{"ok":true,"cancel":true}"#
-    } else {
-        r#"{"ok":true}"#
-    };
-    if store.accept_batch(&record).await? == BatchOutcome::Replayed {
-        return Ok(IngestOutcome {
-            status: 200,
-            body: answer.to_owned(),
-            replay: true,
-            progress: Progress::default(),
-            terminate_pod: false,
-        });
+    Ok(())
+}
+
+fn old_attempt(current: u32, sent: u32) -> Error {
+    Error::new(
+        ErrorKind::TokenScopeMismatch,
+        format!(
+            "the batch is from attempt {sent} but the job is at attempt {current}; \
+             a retried job's old pod must not report into the new attempt"
+        ),
+    )
+}
+
+fn unknown_job(job_id: &str) -> Error {
+    Error::new(
+        ErrorKind::NotFound,
+        format!(
+            "no job {job_id} in the store; record the job (deploy does) before its pod reports"
+        ),
+    )
+}
+
+/// The job row after `p`: state forward only, latest figures, the newest sign of life.
+fn apply(job: &JobRecord, p: &Progress, now: u64) -> JobRecord {
+    let mut next = job.clone();
+    if let Some(state) = p.state.filter(|s| job.state.can_move_to(*s)) {
+        next.state = state;
+        next.reason = match &p.final_status {
+            Some(f) if state != JobState::Succeeded => f.reason.clone(),
+            _ => String::new(),
+        };
     }
-    let progress = fold(current, &batch.events);
-    Ok(IngestOutcome {
-        status: 200,
-        body: answer.to_owned(),
-        replay: false,
-        terminate_pod: progress.final_status.is_some(),
-        progress,
-    })
+    next.step = p.step.or(job.step);
+    next.max_steps = p.max_steps.or(job.max_steps);
+    next.loss = p.loss.or(job.loss);
+    let seen = p.last_event_at.map(|t| t as u64);
+    next.last_heartbeat = job.last_heartbeat.max(seen);
+    if next != *job {
+        next.updated_at = now;
+    }
+    next
 }

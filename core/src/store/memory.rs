@@ -23,6 +23,7 @@ struct State {
     batches: HashMap<(String, u32, u64), [u8; 32]>,
     jobs: HashMap<String, JobRecord>,
     pod_actions: HashMap<String, PodActionRecord>,
+    events: std::collections::BTreeMap<(String, u32, u64), String>,
 }
 
 impl MemoryStore {
@@ -104,6 +105,24 @@ impl Store for MemoryStore {
             .pod_actions
             .insert(action.pod_id.clone(), action.clone());
         Ok(true)
+    }
+
+    async fn append_events(&self, batch: &MetricBatch, events_json: &str) -> Result<()> {
+        let key = (batch.job.clone(), batch.epoch, batch.seq);
+        self.state()
+            .events
+            .entry(key)
+            .or_insert_with(|| events_json.to_owned());
+        Ok(())
+    }
+
+    async fn events(&self, job: &str, attempt: u32) -> Result<Vec<(u64, String)>> {
+        let state = self.state();
+        let rows = state
+            .events
+            .iter()
+            .filter(|((j, a, _), _)| j == job && *a == attempt);
+        Ok(rows.map(|((_, _, n), e)| (*n, e.clone())).collect())
     }
 
     fn backend(&self) -> &'static str {

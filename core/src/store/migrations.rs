@@ -24,6 +24,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "jobs",
         sql: include_str!("../../migrations/0002_jobs.sql"),
     },
+    Migration {
+        version: 3,
+        name: "job_events",
+        sql: include_str!("../../migrations/0003_job_events.sql"),
+    },
 ];
 
 pub(crate) const CREATE_TABLE: &str = "create table if not exists trainpod_schema_migrations (

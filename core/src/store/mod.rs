@@ -92,6 +92,12 @@ pub trait Store: Send + Sync + Debug {
     /// tried again after the lease.
     async fn claim_pod_action(&self, action: &PodActionRecord, lease_secs: u64) -> Result<bool>;
 
+    /// Keep a batch's events (a JSON array); a batch already kept is left as it was.
+    async fn append_events(&self, batch: &MetricBatch, events_json: &str) -> Result<()>;
+
+    /// The events kept for a job's attempt, batch by batch in order: (batch number, JSON array).
+    async fn events(&self, job: &str, attempt: u32) -> Result<Vec<(u64, String)>>;
+
     /// Which backend this is: `memory`, `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 }

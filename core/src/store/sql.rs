@@ -38,6 +38,13 @@ pub(crate) const CLAIM_POD_ACTION: &str = "insert into trainpod_pod_actions
      reason = excluded.reason, acted_at = excluded.acted_at
      where trainpod_pod_actions.acted_at < $6";
 
+pub(crate) const INSERT_EVENTS: &str = "insert into trainpod_job_events
+     (job_id, attempt, batch, received_at, events) values ($1, $2, $3, $4, $5)
+     on conflict (job_id, attempt, batch) do nothing";
+
+pub(crate) const SELECT_EVENTS: &str = "select batch, events from trainpod_job_events
+     where job_id = $1 and attempt = $2 order by batch";
+
 pub(crate) fn opt_i64(v: Option<u64>) -> Option<i64> {
     v.map(to_i64)
 }
@@ -273,6 +280,41 @@ macro_rules! sql_store {
                     .await
                     .map_err(|e| $crate::store::store_error("record a pod action", e))?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn append_events(
+                &self,
+                b: &$crate::store::MetricBatch,
+                events_json: &str,
+            ) -> $crate::error::Result<()> {
+                use $crate::store::sql::{INSERT_EVENTS, to_i64};
+                sqlx::query(INSERT_EVENTS)
+                    .bind(&b.job)
+                    .bind(i64::from(b.epoch))
+                    .bind(to_i64(b.seq))
+                    .bind(to_i64(b.received_at))
+                    .bind(events_json)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::store_error("keep a batch's events", e))?;
+                Ok(())
+            }
+
+            async fn events(
+                &self,
+                job: &str,
+                attempt: u32,
+            ) -> $crate::error::Result<Vec<(u64, String)>> {
+                let rows: Vec<(i64, String)> = sqlx::query_as($crate::store::sql::SELECT_EVENTS)
+                    .bind(job)
+                    .bind(i64::from(attempt))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::store_error("read a job's events", e))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(n, e)| (u64::try_from(n).unwrap_or(0), e))
+                    .collect())
             }
 
             fn backend(&self) -> &'static str {

@@ -206,7 +206,7 @@ async fn metrics(
     let auth = headers
         .get("authorization")
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let current = {
+    {
         let mut s = state.lock().unwrap();
         s.metric_posts += 1;
         s.metric_requests
@@ -214,22 +214,10 @@ async fn metrics(
         if s.metrics_down {
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
-        s.job_states
-            .get(&job)
-            .copied()
-            .unwrap_or(JobState::Provisioning)
-    };
-    let outcome = ingest_metrics(
-        &tokens,
-        store.as_ref(),
-        None,
-        &job,
-        current,
-        auth.as_deref(),
-        &body,
-        false,
-    )
-    .await;
+    }
+    // Deploy records the job before the pod exists; this app records it on first contact.
+    store.insert_job(&job_record(&job)).await.unwrap();
+    let outcome = ingest_metrics(&tokens, store.as_ref(), None, &job, auth.as_deref(), &body).await;
     let out = match outcome {
         Ok(out) => out,
         Err(e) => {
@@ -242,9 +230,7 @@ async fn metrics(
     if !out.replay {
         let batch: Value = serde_json::from_slice(&body).unwrap();
         s.batches.insert(batch["batch"].as_u64().unwrap(), batch);
-        if let Some(next) = out.progress.state {
-            s.job_states.insert(job, next);
-        }
+        s.job_states.insert(job, out.job.state);
         s.terminate_requested |= out.terminate_pod;
     }
     (StatusCode::from_u16(out.status).unwrap(), out.body).into_response()
@@ -303,6 +289,28 @@ async fn upload(
 ) -> StatusCode {
     state.lock().unwrap().uploads.insert(path, body.to_vec());
     StatusCode::OK
+}
+
+fn job_record(id: &str) -> trainpod::store::JobRecord {
+    let now = unix_now() as u64;
+    trainpod::store::JobRecord {
+        id: id.into(),
+        user: "user-1".into(),
+        attempt: 1,
+        state: JobState::Provisioning,
+        reason: String::new(),
+        pod_id: None,
+        created_at: now,
+        updated_at: now,
+        deadline_unix: now + 3600,
+        budget_usd: 10.0,
+        price_per_hour: 0.69,
+        started_at: Some(now),
+        last_heartbeat: None,
+        step: None,
+        max_steps: None,
+        loss: None,
+    }
 }
 
 /// Lowercase hex sha256.
