@@ -6,8 +6,14 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 passed=()
-stage() { printf '\n==== %s ====\n' "$1"; }
-done_stage() { passed+=("$1"); printf -- '---- %s: ok\n' "$1"; }
+stage() {
+  printf '\n==== %s ====\n' "$1"
+  stage_start=$SECONDS
+}
+done_stage() {
+  passed+=("$1 ($((SECONDS - stage_start)) s)")
+  printf -- '---- %s: ok in %d s\n' "$1" "$((SECONDS - stage_start))"
+}
 
 eval "$(scripts/postgres.sh start)"
 trap 'scripts/postgres.sh stop' EXIT
