@@ -33,3 +33,5 @@ export declare class InvalidInputError extends TrainpodError {}
 export declare class StoreError extends TrainpodError {}
 /** The RunPod API refused or failed a request. */
 export declare class ApiError extends TrainpodError {}
+/** A staged dataset cannot be served (`DATASET_NOT_FOUND` 404, `DATASET_PATH_UNSAFE` 403). */
+export declare class DatasetError extends TrainpodError {}

@@ -26,6 +26,8 @@ class InvalidInputError extends TrainpodError {}
 class StoreError extends TrainpodError {}
 /** The RunPod API refused or failed a request. */
 class ApiError extends TrainpodError {}
+/** A staged dataset cannot be served (`DATASET_NOT_FOUND` 404, `DATASET_PATH_UNSAFE` 403). */
+class DatasetError extends TrainpodError {}
 
 const INPUT_CODES = new Set(['INVALID_INPUT', 'DATASET_INVALID', 'URL_UNREACHABLE_FROM_POD']);
 const API_CODES = new Set([
@@ -41,11 +43,14 @@ const API_CODES = new Set([
   'TIMEOUT',
 ]);
 
+const DATASET_CODES = new Set(['DATASET_NOT_FOUND', 'DATASET_PATH_UNSAFE']);
+
 function errorClass(code) {
   if (code.startsWith('TOKEN_')) return TokenError;
   if (code.startsWith('STORE_')) return StoreError;
   if (INPUT_CODES.has(code)) return InvalidInputError;
   if (API_CODES.has(code)) return ApiError;
+  if (DATASET_CODES.has(code)) return DatasetError;
   return TrainpodError;
 }
 
@@ -178,6 +183,7 @@ Object.assign(module.exports, {
   InvalidInputError,
   StoreError,
   ApiError,
+  DatasetError,
 });
 // The conversion itself, so tests can check it for every code without a native failure for each.
 Object.defineProperty(module.exports, '__convertForTests', { value: convert, enumerable: false });

@@ -10,6 +10,7 @@ export const {
   InvalidInputError,
   StoreError,
   ApiError,
+  DatasetError,
   Tokens,
   Store,
   generateSecret,
