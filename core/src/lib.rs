@@ -8,6 +8,8 @@ mod hex;
 pub mod reach;
 pub mod runpod;
 pub mod script;
+#[cfg(unix)]
+pub mod staging;
 pub mod store;
 pub mod token;
 
