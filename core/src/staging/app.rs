@@ -68,6 +68,9 @@ pub struct DownloadRequest<'a> {
     pub range: Option<&'a str>,
     /// The `If-Range` header value.
     pub if_range: Option<&'a str>,
+    /// The job the route names, where it names one (`/jobs/{job}/datasets/{id}`): the token
+    /// must be for that job too.
+    pub job: Option<&'a str>,
 }
 
 impl AppStaging {
@@ -164,13 +167,15 @@ impl AppStaging {
             dataset_id,
             range,
             if_range: None,
+            job: None,
         })
     }
 
     /// [`AppStaging::authorize_dataset_download`] with every request field, `If-Range` included.
     pub fn authorize(&self, req: &DownloadRequest<'_>) -> Result<Grant> {
         let token = self.pick_token(req.authorization, req.query_token)?;
-        let expect = Expect::purpose(Purpose::DatasetRead).dataset(req.dataset_id);
+        let mut expect = Expect::purpose(Purpose::DatasetRead).dataset(req.dataset_id);
+        expect.job = req.job.map(str::to_owned);
         let claims = self.tokens.verify(token, &expect)?;
         let opened = self
             .root

@@ -7,13 +7,13 @@
 //! (kernels before 5.6, seccomp filters that deny it, other Unixes) the fallback is `openat` with
 //! `O_NOFOLLOW`, which is as strict here because a valid id is exactly one path component.
 //!
-//! After opening, `fstat` on the handle (not the path) must show a regular file with one link:
-//! a hard link inside the root to a file elsewhere is the one escape path resolution cannot see,
-//! so files with more than one link are refused unless the app allows them.
+//! Before and after opening, the entry must be a regular file with one link: a hard link inside
+//! the root to a file elsewhere is the one escape that path resolution cannot see, so files with
+//! more than one link are refused unless the app allows them.
 
 use super::id::check_dataset_id;
 use crate::error::{Error, ErrorKind, Result};
-use rustix::fs::{FileType, Mode, OFlags, Stat};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 use std::fs::File;
 use std::os::fd::OwnedFd;
@@ -56,18 +56,21 @@ impl RootDir {
     }
 
     /// Open dataset `id` for reading, beneath the root, refusing anything but a plain file.
+    ///
+    /// The entry is first looked at without following it (`fstatat(AT_SYMLINK_NOFOLLOW)`), so a
+    /// symlink, hard link, FIFO or device is refused without ever being opened; then it is
+    /// opened beneath the root and the open handle's `fstat` must show the same plain file,
+    /// which closes the race of the entry being swapped in between.
     pub fn open_dataset(&self, id: &str, allow_hardlinks: bool) -> Result<OpenedFile> {
         let id = check_dataset_id(id)?;
+        let seen = rustix::fs::statat(&self.fd, id, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| open_error(id, e))?;
+        check_plain(id, &seen, allow_hardlinks)?;
         let fd = self.open_beneath(id).map_err(|e| open_error(id, e))?;
         let stat = rustix::fs::fstat(&fd).map_err(|e| io_error(id, e))?;
-        if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
-            return Err(unsafe_path(id, "is not a regular file"));
-        }
-        if stat.st_nlink > 1 && !allow_hardlinks {
-            return Err(unsafe_path(
-                id,
-                "has more than one hard link (it may be a file from outside the root)",
-            ));
+        check_plain(id, &stat, allow_hardlinks)?;
+        if (stat.st_dev, stat.st_ino) != (seen.st_dev, seen.st_ino) {
+            return Err(unsafe_path(id, "was replaced while it was being opened"));
         }
         Ok(OpenedFile {
             file: File::from(fd),
@@ -106,6 +109,22 @@ impl RootDir {
     }
 }
 
+/// A regular file with one link (unless hard links are allowed).
+fn check_plain(id: &str, stat: &Stat, allow_hardlinks: bool) -> Result<()> {
+    match FileType::from_raw_mode(stat.st_mode) {
+        FileType::RegularFile => {}
+        FileType::Symlink => return Err(unsafe_path(id, "is a symbolic link")),
+        _ => return Err(unsafe_path(id, "is not a regular file")),
+    }
+    if stat.st_nlink > 1 && !allow_hardlinks {
+        return Err(unsafe_path(
+            id,
+            "has more than one hard link (it may be a file from outside the root)",
+        ));
+    }
+    Ok(())
+}
+
 fn open_error(id: &str, e: Errno) -> Error {
     match e {
         Errno::NOENT | Errno::NOTDIR => Error::new(
@@ -140,4 +159,41 @@ fn unsafe_path(id: &str, why: &str) -> Error {
             "the dataset file {id} {why}; trainpod serves only plain files beneath the staging root"
         ),
     )
+}
+
+#[cfg(all(test, any(target_os = "linux", target_os = "android")))]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// The kernel layer alone, as if the id check were bypassed: multi-component paths that
+    /// leave the root are refused by `openat2` itself.
+    #[test]
+    fn openat2_refuses_every_escape_even_without_the_id_check() {
+        let base = std::env::temp_dir().join(format!("trainpod-beneath-{}", uuid::Uuid::new_v4()));
+        let (root, outside) = (base.join("root"), base.join("outside"));
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("secret"), b"secret").unwrap();
+        std::fs::write(root.join("sub/f"), b"ok").unwrap();
+        symlink("../outside", root.join("dirlink")).unwrap();
+        symlink(outside.join("secret"), root.join("abslink")).unwrap();
+        let dir = RootDir::open(&root).unwrap();
+        assert!(dir.open_beneath("sub/f").is_ok());
+        let secret = outside.join("secret");
+        for path in [
+            "../outside/secret",
+            "sub/../../outside/secret",
+            secret.to_str().unwrap(),
+            "/etc/passwd",
+            "dirlink/secret",
+            "abslink",
+            "/proc/self/root/etc/passwd",
+        ] {
+            let err = dir.open_beneath(path).unwrap_err();
+            assert!(matches!(err, Errno::XDEV | Errno::LOOP), "{path}: {err}");
+        }
+        std::fs::remove_dir_all(base).unwrap();
+    }
 }

@@ -65,6 +65,7 @@ async fn download(
             dataset_id: &id,
             range: f.range.as_deref(),
             if_range: f.if_range.as_deref(),
+            job: None,
         })
     })
     .await
