@@ -2,6 +2,8 @@
 // `TrainpodError`s with a stable `code`, `status`, `requestId`, `retryAfter`, `retryable` and a
 // `cause` chain. Every rule lives in the Rust core; this file only converts errors.
 
+const fs = require('node:fs');
+const { Readable } = require('node:stream');
 const native = require('./binding.js');
 
 const ERROR_CODES = Object.freeze(native.errorCodes());
@@ -174,6 +176,54 @@ function wrapClass(Class) {
 for (const [name, value] of Object.entries(native)) {
   if (typeof value !== 'function') module.exports[name] = value;
   else module.exports[name] = /^[A-Z]/.test(name) ? wrapClass(value) : guard(value);
+}
+
+/**
+ * A dataset grant with its body helpers. The native grant carries the descriptor of the file core
+ * opened beneath the staging root; these stream exactly that file, once, and close it.
+ */
+function withBody(grant) {
+  if (grant.fd === undefined) grant.fd = null;
+  let fd = grant.fd;
+  const take = () => {
+    const taken = fd;
+    fd = null;
+    return taken;
+  };
+  Object.defineProperties(grant, {
+    stream: {
+      value() {
+        const taken = take();
+        if (taken === null || taken === undefined) return Readable.from([]);
+        const end = grant.offset + grant.length - 1;
+        return fs.createReadStream('', { fd: taken, start: grant.offset, end, highWaterMark: 1 << 20 });
+      },
+    },
+    webStream: {
+      value() {
+        return Readable.toWeb(this.stream());
+      },
+    },
+    close: {
+      value() {
+        const taken = take();
+        if (taken !== null && taken !== undefined) fs.closeSync(taken);
+      },
+    },
+  });
+  return grant;
+}
+
+// `authorizeDatasetDownload` returns the grant with its body helpers. The decorator keeps the
+// native function under NATIVE, so a reload of this file wraps the original again, not this.
+if (module.exports.AppStaging) {
+  const proto = module.exports.AppStaging.prototype;
+  const guarded = proto.authorizeDatasetDownload;
+  const decorated = function authorizeDatasetDownload(...args) {
+    return withBody(Reflect.apply(guarded, this, args));
+  };
+  Object.defineProperty(decorated, NATIVE, { value: guarded[NATIVE] ?? guarded });
+  Object.defineProperty(proto, 'authorizeDatasetDownload', { value: decorated, writable: true, configurable: true });
 }
 
 Object.assign(module.exports, {

@@ -11,10 +11,12 @@ export const {
   StoreError,
   ApiError,
   DatasetError,
+  AppStaging,
   Tokens,
   Store,
   generateSecret,
   errorCodes,
+  httpStatus,
   version,
 } = trainpod;
 export default trainpod;
