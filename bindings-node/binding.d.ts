@@ -9,6 +9,26 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** Datasets under one root directory, addressed by id, served through signed URLs. */
+export declare class AppStaging {
+  /** Serve the datasets under `root`, verifying tokens with `tokens`. */
+  constructor(root: string, tokens: Tokens, options?: AppStagingOptions | undefined | null)
+  /** The root directory. */
+  get root(): string
+  /**
+   * The sha256 (hex) of a staged dataset, computed once and cached: call it when a dataset
+   * is stored so the first download does not wait for the hash.
+   */
+  digest(dataset: string): string
+  /** Issue a `dataset.read` token and the URL it unlocks. */
+  signedDownloadUrl(options: SignedDownloadOptions): SignedDownload
+  /**
+   * Turn a download request into a grant, or throw the typed error (`httpStatus(err.code)`
+   * is the status to answer).
+   */
+  authorizeDatasetDownload(request: DownloadRequestOptions): DatasetGrant
+}
+
 /** A store opened from a URL: `memory:`, `sqlite://PATH` or `postgres://…`. */
 export declare class Store {
   /** Open (and migrate) the store at `url`. */
@@ -35,6 +55,14 @@ export declare class Tokens {
   get activeKey(): string
 }
 
+/** Options of `AppStaging`. */
+export interface AppStagingOptions {
+  /** Accept `?token=` when no `Authorization` header is sent (default true). */
+  allowQueryToken?: boolean
+  /** Serve files with more than one hard link (default false). */
+  allowHardlinks?: boolean
+}
+
 /** The claims of a token, with the JSON payload's field names. */
 export interface Claims {
   v: number
@@ -51,6 +79,52 @@ export interface Claims {
   jti: string
   once: boolean
   ep?: number
+}
+
+/**
+ * An authorized download: answer `status` with `headers` and stream `length` bytes of `fd`
+ * from `offset` (`index.js` adds `stream()`, `webStream()` and `close()`).
+ */
+export interface DatasetGrant {
+  /** 200, 206 or 416. */
+  status: number
+  /** Response headers (lowercase names). */
+  headers: Record<string, string>
+  /** First byte of the body within the file. */
+  offset: number
+  /** Bytes of body. */
+  length: number
+  /** The file's size. */
+  size: number
+  /** The file's sha256, lowercase hex. */
+  sha256: string
+  /** The strong ETag. */
+  etag: string
+  /** The dataset id. */
+  dataset: string
+  /** The verified token's claims. */
+  claims: Claims
+  /**
+   * The open file's descriptor, owned by the caller; `null` when there is no body (416).
+   * Use `stream()`, `webStream()` or `close()` (from `index.js`) rather than the number.
+   */
+  fd?: number
+}
+
+/** The request fields of a dataset download. */
+export interface DownloadRequestOptions {
+  /** The `Authorization` header. */
+  authorization?: string | null
+  /** The `token` query parameter. */
+  queryToken?: string | null
+  /** The dataset id from the route. */
+  datasetId: string
+  /** The `Range` header. */
+  range?: string | null
+  /** The `If-Range` header. */
+  ifRange?: string | null
+  /** The job the route names, if it names one. */
+  job?: string | null
 }
 
 /** Every error code, in the order of the core's error kinds. */
@@ -70,6 +144,12 @@ export interface ExpectOptions {
 
 /** A fresh 32-byte secret for a key ring entry, as unpadded base64url. */
 export declare function generateSecret(): string
+
+/**
+ * The HTTP status a route answers when a failure with `code` ends the request (500 for an
+ * unknown code).
+ */
+export declare function httpStatus(code: string): number
 
 /** A new token and its claims. */
 export interface IssuedToken {
@@ -101,6 +181,36 @@ export interface IssueOptions {
   epoch?: number
   /** An explicit token id (a UUID), for reproducible tokens. */
   jti?: string
+}
+
+/** A download URL for one dataset and job. */
+export interface SignedDownload {
+  /** The URL; send the token as `Authorization: Bearer <token>`. */
+  url: string
+  /** The URL with `?token=`, only for tools that cannot set headers. */
+  urlWithToken: string
+  /** The `dataset.read` token. */
+  token: string
+  /** When the token expires, Unix seconds. */
+  expiresAt: number
+  /** The file's size in bytes. */
+  size: number
+  /** The file's sha256, lowercase hex. */
+  sha256: string
+}
+
+/** What `signedDownloadUrl` needs. */
+export interface SignedDownloadOptions {
+  /** The app's base URL; the dataset URL is `<baseUrl>/datasets/<dataset>`. */
+  baseUrl: string
+  /** The job. */
+  job: string
+  /** The user the job belongs to. */
+  user: string
+  /** The dataset id. */
+  dataset: string
+  /** Lifetime in seconds (default 900, at most 86400). */
+  ttlSecs?: number
 }
 
 /** How to build `Tokens`. */

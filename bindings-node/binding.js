@@ -835,8 +835,10 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.AppStaging = nativeBinding.AppStaging
 module.exports.Store = nativeBinding.Store
 module.exports.Tokens = nativeBinding.Tokens
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.generateSecret = nativeBinding.generateSecret
+module.exports.httpStatus = nativeBinding.httpStatus
 module.exports.version = nativeBinding.version

@@ -33,3 +33,17 @@ export declare class InvalidInputError extends TrainpodError {}
 export declare class StoreError extends TrainpodError {}
 /** The RunPod API refused or failed a request. */
 export declare class ApiError extends TrainpodError {}
+/** A staged dataset cannot be served (`DATASET_NOT_FOUND` 404, `DATASET_PATH_UNSAFE` 403). */
+export declare class DatasetError extends TrainpodError {}
+
+declare module './binding' {
+  /** Body helpers added by `index.js`: each streams or closes the file core opened, once. */
+  interface DatasetGrant {
+    /** The body as a Node stream (`offset` to `offset + length - 1`); closes the file at the end. */
+    stream(): import('node:stream').Readable;
+    /** The body as a web `ReadableStream`, for `new Response(...)` in a Next.js route. */
+    webStream(): ReadableStream<Uint8Array>;
+    /** Close the file without sending it (HEAD requests, errors while answering). */
+    close(): void;
+  }
+}

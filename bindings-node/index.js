@@ -2,6 +2,8 @@
 // `TrainpodError`s with a stable `code`, `status`, `requestId`, `retryAfter`, `retryable` and a
 // `cause` chain. Every rule lives in the Rust core; this file only converts errors.
 
+const fs = require('node:fs');
+const { Readable } = require('node:stream');
 const native = require('./binding.js');
 
 const ERROR_CODES = Object.freeze(native.errorCodes());
@@ -26,6 +28,8 @@ class InvalidInputError extends TrainpodError {}
 class StoreError extends TrainpodError {}
 /** The RunPod API refused or failed a request. */
 class ApiError extends TrainpodError {}
+/** A staged dataset cannot be served (`DATASET_NOT_FOUND` 404, `DATASET_PATH_UNSAFE` 403). */
+class DatasetError extends TrainpodError {}
 
 const INPUT_CODES = new Set(['INVALID_INPUT', 'DATASET_INVALID', 'URL_UNREACHABLE_FROM_POD']);
 const API_CODES = new Set([
@@ -41,11 +45,14 @@ const API_CODES = new Set([
   'TIMEOUT',
 ]);
 
+const DATASET_CODES = new Set(['DATASET_NOT_FOUND', 'DATASET_PATH_UNSAFE']);
+
 function errorClass(code) {
   if (code.startsWith('TOKEN_')) return TokenError;
   if (code.startsWith('STORE_')) return StoreError;
   if (INPUT_CODES.has(code)) return InvalidInputError;
   if (API_CODES.has(code)) return ApiError;
+  if (DATASET_CODES.has(code)) return DatasetError;
   return TrainpodError;
 }
 
@@ -171,6 +178,54 @@ for (const [name, value] of Object.entries(native)) {
   else module.exports[name] = /^[A-Z]/.test(name) ? wrapClass(value) : guard(value);
 }
 
+/**
+ * A dataset grant with its body helpers. The native grant carries the descriptor of the file core
+ * opened beneath the staging root; these stream exactly that file, once, and close it.
+ */
+function withBody(grant) {
+  if (grant.fd === undefined) grant.fd = null;
+  let fd = grant.fd;
+  const take = () => {
+    const taken = fd;
+    fd = null;
+    return taken;
+  };
+  Object.defineProperties(grant, {
+    stream: {
+      value() {
+        const taken = take();
+        if (taken === null || taken === undefined) return Readable.from([]);
+        const end = grant.offset + grant.length - 1;
+        return fs.createReadStream('', { fd: taken, start: grant.offset, end, highWaterMark: 1 << 20 });
+      },
+    },
+    webStream: {
+      value() {
+        return Readable.toWeb(this.stream());
+      },
+    },
+    close: {
+      value() {
+        const taken = take();
+        if (taken !== null && taken !== undefined) fs.closeSync(taken);
+      },
+    },
+  });
+  return grant;
+}
+
+// `authorizeDatasetDownload` returns the grant with its body helpers. The decorator keeps the
+// native function under NATIVE, so a reload of this file wraps the original again, not this.
+if (module.exports.AppStaging) {
+  const proto = module.exports.AppStaging.prototype;
+  const guarded = proto.authorizeDatasetDownload;
+  const decorated = function authorizeDatasetDownload(...args) {
+    return withBody(Reflect.apply(guarded, this, args));
+  };
+  Object.defineProperty(decorated, NATIVE, { value: guarded[NATIVE] ?? guarded });
+  Object.defineProperty(proto, 'authorizeDatasetDownload', { value: decorated, writable: true, configurable: true });
+}
+
 Object.assign(module.exports, {
   ERROR_CODES,
   TrainpodError,
@@ -178,6 +233,7 @@ Object.assign(module.exports, {
   InvalidInputError,
   StoreError,
   ApiError,
+  DatasetError,
 });
 // The conversion itself, so tests can check it for every code without a native failure for each.
 Object.defineProperty(module.exports, '__convertForTests', { value: convert, enumerable: false });

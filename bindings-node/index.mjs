@@ -10,10 +10,13 @@ export const {
   InvalidInputError,
   StoreError,
   ApiError,
+  DatasetError,
+  AppStaging,
   Tokens,
   Store,
   generateSecret,
   errorCodes,
+  httpStatus,
   version,
 } = trainpod;
 export default trainpod;

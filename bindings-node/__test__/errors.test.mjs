@@ -37,6 +37,7 @@ test('every core error code is distinct and becomes a TrainpodError with that co
     assert.equal(err.cause.cause.message, 'b');
     assert.equal(err instanceof cjs.TokenError, code.startsWith('TOKEN_'), code);
     assert.equal(err instanceof cjs.StoreError, code.startsWith('STORE_'), code);
+    assert.equal(err instanceof cjs.DatasetError, ['DATASET_NOT_FOUND', 'DATASET_PATH_UNSAFE'].includes(code), code);
   }
 });
 

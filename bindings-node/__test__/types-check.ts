@@ -1,8 +1,11 @@
 // Compiled by `npm run typecheck` (never run): the declarations describe real usage.
 import {
+  AppStaging,
   type Claims,
+  type DatasetGrant,
   ERROR_CODES,
   generateSecret,
+  httpStatus,
   InvalidInputError,
   type IssuedToken,
   Store,
@@ -35,3 +38,26 @@ async function issue(): Promise<string> {
 }
 
 export { issue, route };
+
+// A Next.js route handler serving a staged dataset: `GET /datasets/[id]`.
+const staging = new AppStaging('/srv/datasets', new Tokens({ keys: '', audience: 'https://a.example' }));
+
+export async function GET(req: Request, ctx: { params: Promise<{ id: string }> }): Promise<Response> {
+  const { id } = await ctx.params;
+  let grant: DatasetGrant;
+  try {
+    grant = staging.authorizeDatasetDownload({
+      authorization: req.headers.get('authorization'),
+      queryToken: new URL(req.url).searchParams.get('token'),
+      datasetId: id,
+      range: req.headers.get('range'),
+      ifRange: req.headers.get('if-range'),
+    });
+  } catch (err) {
+    const code = err instanceof TrainpodError ? err.code : 'INTERNAL';
+    return Response.json({ error: code }, { status: httpStatus(code) });
+  }
+  if (req.method === 'HEAD') grant.close();
+  const body = req.method === 'HEAD' ? null : grant.webStream();
+  return new Response(body, { status: grant.status, headers: grant.headers });
+}

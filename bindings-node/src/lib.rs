@@ -9,6 +9,7 @@
 
 mod errors;
 mod numbers;
+mod staging;
 mod store;
 mod tokens;
 
@@ -27,6 +28,13 @@ pub fn error_codes() -> Vec<String> {
         .iter()
         .map(|k| k.code().to_owned())
         .collect()
+}
+
+/// The HTTP status a route answers when a failure with `code` ends the request (500 for an
+/// unknown code).
+#[napi(catch_unwind)]
+pub fn http_status(code: String) -> u32 {
+    trainpod::ErrorKind::from_code(&code).map_or(500, |k| u32::from(k.http_status()))
 }
 
 /// The version of the core this module was built from.

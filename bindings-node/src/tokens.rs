@@ -160,6 +160,13 @@ pub struct Tokens {
     clock: Option<Arc<ManualClock>>,
 }
 
+impl Tokens {
+    /// The core token service, for the staging binding.
+    pub(crate) fn inner(&self) -> &token::Tokens {
+        &self.inner
+    }
+}
+
 #[napi]
 impl Tokens {
     /// Build from a key ring and the app origin.

@@ -2,6 +2,8 @@
 
 mod errors;
 mod runtime;
+#[cfg(unix)]
+mod staging;
 mod store;
 mod tokens;
 
@@ -12,6 +14,9 @@ use pyo3::prelude::*;
 mod _native {
     use pyo3::prelude::*;
 
+    #[cfg(unix)]
+    #[pymodule_export]
+    use super::staging::{AppStaging, DatasetGrant, SignedDownload};
     #[pymodule_export]
     use super::store::Store;
     #[pymodule_export]
@@ -27,6 +32,14 @@ mod _native {
     #[pyfunction]
     fn error_codes() -> Vec<&'static str> {
         trainpod::ErrorKind::ALL.iter().map(|k| k.code()).collect()
+    }
+
+    /// The HTTP status a route answers when a failure with `code` ends the request.
+    #[pyfunction]
+    fn http_status(code: &str) -> PyResult<u16> {
+        trainpod::ErrorKind::from_code(code)
+            .map(|k| k.http_status())
+            .ok_or_else(|| pyo3::exceptions::PyValueError::new_err("unknown error code"))
     }
 
     /// The version of the core this module was built from.

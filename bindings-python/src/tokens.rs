@@ -97,6 +97,13 @@ impl From<token::Claims> for Claims {
     }
 }
 
+impl Tokens {
+    /// The core token service, for the staging binding.
+    pub(crate) fn inner(&self) -> &token::Tokens {
+        &self.inner
+    }
+}
+
 #[pymethods]
 impl Tokens {
     /// Build from a key ring spec (`kid:status:secret,…`) and the app origin tokens are for.

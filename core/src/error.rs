@@ -70,6 +70,11 @@ pub enum ErrorKind {
     DatasetInvalid,
     /// A URL the pod must reach is not reachable from a pod.
     UrlUnreachableFromPod,
+    /// No dataset with this id is staged (never was, or was deleted after its URL was issued).
+    DatasetNotFound,
+    /// The dataset's file is not a plain file beneath the staging root (a symlink, a hard link,
+    /// a directory or device, another mount): it is refused, never opened for reading.
+    DatasetPathUnsafe,
     /// A bug in trainpod: the message says what to report.
     Internal,
 }
@@ -107,6 +112,8 @@ impl ErrorKind {
         ErrorKind::Timeout,
         ErrorKind::DatasetInvalid,
         ErrorKind::UrlUnreachableFromPod,
+        ErrorKind::DatasetNotFound,
+        ErrorKind::DatasetPathUnsafe,
         ErrorKind::Internal,
     ];
 
@@ -143,6 +150,8 @@ impl ErrorKind {
             ErrorKind::Timeout => "TIMEOUT",
             ErrorKind::DatasetInvalid => "DATASET_INVALID",
             ErrorKind::UrlUnreachableFromPod => "URL_UNREACHABLE_FROM_POD",
+            ErrorKind::DatasetNotFound => "DATASET_NOT_FOUND",
+            ErrorKind::DatasetPathUnsafe => "DATASET_PATH_UNSAFE",
             ErrorKind::Internal => "INTERNAL",
         }
     }
@@ -210,9 +219,10 @@ impl ErrorKind {
             | ErrorKind::TokenWrongIssuer
             | ErrorKind::TokenScopeMismatch
             | ErrorKind::TokenAlreadyUsed
-            | ErrorKind::Forbidden => 403,
+            | ErrorKind::Forbidden
+            | ErrorKind::DatasetPathUnsafe => 403,
             ErrorKind::InsufficientBalance => 402,
-            ErrorKind::NotFound => 404,
+            ErrorKind::NotFound | ErrorKind::DatasetNotFound => 404,
             ErrorKind::SequenceConflict | ErrorKind::InvalidState => 409,
             ErrorKind::RateLimited => 429,
             ErrorKind::CapacityUnavailable | ErrorKind::StoreUnavailable => 503,

@@ -9,6 +9,8 @@ pub mod jobs;
 pub mod reach;
 pub mod runpod;
 pub mod script;
+#[cfg(unix)]
+pub mod staging;
 pub mod store;
 pub mod token;
 

@@ -1,6 +1,9 @@
 """Types of the native module (checked by mypy against the tests)."""
 
+import os
+import pathlib
 from collections.abc import Awaitable
+from types import TracebackType
 
 class Claims:
     v: int
@@ -95,6 +98,72 @@ class Tokens:
         user: str | None = None,
     ) -> Awaitable[Claims]: ...
 
+class SignedDownload:
+    url: str
+    url_with_token: str
+    token: str
+    expires_at: int
+    size: int
+    sha256: str
+
+class DatasetGrant:
+    status: int
+    headers: list[tuple[str, str]]
+    offset: int
+    length: int
+    size: int
+    sha256: str
+    etag: str
+    dataset: str
+    claims: Claims
+    @property
+    def closed(self) -> bool: ...
+    def read(self, size: int = 1048576) -> bytes: ...
+    def close(self) -> None: ...
+    def header(self, name: str) -> str | None: ...
+    def __iter__(self) -> DatasetGrant: ...
+    def __next__(self) -> bytes: ...
+    def __enter__(self) -> DatasetGrant: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+class AppStaging:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        tokens: Tokens,
+        *,
+        allow_query_token: bool = True,
+        allow_hardlinks: bool = False,
+    ) -> None: ...
+    @property
+    def root(self) -> pathlib.Path: ...
+    def digest(self, dataset: str) -> str: ...
+    def signed_download_url(
+        self,
+        base_url: str,
+        job: str,
+        user: str,
+        dataset: str,
+        *,
+        ttl_secs: int | None = None,
+    ) -> SignedDownload: ...
+    def authorize_dataset_download(
+        self,
+        authorization: str | None,
+        query_token: str | None,
+        dataset_id: str,
+        range: str | None = None,
+        *,
+        if_range: str | None = None,
+        job: str | None = None,
+    ) -> DatasetGrant: ...
+
+def http_status(code: str) -> int: ...
 def generate_secret() -> str: ...
 def error_codes() -> list[str]: ...
 def version() -> str: ...

@@ -200,6 +200,18 @@ class UrlUnreachableFromPodError(TrainpodError, ValueError):
     default_code = "URL_UNREACHABLE_FROM_POD"
 
 
+class DatasetNotFoundError(TrainpodError, LookupError):
+    """No dataset with this id is staged (never was, or was deleted after its URL was issued)."""
+
+    default_code = "DATASET_NOT_FOUND"
+
+
+class DatasetPathUnsafeError(TrainpodError, PermissionError):
+    """The dataset's file is a symlink, hard link, special file or another mount: refused."""
+
+    default_code = "DATASET_PATH_UNSAFE"
+
+
 class InternalError(TrainpodError):
     """A bug in trainpod."""
 
