@@ -309,6 +309,11 @@ download() {
   local attempt rc
   for attempt in 1 2 3 4 5; do
     rc=0
+    # Complete already (an earlier attempt got every byte): a resume would get 416.
+    if [[ -n $(val dataset_bytes) && -f $1.part ]] &&
+      [[ $(stat -c %s "$1.part") == "$(val dataset_bytes)" ]]; then
+      break
+    fi
     curl "${args[@]}" "$(val dataset_url)" 2>>"$LOG" || rc=$?
     ((rc == 0)) && break
     ((rc == 22)) && fail "the dataset server refused the download (see the log tail for its status)"
