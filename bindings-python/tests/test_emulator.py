@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from typing import Any
 
 import pytest
 import trainpod
 from trainpod.testing import ACCOUNT_KEY, Emulator
 
 
-def get(url: str, key: str) -> tuple[int, object]:
+def get(url: str, key: str) -> tuple[int, Any]:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
