@@ -90,12 +90,17 @@ impl Case {
 
     /// Creates the pod at the emulator with the bundle, as deploy does, then runs it locally.
     async fn run(&mut self, script: &PodScript) -> PodRun {
+        self.run_env(script, &[]).await
+    }
+
+    /// As [`Case::run`], with extra variables in the pod's environment.
+    async fn run_env(&mut self, script: &PodScript, extra: &[(&str, &str)]) -> PodRun {
         let bundle = generate(script).unwrap();
         let pod_id = self.create_pod(&bundle).await;
         self.pod_key = self.emu.pod_key(&pod_id);
         self.pod_id = pod_id;
         let home = fresh_dir(&self.job);
-        PodRun::start(&bundle, &home, &self.pod_id, &self.pod_key, &[])
+        PodRun::start(&bundle, &home, &self.pod_id, &self.pod_key, extra)
     }
 
     async fn create_pod(&self, bundle: &Bundle) -> String {
@@ -503,4 +508,84 @@ async fn a_cut_download_resumes_where_it_stopped() {
         [None, Some("bytes=7-".to_owned())],
         "the second request resumed"
     );
+}
+
+/// A venv whose "torch" is 2.8.0 (a stand-in wheel), and a local wheel directory holding a
+/// package that needs any torch and one that needs torch 9.9: no index is reached.
+fn venv_with_torch() -> (String, String) {
+    let dir = fresh_dir("deps-venv");
+    let wheels = dir.join("wheels");
+    std::fs::create_dir_all(&wheels).unwrap();
+    let make = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("py/make_wheel.py");
+    for args in [
+        &["torch", "2.8.0"][..],
+        &["trainpod-ok", "1.0", "torch"],
+        &["trainpod-bad", "1.0", "torch==9.9"],
+    ] {
+        let ok = std::process::Command::new("python3")
+            .arg(&make)
+            .arg(&wheels)
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    let venv = dir.join("venv");
+    assert!(
+        std::process::Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let python = venv.join("bin/python").to_str().unwrap().to_owned();
+    let installed = std::process::Command::new(&python)
+        .args(["-m", "pip", "install", "-q", "--no-index", "--find-links"])
+        .arg(&wheels)
+        .arg("torch==2.8.0")
+        .status()
+        .unwrap();
+    assert!(installed.success());
+    (python, wheels.to_str().unwrap().to_owned())
+}
+
+fn installed(python: &str, package: &str) -> Option<String> {
+    let out = std::process::Command::new(python)
+        .args(["-c", "import sys\nfrom importlib import metadata\ntry:\n print(metadata.version(sys.argv[1]))\nexcept metadata.PackageNotFoundError:\n pass"])
+        .arg(package)
+        .output()
+        .unwrap();
+    let v = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (!v.is_empty()).then_some(v)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dependencies_install_against_the_images_torch_and_never_replace_it() {
+    let (python, wheels) = venv_with_torch();
+    let offline = [("PIP_NO_INDEX", "1"), ("PIP_FIND_LINKS", wheels.as_str())];
+    for (job, requirement, succeeds) in [
+        ("job-deps", "trainpod-ok==1.0", true),
+        ("job-deps-bad", "trainpod-bad==1.0", false),
+    ] {
+        let mut c = Case::new(job).await;
+        let mut script = c.good_script(&["true"]);
+        script.runtime.python = python.clone();
+        script.runtime.requirements = vec![requirement.to_owned()];
+        script.artifacts = Artifacts::None;
+        let pod = c.run_env(&script, &offline).await;
+        let (_, _, fin) = c.finish(pod, job).await;
+        if succeeds {
+            assert_eq!(fin.expect("final")["data"]["status"], "succeeded");
+            assert_eq!(installed(&python, "trainpod-ok").as_deref(), Some("1.0"));
+        } else {
+            assert_failed(&fin, "dependencies", 10, "pip could not install");
+            assert_eq!(installed(&python, "trainpod-bad"), None);
+        }
+        assert_eq!(
+            installed(&python, "torch").as_deref(),
+            Some("2.8.0"),
+            "the image's torch stays"
+        );
+    }
 }
