@@ -18,6 +18,7 @@ use axum::routing::{get, post, put};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use trainpod::jobs::{JobState, ingest_metrics};
+use trainpod::runpod::{ApiKey, Client, CreatePodRequest, GpuRequest};
 use trainpod::script::Bundle;
 use trainpod::store::Store;
 use trainpod::token::{Expect, IssueRequest, KeyRing, Purpose, Tokens, generate_secret};
@@ -413,6 +414,32 @@ impl PodRun {
     pub fn output(&self) -> String {
         std::fs::read_to_string(self.home.join("container.log")).unwrap_or_default()
     }
+}
+
+/// A RunPod client of `emu`, with the account key.
+pub fn emulator_client(emu: &trainpod_emulator::Emulator) -> Client {
+    Client::builder_with_reqwest(ApiKey::new(trainpod_emulator::ACCOUNT_KEY).unwrap())
+        .unwrap()
+        .base_url(emu.base_url())
+        .build()
+        .unwrap()
+}
+
+/// Creates a pod named `name` on one RTX 4090, carrying `bundle`'s start command and env as
+/// deploy does; returns its id.
+pub async fn create_pod(client: &Client, name: &str, bundle: Option<&Bundle>) -> String {
+    let request = CreatePodRequest {
+        name: name.into(),
+        image: trainpod::script::DEFAULT_IMAGE.into(),
+        args: bundle.map(|b| b.start_command.clone()),
+        env: bundle.map(|b| b.env.clone()).unwrap_or_default(),
+        gpu: Some(GpuRequest {
+            id: "NVIDIA GeForce RTX 4090".into(),
+            count: 1,
+        }),
+        ..CreatePodRequest::default()
+    };
+    client.create_pod(&request, &[]).await.unwrap().pod.id
 }
 
 /// Waits for terminate requests for `pod_id` at the emulator; returns the unix time the first

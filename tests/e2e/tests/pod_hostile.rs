@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use serde_json::Value;
-use trainpod::runpod::{ApiKey, Client, CreatePodRequest, GpuRequest};
 use trainpod::script::{
     Artifacts, DatasetSource, Endpoint, PodRuntime, PodScript, Secret, Training, generate,
 };
-use trainpod_e2e::{App, PodRun, fresh_dir, sha256_hex, unix_now, wait_for_terminate};
-use trainpod_emulator::{ACCOUNT_KEY, Emulator};
+use trainpod_e2e::{
+    App, PodRun, create_pod, emulator_client, fresh_dir, sha256_hex, unix_now, wait_for_terminate,
+};
+use trainpod_emulator::Emulator;
 
 const DUMP_ARGV: &str = "import json, os, sys; \
 json.dump(sys.argv[1:], open(os.path.join(os.environ['TRAINPOD_WORK_DIR'], 'argv.json'), 'w'))";
@@ -93,23 +94,8 @@ async fn run_case(h: &Hostile, shell: &str, n: usize) -> Result<(), TestCaseErro
         },
     };
     let bundle = generate(&script).unwrap();
-    let client = Client::builder_with_reqwest(ApiKey::new(ACCOUNT_KEY).unwrap())
-        .unwrap()
-        .base_url(emu.base_url())
-        .build()
-        .unwrap();
-    let request = CreatePodRequest {
-        name: "trainpod-job-h".into(),
-        image: trainpod::script::DEFAULT_IMAGE.into(),
-        args: Some(bundle.start_command.clone()),
-        env: bundle.env.clone(),
-        gpu: Some(GpuRequest {
-            id: "NVIDIA GeForce RTX 4090".into(),
-            count: 1,
-        }),
-        ..CreatePodRequest::default()
-    };
-    let pod_id = client.create_pod(&request, &[]).await.unwrap().pod.id;
+    let client = emulator_client(&emu);
+    let pod_id = create_pod(&client, "trainpod-job-h", Some(&bundle)).await;
     let pod = PodRun::start_with_shell(shell, &bundle, &home, &pod_id, &emu.pod_key(&pod_id), &[]);
     let seen = wait_for_terminate(&emu, &pod_id, Duration::from_secs(60)).await;
     let output = pod.output();

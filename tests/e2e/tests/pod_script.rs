@@ -8,13 +8,15 @@ use std::time::Duration;
 
 use serde_json::Value;
 use trainpod::clock::ManualClock;
-use trainpod::runpod::{ApiKey, Client, CreatePodRequest, GpuRequest};
 use trainpod::script::{
-    Artifacts, Bundle, DatasetSource, Endpoint, PodRuntime, PodScript, Secret, Training, generate,
+    Artifacts, DatasetSource, Endpoint, PodRuntime, PodScript, Secret, Training, generate,
 };
 use trainpod::token::{IssueRequest, Purpose, Tokens};
-use trainpod_e2e::{App, PodRun, eventually, fresh_dir, sha256_hex, unix_now, wait_for_terminate};
-use trainpod_emulator::{ACCOUNT_KEY, Emulator};
+use trainpod_e2e::{
+    App, PodRun, create_pod, emulator_client, eventually, fresh_dir, sha256_hex, unix_now,
+    wait_for_terminate,
+};
+use trainpod_emulator::Emulator;
 
 const DATA: &[u8] = b"{\"text\":\"hello\"}\n{\"text\":\"world\"}\n";
 
@@ -96,31 +98,12 @@ impl Case {
     /// As [`Case::run`], with extra variables in the pod's environment.
     async fn run_env(&mut self, script: &PodScript, extra: &[(&str, &str)]) -> PodRun {
         let bundle = generate(script).unwrap();
-        let pod_id = self.create_pod(&bundle).await;
+        let client = emulator_client(&self.emu);
+        let pod_id = create_pod(&client, &format!("trainpod-{}", self.job), Some(&bundle)).await;
         self.pod_key = self.emu.pod_key(&pod_id);
         self.pod_id = pod_id;
         let home = fresh_dir(&self.job);
         PodRun::start(&bundle, &home, &self.pod_id, &self.pod_key, extra)
-    }
-
-    async fn create_pod(&self, bundle: &Bundle) -> String {
-        let client = Client::builder_with_reqwest(ApiKey::new(ACCOUNT_KEY).unwrap())
-            .unwrap()
-            .base_url(self.emu.base_url())
-            .build()
-            .unwrap();
-        let request = CreatePodRequest {
-            name: format!("trainpod-{}", self.job),
-            image: trainpod::script::DEFAULT_IMAGE.into(),
-            args: Some(bundle.start_command.clone()),
-            env: bundle.env.clone(),
-            gpu: Some(GpuRequest {
-                id: "NVIDIA GeForce RTX 4090".into(),
-                count: 1,
-            }),
-            ..CreatePodRequest::default()
-        };
-        client.create_pod(&request, &[]).await.unwrap().pod.id
     }
 
     /// Waits for the terminate request, then ends the pod's processes. Returns when the

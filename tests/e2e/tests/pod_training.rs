@@ -8,14 +8,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
-use trainpod::runpod::{ApiKey, Client, CreatePodRequest, GpuRequest};
 use trainpod::script::{
     Artifacts, DatasetSource, Endpoint, Hyperparameters, Method, PINNED_STACK, PodRuntime,
     PodScript, Secret, Training, generate,
 };
 use trainpod::token::Purpose;
-use trainpod_e2e::{App, PodRun, fresh_dir, sha256_hex, unix_now, wait_for_terminate};
-use trainpod_emulator::{ACCOUNT_KEY, Emulator};
+use trainpod_e2e::{
+    App, PodRun, create_pod, emulator_client, fresh_dir, sha256_hex, unix_now, wait_for_terminate,
+};
+use trainpod_emulator::Emulator;
 
 fn train_python() -> Option<String> {
     match std::env::var("TRAINPOD_TRAIN_PYTHON") {
@@ -115,23 +116,8 @@ async fn deploy(job: &str, python: &str, model: &str, data: &[u8], expect_gpu: b
         },
     };
     let bundle = generate(&script).unwrap();
-    let client = Client::builder_with_reqwest(ApiKey::new(ACCOUNT_KEY).unwrap())
-        .unwrap()
-        .base_url(emu.base_url())
-        .build()
-        .unwrap();
-    let request = CreatePodRequest {
-        name: format!("trainpod-{job}"),
-        image: trainpod::script::DEFAULT_IMAGE.into(),
-        args: Some(bundle.start_command.clone()),
-        env: bundle.env.clone(),
-        gpu: Some(GpuRequest {
-            id: "NVIDIA GeForce RTX 4090".into(),
-            count: 1,
-        }),
-        ..CreatePodRequest::default()
-    };
-    let pod_id = client.create_pod(&request, &[]).await.unwrap().pod.id;
+    let client = emulator_client(&emu);
+    let pod_id = create_pod(&client, &format!("trainpod-{job}"), Some(&bundle)).await;
     let home = fresh_dir(job);
     let hf_home = home.join("hf");
     let hf_home = hf_home.to_str().unwrap();

@@ -6,31 +6,9 @@
 use std::sync::Arc;
 
 use trainpod::jobs::{JobState, ReconcilePolicy, reconcile};
-use trainpod::runpod::{ApiKey, Client, CreatePodRequest, GpuRequest};
 use trainpod::store::{self, JobRecord, Store};
-use trainpod_e2e::unix_now;
-use trainpod_emulator::{ACCOUNT_KEY, Emulator};
-
-fn client(emu: &Emulator) -> Client {
-    Client::builder_with_reqwest(ApiKey::new(ACCOUNT_KEY).unwrap())
-        .unwrap()
-        .base_url(emu.base_url())
-        .build()
-        .unwrap()
-}
-
-async fn pod(client: &Client, name: &str) -> String {
-    let request = CreatePodRequest {
-        name: name.into(),
-        image: trainpod::script::DEFAULT_IMAGE.into(),
-        gpu: Some(GpuRequest {
-            id: "NVIDIA GeForce RTX 4090".into(),
-            count: 1,
-        }),
-        ..CreatePodRequest::default()
-    };
-    client.create_pod(&request, &[]).await.unwrap().pod.id
-}
+use trainpod_e2e::{create_pod, emulator_client, unix_now};
+use trainpod_emulator::Emulator;
 
 fn job(id: &str, pod_id: &str, now: u64) -> JobRecord {
     JobRecord {
@@ -59,16 +37,16 @@ fn unique(prefix: &str) -> String {
 
 async fn ends_what_must_end(store: Arc<dyn Store>) {
     let emu = Emulator::start().await.unwrap();
-    let c = client(&emu);
+    let c = emulator_client(&emu);
     let now = unix_now() as u64;
     let tag = unique(store.backend());
     let names = ["stale", "late", "costly", "healthy"].map(|n| format!("{n}-{tag}"));
     let mut pods = Vec::new();
     for n in &names {
-        pods.push(pod(&c, &format!("trainpod-{n}")).await);
+        pods.push(create_pod(&c, &format!("trainpod-{n}"), None).await);
     }
-    let orphan = pod(&c, &format!("trainpod-gone-{tag}")).await;
-    let foreign = pod(&c, "someone-elses-notebook").await;
+    let orphan = create_pod(&c, &format!("trainpod-gone-{tag}"), None).await;
+    let foreign = create_pod(&c, "someone-elses-notebook", None).await;
     let mut stale = job(&names[0], &pods[0], now);
     stale.last_heartbeat = Some(now - 700);
     let mut late = job(&names[1], &pods[1], now);
@@ -147,18 +125,18 @@ async fn reconcile_on_postgres() {
 async fn two_reconcilers_on_one_postgres_terminate_each_pod_once() {
     let Some(url) = postgres_url() else { return };
     let emu = Emulator::start().await.unwrap();
-    let c = client(&emu);
+    let c = emulator_client(&emu);
     let tag = unique("race");
     let mut orphans = Vec::new();
     for i in 0..12 {
-        orphans.push(pod(&c, &format!("trainpod-{tag}-{i}")).await);
+        orphans.push(create_pod(&c, &format!("trainpod-{tag}-{i}"), None).await);
     }
     // Two app instances: their own pools and clients, one database.
     let (s1, s2) = (
         store::open(&url).await.unwrap(),
         store::open(&url).await.unwrap(),
     );
-    let (c1, c2) = (client(&emu), client(&emu));
+    let (c1, c2) = (emulator_client(&emu), emulator_client(&emu));
     let now = unix_now() as u64;
     let policy = ReconcilePolicy::default();
     let (a, b) = tokio::join!(
