@@ -10,11 +10,15 @@ pub mod reach;
 pub mod runpod;
 pub mod script;
 #[cfg(unix)]
+pub mod sdk;
+#[cfg(unix)]
 pub mod staging;
 pub mod store;
 pub mod token;
 
 pub use error::{Error, ErrorKind, Result};
+#[cfg(unix)]
+pub use sdk::{DatasetRef, JobSpec, Plan, Trainpod};
 
 /// This crate's version, as published.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

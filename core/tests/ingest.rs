@@ -45,22 +45,13 @@ const FINAL: &str = r#"{"n":2,"source":"bootstrap","type":"final","stage":"uploa
 
 fn job_row(id: &str) -> JobRecord {
     JobRecord {
-        id: id.into(),
-        user: "user-1".into(),
-        attempt: 1,
         state: JobState::Provisioning,
-        reason: String::new(),
         pod_id: Some("pod-1".into()),
-        created_at: 1,
-        updated_at: 1,
         deadline_unix: 4_000_000_000,
         budget_usd: 10.0,
         price_per_hour: 1.0,
         started_at: Some(1),
-        last_heartbeat: None,
-        step: None,
-        max_steps: None,
-        loss: None,
+        ..JobRecord::new(id, "user-1", 1)
     }
 }
 

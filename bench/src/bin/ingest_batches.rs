@@ -49,6 +49,7 @@ fn job(id: &str) -> JobRecord {
         step: None,
         max_steps: None,
         loss: None,
+        config: String::new(),
     }
 }
 

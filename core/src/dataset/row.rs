@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 /// The shape of a dataset's rows, as TRL's `SFTTrainer` reads them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DatasetFormat {
     /// `{"messages": [{"role": "user", "content": "…"}, …]}` (conversational).

@@ -13,5 +13,5 @@ pub use batch::{Batch, Event, MAX_BODY_BYTES, MAX_EVENTS, parse_batch};
 pub use ingest::{IngestOutcome, ingest_metrics};
 pub use progress::{FinalStatus, Progress, fold};
 pub use rate::RateLimiter;
-pub use reconcile::{POD_PREFIX, ReconcileAction, ReconcilePolicy, reconcile};
+pub use reconcile::{POD_PREFIX, ReconcileAction, ReconcilePolicy, job_of_pod, reconcile};
 pub use state::JobState;

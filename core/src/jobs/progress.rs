@@ -39,6 +39,8 @@ pub struct Progress {
     pub last_event_at: Option<f64>,
     /// The final status, when the batch carries it: the pod is done and must be terminated.
     pub final_status: Option<FinalStatus>,
+    /// Seconds the training itself took, from the trainer's `result` event.
+    pub train_runtime_s: Option<f64>,
 }
 
 fn stage_state(stage: &str) -> Option<JobState> {
@@ -120,6 +122,9 @@ pub fn fold(current: JobState, events: &[Event]) -> Progress {
         }
         if let Some(v) = number(e, "eta_s") {
             p.eta_s = Some(v);
+        }
+        if e.kind == "result" {
+            p.train_runtime_s = number(e, "runtime_s").filter(|s| *s > 0.0);
         }
     }
     p.state = (state != current).then_some(state);

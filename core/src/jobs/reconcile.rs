@@ -11,6 +11,13 @@ use crate::store::{JobRecord, PodActionRecord, Store};
 /// Pods trainpod creates are named `trainpod-<job id>`.
 pub const POD_PREFIX: &str = "trainpod-";
 
+/// The job id in a trainpod pod name (`trainpod-<job>`, or `trainpod-<job>.<attempt>` for a
+/// retried job's later attempts), if it is one.
+pub fn job_of_pod(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix(POD_PREFIX)?;
+    Some(rest.split_once('.').map_or(rest, |(job, _)| job))
+}
+
 /// When a pod counts as abandoned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReconcilePolicy {
@@ -89,7 +96,7 @@ pub async fn reconcile(
 ) -> Result<Vec<ReconcileAction>> {
     let mut actions = Vec::new();
     for pod in client.list_pods().await? {
-        let Some(job_id) = pod.name.strip_prefix(POD_PREFIX) else {
+        let Some(job_id) = job_of_pod(&pod.name) else {
             continue;
         };
         if pod.status == PodStatus::Terminated {

@@ -7,7 +7,10 @@ use std::fmt;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Where a job is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum JobState {
     /// Recorded, no pod asked for yet.
     Queued,

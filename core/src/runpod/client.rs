@@ -219,13 +219,20 @@ impl Client {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<HttpResponse> {
-        self.retrying(async || self.send_once(operation, method, path, body.clone()).await)
+        self.retrying(|| self.send_once(operation, method, path, body.clone()))
             .await
     }
 
     /// Run `attempt` until it succeeds or fails in a way not worth retrying (see
     /// [`RetryPolicy`]), waiting with backoff between attempts.
-    pub(super) async fn retrying<T>(&self, attempt: impl AsyncFn() -> Result<T>) -> Result<T> {
+    ///
+    /// `attempt` is a closure returning a future rather than an async closure: the futures of
+    /// async closures are not `Send` for every lifetime, which spawned tasks and servers need.
+    pub(super) async fn retrying<T, F, Fut>(&self, attempt: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
         let policy = &self.inner.retry;
         let started = self.now();
         let mut waited = Duration::ZERO;

@@ -215,7 +215,7 @@ impl Client {
             extra.push(("last-event-id".to_owned(), id.clone()));
         }
         let resp = self
-            .retrying(async || {
+            .retrying(|| async {
                 let req = self.request_with(Method::Get, &path, None, &extra);
                 let mut resp = self
                     .sender()

@@ -71,7 +71,7 @@ pub enum DatasetSource {
 }
 
 /// How the model is adapted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     /// LoRA adapters on a bf16 (or fp16) base.
@@ -83,7 +83,7 @@ pub enum Method {
 }
 
 /// Numeric precision on the GPU; CPU always trains in full precision.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Precision {
     /// bf16 where the GPU supports it, else fp16.
@@ -95,7 +95,7 @@ pub enum Precision {
 }
 
 /// Training hyperparameters, with the defaults the training notes recommend.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Hyperparameters {
     /// Passes over the dataset (ignored when `max_steps` is set).
     pub epochs: f64,
@@ -199,7 +199,7 @@ pub enum Artifacts {
 }
 
 /// How the pod itself behaves.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct PodRuntime {
     /// RunPod REST v2 base URL, for self-termination.
     pub api_base: String,

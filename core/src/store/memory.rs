@@ -1,8 +1,8 @@
 //! An in-process store for tests and single-process tools.
 
 use super::{
-    BatchOutcome, JobRecord, MetricBatch, PodActionRecord, Redemption, Store, already_used,
-    sequence_conflict,
+    BatchOutcome, JobRecord, MetricBatch, PodActionRecord, Redemption, Store, ThroughputSample,
+    already_used, sequence_conflict,
 };
 use crate::error::Result;
 use crate::jobs::JobState;
@@ -24,6 +24,7 @@ struct State {
     jobs: HashMap<String, JobRecord>,
     pod_actions: HashMap<String, PodActionRecord>,
     events: std::collections::BTreeMap<(String, u32, u64), String>,
+    throughput: Vec<ThroughputSample>,
 }
 
 impl MemoryStore {
@@ -95,6 +96,22 @@ impl Store for MemoryStore {
         }
     }
 
+    async fn begin_attempt(
+        &self,
+        job: &JobRecord,
+        expected: JobState,
+        previous_attempt: u32,
+    ) -> Result<bool> {
+        let mut state = self.state();
+        match state.jobs.get_mut(&job.id) {
+            Some(row) if row.state == expected && row.attempt == previous_attempt => {
+                *row = job.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn claim_pod_action(&self, action: &PodActionRecord, lease_secs: u64) -> Result<bool> {
         let mut state = self.state();
         let held = |a: &PodActionRecord| a.acted_at >= action.acted_at.saturating_sub(lease_secs);
@@ -123,6 +140,26 @@ impl Store for MemoryStore {
             .iter()
             .filter(|((j, a, _), _)| j == job && *a == attempt);
         Ok(rows.map(|((_, _, n), e)| (*n, e.clone())).collect())
+    }
+
+    async fn record_throughput(&self, sample: &ThroughputSample) -> Result<()> {
+        let mut state = self.state();
+        let seen = |t: &ThroughputSample| t.job == sample.job && t.attempt == sample.attempt;
+        if !state.throughput.iter().any(seen) {
+            state.throughput.push(sample.clone());
+        }
+        Ok(())
+    }
+
+    async fn throughput(&self, gpu_id: &str, method: &str, limit: u32) -> Result<Vec<f64>> {
+        let state = self.state();
+        let mut rows: Vec<&ThroughputSample> = state
+            .throughput
+            .iter()
+            .filter(|t| t.gpu_id == gpu_id && t.method == method)
+            .collect();
+        rows.sort_by(|a, b| b.recorded_at.cmp(&a.recorded_at).then(a.job.cmp(&b.job)));
+        Ok(rows.iter().take(limit as usize).map(|t| t.tflops).collect())
     }
 
     fn backend(&self) -> &'static str {

@@ -29,6 +29,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "job_events",
         sql: include_str!("../../migrations/0003_job_events.sql"),
     },
+    Migration {
+        version: 4,
+        name: "job_config",
+        sql: include_str!("../../migrations/0004_job_config.sql"),
+    },
 ];
 
 pub(crate) const CREATE_TABLE: &str = "create table if not exists trainpod_schema_migrations (

@@ -14,7 +14,7 @@ mod sqlite;
 
 pub use memory::MemoryStore;
 pub use postgres::PostgresStore;
-pub use records::{JobRecord, PodActionRecord};
+pub use records::{JobRecord, PodActionRecord, ThroughputSample};
 pub use sqlite::SqliteStore;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -87,6 +87,15 @@ pub trait Store: Send + Sync + Debug {
     /// set): `false` when another writer moved it first.
     async fn update_job(&self, job: &JobRecord, expected: JobState) -> Result<bool>;
 
+    /// Replace a job's row with its next attempt, only if it is still `previous_attempt` in
+    /// `expected` (compare and set): `false` when another writer moved it first.
+    async fn begin_attempt(
+        &self,
+        job: &JobRecord,
+        expected: JobState,
+        previous_attempt: u32,
+    ) -> Result<bool>;
+
     /// Claim the action on a pod for `lease_secs`; `false` when some instance claimed it within
     /// the lease. Concurrent reconcilers therefore act on each pod once, and a failed action is
     /// tried again after the lease.
@@ -97,6 +106,12 @@ pub trait Store: Send + Sync + Debug {
 
     /// The events kept for a job's attempt, batch by batch in order: (batch number, JSON array).
     async fn events(&self, job: &str, attempt: u32) -> Result<Vec<(u64, String)>>;
+
+    /// Keep the training throughput a finished attempt measured (once per attempt).
+    async fn record_throughput(&self, sample: &ThroughputSample) -> Result<()>;
+
+    /// The latest throughput samples (effective TFLOP/s) for a GPU type and method, newest first.
+    async fn throughput(&self, gpu_id: &str, method: &str, limit: u32) -> Result<Vec<f64>>;
 
     /// Which backend this is: `memory`, `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

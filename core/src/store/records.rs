@@ -37,6 +37,35 @@ pub struct JobRecord {
     pub max_steps: Option<u64>,
     /// The latest training loss.
     pub loss: Option<f64>,
+    /// What the job was deployed with (JSON written by the SDK, so that `retry` can start another
+    /// attempt of it); empty for a job recorded by hand.
+    pub config: String,
+}
+
+impl JobRecord {
+    /// A queued job `id` of `user`, created at `now`, attempt 1, with no deadline, budget or pod
+    /// yet: set what applies with struct update syntax.
+    pub fn new(id: impl Into<String>, user: impl Into<String>, now: u64) -> JobRecord {
+        JobRecord {
+            id: id.into(),
+            user: user.into(),
+            attempt: 1,
+            state: JobState::Queued,
+            reason: String::new(),
+            pod_id: None,
+            created_at: now,
+            updated_at: now,
+            deadline_unix: now,
+            budget_usd: 0.0,
+            price_per_hour: 0.0,
+            started_at: None,
+            last_heartbeat: None,
+            step: None,
+            max_steps: None,
+            loss: None,
+            config: String::new(),
+        }
+    }
 }
 
 /// The reconciler acted on a pod (at most once per pod, across every app instance).
@@ -52,4 +81,21 @@ pub struct PodActionRecord {
     pub reason: String,
     /// Unix seconds.
     pub acted_at: u64,
+}
+
+/// The training throughput one finished attempt measured, for later estimates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ThroughputSample {
+    /// The job.
+    pub job: String,
+    /// Its attempt.
+    pub attempt: u32,
+    /// The GPU type it trained on.
+    pub gpu_id: String,
+    /// `lora`, `qlora` or `full`.
+    pub method: String,
+    /// Effective TFLOP/s per GPU: the estimated training FLOPs over the measured training time.
+    pub tflops: f64,
+    /// Unix seconds.
+    pub recorded_at: u64,
 }

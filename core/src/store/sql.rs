@@ -15,20 +15,27 @@ pub(crate) const SELECT_BATCH_HASH: &str =
 
 pub(crate) const INSERT_JOB: &str = "insert into trainpod_jobs (job_id, user_id, attempt, state,
      reason, pod_id, created_at, updated_at, deadline_unix, budget_usd, price_per_hour, started_at,
-     last_heartbeat, step, max_steps, loss)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+     last_heartbeat, step, max_steps, loss, config)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
      on conflict (job_id) do nothing";
 
 pub(crate) const SELECT_JOB: &str = "select job_id, user_id, attempt, state, reason, pod_id,
      created_at, updated_at, deadline_unix, budget_usd, price_per_hour, started_at, last_heartbeat,
-     step, max_steps, loss from trainpod_jobs where job_id = $1";
+     step, max_steps, loss, config from trainpod_jobs where job_id = $1";
 
 /// Compare and set: the row changes only if it is still in the expected state and attempt.
 pub(crate) const UPDATE_JOB: &str = "update trainpod_jobs set user_id = $2, attempt = $3,
      state = $4, reason = $5, pod_id = $6, created_at = $7, updated_at = $8, deadline_unix = $9,
      budget_usd = $10, price_per_hour = $11, started_at = $12, last_heartbeat = $13, step = $14,
-     max_steps = $15, loss = $16
-     where job_id = $1 and state = $17 and attempt = $3";
+     max_steps = $15, loss = $16, config = $17
+     where job_id = $1 and state = $18 and attempt = $3";
+
+/// A new attempt: the row changes only if it is still the expected attempt in the expected state.
+pub(crate) const UPDATE_JOB_ATTEMPT: &str = "update trainpod_jobs set user_id = $2, attempt = $3,
+     state = $4, reason = $5, pod_id = $6, created_at = $7, updated_at = $8, deadline_unix = $9,
+     budget_usd = $10, price_per_hour = $11, started_at = $12, last_heartbeat = $13, step = $14,
+     max_steps = $15, loss = $16, config = $17
+     where job_id = $1 and state = $18 and attempt = $19";
 
 /// A claim is a lease: taken when the pod has no row or its row is older than `$6`, so that a
 /// terminate that failed is tried again by whichever instance reconciles after the lease.
@@ -45,6 +52,13 @@ pub(crate) const INSERT_EVENTS: &str = "insert into trainpod_job_events
 pub(crate) const SELECT_EVENTS: &str = "select batch, events from trainpod_job_events
      where job_id = $1 and attempt = $2 order by batch";
 
+pub(crate) const INSERT_THROUGHPUT: &str = "insert into trainpod_throughput
+     (job_id, attempt, gpu_id, method, tflops, recorded_at) values ($1, $2, $3, $4, $5, $6)
+     on conflict (job_id, attempt) do nothing";
+
+pub(crate) const SELECT_THROUGHPUT: &str = "select tflops from trainpod_throughput
+     where gpu_id = $1 and method = $2 order by recorded_at desc, job_id limit $3";
+
 pub(crate) fn opt_i64(v: Option<u64>) -> Option<i64> {
     v.map(to_i64)
 }
@@ -53,7 +67,7 @@ pub(crate) fn opt_u64(v: Option<i64>) -> Option<u64> {
     v.and_then(|v| u64::try_from(v).ok())
 }
 
-/// Binds a job's sixteen columns, in table order, to `$1`..`$16`.
+/// Binds a job's seventeen columns, in table order, to `$1`..`$17`.
 macro_rules! bind_job {
     ($query:expr, $j:expr) => {{
         use $crate::store::sql::{opt_i64, to_i64};
@@ -74,6 +88,7 @@ macro_rules! bind_job {
             .bind(opt_i64($j.step))
             .bind(opt_i64($j.max_steps))
             .bind($j.loss)
+            .bind(&$j.config)
     }};
 }
 pub(crate) use bind_job;
@@ -108,6 +123,7 @@ macro_rules! job_from_row {
             step: opt_u64(r.try_get("step").map_err(get_err)?),
             max_steps: opt_u64(r.try_get("max_steps").map_err(get_err)?),
             loss: r.try_get("loss").map_err(get_err)?,
+            config: r.try_get("config").map_err(get_err)?,
         }
     }};
 }
@@ -262,6 +278,22 @@ macro_rules! sql_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn begin_attempt(
+                &self,
+                job: &$crate::store::JobRecord,
+                expected: $crate::jobs::JobState,
+                previous_attempt: u32,
+            ) -> $crate::error::Result<bool> {
+                let query = sqlx::query($crate::store::sql::UPDATE_JOB_ATTEMPT);
+                let done = $crate::store::sql::bind_job!(query, job)
+                    .bind(expected.as_str())
+                    .bind(i64::from(previous_attempt))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::store_error("start a new attempt", e))?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn claim_pod_action(
                 &self,
                 a: &$crate::store::PodActionRecord,
@@ -315,6 +347,40 @@ macro_rules! sql_store {
                     .into_iter()
                     .map(|(n, e)| (u64::try_from(n).unwrap_or(0), e))
                     .collect())
+            }
+
+            async fn record_throughput(
+                &self,
+                t: &$crate::store::ThroughputSample,
+            ) -> $crate::error::Result<()> {
+                use $crate::store::sql::{INSERT_THROUGHPUT, to_i64};
+                sqlx::query(INSERT_THROUGHPUT)
+                    .bind(&t.job)
+                    .bind(i64::from(t.attempt))
+                    .bind(&t.gpu_id)
+                    .bind(&t.method)
+                    .bind(t.tflops)
+                    .bind(to_i64(t.recorded_at))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::store_error("record a throughput sample", e))?;
+                Ok(())
+            }
+
+            async fn throughput(
+                &self,
+                gpu_id: &str,
+                method: &str,
+                limit: u32,
+            ) -> $crate::error::Result<Vec<f64>> {
+                let rows: Vec<(f64,)> = sqlx::query_as($crate::store::sql::SELECT_THROUGHPUT)
+                    .bind(gpu_id)
+                    .bind(method)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::store_error("read throughput samples", e))?;
+                Ok(rows.into_iter().map(|(t,)| t).collect())
             }
 
             fn backend(&self) -> &'static str {

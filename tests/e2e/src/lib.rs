@@ -295,22 +295,12 @@ async fn upload(
 fn job_record(id: &str) -> trainpod::store::JobRecord {
     let now = unix_now() as u64;
     trainpod::store::JobRecord {
-        id: id.into(),
-        user: "user-1".into(),
-        attempt: 1,
         state: JobState::Provisioning,
-        reason: String::new(),
-        pod_id: None,
-        created_at: now,
-        updated_at: now,
         deadline_unix: now + 3600,
         budget_usd: 10.0,
         price_per_hour: 0.69,
         started_at: Some(now),
-        last_heartbeat: None,
-        step: None,
-        max_steps: None,
-        loss: None,
+        ..trainpod::store::JobRecord::new(id, "user-1", now)
     }
 }
 
@@ -476,4 +466,29 @@ pub async fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool 
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     f()
+}
+
+/// The Postgres URL for tests (`TRAINPOD_TEST_DATABASE_URL`), or `None` to skip them; unset while
+/// `TRAINPOD_REQUIRE_POSTGRES=1` is a failure, so CI never skips them silently.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("TRAINPOD_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            let required = std::env::var("TRAINPOD_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+            assert!(
+                !required,
+                "TRAINPOD_REQUIRE_POSTGRES=1 but TRAINPOD_TEST_DATABASE_URL is unset"
+            );
+            None
+        }
+    }
+}
+
+/// An id no earlier run used (tests share one Postgres across runs).
+pub fn unique_id(prefix: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}-{:x}-{nanos:x}", std::process::id())
 }

@@ -7,27 +7,19 @@ use std::sync::Arc;
 
 use trainpod::jobs::{JobState, ReconcilePolicy, reconcile};
 use trainpod::store::{self, JobRecord, Store};
-use trainpod_e2e::{create_pod, emulator_client, unix_now};
+use trainpod_e2e::{create_pod, emulator_client, postgres_url, unix_now};
 use trainpod_emulator::Emulator;
 
 fn job(id: &str, pod_id: &str, now: u64) -> JobRecord {
     JobRecord {
-        id: id.into(),
-        user: "user-1".into(),
-        attempt: 1,
         state: JobState::Training,
-        reason: String::new(),
         pod_id: Some(pod_id.into()),
-        created_at: now - 100,
-        updated_at: now - 100,
         deadline_unix: now + 3600,
         budget_usd: 100.0,
         price_per_hour: 0.69,
         started_at: Some(now - 100),
         last_heartbeat: Some(now - 10),
-        step: None,
-        max_steps: None,
-        loss: None,
+        ..JobRecord::new(id, "user-1", now - 100)
     }
 }
 
@@ -99,20 +91,6 @@ async fn ends_what_must_end(store: Arc<dyn Store>) {
 async fn reconcile_on_memory_and_sqlite() {
     ends_what_must_end(store::open("memory:").await.unwrap()).await;
     ends_what_must_end(store::open("sqlite::memory:").await.unwrap()).await;
-}
-
-fn postgres_url() -> Option<String> {
-    match std::env::var("TRAINPOD_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            let required = std::env::var("TRAINPOD_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
-            assert!(
-                !required,
-                "TRAINPOD_REQUIRE_POSTGRES=1 but TRAINPOD_TEST_DATABASE_URL is unset"
-            );
-            None
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,384 @@
+//! Artifacts uploaded to the app (`docs/pod-protocol.md`, kind `app`): the pod posts a manifest,
+//! PUTs each file, then confirms. Files are kept under `<artifacts dir>/<job>/<attempt>/files/`,
+//! written to a temporary name and renamed once their sha256 matches, so a half-written file is
+//! never taken for a finished one.
+
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::{Routes, Trainpod};
+use crate::error::{Error, ErrorKind, Result};
+use crate::token::{Claims, Expect, Purpose};
+
+/// The most files one job may upload.
+pub const MAX_ARTIFACT_FILES: usize = 1000;
+/// The largest manifest body, bytes.
+pub const MAX_MANIFEST_BYTES: usize = 256 * 1024;
+
+/// One artifact file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactFile {
+    /// Path relative to the output directory (`adapter/adapter_model.safetensors`).
+    pub path: String,
+    /// Bytes.
+    pub size: u64,
+    /// sha256, lowercase hex.
+    pub sha256: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    job: String,
+    attempt: u32,
+    files: Vec<ArtifactFile>,
+    #[serde(default)]
+    complete: bool,
+}
+
+/// What the artifacts route answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArtifactsAnswer {
+    /// HTTP status.
+    pub status: u16,
+    /// JSON body.
+    pub body: String,
+}
+
+/// An artifact file being received: write its bytes, then `finish`.
+#[derive(Debug)]
+pub struct ArtifactUpload {
+    file: std::fs::File,
+    temp: PathBuf,
+    dest: PathBuf,
+    expected: ArtifactFile,
+    hasher: Sha256,
+    written: u64,
+}
+
+impl ArtifactUpload {
+    /// Appends a chunk of the body.
+    pub fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        self.written += chunk.len() as u64;
+        if self.written > self.expected.size {
+            return Err(Error::invalid_input(format!(
+                "artifact {} is larger than the {} bytes its manifest declared",
+                self.expected.path, self.expected.size
+            )));
+        }
+        self.hasher.update(chunk);
+        self.file.write_all(chunk).map_err(io_error)
+    }
+
+    /// Checks size and sha256 against the manifest and keeps the file.
+    pub fn finish(self) -> Result<ArtifactFile> {
+        let digest = crate::hex::encode(&self.hasher.finalize());
+        if self.written != self.expected.size || digest != self.expected.sha256 {
+            let _ = std::fs::remove_file(&self.temp);
+            return Err(Error::invalid_input(format!(
+                "artifact {} arrived with {} bytes and sha256 {digest}, not what its manifest declared; \
+                 upload it again",
+                self.expected.path, self.written
+            )));
+        }
+        self.file.sync_all().map_err(io_error)?;
+        std::fs::rename(&self.temp, &self.dest).map_err(io_error)?;
+        Ok(self.expected)
+    }
+}
+
+fn io_error(e: std::io::Error) -> Error {
+    Error::new(
+        ErrorKind::Internal,
+        "the artifacts directory could not be written; check its permissions and free space",
+    )
+    .with_source(e)
+}
+
+/// A manifest path: relative, made of normal components of `[A-Za-z0-9._-]`.
+fn check_artifact_path(path: &str) -> Result<()> {
+    let components: Vec<Component<'_>> = Path::new(path).components().collect();
+    let safe = !path.is_empty()
+        && path.len() <= 512
+        && components.iter().all(|c| matches!(c, Component::Normal(_)))
+        && path.split('/').all(|part| {
+            !part.is_empty()
+                && !part.starts_with('.')
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        });
+    if safe {
+        Ok(())
+    } else {
+        Err(Error::invalid_input(format!(
+            "artifact path {:?} is not allowed: use relative paths of letters, digits, '.', '_' and '-'",
+            path.chars().take(80).collect::<String>()
+        )))
+    }
+}
+
+impl Trainpod {
+    fn artifacts_root(&self) -> Result<&Path> {
+        self.artifacts_dir.as_deref().ok_or_else(|| {
+            Error::invalid_input(
+                "artifacts need artifacts_dir(...) on the builder: where uploads are kept",
+            )
+        })
+    }
+
+    fn attempt_dir(&self, job: &str, attempt: u32) -> Result<PathBuf> {
+        Ok(self.artifacts_root()?.join(job).join(attempt.to_string()))
+    }
+
+    /// Verifies the pod's `artifacts.write` token for this job and its current attempt.
+    async fn artifact_claims(
+        &self,
+        job_id: &str,
+        authorization: Option<&str>,
+    ) -> Result<(Claims, u32)> {
+        let claims = self.tokens.verify_authorization(
+            authorization,
+            &Expect::purpose(Purpose::ArtifactsWrite).job(job_id),
+        )?;
+        let job = self.job(job_id).await?;
+        if claims.ep.is_some_and(|ep| ep != job.attempt) {
+            return Err(Error::new(
+                ErrorKind::TokenScopeMismatch,
+                "the token is for an earlier attempt of this job; a retried job's old pod must not upload",
+            ));
+        }
+        Ok((claims, job.attempt))
+    }
+
+    /// The artifacts route: a manifest answered with the uploads still needed, or (with
+    /// `"complete": true`) whether every file is stored with its sha256.
+    pub async fn artifact_manifest(
+        &self,
+        job_id: &str,
+        authorization: Option<&str>,
+        body: &[u8],
+    ) -> Result<ArtifactsAnswer> {
+        let (_, attempt) = self.artifact_claims(job_id, authorization).await?;
+        if body.len() > MAX_MANIFEST_BYTES {
+            return Err(Error::invalid_input(
+                "the artifact manifest is over 256 KiB",
+            ));
+        }
+        let manifest: Manifest = serde_json::from_slice(body).map_err(|e| {
+            Error::invalid_input(format!("the artifact manifest is not valid: {e}"))
+        })?;
+        if manifest.job != job_id || manifest.attempt != attempt {
+            return Err(Error::new(
+                ErrorKind::TokenScopeMismatch,
+                format!(
+                    "the manifest is for job {} attempt {}",
+                    manifest.job, manifest.attempt
+                ),
+            ));
+        }
+        if manifest.files.len() > MAX_ARTIFACT_FILES {
+            return Err(Error::invalid_input(format!(
+                "{} artifact files, more than {MAX_ARTIFACT_FILES}",
+                manifest.files.len()
+            )));
+        }
+        for f in &manifest.files {
+            check_artifact_path(&f.path)?;
+            if f.sha256.len() != 64 || !f.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(Error::invalid_input(format!(
+                    "artifact {}: sha256 must be 64 hex digits",
+                    f.path
+                )));
+            }
+        }
+        let dir = self.attempt_dir(job_id, attempt)?;
+        std::fs::create_dir_all(dir.join("files")).map_err(io_error)?;
+        // The manifest is what uploads are checked against; it is replaced only while incomplete.
+        if !dir.join("complete.json").exists() {
+            let listed = serde_json::to_vec(&manifest.files)
+                .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
+            std::fs::write(dir.join("manifest.json"), listed).map_err(io_error)?;
+        }
+        let stored = |f: &ArtifactFile| file_matches(&dir.join("files").join(&f.path), f);
+        if manifest.complete {
+            let complete = manifest.files.iter().all(stored);
+            if complete {
+                let listed = serde_json::to_vec(&manifest.files)
+                    .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
+                std::fs::write(dir.join("complete.json"), listed).map_err(io_error)?;
+            }
+            return Ok(ArtifactsAnswer {
+                status: 200,
+                body: json!({ "complete": complete }).to_string(),
+            });
+        }
+        let base = match &self.app_url {
+            Some(app) => Routes::url(app, &self.routes.artifacts, job_id, ""),
+            None => {
+                return Err(Error::invalid_input(
+                    "artifacts uploaded to the app need app_url(...)",
+                ));
+            }
+        };
+        let auth = authorization.unwrap_or_default();
+        let uploads: Vec<_> = manifest
+            .files
+            .iter()
+            .filter(|f| !stored(f))
+            .map(|f| json!({"path": f.path, "url": format!("{base}/files/{}", f.path), "headers": {"Authorization": auth}}))
+            .collect();
+        Ok(ArtifactsAnswer {
+            status: 200,
+            body: json!({ "uploads": uploads }).to_string(),
+        })
+    }
+
+    /// Starts receiving artifact `path` (a `PUT` to `<artifacts route>/files/<path>`): the token
+    /// is checked and the path must be in the manifest.
+    pub async fn begin_artifact(
+        &self,
+        job_id: &str,
+        authorization: Option<&str>,
+        path: &str,
+    ) -> Result<ArtifactUpload> {
+        let (_, attempt) = self.artifact_claims(job_id, authorization).await?;
+        check_artifact_path(path)?;
+        let dir = self.attempt_dir(job_id, attempt)?;
+        let expected = read_list(&dir.join("manifest.json"))?
+            .into_iter()
+            .find(|f| f.path == path)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::NotFound,
+                    format!(
+                        "artifact {path} is not in the job's manifest; post the manifest first"
+                    ),
+                )
+            })?;
+        let dest = dir.join("files").join(path);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(io_error)?;
+        }
+        let temp = dest.with_extension(format!("part-{}", std::process::id()));
+        let file = std::fs::File::create(&temp).map_err(io_error)?;
+        Ok(ArtifactUpload {
+            file,
+            temp,
+            dest,
+            expected,
+            hasher: Sha256::new(),
+            written: 0,
+        })
+    }
+
+    /// The artifacts of the job's current attempt, once the pod confirmed them complete.
+    pub async fn artifacts(&self, job_id: &str) -> Result<Vec<ArtifactFile>> {
+        let job = self.job(job_id).await?;
+        let dir = self.attempt_dir(job_id, job.attempt)?;
+        let complete = dir.join("complete.json");
+        if !complete.exists() {
+            return Ok(Vec::new());
+        }
+        read_list(&complete)
+    }
+
+    /// Copies the job's artifacts to `dest`, checking each file's sha256; returns them.
+    pub async fn download_artifacts(&self, job_id: &str, dest: &Path) -> Result<Vec<ArtifactFile>> {
+        let files = self.artifacts(job_id).await?;
+        if files.is_empty() {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("job {job_id} has no confirmed artifacts yet; wait until it succeeds"),
+            ));
+        }
+        let job = self.job(job_id).await?;
+        let src = self.attempt_dir(job_id, job.attempt)?.join("files");
+        for f in &files {
+            let to = dest.join(&f.path);
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent).map_err(io_error)?;
+            }
+            std::fs::copy(src.join(&f.path), &to).map_err(io_error)?;
+            if !file_matches(&to, f) {
+                return Err(Error::new(
+                    ErrorKind::DatasetInvalid,
+                    format!(
+                        "artifact {} does not match its sha256 after copying; the store is damaged",
+                        f.path
+                    ),
+                ));
+            }
+        }
+        Ok(files)
+    }
+}
+
+fn read_list(path: &Path) -> Result<Vec<ArtifactFile>> {
+    let bytes = std::fs::read(path).map_err(|_| {
+        Error::new(
+            ErrorKind::NotFound,
+            "the job's artifact manifest has not arrived; post the manifest first",
+        )
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        Error::new(
+            ErrorKind::Internal,
+            format!("artifact manifest unreadable: {e}"),
+        )
+    })
+}
+
+fn file_matches(path: &Path, f: &ArtifactFile) -> bool {
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        match std::io::Read::read(&mut file, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                size += n as u64;
+                hasher.update(&buf[..n]);
+            }
+            Err(_) => return false,
+        }
+    }
+    size == f.size && crate::hex::encode(&hasher.finalize()) == f.sha256.to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_artifact_path;
+
+    #[test]
+    fn artifact_paths_stay_beneath_the_directory() {
+        for ok in [
+            "adapter_model.safetensors",
+            "final/adapter_config.json",
+            "a-b_c.d/e",
+        ] {
+            assert!(check_artifact_path(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            ".hidden",
+            "a/./b",
+            "a\\b",
+            "a b",
+            "é",
+        ] {
+            assert!(check_artifact_path(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! `deploy`, `cancel` and `retry`: where money is spent, so each is idempotent. A job is claimed
+//! in the store (queued → provisioning) before its pod is created, the pod is named after the
+//! job and attempt so an ambiguous create is found again, and a finished job is never redeployed
+//! except by `retry`, as a new attempt with fresh tokens.
+
+use serde::{Deserialize, Serialize};
+
+use super::plan::Plan;
+use super::status::JobStatus;
+use super::{Routes, Trainpod, pod_name};
+use crate::error::{Error, ErrorKind, Result};
+use crate::jobs::JobState;
+use crate::runpod::{CreatePodRequest, GpuCandidate};
+use crate::script::{Artifacts, DatasetSource, Endpoint, PodScript, Secret, Training, generate};
+use crate::store::JobRecord;
+use crate::token::{IssueRequest, Purpose};
+
+use super::spec::DatasetRef;
+
+/// What a job row keeps of its deployment (`JobRecord::config`), so that `retry` can start
+/// another attempt and `status` can show the plan.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct JobConfig {
+    pub plan: Plan,
+}
+
+impl JobConfig {
+    pub(crate) fn of(job: &JobRecord) -> Result<JobConfig> {
+        serde_json::from_str(&job.config).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidState,
+                format!(
+                    "job {} was not deployed by this SDK (its stored plan is unreadable: {e}); \
+                     deploy a new job",
+                    job.id
+                ),
+            )
+        })
+    }
+}
+
+/// A deploy that has not created its pod within this long may be taken over by another.
+const CLAIM_SECS: u64 = 120;
+/// Container disk for the pod, GB: the pinned stack, the model and checkpoints.
+const CONTAINER_DISK_GB: u32 = 50;
+
+impl Trainpod {
+    /// Issues the job's tokens, generates its script and creates its pod (trying the plan's
+    /// fallbacks in order), and records the job. Deploying the same plan again returns the job as
+    /// it is: it never creates a second pod.
+    pub async fn deploy(&self, plan: &Plan) -> Result<JobStatus> {
+        loop {
+            let now = self.clock.now_unix_secs();
+            let job = match self.store.get_job(&plan.job_id).await? {
+                Some(job) => job,
+                None => {
+                    self.store.insert_job(&self.new_record(plan, now)?).await?;
+                    continue;
+                }
+            };
+            if job.pod_id.is_some() {
+                return self.status_of(&job).await;
+            }
+            if job.state.is_final() {
+                return Err(Error::new(
+                    ErrorKind::InvalidState,
+                    format!(
+                        "job {} has ended ({}); retry it to start a new attempt",
+                        job.id, job.state
+                    ),
+                ));
+            }
+            let in_flight = job.state == JobState::Provisioning
+                && now.saturating_sub(job.updated_at) < CLAIM_SECS;
+            if in_flight {
+                // Another deploy of this job is creating the pod.
+                return self.status_of(&job).await;
+            }
+            let claimed = JobRecord {
+                state: JobState::Provisioning,
+                updated_at: now,
+                ..job.clone()
+            };
+            if self.store.update_job(&claimed, job.state).await? {
+                return self.launch(claimed, &JobConfig::of(&job)?.plan).await;
+            }
+        }
+    }
+
+    fn new_record(&self, plan: &Plan, now: u64) -> Result<JobRecord> {
+        let config = serde_json::to_string(&JobConfig { plan: plan.clone() }).map_err(|e| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("the plan did not serialize: {e}"),
+            )
+        })?;
+        Ok(JobRecord {
+            deadline_unix: now + plan.deadline_secs,
+            budget_usd: plan.spec.budget_usd,
+            price_per_hour: plan.gpu.price_per_hour,
+            config,
+            ..JobRecord::new(&plan.job_id, &plan.spec.user, now)
+        })
+    }
+
+    /// Creates the pod of the claimed attempt `job` and records it.
+    async fn launch(&self, mut job: JobRecord, plan: &Plan) -> Result<JobStatus> {
+        let now = self.clock.now_unix_secs();
+        // The deadline runs from this attempt's pod creation.
+        job.deadline_unix = now + plan.deadline_secs;
+        let script = self.pod_script(&job, plan, now)?;
+        let bundle = generate(&script)?;
+        let mut env = bundle.env.clone();
+        env.extend(self.pod_env.clone());
+        let request = CreatePodRequest {
+            name: pod_name(&job.id, job.attempt)?,
+            image: plan.image.clone(),
+            args: Some(bundle.start_command.clone()),
+            env,
+            cloud: Some(plan.spec.cloud),
+            disk: Some(CONTAINER_DISK_GB),
+            data_center_ids: plan.spec.data_centers.clone(),
+            ..CreatePodRequest::default()
+        };
+        let candidates: Vec<GpuCandidate> = std::iter::once(&plan.gpu)
+            .chain(&plan.fallbacks)
+            .map(|g| GpuCandidate {
+                gpu_id: g.gpu_id.clone(),
+                count: g.count,
+                data_center_ids: plan.spec.data_centers.clone(),
+            })
+            .collect();
+        let created = match self.runpod.create_pod(&request, &candidates).await {
+            Ok(created) => created,
+            Err(err) => {
+                // Leave the job queued: deploying again looks the pod up by name first.
+                let queued = JobRecord {
+                    state: JobState::Queued,
+                    ..job.clone()
+                };
+                self.store
+                    .update_job(&queued, JobState::Provisioning)
+                    .await?;
+                return Err(err);
+            }
+        };
+        let chosen = &candidates[created.candidate];
+        let price = std::iter::once(&plan.gpu)
+            .chain(&plan.fallbacks)
+            .find(|g| g.gpu_id == chosen.gpu_id)
+            .map_or(plan.gpu.price_per_hour, |g| g.price_per_hour);
+        let next = JobRecord {
+            pod_id: Some(created.pod.id.clone()),
+            started_at: Some(now),
+            updated_at: now,
+            price_per_hour: if created.pod.cost > 0.0 {
+                created.pod.cost
+            } else {
+                price
+            },
+            ..job.clone()
+        };
+        if !self.store.update_job(&next, job.state).await? {
+            // The job moved meanwhile (cancelled): the pod must not live on.
+            self.runpod.terminate_pod(&created.pod.id).await?;
+            let current = self.job(&job.id).await?;
+            return self.status_of(&current).await;
+        }
+        self.status_of(&next).await
+    }
+
+    /// The pod's config for attempt `job.attempt`: fresh tokens scoped to the job, attempt and
+    /// dataset, each living until the deadline plus an hour for the final status and upload.
+    fn pod_script(&self, job: &JobRecord, plan: &Plan, now: u64) -> Result<PodScript> {
+        let ttl = (job.deadline_unix.saturating_sub(now) + 3600).min(7 * 24 * 3600);
+        let token = |purpose: Purpose| -> Result<Secret> {
+            let mut req = IssueRequest::new(purpose, &job.user, &job.id).ttl_secs(ttl);
+            req.epoch = Some(job.attempt);
+            Ok(Secret::from(&self.tokens.issue(&req)?.token))
+        };
+        let app = self.app_url.as_deref();
+        let telemetry = match app {
+            Some(app) => Some(Endpoint {
+                url: Routes::url(app, &self.routes.metrics, &job.id, ""),
+                token: token(Purpose::MetricsWrite)?,
+            }),
+            None => None,
+        };
+        let artifacts = match (app, &self.artifacts_dir) {
+            (Some(app), Some(_)) => Artifacts::App {
+                url: Routes::url(app, &self.routes.artifacts, &job.id, ""),
+                token: token(Purpose::ArtifactsWrite)?,
+            },
+            _ => Artifacts::None,
+        };
+        Ok(PodScript {
+            version: 1,
+            job_id: job.id.clone(),
+            attempt: job.attempt,
+            issued_at: now,
+            deadline_unix: job.deadline_unix,
+            telemetry,
+            dataset: self.dataset_source(job, plan, ttl)?,
+            training: Training::Sft {
+                model: plan.spec.model.clone(),
+                method: plan.spec.method,
+                hyperparameters: plan.hyperparameters.clone(),
+            },
+            artifacts,
+            runtime: self.runtime.clone(),
+        })
+    }
+
+    fn dataset_source(&self, job: &JobRecord, plan: &Plan, ttl: u64) -> Result<DatasetSource> {
+        match &plan.spec.dataset {
+            DatasetRef::App { id } => {
+                let (Some(app), Some(staging)) = (&self.app_url, &self.staging) else {
+                    return Err(Error::invalid_input(
+                        "an app-served dataset needs app_url(...) and datasets_dir(...) on the builder",
+                    ));
+                };
+                let download = staging.signed_download_url(
+                    app,
+                    &job.id,
+                    &job.user,
+                    id,
+                    Some(ttl.min(24 * 3600)),
+                )?;
+                if download.sha256 != plan.dataset.sha256 {
+                    return Err(Error::new(
+                        ErrorKind::DatasetInvalid,
+                        format!("dataset {id} changed since it was planned; plan the job again"),
+                    ));
+                }
+                Ok(DatasetSource::Url {
+                    url: Routes::url(app, &self.routes.dataset, &job.id, id),
+                    token: Some(Secret::from(&download.token)),
+                    bytes: download.size,
+                    sha256: download.sha256,
+                })
+            }
+            DatasetRef::Url { url, bytes, sha256 } => Ok(DatasetSource::Url {
+                url: url.clone(),
+                token: None,
+                bytes: *bytes,
+                sha256: sha256.clone(),
+            }),
+        }
+    }
+
+    /// Terminates the job's pod and marks the job cancelled. Cancelling an ended job changes
+    /// nothing and returns it as it is.
+    pub async fn cancel(&self, job_id: &str) -> Result<JobStatus> {
+        loop {
+            let job = self.job(job_id).await?;
+            if job.state.is_final() {
+                return self.status_of(&job).await;
+            }
+            if let Some(pod) = &job.pod_id {
+                self.terminate_quietly(pod).await?;
+            }
+            let now = self.clock.now_unix_secs();
+            let next = JobRecord {
+                state: JobState::Cancelled,
+                reason: "cancelled".into(),
+                updated_at: now,
+                ..job.clone()
+            };
+            if self.store.update_job(&next, job.state).await? {
+                return self.status_of(&next).await;
+            }
+        }
+    }
+
+    /// Starts a new attempt of an ended job (failed, cancelled, timed out, over budget): its old
+    /// pod terminated, fresh tokens, a new pod. A succeeded job cannot be retried; a live one
+    /// must be cancelled first.
+    pub async fn retry(&self, job_id: &str) -> Result<JobStatus> {
+        let job = self.job(job_id).await?;
+        if !job.state.is_final() || job.state == JobState::Succeeded {
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                format!(
+                    "job {job_id} is {}: only a failed, cancelled, timed out or over-budget job can be \
+                     retried{}",
+                    job.state,
+                    if job.state.is_final() {
+                        ""
+                    } else {
+                        " (cancel it first)"
+                    }
+                ),
+            ));
+        }
+        let plan = JobConfig::of(&job)?.plan;
+        if let Some(pod) = &job.pod_id {
+            self.terminate_quietly(pod).await?;
+        }
+        let now = self.clock.now_unix_secs();
+        let next = JobRecord {
+            attempt: job.attempt + 1,
+            state: JobState::Provisioning,
+            config: job.config.clone(),
+            deadline_unix: now + plan.deadline_secs,
+            budget_usd: job.budget_usd,
+            price_per_hour: plan.gpu.price_per_hour,
+            ..JobRecord::new(&job.id, &job.user, job.created_at)
+        };
+        let next = JobRecord {
+            updated_at: now,
+            ..next
+        };
+        if !self
+            .store
+            .begin_attempt(&next, job.state, job.attempt)
+            .await?
+        {
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                format!(
+                    "job {job_id} changed while it was being retried; read its status and try again"
+                ),
+            ));
+        }
+        self.launch(next, &plan).await
+    }
+
+    /// Terminates a pod; one already gone is fine.
+    pub(crate) async fn terminate_quietly(&self, pod_id: &str) -> Result<()> {
+        match self.runpod.terminate_pod(pod_id).await {
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! The SDK: one [`Trainpod`] holding the RunPod client, the signing keys, the store and the
+//! app's staging, with every step of a job as a method.
+//!
+//! ```text
+//! let tp = Trainpod::builder()
+//!     .runpod_api_key(key)                 // or RUNPOD_API_KEY
+//!     .app_url("https://app.example.com")  // where pods reach the app
+//!     .signing_keys(keys)                  // or TRAINPOD_SIGNING_KEYS
+//!     .store_url("postgres://…")           // default: sqlite://trainpod.db
+//!     .datasets_dir("/srv/datasets")
+//!     .artifacts_dir("/srv/artifacts")
+//!     .build().await?;
+//! let plan = tp.plan(&JobSpec::new("user-1", "Qwen/Qwen2.5-0.5B", DatasetRef::App { id }, 5.0)).await?;
+//! let job = tp.deploy(&plan).await?;       // idempotent per job id
+//! // routes: tp.authorize_dataset_download(..), tp.ingest_metrics(..), tp.artifact_manifest(..)
+//! let mut follow = tp.follow(&job.job_id); // status changes and events until it ends
+//! tp.reconcile().await?;                   // from a cron: ends pods nobody should pay for
+//! ```
+
+mod artifacts;
+mod builder;
+mod deploy;
+pub mod estimate;
+mod plan;
+mod routes;
+#[cfg(feature = "server")]
+pub mod server;
+mod spec;
+mod status;
+
+pub use artifacts::{ArtifactFile, ArtifactUpload, ArtifactsAnswer, MAX_ARTIFACT_FILES};
+pub use builder::{API_KEY_ENV, SIGNING_KEYS_ENV, TrainpodBuilder};
+pub use plan::{DatasetSummary, GpuChoice, Plan};
+pub use routes::Routes;
+pub use spec::{DatasetRef, JobSpec, MAX_JOB_ID_LEN, check_job_id};
+pub use status::{Follow, FollowUpdate, JobStatus};
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::Clock;
+use crate::error::Result;
+use crate::jobs::{IngestOutcome, RateLimiter, ReconcileAction, ReconcilePolicy, ingest_metrics};
+use crate::reach::{ReachPolicy, Resolver};
+use crate::runpod::Client;
+use crate::script::PodRuntime;
+use crate::staging::{AppStaging, Grant};
+use crate::store::{Store, ThroughputSample};
+use crate::token::Tokens;
+
+/// The SDK. Cheap to share behind an `Arc`; every method is safe to call concurrently, and
+/// across app instances sharing one Postgres store.
+pub struct Trainpod {
+    runpod: Client,
+    tokens: Tokens,
+    store: Arc<dyn Store>,
+    app_url: Option<String>,
+    routes: Routes,
+    staging: Option<Arc<AppStaging>>,
+    artifacts_dir: Option<PathBuf>,
+    reach: ReachPolicy,
+    resolver: Arc<dyn Resolver>,
+    runtime: PodRuntime,
+    image: String,
+    pod_env: BTreeMap<String, String>,
+    clock: Arc<dyn Clock>,
+    limiter: RateLimiter,
+    reconcile: ReconcilePolicy,
+    follow_interval: Duration,
+}
+
+impl std::fmt::Debug for Trainpod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trainpod")
+            .field("app_url", &self.app_url)
+            .field("store", &self.store.backend())
+            .field("artifacts_dir", &self.artifacts_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The pod of a job's attempt: `trainpod-<job>` for the first, `trainpod-<job>.<n>` after, so
+/// an ambiguous create finds its own attempt's pod and never an earlier one.
+pub fn pod_name(job_id: &str, attempt: u32) -> Result<String> {
+    check_job_id(job_id)?;
+    let name = if attempt <= 1 {
+        job_id.to_owned()
+    } else {
+        format!("{job_id}.{attempt}")
+    };
+    crate::runpod::job_pod_name(&name)
+}
+
+impl Trainpod {
+    /// A builder; see the module docs.
+    pub fn builder() -> TrainpodBuilder {
+        TrainpodBuilder::new()
+    }
+
+    /// The token service (to issue or verify tokens directly).
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The RunPod client.
+    pub fn runpod(&self) -> &Client {
+        &self.runpod
+    }
+
+    /// The app's staging of datasets, when `datasets_dir` was given.
+    pub fn staging(&self) -> Option<&Arc<AppStaging>> {
+        self.staging.as_ref()
+    }
+
+    /// The dataset download route: the pod's token and `Range` turned into a [`Grant`] (status,
+    /// headers, the opened file), or a typed error whose `http_status` is the answer.
+    pub fn authorize_dataset_download(
+        &self,
+        authorization: Option<&str>,
+        query_token: Option<&str>,
+        dataset_id: &str,
+        range: Option<&str>,
+    ) -> Result<Grant> {
+        let staging = self.staging.as_ref().ok_or_else(|| {
+            crate::Error::invalid_input("serving datasets needs datasets_dir(...) on the builder")
+        })?;
+        staging.authorize_dataset_download(authorization, query_token, dataset_id, range)
+    }
+
+    /// The metrics route: the batch verified, parsed, accepted once and folded into the job.
+    /// When it carries the final status the pod is terminated now (the pod terminates itself
+    /// too; whichever is first wins), and a finished training run's throughput is kept for
+    /// later estimates.
+    pub async fn ingest_metrics(
+        &self,
+        job_id: &str,
+        authorization: Option<&str>,
+        body: &[u8],
+    ) -> Result<IngestOutcome> {
+        let outcome = ingest_metrics(
+            &self.tokens,
+            self.store.as_ref(),
+            Some(&self.limiter),
+            job_id,
+            authorization,
+            body,
+        )
+        .await?;
+        if outcome.replay {
+            return Ok(outcome);
+        }
+        if let Some(runtime) = outcome.progress.train_runtime_s {
+            self.record_throughput(&outcome, runtime).await?;
+        }
+        if let (true, Some(pod)) = (outcome.terminate_pod, &outcome.job.pod_id) {
+            // Best effort: the pod's own terminate and the reconciler back this up.
+            let _ = self.terminate_quietly(pod).await;
+        }
+        Ok(outcome)
+    }
+
+    async fn record_throughput(&self, outcome: &IngestOutcome, runtime_s: f64) -> Result<()> {
+        let Ok(config) = deploy::JobConfig::of(&outcome.job) else {
+            return Ok(());
+        };
+        let plan = &config.plan;
+        let gpus = f64::from(plan.gpu.count.max(1));
+        let tflops = plan.estimate.training_flops / runtime_s / gpus / 1e12;
+        if !(tflops.is_finite() && tflops > 0.0) {
+            return Ok(());
+        }
+        self.store
+            .record_throughput(&ThroughputSample {
+                job: outcome.job.id.clone(),
+                attempt: outcome.job.attempt,
+                gpu_id: plan.gpu.gpu_id.clone(),
+                method: estimate::method_name(plan.spec.method).to_owned(),
+                tflops,
+                recorded_at: self.clock.now_unix_secs(),
+            })
+            .await
+    }
+
+    /// Ends every trainpod pod on the account that nobody should be paying for (stale heartbeat,
+    /// past its deadline, over its budget, or an orphan), once across all app instances.
+    pub async fn reconcile(&self) -> Result<Vec<ReconcileAction>> {
+        crate::jobs::reconcile(
+            &self.runpod,
+            self.store.as_ref(),
+            self.clock.now_unix_secs(),
+            &self.reconcile,
+        )
+        .await
+    }
+}

@@ -1,0 +1,383 @@
+//! `plan(spec)`: everything that can be checked before money is spent, and what the job will
+//! cost. Nothing is created: a plan can be shown to the user, then deployed or dropped.
+
+use serde::{Deserialize, Serialize};
+
+use super::Trainpod;
+use super::estimate::{
+    self, CostEstimate, DatasetTokens, MemoryEstimate, RunShape, dataset_tokens, memory_needed,
+    method_name,
+};
+use super::spec::{DatasetRef, JobSpec, new_job_id};
+use crate::dataset::{DatasetFormat, InspectOptions, validate};
+use crate::error::{Error, ErrorKind, Result};
+use crate::runpod::{Availability, GpuCatalogQuery, GpuType};
+use crate::script::{Hyperparameters, ImageNeeds, check_image};
+
+/// What the dataset holds, as inspected.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatasetSummary {
+    /// The rows' format, when the app's copy was inspected.
+    pub format: Option<DatasetFormat>,
+    /// Rows (0 when not inspected: a public URL).
+    pub rows: u64,
+    /// Bytes the pod downloads.
+    pub bytes: u64,
+    /// sha256 the pod checks, lowercase hex.
+    pub sha256: String,
+    /// Estimated tokens.
+    pub tokens: DatasetTokens,
+}
+
+/// One GPU placement.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GpuChoice {
+    /// Catalog id.
+    pub gpu_id: String,
+    /// GPUs in the pod.
+    pub count: u32,
+    /// Memory per GPU, GB.
+    pub memory_gb: u32,
+    /// The pod's price, USD per hour (all GPUs).
+    pub price_per_hour: f64,
+    /// Availability, when the catalog said.
+    pub availability: Option<String>,
+    /// What the whole job is estimated to cost on it.
+    pub estimate: CostEstimate,
+}
+
+/// A checked job, ready to deploy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The job id.
+    pub job_id: String,
+    /// What was asked for.
+    pub spec: JobSpec,
+    /// The hyperparameters it runs with.
+    pub hyperparameters: Hyperparameters,
+    /// Model size used for the estimates, billions of parameters.
+    pub params_b: f64,
+    /// The dataset.
+    pub dataset: DatasetSummary,
+    /// GPU memory needed, with the rule.
+    pub memory: MemoryEstimate,
+    /// The chosen GPU.
+    pub gpu: GpuChoice,
+    /// Others to try, in order, when the chosen one has no capacity.
+    pub fallbacks: Vec<GpuChoice>,
+    /// The chosen GPU's estimate (the same as `gpu.estimate`).
+    pub estimate: CostEstimate,
+    /// The pod's hard deadline after creation, seconds: what the budget buys at the chosen
+    /// price (or `max_hours`, when shorter).
+    pub deadline_secs: u64,
+    /// The container image.
+    pub image: String,
+    /// What the user should know before deploying.
+    pub warnings: Vec<String>,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+impl Trainpod {
+    /// Checks `spec` against everything checkable before spending: the RunPod key (one cheap
+    /// authenticated call), the image, the dataset (inspected), the URLs a pod needs (reachable
+    /// from a pod), the GPUs (price, availability, memory) and the budget; returns the plan with
+    /// its cost estimate, or the first problem as an actionable error.
+    pub async fn plan(&self, spec: &JobSpec) -> Result<Plan> {
+        spec.check()?;
+        let job_id = match &spec.job_id {
+            Some(id) => id.clone(),
+            None => new_job_id()?,
+        };
+        let image = spec.image.clone().unwrap_or_else(|| self.image.clone());
+        check_image(&image, ImageNeeds::PythonAndTorch, spec.image_vouched)?;
+        let hp = spec.resolved_hyperparameters();
+        let params_b = spec
+            .params_b
+            .or_else(|| estimate::params_from_name(&spec.model))
+            .ok_or_else(|| {
+                Error::invalid_input(format!(
+                    "cannot tell the size of model {:?} from its name: set params_b (billions of parameters)",
+                    spec.model
+                ))
+            })?;
+        self.check_routes_reachable(&job_id)?;
+        let dataset = self.inspect_dataset(&spec.dataset, hp.max_length)?;
+        // The cheap authenticated call: a bad or revoked key fails here, not at deploy.
+        self.runpod
+            .find_pods_by_name(&super::pod_name(&job_id, 1)?)
+            .await?;
+        let memory = memory_needed(params_b, spec.method, spec.gpu_count);
+        let catalog = self
+            .runpod
+            .gpu_catalog_with(&availability_query(spec))
+            .await?;
+        let train_tokens = train_tokens(&hp, &dataset);
+        let mut warnings = Vec::new();
+        let mut choices = Vec::new();
+        for gpu in candidates(spec, &catalog, &memory)? {
+            let measured = self
+                .store
+                .throughput(&gpu.id, method_name(spec.method), 5)
+                .await?;
+            let shape = RunShape {
+                params_b,
+                method: spec.method,
+                checkpointing: hp.gradient_checkpointing,
+                train_tokens,
+                dataset_bytes: dataset.bytes,
+                gpus: spec.gpu_count,
+                tflops: estimate::effective_tflops(&gpu.id, spec.method, &measured),
+                downloads_model: !spec.model.starts_with('/'),
+            };
+            let price = gpu.price_per_gpu_hour(spec.cloud) * f64::from(spec.gpu_count);
+            choices.push(GpuChoice {
+                gpu_id: gpu.id.clone(),
+                count: spec.gpu_count,
+                memory_gb: gpu.memory,
+                price_per_hour: price,
+                availability: gpu.availability.map(availability_name),
+                estimate: estimate::estimate_cost(&shape, price),
+            });
+            if estimate::peak_tflops(&gpu.id).is_none() && measured.is_empty() {
+                warnings.push(format!(
+                    "no throughput figure for {}: its training time assumes {} TFLOP/s",
+                    gpu.id,
+                    estimate::UNKNOWN_GPU_TFLOPS
+                ));
+            }
+        }
+        if spec.gpus.is_empty() {
+            choices.sort_by(|a, b| a.estimate.usd_high.total_cmp(&b.estimate.usd_high));
+        }
+        let gpu = choices.remove(0);
+        choices.truncate(4);
+        let deadline_secs = deadline_secs(spec, gpu.price_per_hour);
+        warnings.extend(plan_warnings(&hp, &dataset, &gpu, deadline_secs));
+        Ok(Plan {
+            job_id,
+            spec: spec.clone(),
+            hyperparameters: hp,
+            params_b,
+            dataset,
+            memory,
+            estimate: gpu.estimate.clone(),
+            gpu,
+            fallbacks: choices,
+            deadline_secs,
+            image,
+            warnings,
+            created_at: self.clock.now_unix_secs(),
+        })
+    }
+
+    /// Every app URL a pod will call must be reachable from a pod.
+    fn check_routes_reachable(&self, job_id: &str) -> Result<()> {
+        let Some(app) = &self.app_url else {
+            return Ok(());
+        };
+        self.routes.check()?;
+        for template in [
+            &self.routes.metrics,
+            &self.routes.artifacts,
+            &self.routes.dataset,
+        ] {
+            let url = super::Routes::url(app, template, job_id, "dataset");
+            crate::reach::check_reachable(&url, self.reach, self.resolver.as_ref())?;
+        }
+        Ok(())
+    }
+
+    fn inspect_dataset(&self, dataset: &DatasetRef, max_length: u32) -> Result<DatasetSummary> {
+        match dataset {
+            DatasetRef::App { id } => {
+                let staging = self.staging.as_ref().ok_or_else(|| {
+                    Error::invalid_input(
+                        "an app-served dataset needs datasets_dir(...) on the builder, and app_url(...) \
+                         where pods reach the app",
+                    )
+                })?;
+                if self.app_url.is_none() {
+                    return Err(Error::invalid_input(
+                        "an app-served dataset needs app_url(...): where pods reach the app; without \
+                         a public app, stage the dataset in a bucket or on a network volume",
+                    ));
+                }
+                let id = crate::staging::check_dataset_id(id)?;
+                let path = staging.root().join(id);
+                if !path.is_file() {
+                    return Err(Error::new(
+                        ErrorKind::DatasetNotFound,
+                        format!(
+                            "no dataset {id:?} under the datasets directory; store it there first"
+                        ),
+                    ));
+                }
+                let report = validate(&path, &InspectOptions::default())?;
+                Ok(DatasetSummary {
+                    format: report.format,
+                    rows: report.rows,
+                    bytes: report.bytes,
+                    sha256: report.sha256,
+                    tokens: dataset_tokens(
+                        report.rows,
+                        report.bytes,
+                        report.longest_row_bytes,
+                        max_length,
+                    ),
+                })
+            }
+            DatasetRef::Url { url, bytes, sha256 } => {
+                crate::reach::check_reachable(url, self.reach, self.resolver.as_ref())?;
+                if sha256.len() != 64
+                    || !sha256
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                {
+                    return Err(Error::invalid_input(
+                        "the dataset's sha256 must be 64 lowercase hex digits: the pod checks the download against it",
+                    ));
+                }
+                Ok(DatasetSummary {
+                    format: None,
+                    rows: 0,
+                    bytes: *bytes,
+                    sha256: sha256.clone(),
+                    // Without the file, assume rows of typical chat size (1 KB) to estimate.
+                    tokens: dataset_tokens(bytes.div_ceil(1024), *bytes, 1024, max_length),
+                })
+            }
+        }
+    }
+}
+
+fn availability_query(spec: &JobSpec) -> GpuCatalogQuery {
+    GpuCatalogQuery {
+        count: Some(spec.gpu_count),
+        cloud: Some(spec.cloud),
+        ..GpuCatalogQuery::pods()
+    }
+}
+
+fn availability_name(a: Availability) -> String {
+    match a {
+        Availability::None => "none",
+        Availability::Low => "low",
+        Availability::Medium => "medium",
+        Availability::High => "high",
+    }
+    .to_owned()
+}
+
+/// The GPU types that can run the job: asked for (in order) or all, priced in the cloud, with
+/// room for the model, and not out of stock.
+fn candidates<'a>(
+    spec: &JobSpec,
+    catalog: &'a [GpuType],
+    memory: &MemoryEstimate,
+) -> Result<Vec<&'a GpuType>> {
+    let asked: Vec<&GpuType> = if spec.gpus.is_empty() {
+        catalog.iter().collect()
+    } else {
+        spec.gpus
+            .iter()
+            .map(|id| {
+                catalog.iter().find(|g| &g.id == id).ok_or_else(|| {
+                    Error::invalid_input(format!(
+                        "GPU {id:?} is not in RunPod's catalog; use an id from GET /v2/catalog/gpus"
+                    ))
+                })
+            })
+            .collect::<Result<_>>()?
+    };
+    let priced = |g: &&GpuType| g.price_per_gpu_hour(spec.cloud) > 0.0;
+    let fits = |g: &&GpuType| f64::from(g.memory) >= memory.needed_gb;
+    let in_stock = |g: &&GpuType| g.availability != Some(Availability::None);
+    let usable: Vec<&GpuType> = asked
+        .iter()
+        .copied()
+        .filter(priced)
+        .filter(fits)
+        .filter(in_stock)
+        .collect();
+    if !usable.is_empty() {
+        return Ok(usable);
+    }
+    if !asked.iter().any(fits) {
+        let largest = asked.iter().map(|g| g.memory).max().unwrap_or(0);
+        return Err(Error::invalid_input(format!(
+            "the model needs about {:.1} GB per GPU ({}), more than the {largest} GB of the GPUs \
+             considered: choose a larger GPU, more GPUs, or QLoRA",
+            memory.needed_gb, memory.rule
+        )));
+    }
+    Err(Error::new(
+        ErrorKind::CapacityUnavailable,
+        "no GPU that fits the model is priced and available in this cloud now: try the other \
+         cloud, more GPU types, or later",
+    ))
+}
+
+/// Tokens trained on: `max_steps` batches when set, else the epochs over the dataset.
+fn train_tokens(hp: &Hyperparameters, dataset: &DatasetSummary) -> f64 {
+    if hp.max_steps > 0 {
+        let rows = dataset.rows.max(1) as f64;
+        let per_example = dataset.tokens.per_epoch / rows;
+        let examples = f64::from(hp.batch_size) * f64::from(hp.gradient_accumulation_steps);
+        return hp.max_steps as f64 * examples * per_example;
+    }
+    dataset.tokens.per_epoch * hp.epochs
+}
+
+/// What the budget buys at `price_per_hour`, or `max_hours` when shorter.
+fn deadline_secs(spec: &JobSpec, price_per_hour: f64) -> u64 {
+    let bought = if price_per_hour > 0.0 {
+        spec.budget_usd / price_per_hour * 3600.0
+    } else {
+        f64::MAX
+    };
+    let capped = spec.max_hours.map_or(bought, |h| bought.min(h * 3600.0));
+    // At most a week: the longest token lifetime.
+    capped.min(7.0 * 24.0 * 3600.0).floor() as u64
+}
+
+fn plan_warnings(
+    hp: &Hyperparameters,
+    dataset: &DatasetSummary,
+    gpu: &GpuChoice,
+    deadline_secs: u64,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if dataset.tokens.longest_example > f64::from(hp.max_length) {
+        warnings.push(format!(
+            "the longest example is about {:.0} tokens, over max_length {}: longer examples are \
+             truncated; raise max_length or split them",
+            dataset.tokens.longest_example, hp.max_length
+        ));
+    }
+    let e = &gpu.estimate;
+    if e.seconds_low > deadline_secs as f64 {
+        warnings.push(format!(
+            "the budget buys {:.1} h on {}, less than even the optimistic estimate of {:.1} h: \
+             the job will be stopped at its deadline; raise the budget",
+            deadline_secs as f64 / 3600.0,
+            gpu.gpu_id,
+            e.seconds_low / 3600.0
+        ));
+    } else if e.seconds_high > deadline_secs as f64 {
+        warnings.push(format!(
+            "the budget buys {:.1} h on {}, less than the pessimistic estimate of {:.1} h: the job \
+             may be stopped at its deadline",
+            deadline_secs as f64 / 3600.0,
+            gpu.gpu_id,
+            e.seconds_high / 3600.0
+        ));
+    }
+    if gpu.availability.as_deref() == Some("low") {
+        warnings.push(format!(
+            "{} has low availability now: deploy tries the fallbacks in order",
+            gpu.gpu_id
+        ));
+    }
+    warnings
+}

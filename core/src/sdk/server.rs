@@ -1,0 +1,114 @@
+//! The app's pod-facing routes as an axum router, for Rust apps and for a notebook or the
+//! quickstart with no web app of their own: dataset downloads, metrics and artifacts, at the
+//! default [`super::Routes`]. Each handler is a few lines over a [`Trainpod`] method.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{post, put};
+use futures_util::StreamExt;
+use serde_json::json;
+
+use super::Trainpod;
+use crate::error::Error;
+
+/// `GET /trainpod/datasets/{id}`, `POST /trainpod/jobs/{job}/metrics`,
+/// `POST /trainpod/jobs/{job}/artifacts` and `PUT /trainpod/jobs/{job}/artifacts/files/{*path}`.
+pub fn router(tp: Arc<Trainpod>) -> Router {
+    let jobs = Router::new()
+        .route("/jobs/{job}/metrics", post(metrics))
+        .route("/jobs/{job}/artifacts", post(manifest))
+        .route("/jobs/{job}/artifacts/files/{*path}", put(upload))
+        .with_state(tp.clone());
+    let jobs = match tp.staging() {
+        Some(staging) => jobs.merge(crate::staging::server::router(staging.clone())),
+        None => jobs,
+    };
+    Router::new().nest("/trainpod", jobs)
+}
+
+fn authorization(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
+
+/// A refusal: its status and stable code, never the reason's detail (that is for the app's logs).
+fn refuse(err: &Error) -> Response {
+    let status =
+        StatusCode::from_u16(err.kind().http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, json!({ "error": err.code() }).to_string()).into_response();
+    if let Some(secs) = err.retry_after_secs() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, secs.into());
+    }
+    response
+}
+
+async fn metrics(
+    State(tp): State<Arc<Trainpod>>,
+    Path(job): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match tp
+        .ingest_metrics(&job, authorization(&headers).as_deref(), &body)
+        .await
+    {
+        Ok(out) => json_response(out.status, out.body),
+        Err(err) => refuse(&err),
+    }
+}
+
+async fn manifest(
+    State(tp): State<Arc<Trainpod>>,
+    Path(job): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match tp
+        .artifact_manifest(&job, authorization(&headers).as_deref(), &body)
+        .await
+    {
+        Ok(answer) => json_response(answer.status, answer.body),
+        Err(err) => refuse(&err),
+    }
+}
+
+async fn upload(
+    State(tp): State<Arc<Trainpod>>,
+    Path((job, path)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let mut upload = match tp
+        .begin_artifact(&job, authorization(&headers).as_deref(), &path)
+        .await
+    {
+        Ok(upload) => upload,
+        Err(err) => return refuse(&err),
+    };
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else {
+            return StatusCode::BAD_REQUEST.into_response();
+        };
+        if let Err(err) = upload.write(&chunk) {
+            return refuse(&err);
+        }
+    }
+    match upload.finish() {
+        Ok(_) => StatusCode::OK.into_response(),
+        Err(err) => refuse(&err),
+    }
+}
+
+fn json_response(status: u16, body: String) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}

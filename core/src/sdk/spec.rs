@@ -1,0 +1,169 @@
+//! What a user asks for: one training job, before anything is checked or spent.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::runpod::Cloud;
+use crate::script::{Hyperparameters, Method};
+
+/// Where the dataset comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DatasetRef {
+    /// A dataset served by the app: the file `<datasets dir>/<id>`, downloaded by the pod through
+    /// a signed URL scoped to the job.
+    App {
+        /// The dataset id.
+        id: String,
+    },
+    /// A public https URL, checked on the pod against the size and sha256 given here.
+    Url {
+        /// The URL.
+        url: String,
+        /// Size in bytes.
+        bytes: u64,
+        /// sha256, lowercase hex.
+        sha256: String,
+    },
+}
+
+/// One training job, as asked for. [`JobSpec::new`] fills the defaults; set the rest with
+/// struct update syntax or the `with_*` methods.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobSpec {
+    /// The job id (`[A-Za-z0-9_-]`, at most 48 characters); generated when `None`. Deploying the
+    /// same id twice never creates two pods.
+    pub job_id: Option<String>,
+    /// The user the job belongs to (tokens are scoped to it).
+    pub user: String,
+    /// A Hugging Face model id (`org/name`) or an absolute path in the pod.
+    pub model: String,
+    /// Model size in billions of parameters; read from the model's name when `None`.
+    pub params_b: Option<f64>,
+    /// The dataset.
+    pub dataset: DatasetRef,
+    /// LoRA (default), QLoRA or full.
+    pub method: Method,
+    /// Hyperparameters; the method's defaults when `None`.
+    pub hyperparameters: Option<Hyperparameters>,
+    /// GPU types to use, in order of preference; empty picks the cheapest that fits.
+    pub gpus: Vec<String>,
+    /// GPUs per pod.
+    pub gpu_count: u32,
+    /// Secure (default) or community cloud.
+    pub cloud: Cloud,
+    /// Data centers to allow, in order; empty lets RunPod choose.
+    pub data_centers: Vec<String>,
+    /// The most the job may cost, USD: it sets the pod's hard deadline at the chosen price.
+    pub budget_usd: f64,
+    /// A shorter deadline than the budget buys, in hours.
+    pub max_hours: Option<f64>,
+    /// The container image; trainpod's default PyTorch image when `None`.
+    pub image: Option<String>,
+    /// The caller vouches that `image` carries Python 3.11+ and torch 2.6+ (an image trainpod
+    /// cannot tell from its name).
+    pub image_vouched: bool,
+}
+
+impl JobSpec {
+    /// A LoRA job of `user` training `model` on `dataset`, costing at most `budget_usd`.
+    pub fn new(
+        user: impl Into<String>,
+        model: impl Into<String>,
+        dataset: DatasetRef,
+        budget_usd: f64,
+    ) -> JobSpec {
+        JobSpec {
+            job_id: None,
+            user: user.into(),
+            model: model.into(),
+            params_b: None,
+            dataset,
+            method: Method::Lora,
+            hyperparameters: None,
+            gpus: Vec::new(),
+            gpu_count: 1,
+            cloud: Cloud::Secure,
+            data_centers: Vec::new(),
+            budget_usd,
+            max_hours: None,
+            image: None,
+            image_vouched: false,
+        }
+    }
+
+    /// The hyperparameters the job runs with.
+    pub fn resolved_hyperparameters(&self) -> Hyperparameters {
+        self.hyperparameters
+            .clone()
+            .unwrap_or_else(|| Hyperparameters::for_method(self.method))
+    }
+
+    /// Checks what needs no network: ids, names, numbers.
+    pub(crate) fn check(&self) -> Result<()> {
+        if let Some(id) = &self.job_id {
+            check_job_id(id)?;
+        }
+        if self.user.is_empty() || self.user.len() > 128 {
+            return Err(Error::invalid_input(
+                "user must be 1 to 128 characters: the id of the user the job belongs to",
+            ));
+        }
+        if self.model.trim().is_empty() {
+            return Err(Error::invalid_input(
+                "model is empty: give a Hugging Face model id (org/name) or an absolute path in the pod",
+            ));
+        }
+        if !(self.budget_usd.is_finite() && self.budget_usd > 0.0) {
+            return Err(Error::invalid_input(
+                "budget_usd must be a positive number of US dollars: the most this job may cost",
+            ));
+        }
+        if let Some(p) = self.params_b.filter(|p| !(p.is_finite() && *p > 0.0)) {
+            return Err(Error::invalid_input(format!(
+                "params_b is {p}: give the model's size in billions of parameters (8 for an 8B model)"
+            )));
+        }
+        if self.gpu_count == 0 || self.gpu_count > 8 {
+            return Err(Error::invalid_input("gpu_count must be 1 to 8"));
+        }
+        if let Some(h) = self.max_hours.filter(|h| !(h.is_finite() && *h > 0.0)) {
+            return Err(Error::invalid_input(format!(
+                "max_hours is {h}: give a positive number of hours, or leave it unset to let the budget decide"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The longest job id: the pod name `trainpod-<id>.<attempt>` must stay short.
+pub const MAX_JOB_ID_LEN: usize = 48;
+
+/// A job id: 1 to 48 of `[A-Za-z0-9_-]`.
+pub fn check_job_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_JOB_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid_input(format!(
+            "job id {:?} is invalid: use 1 to {MAX_JOB_ID_LEN} letters, digits, '-' or '_'",
+            id.chars().take(80).collect::<String>()
+        )))
+    }
+}
+
+/// A fresh job id: `job-` and 16 random hex digits.
+pub(crate) fn new_job_id() -> Result<String> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|e| {
+        Error::new(
+            crate::ErrorKind::Internal,
+            format!("the system's random source failed: {e}"),
+        )
+    })?;
+    Ok(format!("job-{}", crate::hex::encode(&bytes)))
+}

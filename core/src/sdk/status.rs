@@ -1,0 +1,232 @@
+//! What a job is doing: `status` (one read), `follow` (status changes and events as they
+//! arrive) and `logs` (the pod's own output, through the RunPod logs API).
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::Trainpod;
+use super::deploy::JobConfig;
+use crate::error::{Error, ErrorKind, Result};
+use crate::jobs::JobState;
+use crate::runpod::{LogQuery, LogStream};
+use crate::store::JobRecord;
+
+/// A job's status.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct JobStatus {
+    /// The job id.
+    pub job_id: String,
+    /// The attempt, from 1.
+    pub attempt: u32,
+    /// Where the job is.
+    pub state: JobState,
+    /// Why it ended, when it did not succeed.
+    pub reason: String,
+    /// The pod of this attempt.
+    pub pod_id: Option<String>,
+    /// Optimizer steps done.
+    pub step: Option<u64>,
+    /// Steps in the run.
+    pub total_steps: Option<u64>,
+    /// `step / total_steps`, 0 to 1 (1 once succeeded).
+    pub progress: f64,
+    /// The latest training loss.
+    pub loss: Option<f64>,
+    /// Seconds until training ends, from the pace so far; `None` before training.
+    pub eta_secs: Option<u64>,
+    /// What the pod has cost so far, USD (price x time since creation).
+    pub cost_usd: f64,
+    /// The job's budget, USD.
+    pub budget_usd: f64,
+    /// The pod's price, USD per hour.
+    pub price_per_hour: f64,
+    /// The pod's latest sign of life, Unix seconds.
+    pub last_heartbeat: Option<u64>,
+    /// The hard deadline, Unix seconds.
+    pub deadline_unix: u64,
+    /// The estimate the job was planned with, USD: (low, high).
+    pub estimate_usd: Option<(f64, f64)>,
+}
+
+/// One thing `follow` saw.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FollowUpdate {
+    /// The status changed.
+    Status(JobStatus),
+    /// An event the pod sent (`stage`, `log`, `heartbeat`, `result`, `final`, ...).
+    Event(Value),
+}
+
+/// A job's status changes and events, read from the store as the pod's batches arrive. It ends
+/// after the job's final status.
+#[derive(Debug)]
+pub struct Follow<'a> {
+    tp: &'a Trainpod,
+    job_id: String,
+    attempt: Option<u32>,
+    next_batch: u64,
+    last: Option<JobStatus>,
+    pending: std::collections::VecDeque<FollowUpdate>,
+    done: bool,
+}
+
+impl Follow<'_> {
+    /// The next update, waiting for it; `None` once the job has ended and everything was seen.
+    pub async fn next(&mut self) -> Result<Option<FollowUpdate>> {
+        loop {
+            if let Some(update) = self.pending.pop_front() {
+                return Ok(Some(update));
+            }
+            if self.done {
+                return Ok(None);
+            }
+            self.poll().await?;
+            if self.pending.is_empty() && !self.done {
+                tokio::time::sleep(self.tp.follow_interval).await;
+            }
+        }
+    }
+
+    async fn poll(&mut self) -> Result<()> {
+        let job = self.tp.job(&self.job_id).await?;
+        if self.attempt != Some(job.attempt) {
+            // A new attempt (retry) starts its events from the first batch.
+            self.attempt = Some(job.attempt);
+            self.next_batch = 0;
+        }
+        for (batch, events) in self.tp.store.events(&job.id, job.attempt).await? {
+            if batch < self.next_batch {
+                continue;
+            }
+            self.next_batch = batch + 1;
+            let events: Vec<Value> = serde_json::from_str(&events).unwrap_or_default();
+            self.pending
+                .extend(events.into_iter().map(FollowUpdate::Event));
+        }
+        let status = self.tp.status_of(&job).await?;
+        if self.last.as_ref().is_none_or(|l| changed(l, &status)) {
+            self.last = Some(status.clone());
+            self.pending.push_back(FollowUpdate::Status(status));
+        }
+        self.done = job.state.is_final();
+        Ok(())
+    }
+}
+
+/// A change worth reporting (cost alone creeps up every poll).
+fn changed(a: &JobStatus, b: &JobStatus) -> bool {
+    (
+        a.state,
+        a.attempt,
+        a.step,
+        a.total_steps,
+        &a.pod_id,
+        a.last_heartbeat,
+    ) != (
+        b.state,
+        b.attempt,
+        b.step,
+        b.total_steps,
+        &b.pod_id,
+        b.last_heartbeat,
+    ) || a.loss != b.loss
+}
+
+impl Trainpod {
+    /// The job's row, or `NOT_FOUND`.
+    pub(crate) async fn job(&self, job_id: &str) -> Result<JobRecord> {
+        super::spec::check_job_id(job_id)?;
+        self.store.get_job(job_id).await?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("no job {job_id} in the store; deploy it first (or check the store URL)"),
+            )
+        })
+    }
+
+    /// The job's status now.
+    pub async fn status(&self, job_id: &str) -> Result<JobStatus> {
+        let job = self.job(job_id).await?;
+        self.status_of(&job).await
+    }
+
+    pub(crate) async fn status_of(&self, job: &JobRecord) -> Result<JobStatus> {
+        let now = self.clock.now_unix_secs();
+        let end = if job.state.is_final() {
+            job.updated_at
+        } else {
+            now
+        };
+        let billed = job.started_at.map_or(0, |start| end.saturating_sub(start));
+        let progress = match (job.state, job.step, job.max_steps) {
+            (JobState::Succeeded, _, _) => 1.0,
+            (_, Some(step), Some(total)) if total > 0 => (step as f64 / total as f64).min(1.0),
+            _ => 0.0,
+        };
+        Ok(JobStatus {
+            job_id: job.id.clone(),
+            attempt: job.attempt,
+            state: job.state,
+            reason: job.reason.clone(),
+            pod_id: job.pod_id.clone(),
+            step: job.step,
+            total_steps: job.max_steps,
+            progress,
+            loss: job.loss,
+            eta_secs: eta(job, now),
+            cost_usd: job.price_per_hour * billed as f64 / 3600.0,
+            budget_usd: job.budget_usd,
+            price_per_hour: job.price_per_hour,
+            last_heartbeat: job.last_heartbeat,
+            deadline_unix: job.deadline_unix,
+            estimate_usd: JobConfig::of(job)
+                .ok()
+                .map(|c| (c.plan.estimate.usd_low, c.plan.estimate.usd_high)),
+        })
+    }
+
+    /// Status changes and events of `job_id` until it ends.
+    pub fn follow(&self, job_id: &str) -> Follow<'_> {
+        Follow {
+            tp: self,
+            job_id: job_id.to_owned(),
+            attempt: None,
+            next_batch: 0,
+            last: None,
+            pending: Default::default(),
+            done: false,
+        }
+    }
+
+    /// The pod's log (container and system lines), backfilled with the last `tail` lines and then
+    /// live, through the RunPod logs API.
+    pub async fn logs(&self, job_id: &str, tail: Option<u32>) -> Result<LogStream> {
+        let job = self.job(job_id).await?;
+        let pod = job.pod_id.ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidState,
+                format!("job {job_id} has no pod yet; deploy it first"),
+            )
+        })?;
+        let query = LogQuery {
+            tail,
+            ..LogQuery::default()
+        };
+        self.runpod.pod_logs(&pod, &query).await
+    }
+}
+
+/// Seconds left in training at the pace since the pod started (which includes its setup, so
+/// the figure errs long early on and sharpens as steps accrue).
+fn eta(job: &JobRecord, now: u64) -> Option<u64> {
+    if job.state != JobState::Training {
+        return None;
+    }
+    let (step, total, start) = (job.step?, job.max_steps?, job.started_at?);
+    if step == 0 || total <= step {
+        return None;
+    }
+    let per_step = now.saturating_sub(start) as f64 / step as f64;
+    Some((per_step * (total - step) as f64).round() as u64)
+}
