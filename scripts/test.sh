@@ -28,11 +28,8 @@ stage "pod scripts: lint, training venv"
 shellcheck core/src/script/pod/bootstrap.sh
 # A Python with the pinned training stack, for the real TRL runs of the generated scripts.
 # It is large (torch with its CUDA libraries, about 3 GB), so it is kept between local runs.
-[ -x .venv-train/bin/python ] || python3 -m venv .venv-train
-if ! .venv-train/bin/python core/src/script/pod/deps.py check scripts/train-requirements.txt >/dev/null; then
-  .venv-train/bin/pip install -q --disable-pip-version-check -r scripts/train-requirements.txt
-fi
-export TRAINPOD_TRAIN_PYTHON="$root/.venv-train/bin/python" TRAINPOD_REQUIRE_TRAINING=1
+TRAINPOD_TRAIN_PYTHON=$(bash scripts/train-venv.sh)
+export TRAINPOD_TRAIN_PYTHON TRAINPOD_REQUIRE_TRAINING=1
 done_stage "pod scripts"
 
 stage "rust: tests"
@@ -53,8 +50,8 @@ stage "python: build, lint, tests"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q -r bindings-python/requirements-dev.txt
 .venv/bin/maturin develop -q -m bindings-python/Cargo.toml
-.venv/bin/ruff check bindings-python bench/python bench/pod core/src/script/pod tests/e2e/py
-.venv/bin/ruff format --check bindings-python bench/python bench/pod core/src/script/pod tests/e2e/py
+.venv/bin/ruff check bindings-python bench/python bench/pod core/src/script/pod tests/e2e/py scripts
+.venv/bin/ruff format --check bindings-python bench/python bench/pod core/src/script/pod tests/e2e/py scripts
 .venv/bin/mypy --config-file bindings-python/pyproject.toml
 set +e
 .venv/bin/pytest bindings-python/tests -q
@@ -79,7 +76,9 @@ stage "node: build, lint, tests"
 done_stage "node"
 
 stage "quickstart"
-cargo run -q --locked -p trainpod-examples --bin quickstart
+bash scripts/quickstart.sh --summary /tmp/trainpod-quickstart.json
+python3 scripts/check-quickstart.py /tmp/trainpod-quickstart.json
+cargo run -q --locked -p trainpod-examples --bin tokens >/dev/null
 done_stage "quickstart"
 
 printf '\n'
