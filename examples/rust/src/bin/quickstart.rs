@@ -66,14 +66,21 @@ async fn main() -> ExitCode {
     match run(&args).await {
         Ok(summary) => {
             let ok = summary["ok"] == true;
-            println!("\n{}", serde_json::to_string_pretty(&summary).unwrap_or_default());
+            println!(
+                "\n{}",
+                serde_json::to_string_pretty(&summary).unwrap_or_default()
+            );
             if let Some(path) = &args.summary {
                 if let Err(e) = std::fs::write(path, summary.to_string()) {
                     eprintln!("quickstart: could not write {}: {e}", path.display());
                     return ExitCode::FAILURE;
                 }
             }
-            if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Err(e) => {
             eprintln!("quickstart failed: {e} [{}]", e.code());
@@ -119,7 +126,10 @@ fn tiny_model(python: &Path, cache: &Path) -> Result<PathBuf> {
         .status()
         .map_err(io("run tiny_model.py"))?;
     if !status.success() {
-        return Err(Error::new(ErrorKind::Internal, "building the tiny model failed"));
+        return Err(Error::new(
+            ErrorKind::Internal,
+            "building the tiny model failed",
+        ));
     }
     Ok(model)
 }
@@ -160,8 +170,11 @@ async fn run(args: &Args) -> Result<Value> {
     let work = cache.join(format!("run-{}", std::process::id()));
     std::fs::create_dir_all(work.join("datasets")).map_err(io("create the work directory"))?;
     let model = tiny_model(&python, &cache)?;
-    std::fs::copy(repo_root().join("examples/data/chat.jsonl"), work.join("datasets/chat"))
-        .map_err(io("stage the bundled dataset"))?;
+    std::fs::copy(
+        repo_root().join("examples/data/chat.jsonl"),
+        work.join("datasets/chat"),
+    )
+    .map_err(io("stage the bundled dataset"))?;
 
     step("starting the local provider (RunPod's API on loopback; pods run as local processes)");
     let offline = [
@@ -174,7 +187,10 @@ async fn run(args: &Args) -> Result<Value> {
         run_pods: Some(RunPods {
             shell: "bash".into(),
             workspace_root: Some(work.join("pods")),
-            extra_env: offline.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
+            extra_env: offline
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
             ..RunPods::default()
         }),
     })
@@ -210,7 +226,9 @@ async fn run(args: &Args) -> Result<Value> {
     let tp = Arc::new(tp);
     let router = trainpod::sdk::server::router(tp.clone());
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
-    step(&format!("embedded app serving the dataset, metrics and artifacts routes at {app_url}"));
+    step(&format!(
+        "embedded app serving the dataset, metrics and artifacts routes at {app_url}"
+    ));
 
     let spec = JobSpec {
         params_b: Some(0.00002),
@@ -385,11 +403,17 @@ async fn run_on_runpod(args: &Args) -> Result<Value> {
             "--runpod needs --app-url: a public https URL (a tunnel) that forwards to --listen",
         )
     })?;
-    let listen = args.listen.clone().unwrap_or_else(|| "127.0.0.1:8080".into());
+    let listen = args
+        .listen
+        .clone()
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
     let work = repo_root().join(format!("target/quickstart/runpod-{}", std::process::id()));
     std::fs::create_dir_all(work.join("datasets")).map_err(io("create the work directory"))?;
-    std::fs::copy(repo_root().join("examples/data/chat.jsonl"), work.join("datasets/chat"))
-        .map_err(io("stage the bundled dataset"))?;
+    std::fs::copy(
+        repo_root().join("examples/data/chat.jsonl"),
+        work.join("datasets/chat"),
+    )
+    .map_err(io("stage the bundled dataset"))?;
     let tp = Arc::new(
         Trainpod::builder()
             .app_url(&app_url)
@@ -400,7 +424,9 @@ async fn run_on_runpod(args: &Args) -> Result<Value> {
             .build()
             .await?,
     );
-    let listener = tokio::net::TcpListener::bind(&listen).await.map_err(io("bind --listen"))?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(io("bind --listen"))?;
     let router = trainpod::sdk::server::router(tp.clone());
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
     let spec = JobSpec {
@@ -419,10 +445,15 @@ async fn run_on_runpod(args: &Args) -> Result<Value> {
     let mut last = job.clone();
     while let Some(update) = follow.next().await? {
         if let FollowUpdate::Status(s) = update {
-            println!("    {} step {:?}/{:?} loss {:?} cost ${:.4}", s.state, s.step, s.total_steps, s.loss, s.cost_usd);
+            println!(
+                "    {} step {:?}/{:?} loss {:?} cost ${:.4}",
+                s.state, s.step, s.total_steps, s.loss, s.cost_usd
+            );
             last = s;
         }
     }
     server.abort();
-    Ok(json!({"ok": last.state == JobState::Succeeded, "state": last.state, "job_id": job.job_id, "cost_usd": last.cost_usd}))
+    Ok(
+        json!({"ok": last.state == JobState::Succeeded, "state": last.state, "job_id": job.job_id, "cost_usd": last.cost_usd}),
+    )
 }
