@@ -87,6 +87,15 @@ impl Trainpod {
         }
     }
 
+    /// Generates the pod's script for a stand-in first attempt, so that every value the pod
+    /// gets (model, hyperparameters, URLs, runtime) is validated and the bundle's size checked
+    /// at plan time rather than at deploy.
+    pub(crate) fn check_pod_script(&self, plan: &Plan) -> Result<()> {
+        let now = self.clock.now_unix_secs();
+        let probe = self.new_record(plan, now)?;
+        generate(&self.pod_script(&probe, plan, now)?).map(|_| ())
+    }
+
     fn new_record(&self, plan: &Plan, now: u64) -> Result<JobRecord> {
         let config = serde_json::to_string(&JobConfig { plan: plan.clone() }).map_err(|e| {
             Error::new(

@@ -154,7 +154,7 @@ impl Trainpod {
         choices.truncate(4);
         let deadline_secs = deadline_secs(spec, gpu.price_per_hour);
         warnings.extend(plan_warnings(&hp, &dataset, &gpu, deadline_secs));
-        Ok(Plan {
+        let plan = Plan {
             job_id,
             spec: spec.clone(),
             hyperparameters: hp,
@@ -168,7 +168,9 @@ impl Trainpod {
             image,
             warnings,
             created_at: self.clock.now_unix_secs(),
-        })
+        };
+        self.check_pod_script(&plan)?;
+        Ok(plan)
     }
 
     /// Every app URL a pod will call must be reachable from a pod.

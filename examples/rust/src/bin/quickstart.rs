@@ -90,7 +90,8 @@ async fn main() -> ExitCode {
 }
 
 fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
 }
 
 fn io(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {

@@ -70,7 +70,12 @@ async fn deploy(State(tp): State<Arc<Trainpod>>, Path(job): Path<String>) -> (St
     let spec = JobSpec {
         job_id: Some(job),
         gpus: vec!["NVIDIA GeForce RTX 4090".into()],
-        ..JobSpec::new("user-1", "Qwen/Qwen2.5-0.5B", DatasetRef::App { id: "chat".into() }, 5.0)
+        ..JobSpec::new(
+            "user-1",
+            "Qwen/Qwen2.5-0.5B",
+            DatasetRef::App { id: "chat".into() },
+            5.0,
+        )
     };
     let result = match tp.plan(&spec).await {
         Ok(plan) => tp.deploy(&plan).await,
@@ -79,7 +84,8 @@ async fn deploy(State(tp): State<Arc<Trainpod>>, Path(job): Path<String>) -> (St
     match result {
         Ok(status) => (StatusCode::OK, serde_json::to_string(&status).unwrap()),
         Err(e) => (
-            StatusCode::from_u16(e.kind().http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            StatusCode::from_u16(e.kind().http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             serde_json::json!({"error": e.code(), "message": e.message()}).to_string(),
         ),
     }
