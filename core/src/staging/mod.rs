@@ -18,6 +18,7 @@ pub mod range;
 mod safe_path;
 #[cfg(feature = "server")]
 pub mod server;
+pub mod sigv4;
 
 pub use app::{AppStaging, DownloadRequest, QUERY_TOKEN_PARAM, SignedDownload};
 pub use grant::{Grant, etag_for};
