@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every test of trainpod: Rust, Python and Node, against a real Postgres started here.
+# Every test of trainpod: Rust, Python and Node, against a real Postgres and a real
+# S3-compatible server (s3s-fs, built once into ~/.cache/trainpod) started here.
 # Usage: bash scripts/test.sh
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
@@ -15,9 +16,16 @@ done_stage() {
   printf -- '---- %s: ok in %d s\n' "$1" "$((SECONDS - stage_start))"
 }
 
+stage "services: Postgres, S3 server"
 eval "$(scripts/postgres.sh start)"
 trap 'scripts/postgres.sh stop' EXIT
 export TRAINPOD_REQUIRE_POSTGRES=1 # the Postgres tests fail instead of skipping
+scripts/s3-server.sh install # a no-op once the binary is cached
+s3_env=$(scripts/s3-server.sh start) # an assignment, so that a failed start stops the run
+eval "$s3_env"
+trap 'scripts/s3-server.sh stop; scripts/postgres.sh stop' EXIT
+export TRAINPOD_REQUIRE_S3=1 # the S3 staging tests fail instead of skipping
+done_stage "services"
 
 stage "rust: format and lint"
 cargo fmt --all --check
@@ -25,7 +33,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 done_stage "rust lint"
 
 stage "pod scripts: lint, training venv"
-shellcheck core/src/script/pod/bootstrap.sh
+shellcheck core/src/script/pod/bootstrap.sh scripts/s3-server.sh
 # A Python with the pinned training stack, for the real TRL runs of the generated scripts.
 # It is large (torch with its CUDA libraries, about 3 GB), so it is kept between local runs.
 TRAINPOD_TRAIN_PYTHON=$(bash scripts/train-venv.sh)

@@ -24,6 +24,7 @@ pub use create::{CreateOutcome, GpuCandidate, job_pod_name};
 pub use errors::map_error_response;
 pub use logs::{LogEvent, LogQuery, LogSource, LogStream, MAX_LOG_TAIL};
 pub use query::{GpuCatalogQuery, PodFilter, Product};
+pub(crate) use reqwest_send::build as tls_client;
 pub use reqwest_send::{DEFAULT_STREAM_IDLE_TIMEOUT, ReqwestSender};
 pub use retry::{RetryPolicy, Sleeper, TokioSleeper};
 pub use transport::{
