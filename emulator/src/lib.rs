@@ -146,6 +146,8 @@ struct EmuPod {
     data_center_id: &'static str,
     /// (size GB, path) of the pod's persistent volume.
     persistent: Option<(u64, String)>,
+    /// (volume id, path) of the pod's network volume.
+    network: Option<(String, String)>,
     gpu_id: String,
     gpu_count: u32,
     price_per_gpu_hour: f64,
@@ -243,6 +245,8 @@ struct State {
     next_log_seq: u64,
     pods: Vec<EmuPod>,
     pod_keys: HashMap<String, String>,
+    /// Network volumes: id → data center.
+    volumes: HashMap<String, &'static str>,
     faults: Faults,
     log: Vec<RecordedRequest>,
     /// Set by the logs route: the answer continues as a live stream.
@@ -467,6 +471,16 @@ impl Emulator {
         self.shared.lock().log.clone()
     }
 
+    /// Registers a network volume in data center `dc` (one of the emulator's), so that pods can
+    /// mount it. Returns `false` for an unknown data center.
+    pub fn add_network_volume(&self, id: &str, dc: &str) -> bool {
+        let Some(known) = DATA_CENTERS.iter().find(|d| d.id == dc) else {
+            return false;
+        };
+        self.shared.lock().volumes.insert(id.to_owned(), known.id);
+        true
+    }
+
     /// Number of pods ever created (terminated ones included).
     pub fn pod_count(&self) -> usize {
         self.shared.lock().pods.len()
@@ -558,9 +572,10 @@ fn pod_json(p: &EmuPod) -> Value {
     } else {
         p.price_per_gpu_hour * f64::from(p.gpu_count)
     };
-    let mounts = match &p.persistent {
-        Some((size, path)) => json!({"persistent": {"size": size, "path": path}}),
-        None => json!({}),
+    let mounts = match (&p.persistent, &p.network) {
+        (Some((size, path)), _) => json!({"persistent": {"size": size, "path": path}}),
+        (None, Some((id, path))) => json!({"network": [{"volumeId": id, "path": path}]}),
+        (None, None) => json!({}),
     };
     json!({
         "id": p.id, "name": p.name, "status": p.status, "actions": actions_for(p.status),
@@ -1044,10 +1059,23 @@ fn create(s: &mut State, body: &[u8]) -> Answer {
     }
     // RunPod places the pod in the first listed data center with capacity (any when none is
     // listed); the emulator does the same over its own data centers.
-    let wanted: Vec<&str> = match req.get("dataCenterIds").and_then(Value::as_array) {
-        Some(ids) => ids.iter().filter_map(Value::as_str).collect(),
-        None => DATA_CENTERS.iter().map(|d| d.id).collect(),
+    let mut wanted: Vec<&str> = match req.get("dataCenterIds").and_then(Value::as_array) {
+        Some(ids) if !ids.is_empty() => ids.iter().filter_map(Value::as_str).collect(),
+        _ => DATA_CENTERS.iter().map(|d| d.id).collect(),
     };
+    let network = match network_mount(s, &req) {
+        Ok(network) => network,
+        Err(answer) => return answer,
+    };
+    if let Some((_, _, dc)) = &network {
+        // A network volume pins the pod to the volume's data center.
+        if !wanted.contains(dc) {
+            return bad_request(&format!(
+                "the network volume is in {dc}, which dataCenterIds does not allow"
+            ));
+        }
+        wanted = vec![dc];
+    }
     if let Some(unknown) = wanted
         .iter()
         .find(|w| !DATA_CENTERS.iter().any(|d| d.id == **w))
@@ -1095,6 +1123,7 @@ fn create(s: &mut State, body: &[u8]) -> Answer {
         global_networking: false,
         cloud: if community { "COMMUNITY" } else { "SECURE" },
         data_center_id: dc.id,
+        network: network.map(|(id, path, _)| (id, path)),
         persistent: req.pointer("/mounts/persistent").and_then(|m| {
             Some((
                 m.get("size")?.as_u64()?,
@@ -1204,6 +1233,31 @@ fn patch(s: &mut State, i: usize, body: &[u8]) -> Answer {
     json_ok(200, &pod_json(&s.pods[i]))
 }
 
+/// The create request's network mount, checked against the known volumes: (id, path, data center).
+fn network_mount(s: &State, req: &Value) -> Result<Option<(String, String, &'static str)>, Answer> {
+    let Some(list) = req.pointer("/mounts/network").and_then(Value::as_array) else {
+        return Ok(None);
+    };
+    if req.pointer("/mounts/persistent").is_some() {
+        return Err(bad_request(
+            "mounts: persistent and network are mutually exclusive",
+        ));
+    }
+    let [mount] = list.as_slice() else {
+        return Err(bad_request("mounts.network takes exactly one volume"));
+    };
+    let (Some(id), Some(path)) = (
+        mount.get("volumeId").and_then(Value::as_str),
+        mount.get("path").and_then(Value::as_str),
+    ) else {
+        return Err(unprocessable("mounts.network needs volumeId and path"));
+    };
+    let Some(dc) = s.volumes.get(id) else {
+        return Err(bad_request(&format!("network volume {id} not found")));
+    };
+    Ok(Some((id.to_owned(), path.to_owned(), dc)))
+}
+
 fn patch_mounts(pod: &mut EmuPod, m: &Map<String, Value>) -> Option<Answer> {
     for (kind, v) in m {
         match (kind.as_str(), v) {
@@ -1224,10 +1278,22 @@ fn patch_mounts(pod: &mut EmuPod, m: &Map<String, Value>) -> Option<Answer> {
             ("network", Value::Array(a)) if a.is_empty() => {
                 return Some(bad_request("clearing mounts is not supported"));
             }
-            ("network", Value::Array(_)) => {
-                return Some(bad_request(
-                    "the mount kind is fixed at create: this pod has no network volume",
-                ));
+            ("network", Value::Array(a)) => {
+                let Some((id, _)) = pod.network.clone() else {
+                    return Some(bad_request(
+                        "the mount kind is fixed at create: this pod has no network volume",
+                    ));
+                };
+                let next = a.first().and_then(|m| {
+                    let same = m.get("volumeId").and_then(Value::as_str) == Some(id.as_str());
+                    m.get("path")
+                        .and_then(Value::as_str)
+                        .filter(|_| same && a.len() == 1)
+                });
+                let Some(path) = next else {
+                    return Some(bad_request("a network mount's volumeId is fixed at create"));
+                };
+                pod.network = Some((id, path.to_owned()));
             }
             _ => return Some(unprocessable(&format!("mounts.{kind}: unknown or invalid"))),
         }

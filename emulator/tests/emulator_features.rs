@@ -149,6 +149,7 @@ async fn patch_changes_the_pod_and_bad_input_is_typed() {
             size: 20,
             path: "/workspace".into(),
         }),
+        network: vec![],
     });
     let pod = c
         .create_pod(&req, &[])
@@ -171,6 +172,7 @@ async fn patch_changes_the_pod_and_bad_input_is_typed() {
                         size: 40,
                         path: "/workspace".into(),
                     }),
+                    network: vec![],
                 }),
                 ..PodUpdate::default()
             },

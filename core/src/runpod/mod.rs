@@ -32,7 +32,7 @@ pub use transport::{
 };
 pub use types::{
     Availability, Cloud, CreatePodRequest, CudaVersionAvailability, DataCenterAvailability,
-    GpuMaxCount, GpuPrice, GpuRequest, GpuType, Mounts, PersistentMount, Pod, PodAction,
-    PodBillingRecord, PodGpu, PodStatus, PodUpdate,
+    GpuMaxCount, GpuPrice, GpuRequest, GpuType, Mounts, NetworkMount, PersistentMount, Pod,
+    PodAction, PodBillingRecord, PodGpu, PodStatus, PodUpdate,
 };
 pub use validate::{MAX_ENV_VARS, MAX_GPU_COUNT, validate_create, validate_update};

@@ -10,7 +10,7 @@ use super::status::JobStatus;
 use super::{Routes, Trainpod, pod_name};
 use crate::error::{Error, ErrorKind, Result};
 use crate::jobs::JobState;
-use crate::runpod::{CreatePodRequest, GpuCandidate};
+use crate::runpod::{CreatePodRequest, GpuCandidate, Mounts, NetworkMount};
 use crate::script::{Artifacts, DatasetSource, Endpoint, PodScript, Secret, Training, generate};
 use crate::store::JobRecord;
 use crate::token::{IssueRequest, Purpose};
@@ -38,6 +38,9 @@ impl JobConfig {
         })
     }
 }
+
+/// Where artifacts go on a network volume, under its mount: `<this>/<job>/<attempt>/`.
+pub(crate) const VOLUME_ARTIFACTS: &str = "trainpod-artifacts";
 
 /// A deploy that has not created its pod within this long may be taken over by another.
 const CLAIM_SECS: u64 = 120;
@@ -129,6 +132,10 @@ impl Trainpod {
             cloud: Some(plan.spec.cloud),
             disk: Some(CONTAINER_DISK_GB),
             data_center_ids: plan.spec.data_centers.clone(),
+            mounts: self.volume_mount(plan).map(|(volume_id, path)| Mounts {
+                network: vec![NetworkMount { volume_id, path }],
+                ..Mounts::default()
+            }),
             ..CreatePodRequest::default()
         };
         let candidates: Vec<GpuCandidate> = std::iter::once(&plan.gpu)
@@ -195,10 +202,13 @@ impl Trainpod {
             }),
             None => None,
         };
-        let artifacts = match (app, &self.artifacts_dir) {
-            (Some(app), Some(_)) => Artifacts::App {
+        let artifacts = match (app, &self.artifacts_dir, self.volume_mount(plan)) {
+            (Some(app), Some(_), _) => Artifacts::App {
                 url: Routes::url(app, &self.routes.artifacts, &job.id, ""),
                 token: token(Purpose::ArtifactsWrite)?,
+            },
+            (_, _, Some((_, mount))) => Artifacts::Volume {
+                path: format!("{mount}/{VOLUME_ARTIFACTS}"),
             },
             _ => Artifacts::None,
         };
@@ -218,6 +228,17 @@ impl Trainpod {
             artifacts,
             runtime: self.runtime.clone(),
         })
+    }
+
+    /// The network volume a job's pod mounts (id, mount path), when its dataset is on one.
+    pub(crate) fn volume_mount(&self, plan: &Plan) -> Option<(String, String)> {
+        match (&plan.spec.dataset, &self.volume) {
+            (DatasetRef::Volume { .. }, Some(v)) => Some((
+                v.config().volume_id().to_owned(),
+                v.config().mount_path().to_owned(),
+            )),
+            _ => None,
+        }
     }
 
     fn dataset_source(&self, job: &JobRecord, plan: &Plan, ttl: u64) -> Result<DatasetSource> {
@@ -246,6 +267,31 @@ impl Trainpod {
                     token: Some(Secret::from(&download.token)),
                     bytes: download.size,
                     sha256: download.sha256,
+                })
+            }
+            DatasetRef::Bucket { key, bytes, sha256 } => {
+                let bucket = self.bucket.as_ref().ok_or_else(|| {
+                    Error::invalid_input("a bucket dataset needs bucket(...) on the builder")
+                })?;
+                // A fresh presigned GET per attempt, valid until the deadline (at most 7 days).
+                let ttl = std::time::Duration::from_secs(ttl.min(7 * 24 * 3600));
+                Ok(DatasetSource::Url {
+                    url: bucket.presign_get(key, ttl)?.url,
+                    token: None,
+                    bytes: *bytes,
+                    sha256: sha256.clone(),
+                })
+            }
+            DatasetRef::Volume { key, bytes, sha256 } => {
+                let volume = self.volume.as_ref().ok_or_else(|| {
+                    Error::invalid_input(
+                        "a network-volume dataset needs volume(...) on the builder",
+                    )
+                })?;
+                Ok(DatasetSource::Path {
+                    path: volume.config().path_in_pod(key),
+                    bytes: *bytes,
+                    sha256: sha256.clone(),
                 })
             }
             DatasetRef::Url { url, bytes, sha256 } => Ok(DatasetSource::Url {

@@ -48,7 +48,7 @@ use crate::jobs::{IngestOutcome, RateLimiter, ReconcileAction, ReconcilePolicy, 
 use crate::reach::{ReachPolicy, Resolver};
 use crate::runpod::Client;
 use crate::script::PodRuntime;
-use crate::staging::{AppStaging, Grant};
+use crate::staging::{AppStaging, BucketStaging, Grant, VolumeStaging};
 use crate::store::{Store, ThroughputSample};
 use crate::token::Tokens;
 
@@ -62,6 +62,8 @@ pub struct Trainpod {
     routes: Routes,
     staging: Option<Arc<AppStaging>>,
     artifacts_dir: Option<PathBuf>,
+    bucket: Option<Arc<BucketStaging>>,
+    volume: Option<Arc<VolumeStaging>>,
     reach: ReachPolicy,
     resolver: Arc<dyn Resolver>,
     runtime: PodRuntime,

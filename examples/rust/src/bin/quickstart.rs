@@ -70,11 +70,11 @@ async fn main() -> ExitCode {
                 "\n{}",
                 serde_json::to_string_pretty(&summary).unwrap_or_default()
             );
-            if let Some(path) = &args.summary {
-                if let Err(e) = std::fs::write(path, summary.to_string()) {
-                    eprintln!("quickstart: could not write {}: {e}", path.display());
-                    return ExitCode::FAILURE;
-                }
+            if let Some(path) = &args.summary
+                && let Err(e) = std::fs::write(path, summary.to_string())
+            {
+                eprintln!("quickstart: could not write {}: {e}", path.display());
+                return ExitCode::FAILURE;
             }
             if ok {
                 ExitCode::SUCCESS
@@ -104,7 +104,7 @@ fn pod_python() -> Result<PathBuf> {
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join(".venv-train/bin/python"));
     if python.exists() {
-        return Ok(std::path::absolute(&python).map_err(io("locate the venv"))?);
+        return std::path::absolute(&python).map_err(io("locate the venv"));
     }
     Err(Error::invalid_input(format!(
         "no pod-side Python at {}: run `bash scripts/quickstart.sh`, which creates it",
@@ -350,6 +350,8 @@ async fn follow(tp: &Trainpod, emu: &Emulator, job_id: &str, pod_id: &str) -> Re
                     losses.push(loss);
                 }
             }
+            // A heartbeat alone changes nothing worth a line.
+            FollowUpdate::Status(s) if (s.state, s.step) == (last.state, last.step) => last = s,
             FollowUpdate::Status(s) => {
                 let steps = match (s.step, s.total_steps) {
                     (Some(a), Some(b)) => format!("step {a}/{b}"),
