@@ -76,8 +76,9 @@ impl Trainpod {
             let in_flight = job.state == JobState::Provisioning
                 && now.saturating_sub(job.updated_at) < CLAIM_SECS;
             if in_flight {
-                // Another deploy of this job is creating the pod.
-                return self.status_of(&job).await;
+                // Another deploy is creating the pod, or created it and failed to record it
+                // (its store write failed, its process died): adopt the pod if it exists.
+                return self.adopt_or_wait(job).await;
             }
             let claimed = JobRecord {
                 state: JobState::Provisioning,
@@ -97,6 +98,30 @@ impl Trainpod {
         let now = self.clock.now_unix_secs();
         let probe = self.new_record(plan, now)?;
         generate(&self.pod_script(&probe, plan, now)?).map(|_| ())
+    }
+
+    async fn adopt_or_wait(&self, job: JobRecord) -> Result<JobStatus> {
+        let name = pod_name(&job.id, job.attempt)?;
+        let Some(pod) = self
+            .runpod
+            .find_pods_by_name(&name)
+            .await?
+            .into_iter()
+            .next()
+        else {
+            return self.status_of(&job).await;
+        };
+        let now = self.clock.now_unix_secs();
+        let adopted = JobRecord {
+            pod_id: Some(pod.id),
+            started_at: Some(job.updated_at),
+            updated_at: now,
+            ..job.clone()
+        };
+        if self.store.update_job(&adopted, job.state).await? {
+            return self.status_of(&adopted).await;
+        }
+        self.status_of(&self.job(&job.id).await?).await
     }
 
     fn new_record(&self, plan: &Plan, now: u64) -> Result<JobRecord> {
@@ -380,10 +405,10 @@ impl Trainpod {
         self.launch(next, &plan).await
     }
 
-    /// Terminates a pod; one already gone is fine.
+    /// Terminates a pod; one already gone, or already terminated (409), is fine.
     pub(crate) async fn terminate_quietly(&self, pod_id: &str) -> Result<()> {
         match self.runpod.terminate_pod(pod_id).await {
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound || e.status() == Some(409) => Ok(()),
             other => other,
         }
     }

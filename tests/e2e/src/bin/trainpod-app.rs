@@ -2,8 +2,10 @@
 //! the pod-facing routes (`trainpod::sdk::server`), reconciling every second, and deploying jobs
 //! on request. Several of these share one database, as serverless instances of a web app do.
 //!
-//! usage: trainpod-app DB_URL RUNPOD_BASE_URL DATASETS_DIR
-//! Environment: TRAINPOD_SIGNING_KEYS (shared by every instance), TRAINPOD_STALE_SECS.
+//! usage: trainpod-app DB_URL RUNPOD_BASE_URL DATASETS_DIR PUBLIC_URL
+//! (PUBLIC_URL: where pods reach the app, the same for every instance, as behind a load balancer)
+//! Environment: TRAINPOD_SIGNING_KEYS (shared by every instance), TRAINPOD_STALE_SECS and
+//! TRAINPOD_PROVISION_SECS (the reconciler's limits).
 //! Prints `READY http://127.0.0.1:PORT` once it serves. `POST /admin/deploy/{job}` plans and
 //! deploys one job and answers its status as JSON.
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used)]
@@ -22,24 +24,28 @@ use trainpod_emulator::ACCOUNT_KEY;
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [db, runpod, datasets] = &args[..] else {
-        eprintln!("usage: trainpod-app DB_URL RUNPOD_BASE_URL DATASETS_DIR");
+    let [db, runpod, datasets, public] = &args[..] else {
+        eprintln!("usage: trainpod-app DB_URL RUNPOD_BASE_URL DATASETS_DIR PUBLIC_URL");
         std::process::exit(2);
     };
-    let stale = std::env::var("TRAINPOD_STALE_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(600);
+    let secs = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default)
+    };
+    let stale = secs("TRAINPOD_STALE_SECS", 600);
+    let provision = secs("TRAINPOD_PROVISION_SECS", 1800);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let tp = Trainpod::builder()
         .local_provider(runpod, ACCOUNT_KEY)
-        .app_url(&url)
+        .app_url(public)
         .store_url(db)
         .datasets_dir(datasets)
         .reconcile_policy(ReconcilePolicy {
             stale_after_secs: stale,
-            provision_timeout_secs: stale,
+            provision_timeout_secs: provision,
             lease_secs: 30,
         })
         .build()
