@@ -98,6 +98,11 @@ impl From<token::Claims> for Claims {
 }
 
 impl Tokens {
+    /// The Python object for a core token service (the SDK's own).
+    pub(crate) fn wrap(inner: token::Tokens, clock: Option<Arc<ManualClock>>) -> Tokens {
+        Tokens { inner, clock }
+    }
+
     /// The core token service, for the staging binding.
     pub(crate) fn inner(&self) -> &token::Tokens {
         &self.inner
