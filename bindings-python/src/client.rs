@@ -26,8 +26,7 @@ pub(crate) struct Config {
     pub artifacts_dir: Option<PathBuf>,
     pub allow_loopback: Option<bool>,
     pub image: Option<String>,
-    pub pod_python: Option<String>,
-    pub expect_gpu: Option<bool>,
+    pub pod_runtime: Option<PodRuntime>,
     pub pod_env: BTreeMap<String, String>,
     pub follow_interval: Option<Duration>,
     pub ignore_env: bool,
@@ -72,15 +71,8 @@ impl Config {
         if let Some(image) = &self.image {
             b = b.image(image);
         }
-        if self.pod_python.is_some() || self.expect_gpu.is_some() {
-            let mut runtime = PodRuntime::default();
-            if let Some(python) = &self.pod_python {
-                runtime.python.clone_from(python);
-            }
-            if let Some(gpu) = self.expect_gpu {
-                runtime.expect_gpu = gpu;
-            }
-            b = b.pod_runtime(runtime);
+        if let Some(runtime) = &self.pod_runtime {
+            b = b.pod_runtime(runtime.clone());
         }
         for (name, value) in &self.pod_env {
             b = b.pod_env(name, value);

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use std::time::Duration;
 use trainpod::jobs::{IngestOutcome, ReconcileAction};
 use trainpod::runpod::LogEvent;
-use trainpod::script::{Hyperparameters, Method};
+use trainpod::script::{Hyperparameters, Method, PodRuntime};
 use trainpod::sdk::{ArtifactFile, ArtifactsAnswer, DatasetRef, FollowUpdate, JobSpec, JobStatus};
 use trainpod::{Error, ErrorKind};
 
@@ -166,6 +166,45 @@ pub(crate) fn job_spec(text: &str) -> Result<JobSpec, Error> {
     overlay(&mut base, given, "job spec")?;
     serde_json::from_value(Value::Object(base))
         .map_err(|e| invalid(format!("the job spec is not valid: {e}")))
+}
+
+/// How pods run: the core's defaults with `overrides` (JSON of a dict of `PodRuntime` fields)
+/// and the named settings laid over them; `None` when nothing was given.
+pub(crate) fn pod_runtime(
+    python: Option<String>,
+    expect_gpu: Option<bool>,
+    overrides: Option<&str>,
+) -> Result<Option<PodRuntime>, Error> {
+    if python.is_none() && expect_gpu.is_none() && overrides.is_none() {
+        return Ok(None);
+    }
+    let defaults = serde_json::to_value(PodRuntime::default())
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("the default pod runtime: {e}")))?;
+    let mut base = object(defaults);
+    if let Some(text) = overrides {
+        let given: Map<String, Value> = serde_json::from_str(text)
+            .map_err(|e| invalid(format!("pod_runtime must be a dict: {e}")))?;
+        overlay(&mut base, given, "pod_runtime")?;
+    }
+    let mut runtime: PodRuntime = serde_json::from_value(Value::Object(base))
+        .map_err(|e| invalid(format!("pod_runtime is not valid: {e}")))?;
+    if let Some(python) = python {
+        runtime.python = python;
+    }
+    if let Some(gpu) = expect_gpu {
+        runtime.expect_gpu = gpu;
+    }
+    Ok(Some(runtime))
+}
+
+/// A mapping argument as JSON (through Python's `json`, so any JSON-able value crosses).
+pub(crate) fn dict_json(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    let py = obj.py();
+    let dict = py
+        .get_type::<pyo3::types::PyDict>()
+        .call1((obj,))
+        .map_err(|_| pyo3::exceptions::PyTypeError::new_err("expected a mapping"))?;
+    py.import("json")?.call_method1("dumps", (dict,))?.extract()
 }
 
 /// A `trainpod.JobSpec` argument.

@@ -187,9 +187,11 @@ twin_classes! {
         /// `ignore_env`. `local_provider=(base_url, key)` targets a RunPod-compatible API whose
         /// pods run on this machine (loopback app URLs allowed, no GPU expected). `store` is a
         /// URL: `sqlite://PATH` (default `sqlite://trainpod.db`), `postgres://...` or `memory:`.
-        /// `pod_python` and `expect_gpu` set how pods run; `pod_env` adds (non-secret)
-        /// variables to every pod; `follow_interval` (seconds or a timedelta) is how often
-        /// `follow` polls; `now` fixes the clock (tests; move it with `set_now`).
+        /// `pod_python`, `expect_gpu` and `pod_runtime` (a dict of the other pod settings:
+        /// `min_free_disk_gb`, `heartbeat_s`, `requirements`...) say how pods run, over the
+        /// core's defaults (which expect a GPU). `pod_env` adds (non-secret) variables to every
+        /// pod; `follow_interval` (seconds or a timedelta) is how often `follow` polls; `now`
+        /// fixes the clock (tests; move it with `set_now`).
         #[new]
         #[pyo3(signature = (
             *,
@@ -205,6 +207,7 @@ twin_classes! {
             image = None,
             pod_python = None,
             expect_gpu = None,
+            pod_runtime = None,
             pod_env = None,
             follow_interval = None,
             ignore_env = false,
@@ -225,6 +228,7 @@ twin_classes! {
             image: Option<String>,
             pod_python: Option<String>,
             expect_gpu: Option<bool>,
+            pod_runtime: Option<Bound<'_, PyAny>>,
             pod_env: Option<BTreeMap<String, String>>,
             follow_interval: Option<Seconds>,
             ignore_env: bool,
@@ -241,6 +245,9 @@ twin_classes! {
                 Some(keys) => Some(key_ring(py, keys)?),
                 None => None,
             };
+            let overrides = pod_runtime.as_ref().map(convert::dict_json).transpose()?;
+            let pod_runtime = convert::pod_runtime(pod_python, expect_gpu, overrides.as_deref())
+                .map_err(|e| to_py(py, e))?;
             let config = Config {
                 runpod_api_key,
                 runpod_base_url,
@@ -252,8 +259,7 @@ twin_classes! {
                 artifacts_dir,
                 allow_loopback,
                 image,
-                pod_python,
-                expect_gpu,
+                pod_runtime,
                 pod_env: pod_env.unwrap_or_default(),
                 follow_interval: follow_interval.map(|s| s.0),
                 ignore_env,

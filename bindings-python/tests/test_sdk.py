@@ -11,6 +11,7 @@ import json
 import pathlib
 import pickle
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import trainpod
@@ -96,6 +97,14 @@ def test_the_builder_refuses_a_missing_key_and_an_app_a_pod_cannot_reach(
             cls(runpod_api_key="rpa_x", signing_keys=42, store="memory:")  # type: ignore[arg-type]
         with pytest.raises(TypeError):
             cls(runpod_key="rpa_x")  # type: ignore[call-arg]
+        base: dict[str, Any] = {"runpod_api_key": "rpa_x", "signing_keys": KEYS, "store": "memory:"}
+        cls(**base, pod_python="/usr/bin/python3", pod_runtime={"heartbeat_s": 2})
+        with pytest.raises(trainpod.InvalidInputError):
+            cls(**base, pod_runtime={"heartbeat": 2})
+        with pytest.raises(trainpod.InvalidInputError):
+            cls(**base, pod_runtime={"heartbeat_s": "often"})
+        with pytest.raises(trainpod.InvalidInputError):
+            cls(**base, follow_interval=-1)
     # The environment supplies what is not given, unless ignore_env.
     monkeypatch.setenv("RUNPOD_API_KEY", "rpa_from_env")
     monkeypatch.setenv("TRAINPOD_SIGNING_KEYS", KEYS)

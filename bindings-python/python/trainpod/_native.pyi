@@ -3,7 +3,14 @@
 import datetime
 import os
 import pathlib
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Iterator
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from types import TracebackType
 from typing import Generic, Literal, TypeVar, overload
 
@@ -205,6 +212,7 @@ class Trainpod:
         image: str | None = None,
         pod_python: str | None = None,
         expect_gpu: bool | None = None,
+        pod_runtime: Mapping[str, object] | None = None,
         pod_env: dict[str, str] | None = None,
         follow_interval: float | datetime.timedelta | None = None,
         ignore_env: bool = False,
@@ -267,6 +275,7 @@ class AsyncTrainpod:
         image: str | None = None,
         pod_python: str | None = None,
         expect_gpu: bool | None = None,
+        pod_runtime: Mapping[str, object] | None = None,
         pod_env: dict[str, str] | None = None,
         follow_interval: float | datetime.timedelta | None = None,
         ignore_env: bool = False,
