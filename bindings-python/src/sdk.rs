@@ -19,16 +19,46 @@ use trainpod::clock::ManualClock;
 use trainpod::sdk::Trainpod as Sdk;
 use trainpod::token::KeyRing;
 
-/// Deploys fine-tuning jobs to RunPod and sees them through. Every method blocks with the GIL
-/// released, on the one runtime the process shares (also inside a running event loop, such as
-/// a notebook's); `AsyncTrainpod` has the same methods as awaitables.
+/// What the constructor of both classes takes, in both class docstrings (pyo3 gives
+/// `__init__` no docstring of its own).
+macro_rules! settings_doc {
+    () => {
+        concat!(
+            "\n\n",
+            "The constructor builds the SDK, checking every setting now: a missing RunPod key\n",
+            "raises `AuthInvalidError`, an app URL a pod cannot reach\n",
+            "`UrlUnreachableFromPodError`.\n",
+            "\n",
+            "`runpod_api_key` falls back to `RUNPOD_API_KEY` and `signing_keys` (a spec\n",
+            "`kid:active:secret,...` or a `Tokens`) to `TRAINPOD_SIGNING_KEYS`, unless\n",
+            "`ignore_env`. `local_provider=(base_url, key)` targets a RunPod-compatible API whose\n",
+            "pods run on this machine (loopback app URLs allowed, no GPU expected). `store` is a\n",
+            "URL: `sqlite://PATH` (default `sqlite://trainpod.db`), `postgres://...` or `memory:`.\n",
+            "`pod_python`, `expect_gpu` and `pod_runtime` (a dict of the other pod settings:\n",
+            "`min_free_disk_gb`, `heartbeat_s`, `requirements`...) say how pods run, over the\n",
+            "core's defaults (which expect a GPU). `pod_env` adds (non-secret) variables to every\n",
+            "pod; `follow_interval` (seconds or a timedelta) is how often `follow` polls; `now`\n",
+            "fixes the clock (tests; move it with `set_now`).\n",
+        )
+    };
+}
+
+#[doc = concat!(
+    "Deploys fine-tuning jobs to RunPod and sees them through. Every method blocks with the GIL\n",
+    "released, on the one runtime the process shares (also inside a running event loop, such as\n",
+    "a notebook's); `AsyncTrainpod` has the same methods as awaitables.",
+    settings_doc!()
+)]
 #[pyclass(frozen, module = "trainpod._native")]
 pub struct Trainpod {
     handle: Arc<Handle>,
 }
 
-/// `Trainpod` with awaitable methods, for asyncio code: the same methods, arguments and
-/// results. `follow` and `logs` return async iterators.
+#[doc = concat!(
+    "`Trainpod` with awaitable methods, for asyncio code: the same methods, arguments and\n",
+    "results. `follow` and `logs` return async iterators.",
+    settings_doc!()
+)]
 #[pyclass(frozen, module = "trainpod._native")]
 pub struct AsyncTrainpod {
     handle: Arc<Handle>,
@@ -179,19 +209,7 @@ macro_rules! twin_classes {
 
 twin_classes! {
     common {
-        /// Builds the SDK, checking every setting now: a missing RunPod key raises
-        /// `AuthInvalidError`, an app URL a pod cannot reach `UrlUnreachableFromPodError`.
-        ///
-        /// `runpod_api_key` falls back to `RUNPOD_API_KEY` and `signing_keys` (a spec
-        /// `kid:active:secret,...` or a `Tokens`) to `TRAINPOD_SIGNING_KEYS`, unless
-        /// `ignore_env`. `local_provider=(base_url, key)` targets a RunPod-compatible API whose
-        /// pods run on this machine (loopback app URLs allowed, no GPU expected). `store` is a
-        /// URL: `sqlite://PATH` (default `sqlite://trainpod.db`), `postgres://...` or `memory:`.
-        /// `pod_python`, `expect_gpu` and `pod_runtime` (a dict of the other pod settings:
-        /// `min_free_disk_gb`, `heartbeat_s`, `requirements`...) say how pods run, over the
-        /// core's defaults (which expect a GPU). `pod_env` adds (non-secret) variables to every
-        /// pod; `follow_interval` (seconds or a timedelta) is how often `follow` polls; `now`
-        /// fixes the clock (tests; move it with `set_now`).
+        // The settings are documented on the classes (`SETTINGS`).
         #[new]
         #[pyo3(signature = (
             *,

@@ -59,7 +59,10 @@ def test_sync_and_async_have_the_same_methods_signatures_and_docstrings() -> Non
     }
     assert expected <= public(sync)
     assert inspect.signature(sync) == inspect.signature(aio)
-    assert sync.__init__.__doc__ == aio.__init__.__doc__
+    # The constructor's settings are documented in both class docstrings, identically.
+    settings = (sync.__doc__ or "").split("\n\n", 1)[1]
+    assert "runpod_api_key" in settings and "pod_runtime" in settings
+    assert (aio.__doc__ or "").split("\n\n", 1)[1] == settings
     for name in sorted(public(sync)):
         a, b = getattr(sync, name), getattr(aio, name)
         assert a.__doc__ and a.__doc__ == b.__doc__, name
