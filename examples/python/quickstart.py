@@ -26,6 +26,7 @@ import sys
 import threading
 import urllib.parse
 from collections.abc import Iterator
+from typing import Any
 
 import trainpod
 from trainpod.testing import ACCOUNT_KEY, Emulator
@@ -120,6 +121,15 @@ def make_app(tp: trainpod.Trainpod) -> type[http.server.BaseHTTPRequestHandler]:
             pass
 
     return App
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # The final status terminates the pod in the same call: it may be gone before the answer.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def serve(tp: trainpod.Trainpod, server: http.server.ThreadingHTTPServer) -> None:
