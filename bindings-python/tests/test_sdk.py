@@ -10,6 +10,7 @@ import inspect
 import json
 import pathlib
 import pickle
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -185,27 +186,34 @@ def test_plan_renders_its_estimate_and_refuses_what_would_fail(
         tp.deploy(spec("not-a-plan"))  # type: ignore[arg-type]
 
 
-def test_a_job_runs_to_succeeded_sync(emu: Emulator, tmp_path: pathlib.Path) -> None:
-    tp = make(trainpod.Trainpod, emu, tmp_path, store=f"sqlite://{tmp_path}/jobs.db")
-    plan = tp.plan(spec("life-sync"))
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"])
+def test_a_job_runs_to_succeeded_sync(
+    emu: Emulator, tmp_path: pathlib.Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    urls = {"memory": "memory:", "sqlite": f"sqlite://{tmp_path}/jobs.db"}
+    store = urls.get(backend) or request.getfixturevalue("postgres_url")
+    tp = make(trainpod.Trainpod, emu, tmp_path, store=store)
+    assert tp.store_backend == backend
+    job_id = f"life-{backend}-{uuid.uuid4().hex[:8]}"
+    plan = tp.plan(spec(job_id))
     job = tp.deploy(plan)
     assert (job.state, job.attempt) == ("provisioning", 1)
     assert job.pod_id is not None
     assert tp.deploy(plan).pod_id == job.pod_id, "deploying again creates no second pod"
-    follow = tp.follow("life-sync")
+    follow = tp.follow(job_id)
 
     tp.set_now(T0 + 30)
-    auth, body = batch(tp, "life-sync", 1, 1, training_events())
-    out = tp.ingest_metrics("life-sync", auth, body)
+    auth, body = batch(tp, job_id, 1, 1, training_events())
+    out = tp.ingest_metrics(job_id, auth, body)
     assert (out.status, out.state, out.step, out.replay) == (200, "training", 3, False)
-    assert tp.ingest_metrics("life-sync", auth, body).replay
-    status = tp.status("life-sync")
+    assert tp.ingest_metrics(job_id, auth, body).replay
+    status = tp.status(job_id)
     assert (status.step, status.total_steps, status.progress) == (3, 6, 0.5)
     assert status.eta_secs == 30
     assert status.estimate_usd == pytest.approx((plan.estimate.usd_low, plan.estimate.usd_high))
 
-    auth, body = batch(tp, "life-sync", 1, 2, final_events())
-    done = tp.ingest_metrics("life-sync", auth, body)
+    auth, body = batch(tp, job_id, 1, 2, final_events())
+    done = tp.ingest_metrics(job_id, auth, body)
     assert done.terminate_pod and done.state == "succeeded"
     assert pod_status(emu, job.pod_id) == "TERMINATED"
 
