@@ -58,8 +58,8 @@ stage "python: build, lint, tests"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q -r bindings-python/requirements-dev.txt
 .venv/bin/maturin develop -q -m bindings-python/Cargo.toml
-.venv/bin/ruff check bindings-python bench/python bench/pod core/src/script/pod tests/e2e/py scripts
-.venv/bin/ruff format --check bindings-python bench/python bench/pod core/src/script/pod tests/e2e/py scripts
+.venv/bin/ruff check bindings-python bench/python bench/pod core/src/script/pod tests/e2e/py scripts examples/python
+.venv/bin/ruff format --check bindings-python bench/python bench/pod core/src/script/pod tests/e2e/py scripts examples/python
 .venv/bin/mypy --config-file bindings-python/pyproject.toml
 set +e
 .venv/bin/pytest bindings-python/tests -q
@@ -87,6 +87,8 @@ stage "quickstart"
 bash scripts/quickstart.sh --summary /tmp/trainpod-quickstart.json
 python3 scripts/check-quickstart.py /tmp/trainpod-quickstart.json
 cargo run -q --locked -p trainpod-examples --bin tokens >/dev/null
+# The Python quickstart: the same lifecycle through Trainpod, with an http.server app.
+TRAINPOD_TRAIN_PYTHON=$(bash scripts/train-venv.sh) .venv/bin/python examples/python/quickstart.py
 done_stage "quickstart"
 
 printf '\n'
