@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A throwaway Postgres for tests, from the machine's own binaries, on a loopback port.
 #   eval "$(scripts/postgres.sh start)"   # exports TRAINPOD_TEST_DATABASE_URL and TRAINPOD_PG_DIR
+#   scripts/postgres.sh restart           # the same server, restarted in place
 #   scripts/postgres.sh stop              # stops it and removes its directory
 set -Eeuo pipefail
 
@@ -45,8 +46,16 @@ stop() {
   rm -rf "$dir"
 }
 
+# Restart the server in place (same data, port and options): what a database failover looks like
+# to its clients, for the fault tests.
+restart() {
+  local dir=${TRAINPOD_PG_DIR:?set TRAINPOD_PG_DIR (printed by start)}
+  as_pg "$(bin_dir)/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w -t 30 restart >/dev/null
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  restart) restart ;;
+  *) echo "usage: $0 start|stop|restart" >&2; exit 2 ;;
 esac

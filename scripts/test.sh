@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every test of trainpod: Rust, Python and Node, against a real Postgres started here.
+# Every test of trainpod: Rust, Python and Node, against a real Postgres and a real
+# S3-compatible server (s3s-fs, built once into ~/.cache/trainpod) started here.
 # Usage: bash scripts/test.sh
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
@@ -15,9 +16,16 @@ done_stage() {
   printf -- '---- %s: ok in %d s\n' "$1" "$((SECONDS - stage_start))"
 }
 
+stage "services: Postgres, S3 server"
 eval "$(scripts/postgres.sh start)"
 trap 'scripts/postgres.sh stop' EXIT
 export TRAINPOD_REQUIRE_POSTGRES=1 # the Postgres tests fail instead of skipping
+scripts/s3-server.sh install # a no-op once the binary is cached
+s3_env=$(scripts/s3-server.sh start) # an assignment, so that a failed start stops the run
+eval "$s3_env"
+trap 'scripts/s3-server.sh stop; scripts/postgres.sh stop' EXIT
+export TRAINPOD_REQUIRE_S3=1 # the S3 staging tests fail instead of skipping
+done_stage "services"
 
 stage "rust: format and lint"
 cargo fmt --all --check
@@ -25,14 +33,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 done_stage "rust lint"
 
 stage "pod scripts: lint, training venv"
-shellcheck core/src/script/pod/bootstrap.sh
+shellcheck core/src/script/pod/bootstrap.sh scripts/s3-server.sh
 # A Python with the pinned training stack, for the real TRL runs of the generated scripts.
 # It is large (torch with its CUDA libraries, about 3 GB), so it is kept between local runs.
-[ -x .venv-train/bin/python ] || python3 -m venv .venv-train
-if ! .venv-train/bin/python core/src/script/pod/deps.py check scripts/train-requirements.txt >/dev/null; then
-  .venv-train/bin/pip install -q --disable-pip-version-check -r scripts/train-requirements.txt
-fi
-export TRAINPOD_TRAIN_PYTHON="$root/.venv-train/bin/python" TRAINPOD_REQUIRE_TRAINING=1
+TRAINPOD_TRAIN_PYTHON=$(bash scripts/train-venv.sh)
+export TRAINPOD_TRAIN_PYTHON TRAINPOD_REQUIRE_TRAINING=1
 done_stage "pod scripts"
 
 stage "rust: tests"
@@ -53,8 +58,8 @@ stage "python: build, lint, tests"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q -r bindings-python/requirements-dev.txt
 .venv/bin/maturin develop -q -m bindings-python/Cargo.toml
-.venv/bin/ruff check bindings-python bench/python bench/pod core/src/script/pod tests/e2e/py
-.venv/bin/ruff format --check bindings-python bench/python bench/pod core/src/script/pod tests/e2e/py
+.venv/bin/ruff check bindings-python bench/python bench/pod core/src/script/pod tests/e2e/py scripts examples/python
+.venv/bin/ruff format --check bindings-python bench/python bench/pod core/src/script/pod tests/e2e/py scripts examples/python
 .venv/bin/mypy --config-file bindings-python/pyproject.toml
 set +e
 .venv/bin/pytest bindings-python/tests -q
@@ -79,7 +84,11 @@ stage "node: build, lint, tests"
 done_stage "node"
 
 stage "quickstart"
-cargo run -q --locked -p trainpod-examples --bin quickstart
+bash scripts/quickstart.sh --summary /tmp/trainpod-quickstart.json
+python3 scripts/check-quickstart.py /tmp/trainpod-quickstart.json
+cargo run -q --locked -p trainpod-examples --bin tokens >/dev/null
+# The Python quickstart: the same lifecycle through Trainpod, with an http.server app.
+TRAINPOD_TRAIN_PYTHON=$(bash scripts/train-venv.sh) .venv/bin/python examples/python/quickstart.py
 done_stage "quickstart"
 
 printf '\n'

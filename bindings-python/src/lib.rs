@@ -1,10 +1,15 @@
 //! Python binding of trainpod. It converts types and maps errors; every rule lives in core.
 
+mod client;
+mod convert;
 mod errors;
 mod runtime;
 #[cfg(unix)]
+mod sdk;
+#[cfg(unix)]
 mod staging;
 mod store;
+mod streams;
 mod tokens;
 
 use pyo3::prelude::*;
@@ -16,9 +21,14 @@ mod _native {
 
     #[cfg(unix)]
     #[pymodule_export]
+    use super::sdk::{AsyncTrainpod, Trainpod};
+    #[cfg(unix)]
+    #[pymodule_export]
     use super::staging::{AppStaging, DatasetGrant, SignedDownload};
     #[pymodule_export]
     use super::store::Store;
+    #[pymodule_export]
+    use super::streams::{AsyncStream, Stream};
     #[pymodule_export]
     use super::tokens::{Claims, IssuedToken, Tokens};
 

@@ -144,6 +144,11 @@ impl AppStaging {
     }
 }
 
+/// A core grant as the Python `DatasetGrant`.
+pub(crate) fn grant(py: Python<'_>, grant: Grant) -> PyResult<Py<PyAny>> {
+    Ok(Py::new(py, DatasetGrant::new(py, grant)?)?.into_any())
+}
+
 impl DatasetGrant {
     fn new(py: Python<'_>, grant: Grant) -> PyResult<Self> {
         Ok(DatasetGrant {

@@ -98,6 +98,11 @@ impl From<token::Claims> for Claims {
 }
 
 impl Tokens {
+    /// The Python object for a core token service (the SDK's own).
+    pub(crate) fn wrap(inner: token::Tokens, clock: Option<Arc<ManualClock>>) -> Tokens {
+        Tokens { inner, clock }
+    }
+
     /// The core token service, for the staging binding.
     pub(crate) fn inner(&self) -> &token::Tokens {
         &self.inner
@@ -258,7 +263,7 @@ impl Tokens {
     ) -> PyResult<Bound<'py, PyAny>> {
         let expect = expect(py, purpose, job, dataset, user)?;
         let (tokens, store) = (self.inner.clone(), store.inner());
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::runtime::future_into_py(py, async move {
             match tokens.verify_and_redeem(&token, &expect, &*store).await {
                 Ok(claims) => Ok(Claims::from(claims)),
                 Err(e) => Err(Python::attach(|py| to_py(py, e))),

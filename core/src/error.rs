@@ -46,11 +46,12 @@ pub enum ErrorKind {
     StoreUnavailable,
     /// The store's schema is newer than this build, or a migration failed.
     StoreSchema,
-    /// The RunPod API key is missing or was refused.
+    /// The RunPod API key, or an object store's access key and secret, is missing or was refused.
     AuthInvalid,
     /// The RunPod account has too little balance for the request.
     InsufficientBalance,
-    /// The RunPod API refused the request for this key (for example a pod key acting on another pod).
+    /// The RunPod API or an object store refused the request for this key (for example a pod key
+    /// acting on another pod, or a storage key without write access to the bucket).
     Forbidden,
     /// The requested resource does not exist.
     NotFound,

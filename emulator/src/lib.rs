@@ -8,8 +8,12 @@
 //! Time is a manual clock ([`Emulator::advance`]) unless [`Options::real_time`] is set: pods move
 //! PROVISIONING → STARTING (1 s) → RUNNING (3 s), and billing accrues per second at the pod's
 //! price while it is not EXITED or TERMINATED. Faults are set per test through [`Emulator::faults`].
+//!
+//! With [`Options::run_pods`] the emulator is also a local provider: each pod it creates runs its
+//! start command as a local process group, as RunPod runs a container (see [`RunPods`]).
 
 mod params;
+mod runner;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::convert::Infallible;
@@ -25,6 +29,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
 use params::{Query, decode, iso, parse_iso};
+pub use runner::{LocalPod, RunPods};
 
 /// Pod ids unique across emulators in one process, and unlikely to repeat across processes,
 /// as RunPod's are: stores shared between tests key records on them.
@@ -94,12 +99,26 @@ impl LogSource {
 }
 
 /// How the emulator runs.
-#[derive(Clone, Copy, Debug, Default)]
+///
+/// ```no_run
+/// # async fn f() -> std::io::Result<()> {
+/// use trainpod_emulator::{Emulator, Options, RunPods};
+/// let emu = Emulator::start_with(Options {
+///     run_pods: Some(RunPods::default()),
+///     ..Options::default()
+/// })
+/// .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, Default)]
 pub struct Options {
     /// Advance the clock by itself, one second per real second, from the real time (for the
     /// local provider and for tests of real-time billing). Otherwise the clock starts at a fixed
-    /// instant and moves only through [`Emulator::advance`].
+    /// instant and moves only through [`Emulator::advance`]. Implied by `run_pods`.
     pub real_time: bool,
+    /// Run each created pod's start command (`args`) as a local process group: the local
+    /// provider. `None` (the default) only records pods.
+    pub run_pods: Option<RunPods>,
 }
 
 #[derive(Debug, Clone)]
@@ -127,6 +146,8 @@ struct EmuPod {
     data_center_id: &'static str,
     /// (size GB, path) of the pod's persistent volume.
     persistent: Option<(u64, String)>,
+    /// (volume id, path) of the pod's network volume.
+    network: Option<(String, String)>,
     gpu_id: String,
     gpu_count: u32,
     price_per_gpu_hour: f64,
@@ -134,6 +155,14 @@ struct EmuPod {
     created_at: u64,
     billed_secs: u64,
     logs: Vec<LogLine>,
+    /// Bumped by the start and restart actions: the local provider starts the container anew.
+    starts: u64,
+    /// Times the local provider restarted the container after it exited by itself.
+    restarts: u32,
+    /// The local provider's workspace for the pod (`/workspace`).
+    workspace: Option<std::path::PathBuf>,
+    /// The container's main process (and process group) while it runs locally.
+    pid: Option<u32>,
 }
 
 #[derive(Debug)]
@@ -216,6 +245,8 @@ struct State {
     next_log_seq: u64,
     pods: Vec<EmuPod>,
     pod_keys: HashMap<String, String>,
+    /// Network volumes: id → data center.
+    volumes: HashMap<String, &'static str>,
     faults: Faults,
     log: Vec<RecordedRequest>,
     /// Set by the logs route: the answer continues as a live stream.
@@ -275,6 +306,8 @@ struct Follow {
 struct Shared {
     state: Mutex<State>,
     changed: watch::Sender<u64>,
+    /// The local provider, when pods run as processes.
+    runner: Option<runner::Runner>,
 }
 
 impl Shared {
@@ -285,9 +318,27 @@ impl Shared {
     fn notify(&self) {
         self.changed.send_modify(|n| *n = n.wrapping_add(1));
     }
+
+    /// Append a line to one of a pod's logs and wake the open streams; false when there is no
+    /// such pod.
+    fn append_log(&self, pod_id: &str, source: LogSource, line: String) -> bool {
+        let found = {
+            let mut s = self.lock();
+            match s.pods.iter().position(|p| p.id == pod_id) {
+                Some(i) => {
+                    s.push_log(i, source, line);
+                    true
+                }
+                None => false,
+            }
+        };
+        self.notify();
+        found
+    }
 }
 
-/// A running emulator. Dropping it (or [`Emulator::stop`]) stops the server.
+/// A running emulator. Dropping it (or [`Emulator::stop`]) stops the server and, with
+/// [`Options::run_pods`], kills every pod's process group.
 #[derive(Debug)]
 pub struct Emulator {
     addr: SocketAddr,
@@ -305,7 +356,9 @@ impl Emulator {
     pub async fn start_with(options: Options) -> std::io::Result<Emulator> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let now = if options.real_time {
+        let real_time = options.real_time || options.run_pods.is_some();
+        let runner = options.run_pods.map(runner::Runner::new).transpose()?;
+        let now = if real_time {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs())
@@ -318,6 +371,7 @@ impl Emulator {
                 ..State::default()
             }),
             changed: watch::channel(0).0,
+            runner,
         });
         let app_shared = shared.clone();
         let app = Router::new().fallback(
@@ -334,7 +388,7 @@ impl Emulator {
                 })
                 .await;
         });
-        if options.real_time {
+        if real_time {
             // Holds only a weak reference: the ticking ends with the emulator.
             let weak = Arc::downgrade(&shared);
             tokio::spawn(async move {
@@ -363,7 +417,7 @@ impl Emulator {
         format!("http://{}/v2", self.addr)
     }
 
-    /// Stop serving; open log streams end.
+    /// Stop serving; open log streams end, and every pod's process group is killed.
     pub fn stop(mut self) {
         self.shutdown();
     }
@@ -373,6 +427,11 @@ impl Emulator {
             self.shared.lock().stopped = true;
             self.shared.notify();
             let _ = tx.send(());
+        }
+        // At once and synchronously: the runtime may end right after this drop, before the
+        // pods' supervisors run again (they reap what is left when they do).
+        if let Some(runner) = &self.shared.runner {
+            runner.kill_all();
         }
     }
 
@@ -412,6 +471,16 @@ impl Emulator {
         self.shared.lock().log.clone()
     }
 
+    /// Registers a network volume in data center `dc` (one of the emulator's), so that pods can
+    /// mount it. Returns `false` for an unknown data center.
+    pub fn add_network_volume(&self, id: &str, dc: &str) -> bool {
+        let Some(known) = DATA_CENTERS.iter().find(|d| d.id == dc) else {
+            return false;
+        };
+        self.shared.lock().volumes.insert(id.to_owned(), known.id);
+        true
+    }
+
     /// Number of pods ever created (terminated ones included).
     pub fn pod_count(&self) -> usize {
         self.shared.lock().pods.len()
@@ -435,18 +504,32 @@ impl Emulator {
     /// Append a line to one of a pod's logs, time-stamped with the emulator's clock; open log
     /// streams of the pod receive it at once. Returns false when there is no such pod.
     pub fn append_log(&self, pod_id: &str, source: LogSource, line: &str) -> bool {
-        let found = {
-            let mut s = self.shared.lock();
-            match s.pods.iter().position(|p| p.id == pod_id) {
-                Some(i) => {
-                    s.push_log(i, source, line.to_owned());
-                    true
-                }
-                None => false,
-            }
-        };
-        self.shared.notify();
-        found
+        self.shared.append_log(pod_id, source, line.to_owned())
+    }
+
+    /// How many times the container of a pod was restarted after its main process exited by
+    /// itself (always 0 unless pods run locally); `None` when there is no such pod.
+    pub fn pod_restarts(&self, pod_id: &str) -> Option<u32> {
+        self.shared
+            .lock()
+            .pods
+            .iter()
+            .find(|p| p.id == pod_id)
+            .map(|p| p.restarts)
+    }
+
+    /// Where and how a pod runs locally; `None` when there is no such pod or pods do not run
+    /// ([`Options::run_pods`] unset).
+    pub fn local_pod(&self, pod_id: &str) -> Option<LocalPod> {
+        let s = self.shared.lock();
+        let p = s.pods.iter().find(|p| p.id == pod_id)?;
+        let workspace = p.workspace.clone()?;
+        Some(LocalPod {
+            log_file: workspace.join(runner::LOG_FILE),
+            workspace,
+            pid: p.pid,
+            restarts: p.restarts,
+        })
     }
 }
 
@@ -489,9 +572,10 @@ fn pod_json(p: &EmuPod) -> Value {
     } else {
         p.price_per_gpu_hour * f64::from(p.gpu_count)
     };
-    let mounts = match &p.persistent {
-        Some((size, path)) => json!({"persistent": {"size": size, "path": path}}),
-        None => json!({}),
+    let mounts = match (&p.persistent, &p.network) {
+        (Some((size, path)), _) => json!({"persistent": {"size": size, "path": path}}),
+        (None, Some((id, path))) => json!({"network": [{"volumeId": id, "path": path}]}),
+        (None, None) => json!({}),
     };
     json!({
         "id": p.id, "name": p.name, "status": p.status, "actions": actions_for(p.status),
@@ -529,10 +613,13 @@ async fn handle(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let (status, extra, out, follow) = {
+    let (status, extra, out, follow, created) = {
         let mut s = shared.lock();
         s.follow = None;
+        let before = s.pods.len();
         let (status, extra, out) = route(&mut s, &method, &uri, &headers, &body);
+        // A create that answers 500 after creating still made a pod, which runs as well.
+        let created: Vec<String> = s.pods[before..].iter().map(|p| p.id.clone()).collect();
         s.log.push(RecordedRequest {
             method: method.to_string(),
             uri: uri.to_string(),
@@ -544,8 +631,13 @@ async fn handle(
             status,
             response: out.clone(),
         });
-        (status, extra, out, s.follow.take())
+        (status, extra, out, s.follow.take(), created)
     };
+    if shared.runner.is_some() {
+        for id in created {
+            runner::supervise(shared.clone(), id);
+        }
+    }
     shared.notify();
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = match follow {
@@ -568,7 +660,8 @@ async fn handle(
 /// The test-control endpoints under `/_emulator/` (not part of RunPod's API, not recorded, no
 /// key: the emulator listens on loopback only). They let tests in other languages do what Rust
 /// tests do through the handle: `POST faults`, `POST advance`, `POST pods/{id}/logs`,
-/// `GET requests`.
+/// `GET requests`, and `GET pods/{id}` (status, restarts and, for pods that run locally, the
+/// workspace, log file and main process id).
 fn admin(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> (u16, Value) {
     let req: Value = if body.is_empty() {
         json!({})
@@ -612,6 +705,18 @@ fn admin(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> (u16, Val
                 None => (404, json!({"error": format!("no pod {id}")})),
             }
         }
+        ("GET", ["pods", id]) => match s.pods.iter().find(|p| p.id == *id) {
+            Some(p) => (
+                200,
+                json!({
+                    "id": p.id, "status": p.status, "restarts": p.restarts, "pid": p.pid,
+                    "workspace": p.workspace.as_ref().map(|w| w.display().to_string()),
+                    "logFile": p.workspace.as_ref()
+                        .map(|w| w.join(runner::LOG_FILE).display().to_string()),
+                }),
+            ),
+            None => (404, json!({"error": format!("no pod {id}")})),
+        },
         ("GET", ["requests"]) => {
             let list: Vec<Value> = s
                 .log
@@ -845,6 +950,9 @@ fn route(s: &mut State, method: &Method, uri: &Uri, headers: &HeaderMap, body: &
                     &format!("cannot {action} a pod in status {}", pod.status),
                 );
             }
+            if matches!(action.as_str(), "start" | "restart") {
+                pod.starts += 1;
+            }
             pod.status = match action.as_str() {
                 "start" | "restart" => "STARTING",
                 "stop" => "EXITED",
@@ -951,10 +1059,23 @@ fn create(s: &mut State, body: &[u8]) -> Answer {
     }
     // RunPod places the pod in the first listed data center with capacity (any when none is
     // listed); the emulator does the same over its own data centers.
-    let wanted: Vec<&str> = match req.get("dataCenterIds").and_then(Value::as_array) {
-        Some(ids) => ids.iter().filter_map(Value::as_str).collect(),
-        None => DATA_CENTERS.iter().map(|d| d.id).collect(),
+    let mut wanted: Vec<&str> = match req.get("dataCenterIds").and_then(Value::as_array) {
+        Some(ids) if !ids.is_empty() => ids.iter().filter_map(Value::as_str).collect(),
+        _ => DATA_CENTERS.iter().map(|d| d.id).collect(),
     };
+    let network = match network_mount(s, &req) {
+        Ok(network) => network,
+        Err(answer) => return answer,
+    };
+    if let Some((_, _, dc)) = &network {
+        // A network volume pins the pod to the volume's data center.
+        if !wanted.contains(dc) {
+            return bad_request(&format!(
+                "the network volume is in {dc}, which dataCenterIds does not allow"
+            ));
+        }
+        wanted = vec![dc];
+    }
     if let Some(unknown) = wanted
         .iter()
         .find(|w| !DATA_CENTERS.iter().any(|d| d.id == **w))
@@ -1002,6 +1123,7 @@ fn create(s: &mut State, body: &[u8]) -> Answer {
         global_networking: false,
         cloud: if community { "COMMUNITY" } else { "SECURE" },
         data_center_id: dc.id,
+        network: network.map(|(id, path, _)| (id, path)),
         persistent: req.pointer("/mounts/persistent").and_then(|m| {
             Some((
                 m.get("size")?.as_u64()?,
@@ -1019,6 +1141,10 @@ fn create(s: &mut State, body: &[u8]) -> Answer {
         created_at: s.now,
         billed_secs: 0,
         logs: Vec::new(),
+        starts: 0,
+        restarts: 0,
+        workspace: None,
+        pid: None,
     };
     s.pods.push(pod);
     let i = s.pods.len() - 1;
@@ -1107,6 +1233,31 @@ fn patch(s: &mut State, i: usize, body: &[u8]) -> Answer {
     json_ok(200, &pod_json(&s.pods[i]))
 }
 
+/// The create request's network mount, checked against the known volumes: (id, path, data center).
+fn network_mount(s: &State, req: &Value) -> Result<Option<(String, String, &'static str)>, Answer> {
+    let Some(list) = req.pointer("/mounts/network").and_then(Value::as_array) else {
+        return Ok(None);
+    };
+    if req.pointer("/mounts/persistent").is_some() {
+        return Err(bad_request(
+            "mounts: persistent and network are mutually exclusive",
+        ));
+    }
+    let [mount] = list.as_slice() else {
+        return Err(bad_request("mounts.network takes exactly one volume"));
+    };
+    let (Some(id), Some(path)) = (
+        mount.get("volumeId").and_then(Value::as_str),
+        mount.get("path").and_then(Value::as_str),
+    ) else {
+        return Err(unprocessable("mounts.network needs volumeId and path"));
+    };
+    let Some(dc) = s.volumes.get(id) else {
+        return Err(bad_request(&format!("network volume {id} not found")));
+    };
+    Ok(Some((id.to_owned(), path.to_owned(), dc)))
+}
+
 fn patch_mounts(pod: &mut EmuPod, m: &Map<String, Value>) -> Option<Answer> {
     for (kind, v) in m {
         match (kind.as_str(), v) {
@@ -1127,10 +1278,22 @@ fn patch_mounts(pod: &mut EmuPod, m: &Map<String, Value>) -> Option<Answer> {
             ("network", Value::Array(a)) if a.is_empty() => {
                 return Some(bad_request("clearing mounts is not supported"));
             }
-            ("network", Value::Array(_)) => {
-                return Some(bad_request(
-                    "the mount kind is fixed at create: this pod has no network volume",
-                ));
+            ("network", Value::Array(a)) => {
+                let Some((id, _)) = pod.network.clone() else {
+                    return Some(bad_request(
+                        "the mount kind is fixed at create: this pod has no network volume",
+                    ));
+                };
+                let next = a.first().and_then(|m| {
+                    let same = m.get("volumeId").and_then(Value::as_str) == Some(id.as_str());
+                    m.get("path")
+                        .and_then(Value::as_str)
+                        .filter(|_| same && a.len() == 1)
+                });
+                let Some(path) = next else {
+                    return Some(bad_request("a network mount's volumeId is fixed at create"));
+                };
+                pod.network = Some((id, path.to_owned()));
             }
             _ => return Some(unprocessable(&format!("mounts.{kind}: unknown or invalid"))),
         }

@@ -427,6 +427,7 @@ async fn every_request_and_response_matches_the_v2_spec() {
                         size: 20,
                         path: "/workspace".into(),
                     }),
+                    network: vec![],
                 }),
                 ..PodUpdate::default()
             },

@@ -149,6 +149,7 @@ async fn patch_changes_the_pod_and_bad_input_is_typed() {
             size: 20,
             path: "/workspace".into(),
         }),
+        network: vec![],
     });
     let pod = c
         .create_pod(&req, &[])
@@ -171,6 +172,7 @@ async fn patch_changes_the_pod_and_bad_input_is_typed() {
                         size: 40,
                         path: "/workspace".into(),
                     }),
+                    network: vec![],
                 }),
                 ..PodUpdate::default()
             },
@@ -478,9 +480,12 @@ async fn the_log_stream_backfills_follows_resumes_and_ends() {
 
 #[tokio::test]
 async fn the_real_time_clock_moves_pods_and_accrues_billing() {
-    let emu = Emulator::start_with(Options { real_time: true })
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let emu = Emulator::start_with(Options {
+        real_time: true,
+        ..Options::default()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     let c = client(&emu, ACCOUNT_KEY);
     let started = emu.now();
     let wall = std::time::SystemTime::now()

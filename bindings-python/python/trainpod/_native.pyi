@@ -1,9 +1,32 @@
 """Types of the native module (checked by mypy against the tests)."""
 
+import datetime
 import os
 import pathlib
-from collections.abc import Awaitable
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from types import TracebackType
+from typing import Generic, Literal, TypeVar, overload
+
+from trainpod.types import (
+    ArtifactFile,
+    ArtifactsAnswer,
+    FollowUpdate,
+    IngestOutcome,
+    JobSpec,
+    JobStatus,
+    LogLine,
+    Plan,
+    ReconcileAction,
+)
+
+_T = TypeVar("_T")
 
 class Claims:
     v: int
@@ -126,9 +149,9 @@ class DatasetGrant:
     def __enter__(self) -> DatasetGrant: ...
     def __exit__(
         self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
+        _exc_type: type[BaseException] | None,
+        _exc: BaseException | None,
+        _tb: TracebackType | None,
     ) -> None: ...
 
 class AppStaging:
@@ -162,6 +185,144 @@ class AppStaging:
         if_range: str | None = None,
         job: str | None = None,
     ) -> DatasetGrant: ...
+
+class Stream(Generic[_T]):
+    def __iter__(self) -> Stream[_T]: ...
+    def __next__(self) -> _T: ...
+    def close(self) -> None: ...
+
+class AsyncStream(Generic[_T]):
+    def __aiter__(self) -> AsyncStream[_T]: ...
+    def __anext__(self) -> Awaitable[_T]: ...
+    def aclose(self) -> Awaitable[None]: ...
+
+class Trainpod:
+    def __init__(
+        self,
+        *,
+        runpod_api_key: str | None = None,
+        runpod_base_url: str | None = None,
+        local_provider: tuple[str, str] | None = None,
+        app_url: str | None = None,
+        signing_keys: str | Tokens | None = None,
+        store: str | None = None,
+        datasets_dir: str | os.PathLike[str] | None = None,
+        artifacts_dir: str | os.PathLike[str] | None = None,
+        allow_loopback: bool | None = None,
+        image: str | None = None,
+        pod_python: str | None = None,
+        expect_gpu: bool | None = None,
+        pod_runtime: Mapping[str, object] | None = None,
+        pod_env: dict[str, str] | None = None,
+        follow_interval: float | datetime.timedelta | None = None,
+        ignore_env: bool = False,
+        now: int | None = None,
+    ) -> None: ...
+    @property
+    def tokens(self) -> Tokens: ...
+    @property
+    def store_backend(self) -> str: ...
+    def set_now(self, now: int) -> None: ...
+    def plan(self, spec: JobSpec) -> Plan: ...
+    def deploy(self, plan: Plan) -> JobStatus: ...
+    def status(self, job_id: str) -> JobStatus: ...
+    @overload
+    def follow(self, job_id: str, *, progress: Literal[False] = False) -> Stream[FollowUpdate]: ...
+    @overload
+    def follow(self, job_id: str, *, progress: bool) -> Iterator[FollowUpdate]: ...
+    def logs(self, job_id: str, *, tail: int | None = None) -> Stream[LogLine]: ...
+    def cancel(self, job_id: str) -> JobStatus: ...
+    def retry(self, job_id: str) -> JobStatus: ...
+    def reconcile(self) -> list[ReconcileAction]: ...
+    def ingest_metrics(
+        self, job_id: str, authorization: str | None, body: bytes | bytearray | str
+    ) -> IngestOutcome: ...
+    def authorize_dataset_download(
+        self,
+        authorization: str | None,
+        query_token: str | None,
+        dataset_id: str,
+        range: str | None = None,
+    ) -> DatasetGrant: ...
+    def artifact_manifest(
+        self, job_id: str, authorization: str | None, body: bytes | bytearray | str
+    ) -> ArtifactsAnswer: ...
+    def put_artifact(
+        self,
+        job_id: str,
+        authorization: str | None,
+        path: str,
+        data: bytes | bytearray | Iterable[bytes],
+    ) -> ArtifactFile: ...
+    def artifacts(self, job_id: str) -> list[ArtifactFile]: ...
+    def download_artifacts(
+        self, job_id: str, dest: str | os.PathLike[str]
+    ) -> list[ArtifactFile]: ...
+
+class AsyncTrainpod:
+    def __init__(
+        self,
+        *,
+        runpod_api_key: str | None = None,
+        runpod_base_url: str | None = None,
+        local_provider: tuple[str, str] | None = None,
+        app_url: str | None = None,
+        signing_keys: str | Tokens | None = None,
+        store: str | None = None,
+        datasets_dir: str | os.PathLike[str] | None = None,
+        artifacts_dir: str | os.PathLike[str] | None = None,
+        allow_loopback: bool | None = None,
+        image: str | None = None,
+        pod_python: str | None = None,
+        expect_gpu: bool | None = None,
+        pod_runtime: Mapping[str, object] | None = None,
+        pod_env: dict[str, str] | None = None,
+        follow_interval: float | datetime.timedelta | None = None,
+        ignore_env: bool = False,
+        now: int | None = None,
+    ) -> None: ...
+    @property
+    def tokens(self) -> Tokens: ...
+    @property
+    def store_backend(self) -> str: ...
+    def set_now(self, now: int) -> None: ...
+    def plan(self, spec: JobSpec) -> Awaitable[Plan]: ...
+    def deploy(self, plan: Plan) -> Awaitable[JobStatus]: ...
+    def status(self, job_id: str) -> Awaitable[JobStatus]: ...
+    @overload
+    def follow(
+        self, job_id: str, *, progress: Literal[False] = False
+    ) -> AsyncStream[FollowUpdate]: ...
+    @overload
+    def follow(self, job_id: str, *, progress: bool) -> AsyncIterator[FollowUpdate]: ...
+    def logs(self, job_id: str, *, tail: int | None = None) -> AsyncStream[LogLine]: ...
+    def cancel(self, job_id: str) -> Awaitable[JobStatus]: ...
+    def retry(self, job_id: str) -> Awaitable[JobStatus]: ...
+    def reconcile(self) -> Awaitable[list[ReconcileAction]]: ...
+    def ingest_metrics(
+        self, job_id: str, authorization: str | None, body: bytes | bytearray | str
+    ) -> Awaitable[IngestOutcome]: ...
+    def authorize_dataset_download(
+        self,
+        authorization: str | None,
+        query_token: str | None,
+        dataset_id: str,
+        range: str | None = None,
+    ) -> Awaitable[DatasetGrant]: ...
+    def artifact_manifest(
+        self, job_id: str, authorization: str | None, body: bytes | bytearray | str
+    ) -> Awaitable[ArtifactsAnswer]: ...
+    def put_artifact(
+        self,
+        job_id: str,
+        authorization: str | None,
+        path: str,
+        data: bytes | bytearray | Iterable[bytes] | AsyncIterable[bytes],
+    ) -> Awaitable[ArtifactFile]: ...
+    def artifacts(self, job_id: str) -> Awaitable[list[ArtifactFile]]: ...
+    def download_artifacts(
+        self, job_id: str, dest: str | os.PathLike[str]
+    ) -> Awaitable[list[ArtifactFile]]: ...
 
 def http_status(code: str) -> int: ...
 def generate_secret() -> str: ...

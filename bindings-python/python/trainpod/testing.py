@@ -40,20 +40,26 @@ def _find(binary: str | None) -> str:
 
 
 class Emulator:
-    """A RunPod v2 emulator on a free loopback port, for the lifetime of a ``with`` block."""
+    """A RunPod v2 emulator on a free loopback port, for the lifetime of a ``with`` block.
+
+    ``args`` go to the binary: ``["--run-pods", "--env", "NAME=VALUE"]`` makes it the local
+    provider, running each pod it creates as a local process group."""
 
     account_key = ACCOUNT_KEY
 
-    def __init__(self, binary: str | None = None, *, real_time: bool = False) -> None:
+    def __init__(
+        self, binary: str | None = None, *, real_time: bool = False, args: Iterable[str] = ()
+    ) -> None:
         self._binary = _find(binary)
         self._real_time = real_time
+        self._args = list(args)
         self._process: subprocess.Popen[str] | None = None
         self.base_url = ""
 
     def start(self) -> Emulator:
         """Start it and wait for its base URL (``http://127.0.0.1:PORT/v2``)."""
         self._process = subprocess.Popen(
-            [self._binary, *(["--real-time"] if self._real_time else [])],
+            [self._binary, *(["--real-time"] if self._real_time else []), *self._args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

@@ -55,6 +55,19 @@ pub async fn ingest_metrics(
     }
     let batch = parse_batch(body)?;
     check_scope(&batch, job_id, claims.ep)?;
+    ingest_batch(store, &batch, body, tokens.clock().now_unix_secs()).await
+}
+
+/// The part of [`ingest_metrics`] after the token: keep the batch's events, accept the batch
+/// once, fold it into the job. For batches whose sender was authenticated otherwise (structured
+/// lines read back from the pod's log through the RunPod API).
+pub async fn ingest_batch(
+    store: &dyn Store,
+    batch: &Batch,
+    body: &[u8],
+    now: u64,
+) -> Result<IngestOutcome> {
+    let job_id = batch.job.as_str();
     let mut job = store
         .get_job(job_id)
         .await?
@@ -62,7 +75,6 @@ pub async fn ingest_metrics(
     if job.attempt != batch.attempt {
         return Err(old_attempt(job.attempt, batch.attempt));
     }
-    let now = tokens.clock().now_unix_secs();
     let record = MetricBatch {
         job: batch.job.clone(),
         epoch: batch.attempt,

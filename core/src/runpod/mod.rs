@@ -24,6 +24,7 @@ pub use create::{CreateOutcome, GpuCandidate, job_pod_name};
 pub use errors::map_error_response;
 pub use logs::{LogEvent, LogQuery, LogSource, LogStream, MAX_LOG_TAIL};
 pub use query::{GpuCatalogQuery, PodFilter, Product};
+pub(crate) use reqwest_send::build as tls_client;
 pub use reqwest_send::{DEFAULT_STREAM_IDLE_TIMEOUT, ReqwestSender};
 pub use retry::{RetryPolicy, Sleeper, TokioSleeper};
 pub use transport::{
@@ -31,7 +32,7 @@ pub use transport::{
 };
 pub use types::{
     Availability, Cloud, CreatePodRequest, CudaVersionAvailability, DataCenterAvailability,
-    GpuMaxCount, GpuPrice, GpuRequest, GpuType, Mounts, PersistentMount, Pod, PodAction,
-    PodBillingRecord, PodGpu, PodStatus, PodUpdate,
+    GpuMaxCount, GpuPrice, GpuRequest, GpuType, Mounts, NetworkMount, PersistentMount, Pod,
+    PodAction, PodBillingRecord, PodGpu, PodStatus, PodUpdate,
 };
 pub use validate::{MAX_ENV_VARS, MAX_GPU_COUNT, validate_create, validate_update};

@@ -79,7 +79,12 @@ impl ReqwestSender {
     }
 }
 
-fn build(builder: reqwest::ClientBuilder, connect_timeout: Duration) -> Result<reqwest::Client> {
+/// A reqwest client with trainpod's one TLS setup (rustls, ring, webpki roots); the object-store
+/// staging backends build theirs here too.
+pub(crate) fn build(
+    builder: reqwest::ClientBuilder,
+    connect_timeout: Duration,
+) -> Result<reqwest::Client> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),

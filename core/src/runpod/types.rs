@@ -116,12 +116,25 @@ pub struct PersistentMount {
     pub path: String,
 }
 
-/// Volumes mounted into the pod.
+/// A network volume mounted into the pod; it must be in the pod's data center.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkMount {
+    /// The network volume's id.
+    pub volume_id: String,
+    /// Mount path, absolute (RunPod has no default).
+    pub path: String,
+}
+
+/// Volumes mounted into the pod: a host volume or one network volume, not both.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mounts {
     /// A volume on the pod's host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persistent: Option<PersistentMount>,
+    /// A network volume (RunPod takes at most one today).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network: Vec<NetworkMount>,
 }
 
 /// Body of `POST /v2/pods`. Build it, then [`super::validate_create`] checks it before sending.

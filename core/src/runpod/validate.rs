@@ -111,6 +111,33 @@ fn validate_args(args: &str) -> Result<()> {
 }
 
 fn validate_mounts(m: &Mounts) -> Result<()> {
+    if m.persistent.is_some() && !m.network.is_empty() {
+        return Err(Error::invalid_input(
+            "mounts: a pod takes a persistent volume or a network volume, not both",
+        ));
+    }
+    if m.network.len() > 1 {
+        return Err(Error::invalid_input(
+            "mounts.network: RunPod mounts at most one network volume",
+        ));
+    }
+    for n in &m.network {
+        let id_ok = !n.volume_id.is_empty()
+            && n.volume_id.len() <= 64
+            && n.volume_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !id_ok {
+            return Err(Error::invalid_input(
+                "mounts.network.volumeId must be a network volume id such as vol_abc123",
+            ));
+        }
+        if !n.path.starts_with('/') || n.path.len() > 255 || n.path.chars().any(char::is_control) {
+            return Err(Error::invalid_input(
+                "mounts.network.path must be an absolute path such as /workspace",
+            ));
+        }
+    }
     if let Some(p) = &m.persistent {
         if !(MIN_VOLUME_GB..=MAX_VOLUME_GB).contains(&p.size) {
             return Err(Error::invalid_input(format!(
@@ -410,6 +437,7 @@ mod tests {
                 size: 5,
                 path: "/workspace".into(),
             }),
+            network: vec![],
         });
         assert!(refused(&r).contains("volume must be 10"));
         for bad in ["8888", "0/http", "70000/tcp", "22/udp", "08/tcp"] {

@@ -10,8 +10,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::deploy::{JobConfig, VOLUME_ARTIFACTS};
 use super::{Routes, Trainpod};
 use crate::error::{Error, ErrorKind, Result};
+use crate::staging::VolumeStaging;
+use crate::store::JobRecord;
 use crate::token::{Claims, Expect, Purpose};
 
 /// The most files one job may upload.
@@ -287,8 +290,16 @@ impl Trainpod {
         read_list(&complete)
     }
 
-    /// Copies the job's artifacts to `dest`, checking each file's sha256; returns them.
+    /// Copies the job's artifacts to `dest` (from the app's artifacts directory, or from the
+    /// network volume the pod left them on), checking each file's sha256; returns them.
     pub async fn download_artifacts(&self, job_id: &str, dest: &Path) -> Result<Vec<ArtifactFile>> {
+        let job = self.job(job_id).await?;
+        let to_app = self.app_url.is_some() && self.artifacts_dir.is_some();
+        if let (false, Ok(config), Some(volume)) = (to_app, JobConfig::of(&job), &self.volume)
+            && self.volume_mount(&config.plan).is_some()
+        {
+            return download_from_volume(volume, &job, dest).await;
+        }
         let files = self.artifacts(job_id).await?;
         if files.is_empty() {
             return Err(Error::new(
@@ -296,7 +307,6 @@ impl Trainpod {
                 format!("job {job_id} has no confirmed artifacts yet; wait until it succeeds"),
             ));
         }
-        let job = self.job(job_id).await?;
         let src = self.attempt_dir(job_id, job.attempt)?.join("files");
         for f in &files {
             let to = dest.join(&f.path);
@@ -316,6 +326,49 @@ impl Trainpod {
         }
         Ok(files)
     }
+}
+
+/// The volume's copy of the attempt's output and its manifest (`upload.py`'s `to_volume`).
+async fn download_from_volume(
+    volume: &VolumeStaging,
+    job: &JobRecord,
+    dest: &Path,
+) -> Result<Vec<ArtifactFile>> {
+    let prefix = format!("{VOLUME_ARTIFACTS}/{}/{}/", job.id, job.attempt);
+    let got = volume.download_artifacts(&prefix, dest).await?;
+    if got.is_empty() {
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            format!(
+                "no artifacts of job {} on the network volume yet; wait until it succeeds",
+                job.id
+            ),
+        ));
+    }
+    #[derive(Deserialize)]
+    struct VolumeManifest {
+        files: Vec<ArtifactFile>,
+    }
+    let bytes = std::fs::read(dest.join("manifest.json")).map_err(io_error)?;
+    let manifest: VolumeManifest = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::new(
+            ErrorKind::Internal,
+            format!("the volume's artifact manifest is unreadable: {e}"),
+        )
+    })?;
+    for f in &manifest.files {
+        check_artifact_path(&f.path)?;
+        if !file_matches(&dest.join(&f.path), f) {
+            return Err(Error::new(
+                ErrorKind::DatasetInvalid,
+                format!(
+                    "artifact {} on the volume does not match its sha256; the upload was cut",
+                    f.path
+                ),
+            ));
+        }
+    }
+    Ok(manifest.files)
 }
 
 fn read_list(path: &Path) -> Result<Vec<ArtifactFile>> {

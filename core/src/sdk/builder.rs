@@ -14,6 +14,7 @@ use crate::jobs::{RateLimiter, ReconcilePolicy};
 use crate::reach::{ReachPolicy, Resolver, SystemResolver, check_reachable};
 use crate::runpod::{ApiKey, Client, DEFAULT_BASE_URL};
 use crate::script::PodRuntime;
+use crate::staging::{BucketStaging, VolumeStaging};
 use crate::store::Store;
 use crate::token::{KeyRing, Tokens};
 
@@ -34,6 +35,8 @@ pub struct TrainpodBuilder {
     store_url: Option<String>,
     datasets_dir: Option<PathBuf>,
     artifacts_dir: Option<PathBuf>,
+    bucket: Option<Arc<BucketStaging>>,
+    volume: Option<Arc<VolumeStaging>>,
     reach: ReachPolicy,
     resolver: Option<Arc<dyn Resolver>>,
     runtime: Option<PodRuntime>,
@@ -130,6 +133,18 @@ impl TrainpodBuilder {
     /// The directory artifacts uploaded to the app are kept in.
     pub fn artifacts_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.artifacts_dir = Some(dir.into());
+        self
+    }
+
+    /// The S3-compatible bucket that `DatasetRef::Bucket` datasets are in.
+    pub fn bucket(mut self, bucket: BucketStaging) -> Self {
+        self.bucket = Some(Arc::new(bucket));
+        self
+    }
+
+    /// The RunPod network volume that `DatasetRef::Volume` datasets are on.
+    pub fn volume(mut self, volume: VolumeStaging) -> Self {
+        self.volume = Some(Arc::new(volume));
         self
     }
 
@@ -240,6 +255,8 @@ impl TrainpodBuilder {
             routes: self.routes.clone().unwrap_or_default(),
             staging,
             artifacts_dir: self.artifacts_dir.clone(),
+            bucket: self.bucket.clone(),
+            volume: self.volume.clone(),
             reach: self.reach,
             resolver,
             runtime,

@@ -10,7 +10,7 @@ use super::status::JobStatus;
 use super::{Routes, Trainpod, pod_name};
 use crate::error::{Error, ErrorKind, Result};
 use crate::jobs::JobState;
-use crate::runpod::{CreatePodRequest, GpuCandidate};
+use crate::runpod::{CreatePodRequest, GpuCandidate, Mounts, NetworkMount};
 use crate::script::{Artifacts, DatasetSource, Endpoint, PodScript, Secret, Training, generate};
 use crate::store::JobRecord;
 use crate::token::{IssueRequest, Purpose};
@@ -38,6 +38,9 @@ impl JobConfig {
         })
     }
 }
+
+/// Where artifacts go on a network volume, under its mount: `<this>/<job>/<attempt>/`.
+pub(crate) const VOLUME_ARTIFACTS: &str = "trainpod-artifacts";
 
 /// A deploy that has not created its pod within this long may be taken over by another.
 const CLAIM_SECS: u64 = 120;
@@ -73,8 +76,9 @@ impl Trainpod {
             let in_flight = job.state == JobState::Provisioning
                 && now.saturating_sub(job.updated_at) < CLAIM_SECS;
             if in_flight {
-                // Another deploy of this job is creating the pod.
-                return self.status_of(&job).await;
+                // Another deploy is creating the pod, or created it and failed to record it
+                // (its store write failed, its process died): adopt the pod if it exists.
+                return self.adopt_or_wait(job).await;
             }
             let claimed = JobRecord {
                 state: JobState::Provisioning,
@@ -85,6 +89,39 @@ impl Trainpod {
                 return self.launch(claimed, &JobConfig::of(&job)?.plan).await;
             }
         }
+    }
+
+    /// Generates the pod's script for a stand-in first attempt, so that every value the pod
+    /// gets (model, hyperparameters, URLs, runtime) is validated and the bundle's size checked
+    /// at plan time rather than at deploy.
+    pub(crate) fn check_pod_script(&self, plan: &Plan) -> Result<()> {
+        let now = self.clock.now_unix_secs();
+        let probe = self.new_record(plan, now)?;
+        generate(&self.pod_script(&probe, plan, now)?).map(|_| ())
+    }
+
+    async fn adopt_or_wait(&self, job: JobRecord) -> Result<JobStatus> {
+        let name = pod_name(&job.id, job.attempt)?;
+        let Some(pod) = self
+            .runpod
+            .find_pods_by_name(&name)
+            .await?
+            .into_iter()
+            .next()
+        else {
+            return self.status_of(&job).await;
+        };
+        let now = self.clock.now_unix_secs();
+        let adopted = JobRecord {
+            pod_id: Some(pod.id),
+            started_at: Some(job.updated_at),
+            updated_at: now,
+            ..job.clone()
+        };
+        if self.store.update_job(&adopted, job.state).await? {
+            return self.status_of(&adopted).await;
+        }
+        self.status_of(&self.job(&job.id).await?).await
     }
 
     fn new_record(&self, plan: &Plan, now: u64) -> Result<JobRecord> {
@@ -120,6 +157,10 @@ impl Trainpod {
             cloud: Some(plan.spec.cloud),
             disk: Some(CONTAINER_DISK_GB),
             data_center_ids: plan.spec.data_centers.clone(),
+            mounts: self.volume_mount(plan).map(|(volume_id, path)| Mounts {
+                network: vec![NetworkMount { volume_id, path }],
+                ..Mounts::default()
+            }),
             ..CreatePodRequest::default()
         };
         let candidates: Vec<GpuCandidate> = std::iter::once(&plan.gpu)
@@ -186,10 +227,13 @@ impl Trainpod {
             }),
             None => None,
         };
-        let artifacts = match (app, &self.artifacts_dir) {
-            (Some(app), Some(_)) => Artifacts::App {
+        let artifacts = match (app, &self.artifacts_dir, self.volume_mount(plan)) {
+            (Some(app), Some(_), _) => Artifacts::App {
                 url: Routes::url(app, &self.routes.artifacts, &job.id, ""),
                 token: token(Purpose::ArtifactsWrite)?,
+            },
+            (_, _, Some((_, mount))) => Artifacts::Volume {
+                path: format!("{mount}/{VOLUME_ARTIFACTS}"),
             },
             _ => Artifacts::None,
         };
@@ -209,6 +253,17 @@ impl Trainpod {
             artifacts,
             runtime: self.runtime.clone(),
         })
+    }
+
+    /// The network volume a job's pod mounts (id, mount path), when its dataset is on one.
+    pub(crate) fn volume_mount(&self, plan: &Plan) -> Option<(String, String)> {
+        match (&plan.spec.dataset, &self.volume) {
+            (DatasetRef::Volume { .. }, Some(v)) => Some((
+                v.config().volume_id().to_owned(),
+                v.config().mount_path().to_owned(),
+            )),
+            _ => None,
+        }
     }
 
     fn dataset_source(&self, job: &JobRecord, plan: &Plan, ttl: u64) -> Result<DatasetSource> {
@@ -237,6 +292,31 @@ impl Trainpod {
                     token: Some(Secret::from(&download.token)),
                     bytes: download.size,
                     sha256: download.sha256,
+                })
+            }
+            DatasetRef::Bucket { key, bytes, sha256 } => {
+                let bucket = self.bucket.as_ref().ok_or_else(|| {
+                    Error::invalid_input("a bucket dataset needs bucket(...) on the builder")
+                })?;
+                // A fresh presigned GET per attempt, valid until the deadline (at most 7 days).
+                let ttl = std::time::Duration::from_secs(ttl.min(7 * 24 * 3600));
+                Ok(DatasetSource::Url {
+                    url: bucket.presign_get(key, ttl)?.url,
+                    token: None,
+                    bytes: *bytes,
+                    sha256: sha256.clone(),
+                })
+            }
+            DatasetRef::Volume { key, bytes, sha256 } => {
+                let volume = self.volume.as_ref().ok_or_else(|| {
+                    Error::invalid_input(
+                        "a network-volume dataset needs volume(...) on the builder",
+                    )
+                })?;
+                Ok(DatasetSource::Path {
+                    path: volume.config().path_in_pod(key),
+                    bytes: *bytes,
+                    sha256: sha256.clone(),
                 })
             }
             DatasetRef::Url { url, bytes, sha256 } => Ok(DatasetSource::Url {
@@ -325,10 +405,10 @@ impl Trainpod {
         self.launch(next, &plan).await
     }
 
-    /// Terminates a pod; one already gone is fine.
+    /// Terminates a pod; one already gone, or already terminated (409), is fine.
     pub(crate) async fn terminate_quietly(&self, pod_id: &str) -> Result<()> {
         match self.runpod.terminate_pod(pod_id).await {
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound || e.status() == Some(409) => Ok(()),
             other => other,
         }
     }

@@ -21,6 +21,7 @@ mod artifacts;
 mod builder;
 mod deploy;
 pub mod estimate;
+mod log_telemetry;
 mod plan;
 mod routes;
 #[cfg(feature = "server")]
@@ -30,6 +31,7 @@ mod status;
 
 pub use artifacts::{ArtifactFile, ArtifactUpload, ArtifactsAnswer, MAX_ARTIFACT_FILES};
 pub use builder::{API_KEY_ENV, SIGNING_KEYS_ENV, TrainpodBuilder};
+pub use log_telemetry::{EVENT_PREFIX, LOG_BATCH_BASE, parse_event_line};
 pub use plan::{DatasetSummary, GpuChoice, Plan};
 pub use routes::Routes;
 pub use spec::{DatasetRef, JobSpec, MAX_JOB_ID_LEN, check_job_id};
@@ -46,7 +48,7 @@ use crate::jobs::{IngestOutcome, RateLimiter, ReconcileAction, ReconcilePolicy, 
 use crate::reach::{ReachPolicy, Resolver};
 use crate::runpod::Client;
 use crate::script::PodRuntime;
-use crate::staging::{AppStaging, Grant};
+use crate::staging::{AppStaging, BucketStaging, Grant, VolumeStaging};
 use crate::store::{Store, ThroughputSample};
 use crate::token::Tokens;
 
@@ -60,6 +62,8 @@ pub struct Trainpod {
     routes: Routes,
     staging: Option<Arc<AppStaging>>,
     artifacts_dir: Option<PathBuf>,
+    bucket: Option<Arc<BucketStaging>>,
+    volume: Option<Arc<VolumeStaging>>,
     reach: ReachPolicy,
     resolver: Arc<dyn Resolver>,
     runtime: PodRuntime,

@@ -102,7 +102,8 @@ impl Trainpod {
                 ))
             })?;
         self.check_routes_reachable(&job_id)?;
-        let dataset = self.inspect_dataset(&spec.dataset, hp.max_length)?;
+        let dataset = self.dataset_summary(&spec.dataset, hp.max_length).await?;
+        let spec = &self.placed_spec(spec)?;
         // The cheap authenticated call: a bad or revoked key fails here, not at deploy.
         self.runpod
             .find_pods_by_name(&super::pod_name(&job_id, 1)?)
@@ -154,7 +155,7 @@ impl Trainpod {
         choices.truncate(4);
         let deadline_secs = deadline_secs(spec, gpu.price_per_hour);
         warnings.extend(plan_warnings(&hp, &dataset, &gpu, deadline_secs));
-        Ok(Plan {
+        let plan = Plan {
             job_id,
             spec: spec.clone(),
             hyperparameters: hp,
@@ -168,7 +169,9 @@ impl Trainpod {
             image,
             warnings,
             created_at: self.clock.now_unix_secs(),
-        })
+        };
+        self.check_pod_script(&plan)?;
+        Ok(plan)
     }
 
     /// Every app URL a pod will call must be reachable from a pod.
@@ -186,6 +189,69 @@ impl Trainpod {
             crate::reach::check_reachable(&url, self.reach, self.resolver.as_ref())?;
         }
         Ok(())
+    }
+
+    /// The spec with its data centers narrowed to the network volume's, for a volume dataset.
+    fn placed_spec(&self, spec: &JobSpec) -> Result<JobSpec> {
+        let (DatasetRef::Volume { .. }, Some(volume)) = (&spec.dataset, &self.volume) else {
+            return Ok(spec.clone());
+        };
+        let dc = volume.config().data_center_id().to_owned();
+        if !spec.data_centers.is_empty() && !spec.data_centers.contains(&dc) {
+            return Err(Error::invalid_input(format!(
+                "the dataset is on a network volume in {dc}, which data_centers leaves out: \
+                 a pod mounts only a volume of its own data center"
+            )));
+        }
+        Ok(JobSpec {
+            data_centers: vec![dc],
+            ..spec.clone()
+        })
+    }
+
+    async fn dataset_summary(
+        &self,
+        dataset: &DatasetRef,
+        max_length: u32,
+    ) -> Result<DatasetSummary> {
+        let (key, bytes, sha256, found) = match dataset {
+            DatasetRef::Bucket { key, bytes, sha256 } => {
+                let bucket = self.bucket.as_ref().ok_or_else(|| {
+                    Error::invalid_input("a bucket dataset needs bucket(...) on the builder")
+                })?;
+                (key, *bytes, sha256, bucket.head(key).await?)
+            }
+            DatasetRef::Volume { key, bytes, sha256 } => {
+                let volume = self.volume.as_ref().ok_or_else(|| {
+                    Error::invalid_input(
+                        "a network-volume dataset needs volume(...) on the builder",
+                    )
+                })?;
+                (key, *bytes, sha256, volume.head(key).await?)
+            }
+            other => return self.inspect_dataset(other, max_length),
+        };
+        check_sha256(sha256)?;
+        match found {
+            Some(object) if object.bytes == bytes => Ok(DatasetSummary {
+                format: None,
+                rows: 0,
+                bytes,
+                sha256: sha256.clone(),
+                tokens: dataset_tokens(bytes.div_ceil(1024), bytes, 1024, max_length),
+            }),
+            Some(object) => Err(Error::new(
+                ErrorKind::DatasetInvalid,
+                format!(
+                    "{key} holds {} bytes, not the {bytes} given: stage the dataset again",
+                    object.bytes
+                ),
+            )),
+            None => Err(Error::new(
+                ErrorKind::DatasetNotFound,
+                format!("no object {key}: upload the dataset before planning"),
+            )),
+        }
     }
 
     fn inspect_dataset(&self, dataset: &DatasetRef, max_length: u32) -> Result<DatasetSummary> {
@@ -229,15 +295,7 @@ impl Trainpod {
             }
             DatasetRef::Url { url, bytes, sha256 } => {
                 crate::reach::check_reachable(url, self.reach, self.resolver.as_ref())?;
-                if sha256.len() != 64
-                    || !sha256
-                        .bytes()
-                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-                {
-                    return Err(Error::invalid_input(
-                        "the dataset's sha256 must be 64 lowercase hex digits: the pod checks the download against it",
-                    ));
-                }
+                check_sha256(sha256)?;
                 Ok(DatasetSummary {
                     format: None,
                     rows: 0,
@@ -247,7 +305,25 @@ impl Trainpod {
                     tokens: dataset_tokens(bytes.div_ceil(1024), *bytes, 1024, max_length),
                 })
             }
+            DatasetRef::Bucket { .. } | DatasetRef::Volume { .. } => Err(Error::new(
+                ErrorKind::Internal,
+                "staged datasets are summarized from their object",
+            )),
         }
+    }
+}
+
+fn check_sha256(sha256: &str) -> Result<()> {
+    let hex = sha256.len() == 64
+        && sha256
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if hex {
+        Ok(())
+    } else {
+        Err(Error::invalid_input(
+            "the dataset's sha256 must be 64 lowercase hex digits: the pod checks the download against it",
+        ))
     }
 }
 

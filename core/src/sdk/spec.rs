@@ -16,6 +16,28 @@ pub enum DatasetRef {
         /// The dataset id.
         id: String,
     },
+    /// An object in the builder's S3-compatible bucket (uploaded with
+    /// `BucketStaging::upload_file`), fetched by the pod through a presigned GET issued at
+    /// deploy for each attempt.
+    Bucket {
+        /// The object key.
+        key: String,
+        /// Size in bytes.
+        bytes: u64,
+        /// sha256, lowercase hex.
+        sha256: String,
+    },
+    /// A file on the builder's RunPod network volume (uploaded with `VolumeStaging`), read by
+    /// the pod from its mount; the pod runs in the volume's data center and leaves its
+    /// artifacts on the volume when no app receives them.
+    Volume {
+        /// The object key on the volume (its path under the mount).
+        key: String,
+        /// Size in bytes.
+        bytes: u64,
+        /// sha256, lowercase hex.
+        sha256: String,
+    },
     /// A public https URL, checked on the pod against the size and sha256 given here.
     Url {
         /// The URL.

@@ -89,6 +89,10 @@ impl Follow<'_> {
     }
 
     async fn poll(&mut self) -> Result<()> {
+        if self.tp.app_url.is_none() {
+            // No app receives the pod's posts: its events come back through its log.
+            self.tp.pull_log_events(&self.job_id).await?;
+        }
         let job = self.tp.job(&self.job_id).await?;
         if self.attempt != Some(job.attempt) {
             // A new attempt (retry) starts its events from the first batch.

@@ -1,30 +1,99 @@
 //! Starts the emulator on a free loopback port, prints its base URL on one line, and stops when
-//! stdin closes (so a test process that spawns it needs no signals). `--real-time` runs its clock
-//! by itself. Tests control it over HTTP under `/_emulator/` (faults, advance, logs, requests).
+//! stdin closes, or on SIGTERM or SIGINT (so a test process that spawns it needs no signals).
+//! Tests control it over HTTP under `/_emulator/` (faults, advance, logs, requests, pods).
+//!
+//! Options:
+//! - `--real-time`: the clock runs by itself.
+//! - `--run-pods`: the local provider; each pod's start command runs as a local process group
+//!   (implies `--real-time`). With it: `--shell SH`, `--workspace-root DIR`,
+//!   `--restart-delay-ms N`, `--max-restarts N`, `--stop-grace-ms N`, `--env NAME=VALUE`
+//!   (repeatable).
+//!
+//! On stop every pod's process group is killed. A SIGKILL of this process cannot do that:
+//! close its stdin instead.
+
+use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
+use trainpod_emulator::{Options, RunPods};
+
+const USAGE: &str = "options: --real-time, --run-pods [--shell SH] [--workspace-root DIR] \
+[--restart-delay-ms N] [--max-restarts N] [--stop-grace-ms N] [--env NAME=VALUE]...";
+
+fn invalid(msg: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{msg}; {USAGE}"))
+}
+
+fn parse(args: impl IntoIterator<Item = String>) -> std::io::Result<Options> {
+    let mut options = Options::default();
+    let mut run = RunPods::default();
+    let mut run_pods = false;
+    let mut local_flag = None;
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| {
+            args.next()
+                .ok_or_else(|| invalid(format!("{name} needs a value")))
+        };
+        let number = |name: &str, v: String| {
+            v.parse::<u64>()
+                .map_err(|_| invalid(format!("{name}: {v:?} is not a whole number")))
+        };
+        match arg.as_str() {
+            "--real-time" => options.real_time = true,
+            "--run-pods" => run_pods = true,
+            "--shell" => run.shell = value(&arg)?,
+            "--workspace-root" => run.workspace_root = Some(value(&arg)?.into()),
+            "--restart-delay-ms" => {
+                run.restart_delay = Duration::from_millis(number(&arg, value(&arg)?)?);
+            }
+            "--stop-grace-ms" => {
+                run.stop_grace = Duration::from_millis(number(&arg, value(&arg)?)?);
+            }
+            "--max-restarts" => {
+                let n = number(&arg, value(&arg)?)?;
+                run.max_restarts =
+                    Some(u32::try_from(n).map_err(|_| invalid(format!("{arg}: too large")))?);
+            }
+            "--env" => {
+                let v = value(&arg)?;
+                let Some((name, val)) = v.split_once('=').filter(|(n, _)| !n.is_empty()) else {
+                    return Err(invalid(format!("--env: {v:?} is not NAME=VALUE")));
+                };
+                run.extra_env.push((name.to_owned(), val.to_owned()));
+            }
+            other => return Err(invalid(format!("unknown argument {other:?}"))),
+        }
+        if arg != "--real-time" && arg != "--run-pods" {
+            local_flag = Some(arg);
+        }
+    }
+    if let (false, Some(flag)) = (run_pods, local_flag) {
+        return Err(invalid(format!("{flag} is valid only with --run-pods")));
+    }
+    options.run_pods = run_pods.then_some(run);
+    Ok(options)
+}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
-    let mut options = trainpod_emulator::Options::default();
-    for arg in std::env::args().skip(1) {
-        match arg.as_str() {
-            "--real-time" => options.real_time = true,
-            other => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("unknown argument {other:?}; the only option is --real-time"),
-                ));
-            }
-        }
-    }
+    let options = parse(std::env::args().skip(1))?;
     let emulator = trainpod_emulator::Emulator::start_with(options).await?;
     #[allow(clippy::print_stdout)]
     {
         println!("{}", emulator.base_url());
     }
-    let mut sink = Vec::new();
-    tokio::io::stdin().read_to_end(&mut sink).await?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let stdin_closed = async {
+        let mut sink = [0u8; 4096];
+        let mut stdin = tokio::io::stdin();
+        while matches!(stdin.read(&mut sink).await, Ok(n) if n > 0) {}
+    };
+    tokio::select! {
+        () = stdin_closed => {}
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
     emulator.stop();
     Ok(())
 }

@@ -523,3 +523,76 @@ async fn reconcile_ends_stale_late_and_orphan_pods_with_their_reasons() {
         "each pod is acted on once"
     );
 }
+
+#[tokio::test]
+async fn without_an_app_the_events_come_back_through_the_pod_log() {
+    let emu = Emulator::start().await.unwrap();
+    let tp = Trainpod::builder()
+        .ignore_env()
+        .local_provider(emu.base_url(), ACCOUNT_KEY)
+        .signing_keys(KeyRing::parse(&format!("k1:active:{}", generate_secret())).unwrap())
+        .store_url("memory:")
+        .follow_interval(std::time::Duration::from_millis(20))
+        .build()
+        .await
+        .unwrap();
+    let data = DatasetRef::Url {
+        url: "https://93.184.215.14/chat.jsonl".into(),
+        bytes: 1000,
+        sha256: "ab".repeat(32),
+    };
+    let spec = JobSpec {
+        job_id: Some("logs-1".into()),
+        ..JobSpec::new("u", "Qwen/Qwen2.5-0.5B", data, 1.0)
+    };
+    let job = tp.deploy(&tp.plan(&spec).await.unwrap()).await.unwrap();
+    let pod = job.pod_id.unwrap();
+    let line = |e: serde_json::Value| format!("TRAINPOD_EVENT {e}");
+    emu.push_log(&pod, "installing dependencies");
+    emu.push_log(
+        &pod,
+        &line(event(1, T0, "stage", json!({"stage": "training"}))),
+    );
+    emu.push_log(
+        &pod,
+        &line(event(
+            1,
+            T0 + 1,
+            "log",
+            json!({"source": "trainer", "data": {"step": 2, "max_steps": 4, "loss": 1.5}}),
+        )),
+    );
+    assert_eq!(tp.pull_log_events("logs-1").await.unwrap(), 2);
+    assert_eq!(
+        tp.pull_log_events("logs-1").await.unwrap(),
+        0,
+        "reading again counts nothing twice"
+    );
+    let status = tp.status("logs-1").await.unwrap();
+    assert_eq!(
+        (status.state, status.step, status.loss),
+        (JobState::Training, Some(2), Some(1.5))
+    );
+    emu.push_log(
+        &pod,
+        &line(event(
+            2,
+            T0 + 2,
+            "final",
+            json!({"data": {"status": "succeeded", "exit_code": 0}}),
+        )),
+    );
+    let mut follow = tp.follow("logs-1");
+    let mut last = None;
+    while let Some(update) = follow.next().await.unwrap() {
+        last = Some(update);
+    }
+    assert!(
+        matches!(last, Some(trainpod::sdk::FollowUpdate::Status(s)) if s.state == JobState::Succeeded)
+    );
+    assert_eq!(
+        emu.pod_status(&pod),
+        Some("TERMINATED"),
+        "the final status ended the pod"
+    );
+}

@@ -1,0 +1,487 @@
+"""The SDK's values: what a job asks for (:class:`JobSpec`) and what ``Trainpod`` returns.
+
+They are plain frozen dataclasses built from the core's own JSON form of each result, so they
+print, compare and pickle like any Python value. Every rule behind them lives in the core.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeAlias
+
+#: Where a job is. ``succeeded``, ``failed``, ``cancelled``, ``timed_out`` and ``over_budget``
+#: are final.
+JobState: TypeAlias = Literal[
+    "queued",
+    "provisioning",
+    "starting",
+    "downloading",
+    "training",
+    "uploading",
+    "succeeded",
+    "failed",
+    "cancelled",
+    "timed_out",
+    "over_budget",
+]
+Method: TypeAlias = Literal["lora", "qlora", "full"]
+Cloud: TypeAlias = Literal["SECURE", "COMMUNITY"]
+#: A hyperparameter value (see ``Plan.hyperparameters`` for the names and defaults).
+Hyperparameter: TypeAlias = float | int | bool | str
+
+
+@dataclass(frozen=True)
+class AppDataset:
+    """A dataset the app serves: the file ``<datasets_dir>/<id>``, downloaded by the pod
+    through a signed URL scoped to the job."""
+
+    id: str
+
+
+@dataclass(frozen=True)
+class UrlDataset:
+    """A dataset at a public https URL, checked on the pod against ``bytes`` and ``sha256``."""
+
+    url: str
+    bytes: int
+    sha256: str
+
+
+DatasetRef: TypeAlias = AppDataset | UrlDataset
+
+
+def _dataset_json(dataset: str | DatasetRef) -> dict[str, Any]:
+    if isinstance(dataset, str):
+        return {"kind": "app", "id": dataset}
+    if isinstance(dataset, AppDataset):
+        return {"kind": "app", "id": dataset.id}
+    return {"kind": "url", "url": dataset.url, "bytes": dataset.bytes, "sha256": dataset.sha256}
+
+
+def _dataset(data: Mapping[str, Any]) -> DatasetRef:
+    if data["kind"] == "url":
+        return UrlDataset(url=data["url"], bytes=data["bytes"], sha256=data["sha256"])
+    return AppDataset(id=data["id"])
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One training job, as asked for. Fields left ``None`` take the core's defaults (LoRA,
+    one GPU, the secure cloud, the method's hyperparameters); ``Plan.spec`` shows them filled.
+
+    ``dataset`` is an app dataset id (a ``str``), :class:`AppDataset` or :class:`UrlDataset`.
+    ``hyperparameters`` overrides some of the method's defaults (``{"max_steps": 100}``).
+    ``gpus`` lists GPU type ids in order of preference (empty: the cheapest that fits).
+    """
+
+    user: str
+    model: str
+    dataset: str | DatasetRef
+    budget_usd: float
+    job_id: str | None = None
+    params_b: float | None = None
+    method: Method | None = None
+    hyperparameters: Mapping[str, Hyperparameter] | None = None
+    gpus: Sequence[str] | None = None
+    gpu_count: int | None = None
+    cloud: Cloud | None = None
+    data_centers: Sequence[str] | None = None
+    max_hours: float | None = None
+    image: str | None = None
+    image_vouched: bool | None = None
+
+    def _to_json(self) -> str:
+        given: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if f.name == "dataset":
+                value = _dataset_json(value)
+            elif f.name in ("gpus", "data_centers"):
+                value = list(value)
+            elif f.name == "hyperparameters":
+                value = dict(value)
+            given[f.name] = value
+        return json.dumps(given)
+
+    @classmethod
+    def _from(cls, data: Mapping[str, Any]) -> JobSpec:
+        return cls(
+            user=data["user"],
+            model=data["model"],
+            dataset=_dataset(data["dataset"]),
+            budget_usd=data["budget_usd"],
+            job_id=data.get("job_id"),
+            params_b=data.get("params_b"),
+            method=data.get("method"),
+            hyperparameters=data.get("hyperparameters"),
+            gpus=tuple(data.get("gpus") or ()),
+            gpu_count=data.get("gpu_count"),
+            cloud=data.get("cloud"),
+            data_centers=tuple(data.get("data_centers") or ()),
+            max_hours=data.get("max_hours"),
+            image=data.get("image"),
+            image_vouched=data.get("image_vouched"),
+        )
+
+
+@dataclass(frozen=True)
+class CostLine:
+    """One phase of a job (``provisioning``, ``dependencies``, ``model_download``,
+    ``dataset_transfer``, ``training``, ``upload``), its time and cost as a range."""
+
+    phase: str
+    seconds_low: float
+    seconds_high: float
+    usd_low: float
+    usd_high: float
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> CostLine:
+        return cls(d["phase"], d["seconds_low"], d["seconds_high"], d["usd_low"], d["usd_high"])
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """What a job is expected to cost, phase by phase, billed per second from pod creation.
+    ``throughput`` says where the training time came from (``{"kind": "heuristic", ...}`` or
+    ``{"kind": "measured", "samples": n}``)."""
+
+    lines: tuple[CostLine, ...]
+    seconds_low: float
+    seconds_high: float
+    usd_low: float
+    usd_high: float
+    price_per_hour: float
+    training_flops: float
+    throughput: Mapping[str, Any]
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> CostEstimate:
+        return cls(
+            lines=tuple(CostLine._from(line) for line in d["lines"]),
+            seconds_low=d["seconds_low"],
+            seconds_high=d["seconds_high"],
+            usd_low=d["usd_low"],
+            usd_high=d["usd_high"],
+            price_per_hour=d["price_per_hour"],
+            training_flops=d["training_flops"],
+            throughput=d["throughput"],
+        )
+
+
+@dataclass(frozen=True)
+class GpuChoice:
+    """One GPU placement and what the whole job would cost on it."""
+
+    gpu_id: str
+    count: int
+    memory_gb: int
+    price_per_hour: float
+    availability: str | None
+    estimate: CostEstimate
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> GpuChoice:
+        return cls(
+            gpu_id=d["gpu_id"],
+            count=d["count"],
+            memory_gb=d["memory_gb"],
+            price_per_hour=d["price_per_hour"],
+            availability=d.get("availability"),
+            estimate=CostEstimate._from(d["estimate"]),
+        )
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """What the dataset holds, as inspected (``rows`` is 0 for a URL dataset). ``tokens`` has
+    ``per_epoch`` and ``longest_example``."""
+
+    format: str | None
+    rows: int
+    bytes: int
+    sha256: str
+    tokens: Mapping[str, float]
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> DatasetSummary:
+        return cls(d.get("format"), d["rows"], d["bytes"], d["sha256"], d["tokens"])
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """GPU memory needed per GPU, and the rule that gave it."""
+
+    needed_gb: float
+    bytes_per_param: float
+    rule: str
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> MemoryEstimate:
+        return cls(d["needed_gb"], d["bytes_per_param"], d["rule"])
+
+
+def _money(low: float, high: float) -> str:
+    return f"${low:.4f} to ${high:.4f}" if high < 1 else f"${low:.2f} to ${high:.2f}"
+
+
+def _duration(low: float, high: float) -> str:
+    def one(s: float) -> str:
+        if s < 120:
+            return f"{s:.0f} s"
+        if s < 7200:
+            return f"{s / 60:.1f} min"
+        return f"{s / 3600:.1f} h"
+
+    return f"{one(low)} to {one(high)}"
+
+
+@dataclass(frozen=True, repr=False)
+class Plan:
+    """A checked job, ready to :meth:`~trainpod.Trainpod.deploy`: the chosen GPU (and
+    fallbacks), the cost ``estimate`` phase by phase, the hard deadline the budget buys, and
+    what the user should know (``warnings``). In a notebook it renders as a cost table."""
+
+    job_id: str
+    spec: JobSpec
+    hyperparameters: Mapping[str, Hyperparameter]
+    params_b: float
+    dataset: DatasetSummary
+    memory: MemoryEstimate
+    gpu: GpuChoice
+    fallbacks: tuple[GpuChoice, ...]
+    estimate: CostEstimate
+    deadline_secs: int
+    image: str
+    warnings: tuple[str, ...]
+    created_at: int
+    #: The core's JSON of this plan: ``deploy`` deploys exactly this.
+    _raw: str = field(compare=False)
+
+    @classmethod
+    def _from(cls, raw: str) -> Plan:
+        d = json.loads(raw)
+        return cls(
+            job_id=d["job_id"],
+            spec=JobSpec._from(d["spec"]),
+            hyperparameters=d["hyperparameters"],
+            params_b=d["params_b"],
+            dataset=DatasetSummary._from(d["dataset"]),
+            memory=MemoryEstimate._from(d["memory"]),
+            gpu=GpuChoice._from(d["gpu"]),
+            fallbacks=tuple(GpuChoice._from(g) for g in d["fallbacks"]),
+            estimate=CostEstimate._from(d["estimate"]),
+            deadline_secs=d["deadline_secs"],
+            image=d["image"],
+            warnings=tuple(d["warnings"]),
+            created_at=d["created_at"],
+            _raw=raw,
+        )
+
+    def __repr__(self) -> str:
+        e = self.estimate
+        return (
+            f"Plan(job_id={self.job_id!r}, gpu={self.gpu.gpu_id!r} x{self.gpu.count} "
+            f"at ${self.gpu.price_per_hour:.2f}/h, estimate={_money(e.usd_low, e.usd_high)}, "
+            f"deadline={self.deadline_secs / 3600:.1f} h, warnings={len(self.warnings)})"
+        )
+
+    def describe(self) -> str:
+        """The plan as text: the GPU, the deadline, the cost table and the warnings."""
+        e = self.estimate
+        out = [
+            f"job {self.job_id}: {self.spec.model} on {self.gpu.gpu_id} x{self.gpu.count} "
+            f"at ${self.gpu.price_per_hour:.2f}/h",
+            f"memory {self.memory.needed_gb:.1f} GB of {self.gpu.memory_gb} GB; deadline "
+            f"{self.deadline_secs / 3600:.1f} h (what the ${self.spec.budget_usd:.2f} budget buys)",
+            f"{'phase':<18} {'time':>22} {'cost':>22}",
+        ]
+        for line in e.lines:
+            out.append(
+                f"{line.phase:<18} {_duration(line.seconds_low, line.seconds_high):>22} "
+                f"{_money(line.usd_low, line.usd_high):>22}"
+            )
+        out.append(
+            f"{'total':<18} {_duration(e.seconds_low, e.seconds_high):>22} "
+            f"{_money(e.usd_low, e.usd_high):>22}"
+        )
+        out.extend(f"warning: {w}" for w in self.warnings)
+        return "\n".join(out)
+
+    def _repr_html_(self) -> str:
+        e, esc = self.estimate, html.escape
+        rows = "".join(
+            f"<tr><td>{esc(line.phase)}</td>"
+            f"<td style='text-align:right'>{_duration(line.seconds_low, line.seconds_high)}</td>"
+            f"<td style='text-align:right'>{_money(line.usd_low, line.usd_high)}</td></tr>"
+            for line in e.lines
+        )
+        total = (
+            f"<tr style='font-weight:bold'><td>total</td>"
+            f"<td style='text-align:right'>{_duration(e.seconds_low, e.seconds_high)}</td>"
+            f"<td style='text-align:right'>{_money(e.usd_low, e.usd_high)}</td></tr>"
+        )
+        warnings = "".join(f"<li>{esc(w)}</li>" for w in self.warnings)
+        return (
+            f"<div><b>Plan {esc(self.job_id)}</b>: {esc(self.spec.model)} on "
+            f"{esc(self.gpu.gpu_id)} x{self.gpu.count} at ${self.gpu.price_per_hour:.2f}/h; "
+            f"deadline {self.deadline_secs / 3600:.1f} h"
+            f"<table><thead><tr><th>phase</th><th>time</th><th>cost</th></tr></thead>"
+            f"<tbody>{rows}{total}</tbody></table>"
+            + (f"<ul>{warnings}</ul>" if warnings else "")
+            + "</div>"
+        )
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """A job's status: where it is, its progress (0 to 1), loss, ETA and cost so far."""
+
+    job_id: str
+    attempt: int
+    state: JobState
+    reason: str
+    pod_id: str | None
+    step: int | None
+    total_steps: int | None
+    progress: float
+    loss: float | None
+    eta_secs: int | None
+    cost_usd: float
+    budget_usd: float
+    price_per_hour: float
+    last_heartbeat: int | None
+    deadline_unix: int
+    estimate_usd: tuple[float, float] | None
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> JobStatus:
+        est = d.get("estimate_usd")
+        return cls(
+            job_id=d["job_id"],
+            attempt=d["attempt"],
+            state=d["state"],
+            reason=d["reason"],
+            pod_id=d.get("pod_id"),
+            step=d.get("step"),
+            total_steps=d.get("total_steps"),
+            progress=d["progress"],
+            loss=d.get("loss"),
+            eta_secs=d.get("eta_secs"),
+            cost_usd=d["cost_usd"],
+            budget_usd=d["budget_usd"],
+            price_per_hour=d["price_per_hour"],
+            last_heartbeat=d.get("last_heartbeat"),
+            deadline_unix=d["deadline_unix"],
+            estimate_usd=None if est is None else (est[0], est[1]),
+        )
+
+
+@dataclass(frozen=True)
+class FollowUpdate:
+    """One thing ``follow`` saw: a status change (``kind == "status"``, with ``status``) or an
+    event the pod sent (``kind == "event"``, with ``event``: ``type`` is ``stage``, ``log``,
+    ``heartbeat``, ``result``, ``final``...)."""
+
+    kind: Literal["status", "event"]
+    status: JobStatus | None = None
+    event: Mapping[str, Any] | None = None
+
+    @property
+    def loss(self) -> float | None:
+        """The training loss this update reports, if any."""
+        if self.status is not None:
+            return None
+        data = (self.event or {}).get("data")
+        loss = data.get("loss") if isinstance(data, Mapping) else None
+        return float(loss) if isinstance(loss, int | float) else None
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One line of a pod's log. ``source`` is ``container`` or ``system``; ``id`` resumes."""
+
+    source: str
+    line: str
+    ts: str | None = None
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class ReconcileAction:
+    """What ``reconcile`` did to one pod: terminated it for ``reason`` (``orphan``,
+    ``job_ended``, ``deadline``, ``over_budget``, ``stale_heartbeat``,
+    ``provision_timeout``), moving its job (if live) to ``job_state``."""
+
+    pod_id: str
+    job_id: str | None
+    reason: str
+    job_state: JobState | None
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """What the metrics route answers (``status``, ``body``), and the job after the batch."""
+
+    status: int
+    body: str
+    replay: bool
+    terminate_pod: bool
+    job_id: str
+    attempt: int
+    state: JobState
+    step: int | None
+    total_steps: int | None
+    loss: float | None
+
+
+@dataclass(frozen=True)
+class ArtifactsAnswer:
+    """What the artifacts route answers to a manifest: HTTP ``status`` and JSON ``body``."""
+
+    status: int
+    body: str
+
+
+@dataclass(frozen=True)
+class ArtifactFile:
+    """One artifact file: its path under the output directory, size and sha256."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+def _decode(kind: str, raw: str) -> object:
+    """Build the Python value of a core result from its JSON (called by the native module)."""
+    if kind == "plan":
+        return Plan._from(raw)
+    d = json.loads(raw)
+    if kind == "status":
+        return JobStatus._from(d)
+    if kind == "follow":
+        status = d.get("status")
+        return FollowUpdate(
+            kind=d["kind"],
+            status=None if status is None else JobStatus._from(status),
+            event=d.get("event"),
+        )
+    if kind == "log":
+        return LogLine(source=d["source"], line=d["line"], ts=d.get("ts"), id=d.get("id"))
+    if kind == "reconcile":
+        return [ReconcileAction(**a) for a in d]
+    if kind == "ingest":
+        return IngestOutcome(**d)
+    if kind == "artifacts_answer":
+        return ArtifactsAnswer(**d)
+    if kind == "artifact_file":
+        return ArtifactFile(**d)
+    if kind == "artifact_files":
+        return [ArtifactFile(**f) for f in d]
+    raise ValueError(f"unknown result kind {kind!r}")

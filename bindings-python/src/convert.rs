@@ -1,0 +1,298 @@
+//! Conversions between the SDK's core types and the package's Python types. Results cross as
+//! JSON (the core types' own serde form) and become the dataclasses of `trainpod/types.py`;
+//! a `JobSpec` crosses the other way, laid over the core's defaults.
+
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyString;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use std::time::Duration;
+use trainpod::jobs::{IngestOutcome, ReconcileAction};
+use trainpod::runpod::LogEvent;
+use trainpod::script::{Hyperparameters, Method, PodRuntime};
+use trainpod::sdk::{ArtifactFile, ArtifactsAnswer, DatasetRef, FollowUpdate, JobSpec, JobStatus};
+use trainpod::{Error, ErrorKind};
+
+static DECODE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// The Python object for `value`, built by `trainpod.types._decode(kind, json)`.
+fn decode(py: Python<'_>, kind: &str, value: &impl Serialize) -> PyResult<Py<PyAny>> {
+    let text = serde_json::to_string(value).map_err(|e| {
+        crate::errors::to_py(
+            py,
+            Error::new(
+                ErrorKind::Internal,
+                format!("a result did not serialize: {e}"),
+            ),
+        )
+    })?;
+    let decode = DECODE.get_or_try_init(py, || -> PyResult<_> {
+        Ok(py.import("trainpod.types")?.getattr("_decode")?.unbind())
+    })?;
+    decode.call1(py, (kind, text))
+}
+
+pub(crate) fn plan(py: Python<'_>, plan: trainpod::sdk::Plan) -> PyResult<Py<PyAny>> {
+    decode(py, "plan", &plan)
+}
+
+pub(crate) fn status(py: Python<'_>, status: JobStatus) -> PyResult<Py<PyAny>> {
+    decode(py, "status", &status)
+}
+
+pub(crate) fn update(py: Python<'_>, update: FollowUpdate) -> PyResult<Py<PyAny>> {
+    // Tagged here rather than by serde: an event is any JSON object, and may hold a "kind".
+    let value = match update {
+        FollowUpdate::Status(status) => json!({"kind": "status", "status": status}),
+        FollowUpdate::Event(event) => json!({"kind": "event", "event": event}),
+    };
+    decode(py, "follow", &value)
+}
+
+pub(crate) fn log(py: Python<'_>, event: LogEvent) -> PyResult<Py<PyAny>> {
+    decode(py, "log", &event)
+}
+
+pub(crate) fn actions(py: Python<'_>, actions: Vec<ReconcileAction>) -> PyResult<Py<PyAny>> {
+    let list: Vec<Value> = actions
+        .iter()
+        .map(|a| {
+            json!({
+                "pod_id": a.pod_id,
+                "job_id": a.job_id,
+                "reason": a.reason,
+                "job_state": a.job_state,
+            })
+        })
+        .collect();
+    decode(py, "reconcile", &list)
+}
+
+pub(crate) fn ingest(py: Python<'_>, outcome: IngestOutcome) -> PyResult<Py<PyAny>> {
+    let job = &outcome.job;
+    let value = json!({
+        "status": outcome.status,
+        "body": outcome.body,
+        "replay": outcome.replay,
+        "terminate_pod": outcome.terminate_pod,
+        "job_id": job.id,
+        "attempt": job.attempt,
+        "state": job.state,
+        "step": job.step,
+        "total_steps": job.max_steps,
+        "loss": job.loss,
+    });
+    decode(py, "ingest", &value)
+}
+
+pub(crate) fn answer(py: Python<'_>, answer: ArtifactsAnswer) -> PyResult<Py<PyAny>> {
+    decode(
+        py,
+        "artifacts_answer",
+        &json!({"status": answer.status, "body": answer.body}),
+    )
+}
+
+pub(crate) fn file(py: Python<'_>, file: ArtifactFile) -> PyResult<Py<PyAny>> {
+    decode(py, "artifact_file", &file)
+}
+
+pub(crate) fn files(py: Python<'_>, files: Vec<ArtifactFile>) -> PyResult<Py<PyAny>> {
+    decode(py, "artifact_files", &files)
+}
+
+fn invalid(message: String) -> Error {
+    Error::invalid_input(message)
+}
+
+/// Lays `given` over `base`, refusing keys `base` does not have.
+fn overlay(
+    base: &mut Map<String, Value>,
+    given: Map<String, Value>,
+    what: &str,
+) -> Result<(), Error> {
+    for (key, value) in given {
+        if !base.contains_key(&key) {
+            let mut known: Vec<&str> = base.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            return Err(invalid(format!(
+                "unknown {what} field {key:?}; the fields are {}",
+                known.join(", ")
+            )));
+        }
+        base.insert(key, value);
+    }
+    Ok(())
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// A `JobSpec` from the JSON of `trainpod.JobSpec._to_json()`: the fields given, over the
+/// core's defaults (`JobSpec::new`, and the method's hyperparameters).
+pub(crate) fn job_spec(text: &str) -> Result<JobSpec, Error> {
+    let mut given: Map<String, Value> = serde_json::from_str(text)
+        .map_err(|e| invalid(format!("the job spec is not a JSON object: {e}")))?;
+    let placeholder = DatasetRef::App { id: String::new() };
+    let mut base = object(
+        serde_json::to_value(JobSpec::new("", "", placeholder, 0.0))
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("the default job spec: {e}")))?,
+    );
+    if let Some(Value::Object(hp)) = given.remove("hyperparameters") {
+        let method: Method = match given.get("method") {
+            Some(m) => serde_json::from_value(m.clone()).map_err(|_| {
+                invalid(format!(
+                    "method {m} is not one of \"lora\", \"qlora\", \"full\""
+                ))
+            })?,
+            None => Method::Lora,
+        };
+        let defaults = serde_json::to_value(Hyperparameters::for_method(method)).map_err(|e| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("the default hyperparameters: {e}"),
+            )
+        })?;
+        let mut defaults = object(defaults);
+        overlay(&mut defaults, hp, "hyperparameters")?;
+        given.insert("hyperparameters".into(), Value::Object(defaults));
+    }
+    overlay(&mut base, given, "job spec")?;
+    serde_json::from_value(Value::Object(base))
+        .map_err(|e| invalid(format!("the job spec is not valid: {e}")))
+}
+
+/// How pods run: the core's defaults with `overrides` (JSON of a dict of `PodRuntime` fields)
+/// and the named settings laid over them; `None` when nothing was given.
+pub(crate) fn pod_runtime(
+    python: Option<String>,
+    expect_gpu: Option<bool>,
+    overrides: Option<&str>,
+) -> Result<Option<PodRuntime>, Error> {
+    if python.is_none() && expect_gpu.is_none() && overrides.is_none() {
+        return Ok(None);
+    }
+    let defaults = serde_json::to_value(PodRuntime::default())
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("the default pod runtime: {e}")))?;
+    let mut base = object(defaults);
+    if let Some(text) = overrides {
+        let given: Map<String, Value> = serde_json::from_str(text)
+            .map_err(|e| invalid(format!("pod_runtime must be a dict: {e}")))?;
+        overlay(&mut base, given, "pod_runtime")?;
+    }
+    let mut runtime: PodRuntime = serde_json::from_value(Value::Object(base))
+        .map_err(|e| invalid(format!("pod_runtime is not valid: {e}")))?;
+    if let Some(python) = python {
+        runtime.python = python;
+    }
+    if let Some(gpu) = expect_gpu {
+        runtime.expect_gpu = gpu;
+    }
+    Ok(Some(runtime))
+}
+
+/// A mapping argument as JSON (through Python's `json`, so any JSON-able value crosses).
+pub(crate) fn dict_json(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    let py = obj.py();
+    let dict = py
+        .get_type::<pyo3::types::PyDict>()
+        .call1((obj,))
+        .map_err(|_| pyo3::exceptions::PyTypeError::new_err("expected a mapping"))?;
+    py.import("json")?.call_method1("dumps", (dict,))?.extract()
+}
+
+/// A `trainpod.JobSpec` argument.
+pub(crate) struct SpecArg(pub JobSpec);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for SpecArg {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let py = obj.py();
+        let text: String = obj
+            .getattr("_to_json")
+            .map_err(|_| pyo3::exceptions::PyTypeError::new_err("spec must be a trainpod.JobSpec"))?
+            .call0()?
+            .extract()?;
+        job_spec(&text)
+            .map(SpecArg)
+            .map_err(|e| crate::errors::to_py(py, e))
+    }
+}
+
+/// A `trainpod.Plan` argument: the JSON it was decoded from, so that it deploys exactly as
+/// planned.
+pub(crate) struct PlanArg(pub trainpod::sdk::Plan);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for PlanArg {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let py = obj.py();
+        let raw = obj.getattr("_raw").map_err(|_| {
+            pyo3::exceptions::PyTypeError::new_err("plan must be a trainpod.Plan from plan()")
+        })?;
+        let text = raw.cast::<PyString>()?.to_str()?.to_owned();
+        serde_json::from_str(&text).map(PlanArg).map_err(|e| {
+            crate::errors::to_py(
+                py,
+                invalid(format!("the plan is not one plan() returned: {e}")),
+            )
+        })
+    }
+}
+
+/// A request body: `bytes`, `bytearray` or `str` (UTF-8).
+pub(crate) enum Body {
+    Bytes(PyBackedBytes),
+    Text(String),
+}
+
+impl std::ops::Deref for Body {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Body::Bytes(b) => b,
+            Body::Text(t) => t.as_bytes(),
+        }
+    }
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Body {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if let Ok(text) = obj.cast::<PyString>() {
+            return Ok(Body::Text(text.to_str()?.to_owned()));
+        }
+        obj.extract::<PyBackedBytes>()
+            .map(Body::Bytes)
+            .map_err(|_| pyo3::exceptions::PyTypeError::new_err("body must be bytes or str"))
+    }
+}
+
+/// Seconds as a `float`/`int`, or a `datetime.timedelta`.
+pub(crate) struct Seconds(pub Duration);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Seconds {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let secs = match obj.extract::<f64>() {
+            Ok(secs) => secs,
+            Err(_) => obj.call_method0("total_seconds")?.extract::<f64>()?,
+        };
+        Duration::try_from_secs_f64(secs).map(Seconds).map_err(|_| {
+            crate::errors::invalid(
+                obj.py(),
+                "an interval must be a non-negative number of seconds or a timedelta",
+            )
+        })
+    }
+}

@@ -1,0 +1,517 @@
+//! `Trainpod` (blocking) and `AsyncTrainpod` (awaitable): one list of methods, each written
+//! once as an async body over the core SDK, expanded into both classes by `twin_classes!` so
+//! that their signatures and docstrings cannot drift apart.
+
+use crate::client::{Config, Handle};
+use crate::convert::{self, Body, PlanArg, Seconds, SpecArg};
+use crate::errors::{invalid, to_py};
+use crate::runtime::{block_on, future_into_py, into_future};
+use crate::streams::{AsyncStream, Source, Stream};
+use crate::tokens::Tokens;
+use pyo3::exceptions::{PyStopAsyncIteration, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::PyString;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use trainpod::clock::ManualClock;
+use trainpod::sdk::Trainpod as Sdk;
+use trainpod::token::KeyRing;
+
+/// What the constructor of both classes takes, in both class docstrings (pyo3 gives
+/// `__init__` no docstring of its own).
+macro_rules! settings_doc {
+    () => {
+        concat!(
+            "\n\n",
+            "The constructor builds the SDK, checking every setting now: a missing RunPod key\n",
+            "raises `AuthInvalidError`, an app URL a pod cannot reach\n",
+            "`UrlUnreachableFromPodError`.\n",
+            "\n",
+            "`runpod_api_key` falls back to `RUNPOD_API_KEY` and `signing_keys` (a spec\n",
+            "`kid:active:secret,...` or a `Tokens`) to `TRAINPOD_SIGNING_KEYS`, unless\n",
+            "`ignore_env`. `local_provider=(base_url, key)` targets a RunPod-compatible API whose\n",
+            "pods run on this machine (loopback app URLs allowed, no GPU expected). `store` is a\n",
+            "URL: `sqlite://PATH` (default `sqlite://trainpod.db`), `postgres://...` or `memory:`.\n",
+            "`pod_python`, `expect_gpu` and `pod_runtime` (a dict of the other pod settings:\n",
+            "`min_free_disk_gb`, `heartbeat_s`, `requirements`...) say how pods run, over the\n",
+            "core's defaults (which expect a GPU). `pod_env` adds (non-secret) variables to every\n",
+            "pod; `follow_interval` (seconds or a timedelta) is how often `follow` polls; `now`\n",
+            "fixes the clock (tests; move it with `set_now`).\n",
+        )
+    };
+}
+
+#[doc = concat!(
+    "Deploys fine-tuning jobs to RunPod and sees them through. Every method blocks with the GIL\n",
+    "released, on the one runtime the process shares (also inside a running event loop, such as\n",
+    "a notebook's); `AsyncTrainpod` has the same methods as awaitables.",
+    settings_doc!()
+)]
+#[pyclass(frozen, module = "trainpod._native")]
+pub struct Trainpod {
+    handle: Arc<Handle>,
+}
+
+#[doc = concat!(
+    "`Trainpod` with awaitable methods, for asyncio code: the same methods, arguments and\n",
+    "results. `follow` and `logs` return async iterators.",
+    settings_doc!()
+)]
+#[pyclass(frozen, module = "trainpod._native")]
+pub struct AsyncTrainpod {
+    handle: Arc<Handle>,
+}
+
+/// The key ring of `signing_keys`: a spec (`kid:active:secret,...`) or a `Tokens`.
+fn key_ring(py: Python<'_>, keys: &Bound<'_, PyAny>) -> PyResult<KeyRing> {
+    if let Ok(tokens) = keys.cast::<Tokens>() {
+        return Ok(tokens.get().inner().keys().clone());
+    }
+    let spec = keys.cast::<PyString>().map_err(|_| {
+        PyTypeError::new_err("signing_keys must be a key ring spec (str) or a trainpod.Tokens")
+    })?;
+    KeyRing::parse(spec.to_str()?).map_err(|e| to_py(py, e))
+}
+
+/// Runs blocking core work (file I/O, hashing) off the runtime's async threads.
+async fn blocking<T, F>(tp: Arc<Sdk>, f: F) -> trainpod::Result<T>
+where
+    F: FnOnce(&Sdk) -> trainpod::Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(move || f(&tp))
+        .await
+        .map_err(|e| {
+            trainpod::Error::new(trainpod::ErrorKind::Internal, format!("a task failed: {e}"))
+        })?
+}
+
+/// What `put_artifact` reads from.
+enum Chunks {
+    Whole(Option<PyBackedBytes>),
+    Iter(Py<PyAny>),
+    AsyncIter(Py<PyAny>),
+}
+
+impl Chunks {
+    fn new(data: &Bound<'_, PyAny>, allow_async: bool) -> PyResult<Chunks> {
+        if data.is_instance_of::<PyString>() {
+            return Err(PyTypeError::new_err(
+                "data must be bytes or an iterable of bytes, not str",
+            ));
+        }
+        if let Ok(bytes) = data.extract::<PyBackedBytes>() {
+            return Ok(Chunks::Whole(Some(bytes)));
+        }
+        if allow_async && data.hasattr("__aiter__")? {
+            return Ok(Chunks::AsyncIter(data.call_method0("__aiter__")?.unbind()));
+        }
+        let iter = data
+            .try_iter()
+            .map_err(|_| PyTypeError::new_err("data must be bytes or an iterable of bytes"))?;
+        Ok(Chunks::Iter(iter.into_any().unbind()))
+    }
+
+    fn chunk(item: &Bound<'_, PyAny>) -> PyResult<PyBackedBytes> {
+        item.extract::<PyBackedBytes>()
+            .map_err(|_| PyTypeError::new_err("each chunk of data must be bytes"))
+    }
+
+    /// The next chunk from a bytes value or a plain iterator (GIL held).
+    fn next_sync(&mut self, py: Python<'_>) -> PyResult<Option<PyBackedBytes>> {
+        match self {
+            Chunks::Whole(bytes) => Ok(bytes.take()),
+            Chunks::Iter(iter) => match iter.bind(py).call_method0("__next__") {
+                Ok(item) => Self::chunk(&item).map(Some),
+                Err(e) if e.is_instance_of::<pyo3::exceptions::PyStopIteration>(py) => Ok(None),
+                Err(e) => Err(e),
+            },
+            Chunks::AsyncIter(_) => Ok(None),
+        }
+    }
+
+    /// The next chunk, awaiting an async iterator.
+    async fn next(&mut self) -> PyResult<Option<PyBackedBytes>> {
+        let pending = match self {
+            Chunks::AsyncIter(iter) => {
+                Python::attach(|py| into_future(iter.bind(py).call_method0("__anext__")?))?
+            }
+            _ => return Python::attach(|py| self.next_sync(py)),
+        };
+        match pending.await {
+            Ok(item) => Python::attach(|py| Self::chunk(item.bind(py)).map(Some)),
+            Err(e) if Python::attach(|py| e.is_instance_of::<PyStopAsyncIteration>(py)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn py_err(e: trainpod::Error) -> PyErr {
+    Python::attach(|py| to_py(py, e))
+}
+
+/// Expands one list of methods into both classes. Each twin is
+/// `fn name(args) -> converter = |tp| async body;` with `tp` the core SDK.
+macro_rules! twin_classes {
+    (
+        common { $($common:tt)* }
+        sync { $($sync_only:tt)* }
+        async { $($async_only:tt)* }
+        twins {
+            $(
+                $(#[$($attr:tt)*])*
+                fn $name:ident($($arg:ident : $ty:ty),* $(,)?) -> $conv:path = |$tp:ident| $body:expr;
+            )*
+        }
+    ) => {
+        #[pymethods]
+        impl Trainpod {
+            $($common)*
+            $($sync_only)*
+            $(
+                $(#[$($attr)*])*
+                fn $name(&self, py: Python<'_>, $($arg: $ty),*) -> PyResult<Py<PyAny>> {
+                    let $tp = self.handle.get(py)?;
+                    match block_on(py, async move { $body }) {
+                        Ok(value) => $conv(py, value),
+                        Err(e) => Err(to_py(py, e)),
+                    }
+                }
+            )*
+        }
+
+        #[pymethods]
+        impl AsyncTrainpod {
+            $($common)*
+            $($async_only)*
+            $(
+                $(#[$($attr)*])*
+                fn $name<'py>(&self, py: Python<'py>, $($arg: $ty),*) -> PyResult<Bound<'py, PyAny>> {
+                    let handle = self.handle.clone();
+                    future_into_py(py, async move {
+                        let result = async move {
+                            let $tp = handle.get_async().await?;
+                            $body
+                        }
+                        .await;
+                        Python::attach(|py| match result {
+                            Ok(value) => $conv(py, value),
+                            Err(e) => Err(to_py(py, e)),
+                        })
+                    })
+                }
+            )*
+        }
+    };
+}
+
+twin_classes! {
+    common {
+        // The settings are documented on the classes (`SETTINGS`).
+        #[new]
+        #[pyo3(signature = (
+            *,
+            runpod_api_key = None,
+            runpod_base_url = None,
+            local_provider = None,
+            app_url = None,
+            signing_keys = None,
+            store = None,
+            datasets_dir = None,
+            artifacts_dir = None,
+            allow_loopback = None,
+            image = None,
+            pod_python = None,
+            expect_gpu = None,
+            pod_runtime = None,
+            pod_env = None,
+            follow_interval = None,
+            ignore_env = false,
+            now = None
+        ))]
+        #[allow(clippy::too_many_arguments)]
+        fn new(
+            py: Python<'_>,
+            runpod_api_key: Option<String>,
+            runpod_base_url: Option<String>,
+            local_provider: Option<(String, String)>,
+            app_url: Option<String>,
+            signing_keys: Option<Bound<'_, PyAny>>,
+            store: Option<String>,
+            datasets_dir: Option<PathBuf>,
+            artifacts_dir: Option<PathBuf>,
+            allow_loopback: Option<bool>,
+            image: Option<String>,
+            pod_python: Option<String>,
+            expect_gpu: Option<bool>,
+            pod_runtime: Option<Bound<'_, PyAny>>,
+            pod_env: Option<BTreeMap<String, String>>,
+            follow_interval: Option<Seconds>,
+            ignore_env: bool,
+            now: Option<u64>,
+        ) -> PyResult<Self> {
+            if local_provider.is_some() && (runpod_base_url.is_some() || runpod_api_key.is_some()) {
+                return Err(invalid(
+                    py,
+                    "local_provider=(base_url, key) sets the RunPod URL and key: pass it alone, \
+                     without runpod_base_url or runpod_api_key",
+                ));
+            }
+            let signing_keys = match &signing_keys {
+                Some(keys) => Some(key_ring(py, keys)?),
+                None => None,
+            };
+            let overrides = pod_runtime.as_ref().map(convert::dict_json).transpose()?;
+            let pod_runtime = convert::pod_runtime(pod_python, expect_gpu, overrides.as_deref())
+                .map_err(|e| to_py(py, e))?;
+            let config = Config {
+                runpod_api_key,
+                runpod_base_url,
+                local_provider,
+                app_url,
+                signing_keys,
+                store,
+                datasets_dir,
+                artifacts_dir,
+                allow_loopback,
+                image,
+                pod_runtime,
+                pod_env: pod_env.unwrap_or_default(),
+                follow_interval: follow_interval.map(|s| s.0),
+                ignore_env,
+                clock: now.map(|n| Arc::new(ManualClock::new(n))),
+            };
+            Ok(Self {
+                handle: Arc::new(Handle::new(py, config)?),
+            })
+        }
+
+        /// The token service, with the same keys, audience and clock: to issue or verify
+        /// tokens directly.
+        #[getter]
+        fn tokens(&self, py: Python<'_>) -> PyResult<Tokens> {
+            let tp = self.handle.get(py)?;
+            Ok(Tokens::wrap(tp.tokens().clone(), self.handle.config().clock.clone()))
+        }
+
+        /// The store's backend: `memory`, `sqlite` or `postgres`.
+        #[getter]
+        fn store_backend(&self, py: Python<'_>) -> PyResult<&'static str> {
+            Ok(self.handle.get(py)?.store().backend())
+        }
+
+        /// Move the fixed clock (only for instances built with `now`).
+        fn set_now(&self, py: Python<'_>, now: u64) -> PyResult<()> {
+            match &self.handle.config().clock {
+                Some(clock) => {
+                    clock.set(now);
+                    Ok(())
+                }
+                None => Err(invalid(
+                    py,
+                    "set_now needs an instance built with now=...; this one uses the system clock",
+                )),
+            }
+        }
+
+        fn __repr__(&self) -> String {
+            let config = self.handle.config();
+            format!(
+                "{}(app_url={:?}, store={:?})",
+                Self::NAME,
+                config.app_url.as_deref().unwrap_or(""),
+                config.store.as_deref().unwrap_or("sqlite://trainpod.db"),
+            )
+        }
+    }
+
+    sync {
+        /// The job's status changes and the events its pod sends, until it ends: an iterator
+        /// of `FollowUpdate` (async iterator on `AsyncTrainpod`). Errors are raised while
+        /// iterating. `progress=True` shows a progress bar (tqdm when installed, else text).
+        #[pyo3(signature = (job_id, *, progress = false))]
+        fn follow(&self, py: Python<'_>, job_id: String, progress: bool) -> PyResult<Py<PyAny>> {
+            let stream = Py::new(py, Stream::new(self.handle.clone(), Source::Follow { job_id }))?;
+            if progress {
+                return Ok(py.import("trainpod._progress")?.call_method1("bar", (stream,))?.unbind());
+            }
+            Ok(stream.into_any())
+        }
+
+        /// The pod's log lines (container and system): the last `tail` lines, then live, until
+        /// the pod ends: an iterator of `LogLine` (async iterator on `AsyncTrainpod`).
+        #[pyo3(signature = (job_id, *, tail = None))]
+        fn logs(&self, job_id: String, tail: Option<u32>) -> PyResult<Stream> {
+            Ok(Stream::new(self.handle.clone(), Source::Logs { job_id, tail }))
+        }
+
+        /// The artifacts route's file upload (`PUT <route>/files/<path>`): `data` is the body,
+        /// bytes or an iterable of byte chunks (on `AsyncTrainpod` also an async iterable),
+        /// checked against the manifest's size and sha256 before the file is kept.
+        #[pyo3(signature = (job_id, authorization, path, data))]
+        fn put_artifact(
+            &self,
+            py: Python<'_>,
+            job_id: String,
+            authorization: Option<String>,
+            path: String,
+            data: Bound<'_, PyAny>,
+        ) -> PyResult<Py<PyAny>> {
+            let mut chunks = Chunks::new(&data, false)?;
+            let tp = self.handle.get(py)?;
+            let begun = block_on(py, async { tp.begin_artifact(&job_id, authorization.as_deref(), &path).await });
+            let mut upload = begun.map_err(|e| to_py(py, e))?;
+            while let Some(chunk) = chunks.next_sync(py)? {
+                py.detach(|| upload.write(&chunk)).map_err(|e| to_py(py, e))?;
+            }
+            let file = py.detach(|| upload.finish()).map_err(|e| to_py(py, e))?;
+            convert::file(py, file)
+        }
+    }
+
+    async {
+        /// The job's status changes and the events its pod sends, until it ends: an iterator
+        /// of `FollowUpdate` (async iterator on `AsyncTrainpod`). Errors are raised while
+        /// iterating. `progress=True` shows a progress bar (tqdm when installed, else text).
+        #[pyo3(signature = (job_id, *, progress = false))]
+        fn follow(&self, py: Python<'_>, job_id: String, progress: bool) -> PyResult<Py<PyAny>> {
+            let stream = Py::new(py, AsyncStream::new(self.handle.clone(), Source::Follow { job_id }))?;
+            if progress {
+                return Ok(py.import("trainpod._progress")?.call_method1("abar", (stream,))?.unbind());
+            }
+            Ok(stream.into_any())
+        }
+
+        /// The pod's log lines (container and system): the last `tail` lines, then live, until
+        /// the pod ends: an iterator of `LogLine` (async iterator on `AsyncTrainpod`).
+        #[pyo3(signature = (job_id, *, tail = None))]
+        fn logs(&self, job_id: String, tail: Option<u32>) -> PyResult<AsyncStream> {
+            Ok(AsyncStream::new(self.handle.clone(), Source::Logs { job_id, tail }))
+        }
+
+        /// The artifacts route's file upload (`PUT <route>/files/<path>`): `data` is the body,
+        /// bytes or an iterable of byte chunks (on `AsyncTrainpod` also an async iterable),
+        /// checked against the manifest's size and sha256 before the file is kept.
+        #[pyo3(signature = (job_id, authorization, path, data))]
+        fn put_artifact<'py>(
+            &self,
+            py: Python<'py>,
+            job_id: String,
+            authorization: Option<String>,
+            path: String,
+            data: Bound<'py, PyAny>,
+        ) -> PyResult<Bound<'py, PyAny>> {
+            let mut chunks = Chunks::new(&data, true)?;
+            let handle = self.handle.clone();
+            future_into_py(py, async move {
+                let tp = handle.get_async().await.map_err(py_err)?;
+                let mut upload = tp
+                    .begin_artifact(&job_id, authorization.as_deref(), &path)
+                    .await
+                    .map_err(py_err)?;
+                while let Some(chunk) = chunks.next().await? {
+                    tokio::task::block_in_place(|| upload.write(&chunk)).map_err(py_err)?;
+                }
+                let file = tokio::task::block_in_place(|| upload.finish()).map_err(py_err)?;
+                Python::attach(|py| convert::file(py, file))
+            })
+        }
+    }
+
+    twins {
+        /// Checks `spec` against everything checkable before money is spent (the RunPod key,
+        /// the image, the dataset, the URLs a pod needs, GPU prices and availability, the
+        /// budget) and returns the `Plan` with its cost estimate, or raises the first problem.
+        /// Nothing is created.
+        #[pyo3(signature = (spec))]
+        fn plan(spec: SpecArg) -> convert::plan = |tp| tp.plan(&spec.0).await;
+
+        /// Issues the job's tokens, generates its script and creates its pod (trying the plan's
+        /// fallback GPUs in order). Deploying the same plan again returns the job as it is: it
+        /// never creates a second pod. Returns the `JobStatus`.
+        #[pyo3(signature = (plan))]
+        fn deploy(plan: PlanArg) -> convert::status = |tp| tp.deploy(&plan.0).await;
+
+        /// The job's `JobStatus` now.
+        #[pyo3(signature = (job_id))]
+        fn status(job_id: String) -> convert::status = |tp| tp.status(&job_id).await;
+
+        /// Terminates the job's pod and marks it cancelled; an ended job is returned as it is.
+        #[pyo3(signature = (job_id))]
+        fn cancel(job_id: String) -> convert::status = |tp| tp.cancel(&job_id).await;
+
+        /// Starts a new attempt of a failed, cancelled, timed out or over-budget job: the old
+        /// pod terminated, fresh tokens, a new pod. Returns the new attempt's `JobStatus`.
+        #[pyo3(signature = (job_id))]
+        fn retry(job_id: String) -> convert::status = |tp| tp.retry(&job_id).await;
+
+        /// Ends every trainpod pod on the account that nobody should pay for (stale heartbeat,
+        /// past its deadline, over its budget, or an orphan); returns a `ReconcileAction` for
+        /// each. Run it from a cron.
+        #[pyo3(signature = ())]
+        fn reconcile() -> convert::actions = |tp| tp.reconcile().await;
+
+        /// The metrics route: the pod's batch (`body`) verified with its `Authorization` header,
+        /// accepted once, and folded into the job. Answer the request with the outcome's
+        /// `status` and `body`; on an error, with `http_status(err.code)`.
+        #[pyo3(signature = (job_id, authorization, body))]
+        fn ingest_metrics(job_id: String, authorization: Option<String>, body: Body)
+            -> convert::ingest = |tp| tp.ingest_metrics(&job_id, authorization.as_deref(), &body).await;
+
+        /// The dataset download route: the pod's token (`Authorization` header or `?token=`)
+        /// and `Range` turned into a `DatasetGrant` (status, headers, the body to stream), or
+        /// a typed error to answer with `http_status(err.code)`.
+        #[pyo3(signature = (authorization, query_token, dataset_id, range = None))]
+        fn authorize_dataset_download(
+            authorization: Option<String>,
+            query_token: Option<String>,
+            dataset_id: String,
+            range: Option<String>,
+        ) -> crate::staging::grant = |tp| blocking(tp, move |tp| tp.authorize_dataset_download(
+            authorization.as_deref(),
+            query_token.as_deref(),
+            &dataset_id,
+            range.as_deref(),
+        )).await;
+
+        /// The artifacts route's manifest (`POST <route>`): answered with the uploads still
+        /// needed, or, with `"complete": true`, whether every file arrived. Answer the request
+        /// with the returned `status` and `body`.
+        #[pyo3(signature = (job_id, authorization, body))]
+        fn artifact_manifest(job_id: String, authorization: Option<String>, body: Body)
+            -> convert::answer = |tp| tp.artifact_manifest(&job_id, authorization.as_deref(), &body).await;
+
+        /// The artifacts of the job's current attempt (`ArtifactFile`s), once its pod confirmed
+        /// them complete; empty before.
+        #[pyo3(signature = (job_id))]
+        fn artifacts(job_id: String) -> convert::files = |tp| tp.artifacts(&job_id).await;
+
+        /// Copies the job's artifacts into the directory `dest`, checking each file's sha256;
+        /// returns them.
+        #[pyo3(signature = (job_id, dest))]
+        fn download_artifacts(job_id: String, dest: PathBuf)
+            -> convert::files = |tp| tp.download_artifacts(&job_id, &dest).await;
+    }
+}
+
+impl Trainpod {
+    const NAME: &'static str = "Trainpod";
+}
+
+impl AsyncTrainpod {
+    const NAME: &'static str = "AsyncTrainpod";
+}
+
+impl std::fmt::Debug for Trainpod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.__repr__())
+    }
+}
+
+impl std::fmt::Debug for AsyncTrainpod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.__repr__())
+    }
+}

@@ -1,0 +1,651 @@
+//! The local provider: pods run as real process groups (real `sh` and `bash`), their output
+//! reaches the logs API and the workspace's log file, RunPod's variables are injected, terminate,
+//! stop and dropping the emulator leave no process behind, an exiting container is restarted,
+//! and billing accrues in real time at the catalog price. Every wait polls with a timeout.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use trainpod::ErrorKind;
+use trainpod::runpod::{
+    ApiKey, Client, CreatePodRequest, GpuRequest, LogQuery, LogSource, PodAction,
+};
+use trainpod_emulator::{ACCOUNT_KEY, Emulator, Options, RunPods};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn client(emu: &Emulator, key: &str) -> Client {
+    Client::builder_with_reqwest(ApiKey::new(key).unwrap())
+        .unwrap()
+        .base_url(emu.base_url())
+        .build()
+        .unwrap()
+}
+
+async fn start(run: RunPods) -> (Emulator, Client) {
+    let emu = Emulator::start_with(Options {
+        run_pods: Some(run),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let c = client(&emu, ACCOUNT_KEY);
+    (emu, c)
+}
+
+fn quick() -> RunPods {
+    RunPods {
+        restart_delay: Duration::from_millis(100),
+        stop_grace: Duration::from_secs(1),
+        ..RunPods::default()
+    }
+}
+
+async fn create(c: &Client, name: &str, args: Option<&str>, env: &[(&str, &str)]) -> String {
+    let request = CreatePodRequest {
+        name: name.into(),
+        image: "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404".into(),
+        args: args.map(str::to_owned),
+        env: env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<BTreeMap<_, _>>(),
+        gpu: Some(GpuRequest {
+            id: "NVIDIA A40".into(),
+            count: 2,
+        }),
+        ..CreatePodRequest::default()
+    };
+    c.create_pod(&request, &[]).await.unwrap().pod.id
+}
+
+/// Polls `f` every 20 ms until it gives a value or `WAIT` passes.
+async fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < end,
+            "timed out waiting: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A process that exists and is not a zombie (orphans may never be reaped here).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = &s[s.rfind(')')? + 1..];
+            rest.split_whitespace().next().map(|st| st != "Z")
+        })
+        .unwrap_or(false)
+}
+
+/// The process group of a live process.
+fn pgrp(pid: u32) -> Option<u32> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    s[s.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(2)?
+        .parse()
+        .ok()
+}
+
+/// Live (non-zombie) members of a process group.
+fn members(pgid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| alive(*pid) && pgrp(*pid) == Some(pgid))
+        .collect()
+}
+
+/// The value of `name=` on a line of `text`.
+fn field(text: &str, name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map(str::to_owned)
+}
+
+fn log_file(emu: &Emulator, pod: &str) -> String {
+    let local = emu.local_pod(pod).unwrap();
+    std::fs::read_to_string(local.log_file).unwrap_or_default()
+}
+
+async fn billed(c: &Client, pod: &str) -> f64 {
+    c.pod_billing(pod).await.unwrap()[0].total_amount
+}
+
+/// Waits until the emulator's clock has moved `secs` seconds.
+async fn clock_moves(emu: &Emulator, secs: u64) {
+    let from = emu.now();
+    until("the clock to move", || {
+        (emu.now() >= from + secs).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_pod_runs_its_start_command_with_runpods_variables() {
+    let (emu, c) = start(RunPods {
+        extra_env: vec![("FROM_OPTIONS".into(), "yes".into())],
+        ..quick()
+    })
+    .await;
+    let other = create(&c, "trainpod-other", None, &[]).await;
+    let script = r#"bash -c 'echo "pod=$RUNPOD_POD_ID"; echo "key=$RUNPOD_API_KEY"; echo "home=$TRAINPOD_HOME"; echo "job=$JOB_NAME"; echo "opt=$FROM_OPTIONS"; echo "cwd=$PWD"; echo "err=on stderr" >&2; exec sleep 600'"#;
+    let id = create(&c, "trainpod-job", Some(script), &[("JOB_NAME", "j 1")]).await;
+
+    // Through the logs API (SSE), as the SDK reads telemetry.
+    let mut stream = c
+        .pod_logs(
+            &id,
+            &LogQuery {
+                source: Some(LogSource::Container),
+                ..LogQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    tokio::time::timeout(WAIT, async {
+        while ["pod=", "key=", "home=", "job=", "opt=", "cwd=", "err="]
+            .iter()
+            .any(|p| !seen.lines().any(|l| l.starts_with(p)))
+        {
+            let line = stream.next().await.unwrap().expect("the stream ended");
+            seen.push_str(&line.line);
+            seen.push('\n');
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("lines missing from the logs API: {seen:?}"));
+    let local = emu.local_pod(&id).unwrap();
+    assert_eq!(field(&seen, "pod").as_deref(), Some(id.as_str()));
+    assert_eq!(field(&seen, "job").as_deref(), Some("j 1"));
+    assert_eq!(field(&seen, "opt").as_deref(), Some("yes"));
+    assert_eq!(field(&seen, "err").as_deref(), Some("on stderr"));
+    assert_eq!(
+        field(&seen, "home").map(std::path::PathBuf::from),
+        Some(local.workspace.join("trainpod"))
+    );
+    assert_eq!(
+        field(&seen, "cwd").map(std::path::PathBuf::from),
+        Some(local.workspace.clone())
+    );
+    // The raw log file in the workspace has the same lines.
+    let file = until("the log file", || {
+        let f = log_file(&emu, &id);
+        f.contains("err=on stderr").then_some(f)
+    })
+    .await;
+    assert_eq!(field(&file, "key"), field(&seen, "key"));
+
+    // The pod key works for this pod only.
+    let key = field(&seen, "key").unwrap();
+    assert_ne!(key, ACCOUNT_KEY);
+    let scoped = client(&emu, &key);
+    assert_eq!(scoped.get_pod(&id).await.unwrap().id, id);
+    assert_eq!(
+        scoped.get_pod(&other).await.err().map(|e| e.kind()),
+        Some(ErrorKind::Forbidden)
+    );
+
+    // The container's main process leads its own process group.
+    let pid = local.pid.unwrap();
+    assert!(alive(pid));
+    assert_eq!(pgrp(pid), Some(pid));
+    assert_ne!(pgrp(pid), pgrp(std::process::id()));
+
+    // The pod terminates itself with its own key, as the bootstrap does.
+    scoped.terminate_pod(&id).await.unwrap();
+    until("the container to end", || (!alive(pid)).then_some(())).await;
+    assert_eq!(emu.pod_status(&id), Some("TERMINATED"));
+}
+
+#[tokio::test]
+async fn terminate_kills_the_whole_group_and_billing_stops() {
+    let (emu, c) = start(quick()).await;
+    // A child, a grandchild, and a member that ignores SIGTERM (killed after the grace).
+    let script = r#"bash -c '( sleep 600 & echo "grandchild=$!"; wait ) & echo "child=$!"; bash -c "trap \"\" TERM; echo stubborn=\$\$; exec sleep 601" & wait'"#;
+    let id = create(&c, "trainpod-group", Some(script), &[]).await;
+    let text = until("the pids in the log", || {
+        let f = log_file(&emu, &id);
+        ["grandchild", "child", "stubborn"]
+            .iter()
+            .all(|n| field(&f, n).is_some())
+            .then_some(f)
+    })
+    .await;
+    let pgid = emu.local_pod(&id).unwrap().pid.unwrap();
+    let mut pids: Vec<u32> = ["grandchild", "child", "stubborn"]
+        .iter()
+        .map(|n| field(&text, n).unwrap().parse().unwrap())
+        .collect();
+    pids.push(pgid);
+    for pid in &pids {
+        assert!(alive(*pid), "{pid} runs");
+        assert_eq!(pgrp(*pid), Some(pgid), "{pid} is in the pod's group");
+    }
+    clock_moves(&emu, 1).await;
+    assert!(billed(&c, &id).await > 0.0);
+
+    c.pod_action(&id, PodAction::Terminate).await.unwrap();
+    until("the whole group to be gone", || {
+        (pids.iter().all(|p| !alive(*p)) && members(pgid).is_empty()).then_some(())
+    })
+    .await;
+    until("the pid to be cleared", || {
+        emu.local_pod(&id).unwrap().pid.is_none().then_some(())
+    })
+    .await;
+
+    let after = billed(&c, &id).await;
+    clock_moves(&emu, 2).await;
+    assert!(
+        (billed(&c, &id).await - after).abs() < f64::EPSILON,
+        "billing stopped"
+    );
+}
+
+#[tokio::test]
+async fn an_exiting_container_is_restarted_until_the_pod_is_terminated() {
+    let (emu, c) = start(quick()).await;
+    let id = create(
+        &c,
+        "trainpod-exits",
+        Some(r#"sh -c 'echo "run $$"; exit 3'"#),
+        &[],
+    )
+    .await;
+    until("three restarts", || {
+        (emu.pod_restarts(&id).unwrap() >= 3).then_some(())
+    })
+    .await;
+    // Each run printed its line; the system log tells why it restarted.
+    until("the runs in the log file", || {
+        (log_file(&emu, &id).matches("run ").count() >= 3).then_some(())
+    })
+    .await;
+    let mut system = c
+        .pod_logs(
+            &id,
+            &LogQuery {
+                source: Some(LogSource::System),
+                ..LogQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut lines = Vec::new();
+    tokio::time::timeout(WAIT, async {
+        while !lines.iter().any(|l: &String| l.contains("restart 2")) {
+            lines.push(system.next().await.unwrap().unwrap().line);
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("restart lines missing: {lines:?}"));
+    assert!(
+        lines.iter().any(|l| l.contains("exited with code 3")),
+        "{lines:?}"
+    );
+
+    // The control endpoint shows the counter too.
+    let root = emu.base_url().trim_end_matches("/v2").to_owned();
+    let body = reqwest_get(&format!("{root}/_emulator/pods/{id}")).await;
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(v["restarts"].as_u64().unwrap() >= 3, "{v}");
+    assert_eq!(
+        v["workspace"].as_str().map(Path::new),
+        Some(emu.local_pod(&id).unwrap().workspace.as_path())
+    );
+
+    c.delete_pod(&id).await.unwrap();
+    until("the container to stay down", || {
+        emu.local_pod(&id).unwrap().pid.is_none().then_some(())
+    })
+    .await;
+    let restarts = emu.pod_restarts(&id).unwrap();
+    clock_moves(&emu, 1).await;
+    assert_eq!(
+        emu.pod_restarts(&id),
+        Some(restarts),
+        "no restart after terminate"
+    );
+    assert!(emu.local_pod(&id).unwrap().pid.is_none());
+}
+
+async fn reqwest_get(url: &str) -> String {
+    use trainpod::runpod::{HttpRequest, HttpSend, Method, ReqwestSender};
+    let http = ReqwestSender::with_defaults().unwrap();
+    let resp = http
+        .send(HttpRequest {
+            method: Method::Get,
+            url: url.to_owned(),
+            headers: vec![],
+            body: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(resp.status, 200);
+    String::from_utf8(resp.body).unwrap()
+}
+
+#[tokio::test]
+async fn restarts_stop_at_the_cap_when_one_is_set() {
+    let (emu, c) = start(RunPods {
+        max_restarts: Some(2),
+        ..quick()
+    })
+    .await;
+    let id = create(&c, "trainpod-capped", Some("sh -c 'exit 1'"), &[]).await;
+    until("two restarts", || {
+        (emu.pod_restarts(&id) == Some(2)).then_some(())
+    })
+    .await;
+    let mut system = c
+        .pod_logs(
+            &id,
+            &LogQuery {
+                source: Some(LogSource::System),
+                ..LogQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    tokio::time::timeout(WAIT, async {
+        while !system
+            .next()
+            .await
+            .unwrap()
+            .unwrap()
+            .line
+            .contains("restart limit")
+        {}
+    })
+    .await
+    .unwrap();
+    assert_eq!(emu.pod_restarts(&id), Some(2));
+    assert!(emu.local_pod(&id).unwrap().pid.is_none());
+    c.terminate_pod(&id).await.unwrap();
+}
+
+#[tokio::test]
+async fn stop_kills_the_container_and_start_runs_it_again() {
+    let (emu, c) = start(quick()).await;
+    let id = create(
+        &c,
+        "trainpod-stop",
+        Some(r#"sh -c 'echo "up $$"; exec sleep 600'"#),
+        &[],
+    )
+    .await;
+    let first = until("the container", || emu.local_pod(&id)?.pid).await;
+    until("the first run", || {
+        log_file(&emu, &id).contains("up ").then_some(())
+    })
+    .await;
+    c.pod_action(&id, PodAction::Stop).await.unwrap();
+    until("the container to stop", || (!alive(first)).then_some(())).await;
+    assert_eq!(emu.pod_status(&id), Some("EXITED"));
+    c.pod_action(&id, PodAction::Start).await.unwrap();
+    let second = until("a new container", || {
+        emu.local_pod(&id)?.pid.filter(|p| *p != first)
+    })
+    .await;
+    until("the second run", || {
+        (log_file(&emu, &id).matches("up ").count() == 2).then_some(())
+    })
+    .await;
+    assert_eq!(emu.pod_restarts(&id), Some(0), "a start is not a restart");
+    c.terminate_pod(&id).await.unwrap();
+    until("the container to end", || (!alive(second)).then_some(())).await;
+}
+
+#[tokio::test]
+async fn dropping_the_emulator_kills_every_pod() {
+    let (emu, c) = start(quick()).await;
+    let script = r#"bash -c 'sleep 600 & echo "bg=$!"; wait'"#;
+    let a = create(&c, "trainpod-a", Some(script), &[]).await;
+    let b = create(&c, "trainpod-b", Some(script), &[]).await;
+    let mut pids = Vec::new();
+    for id in [&a, &b] {
+        let text = until("the background pid", || {
+            let f = log_file(&emu, id);
+            field(&f, "bg").map(|_| f)
+        })
+        .await;
+        pids.push(field(&text, "bg").unwrap().parse::<u32>().unwrap());
+        pids.push(emu.local_pod(id).unwrap().pid.unwrap());
+    }
+    let root = emu
+        .local_pod(&a)
+        .unwrap()
+        .workspace
+        .parent()
+        .unwrap()
+        .to_owned();
+    assert!(pids.iter().all(|p| alive(*p)));
+    drop(emu);
+    until("every process to be gone", || {
+        pids.iter().all(|p| !alive(*p)).then_some(())
+    })
+    .await;
+    until("the temporary workspaces to be removed", || {
+        (!root.exists()).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn billing_accrues_in_real_time_at_the_catalog_price() {
+    let (_emu, c) = start(quick()).await;
+    let price = c
+        .gpu_catalog()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|g| g.id == "NVIDIA A40")
+        .unwrap()
+        .price
+        .secure;
+    let wall = std::time::Instant::now();
+    let id = create(&c, "trainpod-bill", Some("sleep 600"), &[]).await;
+    let per_sec = price * 2.0 / 3600.0; // two GPUs
+    let mut amount = 0.0;
+    while amount < 3.0 * per_sec - 1e-12 {
+        assert!(wall.elapsed() < WAIT, "billing did not accrue");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        amount = billed(&c, &id).await;
+    }
+    let secs = amount / per_sec;
+    assert!((secs - secs.round()).abs() < 1e-6, "whole seconds: {secs}");
+    assert!(
+        secs <= wall.elapsed().as_secs_f64() + 1.0,
+        "{secs} billed seconds in {:?}",
+        wall.elapsed()
+    );
+    let pod = c.get_pod(&id).await.unwrap();
+    assert!((pod.cost - price * 2.0).abs() < 1e-9);
+    c.terminate_pod(&id).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_binary_runs_pods_and_kills_them_when_its_stdin_closes() {
+    use tokio::io::AsyncBufReadExt;
+    let root = std::env::temp_dir().join(format!("trainpod-emu-bin-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let mut bin = tokio::process::Command::new(env!("CARGO_BIN_EXE_trainpod-emulator"))
+        .args(["--run-pods", "--shell", "bash", "--stop-grace-ms", "500"])
+        .arg("--workspace-root")
+        .arg(&root)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut out = tokio::io::BufReader::new(bin.stdout.take().unwrap()).lines();
+    let base = tokio::time::timeout(WAIT, out.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let c = Client::builder_with_reqwest(ApiKey::new(ACCOUNT_KEY).unwrap())
+        .unwrap()
+        .base_url(base.clone())
+        .build()
+        .unwrap();
+    let id = create(
+        &c,
+        "trainpod-bin",
+        Some(r#"bash -c 'echo "pid=$$"; exec sleep 600'"#),
+        &[],
+    )
+    .await;
+    let file = root.join(&id).join("container.log");
+    let pid: u32 = until("the pod's pid", || {
+        field(&std::fs::read_to_string(&file).ok()?, "pid")?
+            .parse()
+            .ok()
+    })
+    .await;
+    assert!(alive(pid));
+    drop(bin.stdin.take());
+    let status = tokio::time::timeout(WAIT, bin.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+    until("the pod's process to be gone", || {
+        (!alive(pid)).then_some(())
+    })
+    .await;
+    assert!(file.exists(), "a given workspace root is kept");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[tokio::test]
+async fn the_binary_refuses_local_flags_without_run_pods() {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_trainpod-emulator"))
+        .args(["--shell", "bash"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only with --run-pods"));
+}
+
+/// The usual end of a test: the emulator is dropped and its runtime ends right after, before
+/// the supervisors run again. Nothing may survive that either.
+#[test]
+fn pods_die_when_the_emulator_and_its_runtime_end_together() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (emu, pids) = rt.block_on(async {
+        let (emu, c) = start(quick()).await;
+        let id = create(
+            &c,
+            "trainpod-rt-end",
+            Some(r#"bash -c 'sleep 600 & echo "bg=$!"; wait'"#),
+            &[],
+        )
+        .await;
+        let text = until("the background pid", || {
+            let f = log_file(&emu, &id);
+            field(&f, "bg").map(|_| f)
+        })
+        .await;
+        let bg: u32 = field(&text, "bg").unwrap().parse().unwrap();
+        let main = emu.local_pod(&id).unwrap().pid.unwrap();
+        (emu, vec![bg, main])
+    });
+    assert!(pids.iter().all(|p| alive(*p)));
+    drop(emu);
+    drop(rt);
+    let end = std::time::Instant::now() + WAIT;
+    while pids.iter().any(|p| alive(*p)) {
+        assert!(std::time::Instant::now() < end, "{pids:?} survived");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// trainpod's real start command, with a bundle holding a stand-in bootstrap: it unpacks under
+/// `TRAINPOD_HOME`, and the bootstrap terminates its own pod through the API with the pod key,
+/// as the real one does at the end of a job; then nothing of the pod is left running.
+#[tokio::test]
+async fn the_trainpod_start_command_unpacks_its_bundle_and_the_pod_terminates_itself() {
+    let (emu, c) = start(quick()).await;
+    let src = std::env::temp_dir().join(format!("trainpod-emu-bundle-{}", std::process::id()));
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(
+        src.join("bootstrap.sh"),
+        r#"set -eu
+echo "bootstrap from $(dirname "$0")"
+sleep 600 &
+code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST \
+  -H "Authorization: Bearer $RUNPOD_API_KEY" -H 'Content-Type: application/json' \
+  --data '{"action":"terminate"}' "$API_BASE/pods/$RUNPOD_POD_ID/action")
+echo "terminate answered $code"
+wait
+"#,
+    )
+    .unwrap();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("tar -czf - -C \"$1\" bootstrap.sh | base64 -w0")
+        .arg("sh")
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let _ = std::fs::remove_dir_all(&src);
+    let bundle = String::from_utf8(out.stdout).unwrap();
+    let base = emu.base_url();
+    let id = create(
+        &c,
+        "trainpod-self",
+        Some(trainpod::script::START_COMMAND),
+        &[
+            (trainpod::script::BUNDLE_ENV, bundle.as_str()),
+            ("API_BASE", base.as_str()),
+        ],
+    )
+    .await;
+    let local = emu.local_pod(&id).unwrap();
+    until("the pod to terminate itself", || {
+        (emu.pod_status(&id) == Some("TERMINATED")).then_some(())
+    })
+    .await;
+    until("its processes to be gone", || {
+        emu.local_pod(&id).unwrap().pid.is_none().then_some(())
+    })
+    .await;
+    let log = log_file(&emu, &id);
+    let bundle_dir = local.workspace.join("trainpod").join("bundle");
+    assert!(
+        log.contains(&format!("bootstrap from {}", bundle_dir.display())),
+        "{log}"
+    );
+    // The pod's own key made the call (the group may die before curl's answer is printed).
+    let key = format!("Bearer {}", emu.pod_key(&id));
+    assert!(emu.requests().iter().any(|r| {
+        r.uri == format!("/v2/pods/{id}/action")
+            && r.status == 204
+            && r.headers
+                .iter()
+                .any(|(n, v)| n == "authorization" && *v == key)
+    }));
+    assert!(bundle_dir.join("bootstrap.sh").exists());
+    assert_eq!(emu.pod_restarts(&id), Some(0));
+}
