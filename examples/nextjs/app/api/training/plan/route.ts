@@ -1,0 +1,23 @@
+// POST /api/training/plan: the estimate before anything is spent (no pod is created).
+import { invalid, object, refused } from '@/lib/http';
+import { jobSpec } from '@/lib/spec';
+import { trainpod } from '@/lib/trainpod';
+import { currentUser } from '@/lib/user';
+
+export async function POST(req: Request) {
+  const body = await object(req);
+  if (!body) return invalid('send a JSON object: {"model", "dataset", "budgetUsd", ...}');
+  try {
+    const plan = await (await trainpod()).plan(jobSpec(body, currentUser(req)));
+    return Response.json({
+      jobId: plan.jobId,
+      estimate: plan.estimate,
+      deadlineSecs: plan.deadlineSecs,
+      gpu: { gpuId: plan.gpu.gpuId, count: plan.gpu.count, pricePerHour: plan.gpu.pricePerHour },
+      dataset: plan.dataset,
+      warnings: plan.warnings,
+    });
+  } catch (err) {
+    return refused(err);
+  }
+}

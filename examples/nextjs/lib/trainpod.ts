@@ -1,0 +1,46 @@
+// The one Trainpod of this server process, built from the environment on first use.
+//
+//   RUNPOD_API_KEY           the RunPod account key (read by trainpod itself), or, for pods run
+//   TRAINPOD_LOCAL_PROVIDER  on this machine, the local provider's REST v2 URL (`trainpod-emulator
+//                            --run-pods` prints it) with TRAINPOD_LOCAL_PROVIDER_KEY
+//   TRAINPOD_SIGNING_KEYS    the key ring that signs the pods' tokens (read by trainpod itself)
+//   TRAINPOD_APP_URL         where pods reach this app: a public https origin on RunPod
+//   TRAINPOD_STORE           sqlite://PATH (default sqlite://trainpod.db) or postgres://…
+//   TRAINPOD_DATASETS_DIR    the datasets pods may download, one file per id
+//   TRAINPOD_ARTIFACTS_DIR   where the pods' uploads (the adapters) are kept
+//   TRAINPOD_POD_PYTHON      the pod's Python, for the local provider (its pods run here)
+import { Trainpod, type TrainpodOptions } from 'trainpod';
+
+/** The pod-facing routes of this app, which trainpod signs URLs for. */
+export const ROUTES = {
+  dataset: '/api/datasets/{dataset}/download',
+  metrics: '/api/training/jobs/{job}/metrics',
+  artifacts: '/api/training/jobs/{job}/artifacts',
+};
+
+function options(env = process.env): TrainpodOptions {
+  const local = env.TRAINPOD_LOCAL_PROVIDER;
+  return {
+    ...(local ? { localProvider: { baseUrl: local, apiKey: env.TRAINPOD_LOCAL_PROVIDER_KEY ?? '' } } : {}),
+    appUrl: env.TRAINPOD_APP_URL,
+    routes: ROUTES,
+    store: env.TRAINPOD_STORE,
+    datasetsDir: env.TRAINPOD_DATASETS_DIR ?? 'datasets',
+    artifactsDir: env.TRAINPOD_ARTIFACTS_DIR ?? 'artifacts',
+    podPython: env.TRAINPOD_POD_PYTHON || undefined,
+    // The local provider's pods run on this machine's CPU: no GPU for the pod's preflight to find.
+    ...(local ? { expectGpu: false } : {}),
+  };
+}
+
+// On globalThis, so that `next dev` reloading a module does not open the store twice.
+const slot = globalThis as { trainpod?: Promise<Trainpod> };
+
+/** The shared instance; a failed creation (a missing key, say) is retried on the next call. */
+export function trainpod(): Promise<Trainpod> {
+  slot.trainpod ??= Trainpod.create(options()).catch((err: unknown) => {
+    slot.trainpod = undefined;
+    throw err;
+  });
+  return slot.trainpod;
+}

@@ -1,0 +1,224 @@
+// The app's routes against the local provider: refused requests first, then whole jobs.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { generateSecret, Tokens } from 'trainpod';
+import { APP, api, podExists, podRequests, tinySpec, untilEnded } from './helpers.mjs';
+
+const sha256 = (b) => createHash('sha256').update(b).digest('hex');
+const DATA = readFileSync(new URL('../../data/chat.jsonl', import.meta.url));
+const keys = process.env.TRAINPOD_SIGNING_KEYS;
+const tokens = new Tokens({ keys, audience: APP });
+// Same key id, another secret: well formed, but not signed by the app.
+const forger = new Tokens({ keys: `k1:active:${generateSecret()}`, audience: APP });
+const issue = (t, purpose, job, extra = {}) => t.issue({ purpose, user: 'demo-user', job, ...extra }).token;
+
+const JOB = 'refused-job';
+const batch = (job, n, events) => new TextEncoder().encode(JSON.stringify({ job, attempt: 1, batch: n, events }));
+const manifest = new TextEncoder().encode(JSON.stringify({ job: JOB, attempt: 1, files: [] }));
+
+/** Each pod-facing route, and a token of each purpose scoped to it (or to something else). */
+const ROUTES = [
+  {
+    name: 'dataset download',
+    request: { path: '/api/datasets/chat/download' },
+    purpose: 'dataset.read',
+    token: (t) => issue(t, 'dataset.read', JOB, { dataset: 'chat' }),
+    elsewhere: (t) => issue(t, 'dataset.read', JOB, { dataset: 'other' }),
+  },
+  {
+    name: 'metrics',
+    request: { path: `/api/training/jobs/${JOB}/metrics`, method: 'POST', body: batch(JOB, 1, []) },
+    token: (t) => issue(t, 'metrics.write', JOB, { epoch: 1 }),
+    elsewhere: (t) => issue(t, 'metrics.write', 'another-job', { epoch: 1 }),
+  },
+  {
+    name: 'artifact manifest',
+    request: { path: `/api/training/jobs/${JOB}/artifacts`, method: 'POST', body: manifest },
+    token: (t) => issue(t, 'artifacts.write', JOB),
+    elsewhere: (t) => issue(t, 'artifacts.write', 'another-job'),
+  },
+  {
+    name: 'artifact upload',
+    request: { path: `/api/training/jobs/${JOB}/artifacts/files/adapter.bin`, method: 'PUT', body: DATA },
+    token: (t) => issue(t, 'artifacts.write', JOB),
+    elsewhere: (t) => issue(t, 'artifacts.write', 'another-job'),
+  },
+];
+const otherPurpose = (route) =>
+  route.name === 'metrics' ? issue(tokens, 'artifacts.write', JOB) : issue(tokens, 'metrics.write', JOB, { epoch: 1 });
+
+/** A refusal: the status, the JSON `{code, message}` and nothing else (no file, no ETag). */
+function assertRefused(res, status, code, what) {
+  assert.equal(res.status, status, `${what}: ${res.text}`);
+  assert.equal(res.body?.code, code, `${what}: ${res.text}`);
+  assert.deepEqual(Object.keys(res.body).sort(), ['code', 'message'], what);
+  for (const header of ['etag', 'content-range', 'accept-ranges']) assert.equal(res.headers.get(header), null, what);
+}
+
+test('pod-facing routes refuse missing, malformed, forged and misused tokens with 401/403 and their code', async () => {
+  for (const route of ROUTES) {
+    const cases = [
+      [undefined, 401, 'TOKEN_MISSING'],
+      ['Bearer not-a-token', 401, 'TOKEN_MALFORMED'],
+      [`Bearer ${route.token(forger)}`, 401, 'TOKEN_SIGNATURE_INVALID'],
+      [`Bearer ${otherPurpose(route)}`, 403, 'TOKEN_WRONG_PURPOSE'],
+      [`Bearer ${route.elsewhere(tokens)}`, 403, 'TOKEN_SCOPE_MISMATCH'],
+    ];
+    for (const [authorization, status, code] of cases) {
+      const headers = authorization ? { authorization } : {};
+      const res = await api(route.request.path, { ...route.request, headers });
+      assertRefused(res, status, code, `${route.name} with ${authorization ?? 'no token'}`);
+    }
+  }
+  // A forged token in the query string (for tools that cannot set headers) is refused too.
+  const forged = issue(forger, 'dataset.read', JOB, { dataset: 'chat' });
+  assertRefused(await api(`/api/datasets/chat/download?token=${forged}`), 401, 'TOKEN_SIGNATURE_INVALID', 'query');
+  const head = await fetch(`${APP}/api/datasets/chat/download`, { method: 'HEAD' });
+  assert.equal(head.status, 401);
+  assert.equal(head.headers.get('etag'), null);
+  // Nothing was taken: no job, no artifact.
+  assert.equal((await api(`/api/training/jobs/${JOB}`)).status, 404);
+});
+
+test('the reconcile route needs the cron secret', async () => {
+  for (const [method, authorization] of [
+    ['GET', undefined],
+    ['POST', undefined],
+    ['GET', 'Bearer wrong-secret'],
+    ['GET', process.env.CRON_SECRET], // without "Bearer "
+  ]) {
+    const res = await api('/api/cron/reconcile', { method, headers: authorization ? { authorization } : {} });
+    assertRefused(res, 401, 'CRON_UNAUTHORIZED', `${method} ${authorization}`);
+  }
+  const ok = await api('/api/cron/reconcile', { headers: { authorization: `Bearer ${process.env.CRON_SECRET}` } });
+  assert.equal(ok.status, 200, ok.text);
+  assert.ok(Array.isArray(ok.body.actions));
+});
+
+test('the dataset route answers ranges from the file', async () => {
+  const authorization = `Bearer ${issue(tokens, 'dataset.read', 'range-job', { dataset: 'chat' })}`;
+  const full = await api('/api/datasets/chat/download', { headers: { authorization } });
+  assert.equal(full.status, 200);
+  assert.equal(sha256(full.text), sha256(DATA));
+  assert.equal(full.headers.get('repr-digest'), `sha-256=:${createHash('sha256').update(DATA).digest('base64')}:`);
+  const part = await api('/api/datasets/chat/download', { headers: { authorization, range: 'bytes=10-19' } });
+  assert.equal(part.status, 206);
+  assert.equal(part.headers.get('content-range'), `bytes 10-19/${DATA.length}`);
+  assert.equal(part.text, DATA.subarray(10, 20).toString());
+  const past = await api('/api/datasets/chat/download', { headers: { authorization, range: `bytes=${DATA.length}-` } });
+  assert.equal(past.status, 416);
+  const missing = await api('/api/datasets/nope/download', {
+    headers: { authorization: `Bearer ${issue(tokens, 'dataset.read', 'range-job', { dataset: 'nope' })}` },
+  });
+  assert.equal(missing.status, 404);
+  assert.equal(missing.body.code, 'DATASET_NOT_FOUND');
+});
+
+/** The job's updates from the follow route (server-sent events), until `event: end`. */
+async function followed(jobId) {
+  const res = await fetch(`${APP}/api/training/jobs/${jobId}/follow`);
+  assert.equal(res.headers.get('content-type'), 'text/event-stream');
+  const updates = [];
+  let text = '';
+  for await (const chunk of res.body.pipeThrough(new TextDecoderStream())) {
+    text += chunk;
+    let end = text.indexOf('\n\n');
+    while (end >= 0) {
+      const message = text.slice(0, end);
+      text = text.slice(end + 2);
+      if (message.startsWith('event: end')) return updates;
+      updates.push(JSON.parse(message.slice('data: '.length)));
+      end = text.indexOf('\n\n');
+    }
+  }
+  assert.fail('the follow stream ended without `event: end`');
+}
+
+test('a job runs through the routes: dataset, metrics and adapter through Next.js, and it succeeds', async () => {
+  const spec = tinySpec();
+  const plan = await api('/api/training/plan', { method: 'POST', body: spec });
+  assert.equal(plan.status, 200, plan.text);
+  const { jobId, estimate } = plan.body;
+  assert.ok(estimate.usdLow > 0 && estimate.usdLow <= estimate.usdHigh, plan.text);
+  assert.ok(plan.body.deadlineSecs > 0);
+  assert.equal(plan.body.gpu.gpuId, 'NVIDIA GeForce RTX 4090');
+  assert.equal(plan.body.dataset.sha256, sha256(DATA));
+
+  const deploy = await api('/api/training/deploy', { method: 'POST', body: { ...spec, jobId } });
+  assert.equal(deploy.status, 201, deploy.text);
+  const { job } = deploy.body;
+  assert.equal(job.jobId, jobId);
+  assert.ok(job.podId);
+  assert.deepEqual(
+    deploy.body.estimate.lines.map((l) => l.phase),
+    estimate.lines.map((l) => l.phase),
+  );
+  const again = await api('/api/training/deploy', { method: 'POST', body: { ...spec, jobId } });
+  assert.equal(again.body.job.podId, job.podId, 'deploying the same job again creates no second pod');
+
+  const [updates, statuses] = await Promise.all([followed(jobId), untilEnded(jobId)]);
+  const last = statuses.at(-1);
+  assert.equal(last.state, 'succeeded', JSON.stringify(last));
+  assert.equal(last.progress, 1);
+  assert.equal(last.step, 30);
+  assert.equal(typeof last.loss, 'number');
+  assert.ok(last.costUsd > 0 && last.costUsd < spec.budgetUsd, JSON.stringify(last));
+  const events = updates.filter((u) => u.kind === 'event').map((u) => u.event);
+  const stages = events.filter((e) => e.type === 'stage').map((e) => e.stage);
+  for (const stage of ['preflight', 'dataset', 'training', 'uploading']) assert.ok(stages.includes(stage), stage);
+  assert.ok(events.filter((e) => e.type === 'log' && typeof e.data.loss === 'number').length >= 5, 'losses');
+  assert.equal(updates.at(-1).status.state, 'succeeded');
+
+  // The pod used the app's routes, each with its token.
+  const requests = podRequests();
+  for (const line of [
+    'GET /api/datasets/chat/download 200',
+    `POST /api/training/jobs/${jobId}/metrics 200`,
+    `POST /api/training/jobs/${jobId}/artifacts 200`,
+  ]) {
+    assert.ok(requests.includes(line), `${line} in ${requests.join(', ')}`);
+  }
+  assert.ok(
+    requests.some((l) => l.startsWith(`PUT /api/training/jobs/${jobId}/artifacts/files/`) && l.endsWith(' 200')),
+  );
+
+  // The adapter is stored, sha256 checked, and the pod is gone.
+  const artifacts = await api(`/api/training/jobs/${jobId}/artifacts`);
+  assert.equal(artifacts.status, 200);
+  const adapter = artifacts.body.find((f) => f.path.endsWith('adapter_model.safetensors'));
+  assert.ok(adapter, artifacts.text);
+  const stored = readFileSync(join(process.env.TRAINPOD_ARTIFACTS_DIR, jobId, '1', 'files', adapter.path));
+  assert.equal(sha256(stored), adapter.sha256);
+  assert.equal(await podExists(job.podId), false, 'the final status terminated the pod');
+
+  // A forged final batch changes nothing.
+  const forged = await api(`/api/training/jobs/${jobId}/metrics`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${issue(forger, 'metrics.write', jobId, { epoch: 1 })}` },
+    body: batch(jobId, 99, [{ n: 999, source: 'bootstrap', type: 'final', ts: 0, data: { status: 'failed' } }]),
+  });
+  assertRefused(forged, 401, 'TOKEN_SIGNATURE_INVALID', 'forged final batch');
+  assert.equal((await api(`/api/training/jobs/${jobId}`)).body.state, 'succeeded');
+});
+
+test('cancel ends a job and its pod; retry starts a new attempt', async () => {
+  const spec = { ...tinySpec(), jobId: `cancel-${process.pid}` };
+  const deploy = await api('/api/training/deploy', { method: 'POST', body: spec });
+  assert.equal(deploy.status, 201, deploy.text);
+  const cancel = await api(`/api/training/jobs/${spec.jobId}/cancel`, { method: 'POST' });
+  assert.equal(cancel.status, 200, cancel.text);
+  assert.equal(cancel.body.state, 'cancelled');
+  assert.equal(await podExists(deploy.body.job.podId), false);
+  const retry = await api(`/api/training/jobs/${spec.jobId}/retry`, { method: 'POST' });
+  assert.equal(retry.status, 200, retry.text);
+  assert.equal(retry.body.attempt, 2);
+  assert.notEqual(retry.body.podId, deploy.body.job.podId);
+  const again = await api(`/api/training/jobs/${spec.jobId}/cancel`, { method: 'POST' });
+  assert.equal(again.body.state, 'cancelled');
+  assert.equal(await podExists(retry.body.podId), false);
+  const unknown = await api('/api/training/jobs/no-such-job/cancel', { method: 'POST' });
+  assert.equal(unknown.status, 404);
+});
