@@ -178,6 +178,54 @@ for (const [name, value] of Object.entries(native)) {
   else module.exports[name] = /^[A-Z]/.test(name) ? wrapClass(value) : guard(value);
 }
 
+/** Bytes read per chunk of a web body: large chunks keep the per-chunk cost of web streams small. */
+const WEB_CHUNK = 4 << 20;
+
+/**
+ * The bytes `offset` to `offset + length - 1` of the open file `fd` as a web `ReadableStream`,
+ * read one chunk per pull (nothing is read ahead of the consumer); `fd` is closed at the end, on
+ * a read error and on cancel. Reading straight into the stream is about twice as fast as wrapping
+ * a Node stream with `Readable.toWeb` (bench/nextjs.sh), which matters in a Next.js route.
+ */
+function webBody(fd, offset, length) {
+  if (fd === null || fd === undefined) return new ReadableStream({ start: (controller) => controller.close() });
+  let position = offset;
+  const end = offset + length;
+  let open = true;
+  const release = () => {
+    if (open) {
+      open = false;
+      fs.close(fd, () => {});
+    }
+  };
+  return new ReadableStream(
+    {
+      pull(controller) {
+        const size = Math.min(WEB_CHUNK, end - position);
+        if (size <= 0) {
+          release();
+          controller.close();
+          return;
+        }
+        return new Promise((resolve, reject) => {
+          fs.read(fd, Buffer.allocUnsafe(size), 0, size, position, (err, n, buffer) => {
+            if (err || n === 0) {
+              release();
+              reject(err ?? new Error(`the file ended ${end - position} bytes early`));
+              return;
+            }
+            position += n;
+            controller.enqueue(n === size ? buffer : buffer.subarray(0, n));
+            resolve();
+          });
+        });
+      },
+      cancel: release,
+    },
+    { highWaterMark: 0 },
+  );
+}
+
 /**
  * A dataset grant with its body helpers. The native grant carries the descriptor of the file core
  * opened beneath the staging root; these stream exactly that file, once, and close it.
@@ -201,7 +249,7 @@ function withBody(grant) {
     },
     webStream: {
       value() {
-        return Readable.toWeb(this.stream());
+        return webBody(take(), grant.offset, grant.length);
       },
     },
     close: {

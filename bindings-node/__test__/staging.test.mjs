@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { fstatSync, mkdirSync, mkdtempSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,6 +61,30 @@ test('grants stream the whole file, a range, or nothing for 416', async () => {
   const web = staging.authorizeDatasetDownload({ authorization, datasetId: 'ds-1', range: 'bytes=-5' });
   const res = new Response(web.webStream(), { status: web.status, headers: web.headers });
   assert.deepEqual(Buffer.from(await res.arrayBuffer()), DATA.subarray(DATA.length - 5));
+});
+
+test('web bodies cross chunk boundaries, close the file when cancelled, and fail on a shortened file', async () => {
+  const { root, staging } = setup();
+  const big = Buffer.alloc((9 << 20) + 3);
+  for (let i = 0; i + 4 <= big.length; i += 4096) big.writeUInt32LE(i, i);
+  writeFileSync(join(root, 'big'), big);
+  const tokens = new Tokens({ keys: KEYS, audience: 'https://app.example.com', now: NOW });
+  const authorization = `Bearer ${tokens.issue({ purpose: 'dataset.read', user: 'user-1', job: 'job-1', dataset: 'big' }).token}`;
+  const grant = (range) => staging.authorizeDatasetDownload({ authorization, datasetId: 'big', range });
+  const body = async (g) => Buffer.from(await new Response(g.webStream()).arrayBuffer());
+  assert.deepEqual(await body(grant(null)), big);
+  assert.deepEqual(await body(grant('bytes=4194300-8388620')), big.subarray(4194300, 8388621));
+
+  const cancelled = grant(null);
+  const reader = cancelled.webStream().getReader();
+  assert.equal((await reader.read()).value.length, 4 << 20);
+  await reader.cancel();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.throws(() => fstatSync(cancelled.fd), { code: 'EBADF' }, 'cancel closes the file');
+
+  const shortened = grant(null);
+  truncateSync(join(root, 'big'), 5 << 20);
+  await assert.rejects(body(shortened), /ended \d+ bytes early/);
 });
 
 test('refusals are typed and carry their HTTP status', () => {
