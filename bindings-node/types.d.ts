@@ -222,3 +222,30 @@ export interface PodEvent {
 
 /** One thing `follow` saw. */
 export type FollowUpdate = { kind: 'status'; status: JobStatus } | { kind: 'event'; event: PodEvent };
+
+/**
+ * How the pod behaves (`podRuntime`): any of these laid over core's defaults; unknown keys are
+ * refused. `podPython` and `expectGpu`, given as options of their own, are laid over them.
+ */
+export interface PodRuntimeInput {
+  /** The Python interpreter in the image (default `python3`). */
+  python?: string;
+  /** Whether preflight requires a CUDA GPU (default true). */
+  expectGpu?: boolean;
+  /** Free disk needed under the workspace, GB (default 20). */
+  minFreeDiskGb?: number;
+  /** Heartbeat interval, seconds (default 30). */
+  heartbeatS?: number;
+  /** Batching interval of the reporter, seconds (default 5). */
+  flushS?: number;
+  /** Minimum seconds between progress events (default 10). */
+  progressS?: number;
+  /** Seconds kept for the upload between the end of training and the deadline (default 600). */
+  uploadReserveS?: number;
+  /** Time allowed to pip, seconds (default 1800). */
+  pipTimeoutS?: number;
+  /** Time allowed to deliver the final status before terminating anyway, seconds (default 6). */
+  finalBudgetS?: number;
+  /** `name==version` lines installed against the image's torch; empty installs nothing. */
+  requirements?: string[];
+}

@@ -93,6 +93,16 @@ test('the builder refuses a missing key and an app a pod cannot reach, with thei
     code: 'INVALID_INPUT',
   });
   assert.throws(() => allowed.setNow(5), { code: 'INVALID_INPUT' });
+  // podRuntime is laid over core's defaults: a known key is taken, an unknown one or a bad value refused.
+  const local = { ...loopback, store: 'memory:', allowLoopback: true };
+  assert.ok((await Trainpod.create({ ...local, podRuntime: { minFreeDiskGb: 1, heartbeatS: 2 } })) instanceof Trainpod);
+  for (const podRuntime of [{ heartbeat: 2 }, { heartbeatS: 'often' }, { minFreeDiskGb: -1 }, 'fast']) {
+    await assert.rejects(
+      Trainpod.create({ ...local, podRuntime }),
+      { code: 'INVALID_INPUT' },
+      JSON.stringify(podRuntime),
+    );
+  }
 });
 
 test('plan estimates the cost, refuses what would fail, and spends nothing', async (t) => {

@@ -79,6 +79,7 @@ async function deployJob(): Promise<[Plan, JobStatus]> {
     datasetsDir: '/srv/datasets',
     routes: { metrics: '/api/jobs/{job}/metrics' },
     podEnv: { HF_HOME: '/workspace/hf' },
+    podRuntime: { minFreeDiskGb: 50, heartbeatS: 15, requirements: ['trl==1.16.0'] },
   });
   const input: JobSpecInput = {
     user: 'user-1',

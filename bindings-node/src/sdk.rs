@@ -86,6 +86,10 @@ pub struct TrainpodOptions {
     /// Whether the pod's preflight requires a CUDA GPU (default true; false with
     /// `localProvider` or `allowLoopback` when neither this nor `podPython` is given).
     pub expect_gpu: Option<bool>,
+    /// The other pod settings, laid over core's defaults (`minFreeDiskGb`, `heartbeatS`, ...);
+    /// `podPython` and `expectGpu` are laid over them. Unknown keys are refused.
+    #[napi(ts_type = "PodRuntimeInput")]
+    pub pod_runtime: Option<Value>,
     /// Environment variables set on every pod (visible in the pod's configuration: no secrets).
     pub pod_env: Option<HashMap<String, String>>,
     /// How often `follow` polls the store, in milliseconds (default 500).
@@ -262,6 +266,14 @@ fn job_spec(value: Value) -> Result<JobSpec> {
     from_js_value("spec", Value::Object(overlay("spec", defaults, given)?))
 }
 
+/// `podRuntime` (camelCase keys) laid over core's `PodRuntime::default()`.
+fn pod_runtime(given: Value) -> Result<PodRuntime> {
+    let defaults =
+        serde_json::to_value(PodRuntime::default()).map_err(|e| invalid(e.to_string()))?;
+    let merged = overlay("podRuntime", defaults, object("podRuntime", given)?)?;
+    from_js_value("podRuntime", Value::Object(merged))
+}
+
 fn routes(options: RoutesOptions) -> Routes {
     let defaults = Routes::default();
     Routes {
@@ -330,8 +342,11 @@ fn builder(o: TrainpodOptions) -> Result<(sdk::TrainpodBuilder, Option<Arc<Manua
     if let Some(image) = o.image {
         b = b.image(image);
     }
-    if o.pod_python.is_some() || o.expect_gpu.is_some() {
-        let mut runtime = PodRuntime::default();
+    if o.pod_python.is_some() || o.expect_gpu.is_some() || o.pod_runtime.is_some() {
+        let mut runtime = match o.pod_runtime {
+            Some(given) => pod_runtime(given)?,
+            None => PodRuntime::default(),
+        };
         if let Some(python) = o.pod_python {
             runtime.python = python;
         }
