@@ -60,19 +60,25 @@ run=$here/.artifacts/run
 rm -rf "$run"
 mkdir -p "$run/datasets" "$run/artifacts" "$run/pods"
 cp "$root/examples/data/chat.jsonl" "$run/datasets/chat"
-server_pid=
+server_pid='' emulator_pid=''
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
-  [ -n "$server_pid" ] && kill -- "-$server_pid" 2>/dev/null
-  exec 3>&- # the emulator stops when its stdin closes, and ends every pod's process group
-  wait 2>/dev/null
+  if [ -n "$server_pid" ]; then kill -- "-$server_pid" 2>/dev/null || true; fi
+  # The emulator stops when its stdin closes (or on SIGTERM) and ends every pod's process group.
+  exec 3>&-
+  if [ -n "$emulator_pid" ]; then kill "$emulator_pid" 2>/dev/null || true; fi
+  wait 2>/dev/null || true
 }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
+# Its stdin is a pipe this script holds open: should the script be killed, the emulator stops too.
 mkfifo "$run/emulator.stdin"
-exec 3<>"$run/emulator.stdin"
 offline=(--env HF_HUB_OFFLINE=1 --env TRANSFORMERS_OFFLINE=1 --env HF_DATASETS_OFFLINE=1)
-"$emulator" --run-pods --workspace-root "$run/pods" "${offline[@]}" <&3 >"$run/emulator.out" 2>"$run/emulator.log" &
+"$emulator" --run-pods --workspace-root "$run/pods" "${offline[@]}" <"$run/emulator.stdin" \
+  >"$run/emulator.out" 2>"$run/emulator.log" &
+emulator_pid=$!
+exec 3>"$run/emulator.stdin"
 for _ in $(seq 100); do grep -q '^http' "$run/emulator.out" 2>/dev/null && break; sleep 0.1; done
 emulator_url=$(head -1 "$run/emulator.out")
 [[ $emulator_url == http://127.0.0.1:* ]] || fail "the emulator did not start: $(cat "$run/emulator.log")"
@@ -96,7 +102,7 @@ export TRAINPOD_EXAMPLE_SPEC=$spec
 TRAINPOD_LOCAL_PROVIDER=$emulator_url TRAINPOD_LOCAL_PROVIDER_KEY=$EMULATOR_KEY TRAINPOD_APP_URL=$APP_URL \
   TRAINPOD_STORE=sqlite://$run/trainpod.db TRAINPOD_DATASETS_DIR=$run/datasets \
   TRAINPOD_POD_PYTHON=$python \
-  setsid node node_modules/next/dist/bin/next start -H 127.0.0.1 -p "$port" >"$run/next.log" 2>&1 &
+  setsid node node_modules/next/dist/bin/next start -H 127.0.0.1 -p "$port" >"$run/next.log" 2>&1 3>&- &
 server_pid=$!
 for _ in $(seq 300); do curl -fsS -o /dev/null "$APP_URL/" 2>/dev/null && break; sleep 0.1; done
 curl -fsS -o /dev/null "$APP_URL/" || fail "next start did not answer: $(cat "$run/next.log")"
@@ -104,7 +110,7 @@ lap "next start on $APP_URL, local provider on $emulator_url"
 
 export NEXT_LOG=$run/next.log
 status=0
-node --test --test-concurrency=1 tests/ || status=$?
+node --test --test-concurrency=1 tests/ 3>&- || status=$?
 if [ "$status" != 0 ]; then
   echo "--- next.log (tail)" && tail -n 40 "$run/next.log"
   for log in "$run"/pods/*/*.log; do [ -f "$log" ] && echo "--- $log (tail)" && tail -n 30 "$log"; done

@@ -28,8 +28,9 @@ function options(env = process.env): TrainpodOptions {
     datasetsDir: env.TRAINPOD_DATASETS_DIR ?? 'datasets',
     artifactsDir: env.TRAINPOD_ARTIFACTS_DIR ?? 'artifacts',
     podPython: env.TRAINPOD_POD_PYTHON || undefined,
-    // The local provider's pods run on this machine's CPU: no GPU for the pod's preflight to find.
-    ...(local ? { expectGpu: false } : {}),
+    // The local provider's pods run here, on the CPU and the app's own disk: no GPU to find, a
+    // little free disk asked for, and frequent reports so that the page moves.
+    ...(local ? { expectGpu: false, podRuntime: { minFreeDiskGb: 1, heartbeatS: 2, flushS: 1, progressS: 1 } } : {}),
   };
 }
 
