@@ -836,8 +836,12 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.AppStaging = nativeBinding.AppStaging
+module.exports.ArtifactUpload = nativeBinding.ArtifactUpload
+module.exports.Follow = nativeBinding.Follow
+module.exports.LogStream = nativeBinding.LogStream
 module.exports.Store = nativeBinding.Store
 module.exports.Tokens = nativeBinding.Tokens
+module.exports.Trainpod = nativeBinding.Trainpod
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.generateSecret = nativeBinding.generateSecret
 module.exports.httpStatus = nativeBinding.httpStatus

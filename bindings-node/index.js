@@ -214,17 +214,80 @@ function withBody(grant) {
   return grant;
 }
 
+/** Replace `proto[name]` with `decorate(guarded)`, keeping the native function under NATIVE. */
+function decorate(proto, name, make) {
+  const guarded = proto[name];
+  const decorated = make(guarded);
+  Object.defineProperty(decorated, 'name', { value: name });
+  Object.defineProperty(decorated, NATIVE, { value: guarded[NATIVE] ?? guarded });
+  Object.defineProperty(proto, name, { value: decorated, writable: true, configurable: true });
+}
+
 // `authorizeDatasetDownload` returns the grant with its body helpers. The decorator keeps the
 // native function under NATIVE, so a reload of this file wraps the original again, not this.
-if (module.exports.AppStaging) {
-  const proto = module.exports.AppStaging.prototype;
-  const guarded = proto.authorizeDatasetDownload;
-  const decorated = function authorizeDatasetDownload(...args) {
-    return withBody(Reflect.apply(guarded, this, args));
-  };
-  Object.defineProperty(decorated, NATIVE, { value: guarded[NATIVE] ?? guarded });
-  Object.defineProperty(proto, 'authorizeDatasetDownload', { value: decorated, writable: true, configurable: true });
+for (const Class of [module.exports.AppStaging, module.exports.Trainpod]) {
+  decorate(
+    Class.prototype,
+    'authorizeDatasetDownload',
+    (guarded) =>
+      function (...args) {
+        return withBody(Reflect.apply(guarded, this, args));
+      },
+  );
 }
+
+/** An async iterator over a native `next()` that resolves `null` at the end. */
+function iterate(source) {
+  return {
+    async next() {
+      const value = await source.next();
+      if (value === null) {
+        source.close();
+        return { done: true, value: undefined };
+      }
+      return { done: false, value };
+    },
+    async return(value) {
+      source.close();
+      return { done: true, value };
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
+
+// `for await (const update of tp.follow(jobId))`, and the same over `await tp.logs(jobId)`.
+for (const Class of [module.exports.Follow, module.exports.LogStream]) {
+  Object.defineProperty(Class.prototype, Symbol.asyncIterator, {
+    value() {
+      return iterate(this);
+    },
+    writable: true,
+    configurable: true,
+  });
+}
+
+/**
+ * Receive a whole artifact file: `body` is a `Uint8Array` (a `Buffer`) or an async iterable of
+ * them (a Node request, a web `ReadableStream`). Each chunk is written before the next is read.
+ */
+async function putArtifact(jobId, authorization, path, body) {
+  const upload = await this.beginArtifact(jobId, authorization, path);
+  try {
+    if (body instanceof Uint8Array) await upload.write(body);
+    else for await (const chunk of body) await upload.write(chunk);
+  } catch (err) {
+    upload.abort();
+    throw err;
+  }
+  return upload.finish();
+}
+Object.defineProperty(module.exports.Trainpod.prototype, 'putArtifact', {
+  value: putArtifact,
+  writable: true,
+  configurable: true,
+});
 
 Object.assign(module.exports, {
   ERROR_CODES,

@@ -1,16 +1,24 @@
 // Compiled by `npm run typecheck` (never run): the declarations describe real usage.
 import {
   AppStaging,
+  type ArtifactFile,
   type Claims,
   type DatasetGrant,
   ERROR_CODES,
   generateSecret,
   httpStatus,
+  type IngestOutcome,
   InvalidInputError,
   type IssuedToken,
+  type JobSpecInput,
+  type JobState,
+  type JobStatus,
+  type Plan,
+  type ReconcileAction,
   Store,
   TokenError,
   Tokens,
+  Trainpod,
   TrainpodError,
 } from '../index.js';
 
@@ -60,4 +68,79 @@ export async function GET(req: Request, ctx: { params: Promise<{ id: string }> }
   if (req.method === 'HEAD') grant.close();
   const body = req.method === 'HEAD' ? null : grant.webStream();
   return new Response(body, { status: grant.status, headers: grant.headers });
+}
+
+// The SDK: plan, deploy, follow, and the pod-facing routes of a Next.js app.
+async function deployJob(): Promise<[Plan, JobStatus]> {
+  const tp: Trainpod = await Trainpod.create({
+    appUrl: 'https://app.example.com',
+    signingKeys: process.env.TRAINPOD_SIGNING_KEYS,
+    store: 'sqlite://trainpod.db',
+    datasetsDir: '/srv/datasets',
+    routes: { metrics: '/api/jobs/{job}/metrics' },
+    podEnv: { HF_HOME: '/workspace/hf' },
+  });
+  const input: JobSpecInput = {
+    user: 'user-1',
+    model: 'Qwen/Qwen2.5-0.5B',
+    dataset: { kind: 'app', id: 'ds-1' },
+    budgetUsd: 5,
+    hyperparameters: { epochs: 2 },
+  };
+  const plan: Plan = await tp.plan(input);
+  const usd: number = plan.estimate.usdHigh + plan.gpu.pricePerHour;
+  const job: JobStatus = await tp.deploy(plan);
+  for await (const update of tp.follow(job.jobId)) {
+    if (update.kind === 'status') {
+      const state: JobState = update.status.state;
+      if (state === 'failed') break;
+    } else {
+      const stage: string | undefined = update.event.stage;
+      console.log(stage, update.event.data, usd);
+    }
+  }
+  for await (const line of await tp.logs(job.jobId, 100)) console.log(line.line, line.source);
+  const actions: ReconcileAction[] = await tp.reconcile();
+  console.log(actions.map((a) => a.jobState));
+  const cancelled: JobStatus = await tp.cancel(job.jobId);
+  const files: ArtifactFile[] = await tp.downloadArtifacts(cancelled.jobId, '/tmp/out');
+  console.log(files.length);
+  return [plan, await tp.retry(job.jobId)];
+}
+
+export { deployJob };
+
+declare const tp: Trainpod;
+
+// `POST /api/jobs/[job]/metrics`
+export async function POST(req: Request, ctx: { params: Promise<{ job: string }> }): Promise<Response> {
+  const { job } = await ctx.params;
+  try {
+    const body = new Uint8Array(await req.arrayBuffer());
+    const out: IngestOutcome = await tp.ingestMetrics(job, req.headers.get('authorization'), body);
+    const state: JobState = out.job.state;
+    return new Response(out.body, { status: out.status, headers: { 'content-type': 'application/json', state } });
+  } catch (err) {
+    const code = err instanceof TrainpodError ? err.code : 'INTERNAL';
+    return Response.json({ error: code }, { status: httpStatus(code) });
+  }
+}
+
+// `PUT /api/jobs/[job]/artifacts/files/[...path]`
+export async function PUT(req: Request, ctx: { params: Promise<{ job: string; path: string[] }> }): Promise<Response> {
+  const { job, path } = await ctx.params;
+  if (!req.body) return new Response(null, { status: 400 });
+  const file: ArtifactFile = await tp.putArtifact(job, req.headers.get('authorization'), path.join('/'), req.body);
+  return Response.json(file);
+}
+
+// `GET /api/datasets/[id]` through the SDK.
+export async function datasetRoute(req: Request, id: string): Promise<Response> {
+  const grant: DatasetGrant = tp.authorizeDatasetDownload(
+    req.headers.get('authorization'),
+    new URL(req.url).searchParams.get('token'),
+    id,
+    req.headers.get('range'),
+  );
+  return new Response(grant.webStream(), { status: grant.status, headers: grant.headers });
 }

@@ -8,9 +8,13 @@
 #![allow(unsafe_code)]
 
 mod errors;
+mod json;
 mod numbers;
+mod promise;
+mod sdk;
 mod staging;
 mod store;
+mod stream;
 mod tokens;
 
 use napi_derive::napi;

@@ -58,7 +58,7 @@ pub struct SignedDownload {
 /// A header or parameter as a route reads it: `Headers.get` and `URLSearchParams.get` give
 /// `null` for a missing one, Node's `req.headers` gives `undefined`; both mean absent. (The
 /// fields spell the type out: napi recognises optional fields by their written `Option`.)
-fn present(value: &Option<Either<String, Null>>) -> Option<&str> {
+pub(crate) fn present(value: &Option<Either<String, Null>>) -> Option<&str> {
     match value {
         Some(Either::A(s)) => Some(s),
         _ => None,
@@ -195,29 +195,34 @@ impl AppStaging {
             if_range: present(&r.if_range),
             job: present(&r.job),
         }))?;
-        if grant.size as f64 > 9_007_199_254_740_991.0 {
-            return Err(invalid("the dataset is larger than 2^53 bytes"));
-        }
-        let mut out = DatasetGrant {
-            status: u32::from(grant.status),
-            headers: grant
-                .headers
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), v.clone()))
-                .collect(),
-            offset: grant.offset as f64,
-            length: grant.length as f64,
-            size: grant.size as f64,
-            sha256: grant.sha256.clone(),
-            etag: grant.etag.clone(),
-            dataset: grant.dataset.clone(),
-            claims: grant.claims.clone().into(),
-            fd: None,
-        };
-        // With no body to send the file is closed here, so a route cannot leak it.
-        if grant.length > 0 {
-            out.fd = Some(grant.into_file().into_raw_fd());
-        }
-        Ok(out)
+        grant_to_js(grant)
     }
+}
+
+/// A core grant for JavaScript: its open file crosses as a descriptor the caller owns.
+pub(crate) fn grant_to_js(grant: staging::Grant) -> Result<DatasetGrant> {
+    if grant.size as f64 > 9_007_199_254_740_991.0 {
+        return Err(invalid("the dataset is larger than 2^53 bytes"));
+    }
+    let mut out = DatasetGrant {
+        status: u32::from(grant.status),
+        headers: grant
+            .headers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect(),
+        offset: grant.offset as f64,
+        length: grant.length as f64,
+        size: grant.size as f64,
+        sha256: grant.sha256.clone(),
+        etag: grant.etag.clone(),
+        dataset: grant.dataset.clone(),
+        claims: grant.claims.clone().into(),
+        fd: None,
+    };
+    // With no body to send the file is closed here, so a route cannot leak it.
+    if grant.length > 0 {
+        out.fd = Some(grant.into_file().into_raw_fd());
+    }
+    Ok(out)
 }

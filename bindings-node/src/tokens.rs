@@ -165,6 +165,11 @@ impl Tokens {
     pub(crate) fn inner(&self) -> &token::Tokens {
         &self.inner
     }
+
+    /// The token service of a `Trainpod`, with its fixed clock when it has one.
+    pub(crate) fn from_core(inner: token::Tokens, clock: Option<Arc<ManualClock>>) -> Self {
+        Tokens { inner, clock }
+    }
 }
 
 #[napi]

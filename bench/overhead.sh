@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The Node binding's own cost per call over core: token verification and metrics ingestion through
+# `Trainpod`, against the same calls in Rust (bench/src/bin/sdk_calls.rs), in one run.
+# Usage: bash bench/overhead.sh      (release builds; takes a few minutes)
+set -Eeuo pipefail
+cd "$(dirname "$0")/.."
+target=${CARGO_TARGET_DIR:-target}
+cargo build -q --locked --release -p trainpod-bench --bin sdk_calls --target x86_64-unknown-linux-gnu
+cargo build -q --locked -p trainpod-emulator
+(cd bindings-node && npm ci --no-audit --no-fund >/dev/null && npm run build:release >/dev/null)
+TRAINPOD_EMULATOR="$target/debug/trainpod-emulator" node --expose-gc bench/node/overhead.mjs "$target/x86_64-unknown-linux-gnu/release/sdk_calls"

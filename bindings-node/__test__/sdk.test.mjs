@@ -1,0 +1,386 @@
+// The Trainpod SDK from Node on the RunPod emulator: typed builder errors, plan → deploy →
+// metric batches → status → follow, cancel and retry, reconcile, replayed and conflicting
+// batches, refused tokens, dataset grants and artifacts. The clock is fixed (`now`), as in
+// tests/e2e/tests/sdk.rs, so that heartbeats and deadlines are exact.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buffer } from 'node:stream/consumers';
+import { test } from 'node:test';
+import { generateSecret, InvalidInputError, TokenError, Trainpod, TrainpodError } from '../index.mjs';
+import { startEmulator } from '../testing.js';
+
+const T0 = 1_900_000_000;
+const CHAT = '{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}';
+const DATA = Buffer.from(`${Array(50).fill(CHAT).join('\n')}\n`);
+const sha256 = (b) => createHash('sha256').update(b).digest('hex');
+
+async function setup(t, options = {}) {
+  const emu = await startEmulator();
+  t.after(() => emu.stop());
+  const dir = mkdtempSync(join(tmpdir(), 'trainpod-sdk-'));
+  const datasetsDir = join(dir, 'datasets');
+  mkdirSync(datasetsDir);
+  writeFileSync(join(datasetsDir, 'chat'), DATA);
+  writeFileSync(join(datasetsDir, 'broken'), `${CHAT}\n{"messages": [\n`);
+  const tp = await Trainpod.create({
+    ignoreEnv: true,
+    localProvider: { baseUrl: emu.baseUrl, apiKey: emu.accountKey },
+    appUrl: 'http://127.0.0.1:9',
+    signingKeys: `k1:active:${generateSecret()}`,
+    store: 'memory:',
+    datasetsDir,
+    artifactsDir: join(dir, 'artifacts'),
+    followIntervalMs: 10,
+    now: T0,
+    ...options,
+  });
+  return { emu, tp, dir };
+}
+
+const spec = (jobId, extra = {}) => ({
+  jobId,
+  user: 'user-1',
+  model: 'Qwen/Qwen2.5-0.5B',
+  dataset: { kind: 'app', id: 'chat' },
+  budgetUsd: 2,
+  ...extra,
+});
+
+/** A metrics batch as the pod sends it, with a token for `attempt`. */
+function batch(tp, job, attempt, n, events) {
+  const { token } = tp.tokens().issue({ purpose: 'metrics.write', user: 'user-1', job, epoch: attempt, ttlSecs: 3600 });
+  return [`Bearer ${token}`, Buffer.from(JSON.stringify({ job, attempt, batch: n, events }))];
+}
+
+const event = (n, ts, type, extra = {}) => ({ n, source: 'bootstrap', type, ts, data: {}, ...extra });
+
+/** Whether the emulator has terminated the pod (terminated pods are gone from its API). */
+async function terminated(emu, podId) {
+  const res = await fetch(`${emu.baseUrl}/pods/${podId}`, { headers: { Authorization: `Bearer ${emu.accountKey}` } });
+  await res.body?.cancel();
+  return res.status === 404;
+}
+
+/** The first character of the tag changed: still canonical base64url, so the signature fails. */
+function forge(token) {
+  const i = token.lastIndexOf('.') + 1;
+  return token.slice(0, i) + (token[i] === 'A' ? 'B' : 'A') + token.slice(i + 1);
+}
+
+test('the builder refuses a missing key and an app a pod cannot reach, with their codes', async () => {
+  const signingKeys = `k1:active:${generateSecret()}`;
+  await assert.rejects(Trainpod.create({ ignoreEnv: true, signingKeys, store: 'memory:' }), (err) => {
+    assert.ok(err instanceof TrainpodError);
+    assert.equal(err.code, 'AUTH_INVALID');
+    return true;
+  });
+  const loopback = { ignoreEnv: true, runpodApiKey: 'rpa_x', appUrl: 'http://localhost:3000', signingKeys };
+  await assert.rejects(Trainpod.create({ ...loopback, store: 'memory:' }), (err) => {
+    assert.ok(err instanceof InvalidInputError);
+    assert.equal(err.code, 'URL_UNREACHABLE_FROM_POD');
+    return true;
+  });
+  const allowed = await Trainpod.create({ ...loopback, store: 'memory:', allowLoopback: true });
+  assert.ok(allowed instanceof Trainpod);
+  await assert.rejects(Trainpod.create({ ignoreEnv: true, runpodApiKey: 'rpa_x', store: 'memory:' }), {
+    code: 'INVALID_INPUT', // no signing keys
+  });
+  await assert.rejects(Trainpod.create({ ...loopback, signingKeys: 'k1:primary:x' }), { code: 'INVALID_INPUT' });
+  await assert.rejects(Trainpod.create({ ...loopback, allowLoopback: true, followIntervalMs: -1 }), {
+    code: 'INVALID_INPUT',
+  });
+  assert.throws(() => allowed.setNow(5), { code: 'INVALID_INPUT' });
+});
+
+test('plan estimates the cost, refuses what would fail, and spends nothing', async (t) => {
+  const { emu, tp } = await setup(t);
+  const plan = await tp.plan(spec('plan-1'));
+  assert.equal(plan.jobId, 'plan-1');
+  assert.equal(plan.dataset.rows, 50);
+  assert.equal(plan.dataset.format, 'messages');
+  assert.equal(plan.dataset.sha256, sha256(DATA));
+  assert.equal(plan.paramsB, 0.5);
+  assert.deepEqual(
+    plan.estimate.lines.map((l) => l.phase),
+    ['provisioning', 'dependencies', 'model_download', 'dataset_transfer', 'training', 'upload'],
+  );
+  assert.ok(plan.estimate.usdLow > 0 && plan.estimate.usdLow < plan.estimate.usdHigh);
+  assert.equal(plan.deadlineSecs, Math.floor((2 / plan.gpu.pricePerHour) * 3600));
+  assert.equal(plan.createdAt, T0);
+  assert.equal(plan.hyperparameters.learningRate, 2e-4);
+  assert.equal(plan.spec.gpuCount, 1);
+  // Given hyperparameters are laid over the method's defaults.
+  const tuned = await tp.plan(spec('plan-2', { method: 'full', hyperparameters: { epochs: 2 } }));
+  assert.equal(tuned.hyperparameters.epochs, 2);
+  assert.equal(tuned.hyperparameters.learningRate, 2e-5);
+
+  // A public dataset over 4 GiB: its size comes back from JavaScript as a double.
+  const sha = 'a'.repeat(64);
+  const big = await tp.plan(
+    spec('plan-3', { dataset: { kind: 'url', url: 'https://93.184.215.14/d.jsonl', bytes: 5e9, sha256: sha } }),
+  );
+  assert.equal(big.dataset.bytes, 5e9);
+  assert.deepEqual(big.spec.dataset, { kind: 'url', url: 'https://93.184.215.14/d.jsonl', bytes: 5e9, sha256: sha });
+
+  const refused = [
+    [spec('p', { budgetUsd: 0 }), 'INVALID_INPUT'],
+    [spec('../x'), 'INVALID_INPUT'],
+    [spec('p', { gpus: ['NVIDIA Imaginary'] }), 'INVALID_INPUT'],
+    [spec('p', { dataset: { kind: 'app', id: 'missing' } }), 'DATASET_NOT_FOUND'],
+    [spec('p', { dataset: { kind: 'app', id: 'broken' } }), 'DATASET_INVALID'],
+    [spec('p', { image: 'nvidia/cuda:12.4.0-base' }), 'INVALID_INPUT'],
+    [spec('p', { budget: 3 }), 'INVALID_INPUT'], // an unknown key
+    [spec('p', { hyperparameters: { epoch: 2 } }), 'INVALID_INPUT'],
+    [spec('p', { method: 'dora' }), 'INVALID_INPUT'],
+    [spec('p', { dataset: { kind: 'ftp' } }), 'INVALID_INPUT'],
+    [{ user: 'u', model: 'm', budgetUsd: 1 }, 'INVALID_INPUT'], // no dataset
+  ];
+  for (const [s, code] of refused) {
+    await assert.rejects(tp.plan(s), { code }, JSON.stringify(s));
+  }
+  await assert.rejects(tp.plan(null), { code: 'INVALID_INPUT' });
+  assert.equal((await emu.requests()).filter((r) => r.method === 'POST').length, 0, 'nothing was created');
+});
+
+test('a job runs to succeeded through its metric batches, and follow sees it all', async (t) => {
+  const { emu, tp } = await setup(t);
+  const id = 'life-1';
+  const plan = await tp.plan(spec(id));
+  const job = await tp.deploy(plan);
+  assert.equal(job.state, 'provisioning');
+  assert.equal(job.attempt, 1);
+  assert.equal(job.deadlineUnix, T0 + plan.deadlineSecs);
+  const again = await tp.deploy(plan);
+  assert.equal(again.podId, job.podId, 'deploying again changes nothing');
+  const follow = tp.follow(id);
+
+  const stages = ['preflight', 'dataset', 'training'].map((stage, i) => event(i + 1, T0 + 10, 'stage', { stage }));
+  const log = event(4, T0 + 20, 'log', { source: 'trainer', data: { step: 3, max_steps: 6, loss: 2.0 } });
+  tp.setNow(T0 + 30);
+  let out = await tp.ingestMetrics(id, ...batch(tp, id, 1, 1, [...stages, log]));
+  assert.equal(out.status, 200);
+  assert.equal(out.replay, false);
+  assert.equal(out.terminatePod, false);
+  assert.equal(out.job.state, 'training');
+  assert.equal(out.job.step, 3);
+  assert.deepEqual(JSON.parse(out.body).ok, true);
+  const status = await tp.status(id);
+  assert.equal(status.step, 3);
+  assert.equal(status.totalSteps, 6);
+  assert.equal(status.progress, 0.5);
+  assert.equal(status.etaSecs, 30);
+  assert.equal(status.loss, 2);
+  assert.ok(Math.abs(status.costUsd - (plan.gpu.pricePerHour * 30) / 3600) < 1e-9);
+  // The estimate comes back from the job's stored plan: JSON text in the store, within an ulp.
+  const [low, high] = status.estimateUsd;
+  assert.ok(Math.abs(low / plan.estimate.usdLow - 1) < 1e-12 && Math.abs(high / plan.estimate.usdHigh - 1) < 1e-12);
+
+  const done = [
+    event(5, T0 + 40, 'result', { source: 'trainer', data: { runtime_s: 12.5, train_loss: 1.2 } }),
+    event(6, T0 + 41, 'final', { stage: 'done', data: { status: 'succeeded', exit_code: 0 } }),
+  ];
+  out = await tp.ingestMetrics(id, ...batch(tp, id, 1, 2, done));
+  assert.equal(out.terminatePod, true);
+  assert.equal(out.job.state, 'succeeded');
+  assert.ok(await terminated(emu, job.podId), 'the final status terminated the pod within the call');
+
+  const seen = [];
+  for await (const update of follow) seen.push(update);
+  const last = seen.at(-1);
+  assert.equal(last.kind, 'status');
+  assert.equal(last.status.state, 'succeeded');
+  assert.equal(last.status.progress, 1);
+  const events = seen.filter((u) => u.kind === 'event').map((u) => u.event);
+  assert.deepEqual(
+    events.map((e) => e.n),
+    [1, 2, 3, 4, 5, 6],
+  );
+  assert.equal(events[3].data.max_steps, 6, 'events keep the keys the pod sent');
+  assert.equal(await follow.next(), null, 'an ended follow stays ended');
+  // The measured throughput now drives the next plan's estimate.
+  const next = await tp.plan(spec(`${id}-next`, { gpus: [plan.gpu.gpuId] }));
+  assert.deepEqual(next.estimate.throughput, { kind: 'measured', samples: 1 });
+});
+
+test('replayed batches are taken once, a conflicting one is refused, and bad tokens get their codes', async (t) => {
+  const { tp } = await setup(t);
+  const id = 'replay-1';
+  await tp.deploy(await tp.plan(spec(id)));
+  const [auth, body] = batch(tp, id, 1, 1, [event(1, T0, 'heartbeat')]);
+  assert.equal((await tp.ingestMetrics(id, auth, body)).replay, false);
+  assert.equal((await tp.ingestMetrics(id, auth, body)).replay, true);
+  const [, other] = batch(tp, id, 1, 1, [event(1, T0 + 1, 'heartbeat')]);
+  await assert.rejects(tp.ingestMetrics(id, auth, other), { code: 'SEQUENCE_CONFLICT' });
+  await assert.rejects(tp.ingestMetrics(id, auth, Buffer.from('{')), { code: 'INVALID_INPUT' });
+  await assert.rejects(tp.ingestMetrics('nope', auth, body), (err) => err instanceof TokenError);
+
+  const token = auth.slice('Bearer '.length);
+  const refusals = [
+    [undefined, 'TOKEN_MISSING'],
+    [null, 'TOKEN_MISSING'],
+    ['Bearer nope', 'TOKEN_MALFORMED'],
+    [`Bearer ${forge(token)}`, 'TOKEN_SIGNATURE_INVALID'],
+  ];
+  for (const [authorization, code] of refusals) {
+    await assert.rejects(tp.ingestMetrics(id, authorization, body), { code }, String(authorization));
+    await assert.rejects(tp.artifactManifest(id, authorization, Buffer.from('{}')), { code });
+    await assert.rejects(tp.putArtifact(id, authorization, 'a.bin', Buffer.from('x')), { code });
+    assert.throws(() => tp.authorizeDatasetDownload(authorization, null, 'chat', null), { code });
+  }
+  // A metrics token is not an artifacts or a dataset token.
+  await assert.rejects(tp.artifactManifest(id, auth, Buffer.from('{}')), { code: 'TOKEN_WRONG_PURPOSE' });
+  assert.throws(() => tp.authorizeDatasetDownload(auth, null, 'chat', null), { code: 'TOKEN_WRONG_PURPOSE' });
+});
+
+test('a dataset grant streams the file, a range of it, or nothing', async (t) => {
+  const { tp } = await setup(t);
+  const { token } = tp.tokens().issue({ purpose: 'dataset.read', user: 'user-1', job: 'job-1', dataset: 'chat' });
+  const full = tp.authorizeDatasetDownload(`Bearer ${token}`, undefined, 'chat', undefined);
+  assert.equal(full.status, 200);
+  assert.equal(full.headers['content-length'], String(DATA.length));
+  assert.equal(full.claims.job, 'job-1');
+  assert.deepEqual(await buffer(full.stream()), DATA);
+  const part = tp.authorizeDatasetDownload(null, token, 'chat', 'bytes=10-19');
+  assert.equal(part.status, 206);
+  assert.equal(part.headers['content-range'], `bytes 10-19/${DATA.length}`);
+  assert.equal(part.offset, 10);
+  assert.equal(part.length, 10);
+  const res = new Response(part.webStream(), { status: part.status, headers: part.headers });
+  assert.deepEqual(Buffer.from(await res.arrayBuffer()), DATA.subarray(10, 20));
+  const none = tp.authorizeDatasetDownload(`Bearer ${token}`, null, 'chat', `bytes=${DATA.length}-`);
+  assert.equal(none.status, 416);
+  assert.equal(none.fd, null);
+  assert.throws(() => tp.authorizeDatasetDownload(`Bearer ${token}`, null, 'other', null), {
+    code: 'TOKEN_SCOPE_MISMATCH',
+  });
+});
+
+test('cancel, then retry starts a new attempt that old tokens cannot touch', async (t) => {
+  const { emu, tp } = await setup(t);
+  const id = 'retry-1';
+  const plan = await tp.plan(spec(id));
+  const first = await tp.deploy(plan);
+  await assert.rejects(tp.retry(id), { code: 'INVALID_STATE' }, 'a live job is cancelled first');
+  const cancelled = await tp.cancel(id);
+  assert.equal(cancelled.state, 'cancelled');
+  assert.ok(await terminated(emu, first.podId));
+  assert.equal((await tp.cancel(id)).state, 'cancelled', 'cancel is idempotent');
+
+  tp.setNow(T0 + 60);
+  const second = await tp.retry(id);
+  assert.equal(second.attempt, 2);
+  assert.equal(second.state, 'provisioning');
+  assert.notEqual(second.podId, first.podId);
+  assert.equal(second.deadlineUnix, T0 + 60 + plan.deadlineSecs);
+  await assert.rejects(tp.ingestMetrics(id, ...batch(tp, id, 1, 1, [event(1, T0, 'heartbeat')])), {
+    code: 'TOKEN_SCOPE_MISMATCH',
+  });
+  const out = await tp.ingestMetrics(id, ...batch(tp, id, 2, 1, [event(1, T0 + 61, 'heartbeat')]));
+  assert.equal(out.job.attempt, 2);
+  await assert.rejects(tp.status('nope'), { code: 'NOT_FOUND' });
+  await assert.rejects(tp.cancel('../etc'), { code: 'INVALID_INPUT' });
+});
+
+test('reconcile ends stale, late and orphan pods with their reasons', async (t) => {
+  const { emu, tp } = await setup(t);
+  const jobs = [];
+  for (const id of ['stale', 'late']) jobs.push(await tp.deploy(await tp.plan(spec(id, { maxHours: 1 }))));
+  const headers = { Authorization: `Bearer ${emu.accountKey}`, 'content-type': 'application/json' };
+  const body = JSON.stringify({
+    name: 'trainpod-ghost',
+    image: 'runpod/pytorch:1',
+    gpu: { id: 'NVIDIA A40', count: 1 },
+  });
+  const ghost = await (await fetch(`${emu.baseUrl}/pods`, { method: 'POST', headers, body })).json();
+  for (const [id, n, at] of [
+    ['stale', 1, T0 + 10],
+    ['late', 1, T0 + 10],
+    ['late', 2, T0 + 650],
+  ]) {
+    tp.setNow(at);
+    await tp.ingestMetrics(id, ...batch(tp, id, 1, n, [event(1, at, 'heartbeat')]));
+  }
+  tp.setNow(T0 + 700);
+  const actions = await tp.reconcile();
+  tp.setNow(T0 + 3601);
+  actions.push(...(await tp.reconcile()));
+  const reasons = actions.map((a) => [a.jobId, a.reason, a.jobState]);
+  assert.equal(reasons.length, 3, JSON.stringify(reasons));
+  for (const expected of [
+    ['stale', 'stale_heartbeat', 'failed'],
+    [null, 'orphan', null],
+    ['late', 'deadline', 'timed_out'],
+  ]) {
+    assert.ok(
+      reasons.some((r) => JSON.stringify(r) === JSON.stringify(expected)),
+      JSON.stringify(reasons),
+    );
+  }
+  for (const podId of [ghost.id, ...jobs.map((j) => j.podId)]) assert.ok(await terminated(emu, podId), podId);
+  assert.equal((await tp.status('late')).state, 'timed_out');
+  assert.deepEqual(await tp.reconcile(), [], 'each pod is acted on once');
+});
+
+test('artifacts: manifest, uploads from a Buffer and a stream, completion, download', async (t) => {
+  const { tp, dir } = await setup(t);
+  const id = 'art-1';
+  await tp.deploy(await tp.plan(spec(id)));
+  const { token } = tp.tokens().issue({ purpose: 'artifacts.write', user: 'user-1', job: id, epoch: 1 });
+  const auth = `Bearer ${token}`;
+  const small = Buffer.from('{"r": 16}');
+  const large = Buffer.alloc(3 * 65536 + 17, 7);
+  const files = [
+    { path: 'adapter/adapter_config.json', size: small.length, sha256: sha256(small) },
+    { path: 'adapter/adapter_model.safetensors', size: large.length, sha256: sha256(large) },
+  ];
+  const manifest = (complete) => Buffer.from(JSON.stringify({ job: id, attempt: 1, files, complete }));
+  const answer = await tp.artifactManifest(id, auth, manifest(false));
+  assert.equal(answer.status, 200);
+  const uploads = JSON.parse(answer.body).uploads;
+  assert.deepEqual(
+    uploads.map((u) => u.url),
+    files.map((f) => `http://127.0.0.1:9/trainpod/jobs/${id}/artifacts/files/${f.path}`),
+  );
+  assert.deepEqual(await tp.putArtifact(id, auth, files[0].path, small), files[0]);
+  // A body that arrives in chunks, as a web ReadableStream.
+  const chunks = [large.subarray(0, 65536), large.subarray(65536, 100000), large.subarray(100000)];
+  const stream = new ReadableStream({
+    pull(controller) {
+      const chunk = chunks.shift();
+      if (chunk) controller.enqueue(new Uint8Array(chunk));
+      else controller.close();
+    },
+  });
+  assert.deepEqual(await tp.putArtifact(id, auth, files[1].path, stream), files[1]);
+  await assert.rejects(tp.putArtifact(id, auth, files[0].path, Buffer.from('{"r": 17}')), { code: 'INVALID_INPUT' });
+  await assert.rejects(tp.putArtifact(id, auth, 'not/listed.bin', small), { code: 'NOT_FOUND' });
+  await assert.rejects(tp.putArtifact(id, auth, '../escape', small), { code: 'INVALID_INPUT' });
+  assert.deepEqual(await tp.artifacts(id), [], 'nothing is listed before the pod confirms');
+  const confirmed = await tp.artifactManifest(id, auth, manifest(true));
+  assert.deepEqual(JSON.parse(confirmed.body), { complete: true });
+  assert.deepEqual(await tp.artifacts(id), files);
+  const dest = join(dir, 'out');
+  assert.deepEqual(await tp.downloadArtifacts(id, dest), files);
+  assert.deepEqual(readFileSync(join(dest, files[1].path)), large);
+  await assert.rejects(tp.downloadArtifacts('nope', dest), { code: 'NOT_FOUND' });
+});
+
+test('the pod log streams through the RunPod logs API', async (t) => {
+  const { emu, tp } = await setup(t);
+  const id = 'logs-1';
+  await assert.rejects(tp.logs(id), { code: 'NOT_FOUND' });
+  const job = await tp.deploy(await tp.plan(spec(id)));
+  await emu.pushLog(job.podId, 'epoch 1');
+  await emu.pushLog(job.podId, 'epoch 2');
+  const lines = [];
+  for await (const line of await tp.logs(id, 10)) {
+    if (line.source !== 'container') continue;
+    lines.push(line.line);
+    if (lines.length === 2) break;
+  }
+  assert.deepEqual(lines, ['epoch 1', 'epoch 2']);
+  await assert.rejects(tp.logs(id, -1), { code: 'INVALID_INPUT' });
+});

@@ -1,0 +1,137 @@
+//! Core's serde types (specs, plans, statuses) cross as plain objects: JSON values whose keys are
+//! camelCase in JavaScript and snake_case in Rust. Only keys change; values (enum names such as
+//! `"succeeded"`, ids, numbers) cross as they are. `types.d.ts` describes the shapes.
+
+use crate::errors::{Result, invalid};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Number, Value};
+
+/// The largest integer a double holds exactly.
+const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+
+/// `job_id` → `jobId`.
+pub(crate) fn camel(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    let mut upper = false;
+    for c in key.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `jobId` → `job_id`.
+pub(crate) fn snake(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 4);
+    for c in key.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn rename_keys(value: Value, rename: fn(&str) -> String) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (rename(&k), rename_keys(v, rename)))
+                .collect(),
+        ),
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(|v| rename_keys(v, rename)).collect())
+        }
+        Value::Number(n) => Value::Number(whole_number(n)),
+        other => other,
+    }
+}
+
+/// A JavaScript number that is a whole number becomes an integer, so that it deserializes into
+/// Rust's integer fields (napi hands integers above 2^32 over as floats).
+fn whole_number(n: Number) -> Number {
+    match n.as_f64() {
+        Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() <= MAX_SAFE => {
+            if f >= 0.0 {
+                Number::from(f as u64)
+            } else {
+                Number::from(f as i64)
+            }
+        }
+        _ => n,
+    }
+}
+
+/// A core value as a JavaScript object (camelCase keys).
+pub(crate) fn to_js_value<T: Serialize>(value: &T) -> Result<Value> {
+    let value = serde_json::to_value(value).map_err(|e| {
+        crate::errors::to_js(trainpod::Error::new(
+            trainpod::ErrorKind::Internal,
+            e.to_string(),
+        ))
+    })?;
+    Ok(rename_keys(value, camel))
+}
+
+/// A JavaScript object (camelCase keys) as a core value; `what` names it in errors.
+pub(crate) fn from_js_value<T: DeserializeOwned>(what: &str, value: Value) -> Result<T> {
+    serde_json::from_value(rename_keys(value, snake)).map_err(|e| {
+        invalid(format!(
+            "{what} is not valid: {}",
+            camel_message(&e.to_string())
+        ))
+    })
+}
+
+/// serde names fields in snake_case; the caller wrote camelCase.
+fn camel_message(message: &str) -> String {
+    message
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                camel(part)
+            } else {
+                part.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("`")
+}
+
+/// `given` (camelCase keys) laid over `defaults` (a serialized core value): every key must be
+/// one the defaults have, so a misspelt option is an error instead of silently ignored.
+pub(crate) fn overlay(
+    what: &str,
+    defaults: Value,
+    given: Map<String, Value>,
+) -> Result<Map<String, Value>> {
+    let Value::Object(mut merged) = defaults else {
+        return Err(invalid(format!("{what} must be an object")));
+    };
+    for (key, value) in given {
+        let name = snake(&key);
+        if !merged.contains_key(&name) {
+            return Err(invalid(format!("{what} has no option {key:?}")));
+        }
+        merged.insert(name, rename_keys(value, snake));
+    }
+    Ok(merged)
+}
+
+/// The object `value` as a map, or `INVALID_INPUT` naming `what`.
+pub(crate) fn object(what: &str, value: Value) -> Result<Map<String, Value>> {
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(invalid(format!("{what} must be an object"))),
+    }
+}

@@ -1,0 +1,224 @@
+// The plain objects `Trainpod` takes and returns: core's serde types with camelCase keys
+// (src/json.rs converts the keys, nothing else). Enum values keep core's spelling.
+
+/** Where a job is. */
+export type JobState =
+  | 'queued'
+  | 'provisioning'
+  | 'starting'
+  | 'downloading'
+  | 'training'
+  | 'uploading'
+  | 'succeeded'
+  | 'failed'
+  | 'cancelled'
+  | 'timed_out';
+
+/** How the model is adapted. */
+export type Method = 'lora' | 'qlora' | 'full';
+
+/** Numeric precision on the GPU. */
+export type Precision = 'auto' | 'bf16' | 'fp16';
+
+/** RunPod's cloud tier. */
+export type Cloud = 'SECURE' | 'COMMUNITY';
+
+/** A dataset's row format, as inspected. */
+export type DatasetFormat = 'messages' | 'prompt_completion' | 'text' | 'alpaca';
+
+/**
+ * Where the dataset comes from: a file `<datasetsDir>/<id>` the app serves through a signed URL,
+ * or a public https URL the pod checks against `bytes` and `sha256`.
+ */
+export type DatasetRef = { kind: 'app'; id: string } | { kind: 'url'; url: string; bytes: number; sha256: string };
+
+/** Training hyperparameters. */
+export interface Hyperparameters {
+  /** Passes over the dataset (ignored when `maxSteps` is set). */
+  epochs: number;
+  /** Stop after this many optimizer steps; 0 means epochs decide. */
+  maxSteps: number;
+  batchSize: number;
+  gradientAccumulationSteps: number;
+  learningRate: number;
+  /** Tokens per example; longer ones are truncated. */
+  maxLength: number;
+  loggingSteps: number;
+  /** 0 saves only the final model. */
+  saveSteps: number;
+  loraR: number;
+  loraAlpha: number;
+  loraDropout: number;
+  gradientCheckpointing: boolean;
+  precision: Precision;
+  seed: number;
+}
+
+/** One training job, complete (as a plan carries it). */
+export interface JobSpec {
+  /** `[A-Za-z0-9_-]`, at most 48 characters; generated when null. Deploying it twice creates one pod. */
+  jobId: string | null;
+  /** The user the job belongs to (tokens are scoped to it). */
+  user: string;
+  /** A Hugging Face model id (`org/name`) or an absolute path in the pod. */
+  model: string;
+  /** Model size in billions of parameters; read from the model's name when null. */
+  paramsB: number | null;
+  dataset: DatasetRef;
+  method: Method;
+  /** The method's defaults when null. */
+  hyperparameters: Hyperparameters | null;
+  /** GPU types in order of preference; empty picks the cheapest that fits. */
+  gpus: string[];
+  gpuCount: number;
+  cloud: Cloud;
+  /** Data centers to allow, in order; empty lets RunPod choose. */
+  dataCenters: string[];
+  /** The most the job may cost, USD: it sets the pod's hard deadline. */
+  budgetUsd: number;
+  /** A shorter deadline than the budget buys, in hours. */
+  maxHours: number | null;
+  /** trainpod's default PyTorch image when null. */
+  image: string | null;
+  /** The caller vouches that `image` carries Python 3.11+ and torch 2.6+. */
+  imageVouched: boolean;
+}
+
+/**
+ * What `plan` takes: `user`, `model`, `dataset` and `budgetUsd`; everything else is optional,
+ * and given hyperparameters are laid over the method's defaults. Unknown keys are refused.
+ */
+export type JobSpecInput = Pick<JobSpec, 'user' | 'model' | 'dataset' | 'budgetUsd'> &
+  Partial<Omit<JobSpec, 'user' | 'model' | 'dataset' | 'budgetUsd' | 'hyperparameters'>> & {
+    hyperparameters?: Partial<Hyperparameters> | null;
+  };
+
+/** Estimated tokens of a dataset. */
+export interface DatasetTokens {
+  perEpoch: number;
+  longestExample: number;
+}
+
+/** What the dataset holds, as inspected. */
+export interface DatasetSummary {
+  /** Null when not inspected (a public URL). */
+  format: DatasetFormat | null;
+  /** 0 when not inspected. */
+  rows: number;
+  bytes: number;
+  sha256: string;
+  tokens: DatasetTokens;
+}
+
+/** GPU memory needed, with the rule that gave it. */
+export interface MemoryEstimate {
+  neededGb: number;
+  bytesPerParam: number;
+  rule: string;
+}
+
+/** Where a training-time estimate came from. */
+export type ThroughputSource =
+  | { kind: 'heuristic'; peakTflops: number; mfu: number }
+  | { kind: 'measured'; samples: number };
+
+/** One phase of a cost estimate. */
+export interface CostLine {
+  /** `provisioning`, `dependencies`, `model_download`, `dataset_transfer`, `training`, `upload`. */
+  phase: string;
+  secondsLow: number;
+  secondsHigh: number;
+  usdLow: number;
+  usdHigh: number;
+}
+
+/** What a job is estimated to cost. */
+export interface CostEstimate {
+  lines: CostLine[];
+  secondsLow: number;
+  secondsHigh: number;
+  usdLow: number;
+  usdHigh: number;
+  pricePerHour: number;
+  trainingFlops: number;
+  throughput: ThroughputSource;
+}
+
+/** One GPU placement. */
+export interface GpuChoice {
+  gpuId: string;
+  count: number;
+  /** Memory per GPU, GB. */
+  memoryGb: number;
+  /** The pod's price, USD per hour (all GPUs). */
+  pricePerHour: number;
+  availability: string | null;
+  estimate: CostEstimate;
+}
+
+/** A checked job, ready to `deploy`: show it, then deploy it or drop it. */
+export interface Plan {
+  jobId: string;
+  spec: JobSpec;
+  hyperparameters: Hyperparameters;
+  paramsB: number;
+  dataset: DatasetSummary;
+  memory: MemoryEstimate;
+  gpu: GpuChoice;
+  /** Tried in order when the chosen GPU has no capacity. */
+  fallbacks: GpuChoice[];
+  estimate: CostEstimate;
+  /** The pod's hard deadline after creation, seconds. */
+  deadlineSecs: number;
+  image: string;
+  warnings: string[];
+  /** Unix seconds. */
+  createdAt: number;
+}
+
+/** A job's status. */
+export interface JobStatus {
+  jobId: string;
+  /** From 1. */
+  attempt: number;
+  state: JobState;
+  /** Why it ended, when it did not succeed. */
+  reason: string;
+  podId: string | null;
+  step: number | null;
+  totalSteps: number | null;
+  /** 0 to 1 (1 once succeeded). */
+  progress: number;
+  loss: number | null;
+  /** Seconds until training ends, from the pace so far. */
+  etaSecs: number | null;
+  /** What the pod has cost so far, USD. */
+  costUsd: number;
+  budgetUsd: number;
+  pricePerHour: number;
+  /** Unix seconds. */
+  lastHeartbeat: number | null;
+  /** Unix seconds. */
+  deadlineUnix: number;
+  /** [low, high] USD, from the plan. */
+  estimateUsd: [number, number] | null;
+}
+
+/** An event the pod sent, as the pod protocol defines it (docs/pod-protocol.md); keys as sent. */
+export interface PodEvent {
+  /** The sender's own event counter. */
+  n: number;
+  /** `bootstrap`, `trainer`, `upload` or `command`. */
+  source: string;
+  /** `stage`, `heartbeat`, `log`, `progress`, `result`, `final`, ... */
+  type: string;
+  /** The stage, on bootstrap events. */
+  stage?: string;
+  /** Unix seconds with a fraction. */
+  ts: number;
+  /** The payload. */
+  data: Record<string, unknown>;
+}
+
+/** One thing `follow` saw. */
+export type FollowUpdate = { kind: 'status'; status: JobStatus } | { kind: 'event'; event: PodEvent };
