@@ -13,5 +13,5 @@ TRAINPOD_EMULATOR="$target/debug/trainpod-emulator" node --expose-gc bench/node/
 # Python: the binding built in release mode into the bench's own venv.
 [ -x bench/.venv/bin/python ] || python3 -m venv bench/.venv
 bench/.venv/bin/pip install -q maturin==1.16.0
-bench/.venv/bin/maturin develop -q --release -m bindings-python/Cargo.toml
+VIRTUAL_ENV="$PWD/bench/.venv" bench/.venv/bin/maturin develop -q --release -m bindings-python/Cargo.toml
 TRAINPOD_EMULATOR="$target/debug/trainpod-emulator" bench/.venv/bin/python bench/python/overhead.py "$target/x86_64-unknown-linux-gnu/release/sdk_calls"
