@@ -142,7 +142,10 @@ fn read_and_hash(
         let n = match file.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                spare = Some(buf); // keep it: every buffer lost would shrink the pool
+                continue;
+            }
             Err(e) => return Err(e),
         };
         hasher.update(&buf[..n]);
