@@ -56,14 +56,6 @@ def machine() -> list[tuple[str, str]]:
     ]
 
 
-def fmt(x: float, unit: str = "") -> str:
-    if x >= 1000:
-        return f"{x:,.0f}{unit}"
-    if x >= 10:
-        return f"{x:.1f}{unit}"
-    return f"{x:.2f}{unit}"
-
-
 def met(ok: bool) -> str:
     return "yes" if ok else "**no**"
 
@@ -254,7 +246,7 @@ def main() -> None:
         for j in jobs:
             row = [str(j)]
             row += [next((f"{v:,.0f}" for k, v in ingest[s] if k == j), "") for s in ingest]
-            row += [next((fmt(v) for k, v in recon if k == j), "")]
+            row += [next((f"{v:.3f}" for k, v in recon if k == j), "")]
             body.append(row)
         md += [table(head, body), "",
                "Ingest: four concurrent senders, batches of 50 events spread over the jobs. "
