@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Dataset inspection throughput and memory against `openssl dgst -sha256` on the same 1 GB JSONL
-# file, in one run. Usage: bash bench/inspect.sh [SIZE_MB]   (default 1024)
+# file, in one run, interleaved, median of RUNS (default 3). Prints one JSON line.
+# Usage: bash bench/inspect.sh [SIZE_MB]   (default 1024)
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 size_mb=${1:-1024}
@@ -25,7 +26,7 @@ with open(path, "wb") as f:
 PY
 bytes=$(stat -c %s "$file")
 cargo build -q --release -p trainpod-bench --bin inspect_file
-bin=target/release/inspect_file
+bin=${CARGO_TARGET_DIR:-target}/release/inspect_file
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 time_cmd() { # prints seconds for one run
@@ -34,8 +35,13 @@ time_cmd() { # prints seconds for one run
   echo "$end - $start" | bc -l
 }
 cat "$file" >/dev/null # warm the page cache for both
-openssl_s=$(for _ in 1 2 3; do time_cmd openssl dgst -sha256 "$file"; done | median)
-inspect_s=$(for _ in 1 2 3; do time_cmd "$bin" "$file"; done | median)
+openssl=() inspect=()
+for _ in $(seq "${RUNS:-3}"); do # interleaved, so drift on a shared machine hits both alike
+  openssl+=("$(time_cmd openssl dgst -sha256 "$file")")
+  inspect+=("$(time_cmd "$bin" "$file")")
+done
+openssl_s=$(printf '%s\n' "${openssl[@]}" | median)
+inspect_s=$(printf '%s\n' "${inspect[@]}" | median)
 rss_kb=$( { /usr/bin/time -f '%M' "$bin" "$file" >/dev/null; } 2>&1 | tail -1)
 report=$("$bin" "$file")
 [ "$(openssl dgst -sha256 -r "$file" | cut -d' ' -f1)" = "$(python3 -c 'import json,sys; print(json.load(sys.stdin)["sha256"])' <<<"$report")" ] \

@@ -2,6 +2,7 @@
 # Time from a failure in the pod to its terminate request, over the failure matrix of
 # tests/e2e/tests/pod_script.rs run ROUNDS times (default 5), and the bootstrap overhead before the
 # trainer starts. The baseline is the script this replaces: `sleep 3600` after a failed run.
+# Prints a summary, then one JSON line.
 #   bash bench/pod_failures.sh [ROUNDS]
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
@@ -32,4 +33,10 @@ print(f"  all cases          p50 {statistics.median(every):.2f} s  p95 {p95:.2f}
       f"(baseline: 3600 s, so {3600 / p95:.0f}x sooner)")
 print(f"bootstrap overhead before the trainer (command mode): median {statistics.median(boot):.2f} s, "
       f"max {max(boot):.2f} s")
+print(json.dumps({"benchmark": "pod failure to terminate", "rounds": int(sys.argv[2]),
+    "samples": len(every), "p50_s": round(statistics.median(every), 2), "p95_s": round(p95, 2),
+    "baseline_s": 3600, "target": "p95 <= 10 s",
+    "cases": {c: {"median_s": round(statistics.median(v), 2), "max_s": round(max(v), 2)}
+              for c, v in sorted(lat.items())},
+    "bootstrap_median_s": round(statistics.median(boot), 2), "bootstrap_max_s": round(max(boot), 2)}))
 PY

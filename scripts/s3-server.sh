@@ -17,11 +17,12 @@ install() {
   [ -x "$bin" ] && return
   echo "s3-server.sh: building s3s-fs $version into $root (once)" >&2
   mkdir -p "$tools"
-  # Its own target directory, so the build neither reuses nor pollutes the workspace's.
+  # Its own target directory, so the build neither reuses nor pollutes the workspace's. A debug
+  # build: it compiles in a fraction of a release build's time, and the tests move megabytes.
   local build
   build=$(mktemp -d "$tools/build.XXXXXX")
   (cd "$tools" && env -u CARGO_TARGET_DIR CARGO_TARGET_DIR="$build" \
-    cargo install s3s-fs --version "$version" --features binary --locked --root "$root" -q) \
+    cargo install s3s-fs --version "$version" --features binary --locked --debug --root "$root" -q) \
     || { rm -rf "$build"; exit 1; }
   rm -rf "$build"
 }

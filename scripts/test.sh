@@ -87,8 +87,9 @@ stage "quickstart"
 bash scripts/quickstart.sh --summary /tmp/trainpod-quickstart.json
 python3 scripts/check-quickstart.py /tmp/trainpod-quickstart.json
 cargo run -q --locked -p trainpod-examples --bin tokens >/dev/null
-# The Python quickstart: the same lifecycle through Trainpod, with an http.server app.
-TRAINPOD_TRAIN_PYTHON=$(bash scripts/train-venv.sh) .venv/bin/python examples/python/quickstart.py
+# The same lifecycle from Python: the example notebook (built on examples/python/quickstart.py)
+# executed by nbclient; any error in a cell fails the run.
+(cd examples/python && "$root/.venv/bin/jupyter" execute --output /tmp/trainpod-notebook quickstart.ipynb)
 done_stage "quickstart"
 
 printf '\n'

@@ -163,10 +163,10 @@ def test_plan_renders_its_estimate_and_refuses_what_would_fail(
     assert "training" in plan.describe()
     assert pickle.loads(pickle.dumps(plan)) == plan
 
-    custom = tp.plan(spec("plan-2", hyperparameters={"max_steps": 10}, method="qlora"))
+    custom = tp.plan(spec("plan-2", hyperparameters={"max_steps": 10}, method="full"))
     assert custom.hyperparameters["max_steps"] == 10
-    assert custom.hyperparameters["learning_rate"] == 2e-4
-    assert custom.spec.method == "qlora"
+    assert custom.hyperparameters["learning_rate"] == 2e-5
+    assert custom.spec.method == "full"
 
     cases: list[tuple[trainpod.JobSpec, type[trainpod.TrainpodError]]] = [
         (spec("bad", budget_usd=0.0), trainpod.InvalidInputError),
@@ -174,6 +174,8 @@ def test_plan_renders_its_estimate_and_refuses_what_would_fail(
         (spec("bad", gpus=["NVIDIA Imaginary"]), trainpod.InvalidInputError),
         (spec("bad", hyperparameters={"epochz": 1}), trainpod.InvalidInputError),
         (spec("bad", method="lorax"), trainpod.InvalidInputError),
+        # QLoRA needs a CUDA GPU; the local provider's pods expect none: refused at plan.
+        (spec("bad", method="qlora"), trainpod.InvalidInputError),
         (spec("bad", dataset=trainpod.AppDataset("missing")), trainpod.DatasetNotFoundError),
         (spec("bad", dataset="broken"), trainpod.DatasetInvalidError),
     ]

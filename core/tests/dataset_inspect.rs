@@ -232,3 +232,57 @@ fn alpaca_is_converted_to_prompt_completion() {
         ErrorKind::InvalidInput
     );
 }
+
+#[test]
+fn rows_across_read_buffers_keep_their_lines() {
+    // Rows of varied lengths over many of inspection's read buffers (64 KiB), every 97th one
+    // invalid, with CRLF endings and a final row without a newline.
+    let d = dir();
+    let mut body = String::new();
+    let mut bad = Vec::new();
+    for i in 1..=20_000u64 {
+        if i % 97 == 0 {
+            body.push_str("{\"x\":1}");
+            bad.push(i);
+        } else {
+            let text = "é\\u00e9 word ".repeat((i % 13) as usize);
+            body.push_str(&format!("{{\"text\":\"{i} {text}\",\"i\":{i}}}"));
+        }
+        if i < 20_000 {
+            body.push_str(if i % 2 == 0 { "\r\n" } else { "\n" });
+        }
+    }
+    let p = write(&d, "many.jsonl", body.as_bytes());
+    let r = inspect(&p, &InspectOptions { max_errors: 1000 }).unwrap();
+    assert_eq!(r.rows, 20_000 - bad.len() as u64);
+    assert_eq!(r.error_count, bad.len() as u64);
+    assert_eq!(r.errors.iter().map(|e| e.line).collect::<Vec<_>>(), bad);
+    assert_eq!(r.sha256, sha256sum(&p));
+    assert!(
+        Command::new("gzip")
+            .arg("-k")
+            .arg(&p)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let gz = inspect(
+        &d.join("many.jsonl.gz"),
+        &InspectOptions { max_errors: 1000 },
+    )
+    .unwrap();
+    assert_eq!((gz.rows, gz.errors), (r.rows, r.errors));
+}
+
+#[test]
+fn the_row_limit_is_exact() {
+    // A row of 16 MiB - 1 bytes is read; one of 16 MiB is refused.
+    let d = dir();
+    let row = |len: usize| format!("{{\"text\":\"{}\"}}", "a".repeat(len - 11));
+    let body = format!("{}\n{}\n{}", row((16 << 20) - 1), row(16 << 20), row(12));
+    let p = write(&d, "limit.jsonl", body.as_bytes());
+    let r = inspect(&p, &opts()).unwrap();
+    assert_eq!((r.rows, r.error_count), (2, 1), "{:?}", r.errors);
+    assert_eq!(r.longest_row_bytes, (16 << 20) - 1);
+    assert_eq!(r.errors[0].line, 2);
+}

@@ -1,6 +1,7 @@
 //! Sustained `ingest_metrics` throughput, batches of 50 events, as `bench/ingest.sh` runs it:
-//! `ingest_batches STORE_URL [BATCHES]`. Four concurrent senders over eight jobs, like pods
-//! reporting at once. The baseline is the ledger write alone (`accept_batch`), in the same run.
+//! `ingest_batches STORE_URL [BATCHES] [JOBS]`. Four concurrent senders over JOBS jobs (default
+//! eight), like pods reporting at once. The baseline is the ledger write alone (`accept_batch`),
+//! in the same run. Prints one JSON line.
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
 use std::sync::Arc;
@@ -12,7 +13,6 @@ use trainpod::store::{self, JobRecord, MetricBatch, Store};
 use trainpod::token::{IssueRequest, KeyRing, Purpose, Tokens, generate_secret};
 
 const EVENTS: usize = 50;
-const JOBS: usize = 8;
 const SENDERS: usize = 4;
 
 fn body(job: &str, batch: usize) -> Vec<u8> {
@@ -57,11 +57,15 @@ fn job(id: &str) -> JobRecord {
 async fn main() {
     let url = std::env::args()
         .nth(1)
-        .expect("usage: ingest_batches STORE_URL [BATCHES]");
+        .expect("usage: ingest_batches STORE_URL [BATCHES] [JOBS]");
     let batches: usize = std::env::args()
         .nth(2)
         .and_then(|a| a.parse().ok())
         .unwrap_or(4000);
+    let jobs: usize = std::env::args()
+        .nth(3)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(8);
     let store = store::open(&url).await.unwrap();
     let ring = KeyRing::parse(&format!("k1:active:{}", generate_secret())).unwrap();
     let tokens = Tokens::builder()
@@ -71,7 +75,7 @@ async fn main() {
         .unwrap();
     let run = format!("{}", std::process::id());
     let mut work = Vec::new();
-    for j in 0..JOBS {
+    for j in 0..jobs {
         let id = format!("bench-{run}-{j}");
         store.insert_job(&job(&id)).await.unwrap();
         let req = IssueRequest {
@@ -82,7 +86,7 @@ async fn main() {
         work.push((id, auth));
     }
     let bodies: Vec<(usize, Vec<u8>)> = (0..batches)
-        .map(|b| (b % JOBS, body(&work[b % JOBS].0, b / JOBS + 1)))
+        .map(|b| (b % jobs, body(&work[b % jobs].0, b / jobs + 1)))
         .collect();
     let (work, bodies) = (Arc::new(work), Arc::new(bodies));
 
@@ -119,7 +123,7 @@ async fn main() {
     let ledger_s = t.elapsed().as_secs_f64();
     let events = (batches * EVENTS) as f64;
     println!(
-        "{{\"store\":\"{}\",\"batches\":{batches},\"events_per_s\":{:.0},\"ledger_only_events_per_s\":{:.0},\"ratio\":{:.2}}}",
+        "{{\"benchmark\":\"metrics ingest\",\"store\":\"{}\",\"jobs\":{jobs},\"batches\":{batches},\"events_per_s\":{:.0},\"ledger_only_events_per_s\":{:.0},\"ratio\":{:.2}}}",
         url.split(':').next().unwrap_or(""),
         events / ingest_s,
         events / ledger_s,

@@ -1,6 +1,6 @@
 //! Times `reconcile` over N jobs on the RunPod emulator with a SQLite store, as
 //! `bench/reconcile.sh` runs it: N live pods with their jobs, one in ten stale (terminated by the
-//! pass), plus the baseline of the same pass's `list_pods` alone.
+//! pass), plus the baseline of the same pass's `list_pods` alone. Prints one JSON line.
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
 use std::time::Instant;
@@ -68,7 +68,7 @@ async fn main() {
         .unwrap();
     let reconcile_s = t.elapsed().as_secs_f64();
     println!(
-        "{{\"jobs\":{n},\"pods_listed\":{listed},\"terminated\":{},\"reconcile_s\":{reconcile_s:.3},\"list_pods_s\":{list_s:.3}}}",
+        "{{\"benchmark\":\"reconcile\",\"jobs\":{n},\"pods_listed\":{listed},\"terminated\":{},\"reconcile_s\":{reconcile_s:.3},\"list_pods_s\":{list_s:.3}}}",
         actions.len()
     );
     drop(store);

@@ -3,6 +3,7 @@
 mod convert;
 mod inspect;
 mod row;
+mod scan;
 
 pub use convert::convert_alpaca;
 pub use inspect::{Container, DatasetReport, InspectOptions, RowError, inspect, validate};

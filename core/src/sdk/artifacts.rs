@@ -61,6 +61,7 @@ pub struct ArtifactUpload {
     expected: ArtifactFile,
     hasher: Sha256,
     written: u64,
+    done: bool,
 }
 
 impl ArtifactUpload {
@@ -78,10 +79,9 @@ impl ArtifactUpload {
     }
 
     /// Checks size and sha256 against the manifest and keeps the file.
-    pub fn finish(self) -> Result<ArtifactFile> {
-        let digest = crate::hex::encode(&self.hasher.finalize());
+    pub fn finish(mut self) -> Result<ArtifactFile> {
+        let digest = crate::hex::encode(&std::mem::take(&mut self.hasher).finalize());
         if self.written != self.expected.size || digest != self.expected.sha256 {
-            let _ = std::fs::remove_file(&self.temp);
             return Err(Error::invalid_input(format!(
                 "artifact {} arrived with {} bytes and sha256 {digest}, not what its manifest declared; \
                  upload it again",
@@ -90,7 +90,17 @@ impl ArtifactUpload {
         }
         self.file.sync_all().map_err(io_error)?;
         std::fs::rename(&self.temp, &self.dest).map_err(io_error)?;
-        Ok(self.expected)
+        self.done = true;
+        Ok(self.expected.clone())
+    }
+}
+
+impl Drop for ArtifactUpload {
+    /// An upload abandoned midway (the connection cut) leaves no temporary file behind.
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_file(&self.temp);
+        }
     }
 }
 
@@ -276,6 +286,7 @@ impl Trainpod {
             expected,
             hasher: Sha256::new(),
             written: 0,
+            done: false,
         })
     }
 

@@ -56,13 +56,10 @@ async fn metrics(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match tp
+    let outcome = tp
         .ingest_metrics(&job, authorization(&headers).as_deref(), &body)
-        .await
-    {
-        Ok(out) => json_response(out.status, out.body),
-        Err(err) => refuse(&err),
-    }
+        .await;
+    answer(outcome.map(|out| (out.status, out.body)))
 }
 
 async fn manifest(
@@ -71,13 +68,10 @@ async fn manifest(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match tp
+    let outcome = tp
         .artifact_manifest(&job, authorization(&headers).as_deref(), &body)
-        .await
-    {
-        Ok(answer) => json_response(answer.status, answer.body),
-        Err(err) => refuse(&err),
-    }
+        .await;
+    answer(outcome.map(|a| (a.status, a.body)))
 }
 
 async fn upload(
@@ -108,7 +102,13 @@ async fn upload(
     }
 }
 
-fn json_response(status: u16, body: String) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+/// A JSON answer, or the refusal.
+fn answer(outcome: crate::Result<(u16, String)>) -> Response {
+    match outcome {
+        Ok((status, body)) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
+        Err(err) => refuse(&err),
+    }
 }

@@ -161,14 +161,10 @@ impl JobSpec {
 /// The longest job id: the pod name `trainpod-<id>.<attempt>` must stay short.
 pub const MAX_JOB_ID_LEN: usize = 48;
 
-/// A job id: 1 to 48 of `[A-Za-z0-9_-]`.
+/// A job id: 1 to 48 of `[A-Za-z0-9_-]` (the pod script takes 64; the SDK keeps room for the
+/// attempt in the pod name).
 pub fn check_job_id(id: &str) -> Result<()> {
-    let ok = !id.is_empty()
-        && id.len() <= MAX_JOB_ID_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
+    if crate::script::validate_job_id(id).is_ok() && id.len() <= MAX_JOB_ID_LEN {
         Ok(())
     } else {
         Err(Error::invalid_input(format!(

@@ -341,14 +341,12 @@ fn terminations(emu: &Emulator) -> HashMap<String, usize> {
         let terminate = (r.method == "POST"
             && String::from_utf8_lossy(&r.body).contains("terminate"))
             || r.method == "DELETE";
-        if terminate && r.status < 300 {
-            if let Some(pod) = r
-                .uri
-                .strip_prefix("/v2/pods/")
-                .and_then(|p| p.split('/').next())
-            {
-                *counts.entry(pod.to_owned()).or_default() += 1;
-            }
+        let pod = r
+            .uri
+            .strip_prefix("/v2/pods/")
+            .and_then(|p| p.split('/').next());
+        if let (true, Some(pod)) = (terminate && r.status < 300, pod) {
+            *counts.entry(pod.to_owned()).or_default() += 1;
         }
     }
     counts

@@ -1,0 +1,107 @@
+// The binding's own cost per call: the same SDK calls made from Node through `Trainpod` and in
+// Rust by bench/src/bin/sdk_calls.rs (run here, in the same run), token verification and metrics
+// ingestion (batches of 50 events) on the RunPod emulator with a memory store and a fixed clock.
+// Run: `bash bench/overhead.sh`, or `node --expose-gc bench/node/overhead.mjs PATH/TO/sdk_calls` after
+// building the emulator, the release addon and the Rust binary.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const require = createRequire(import.meta.url);
+const { Trainpod, generateSecret } = require('../../bindings-node/index.js');
+const { startEmulator } = require('../../bindings-node/testing.js');
+
+// The constants of sdk_calls.rs.
+const T0 = 1_900_000_000;
+const JOBS = 100;
+const BATCHES = 20;
+const ROUNDS = 7;
+const VERIFY_CALLS = 20_000;
+const EVENTS = 50;
+const CHAT = '{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}';
+
+const binary = process.argv[2];
+if (!binary) throw new Error('usage: node bench/node/overhead.mjs PATH/TO/sdk_calls');
+const keys = `k1:active:${generateSecret()}`;
+
+// Keys in the order serde_json writes them, so that both sides parse the same bytes.
+function body(job, round, batch) {
+  const events = Array.from({ length: EVENTS }, (_, i) => ({
+    data: { loss: 1.25, max_steps: 1000, step: i },
+    n: i,
+    source: 'trainer',
+    ts: T0 + 1,
+    type: 'log',
+  }));
+  return Buffer.from(JSON.stringify({ attempt: 1, batch: round * BATCHES + batch + 1, events, job }));
+}
+
+const median = (v) => v.sort((a, b) => a - b)[v.length >> 1];
+
+const emu = await startEmulator();
+try {
+  const dir = mkdtempSync(join(tmpdir(), 'trainpod-overhead-'));
+  writeFileSync(join(dir, 'chat'), `${CHAT}\n`.repeat(50));
+  const tp = await Trainpod.create({
+    ignoreEnv: true,
+    localProvider: { baseUrl: emu.baseUrl, apiKey: emu.accountKey },
+    appUrl: 'http://127.0.0.1:9',
+    signingKeys: keys,
+    store: 'memory:',
+    datasetsDir: dir,
+    now: T0,
+  });
+  const tokens = tp.tokens();
+  const { token } = tokens.issue({ purpose: 'dataset.read', user: 'user-1', job: 'job-1', dataset: 'ds-42' });
+  const expect = { purpose: 'dataset.read', job: 'job-1', dataset: 'ds-42' };
+  const verify = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < VERIFY_CALLS; i++) tokens.verify(token, expect);
+    verify.push(Number(process.hrtime.bigint() - start) / VERIFY_CALLS);
+  }
+
+  const jobs = [];
+  for (let j = 0; j < JOBS; j++) {
+    const jobId = `bench-${j}`;
+    const spec = { jobId, user: 'user-1', model: 'Qwen/Qwen2.5-0.5B', dataset: { kind: 'app', id: 'chat' }, budgetUsd: 2 };
+    await tp.deploy(await tp.plan(spec));
+    const issued = tokens.issue({ purpose: 'metrics.write', user: 'user-1', job: jobId, epoch: 1, ttlSecs: 3600 });
+    jobs.push([jobId, `Bearer ${issued.token}`]);
+  }
+  const ingest = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    tp.setNow(T0 + 10 * (round + 1));
+    const calls = [];
+    for (let b = 0; b < BATCHES; b++) for (const [id, auth] of jobs) calls.push([id, auth, body(id, round, b)]);
+    // Collect the last round's garbage before timing (Rust has none to collect).
+    globalThis.gc?.();
+    const start = process.hrtime.bigint();
+    for (const [id, auth, bytes] of calls) {
+      const out = await tp.ingestMetrics(id, auth, bytes);
+      if (out.replay) throw new Error('a batch was taken for a replay');
+    }
+    ingest.push(Number(process.hrtime.bigint() - start) / calls.length);
+  }
+
+  const core = JSON.parse(execFileSync(binary, [keys], { encoding: 'utf8' }));
+  const nodeVerify = median(verify);
+  const nodeIngest = median(ingest);
+  const us = (ns) => +(ns / 1000).toFixed(2);
+  console.log(
+    JSON.stringify({
+      benchmark: 'node binding overhead per call',
+      verify_core_us: us(core.verify_ns),
+      verify_node_us: us(nodeVerify),
+      verify_overhead_us: us(nodeVerify - core.verify_ns),
+      ingest_core_us: us(core.ingest_ns),
+      ingest_node_us: us(nodeIngest),
+      ingest_overhead_us: us(nodeIngest - core.ingest_ns),
+      target: '<= 2 us over core',
+    }),
+  );
+} finally {
+  await emu.stop();
+}

@@ -1,0 +1,264 @@
+"""BENCHMARKS.md and the scaling plot from the JSON lines that bench/run collected.
+
+Run by bench/run; by hand: python bench/report.py --results results.jsonl --out BENCHMARKS.md
+--plot bench/scaling.png (matplotlib needed for the plot only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+from pathlib import Path
+from typing import Any
+
+Row = dict[str, Any]
+
+
+def sh(*cmd: str) -> str:
+    """A command's first output line, or "not found"."""
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return "not found"
+    text = (out.stdout or out.stderr).strip()
+    return text.splitlines()[0] if text else "not found"
+
+
+def machine() -> list[tuple[str, str]]:
+    lscpu = sh("sh", "-c", "lscpu | grep -m1 'Model name'")
+    cpu = lscpu.split(":", 1)[1].strip() if ":" in lscpu else platform.processor()
+    mem_kb = int(re.findall(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())[0])
+    os_name = platform.platform()
+    release = Path("/etc/os-release")
+    if release.exists():
+        found = re.findall(r'^PRETTY_NAME="?([^"\n]*)', release.read_text(), re.M)
+        os_name = f"{found[0] if found else 'Linux'}, kernel {platform.release()}"
+    pg = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+    lock = Path("Cargo.lock").read_text() if Path("Cargo.lock").exists() else ""
+    sqlite = re.findall(r'name = "libsqlite3-sys"\nversion = "([^"]+)"', lock)
+    return [
+        ("CPU", f"{cpu}, {os.cpu_count()} cores"),
+        ("memory", f"{mem_kb / 1024 / 1024:.1f} GiB"),
+        ("OS", os_name),
+        ("Rust", sh("rustc", "--version")),
+        ("Node", sh("node", "--version")),
+        ("Python", sh("python3", "--version")),
+        ("OpenSSL", sh("openssl", "version")),
+        ("Postgres", sh(str(pg[-1]), "--version") if pg else "not found"),
+        ("SQLite", f"bundled by libsqlite3-sys {sqlite[0]}" if sqlite else "bundled"),
+        ("nginx", "1.22 from Debian's `nginx` package unless one is on PATH"),
+        ("commit", sh("git", "rev-parse", "--short", "HEAD")),
+    ]
+
+
+def met(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def summary(rows: list[Row]) -> list[list[str]]:
+    """One line per benchmark: what, trainpod, baseline, ratio, target, met."""
+    by: dict[str, list[Row]] = {}
+    for r in rows:
+        by.setdefault(r["benchmark"], []).append(r)
+    out: list[list[str]] = []
+    tokens = [
+        ("rust token verify", "Rust", "jsonwebtoken_us", "jsonwebtoken", 1.5),
+        ("node token verify", "Node", "jose_us", "jose", 20),
+        ("python token verify", "Python", "pyjwt_us", "PyJWT", 5),
+    ]
+    for name, lang, key, base, target in tokens:
+        for r in by.get(name, []):
+            out.append([
+                f"token verify ({lang})",
+                f"{r['trainpod_us']} µs",
+                f"{base} {r[key]} µs",
+                f"**{r['ratio']}×** faster",
+                f"≥ {target}×",
+                met(r["ratio"] >= target),
+            ])
+    for r in by.get("dataset inspect", []):
+        out.append([
+            f"dataset inspect ({r['bytes'] / 1e9:.2f} GB JSONL)",
+            f"{r['inspect_MBps']} MB/s, peak RSS {r['peak_rss_MB']} MB",
+            f"openssl sha256 {r['openssl_sha256_MBps']} MB/s",
+            f"**{r['ratio']}×**",
+            "≥ 0.7×, RSS < 64 MB",
+            met(r["ratio"] >= 0.7 and r["peak_rss_MB"] < 64),
+        ])
+    for r in by.get("serve dataset over loopback", []):
+        out.append([
+            f"dataset serving ({r['bytes'] / 2**30:.2f} GiB)",
+            f"{r['rust_server_MBps']} MB/s, peak RSS {r['rust_server_peak_rss_MB']} MB",
+            f"nginx sendfile {r['nginx_sendfile_MBps']} MB/s",
+            f"**{r['ratio']}×**",
+            "≥ 0.8×",
+            met(r["ratio"] >= 0.8),
+        ])
+    for r in by.get("metrics ingest", []):
+        if r["jobs"] != 8:
+            continue
+        out.append([
+            f"metrics ingest, {r['store']} ({r['jobs']} jobs)",
+            f"{r['events_per_s']:,} events/s",
+            f"ledger write alone {r['ledger_only_events_per_s']:,} events/s",
+            f"{r['ratio']}×",
+            "≥ 20,000 events/s",
+            met(r["events_per_s"] >= 20000),
+        ])
+    recon = sorted(by.get("reconcile", []), key=lambda r: r["jobs"])
+    for r in recon[-1:]:
+        out.append([
+            f"reconcile ({r['jobs']} jobs, {r['terminated']} stale)",
+            f"{r['reconcile_s']} s",
+            f"one list_pods {r['list_pods_s']} s",
+            f"{r['reconcile_s'] / max(r['list_pods_s'], 1e-3):.1f}× the listing",
+            "< 2 s",
+            met(r["reconcile_s"] < 2),
+        ])
+    for r in by.get("pod failure to terminate", []):
+        out.append([
+            f"pod failure → terminate ({r['samples']} samples)",
+            f"p50 {r['p50_s']} s, p95 {r['p95_s']} s",
+            f"sleep after failure {r['baseline_s']} s",
+            f"{r['baseline_s'] / max(r['p95_s'], 1e-3):,.0f}× sooner (p95)",
+            "p95 ≤ 10 s",
+            met(r["p95_s"] <= 10),
+        ])
+    return out
+
+
+def table(head: list[str], body: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def scaling(rows: list[Row]) -> tuple[dict[str, list[tuple[int, float]]], list[tuple[int, float]]]:
+    ingest: dict[str, list[tuple[int, float]]] = {}
+    for r in rows:
+        if r["benchmark"] == "metrics ingest":
+            ingest.setdefault(r["store"], []).append((r["jobs"], r["events_per_s"]))
+    recon = sorted((r["jobs"], r["reconcile_s"]) for r in rows if r["benchmark"] == "reconcile")
+    return {k: sorted(v) for k, v in ingest.items()}, recon
+
+
+def plot(rows: list[Row], path: str) -> bool:
+    ingest, recon = scaling(rows)
+    if not ingest and not recon:
+        return False
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for store, pts in ingest.items():
+        a.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=store)
+    a.set(xscale="log", xlabel="jobs reporting", ylabel="events/s", title="Metrics ingest")
+    a.axhline(20000, color="grey", ls="--", lw=1, label="target 20,000/s")
+    a.set_ylim(bottom=0)
+    a.legend()
+    b.plot([p[0] for p in recon], [p[1] for p in recon], marker="o", color="tab:green",
+           label="reconcile pass")
+    lists = sorted((r["jobs"], r["list_pods_s"]) for r in rows if r["benchmark"] == "reconcile")
+    b.plot([p[0] for p in lists], [p[1] for p in lists], marker=".", color="grey",
+           label="list_pods alone")
+    b.axhline(2, color="grey", ls="--", lw=1, label="target 2 s")
+    b.set(xscale="log", xlabel="jobs (one pod each, 1 in 10 stale)", ylabel="seconds",
+          title="Reconcile")
+    b.legend()
+    for ax in (a, b):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return True
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--load")
+    ap.add_argument("--started", default="")
+    ap.add_argument("--finished", default="")
+    ap.add_argument("--quick", default="0")
+    ap.add_argument("--out", default="BENCHMARKS.md")
+    ap.add_argument("--plot", default="bench/scaling.png")
+    args = ap.parse_args()
+
+    lines = [json.loads(x) for x in Path(args.results).read_text().splitlines() if x.strip()]
+    rows = [x for x in lines if "benchmark" in x]
+    runs = [x for x in lines if "run" in x]
+    loads = [float(x) for x in Path(args.load).read_text().split()] if args.load else []
+    cores = os.cpu_count() or 1
+
+    md = ["# Benchmarks", ""]
+    md.append(
+        "Every benchmark of trainpod against its baseline, measured in the same run on the same "
+        "machine. Absolute figures drift between runs on shared machines; the ratios are what "
+        "each benchmark gives (bench/README.md describes each one and its history)."
+        + (" **Quick mode**: smaller sizes, shorter measurements." if args.quick == "1" else "")
+    )
+    md += ["", "Rerun (from a clean clone; it builds what it needs, installs matplotlib from PyPI",
+           "into `bench/.venv` and may fetch nginx with `apt-get download`):", "", "```sh",
+           "bench/run            # everything, full sizes", "bench/run --quick    # smaller sizes",
+           "bench/run --only inspect,reconcile", "```", ""]
+    md += ["## Machine", "", table(["", ""], [[k, v] for k, v in machine()])]
+    when = f"{args.started} to {args.finished}" if args.started else "unknown"
+    md += ["", f"Run {when}."]
+    if loads:
+        mean, peak = statistics.mean(loads), max(loads)
+        busy = mean > 0.5 * cores
+        md += [
+            "",
+            f"Load average during the run (sampled every 5 s): mean {mean:.1f}, max {peak:.1f} "
+            f"on {cores} cores."
+            + (" **The machine was busy** (other work was running): benchmarks that use both "
+               "cores against a one-core baseline (dataset inspect) read lower than on an idle "
+               "machine; see bench/README.md for idle figures."
+               if busy else " The machine was mostly idle."),
+        ]
+    md += ["", "## Results", "",
+           table(["benchmark", "trainpod", "baseline", "ratio", "target", "met"], summary(rows))]
+    failed = [r for r in runs if r["status"] != 0]
+    if failed:
+        md += ["", "Failed: " + ", ".join(f"`{r['run']}` (exit {r['status']})" for r in failed)
+               + "; their logs were printed by bench/run."]
+
+    pods = [r for r in rows if r["benchmark"] == "pod failure to terminate"]
+    if pods:
+        p = pods[0]
+        md += ["", "Failure to terminate request, per case:", "",
+               table(["case", "median", "max"],
+                     [[c, f"{v['median_s']} s", f"{v['max_s']} s"] for c, v in p["cases"].items()]),
+               "", f"Bootstrap overhead before the trainer: median {p['bootstrap_median_s']} s, "
+               f"max {p['bootstrap_max_s']} s (target ≤ 3 s)."]
+
+    ingest, recon = scaling(rows)
+    if ingest or recon:
+        md += ["", "## Scaling with the number of jobs", ""]
+        if plot(rows, args.plot):
+            md += [f"![ingest throughput and reconcile time against jobs]({args.plot})", ""]
+        jobs = sorted({j for pts in ingest.values() for j, _ in pts} | {j for j, _ in recon})
+        head = ["jobs"] + [f"ingest {s} (events/s)" for s in ingest] + ["reconcile (s)"]
+        body = []
+        for j in jobs:
+            row = [str(j)]
+            row += [next((f"{v:,.0f}" for k, v in ingest[s] if k == j), "") for s in ingest]
+            row += [next((f"{v:.3f}" for k, v in recon if k == j), "")]
+            body.append(row)
+        md += [table(head, body), "",
+               "Ingest: four concurrent senders, batches of 50 events spread over the jobs. "
+               "Reconcile: one pass over that many pods on the RunPod emulator, one in ten stale."]
+
+    md += ["", "## Timings", "",
+           table(["step", "seconds", "exit"], [[r["run"], r["seconds"], r["status"]] for r in runs])]
+    md += ["", "## Raw results", "", "The JSON lines the scripts printed:", "", "```json"]
+    md += [json.dumps(r, ensure_ascii=False) for r in rows]
+    md += ["```", ""]
+    Path(args.out).write_text("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()

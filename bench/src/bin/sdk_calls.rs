@@ -1,0 +1,125 @@
+//! Core's side of `bench/node/overhead.mjs`: the same SDK calls the Node benchmark makes through
+//! the binding, made here in Rust, so that the difference is the binding's own cost per call.
+//! `sdk_calls KEYS`: the SDK on the in-process RunPod emulator with a memory store and a fixed
+//! clock, `JOBS` jobs planned and deployed, then token verification and metrics ingestion timed
+//! (median of 7 rounds, nanoseconds per call), printed as one JSON line.
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::json;
+use trainpod::clock::ManualClock;
+use trainpod::sdk::{DatasetRef, JobSpec, Trainpod};
+use trainpod::token::{Expect, IssueRequest, KeyRing, Purpose};
+use trainpod_emulator::{ACCOUNT_KEY, Emulator};
+
+/// The constants `bench/node/overhead.mjs` uses too.
+const T0: u64 = 1_900_000_000;
+const JOBS: usize = 100;
+/// Batches per job and round: the rate limiter's burst is 20 per job.
+const BATCHES: usize = 20;
+const ROUNDS: usize = 7;
+const VERIFY_CALLS: usize = 20_000;
+const EVENTS: usize = 50;
+const CHAT: &str =
+    r#"{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}"#;
+
+/// A metrics batch of `EVENTS` trainer log events, as `bench/node/overhead.mjs` builds it.
+fn body(job: &str, round: usize, batch: usize) -> Vec<u8> {
+    let n = round * BATCHES + batch + 1;
+    let events: Vec<_> = (0..EVENTS)
+        .map(|i| {
+            json!({"n": i, "source": "trainer", "type": "log", "ts": T0 + 1,
+                   "data": {"step": i, "max_steps": 1000, "loss": 1.25}})
+        })
+        .collect();
+    serde_json::to_vec(&json!({"job": job, "attempt": 1, "batch": n, "events": events})).unwrap()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let keys = std::env::args().nth(1).expect("usage: sdk_calls KEYS");
+    let emu = Emulator::start().await.unwrap();
+    let dir = std::env::temp_dir().join(format!("trainpod-sdk-calls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("chat"), format!("{CHAT}\n").repeat(50)).unwrap();
+    let clock = Arc::new(ManualClock::new(T0));
+    let tp = Trainpod::builder()
+        .ignore_env()
+        .local_provider(emu.base_url(), ACCOUNT_KEY)
+        .app_url("http://127.0.0.1:9")
+        .signing_keys(KeyRing::parse(&keys).unwrap())
+        .store_url("memory:")
+        .datasets_dir(&dir)
+        .clock(clock.clone())
+        .build()
+        .await
+        .unwrap();
+
+    // Token verification: a dataset token, as the download route checks it.
+    let req = IssueRequest::new(Purpose::DatasetRead, "user-1", "job-1").dataset("ds-42");
+    let token = tp.tokens().issue(&req).unwrap().token;
+    let expect = Expect::purpose(Purpose::DatasetRead)
+        .job("job-1")
+        .dataset("ds-42");
+    let mut verify = Vec::new();
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        for _ in 0..VERIFY_CALLS {
+            std::hint::black_box(tp.tokens().verify(token.expose(), &expect).unwrap());
+        }
+        verify.push(start.elapsed().as_nanos() as f64 / VERIFY_CALLS as f64);
+    }
+
+    // Metrics ingestion: every job gets a fresh batch number each call; between rounds the
+    // clock moves on so that the per-job rate limit refills.
+    let mut jobs = Vec::new();
+    for j in 0..JOBS {
+        let id = format!("bench-{j}");
+        let spec = JobSpec {
+            job_id: Some(id.clone()),
+            ..JobSpec::new(
+                "user-1",
+                "Qwen/Qwen2.5-0.5B",
+                DatasetRef::App { id: "chat".into() },
+                2.0,
+            )
+        };
+        tp.deploy(&tp.plan(&spec).await.unwrap()).await.unwrap();
+        let mut req = IssueRequest::new(Purpose::MetricsWrite, "user-1", &id).ttl_secs(3600);
+        req.epoch = Some(1);
+        let auth = format!("Bearer {}", tp.tokens().issue(&req).unwrap().token.expose());
+        jobs.push((id, auth));
+    }
+    let mut ingest = Vec::new();
+    for round in 0..ROUNDS {
+        clock.set(T0 + 10 * (round as u64 + 1));
+        let calls: Vec<(&str, &str, Vec<u8>)> = (0..BATCHES)
+            .flat_map(|b| {
+                jobs.iter()
+                    .map(move |(id, auth)| (id.as_str(), auth.as_str(), body(id, round, b)))
+            })
+            .collect();
+        let start = Instant::now();
+        for (id, auth, body) in &calls {
+            let out = tp.ingest_metrics(id, Some(auth), body).await.unwrap();
+            assert!(!out.replay);
+        }
+        ingest.push(start.elapsed().as_nanos() as f64 / calls.len() as f64);
+    }
+    println!(
+        "{}",
+        json!({
+            "verify_ns": median(verify),
+            "ingest_ns": median(ingest),
+            "jobs": JOBS, "batches": BATCHES, "rounds": ROUNDS, "events": EVENTS,
+        })
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
