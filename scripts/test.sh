@@ -83,6 +83,10 @@ stage "node: build, lint, tests"
 )
 done_stage "node"
 
+stage "nextjs example: build, lint, routes, a job, the browser"
+bash examples/nextjs/test.sh
+done_stage "nextjs"
+
 stage "quickstart"
 bash scripts/quickstart.sh --summary /tmp/trainpod-quickstart.json
 python3 scripts/check-quickstart.py /tmp/trainpod-quickstart.json
