@@ -86,11 +86,7 @@ impl Trainpod {
             if !outcome.replay {
                 new += 1;
             }
-            if let (true, false, Some(pod)) =
-                (outcome.terminate_pod, outcome.replay, &outcome.job.pod_id)
-            {
-                let _ = self.terminate_quietly(pod).await;
-            }
+            self.end_pod_on_final(&outcome).await;
         }
         Ok(new)
     }

@@ -163,11 +163,18 @@ impl Trainpod {
         if let Some(runtime) = outcome.progress.train_runtime_s {
             self.record_throughput(&outcome, runtime).await?;
         }
-        if let (true, Some(pod)) = (outcome.terminate_pod, &outcome.job.pod_id) {
-            // Best effort: the pod's own terminate and the reconciler back this up.
+        self.end_pod_on_final(&outcome).await;
+        Ok(outcome)
+    }
+
+    /// A first delivery of the final status ends the pod now. Best effort: the pod's own
+    /// terminate and the reconciler back this up.
+    pub(crate) async fn end_pod_on_final(&self, outcome: &IngestOutcome) {
+        if let (true, false, Some(pod)) =
+            (outcome.terminate_pod, outcome.replay, &outcome.job.pod_id)
+        {
             let _ = self.terminate_quietly(pod).await;
         }
-        Ok(outcome)
     }
 
     async fn record_throughput(&self, outcome: &IngestOutcome, runtime_s: f64) -> Result<()> {
