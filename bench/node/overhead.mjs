@@ -19,7 +19,8 @@ const JOBS = 100;
 const BATCHES = 20;
 const ROUNDS = 7;
 const VERIFY_CALLS = 20_000;
-const EVENTS = 50;
+// Events per batch, one measurement each (see sdk_calls.rs).
+const EVENTS = [1, 50];
 const CHAT = '{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}';
 
 const binary = process.argv[2];
@@ -27,8 +28,8 @@ if (!binary) throw new Error('usage: node bench/node/overhead.mjs PATH/TO/sdk_ca
 const keys = `k1:active:${generateSecret()}`;
 
 // Keys in the order serde_json writes them, so that both sides parse the same bytes.
-function body(job, round, batch) {
-  const events = Array.from({ length: EVENTS }, (_, i) => ({
+function body(job, round, batch, size) {
+  const events = Array.from({ length: size }, (_, i) => ({
     data: { loss: 1.25, max_steps: 1000, step: i },
     n: i,
     source: 'trainer',
@@ -66,29 +67,42 @@ try {
   const jobs = [];
   for (let j = 0; j < JOBS; j++) {
     const jobId = `bench-${j}`;
-    const spec = { jobId, user: 'user-1', model: 'Qwen/Qwen2.5-0.5B', dataset: { kind: 'app', id: 'chat' }, budgetUsd: 2 };
+    const spec = {
+      jobId,
+      user: 'user-1',
+      model: 'Qwen/Qwen2.5-0.5B',
+      dataset: { kind: 'app', id: 'chat' },
+      budgetUsd: 2,
+    };
     await tp.deploy(await tp.plan(spec));
     const issued = tokens.issue({ purpose: 'metrics.write', user: 'user-1', job: jobId, epoch: 1, ttlSecs: 3600 });
     jobs.push([jobId, `Bearer ${issued.token}`]);
   }
-  const ingest = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    tp.setNow(T0 + 10 * (round + 1));
-    const calls = [];
-    for (let b = 0; b < BATCHES; b++) for (const [id, auth] of jobs) calls.push([id, auth, body(id, round, b)]);
-    // Collect the last round's garbage before timing (Rust has none to collect).
-    globalThis.gc?.();
-    const start = process.hrtime.bigint();
-    for (const [id, auth, bytes] of calls) {
-      const out = await tp.ingestMetrics(id, auth, bytes);
-      if (out.replay) throw new Error('a batch was taken for a replay');
+  // Rounds are numbered on across both sizes, so that batch numbers never repeat.
+  const ingestNs = [];
+  for (const [size, events] of EVENTS.entries()) {
+    const ingest = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const round = size * ROUNDS + r;
+      tp.setNow(T0 + 10 * (round + 1));
+      const calls = [];
+      for (let b = 0; b < BATCHES; b++)
+        for (const [id, auth] of jobs) calls.push([id, auth, body(id, round, b, events)]);
+      // Collect the last round's garbage before timing (Rust has none to collect).
+      globalThis.gc?.();
+      const start = process.hrtime.bigint();
+      for (const [id, auth, bytes] of calls) {
+        const out = await tp.ingestMetrics(id, auth, bytes);
+        if (out.replay) throw new Error('a batch was taken for a replay');
+      }
+      ingest.push(Number(process.hrtime.bigint() - start) / calls.length);
     }
-    ingest.push(Number(process.hrtime.bigint() - start) / calls.length);
+    ingestNs.push(median(ingest));
   }
 
   const core = JSON.parse(execFileSync(binary, [keys], { encoding: 'utf8' }));
   const nodeVerify = median(verify);
-  const nodeIngest = median(ingest);
+  const [nodeIngest1, nodeIngest] = ingestNs;
   const us = (ns) => +(ns / 1000).toFixed(2);
   console.log(
     JSON.stringify({
@@ -96,6 +110,9 @@ try {
       verify_core_us: us(core.verify_ns),
       verify_node_us: us(nodeVerify),
       verify_overhead_us: us(nodeVerify - core.verify_ns),
+      ingest1_core_us: us(core.ingest1_ns),
+      ingest1_node_us: us(nodeIngest1),
+      ingest1_overhead_us: us(nodeIngest1 - core.ingest1_ns),
       ingest_core_us: us(core.ingest_ns),
       ingest_node_us: us(nodeIngest),
       ingest_overhead_us: us(nodeIngest - core.ingest_ns),

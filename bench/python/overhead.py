@@ -26,11 +26,12 @@ JOBS = 100
 BATCHES = 20
 ROUNDS = 7
 VERIFY_CALLS = 20_000
-EVENTS = 50
+# Events per batch, one measurement each (see sdk_calls.rs).
+EVENTS = (1, 50)
 CHAT = '{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}'
 
 
-def body(job: str, rnd: int, batch: int) -> bytes:
+def body(job: str, rnd: int, batch: int, size: int) -> bytes:
     """The batch sdk_calls.rs builds, with keys in the order serde_json writes them."""
     events = [
         {
@@ -40,7 +41,7 @@ def body(job: str, rnd: int, batch: int) -> bytes:
             "ts": T0 + 1,
             "type": "log",
         }
-        for i in range(EVENTS)
+        for i in range(size)
     ]
     batch_no = rnd * BATCHES + batch + 1
     doc = {"attempt": 1, "batch": batch_no, "events": events, "job": job}
@@ -84,23 +85,29 @@ def main(binary: str) -> None:
                 "metrics.write", "user-1", job, epoch=1, ttl_secs=3600
             )
             jobs.append((job, f"Bearer {issued.token}"))
-        ingest = []
-        for rnd in range(ROUNDS):
-            tp.set_now(T0 + 10 * (rnd + 1))
-            calls = [
-                (job, auth, body(job, rnd, b))
-                for b in range(BATCHES)
-                for job, auth in jobs
-            ]
-            gc.collect()
-            start = time.perf_counter_ns()
-            for job, auth, data in calls:
-                if tp.ingest_metrics(job, auth, data).replay:
-                    raise SystemExit("a batch was taken for a replay")
-            ingest.append((time.perf_counter_ns() - start) / len(calls))
+        # Rounds are numbered on across both sizes, so that batch numbers never repeat.
+        ingest_ns = []
+        for size, events in enumerate(EVENTS):
+            ingest = []
+            for r in range(ROUNDS):
+                rnd = size * ROUNDS + r
+                tp.set_now(T0 + 10 * (rnd + 1))
+                calls = [
+                    (job, auth, body(job, rnd, b, events))
+                    for b in range(BATCHES)
+                    for job, auth in jobs
+                ]
+                gc.collect()
+                start = time.perf_counter_ns()
+                for job, auth, data in calls:
+                    if tp.ingest_metrics(job, auth, data).replay:
+                        raise SystemExit("a batch was taken for a replay")
+                ingest.append((time.perf_counter_ns() - start) / len(calls))
+            ingest_ns.append(statistics.median(ingest))
 
     core = json.loads(subprocess.check_output([binary, keys], text=True))
-    py_verify, py_ingest = statistics.median(verify), statistics.median(ingest)
+    py_verify = statistics.median(verify)
+    py_ingest1, py_ingest = ingest_ns
 
     def us(ns: float) -> float:
         return round(ns / 1000, 2)
@@ -112,6 +119,9 @@ def main(binary: str) -> None:
                 "verify_core_us": us(core["verify_ns"]),
                 "verify_python_us": us(py_verify),
                 "verify_overhead_us": us(py_verify - core["verify_ns"]),
+                "ingest1_core_us": us(core["ingest1_ns"]),
+                "ingest1_python_us": us(py_ingest1),
+                "ingest1_overhead_us": us(py_ingest1 - core["ingest1_ns"]),
                 "ingest_core_us": us(core["ingest_ns"]),
                 "ingest_python_us": us(py_ingest),
                 "ingest_overhead_us": us(py_ingest - core["ingest_ns"]),

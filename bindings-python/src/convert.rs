@@ -71,20 +71,7 @@ pub(crate) fn actions(py: Python<'_>, actions: Vec<ReconcileAction>) -> PyResult
 }
 
 pub(crate) fn ingest(py: Python<'_>, outcome: IngestOutcome) -> PyResult<Py<PyAny>> {
-    let job = &outcome.job;
-    let value = json!({
-        "status": outcome.status,
-        "body": outcome.body,
-        "replay": outcome.replay,
-        "terminate_pod": outcome.terminate_pod,
-        "job_id": job.id,
-        "attempt": job.attempt,
-        "state": job.state,
-        "step": job.step,
-        "total_steps": job.max_steps,
-        "loss": job.loss,
-    });
-    decode(py, "ingest", &value)
+    Ok(Py::new(py, crate::outcome::IngestOutcome::from(outcome))?.into_any())
 }
 
 pub(crate) fn answer(py: Python<'_>, answer: ArtifactsAnswer) -> PyResult<Py<PyAny>> {

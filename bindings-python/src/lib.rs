@@ -2,7 +2,9 @@
 
 mod client;
 mod convert;
+mod coroutine;
 mod errors;
+mod outcome;
 mod runtime;
 #[cfg(unix)]
 mod sdk;
@@ -19,6 +21,8 @@ use pyo3::prelude::*;
 mod _native {
     use pyo3::prelude::*;
 
+    #[pymodule_export]
+    use super::outcome::IngestOutcome;
     #[cfg(unix)]
     #[pymodule_export]
     use super::sdk::{AsyncTrainpod, Trainpod};

@@ -4,6 +4,7 @@
 //! The runtime of each process in a chain of forks has its own write-once slot: finding it is an
 //! atomic read, so a fork can never leave a lock held that the child then waits on forever.
 
+use crate::coroutine::{Coroutine, Start};
 use pyo3::prelude::*;
 use pyo3_async_runtimes::TaskLocals;
 use pyo3_async_runtimes::generic::{ContextExt, JoinError, Runtime as GenericRuntime};
@@ -124,13 +125,21 @@ impl ContextExt for Shared {
     }
 }
 
-/// An awaitable on the running asyncio loop for a future run on the shared runtime.
-pub(crate) fn future_into_py<F, T>(py: Python<'_>, fut: F) -> PyResult<Bound<'_, PyAny>>
+/// A coroutine (see `coroutine.rs`) that, once awaited, runs `fut` on the shared runtime and
+/// resolves on the running asyncio loop. `name` is what its `repr` says it is a call of.
+pub(crate) fn future_into_py<'a, F, T>(
+    py: Python<'a>,
+    name: &'static str,
+    fut: F,
+) -> PyResult<Bound<'a, PyAny>>
 where
     F: Future<Output = PyResult<T>> + Send + 'static,
     T: for<'py> IntoPyObject<'py> + Send + 'static,
 {
-    pyo3_async_runtimes::generic::future_into_py::<Shared, F, T>(py, fut)
+    let start: Start = Box::new(move |py| {
+        pyo3_async_runtimes::generic::future_into_py::<Shared, F, T>(py, fut).map(Bound::unbind)
+    });
+    Ok(Bound::new(py, Coroutine::new(name, start))?.into_any())
 }
 
 /// A Rust future for a Python awaitable, inside a future made by [`future_into_py`].

@@ -190,7 +190,7 @@ macro_rules! twin_classes {
                 $(#[$($attr)*])*
                 fn $name<'py>(&self, py: Python<'py>, $($arg: $ty),*) -> PyResult<Bound<'py, PyAny>> {
                     let handle = self.handle.clone();
-                    future_into_py(py, async move {
+                    future_into_py(py, concat!("AsyncTrainpod.", stringify!($name)), async move {
                         let result = async move {
                             let $tp = handle.get_async().await?;
                             $body
@@ -405,7 +405,7 @@ twin_classes! {
         ) -> PyResult<Bound<'py, PyAny>> {
             let mut chunks = Chunks::new(&data, true)?;
             let handle = self.handle.clone();
-            future_into_py(py, async move {
+            future_into_py(py, "AsyncTrainpod.put_artifact", async move {
                 let tp = handle.get_async().await.map_err(py_err)?;
                 let mut upload = tp
                     .begin_artifact(&job_id, authorization.as_deref(), &path)

@@ -30,7 +30,7 @@ impl Store {
     /// Open (and migrate) the store at `url`, as an awaitable.
     #[staticmethod]
     fn open_async(py: Python<'_>, url: String) -> PyResult<Bound<'_, PyAny>> {
-        crate::runtime::future_into_py(py, async move {
+        crate::runtime::future_into_py(py, "Store.open_async", async move {
             match trainpod::store::open(&url).await {
                 Ok(inner) => Ok(Store { inner }),
                 Err(e) => Err(Python::attach(|py| to_py(py, e))),

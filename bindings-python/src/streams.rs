@@ -170,7 +170,7 @@ impl AsyncStream {
     fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         forked(py, self.pid)?;
         let rx = self.rx.clone();
-        future_into_py(py, async move {
+        future_into_py(py, "AsyncStream.__anext__", async move {
             let got = rx.lock().await.recv().await;
             Python::attach(|py| match got {
                 Some(Ok(item)) => item.into_py(py),
@@ -183,7 +183,7 @@ impl AsyncStream {
     /// Stop reading: the background reader ends.
     fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let rx = self.rx.clone();
-        future_into_py(py, async move {
+        future_into_py(py, "AsyncStream.aclose", async move {
             rx.lock().await.close();
             Ok(())
         })

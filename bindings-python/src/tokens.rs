@@ -263,7 +263,7 @@ impl Tokens {
     ) -> PyResult<Bound<'py, PyAny>> {
         let expect = expect(py, purpose, job, dataset, user)?;
         let (tokens, store) = (self.inner.clone(), store.inner());
-        crate::runtime::future_into_py(py, async move {
+        crate::runtime::future_into_py(py, "Tokens.verify_and_redeem_async", async move {
             match tokens.verify_and_redeem(&token, &expect, &*store).await {
                 Ok(claims) => Ok(Claims::from(claims)),
                 Err(e) => Err(Python::attach(|py| to_py(py, e))),

@@ -32,6 +32,19 @@ from sdk_helpers import (
 )
 from trainpod.testing import ACCOUNT_KEY, Emulator
 
+OUTCOME_FIELDS = (
+    "status",
+    "body",
+    "replay",
+    "terminate_pod",
+    "job_id",
+    "attempt",
+    "state",
+    "step",
+    "total_steps",
+    "loss",
+)
+
 CLASSES = [trainpod.Trainpod, trainpod.AsyncTrainpod]
 
 
@@ -208,6 +221,14 @@ def test_a_job_runs_to_succeeded_sync(
     auth, body = batch(tp, job_id, 1, 1, training_events())
     out = tp.ingest_metrics(job_id, auth, body)
     assert (out.status, out.state, out.step, out.replay) == (200, "training", 3, False)
+    assert repr(out) == (
+        f"IngestOutcome(status=200, body={out.body!r}, replay=False, terminate_pod=False, "
+        f"job_id='{job_id}', attempt=1, state='training', step=3, total_steps=6, loss={out.loss!r})"
+    )
+    assert pickle.loads(pickle.dumps(out)) == out
+    values = {f: getattr(out, f) for f in OUTCOME_FIELDS}
+    assert trainpod.IngestOutcome(**values) == out
+    assert trainpod.IngestOutcome(**{**values, "state": "failed"}) != out
     assert tp.ingest_metrics(job_id, auth, body).replay
     status = tp.status(job_id)
     assert (status.step, status.total_steps, status.progress) == (3, 6, 0.5)

@@ -74,6 +74,62 @@ def test_blocking_and_awaitable_calls_share_one_loop(emu: Emulator, tmp_path: pa
     assert asyncio.run(main()) == ("mixed", "mixed-2")
 
 
+def test_awaitable_calls_are_coroutines(emu: Emulator, tmp_path: pathlib.Path) -> None:
+    """What asyncio takes only from coroutines: `asyncio.run`, `create_task`, `gather`. A
+    call starts when it is first awaited; one never awaited does nothing."""
+    atp = make(trainpod.AsyncTrainpod, emu, tmp_path)
+    never = atp.plan(spec("never"))
+    assert repr(never) == "<trainpod coroutine AsyncTrainpod.plan>"
+    never.close()
+
+    plan = asyncio.run(atp.plan(spec("coro")))
+    assert plan.job_id == "coro"
+
+    async def main() -> list[str]:
+        task = asyncio.create_task(atp.deploy(plan))
+        job = await task
+        statuses = await asyncio.gather(atp.status("coro"), atp.status("coro"))
+        return [job.state, *(s.state for s in statuses)]
+
+    assert asyncio.run(main()) == ["provisioning"] * 3
+    with pytest.raises(trainpod.exceptions.NotFoundError):
+        asyncio.run(atp.status("never"))
+
+
+def test_a_coroutine_thrown_into_before_it_starts_never_starts(
+    emu: Emulator, tmp_path: pathlib.Path
+) -> None:
+    atp = make(trainpod.AsyncTrainpod, emu, tmp_path)
+    call = atp.plan(spec("thrown"))
+    with pytest.raises(KeyError):
+        call.throw(KeyError("stop"))
+    with pytest.raises(StopIteration):
+        call.send(None)
+
+    async def planned() -> bool:
+        try:
+            await atp.status("thrown")
+        except trainpod.exceptions.NotFoundError:
+            return False
+        return True
+
+    assert not asyncio.run(planned()), "the thrown-into call made no job"
+
+
+def test_a_cancelled_call_cancels_its_task(emu: Emulator, tmp_path: pathlib.Path) -> None:
+    atp = make(trainpod.AsyncTrainpod, emu, tmp_path)
+
+    async def main() -> None:
+        follow = atp.plan(spec("cancelled"))
+        task = asyncio.create_task(follow)
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+
+
 def test_many_threads_share_one_client(emu: Emulator, tmp_path: pathlib.Path) -> None:
     tp = make(trainpod.Trainpod, emu, tmp_path)
     for i in range(4):

@@ -2,6 +2,8 @@
 
 They are plain frozen dataclasses built from the core's own JSON form of each result, so they
 print, compare and pickle like any Python value. Every rule behind them lives in the core.
+:class:`IngestOutcome`, the result of every metrics batch, is the exception: a native class with
+the same fields, built without the JSON step (re-exported here).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
+
+from trainpod._native import IngestOutcome as IngestOutcome
 
 #: Where a job is. ``succeeded``, ``failed``, ``cancelled``, ``timed_out`` and ``over_budget``
 #: are final.
@@ -426,22 +430,6 @@ class ReconcileAction:
 
 
 @dataclass(frozen=True)
-class IngestOutcome:
-    """What the metrics route answers (``status``, ``body``), and the job after the batch."""
-
-    status: int
-    body: str
-    replay: bool
-    terminate_pod: bool
-    job_id: str
-    attempt: int
-    state: JobState
-    step: int | None
-    total_steps: int | None
-    loss: float | None
-
-
-@dataclass(frozen=True)
 class ArtifactsAnswer:
     """What the artifacts route answers to a manifest: HTTP ``status`` and JSON ``body``."""
 
@@ -476,8 +464,6 @@ def _decode(kind: str, raw: str) -> object:
         return LogLine(source=d["source"], line=d["line"], ts=d.get("ts"), id=d.get("id"))
     if kind == "reconcile":
         return [ReconcileAction(**a) for a in d]
-    if kind == "ingest":
-        return IngestOutcome(**d)
     if kind == "artifacts_answer":
         return ArtifactsAnswer(**d)
     if kind == "artifact_file":
