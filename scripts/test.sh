@@ -58,6 +58,9 @@ stage "python: build, lint, tests"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q -r bindings-python/requirements-dev.txt
 .venv/bin/maturin develop -q -m bindings-python/Cargo.toml
+# The type stubs are generated from the pyo3 signatures: a stale committed copy fails the build.
+.venv/bin/python bindings-python/stubgen.py
+git -C "$root" diff --exit-code -- bindings-python/python/trainpod/_native.pyi
 .venv/bin/ruff check bindings-python bench/python bench/pod core/src/script/pod tests/e2e/py scripts examples/python
 .venv/bin/ruff format --check bindings-python bench/python bench/pod core/src/script/pod tests/e2e/py scripts examples/python
 .venv/bin/mypy --config-file bindings-python/pyproject.toml

@@ -74,6 +74,7 @@ impl IngestOutcome {
     }
 
     /// The constructor's arguments, for `pickle` and `copy`.
+    #[pyo3(signature = () -> "tuple[object, ...]")]
     fn __getnewargs__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         let o = self.clone();
         (

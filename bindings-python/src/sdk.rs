@@ -152,8 +152,10 @@ fn py_err(e: trainpod::Error) -> PyErr {
     Python::attach(|py| to_py(py, e))
 }
 
-/// Expands one list of methods into both classes. Each twin is
-/// `fn name(args) -> converter = |tp| async body;` with `tp` the core SDK.
+/// Expands one list of methods into both classes. Each twin is its docs, its pyo3 signature
+/// (with the arguments' Python types) and
+/// `fn name(args) -> converter as "T", "Coroutine[object, None, T]" = |tp| async body;`, with `tp`
+/// the core SDK; the two strings are the Python return types of the twins (for the stubs).
 macro_rules! twin_classes {
     (
         common { $($common:tt)* }
@@ -161,8 +163,10 @@ macro_rules! twin_classes {
         async { $($async_only:tt)* }
         twins {
             $(
-                $(#[$($attr:tt)*])*
-                fn $name:ident($($arg:ident : $ty:ty),* $(,)?) -> $conv:path = |$tp:ident| $body:expr;
+                $(#[doc = $doc:literal])*
+                #[pyo3(signature = ($($sig:tt)*))]
+                fn $name:ident($($arg:ident : $ty:ty),* $(,)?)
+                    -> $conv:path as $sync_ret:literal, $async_ret:literal = |$tp:ident| $body:expr;
             )*
         }
     ) => {
@@ -171,7 +175,8 @@ macro_rules! twin_classes {
             $($common)*
             $($sync_only)*
             $(
-                $(#[$($attr)*])*
+                $(#[doc = $doc])*
+                #[pyo3(signature = ($($sig)*) -> $sync_ret)]
                 fn $name(&self, py: Python<'_>, $($arg: $ty),*) -> PyResult<Py<PyAny>> {
                     let $tp = self.handle.get(py)?;
                     match block_on(py, async move { $body }) {
@@ -187,7 +192,8 @@ macro_rules! twin_classes {
             $($common)*
             $($async_only)*
             $(
-                $(#[$($attr)*])*
+                $(#[doc = $doc])*
+                #[pyo3(signature = ($($sig)*) -> $async_ret)]
                 fn $name<'py>(&self, py: Python<'py>, $($arg: $ty),*) -> PyResult<Bound<'py, PyAny>> {
                     let handle = self.handle.clone();
                     future_into_py(py, concat!("AsyncTrainpod.", stringify!($name)), async move {
@@ -217,7 +223,7 @@ twin_classes! {
             runpod_base_url = None,
             local_provider = None,
             app_url = None,
-            signing_keys = None,
+            signing_keys: "str | Tokens | None" = None,
             store = None,
             datasets_dir = None,
             artifacts_dir = None,
@@ -225,9 +231,9 @@ twin_classes! {
             image = None,
             pod_python = None,
             expect_gpu = None,
-            pod_runtime = None,
+            pod_runtime: "Mapping[str, object] | None" = None,
             pod_env = None,
-            follow_interval = None,
+            follow_interval: "float | datetime.timedelta | None" = None,
             ignore_env = false,
             now = None
         ))]
@@ -331,7 +337,8 @@ twin_classes! {
         /// The job's status changes and the events its pod sends, until it ends: an iterator
         /// of `FollowUpdate` (async iterator on `AsyncTrainpod`). Errors are raised while
         /// iterating. `progress=True` shows a progress bar (tqdm when installed, else text).
-        #[pyo3(signature = (job_id, *, progress = false))]
+        #[pyo3(signature = (job_id, *, progress = false)
+            -> "Stream[FollowUpdate] | Iterator[FollowUpdate]")]
         fn follow(&self, py: Python<'_>, job_id: String, progress: bool) -> PyResult<Py<PyAny>> {
             let stream = Py::new(py, Stream::new(self.handle.clone(), Source::Follow { job_id }))?;
             if progress {
@@ -342,7 +349,7 @@ twin_classes! {
 
         /// The pod's log lines (container and system): the last `tail` lines, then live, until
         /// the pod ends: an iterator of `LogLine` (async iterator on `AsyncTrainpod`).
-        #[pyo3(signature = (job_id, *, tail = None))]
+        #[pyo3(signature = (job_id, *, tail = None) -> "Stream[LogLine]")]
         fn logs(&self, job_id: String, tail: Option<u32>) -> PyResult<Stream> {
             Ok(Stream::new(self.handle.clone(), Source::Logs { job_id, tail }))
         }
@@ -350,7 +357,12 @@ twin_classes! {
         /// The artifacts route's file upload (`PUT <route>/files/<path>`): `data` is the body,
         /// bytes or an iterable of byte chunks (on `AsyncTrainpod` also an async iterable),
         /// checked against the manifest's size and sha256 before the file is kept.
-        #[pyo3(signature = (job_id, authorization, path, data))]
+        #[pyo3(signature = (
+            job_id,
+            authorization,
+            path,
+            data: "bytes | bytearray | Iterable[bytes]",
+        ) -> "ArtifactFile")]
         fn put_artifact(
             &self,
             py: Python<'_>,
@@ -375,7 +387,8 @@ twin_classes! {
         /// The job's status changes and the events its pod sends, until it ends: an iterator
         /// of `FollowUpdate` (async iterator on `AsyncTrainpod`). Errors are raised while
         /// iterating. `progress=True` shows a progress bar (tqdm when installed, else text).
-        #[pyo3(signature = (job_id, *, progress = false))]
+        #[pyo3(signature = (job_id, *, progress = false)
+            -> "AsyncStream[FollowUpdate] | AsyncIterator[FollowUpdate]")]
         fn follow(&self, py: Python<'_>, job_id: String, progress: bool) -> PyResult<Py<PyAny>> {
             let stream = Py::new(py, AsyncStream::new(self.handle.clone(), Source::Follow { job_id }))?;
             if progress {
@@ -386,7 +399,7 @@ twin_classes! {
 
         /// The pod's log lines (container and system): the last `tail` lines, then live, until
         /// the pod ends: an iterator of `LogLine` (async iterator on `AsyncTrainpod`).
-        #[pyo3(signature = (job_id, *, tail = None))]
+        #[pyo3(signature = (job_id, *, tail = None) -> "AsyncStream[LogLine]")]
         fn logs(&self, job_id: String, tail: Option<u32>) -> PyResult<AsyncStream> {
             Ok(AsyncStream::new(self.handle.clone(), Source::Logs { job_id, tail }))
         }
@@ -394,7 +407,12 @@ twin_classes! {
         /// The artifacts route's file upload (`PUT <route>/files/<path>`): `data` is the body,
         /// bytes or an iterable of byte chunks (on `AsyncTrainpod` also an async iterable),
         /// checked against the manifest's size and sha256 before the file is kept.
-        #[pyo3(signature = (job_id, authorization, path, data))]
+        #[pyo3(signature = (
+            job_id,
+            authorization,
+            path,
+            data: "bytes | bytearray | Iterable[bytes] | AsyncIterable[bytes]",
+        ) -> "Coroutine[object, None, ArtifactFile]")]
         fn put_artifact<'py>(
             &self,
             py: Python<'py>,
@@ -425,40 +443,45 @@ twin_classes! {
         /// the image, the dataset, the URLs a pod needs, GPU prices and availability, the
         /// budget) and returns the `Plan` with its cost estimate, or raises the first problem.
         /// Nothing is created.
-        #[pyo3(signature = (spec))]
-        fn plan(spec: SpecArg) -> convert::plan = |tp| tp.plan(&spec.0).await;
+        #[pyo3(signature = (spec: "JobSpec"))]
+        fn plan(spec: SpecArg) -> convert::plan as "Plan", "Coroutine[object, None, Plan]" = |tp| tp.plan(&spec.0).await;
 
         /// Issues the job's tokens, generates its script and creates its pod (trying the plan's
         /// fallback GPUs in order). Deploying the same plan again returns the job as it is: it
         /// never creates a second pod. Returns the `JobStatus`.
-        #[pyo3(signature = (plan))]
-        fn deploy(plan: PlanArg) -> convert::status = |tp| tp.deploy(&plan.0).await;
+        #[pyo3(signature = (plan: "Plan"))]
+        fn deploy(plan: PlanArg)
+            -> convert::status as "JobStatus", "Coroutine[object, None, JobStatus]" = |tp| tp.deploy(&plan.0).await;
 
         /// The job's `JobStatus` now.
         #[pyo3(signature = (job_id))]
-        fn status(job_id: String) -> convert::status = |tp| tp.status(&job_id).await;
+        fn status(job_id: String)
+            -> convert::status as "JobStatus", "Coroutine[object, None, JobStatus]" = |tp| tp.status(&job_id).await;
 
         /// Terminates the job's pod and marks it cancelled; an ended job is returned as it is.
         #[pyo3(signature = (job_id))]
-        fn cancel(job_id: String) -> convert::status = |tp| tp.cancel(&job_id).await;
+        fn cancel(job_id: String)
+            -> convert::status as "JobStatus", "Coroutine[object, None, JobStatus]" = |tp| tp.cancel(&job_id).await;
 
         /// Starts a new attempt of a failed, cancelled, timed out or over-budget job: the old
         /// pod terminated, fresh tokens, a new pod. Returns the new attempt's `JobStatus`.
         #[pyo3(signature = (job_id))]
-        fn retry(job_id: String) -> convert::status = |tp| tp.retry(&job_id).await;
+        fn retry(job_id: String)
+            -> convert::status as "JobStatus", "Coroutine[object, None, JobStatus]" = |tp| tp.retry(&job_id).await;
 
         /// Ends every trainpod pod on the account that nobody should pay for (stale heartbeat,
         /// past its deadline, over its budget, or an orphan); returns a `ReconcileAction` for
         /// each. Run it from a cron.
         #[pyo3(signature = ())]
-        fn reconcile() -> convert::actions = |tp| tp.reconcile().await;
+        fn reconcile()
+            -> convert::actions as "list[ReconcileAction]", "Coroutine[object, None, list[ReconcileAction]]" = |tp| tp.reconcile().await;
 
         /// The metrics route: the pod's batch (`body`) verified with its `Authorization` header,
         /// accepted once, and folded into the job. Answer the request with the outcome's
         /// `status` and `body`; on an error, with `http_status(err.code)`.
-        #[pyo3(signature = (job_id, authorization, body))]
+        #[pyo3(signature = (job_id, authorization, body: "bytes | bytearray | str"))]
         fn ingest_metrics(job_id: String, authorization: Option<String>, body: Body)
-            -> convert::ingest = |tp| tp.ingest_metrics(&job_id, authorization.as_deref(), &body).await;
+            -> convert::ingest as "IngestOutcome", "Coroutine[object, None, IngestOutcome]" = |tp| tp.ingest_metrics(&job_id, authorization.as_deref(), &body).await;
 
         /// The dataset download route: the pod's token (`Authorization` header or `?token=`)
         /// and `Range` turned into a `DatasetGrant` (status, headers, the body to stream), or
@@ -469,7 +492,7 @@ twin_classes! {
             query_token: Option<String>,
             dataset_id: String,
             range: Option<String>,
-        ) -> crate::staging::grant = |tp| blocking(tp, move |tp| tp.authorize_dataset_download(
+        ) -> crate::staging::grant as "DatasetGrant", "Coroutine[object, None, DatasetGrant]" = |tp| blocking(tp, move |tp| tp.authorize_dataset_download(
             authorization.as_deref(),
             query_token.as_deref(),
             &dataset_id,
@@ -479,20 +502,21 @@ twin_classes! {
         /// The artifacts route's manifest (`POST <route>`): answered with the uploads still
         /// needed, or, with `"complete": true`, whether every file arrived. Answer the request
         /// with the returned `status` and `body`.
-        #[pyo3(signature = (job_id, authorization, body))]
+        #[pyo3(signature = (job_id, authorization, body: "bytes | bytearray | str"))]
         fn artifact_manifest(job_id: String, authorization: Option<String>, body: Body)
-            -> convert::answer = |tp| tp.artifact_manifest(&job_id, authorization.as_deref(), &body).await;
+            -> convert::answer as "ArtifactsAnswer", "Coroutine[object, None, ArtifactsAnswer]" = |tp| tp.artifact_manifest(&job_id, authorization.as_deref(), &body).await;
 
         /// The artifacts of the job's current attempt (`ArtifactFile`s), once its pod confirmed
         /// them complete; empty before.
         #[pyo3(signature = (job_id))]
-        fn artifacts(job_id: String) -> convert::files = |tp| tp.artifacts(&job_id).await;
+        fn artifacts(job_id: String)
+            -> convert::files as "list[ArtifactFile]", "Coroutine[object, None, list[ArtifactFile]]" = |tp| tp.artifacts(&job_id).await;
 
         /// Copies the job's artifacts into the directory `dest`, checking each file's sha256;
         /// returns them.
         #[pyo3(signature = (job_id, dest))]
         fn download_artifacts(job_id: String, dest: PathBuf)
-            -> convert::files = |tp| tp.download_artifacts(&job_id, &dest).await;
+            -> convert::files as "list[ArtifactFile]", "Coroutine[object, None, list[ArtifactFile]]" = |tp| tp.download_artifacts(&job_id, &dest).await;
     }
 }
 

@@ -233,6 +233,11 @@ impl DatasetGrant {
         slf
     }
 
+    #[pyo3(signature = (
+        _exc_type: "type[BaseException] | None",
+        _exc: "BaseException | None",
+        _tb: "TracebackType | None",
+    ))]
     fn __exit__(
         &self,
         _exc_type: Option<Bound<'_, PyAny>>,

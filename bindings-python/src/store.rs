@@ -29,6 +29,7 @@ impl Store {
 
     /// Open (and migrate) the store at `url`, as an awaitable.
     #[staticmethod]
+    #[pyo3(signature = (url) -> "Coroutine[object, None, Store]")]
     fn open_async(py: Python<'_>, url: String) -> PyResult<Bound<'_, PyAny>> {
         crate::runtime::future_into_py(py, "Store.open_async", async move {
             match trainpod::store::open(&url).await {

@@ -5,6 +5,7 @@ use crate::client::Handle;
 use crate::errors::to_py;
 use crate::runtime::{block_on, future_into_py, runtime};
 use pyo3::exceptions::PyStopAsyncIteration;
+use pyo3::inspect::{PyStaticConstant, PyStaticExpr};
 use pyo3::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
@@ -90,6 +91,39 @@ fn forked(py: Python<'_>, pid: u32) -> PyResult<()> {
     ))
 }
 
+/// A stream's next item, any object to Rust. The stubs type it `_T`, the type parameter of
+/// `Stream[_T]` (`FollowUpdate` or `LogLine`), which pyo3 cannot infer from `Py<PyAny>`.
+struct Next(Py<PyAny>);
+
+impl<'py> IntoPyObject<'py> for Next {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = std::convert::Infallible;
+    const OUTPUT_TYPE: PyStaticExpr = PyStaticExpr::Constant {
+        value: PyStaticConstant::Str("_T"),
+    };
+
+    fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
+        Ok(self.0.into_bound(py))
+    }
+}
+
+/// The coroutine of an async stream's next item: `Coroutine[object, None, _T]` in the stubs.
+struct AwaitNext<'py>(Bound<'py, PyAny>);
+
+impl<'py> IntoPyObject<'py> for AwaitNext<'py> {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = std::convert::Infallible;
+    const OUTPUT_TYPE: PyStaticExpr = PyStaticExpr::Constant {
+        value: PyStaticConstant::Str("Coroutine[object, None, _T]"),
+    };
+
+    fn into_pyobject(self, _py: Python<'py>) -> Result<Self::Output, Self::Error> {
+        Ok(self.0)
+    }
+}
+
 /// The updates of `follow()` or the lines of `logs()`, as an iterator. Errors are raised by
 /// `next()`; the iterator ends after the job's final status (follow) or the log's end.
 #[pyclass(frozen, module = "trainpod._native")]
@@ -113,7 +147,7 @@ impl Stream {
         slf
     }
 
-    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Next>> {
         forked(py, self.pid)?;
         loop {
             let rx = self.rx.clone();
@@ -126,7 +160,7 @@ impl Stream {
                 .await
             });
             match got {
-                Ok(Some(Ok(item))) => return item.into_py(py).map(Some),
+                Ok(Some(Ok(item))) => return item.into_py(py).map(|item| Some(Next(item))),
                 Ok(Some(Err(e))) => return Err(to_py(py, e)),
                 Ok(None) => return Ok(None),
                 Err(_) => py.check_signals()?,
@@ -167,7 +201,7 @@ impl AsyncStream {
         slf
     }
 
-    fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<AwaitNext<'py>> {
         forked(py, self.pid)?;
         let rx = self.rx.clone();
         future_into_py(py, "AsyncStream.__anext__", async move {
@@ -178,9 +212,11 @@ impl AsyncStream {
                 None => Err(PyStopAsyncIteration::new_err(())),
             })
         })
+        .map(AwaitNext)
     }
 
     /// Stop reading: the background reader ends.
+    #[pyo3(signature = () -> "Coroutine[object, None, None]")]
     fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let rx = self.rx.clone();
         future_into_py(py, "AsyncStream.aclose", async move {

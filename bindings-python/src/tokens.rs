@@ -249,7 +249,8 @@ impl Tokens {
     }
 
     /// The awaitable form of `verify_and_redeem`.
-    #[pyo3(signature = (token, purpose, store, *, job = None, dataset = None, user = None))]
+    #[pyo3(signature = (token, purpose, store, *, job = None, dataset = None, user = None)
+        -> "Coroutine[object, None, Claims]")]
     #[allow(clippy::too_many_arguments)]
     fn verify_and_redeem_async<'py>(
         &self,
@@ -279,6 +280,7 @@ impl Tokens {
 #[pymethods]
 impl Claims {
     /// The claims as the token's JSON payload has them (absent optional claims omitted).
+    #[pyo3(signature = () -> "dict[str, str | int | bool]")]
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         d.set_item("v", self.v)?;
