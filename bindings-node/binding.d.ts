@@ -316,7 +316,6 @@ export interface JobRecord {
   state: JobState
   /** Why it ended (or is where it is); empty otherwise. */
   reason: string
-  podId?: string
   /** Unix seconds. */
   createdAt: number
   /** Unix seconds. */
@@ -325,6 +324,7 @@ export interface JobRecord {
   deadlineUnix: number
   budgetUsd: number
   pricePerHour: number
+  podId?: string
   /** When the pod was created (billing starts), Unix seconds. */
   startedAt?: number
   /** The pod's latest sign of life, Unix seconds. */
