@@ -129,6 +129,42 @@ def summary(rows: list[Row]) -> list[list[str]]:
             "p95 ≤ 10 s",
             met(r["p95_s"] <= 10),
         ])
+    out += overhead_rows(by)
+    for r in by.get("dataset download through the Next.js route over loopback", []):
+        out.append([
+            f"dataset download through Next.js ({r['bytes'] / 2**30:.2f} GiB)",
+            f"{r['nextjs_route_MBps']} MB/s, server peak RSS {r['nextjs_server_peak_rss_MB']} MB",
+            f"nginx sendfile {r['nginx_sendfile_MBps']} MB/s",
+            f"**{r['ratio']}×**",
+            "≥ 0.5×",
+            met(r["ratio"] >= 0.5),
+        ])
+    return out
+
+
+def overhead_rows(by: dict[str, list[Row]]) -> list[list[str]]:
+    """The bindings' cost per call over core: the median over the runs of bench/overhead.sh."""
+    out: list[list[str]] = []
+    calls = [("verify", "token verify"), ("ingest1", "ingest, 1-event batch"),
+             ("ingest", "ingest, 50-event batch")]
+    for lang in ("node", "python"):
+        runs = by.get(f"{lang} binding overhead per call", [])
+        if not runs:
+            continue
+        for key, what in calls:
+            if f"{key}_overhead_us" not in runs[0]:
+                continue
+            over = statistics.median(r[f"{key}_overhead_us"] for r in runs)
+            binding = statistics.median(r[f"{key}_{lang}_us"] for r in runs)
+            core = statistics.median(r[f"{key}_core_us"] for r in runs)
+            out.append([
+                f"{lang.capitalize()} binding, {what} ({len(runs)} runs)",
+                f"{binding:.2f} µs",
+                f"core {core:.2f} µs",
+                f"**{over:+.2f} µs**",
+                "≤ +2 µs",
+                met(over <= 2),
+            ])
     return out
 
 
