@@ -12,7 +12,7 @@ cargo bench -p trainpod-bench --bench token_verify -- --warm-up-time "${WARM_UP_
   | awk '{ v = $4; if ($5 == "ns") v /= 1000; m[NR] = v }
          END { printf "{\"benchmark\":\"rust token verify\",\"trainpod_us\":%.2f,\"jsonwebtoken_us\":%.2f,\"ratio\":%.2f,\"target\":\">= 1.5x jsonwebtoken\"}\n", m[1], m[2], m[2] / m[1] }'
 
-(cd bindings-node && npm ci --no-audit --no-fund >/dev/null && npm run build:release >/dev/null)
+(cd bindings-node && npm ci --no-audit --no-fund --ignore-scripts >/dev/null && npm run build:release >/dev/null)
 npm ci --prefix bench/node --no-audit --no-fund >/dev/null
 node bench/node/verify.mjs
 

@@ -58,6 +58,17 @@ stage "python: build, lint, tests"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q -r bindings-python/requirements-dev.txt
 .venv/bin/maturin develop -q -m bindings-python/Cargo.toml
+# `pip install ./bindings-python` from a clean clone builds and installs the package, with its
+# stubs and py.typed (the dev profile here, reusing this run's build; a user gets release).
+clean=$(mktemp -d)
+git clone -q "$root" "$clean/clone"
+python3 -m venv "$clean/venv"
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}" MATURIN_PEP517_ARGS="--profile dev" \
+  "$clean/venv/bin/pip" install -q "$clean/clone/bindings-python"
+"$clean/venv/bin/python" -c 'import importlib.resources as r, trainpod
+assert trainpod.Trainpod and r.files("trainpod").joinpath("py.typed").is_file()
+assert r.files("trainpod").joinpath("_native.pyi").is_file()'
+rm -rf "$clean"
 # The type stubs are generated from the pyo3 signatures: a stale committed copy fails the build.
 .venv/bin/python bindings-python/stubgen.py
 git -C "$root" diff --exit-code -- bindings-python/python/trainpod/_native.pyi
@@ -75,7 +86,8 @@ done_stage "python"
 stage "node: build, lint, tests"
 (
   cd bindings-node
-  npm ci --no-audit --no-fund
+  # Its own install script would build a release module first; `npm run build` makes it here.
+  npm ci --no-audit --no-fund --ignore-scripts
   npm run build
   # The declarations are generated: a stale committed copy fails the build.
   git -C "$root" diff --exit-code -- bindings-node/binding.d.ts bindings-node/binding.js
@@ -84,6 +96,17 @@ stage "node: build, lint, tests"
   npm test 2>&1 | tee /tmp/trainpod-node-test.log
   grep -Eq '^# pass [1-9]' /tmp/trainpod-node-test.log || { echo "node --test ran no test" >&2; exit 1; }
 )
+# `npm install ./bindings-node` from a clean clone builds the native module (the dev profile
+# here, reusing this run's build; a user gets the release one) and the package loads.
+clean=$(mktemp -d)
+git clone -q "$root" "$clean/clone"
+(
+  mkdir "$clean/app" && cd "$clean/app" && npm init -y >/dev/null
+  CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}" TRAINPOD_BUILD_PROFILE=dev \
+    npm install --no-audit --no-fund "$clean/clone/bindings-node"
+  node -e 'const t = require("trainpod"); if (typeof t.Trainpod !== "function") process.exit(1)'
+)
+rm -rf "$clean"
 done_stage "node"
 
 stage "nextjs example: build, lint, routes, a job, the browser"
