@@ -52,14 +52,15 @@ impl Coroutine {
     /// The iterator of the call's future, making the future on the first step. The lock is not
     /// held while Python runs, so a step that re-enters this object cannot deadlock.
     fn running(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        let taken = std::mem::replace(&mut *self.state(), State::Done);
-        let start = match taken {
-            State::Running(iter) => {
-                *self.state() = State::Running(iter.clone_ref(py));
-                return Ok(Some(iter));
+        let start = {
+            let mut state = self.state();
+            if let State::Running(iter) = &*state {
+                return Ok(Some(iter.clone_ref(py)));
             }
-            State::Done => return Ok(None),
-            State::Ready(start) => start,
+            match std::mem::replace(&mut *state, State::Done) {
+                State::Ready(start) => start,
+                _ => return Ok(None),
+            }
         };
         let iter = start(py)?.bind(py).call_method0("__await__")?.unbind();
         *self.state() = State::Running(iter.clone_ref(py));
@@ -101,8 +102,15 @@ impl Coroutine {
     /// never starts and the exception is raised here.
     #[pyo3(signature = (*args))]
     fn throw(&self, py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
-        if matches!(*self.state(), State::Ready(_)) {
-            *self.state() = State::Done;
+        let unstarted = {
+            let mut state = self.state();
+            let ready = matches!(*state, State::Ready(_));
+            if ready {
+                *state = State::Done;
+            }
+            ready
+        };
+        if unstarted {
             let exc = args.get_item(0)?;
             return Err(match args.get_item(1) {
                 Ok(value) if !value.is_none() => PyErr::from_value(value),
