@@ -403,6 +403,26 @@ pub struct Trainpod {
     clock: Option<Arc<ManualClock>>,
 }
 
+impl Trainpod {
+    /// Core's metrics route over owned copies of the arguments, for both `ingestMetrics` forms.
+    fn ingest(
+        &self,
+        job_id: String,
+        authorization: &Option<Either<String, Null>>,
+        body: &[u8],
+    ) -> impl std::future::Future<Output = trainpod::Result<trainpod::jobs::IngestOutcome>>
+    + Send
+    + 'static {
+        let tp = self.inner.clone();
+        let authorization = present(authorization).map(str::to_owned);
+        let body = body.to_vec();
+        async move {
+            tp.ingest_metrics(&job_id, authorization.as_deref(), &body)
+                .await
+        }
+    }
+}
+
 #[napi]
 impl Trainpod {
     /// Validate every option, open the store (applying migrations) and build the SDK.
@@ -529,17 +549,8 @@ impl Trainpod {
         authorization: Option<Either<String, Null>>,
         body: Uint8ArraySlice,
     ) -> Result<PromiseRaw<'env, IngestOutcome>> {
-        let tp = self.inner.clone();
-        let authorization = present(&authorization).map(str::to_owned);
-        let body = body.to_vec();
-        eager(
-            env,
-            async move {
-                tp.ingest_metrics(&job_id, authorization.as_deref(), &body)
-                    .await
-            },
-            |_, out| Ok(ingest_outcome(out)),
-        )
+        let ingest = self.ingest(job_id, &authorization, &body);
+        eager(env, ingest, |_, out| Ok(ingest_outcome(out)))
     }
 
     /// `ingestMetrics` for `index.js`, which wraps it as `ingestMetrics`: the outcome as one JSON
@@ -553,17 +564,8 @@ impl Trainpod {
         authorization: Option<Either<String, Null>>,
         body: Uint8ArraySlice,
     ) -> Result<PromiseRaw<'env, String>> {
-        let tp = self.inner.clone();
-        let authorization = present(&authorization).map(str::to_owned);
-        let body = body.to_vec();
-        eager(
-            env,
-            async move {
-                tp.ingest_metrics(&job_id, authorization.as_deref(), &body)
-                    .await
-            },
-            |_, out| to_json_string(&ingest_outcome(out)),
-        )
+        let ingest = self.ingest(job_id, &authorization, &body);
+        eager(env, ingest, |_, out| to_json_string(&ingest_outcome(out)))
     }
 
     /// The dataset download route: the pod's token and `Range` turned into a grant (status,
