@@ -31,38 +31,8 @@ if [ ! -f "$app/.next/BUILD_ID" ] || [ ! -d "$app/node_modules/trainpod" ]; then
   (cd "$app" && npm ci --no-audit --no-fund --loglevel=error && NEXT_TELEMETRY_DISABLED=1 npx next build >/dev/null)
 fi
 
-nginx_bin=$(command -v nginx || true)
-if [ -z "$nginx_bin" ]; then
-  (cd "$work" && apt-get download -q nginx >/dev/null 2>&1 && dpkg -x nginx_*.deb nginx-pkg) ||
-    { echo "no nginx: install it (apt-get install -y nginx)" >&2; exit 1; }
-  nginx_bin=$work/nginx-pkg/usr/sbin/nginx
-fi
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-nginx_port=$(port)
-mkdir -p "$work/nginx"
-cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes auto;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  server {
-    listen 127.0.0.1:$nginx_port;
-    location /datasets/ { alias $root/; default_type application/octet-stream; }
-  }
-}
-CONF
-"$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
-pids+=($!)
+source bench/nginx.sh
+start_nginx "$work" "$root"
 
 # The example's server as it runs in production (`next start`), serving datasets from $root.
 # The local provider's URL is only there to make the app accept a loopback app URL: nothing

@@ -25,38 +25,8 @@ head -c "$((size_mb << 20))" /dev/urandom >"$root/ds-bench"
 bytes=$(stat -c %s "$root/ds-bench")
 want=$(openssl dgst -sha256 -r "$root/ds-bench" | cut -d' ' -f1) # also warms the page cache
 
-nginx_bin=$(command -v nginx || true)
-if [ -z "$nginx_bin" ]; then
-  (cd "$work" && apt-get download -q nginx >/dev/null 2>&1 && dpkg -x nginx_*.deb nginx-pkg) ||
-    { echo "no nginx: install it (apt-get install -y nginx)" >&2; exit 1; }
-  nginx_bin=$work/nginx-pkg/usr/sbin/nginx
-fi
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-nginx_port=$(port)
-mkdir -p "$work/nginx"
-cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes auto;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  server {
-    listen 127.0.0.1:$nginx_port;
-    location /datasets/ { alias $root/; default_type application/octet-stream; }
-  }
-}
-CONF
-"$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
-pids+=($!)
+source bench/nginx.sh
+start_nginx "$work" "$root"
 
 cargo build -q --release --locked -p trainpod-bench --bin serve_datasets
 target=${CARGO_TARGET_DIR:-target}
