@@ -10,9 +10,8 @@ use pyo3_async_runtimes::TaskLocals;
 use pyo3_async_runtimes::generic::{ContextExt, JoinError, Runtime as GenericRuntime};
 use std::cell::OnceCell;
 use std::future::Future;
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::sync::OnceLock;
-use std::task::{Context, Poll, Waker};
 use tokio::runtime::Runtime;
 
 /// How many nested forks (a child of a child...) get a runtime of their own.
@@ -53,19 +52,9 @@ where
     py.detach(|| {
         if tokio::runtime::Handle::try_current().is_ok() {
             // Called back from inside a runtime thread: blocking it would stall its tasks.
-            return tokio::task::block_in_place(|| rt.block_on(fut));
-        }
-        // Polled once here first: a call that finishes without waiting (the metrics route on
-        // an in-memory store) skips parking this thread. One that waits is polled on by
-        // `block_on`, with its own waker.
-        let mut fut = pin!(fut);
-        let polled = {
-            let _entered = rt.enter();
-            fut.as_mut().poll(&mut Context::from_waker(Waker::noop()))
-        };
-        match polled {
-            Poll::Ready(out) => out,
-            Poll::Pending => rt.block_on(fut),
+            tokio::task::block_in_place(|| rt.block_on(fut))
+        } else {
+            rt.block_on(fut)
         }
     })
 }
