@@ -35,7 +35,7 @@ done_stage "rust lint"
 stage "pod scripts: lint, training venv"
 shellcheck core/src/script/pod/bootstrap.sh scripts/s3-server.sh
 # A Python with the pinned training stack, for the real TRL runs of the generated scripts.
-# It is large (torch with its CUDA libraries, about 3 GB), so it is kept between local runs.
+# It is large (torch with its CUDA libraries, about 6 GB installed), so it is kept between local runs.
 TRAINPOD_TRAIN_PYTHON=$(bash scripts/train-venv.sh)
 export TRAINPOD_TRAIN_PYTHON TRAINPOD_REQUIRE_TRAINING=1
 done_stage "pod scripts"
