@@ -331,6 +331,34 @@ function verifyVia(proto, name, jsonName) {
 verifyVia(module.exports.Tokens.prototype, 'verify', '_verifyJson');
 verifyVia(module.exports.Tokens.prototype, 'verifyAuthorization', '_verifyAuthorizationJson');
 
+/**
+ * The outcome from the array `_ingestMetricsJson` writes (`outcome_json` in src/sdk.rs): the same
+ * keys in the same order as the declared `IngestOutcome`.
+ */
+function outcomeOf(json) {
+  const [status, body, replay, terminatePod, j] = JSON.parse(json);
+  const job = {
+    id: j[0],
+    user: j[1],
+    attempt: j[2],
+    state: j[3],
+    reason: j[4],
+    createdAt: j[5],
+    updatedAt: j[6],
+    deadlineUnix: j[7],
+    budgetUsd: j[8],
+    pricePerHour: j[9],
+  };
+  // Its options: a key only when the job has the value, as in the object napi builds.
+  if (j[10] !== null) job.podId = j[10];
+  if (j[11] !== null) job.startedAt = j[11];
+  if (j[12] !== null) job.lastHeartbeat = j[12];
+  if (j[13] !== null) job.step = j[13];
+  if (j[14] !== null) job.maxSteps = j[14];
+  if (j[15] !== null) job.loss = j[15];
+  return { status, body, replay, terminatePod, job };
+}
+
 const ingestMetricsJson =
   module.exports.Trainpod.prototype._ingestMetricsJson[NATIVE] ?? module.exports.Trainpod.prototype._ingestMetricsJson;
 decorate(
@@ -338,13 +366,14 @@ decorate(
   'ingestMetrics',
   () =>
     function (jobId, authorization, body) {
-      let pending;
+      let answer;
       try {
-        pending = ingestMetricsJson.call(this, jobId, authorization, body);
+        answer = ingestMetricsJson.call(this, jobId, authorization, body);
       } catch (err) {
         throw convert(err);
       }
-      return pending.then(JSON.parse, rethrow);
+      // The JSON itself when the store did not wait (see `eager_value` in src/promise.rs).
+      return typeof answer === 'string' ? Promise.resolve(outcomeOf(answer)) : answer.then(outcomeOf, rethrow);
     },
 );
 

@@ -170,13 +170,22 @@ test('a job runs to succeeded through its metric batches, and follow sees it all
   const stages = ['preflight', 'dataset', 'training'].map((stage, i) => event(i + 1, T0 + 10, 'stage', { stage }));
   const log = event(4, T0 + 20, 'log', { source: 'trainer', data: { step: 3, max_steps: 6, loss: 2.0 } });
   tp.setNow(T0 + 30);
-  let out = await tp.ingestMetrics(id, ...batch(tp, id, 1, 1, [...stages, log]));
+  const first = batch(tp, id, 1, 1, [...stages, log]);
+  let out = await tp.ingestMetrics(id, ...first);
   assert.equal(out.status, 200);
   assert.equal(out.replay, false);
   assert.equal(out.terminatePod, false);
   assert.equal(out.job.state, 'training');
   assert.equal(out.job.step, 3);
   assert.deepEqual(JSON.parse(out.body).ok, true);
+  // `index.js` rebuilds the outcome from a JSON array: the same object, keys in the same order,
+  // as napi builds from the declared type (the native method, here on a replay of the batch).
+  const replayed = await tp.ingestMetrics(id, ...first);
+  const declared = await tp.ingestMetrics[Symbol.for('trainpod.native')].call(tp, id, ...first);
+  assert.equal(replayed.replay, true);
+  assert.deepStrictEqual(replayed, declared);
+  assert.deepEqual(Object.keys(replayed), Object.keys(declared));
+  assert.deepEqual(Object.keys(replayed.job), Object.keys(declared.job));
   const status = await tp.status(id);
   assert.equal(status.step, 3);
   assert.equal(status.totalSteps, 6);
@@ -221,7 +230,13 @@ test('replayed batches are taken once, a conflicting one is refused, and bad tok
   await tp.deploy(await tp.plan(spec(id)));
   const [auth, body] = batch(tp, id, 1, 1, [event(1, T0, 'heartbeat')]);
   assert.equal((await tp.ingestMetrics(id, auth, body)).replay, false);
-  assert.equal((await tp.ingestMetrics(id, auth, body)).replay, true);
+  const replayed = await tp.ingestMetrics(id, auth, body);
+  assert.equal(replayed.replay, true);
+  // A job with no steps yet: its absent options are no keys, as in the object napi builds.
+  const declared = await tp.ingestMetrics[Symbol.for('trainpod.native')].call(tp, id, auth, body);
+  assert.equal('step' in replayed.job, false);
+  assert.deepStrictEqual(replayed, declared);
+  assert.deepEqual(Object.keys(replayed.job), Object.keys(declared.job));
   const [, other] = batch(tp, id, 1, 1, [event(1, T0 + 1, 'heartbeat')]);
   await assert.rejects(tp.ingestMetrics(id, auth, other), { code: 'SEQUENCE_CONFLICT' });
   await assert.rejects(tp.ingestMetrics(id, auth, Buffer.from('{')), { code: 'INVALID_INPUT' });

@@ -5,7 +5,9 @@
 
 use crate::errors::{Result, from_napi, reject, to_js};
 use napi::Env;
-use napi::bindgen_prelude::{JsError, PromiseRaw, ToNapiValue, within_runtime_if_available};
+use napi::bindgen_prelude::{
+    Either, JsError, PromiseRaw, ToNapiValue, within_runtime_if_available,
+};
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
@@ -45,15 +47,36 @@ where
     F: Future<Output = trainpod::Result<T>> + Send + 'static,
     C: FnOnce(&Env, T) -> Result<V> + 'static,
 {
+    match eager_value(env, fut, convert)? {
+        Either::A(value) => PromiseRaw::resolve(env, value).map_err(from_napi),
+        Either::B(promise) => Ok(promise),
+    }
+}
+
+/// Like [`eager`], but a future that finishes without waiting answers with its converted value
+/// itself, for `index.js` to wrap with `Promise.resolve`: a fraction of the cost of a promise
+/// settled through napi and the `then` that follows it (bench/overhead.sh). A failure, or a
+/// future that waits, still answers with a promise.
+pub(crate) fn eager_value<'env, T, V, F, C>(
+    env: &'env Env,
+    fut: F,
+    convert: C,
+) -> Result<Either<V, PromiseRaw<'env, V>>>
+where
+    T: Send + 'static,
+    V: ToNapiValue,
+    F: Future<Output = trainpod::Result<T>> + Send + 'static,
+    C: FnOnce(&Env, T) -> Result<V> + 'static,
+{
     let mut fut = Box::pin(fut);
     let polled = within_runtime_if_available(|| {
         let mut cx = Context::from_waker(Waker::noop());
         pin!(&mut fut).poll(&mut cx)
     });
     match polled {
-        Poll::Ready(Ok(value)) => PromiseRaw::resolve(env, convert(env, value)?).map_err(from_napi),
-        Poll::Ready(Err(e)) => rejected(env, to_js(e)),
-        Poll::Pending => spawn(env, fut, convert),
+        Poll::Ready(Ok(value)) => Ok(Either::A(convert(env, value)?)),
+        Poll::Ready(Err(e)) => rejected(env, to_js(e)).map(Either::B),
+        Poll::Pending => spawn(env, fut, convert).map(Either::B),
     }
 }
 

@@ -6,14 +6,13 @@
 use crate::errors::{Result, invalid, map};
 use crate::json::{from_js_value, object, overlay, to_js_value, to_json_string};
 use crate::numbers::{whole, whole_opt};
-use crate::promise::{eager, rejected, spawn};
+use crate::promise::{eager, eager_value, rejected, spawn};
 use crate::staging::{DatasetGrant, grant_to_js, present};
 use crate::stream::{ArtifactUpload, Follow, LogStream};
 use crate::tokens::Tokens;
 use napi::Env;
 use napi::bindgen_prelude::{Either, Null, PromiseRaw, Uint8ArraySlice};
 use napi_derive::napi;
-use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -122,12 +121,10 @@ impl std::fmt::Debug for LocalProviderOptions {
 }
 
 /// A job's row, as the metrics route left it.
-// The optional fields come last, where napi sets them, and serde writes fields in declaration
-// order: the object napi builds and the JSON `index.js` parses (`ingestMetrics`) have the same
-// keys in the same order, an absent option being no key at all.
+// The optional fields come last, where napi sets them (an absent option being no key at all):
+// `index.js` builds the same keys in the same order from `outcome_json`'s array.
 #[napi(object)]
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug)]
 pub struct JobRecord {
     pub id: String,
     pub user: String,
@@ -144,26 +141,19 @@ pub struct JobRecord {
     pub deadline_unix: f64,
     pub budget_usd: f64,
     pub price_per_hour: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub pod_id: Option<String>,
     /// When the pod was created (billing starts), Unix seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at: Option<f64>,
     /// The pod's latest sign of life, Unix seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_heartbeat: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_steps: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub loss: Option<f64>,
 }
 
 /// What the metrics route answers, and what the batch did.
 #[napi(object)]
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug)]
 pub struct IngestOutcome {
     /// The HTTP status to answer (200).
     pub status: u32,
@@ -246,6 +236,33 @@ fn ingest_outcome(out: trainpod::jobs::IngestOutcome) -> IngestOutcome {
         terminate_pod: out.terminate_pod,
         job: out.job.into(),
     }
+}
+
+/// The metrics route's outcome as `index.js` reads it (`outcomeOf`): one JSON array, the
+/// outcome's fields in `IngestOutcome`'s order, then the job's in `JobRecord`'s, an absent option
+/// being `null`. Parsing the keys cost more than all the values, and `index.js` rebuilds the same
+/// objects from the positions.
+fn outcome_json(out: &trainpod::jobs::IngestOutcome) -> Result<String> {
+    let j = &out.job;
+    let job = (
+        &j.id,
+        &j.user,
+        j.attempt,
+        j.state.as_str(),
+        &j.reason,
+        j.created_at,
+        j.updated_at,
+        j.deadline_unix,
+        j.budget_usd,
+        j.price_per_hour,
+        &j.pod_id,
+        j.started_at,
+        j.last_heartbeat,
+        j.step,
+        j.max_steps,
+        j.loss,
+    );
+    to_json_string(&(out.status, &out.body, out.replay, out.terminate_pod, job))
 }
 
 pub(crate) fn artifact_file(f: sdk::ArtifactFile) -> ArtifactFile {
@@ -553,9 +570,8 @@ impl Trainpod {
         eager(env, ingest, |_, out| Ok(ingest_outcome(out)))
     }
 
-    /// `ingestMetrics` for `index.js`, which wraps it as `ingestMetrics`: the outcome as one JSON
-    /// string, which crosses several times faster than the object napi builds property by
-    /// property (bench/overhead.sh). Resolved on the spot when the store did not wait.
+    /// `ingestMetrics` for `index.js`, which wraps it as `ingestMetrics`: the outcome as JSON (see
+    /// [`outcome_json`]), itself when the store did not wait, else through a promise.
     #[napi(js_name = "_ingestMetricsJson", skip_typescript, catch_unwind)]
     pub fn ingest_metrics_json<'env>(
         &self,
@@ -563,9 +579,9 @@ impl Trainpod {
         job_id: String,
         authorization: Option<Either<String, Null>>,
         body: Uint8ArraySlice,
-    ) -> Result<PromiseRaw<'env, String>> {
+    ) -> Result<Either<String, PromiseRaw<'env, String>>> {
         let ingest = self.ingest(job_id, &authorization, &body);
-        eager(env, ingest, |_, out| to_json_string(&ingest_outcome(out)))
+        eager_value(env, ingest, |_, out| outcome_json(&out))
     }
 
     /// The dataset download route: the pod's token and `Range` turned into a grant (status,
