@@ -4,6 +4,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::staging::redact_url;
 use crate::token::Token;
 
 /// A credential bound for the pod. `Debug` never shows it.
@@ -45,7 +46,7 @@ pub struct Endpoint {
 }
 
 /// Where the pod finds its dataset.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DatasetSource {
     /// Downloaded over HTTPS (an app-served signed URL, a presigned GET or a public URL).
@@ -68,6 +69,37 @@ pub enum DatasetSource {
         /// Expected sha256, lowercase hex.
         sha256: String,
     },
+}
+
+// Not derived: a presigned URL carries its signature in the query, a credential until it
+// expires, so `Debug` shows the URL without it.
+impl fmt::Debug for DatasetSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DatasetSource::Url {
+                url,
+                token,
+                bytes,
+                sha256,
+            } => f
+                .debug_struct("Url")
+                .field("url", &redact_url(url))
+                .field("token", token)
+                .field("bytes", bytes)
+                .field("sha256", sha256)
+                .finish(),
+            DatasetSource::Path {
+                path,
+                bytes,
+                sha256,
+            } => f
+                .debug_struct("Path")
+                .field("path", path)
+                .field("bytes", bytes)
+                .field("sha256", sha256)
+                .finish(),
+        }
+    }
 }
 
 /// How the model is adapted.
@@ -278,4 +310,35 @@ pub struct PodScript {
     pub artifacts: Artifacts,
     /// Pod behaviour.
     pub runtime: PodRuntime,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dataset_source_debug_hides_a_presigned_query_and_the_token() {
+        let source = DatasetSource::Url {
+            url:
+                "https://bucket.example.com/ds.jsonl?X-Amz-Signature=deadbeef&X-Amz-Credential=AKIA"
+                    .into(),
+            token: Some(Secret::new("tok-secret")),
+            bytes: 3,
+            sha256: "ab".repeat(32),
+        };
+        let shown = format!("{source:?}");
+        assert!(
+            shown.contains("https://bucket.example.com/ds.jsonl?<redacted>"),
+            "{shown}"
+        );
+        for secret in ["deadbeef", "AKIA", "tok-secret"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        let path = DatasetSource::Path {
+            path: "/workspace/ds.jsonl".into(),
+            bytes: 3,
+            sha256: "ab".repeat(32),
+        };
+        assert!(format!("{path:?}").contains("/workspace/ds.jsonl"));
+    }
 }
