@@ -9,6 +9,7 @@ mod staging_support;
 
 use staging_support::{AUDIENCE, Fixture, NOW, OpenWatch, TRAPS, tokens};
 use trainpod::ErrorKind;
+use trainpod::dataset::InspectOptions;
 use trainpod::staging::{AppStaging, DownloadRequest, Grant};
 use trainpod::token::{IssueRequest, Purpose};
 
@@ -141,6 +142,43 @@ fn traps_inside_the_root_are_403_path_unsafe_and_never_opened() {
         assert_eq!(err.kind(), ErrorKind::DatasetPathUnsafe, "{id}");
     }
     watch.assert_untouched("signed_download_url");
+    // Nor be inspected (a plan): what a pod could not download is refused before it is deployed.
+    for (id, _) in TRAPS {
+        let err = f
+            .staging
+            .inspect(id, &InspectOptions::default())
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::DatasetPathUnsafe, "{id}");
+    }
+    watch.assert_untouched("inspect");
+}
+
+#[test]
+fn inspection_reports_the_digest_a_download_url_carries() {
+    let f = Fixture::new();
+    std::fs::write(
+        f.root.join("chat-1"),
+        b"{\"text\":\"hello\"}\n{\"text\":\"again\"}\n",
+    )
+    .unwrap();
+    let report = f
+        .staging
+        .inspect("chat-1", &InspectOptions::default())
+        .unwrap();
+    assert_eq!(report.rows, 2);
+    let dl = f
+        .staging
+        .signed_download_url(AUDIENCE, "job-1", "user-1", "chat-1", None)
+        .unwrap();
+    assert_eq!(dl.sha256, report.sha256);
+    assert_eq!(dl.size, report.bytes);
+    // An invalid dataset is refused with its lines, as `validate` refuses it.
+    std::fs::write(f.root.join("bad-1"), b"{\"text\":1}\n").unwrap();
+    let err = f
+        .staging
+        .inspect("bad-1", &InspectOptions::default())
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::DatasetInvalid, "{err}");
 }
 
 #[test]

@@ -92,6 +92,12 @@ impl DatasetReport {
 /// cannot be read at all is an `Err`.
 pub fn inspect(path: &Path, options: &InspectOptions) -> Result<DatasetReport> {
     let file = File::open(path).map_err(|e| io_error(path, e))?;
+    inspect_file(file, path, options)
+}
+
+/// [`inspect`] over a file already open (read from its current offset); `path` names it in
+/// errors.
+pub fn inspect_file(file: File, path: &Path, options: &InspectOptions) -> Result<DatasetReport> {
     let (full_tx, full_rx) = sync_channel(POOL);
     let (empty_tx, empty_rx) = channel();
     for _ in 0..POOL {
@@ -226,7 +232,15 @@ pub(crate) fn read_container(
 /// Inspect, then refuse a dataset with any invalid row (or none) with `DATASET_INVALID`,
 /// naming the first errors and their lines.
 pub fn validate(path: &Path, options: &InspectOptions) -> Result<DatasetReport> {
-    let report = inspect(path, options)?;
+    require_valid(inspect(path, options)?)
+}
+
+/// [`validate`] over a file already open; `path` names it in errors.
+pub fn validate_file(file: File, path: &Path, options: &InspectOptions) -> Result<DatasetReport> {
+    require_valid(inspect_file(file, path, options)?)
+}
+
+fn require_valid(report: DatasetReport) -> Result<DatasetReport> {
     if report.is_valid() {
         return Ok(report);
     }

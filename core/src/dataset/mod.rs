@@ -6,5 +6,8 @@ mod row;
 mod scan;
 
 pub use convert::convert_alpaca;
-pub use inspect::{Container, DatasetReport, InspectOptions, RowError, inspect, validate};
+pub use inspect::{
+    Container, DatasetReport, InspectOptions, RowError, inspect, inspect_file, validate,
+    validate_file,
+};
 pub use row::DatasetFormat;

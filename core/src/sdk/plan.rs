@@ -9,7 +9,7 @@ use super::estimate::{
     method_name,
 };
 use super::spec::{DatasetRef, JobSpec, new_job_id};
-use crate::dataset::{DatasetFormat, InspectOptions, validate};
+use crate::dataset::{DatasetFormat, InspectOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::runpod::{Availability, GpuCatalogQuery, GpuType};
 use crate::script::{Hyperparameters, ImageNeeds, check_image};
@@ -270,8 +270,7 @@ impl Trainpod {
                     ));
                 }
                 let id = crate::staging::check_dataset_id(id)?;
-                let path = staging.root().join(id);
-                if !path.is_file() {
+                if !staging.root().join(id).is_file() {
                     return Err(Error::new(
                         ErrorKind::DatasetNotFound,
                         format!(
@@ -279,7 +278,7 @@ impl Trainpod {
                         ),
                     ));
                 }
-                let report = validate(&path, &InspectOptions::default())?;
+                let report = staging.inspect(id, &InspectOptions::default())?;
                 Ok(DatasetSummary {
                     format: report.format,
                     rows: report.rows,

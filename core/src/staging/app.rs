@@ -1,10 +1,11 @@
 //! `AppStaging`: datasets under one root, served by the app to pods through signed URLs.
 
-use super::digest::DigestCache;
+use super::digest::{DigestCache, read_error};
 use super::grant::{Grant, etag_for};
 use super::id::check_dataset_id;
 use super::range;
 use super::safe_path::RootDir;
+use crate::dataset::{DatasetReport, InspectOptions, validate_file};
 use crate::error::{Error, ErrorKind, Result};
 use crate::token::{Expect, IssueRequest, Purpose, Token, Tokens, bearer};
 use std::path::Path;
@@ -116,6 +117,19 @@ impl AppStaging {
         let opened = self.root.open_dataset(id, self.allow_hardlinks)?;
         let d = self.digests.get_or_compute(&opened.file, &opened.stat)?;
         Ok(crate::hex::encode(&d))
+    }
+
+    /// Validate dataset `id` (see [`crate::dataset::validate`]), opened as a download opens it
+    /// (so a symlink or a special file is refused now, not when a pod asks for it); the sha256
+    /// read on the way is kept, so the download URL that follows does not hash the file again.
+    pub fn inspect(&self, id: &str, options: &InspectOptions) -> Result<DatasetReport> {
+        let opened = self.root.open_dataset(id, self.allow_hardlinks)?;
+        let reader = opened.file.try_clone().map_err(read_error)?;
+        let report = validate_file(reader, Path::new(id), options)?;
+        if let Some(digest) = crate::hex::decode_sha256(&report.sha256) {
+            self.digests.seed(&opened.file, &opened.stat, digest);
+        }
+        Ok(report)
     }
 
     /// Issue a `dataset.read` token for `dataset` of `user`'s `job` and the URL it unlocks:

@@ -56,12 +56,28 @@ impl DigestCache {
         }
         // Hashed outside the lock: a first request for a large file must not stall the others.
         let digest = sha256_of(file, u64::try_from(key.size).unwrap_or(0))?;
+        self.insert(key, digest);
+        Ok(digest)
+    }
+
+    /// Keeps `digest`, hashed from `file`'s start by another reader (plan's inspection), when
+    /// the file is still at `stat`'s version, taken when it was opened: a file changed while it
+    /// was read is simply hashed again when it is next needed.
+    pub fn seed(&self, file: &File, stat: &Stat, digest: [u8; 32]) {
+        let Ok(now) = rustix::fs::fstat(file) else {
+            return;
+        };
+        if key(&now) == key(stat) {
+            self.insert(key(stat), digest);
+        }
+    }
+
+    fn insert(&self, key: FileKey, digest: [u8; 32]) {
         let mut map = self.lock();
         if map.len() >= MAX_ENTRIES {
             map.clear();
         }
         map.insert(key, digest);
-        Ok(digest)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<FileKey, [u8; 32]>> {
@@ -91,10 +107,52 @@ fn sha256_of(file: &File, size: u64) -> Result<[u8; 32]> {
     Ok(hasher.finalize().into())
 }
 
-fn read_error(e: std::io::Error) -> Error {
+pub(crate) fn read_error(e: std::io::Error) -> Error {
     Error::new(
         ErrorKind::Internal,
         "the dataset file could not be read; check the staging disk",
     )
     .with_source(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file_with(bytes: &[u8]) -> (std::path::PathBuf, File) {
+        let path = std::env::temp_dir().join(format!("trainpod-digest-{}", uuid::Uuid::new_v4()));
+        std::fs::write(&path, bytes).unwrap();
+        let file = File::open(&path).unwrap();
+        (path, file)
+    }
+
+    #[test]
+    fn a_seeded_digest_is_served_without_reading_the_file() {
+        let (path, file) = file_with(b"rows");
+        let stat = rustix::fs::fstat(&file).unwrap();
+        let cache = DigestCache::default();
+        // A digest the file does not have: served as it was seeded, so the file was not read.
+        cache.seed(&file, &stat, [7; 32]);
+        assert_eq!(cache.get_or_compute(&file, &stat).unwrap(), [7; 32]);
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn a_digest_for_an_earlier_version_is_not_kept() {
+        let (path, file) = file_with(b"rows");
+        let before = rustix::fs::fstat(&file).unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b" more")
+            .unwrap();
+        let cache = DigestCache::default();
+        cache.seed(&file, &before, [7; 32]);
+        let now = rustix::fs::fstat(&file).unwrap();
+        let digest: [u8; 32] = Sha256::digest(b"rows more").into();
+        assert_eq!(cache.get_or_compute(&file, &now).unwrap(), digest);
+        std::fs::remove_file(path).unwrap();
+    }
 }
