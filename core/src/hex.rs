@@ -11,6 +11,11 @@ pub(crate) fn encode(bytes: &[u8]) -> String {
     out
 }
 
+/// Whether `hex` is a sha256 as trainpod writes and checks them: 64 lowercase hex digits.
+pub(crate) fn is_sha256(hex: &str) -> bool {
+    decode_sha256(hex).is_some()
+}
+
 /// A sha256 written by [`encode`] back as its 32 bytes; `None` for anything else.
 pub(crate) fn decode_sha256(hex: &str) -> Option<[u8; 32]> {
     let digit = |c: u8| match c {

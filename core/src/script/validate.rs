@@ -94,7 +94,7 @@ fn endpoint(field: &str, e: &Endpoint) -> Result<()> {
 }
 
 fn sha256(field: &str, hex: &str) -> Result<()> {
-    if hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    if crate::hex::is_sha256(hex) {
         Ok(())
     } else {
         Err(bad(

@@ -313,11 +313,7 @@ impl Trainpod {
 }
 
 fn check_sha256(sha256: &str) -> Result<()> {
-    let hex = sha256.len() == 64
-        && sha256
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if hex {
+    if crate::hex::is_sha256(sha256) {
         Ok(())
     } else {
         Err(Error::invalid_input(

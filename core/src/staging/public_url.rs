@@ -77,8 +77,7 @@ impl PublicUrl {
 
     /// The expected sha256: 64 lowercase hex digits.
     pub fn sha256(mut self, hex: &str) -> Result<Self> {
-        let ok = hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-        if !ok {
+        if !crate::hex::is_sha256(hex) {
             return Err(Error::invalid_input(
                 "dataset_sha256 must be 64 lowercase hex digits (sha256sum prints it)",
             ));
