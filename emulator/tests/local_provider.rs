@@ -533,6 +533,33 @@ async fn the_binary_runs_pods_and_kills_them_when_its_stdin_closes() {
 }
 
 #[tokio::test]
+async fn the_binary_stops_on_sigterm_while_its_stdin_stays_open() {
+    use tokio::io::AsyncBufReadExt;
+    let mut bin = tokio::process::Command::new(env!("CARGO_BIN_EXE_trainpod-emulator"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Held here: `wait` closes a child's stdin it still holds.
+    let stdin = bin.stdin.take().unwrap();
+    let mut out = tokio::io::BufReader::new(bin.stdout.take().unwrap()).lines();
+    tokio::time::timeout(WAIT, out.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let pid = rustix::process::Pid::from_raw(bin.id().unwrap() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let status = tokio::time::timeout(WAIT, bin.wait())
+        .await
+        .expect("the emulator ignored SIGTERM")
+        .unwrap();
+    assert!(status.success());
+    drop(stdin);
+}
+
+#[tokio::test]
 async fn the_binary_refuses_local_flags_without_run_pods() {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_trainpod-emulator"))
         .args(["--shell", "bash"])

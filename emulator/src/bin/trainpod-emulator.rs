@@ -9,8 +9,8 @@
 //!   `--restart-delay-ms N`, `--max-restarts N`, `--stop-grace-ms N`, `--env NAME=VALUE`
 //!   (repeatable).
 //!
-//! On stop every pod's process group is killed. A SIGKILL of this process cannot do that:
-//! close its stdin instead.
+//! On stop every pod's process group is killed. A SIGKILL of this process cannot do that: close
+//! its stdin or send SIGTERM instead.
 
 use std::time::Duration;
 
@@ -75,15 +75,31 @@ fn parse(args: impl IntoIterator<Item = String>) -> std::io::Result<Options> {
     Ok(options)
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> std::io::Result<()> {
+fn main() -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let served = runtime.block_on(serve());
+    // Stdin is read on a blocking thread that returns only at the end of input: a shutdown that
+    // waited for it would keep a process stopped by a signal alive while its stdin stays open.
+    runtime.shutdown_background();
+    served
+}
+
+async fn serve() -> std::io::Result<()> {
     let options = parse(std::env::args().skip(1))?;
     let emulator = trainpod_emulator::Emulator::start_with(options).await?;
+    // Handlers first: a signal sent as soon as the URL is out must stop the pods, not kill this
+    // process with its pods left running.
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut term, mut int) = (
+        signal(SignalKind::terminate())?,
+        signal(SignalKind::interrupt())?,
+    );
     #[allow(clippy::print_stdout)]
     {
         println!("{}", emulator.base_url());
     }
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let stdin_closed = async {
         let mut sink = [0u8; 4096];
         let mut stdin = tokio::io::stdin();
@@ -92,7 +108,7 @@ async fn main() -> std::io::Result<()> {
     tokio::select! {
         () = stdin_closed => {}
         _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+        _ = int.recv() => {}
     }
     emulator.stop();
     Ok(())
