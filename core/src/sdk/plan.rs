@@ -270,15 +270,18 @@ impl Trainpod {
                     ));
                 }
                 let id = crate::staging::check_dataset_id(id)?;
-                if !staging.root().join(id).is_file() {
-                    return Err(Error::new(
-                        ErrorKind::DatasetNotFound,
-                        format!(
-                            "no dataset {id:?} under the datasets directory; store it there first"
+                // One open, the download's: its "not found" gets the wording of a plan.
+                let report = staging
+                    .inspect(id, &InspectOptions::default())
+                    .map_err(|e| match e.kind() {
+                        ErrorKind::DatasetNotFound => Error::new(
+                            ErrorKind::DatasetNotFound,
+                            format!(
+                                "no dataset {id:?} under the datasets directory; store it there first"
+                            ),
                         ),
-                    ));
-                }
-                let report = staging.inspect(id, &InspectOptions::default())?;
+                        _ => e,
+                    })?;
                 Ok(DatasetSummary {
                     format: report.format,
                     rows: report.rows,
