@@ -185,7 +185,7 @@ fn empty_missing_and_broken_files() {
     );
     assert_eq!(
         inspect(&d.join("nope.jsonl"), &opts()).unwrap_err().kind(),
-        ErrorKind::InvalidInput
+        ErrorKind::DatasetNotFound
     );
     let arr = write(&d, "broken.json", br#"[{"text":"a"}, {"text":"#);
     let r = inspect(&arr, &opts()).unwrap();

@@ -301,3 +301,55 @@ fn credentials_never_show_in_debug() {
         assert!(!shown.contains(secret), "{secret} leaked: {shown}");
     }
 }
+
+#[test]
+fn render_hides_every_credential_and_keeps_the_real_bundle_figures() {
+    let mut s = script();
+    s.dataset = DatasetSource::Url {
+        url: "https://bucket.example.com/ds.jsonl?X-Amz-Signature=sig-secret".into(),
+        token: None,
+        bytes: 10,
+        sha256: "a".repeat(64),
+    };
+    s.artifacts = Artifacts::Hub {
+        repo: "org/adapter".into(),
+        token: Secret::new("hf_hub-secret"),
+    };
+    let bundle = generate(&s).unwrap();
+    let rendered = trainpod::script::render(&s).unwrap();
+    assert_eq!(
+        (rendered.bytes, &rendered.sha256),
+        (bundle.bytes, &bundle.sha256)
+    );
+    assert_eq!(rendered.start_command, bundle.start_command);
+    let unpacked = unpack(&bundle.env[BUNDLE_ENV]);
+    let names: Vec<&str> = rendered.files.iter().map(|f| f.name.as_str()).collect();
+    let real: Vec<&str> = unpacked.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, real, "the same files in the same order");
+    for secret in ["metrics-token", "sig-secret", "hf_hub-secret"] {
+        assert!(
+            unpacked
+                .iter()
+                .any(|(_, d)| String::from_utf8_lossy(d).contains(secret)),
+            "{secret} is in the real bundle"
+        );
+        for f in &rendered.files {
+            assert!(!f.text.contains(secret), "{secret} shows in {}", f.name);
+        }
+    }
+    // Files without credentials are rendered as they are.
+    let bootstrap = rendered
+        .files
+        .iter()
+        .find(|f| f.name == "bootstrap.sh")
+        .unwrap();
+    let (_, real_bootstrap) = unpacked.iter().find(|(n, _)| n == "bootstrap.sh").unwrap();
+    assert_eq!(bootstrap.text.as_bytes(), real_bootstrap.as_slice());
+    assert_eq!(bootstrap.mode, 0o755);
+    // A script generate refuses is refused by render with the same error.
+    s.job_id = "../x".into();
+    assert_eq!(
+        trainpod::script::render(&s).unwrap_err().to_string(),
+        generate(&s).unwrap_err().to_string()
+    );
+}

@@ -275,6 +275,13 @@ fn read_error(path: &Path, e: std::io::Error) -> Error {
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        return Error::new(
+            ErrorKind::DatasetNotFound,
+            format!("no dataset file at {}: check the path", path.display()),
+        )
+        .with_source(e);
+    }
     Error::new(
         ErrorKind::InvalidInput,
         format!("cannot read the dataset {}: {e}", path.display()),

@@ -58,20 +58,7 @@ impl fmt::Debug for Bundle {
 /// Validates the script and builds its bundle, refusing one over [`MAX_BUNDLE_BYTES`].
 pub fn generate(script: &PodScript) -> Result<Bundle> {
     validate(script)?;
-    let config = serde_json::to_vec_pretty(script).map_err(|e| {
-        Error::new(
-            crate::ErrorKind::Internal,
-            format!("pod config did not serialize: {e}"),
-        )
-    })?;
-    let mut files: Vec<(&str, u32, Vec<u8>)> = TEMPLATES
-        .iter()
-        .map(|(n, m, t)| (*n, *m, t.as_bytes().to_vec()))
-        .collect();
-    files.push(("config.json", 0o600, config));
-    files.push(("values.txt", 0o600, values(script).into_bytes()));
-    files.push(("requirements.txt", 0o644, requirements(script).into_bytes()));
-    let encoded = base64::engine::general_purpose::STANDARD.encode(tar_gz(&files)?);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(tar_gz(&files(script)?)?);
     if encoded.len() > MAX_BUNDLE_BYTES {
         return Err(Error::invalid_input(format!(
             "pod script: the bundle is {} bytes encoded, over the {MAX_BUNDLE_BYTES}-byte bound; \
@@ -85,6 +72,24 @@ pub fn generate(script: &PodScript) -> Result<Bundle> {
         sha256: hex::encode(&Sha256::digest(encoded.as_bytes())),
         env: BTreeMap::from([(BUNDLE_ENV.to_owned(), encoded)]),
     })
+}
+
+/// The files of the bundle, in archive order: (name, mode, contents).
+pub(crate) fn files(script: &PodScript) -> Result<Vec<(&'static str, u32, Vec<u8>)>> {
+    let config = serde_json::to_vec_pretty(script).map_err(|e| {
+        Error::new(
+            crate::ErrorKind::Internal,
+            format!("pod config did not serialize: {e}"),
+        )
+    })?;
+    let mut files: Vec<(&'static str, u32, Vec<u8>)> = TEMPLATES
+        .iter()
+        .map(|(n, m, t)| (*n, *m, t.as_bytes().to_vec()))
+        .collect();
+    files.push(("config.json", 0o600, config));
+    files.push(("values.txt", 0o600, values(script).into_bytes()));
+    files.push(("requirements.txt", 0o644, requirements(script).into_bytes()));
+    Ok(files)
 }
 
 /// Deterministic archive: fixed order, times and owners, so equal scripts give equal bundles.

@@ -5,6 +5,7 @@
 mod bundle;
 mod config;
 mod image;
+mod render;
 mod validate;
 
 pub use bundle::{BUNDLE_ENV, Bundle, MAX_BUNDLE_BYTES, START_COMMAND, generate};
@@ -13,6 +14,7 @@ pub use config::{
     PodScript, Precision, QLORA_EXTRA, Secret, Training,
 };
 pub use image::{DEFAULT_IMAGE, ImageNeeds, check_image};
+pub use render::{REDACTED, RenderedFile, RenderedScript, render};
 pub use validate::{job_id as validate_job_id, validate};
 
 /// The pod-side templates, as shipped in every bundle: (file name, mode, text).

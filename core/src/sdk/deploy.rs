@@ -11,7 +11,10 @@ use super::{Routes, Trainpod, pod_name};
 use crate::error::{Error, ErrorKind, Result};
 use crate::jobs::JobState;
 use crate::runpod::{CreatePodRequest, GpuCandidate, Mounts, NetworkMount};
-use crate::script::{Artifacts, DatasetSource, Endpoint, PodScript, Secret, Training, generate};
+use crate::script::{
+    Artifacts, DatasetSource, Endpoint, PodScript, RenderedScript, Secret, Training, generate,
+    render,
+};
 use crate::store::JobRecord;
 use crate::token::{IssueRequest, Purpose};
 
@@ -95,9 +98,22 @@ impl Trainpod {
     /// gets (model, hyperparameters, URLs, runtime) is validated and the bundle's size checked
     /// at plan time rather than at deploy.
     pub(crate) fn check_pod_script(&self, plan: &Plan) -> Result<()> {
+        generate(&self.probe_script(plan)?).map(|_| ())
+    }
+
+    /// The pod script `deploy` would generate for `plan`'s first attempt if it ran now: the
+    /// start command, the env variables by name, the bundle's size and sha256, and every file
+    /// the pod unpacks with its credentials replaced. Nothing is created or stored; the tokens
+    /// issued for it never leave this call.
+    pub fn render_script(&self, plan: &Plan) -> Result<RenderedScript> {
+        render(&self.probe_script(plan)?)
+    }
+
+    /// The script of a stand-in first attempt created now.
+    fn probe_script(&self, plan: &Plan) -> Result<PodScript> {
         let now = self.clock.now_unix_secs();
         let probe = self.new_record(plan, now)?;
-        generate(&self.pod_script(&probe, plan, now)?).map(|_| ())
+        self.pod_script(&probe, plan, now)
     }
 
     async fn adopt_or_wait(&self, job: JobRecord) -> Result<JobStatus> {

@@ -21,6 +21,7 @@ mod artifacts;
 mod builder;
 mod deploy;
 pub mod estimate;
+mod inspect;
 mod log_telemetry;
 mod plan;
 mod routes;

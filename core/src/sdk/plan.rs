@@ -229,7 +229,7 @@ impl Trainpod {
                 })?;
                 (key, *bytes, sha256, volume.head(key).await?)
             }
-            other => return self.inspect_dataset(other, max_length),
+            other => return self.summarize_local(other, max_length),
         };
         check_sha256(sha256)?;
         match found {
@@ -254,7 +254,7 @@ impl Trainpod {
         }
     }
 
-    fn inspect_dataset(&self, dataset: &DatasetRef, max_length: u32) -> Result<DatasetSummary> {
+    fn summarize_local(&self, dataset: &DatasetRef, max_length: u32) -> Result<DatasetSummary> {
         match dataset {
             DatasetRef::App { id } => {
                 let staging = self.staging.as_ref().ok_or_else(|| {

@@ -596,3 +596,65 @@ async fn without_an_app_the_events_come_back_through_the_pod_log() {
         "the final status ended the pod"
     );
 }
+
+#[tokio::test]
+async fn render_script_shows_what_deploy_sends_with_its_credentials_hidden() {
+    let s = setup("render").await;
+    let plan = s.tp.plan(&spec("render-1")).await.unwrap();
+    let rendered = s.tp.render_script(&plan).unwrap();
+    assert_eq!(rendered.start_command, trainpod::script::START_COMMAND);
+    assert_eq!(rendered.env, [trainpod::script::BUNDLE_ENV]);
+    assert!(rendered.bytes > 0 && rendered.bytes <= trainpod::script::MAX_BUNDLE_BYTES);
+    let names: Vec<&str> = rendered.files.iter().map(|f| f.name.as_str()).collect();
+    assert!(names.contains(&"bootstrap.sh") && names.contains(&"config.json"));
+    let file = |name: &str| &rendered.files.iter().find(|f| f.name == name).unwrap().text;
+    // The config is the deploy's (this job, its model, the app's routes), tokens replaced.
+    let config: serde_json::Value = serde_json::from_str(file("config.json")).unwrap();
+    assert_eq!(config["job_id"], "render-1");
+    assert_eq!(config["training"]["model"], "Qwen/Qwen2.5-0.5B");
+    assert_eq!(config["telemetry"]["token"], trainpod::script::REDACTED);
+    assert_eq!(config["artifacts"]["token"], trainpod::script::REDACTED);
+    assert!(
+        file("values.txt").contains(&format!("metrics_token={}\n", trainpod::script::REDACTED))
+    );
+    // No token issued by these keys is anywhere in the rendering: they all start alike
+    // (version, key id, and the encoded opening of their claims).
+    let issued =
+        s.tp.tokens()
+            .issue(&IssueRequest::new(
+                Purpose::MetricsWrite,
+                "user-1",
+                "render-1",
+            ))
+            .unwrap();
+    let parts: Vec<&str> = issued.token.expose().split('.').collect();
+    let prefix = format!("{}.{}.{}", parts[0], parts[1], &parts[2][..8]);
+    for f in &rendered.files {
+        assert!(!f.text.contains(&prefix), "{} holds a token", f.name);
+    }
+    assert!(!format!("{rendered:?}").contains(&prefix));
+    // Rendering created nothing: no pod, no job.
+    assert_eq!(s.emu.pod_count(), 0);
+    assert_eq!(kind(s.tp.status("render-1").await), ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn inspect_dataset_reports_rows_and_errors_of_a_local_file() {
+    let s = setup("inspect").await;
+    let dir = fresh_dir("sdk-inspect-files");
+    let good = dir.join("good.jsonl");
+    std::fs::write(&good, format!("{CHAT}\n").repeat(3)).unwrap();
+    let report = s.tp.inspect_dataset(&good, 20).await.unwrap();
+    assert!(report.is_valid());
+    assert_eq!(report.rows, 3);
+    assert_eq!(report.bytes, std::fs::metadata(&good).unwrap().len());
+    let bad = dir.join("bad.jsonl");
+    std::fs::write(&bad, format!("{CHAT}\nnot json\n{CHAT}\n{{}}\n")).unwrap();
+    let report = s.tp.inspect_dataset(&bad, 1).await.unwrap();
+    assert!(!report.is_valid());
+    assert_eq!((report.rows, report.error_count), (2, 2));
+    assert_eq!(report.errors.len(), 1, "only max_errors are kept");
+    assert_eq!(report.errors[0].line, 2);
+    let missing = s.tp.inspect_dataset(&dir.join("missing.jsonl"), 20).await;
+    assert_eq!(kind(missing), ErrorKind::DatasetNotFound);
+}
