@@ -9,9 +9,10 @@ use pyo3::types::PyString;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::time::Duration;
+use trainpod::dataset::DatasetReport;
 use trainpod::jobs::{IngestOutcome, ReconcileAction};
 use trainpod::runpod::LogEvent;
-use trainpod::script::{Hyperparameters, Method, PodRuntime};
+use trainpod::script::{Hyperparameters, Method, PodRuntime, RenderedScript};
 use trainpod::sdk::{ArtifactFile, ArtifactsAnswer, DatasetRef, FollowUpdate, JobSpec, JobStatus};
 use trainpod::{Error, ErrorKind};
 
@@ -88,6 +89,14 @@ pub(crate) fn file(py: Python<'_>, file: ArtifactFile) -> PyResult<Py<PyAny>> {
 
 pub(crate) fn files(py: Python<'_>, files: Vec<ArtifactFile>) -> PyResult<Py<PyAny>> {
     decode(py, "artifact_files", &files)
+}
+
+pub(crate) fn report(py: Python<'_>, report: DatasetReport) -> PyResult<Py<PyAny>> {
+    decode(py, "dataset_report", &report)
+}
+
+pub(crate) fn rendered(py: Python<'_>, script: RenderedScript) -> PyResult<Py<PyAny>> {
+    decode(py, "rendered_script", &script)
 }
 
 fn invalid(message: String) -> Error {

@@ -512,6 +512,22 @@ twin_classes! {
         fn artifacts(job_id: String)
             -> convert::files as "list[ArtifactFile]", "Coroutine[object, None, list[ArtifactFile]]" = |tp| tp.artifacts(&job_id).await;
 
+        /// Inspects the dataset file at `path` as `plan` inspects an app-served one: its
+        /// container and row format, valid rows, size, sha256, longest row, and the first
+        /// `max_errors` invalid rows by line (all are counted). Invalid rows are reported, not
+        /// raised; a missing file raises `DatasetNotFoundError`. Returns a `DatasetReport`.
+        #[pyo3(signature = (path, *, max_errors = 20))]
+        fn inspect_dataset(path: PathBuf, max_errors: usize)
+            -> convert::report as "DatasetReport", "Coroutine[object, None, DatasetReport]" = |tp| tp.inspect_dataset(&path, max_errors).await;
+
+        /// The pod script `deploy` would generate for `plan`'s first attempt now: the start
+        /// command, the env variables by name, the bundle's size and sha256, and every file the
+        /// pod unpacks, with each credential replaced by `<redacted>`. Creates nothing.
+        /// Returns a `RenderedScript`.
+        #[pyo3(signature = (plan: "Plan"))]
+        fn render_script(plan: PlanArg)
+            -> convert::rendered as "RenderedScript", "Coroutine[object, None, RenderedScript]" = |tp| tp.render_script(&plan.0);
+
         /// Copies the job's artifacts into the directory `dest`, checking each file's sha256;
         /// returns them.
         #[pyo3(signature = (job_id, dest))]

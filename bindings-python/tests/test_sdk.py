@@ -70,6 +70,8 @@ def test_sync_and_async_have_the_same_methods_signatures_and_docstrings() -> Non
         "put_artifact",
         "artifacts",
         "download_artifacts",
+        "inspect_dataset",
+        "render_script",
     }
     assert expected <= public(sync)
     assert inspect.signature(sync) == inspect.signature(aio)
@@ -199,6 +201,68 @@ def test_plan_renders_its_estimate_and_refuses_what_would_fail(
         tp.plan({"user": "u"})  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         tp.deploy(spec("not-a-plan"))  # type: ignore[arg-type]
+
+
+CHAT = '{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}'
+
+
+def test_inspect_dataset_reports_rows_and_errors_in_both_classes(
+    emu: Emulator, tmp_path: pathlib.Path
+) -> None:
+    good = tmp_path / "good.jsonl"
+    good.write_text(f"{CHAT}\n" * 3)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(f"{CHAT}\nnot json\n{CHAT}\n{{}}\n")
+    tp = make(trainpod.Trainpod, emu, tmp_path)
+    report = tp.inspect_dataset(good)
+    assert isinstance(report, trainpod.DatasetReport) and report.is_valid
+    assert (report.container, report.format, report.rows) == ("jsonl", "messages", 3)
+    assert report.sha256 == hashlib.sha256(good.read_bytes()).hexdigest()
+    assert report.bytes == good.stat().st_size
+    refused = tp.inspect_dataset(str(bad), max_errors=1)
+    assert not refused.is_valid
+    assert (refused.rows, refused.error_count) == (2, 2)
+    assert [e.line for e in refused.errors] == [2], "only max_errors are kept"
+    assert pickle.loads(pickle.dumps(refused)) == refused
+    with pytest.raises(trainpod.DatasetNotFoundError) as missing:
+        tp.inspect_dataset(tmp_path / "missing.jsonl")
+    assert missing.value.code == "DATASET_NOT_FOUND"
+
+    async def main() -> trainpod.DatasetReport:
+        return await make(trainpod.AsyncTrainpod, emu, tmp_path).inspect_dataset(good)
+
+    assert asyncio.run(main()) == report
+
+
+def test_render_script_shows_the_bundle_deploy_would_send_without_its_tokens(
+    emu: Emulator, tmp_path: pathlib.Path
+) -> None:
+    tp = make(trainpod.Trainpod, emu, tmp_path)
+    plan = tp.plan(spec("render-1"))
+    rendered = tp.render_script(plan)
+    assert isinstance(rendered, trainpod.RenderedScript)
+    assert rendered.env == ("TRAINPOD_BUNDLE",)
+    assert "base64 -d" in rendered.start_command
+    config = json.loads(rendered.file("config.json"))
+    assert config["job_id"] == "render-1"
+    assert config["telemetry"]["token"] == "<redacted>"
+    assert "set -" in rendered.file("bootstrap.sh")
+    with pytest.raises(KeyError, match=r"bootstrap\.sh"):
+        rendered.file("nope")
+    # No token of this app's keys is anywhere in it: they all start alike (version, key id,
+    # and the encoded opening of their claims).
+    version, kid, claims, _ = tp.tokens.issue("metrics.write", "u", "render-1").token.split(".")
+    prefix = f"{version}.{kid}.{claims[:8]}"
+    assert all(prefix not in f.text for f in rendered.files)
+    assert "TRAINPOD_BUNDLE" not in repr(rendered) and "config.json" in repr(rendered)
+    with pytest.raises(trainpod.TrainpodError):
+        tp.status("render-1")  # nothing was created
+
+    async def main() -> trainpod.RenderedScript:
+        return await make(trainpod.AsyncTrainpod, emu, tmp_path).render_script(plan)
+
+    again = asyncio.run(main())
+    assert [f.name for f in again.files] == [f.name for f in rendered.files]
 
 
 @pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"])

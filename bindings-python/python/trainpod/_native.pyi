@@ -13,12 +13,14 @@ from typing import Generic, Literal, SupportsFloat, SupportsIndex, TypeVar, fina
 from trainpod.types import (
     ArtifactFile,
     ArtifactsAnswer,
+    DatasetReport,
     FollowUpdate,
     JobSpec,
     JobStatus,
     LogLine,
     Plan,
     ReconcileAction,
+    RenderedScript,
 )
 
 __all__ = [
@@ -230,6 +232,16 @@ class AsyncTrainpod:
         `status` and `body`; on an error, with `http_status(err.code)`.
         """
 
+    def inspect_dataset(
+        self, /, path: str | PathLike[str], *, max_errors: SupportsIndex = 20
+    ) -> Coroutine[object, None, DatasetReport]:
+        """
+        Inspects the dataset file at `path` as `plan` inspects an app-served one: its
+        container and row format, valid rows, size, sha256, longest row, and the first
+        `max_errors` invalid rows by line (all are counted). Invalid rows are reported, not
+        raised; a missing file raises `DatasetNotFoundError`. Returns a `DatasetReport`.
+        """
+
     def logs(self, /, job_id: str, *, tail: SupportsIndex | None = None) -> AsyncStream[LogLine]:
         """
         The pod's log lines (container and system): the last `tail` lines, then live, until
@@ -263,6 +275,14 @@ class AsyncTrainpod:
         Ends every trainpod pod on the account that nobody should pay for (stale heartbeat,
         past its deadline, over its budget, or an orphan); returns a `ReconcileAction` for
         each. Run it from a cron.
+        """
+
+    def render_script(self, /, plan: Plan) -> Coroutine[object, None, RenderedScript]:
+        """
+        The pod script `deploy` would generate for `plan`'s first attempt now: the start
+        command, the env variables by name, the bundle's size and sha256, and every file the
+        pod unpacks, with each credential replaced by `<redacted>`. Creates nothing.
+        Returns a `RenderedScript`.
         """
 
     def retry(self, /, job_id: str) -> Coroutine[object, None, JobStatus]:
@@ -740,6 +760,16 @@ class Trainpod:
         `status` and `body`; on an error, with `http_status(err.code)`.
         """
 
+    def inspect_dataset(
+        self, /, path: str | PathLike[str], *, max_errors: SupportsIndex = 20
+    ) -> DatasetReport:
+        """
+        Inspects the dataset file at `path` as `plan` inspects an app-served one: its
+        container and row format, valid rows, size, sha256, longest row, and the first
+        `max_errors` invalid rows by line (all are counted). Invalid rows are reported, not
+        raised; a missing file raises `DatasetNotFoundError`. Returns a `DatasetReport`.
+        """
+
     def logs(self, /, job_id: str, *, tail: SupportsIndex | None = None) -> Stream[LogLine]:
         """
         The pod's log lines (container and system): the last `tail` lines, then live, until
@@ -773,6 +803,14 @@ class Trainpod:
         Ends every trainpod pod on the account that nobody should pay for (stale heartbeat,
         past its deadline, over its budget, or an orphan); returns a `ReconcileAction` for
         each. Run it from a cron.
+        """
+
+    def render_script(self, /, plan: Plan) -> RenderedScript:
+        """
+        The pod script `deploy` would generate for `plan`'s first attempt now: the start
+        command, the env variables by name, the bundle's size and sha256, and every file the
+        pod unpacks, with each credential replaced by `<redacted>`. Creates nothing.
+        Returns a `RenderedScript`.
         """
 
     def retry(self, /, job_id: str) -> JobStatus:

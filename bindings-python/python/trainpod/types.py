@@ -446,6 +446,96 @@ class ArtifactFile:
     sha256: str
 
 
+@dataclass(frozen=True)
+class RowError:
+    """One invalid row: its 1-based ``line`` (element, in a JSON array) and why."""
+
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class DatasetReport:
+    """What ``inspect_dataset`` found in a file: its ``container`` (``jsonl``, ``json_array``
+    or ``gzip_jsonl``), the rows' ``format`` (``messages``, ``prompt_completion``, ``text``
+    or ``alpaca``), the valid ``rows``, its size and sha256 as stored, the longest row, the
+    first ``errors`` and how many rows were refused in all."""
+
+    container: str
+    format: str | None
+    rows: int
+    bytes: int
+    sha256: str
+    longest_row_bytes: int
+    errors: Sequence[RowError]
+    error_count: int
+
+    @property
+    def is_valid(self) -> bool:
+        """Whether the dataset can be trained on: some rows, none refused."""
+        return self.error_count == 0 and self.rows > 0
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> DatasetReport:
+        return cls(
+            container=d["container"],
+            format=d.get("format"),
+            rows=d["rows"],
+            bytes=d["bytes"],
+            sha256=d["sha256"],
+            longest_row_bytes=d["longest_row_bytes"],
+            errors=tuple(RowError(**e) for e in d["errors"]),
+            error_count=d["error_count"],
+        )
+
+
+@dataclass(frozen=True, repr=False)
+class RenderedFile:
+    """One file of a pod's bundle as the pod unpacks it, credentials replaced."""
+
+    name: str
+    mode: int
+    text: str
+
+    def __repr__(self) -> str:
+        return f"RenderedFile(name={self.name!r}, mode=0o{self.mode:o}, {len(self.text)} chars)"
+
+
+@dataclass(frozen=True, repr=False)
+class RenderedScript:
+    """The pod script ``deploy`` would generate: the container's ``start_command``, the ``env``
+    variables it sets (names only), the encoded bundle's real size and sha256, and its
+    ``files`` with every credential replaced by ``<redacted>``."""
+
+    start_command: str
+    env: Sequence[str]
+    bytes: int
+    sha256: str
+    files: Sequence[RenderedFile]
+
+    def file(self, name: str) -> str:
+        """The text of the bundle file ``name`` (``bootstrap.sh``, ``config.json``...)."""
+        for f in self.files:
+            if f.name == name:
+                return f.text
+        names = ", ".join(f.name for f in self.files)
+        raise KeyError(f"no file {name!r} in the bundle; it holds {names}")
+
+    def __repr__(self) -> str:
+        names = ", ".join(f.name for f in self.files)
+        return f"RenderedScript({self.bytes} bytes, sha256={self.sha256[:12]}..., files: {names})"
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> RenderedScript:
+        return cls(
+            start_command=d["start_command"],
+            env=tuple(d["env"]),
+            bytes=d["bytes"],
+            sha256=d["sha256"],
+            files=tuple(RenderedFile(**f) for f in d["files"]),
+        )
+
+
 def _decode(kind: str, raw: str) -> object:
     """Build the Python value of a core result from its JSON (called by the native module)."""
     if kind == "plan":
@@ -470,4 +560,8 @@ def _decode(kind: str, raw: str) -> object:
         return ArtifactFile(**d)
     if kind == "artifact_files":
         return [ArtifactFile(**f) for f in d]
+    if kind == "dataset_report":
+        return DatasetReport._from(d)
+    if kind == "rendered_script":
+        return RenderedScript._from(d)
     raise ValueError(f"unknown result kind {kind!r}")
