@@ -110,6 +110,50 @@ export interface DatasetSummary {
   tokens: DatasetTokens;
 }
 
+/** One invalid row of a dataset: its 1-based line (element, in a JSON array) and why. */
+export interface RowError {
+  line: number;
+  reason: string;
+}
+
+/** What `inspectDataset` found in a file. */
+export interface DatasetReport {
+  container: 'jsonl' | 'json_array' | 'gzip_jsonl';
+  /** The rows' format (that of the first valid row); null when no row is valid. */
+  format: DatasetFormat | null;
+  /** Valid rows. */
+  rows: number;
+  /** Size of the file as stored. */
+  bytes: number;
+  sha256: string;
+  longestRowBytes: number;
+  /** The first invalid rows, in file order. */
+  errors: RowError[];
+  /** How many rows were refused in all. */
+  errorCount: number;
+}
+
+/** One file of a pod's bundle, as the pod unpacks it, credentials replaced. */
+export interface RenderedFile {
+  name: string;
+  /** Unix permission bits. */
+  mode: number;
+  text: string;
+}
+
+/** The pod script `deploy` would generate, credentials replaced by `<redacted>`. */
+export interface RenderedScript {
+  /** The container start command. */
+  startCommand: string;
+  /** The env variables the bundle sets, by name. */
+  env: string[];
+  /** Size of the real encoded bundle. */
+  bytes: number;
+  /** sha256 of the real encoded bundle. */
+  sha256: string;
+  files: RenderedFile[];
+}
+
 /** GPU memory needed, with the rule that gave it. */
 export interface MemoryEstimate {
   neededGb: number;

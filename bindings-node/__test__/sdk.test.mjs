@@ -409,3 +409,44 @@ test('the pod log streams through the RunPod logs API', async (t) => {
   assert.deepEqual(lines, ['epoch 1', 'epoch 2']);
   await assert.rejects(tp.logs(id, -1), { code: 'INVALID_INPUT' });
 });
+
+test('inspectDataset reports rows and errors; renderScript shows the bundle without its tokens', async (t) => {
+  const { tp, dir } = await setup(t);
+  const good = join(dir, 'good.jsonl');
+  writeFileSync(good, `${CHAT}\n`.repeat(3));
+  const report = await tp.inspectDataset(good);
+  assert.equal(report.container, 'jsonl');
+  assert.equal(report.format, 'messages');
+  assert.equal(report.rows, 3);
+  assert.equal(report.errorCount, 0);
+  assert.equal(report.sha256, sha256(readFileSync(good)));
+  const bad = join(dir, 'bad.jsonl');
+  writeFileSync(bad, `${CHAT}\nnot json\n${CHAT}\n{}\n`);
+  const refused = await tp.inspectDataset(bad, { maxErrors: 1 });
+  assert.deepEqual([refused.rows, refused.errorCount], [2, 2]);
+  assert.deepEqual(
+    refused.errors.map((e) => e.line),
+    [2],
+  );
+  await assert.rejects(tp.inspectDataset(join(dir, 'missing.jsonl')), (err) => err.code === 'DATASET_NOT_FOUND');
+
+  const plan = await tp.plan(spec('render-1'));
+  const rendered = tp.renderScript(plan);
+  assert.deepEqual(rendered.env, ['TRAINPOD_BUNDLE']);
+  assert.match(rendered.startCommand, /base64 -d/);
+  const config = JSON.parse(rendered.files.find((f) => f.name === 'config.json').text);
+  assert.equal(config.job_id, 'render-1');
+  assert.equal(config.telemetry.token, '<redacted>');
+  // No token of these keys is in any file: they all start alike (version, key id, claims).
+  const [version, kid, claims] = tp
+    .tokens()
+    .issue({ purpose: 'metrics.write', user: 'u', job: 'render-1' })
+    .token.split('.');
+  const prefix = `${version}.${kid}.${claims.slice(0, 8)}`;
+  for (const f of rendered.files) assert.ok(!f.text.includes(prefix), f.name);
+  assert.throws(
+    () => tp.renderScript({ jobId: 'x' }),
+    (err) => err.code === 'INVALID_INPUT',
+  );
+  await assert.rejects(tp.status('render-1'), (err) => err.code === 'NOT_FOUND');
+});

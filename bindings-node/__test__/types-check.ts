@@ -4,6 +4,7 @@ import {
   type ArtifactFile,
   type Claims,
   type DatasetGrant,
+  type DatasetReport,
   ERROR_CODES,
   generateSecret,
   httpStatus,
@@ -15,6 +16,7 @@ import {
   type JobStatus,
   type Plan,
   type ReconcileAction,
+  type RenderedScript,
   Store,
   TokenError,
   Tokens,
@@ -88,7 +90,12 @@ async function deployJob(): Promise<[Plan, JobStatus]> {
     budgetUsd: 5,
     hyperparameters: { epochs: 2 },
   };
+  const report: DatasetReport = await tp.inspectDataset('/srv/datasets/ds-1', { maxErrors: 5 });
+  const bad: number = report.errorCount + report.errors.length + report.longestRowBytes;
   const plan: Plan = await tp.plan(input);
+  const script: RenderedScript = tp.renderScript(plan);
+  const config: string | undefined = script.files.find((f) => f.name === 'config.json')?.text;
+  console.log(bad, config, script.bytes);
   const usd: number = plan.estimate.usdHigh + plan.gpu.pricePerHour;
   const job: JobStatus = await tp.deploy(plan);
   for await (const update of tp.follow(job.jobId)) {

@@ -411,6 +411,14 @@ fn builder(o: TrainpodOptions) -> Result<(sdk::TrainpodBuilder, Option<Arc<Manua
     Ok((b, clock))
 }
 
+/// Options of `inspectDataset`.
+#[napi(object)]
+#[derive(Debug)]
+pub struct InspectDatasetOptions {
+    /// How many invalid rows to keep in the report (all are counted); default 20.
+    pub max_errors: Option<u32>,
+}
+
 /// Deploys fine-tuning jobs to RunPod and sees them through: plan, deploy, the pod-facing
 /// routes (datasets, metrics, artifacts), status, follow, cancel, retry and reconcile.
 #[napi]
@@ -684,6 +692,46 @@ impl Trainpod {
             },
             |_, f| Ok(artifact_files(f)),
         )
+    }
+
+    /// Inspect the dataset file at `path` as `plan` inspects an app-served one: its container
+    /// and row format, valid rows, size, sha256, longest row, and the first `maxErrors` (20)
+    /// invalid rows by line (all are counted). Invalid rows are reported, not thrown; a missing
+    /// file rejects with `DATASET_NOT_FOUND`. Read once, off the JavaScript thread.
+    #[napi(
+        ts_args_type = "path: string, options?: InspectDatasetOptions",
+        ts_return_type = "Promise<DatasetReport>",
+        catch_unwind
+    )]
+    pub fn inspect_dataset<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        options: Option<InspectDatasetOptions>,
+    ) -> Result<PromiseRaw<'env, Value>> {
+        let max_errors = options.and_then(|o| o.max_errors).unwrap_or(20) as usize;
+        let tp = self.inner.clone();
+        spawn(
+            env,
+            async move {
+                tp.inspect_dataset(std::path::Path::new(&path), max_errors)
+                    .await
+            },
+            |_, report| to_js_value(&report),
+        )
+    }
+
+    /// The pod script `deploy` would generate for `plan`'s first attempt now: the start
+    /// command, the env variables by name, the bundle's size and sha256, and every file the pod
+    /// unpacks with each credential replaced by `<redacted>`. Creates nothing.
+    #[napi(
+        ts_args_type = "plan: Plan",
+        ts_return_type = "RenderedScript",
+        catch_unwind
+    )]
+    pub fn render_script(&self, plan: Value) -> Result<Value> {
+        let plan: sdk::Plan = from_js_value("plan", plan)?;
+        to_js_value(&map(self.inner.render_script(&plan))?)
     }
 
     /// The token service (to issue or verify tokens directly), sharing this SDK's keys and clock.
