@@ -120,6 +120,14 @@ cargo run -q --locked -p trainpod-examples --bin tokens >/dev/null
 # The same lifecycle from Python: the example notebook (built on examples/python/quickstart.py)
 # executed by nbclient; any error in a cell fails the run.
 (cd examples/python && "$root/.venv/bin/jupyter" execute --output /tmp/trainpod-notebook quickstart.ipynb)
+# What a person sees: the plan's cost table (HTML) and the loss curve (a PNG) were drawn.
+python3 - /tmp/trainpod-notebook.ipynb <<'EOF_NB'
+import json, sys
+cells = json.load(open(sys.argv[1]))["cells"]
+shown = {kind for c in cells for out in c.get("outputs", []) for kind in out.get("data", {})}
+missing = {"text/html", "image/png"} - shown
+sys.exit(f"the executed notebook shows no {sorted(missing)}" if missing else 0)
+EOF_NB
 done_stage "quickstart"
 
 printf '\n'
