@@ -223,6 +223,8 @@ export interface Plan {
 /** A job's status. */
 export interface JobStatus {
   jobId: string;
+  /** The user the job belongs to (the spec's `user`): check it before showing, cancelling or retrying the job. */
+  user: string;
   /** From 1. */
   attempt: number;
   state: JobState;

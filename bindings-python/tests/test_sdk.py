@@ -295,6 +295,7 @@ def test_a_job_runs_to_succeeded_sync(
     assert trainpod.IngestOutcome(**{**values, "state": "failed"}) != out
     assert tp.ingest_metrics(job_id, auth, body).replay
     status = tp.status(job_id)
+    assert status.user == plan.spec.user, "whose job it is, for the app's checks"
     assert (status.step, status.total_steps, status.progress) == (3, 6, 0.5)
     assert status.eta_secs == 30
     assert status.estimate_usd == pytest.approx((plan.estimate.usd_low, plan.estimate.usd_high))

@@ -88,7 +88,8 @@ export APP_URL=http://127.0.0.1:$port
 export EMULATOR_URL=$emulator_url EMULATOR_KEY=rpa_emulator_account_key
 TRAINPOD_SIGNING_KEYS="k1:active:$(node -e 'console.log(require("trainpod").generateSecret())')"
 CRON_SECRET=$(node -e 'console.log(require("node:crypto").randomBytes(24).toString("hex"))')
-export TRAINPOD_SIGNING_KEYS CRON_SECRET CHROMIUM=$chromium ARTIFACTS=${TRAINPOD_CI_ARTIFACTS:-$here/.artifacts} TRAINPOD_ARTIFACTS_DIR=$run/artifacts
+SESSION_SECRET=$(node -e 'console.log(require("node:crypto").randomBytes(24).toString("hex"))')
+export TRAINPOD_SIGNING_KEYS CRON_SECRET SESSION_SECRET CHROMIUM=$chromium ARTIFACTS=${TRAINPOD_CI_ARTIFACTS:-$here/.artifacts} TRAINPOD_ARTIFACTS_DIR=$run/artifacts
 # 30 LoRA steps of the tiny model on the CPU: a few seconds of training.
 spec=$(
   cat <<JSON

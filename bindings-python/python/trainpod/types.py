@@ -348,6 +348,7 @@ class JobStatus:
     """A job's status: where it is, its progress (0 to 1), loss, ETA and cost so far."""
 
     job_id: str
+    user: str
     attempt: int
     state: JobState
     reason: str
@@ -369,6 +370,7 @@ class JobStatus:
         est = d.get("estimate_usd")
         return cls(
             job_id=d["job_id"],
+            user=d["user"],
             attempt=d["attempt"],
             state=d["state"],
             reason=d["reason"],

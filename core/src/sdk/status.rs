@@ -16,6 +16,9 @@ use crate::store::JobRecord;
 pub struct JobStatus {
     /// The job id.
     pub job_id: String,
+    /// The user the job belongs to (the spec's `user`): what an app checks before showing,
+    /// cancelling or retrying it.
+    pub user: String,
     /// The attempt, from 1.
     pub attempt: u32,
     /// Where the job is.
@@ -170,6 +173,7 @@ impl Trainpod {
         };
         Ok(JobStatus {
             job_id: job.id.clone(),
+            user: job.user.clone(),
             attempt: job.attempt,
             state: job.state,
             reason: job.reason.clone(),

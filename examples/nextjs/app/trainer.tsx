@@ -26,7 +26,15 @@ const usd = (n: number) => (n === 0 ? '$0' : `$${n < 1 ? n.toFixed(4) : n.toFixe
 const duration = (s: number) =>
   s >= 3600 ? `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min` : `${Math.round(s / 60)} min`;
 
+// The demo's sign-in (a real app has its own), once per page: every call waits for its cookie.
+let session: Promise<Response> | null = null;
+const signedIn = () => {
+  session ??= fetch('/api/session', { method: 'POST' });
+  return session;
+};
+
 async function call<T>(path: string, body?: unknown): Promise<T> {
+  await signedIn();
   const res = await fetch(path, {
     method: body === undefined ? 'GET' : 'POST',
     headers: { 'content-type': 'application/json' },
@@ -73,10 +81,10 @@ export function Trainer({ defaults }: { defaults: SpecFields }) {
     events.addEventListener('end', () => events.close());
   }, []);
 
-  // Reopened with ?job=<id>: follow that job again.
+  // Reopened with ?job=<id>: follow that job again, once signed in.
   useEffect(() => {
     const jobId = new URLSearchParams(window.location.search).get('job');
-    if (jobId) follow(jobId);
+    if (jobId) void signedIn().then(() => follow(jobId));
     return () => source.current?.close();
   }, [follow]);
 

@@ -6,8 +6,23 @@ export const APP = process.env.APP_URL;
 export const EMULATOR = process.env.EMULATOR_URL;
 if (!APP || !EMULATOR) throw new Error('run these tests through examples/nextjs/test.sh');
 
-/** The app's route `path`: `{status, body}` with the body parsed when it is JSON. */
-export async function api(path, { method = 'GET', body, headers = {} } = {}) {
+let demo = null;
+/** The demo user's session cookie, from the app's own sign-in route (once). */
+export function demoSession() {
+  demo ??= fetch(`${APP}/api/session`, { method: 'POST' }).then((res) => {
+    assert.equal(res.status, 200);
+    return res.headers.get('set-cookie').split(';')[0];
+  });
+  return demo;
+}
+
+/**
+ * The app's route `path`: `{status, body}` with the body parsed when it is JSON. Requests carry the
+ * demo user's session cookie unless `session` is given (a cookie, or null for none).
+ */
+export async function api(path, { method = 'GET', body, headers = {}, session } = {}) {
+  const cookie = session === undefined ? await demoSession() : session;
+  if (cookie) headers = { cookie, ...headers };
   const res = await fetch(`${APP}${path}`, {
     method,
     headers:

@@ -1,11 +1,11 @@
 // The app's routes against the local provider: refused requests first, then whole jobs.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { generateSecret, Tokens } from 'trainpod';
-import { APP, api, podExists, podRequests, tinySpec, untilEnded } from './helpers.mjs';
+import { APP, api, demoSession, podExists, podRequests, tinySpec, untilEnded } from './helpers.mjs';
 
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 const DATA = readFileSync(new URL('../../data/chat.jsonl', import.meta.url));
@@ -83,6 +83,52 @@ test('pod-facing routes refuse missing, malformed, forged and misused tokens wit
   assert.equal((await api(`/api/training/jobs/${JOB}`)).status, 404);
 });
 
+/** A session cookie for `user` signed with `secret`, as lib/user.ts signs them. */
+const sessionFor = (user, secret = process.env.SESSION_SECRET) =>
+  `trainpod_session=${encodeURIComponent(user)}.${createHmac('sha256', secret).update(`session:${user}`).digest('base64url')}`;
+
+test('the page routes refuse a missing or forged session with 401, and another user’s job is unknown', async () => {
+  const jobId = `owned-${Date.now()}`;
+  const spec = { ...tinySpec(), jobId };
+  const owned = await api('/api/training/deploy', { method: 'POST', body: spec });
+  assert.equal(owned.status, 201, owned.text);
+  const routes = [
+    ['POST', '/api/training/plan', spec],
+    ['POST', '/api/training/deploy', spec],
+    ['GET', `/api/training/jobs/${jobId}`],
+    ['GET', `/api/training/jobs/${jobId}/follow`],
+    ['POST', `/api/training/jobs/${jobId}/cancel`, {}],
+    ['POST', `/api/training/jobs/${jobId}/retry`, {}],
+    ['GET', `/api/training/jobs/${jobId}/artifacts`],
+  ];
+  const demo = await demoSession();
+  const [name, value] = demo.split('=');
+  const dot = value.lastIndexOf('.');
+  const sessions = [
+    [null, 'no session'],
+    [sessionFor('demo-user', generateSecret()), 'signed with another secret'],
+    [`${name}=mallory${value.slice(dot)}`, "the demo's signature on another user"],
+    [`${name}=${value.slice(0, dot)}`, 'no signature'],
+    [`${demo.slice(0, -2)}${demo.at(-2) === 'A' ? 'B' : 'A'}${demo.at(-1)}`, 'a changed signature'],
+  ];
+  for (const [method, path, body] of routes) {
+    for (const [session, what] of sessions) {
+      assertRefused(await api(path, { method, body, session }), 401, 'SESSION_INVALID', `${method} ${path}, ${what}`);
+    }
+    if (path.includes(jobId)) {
+      const other = await api(path, { method, body, session: sessionFor('mallory') });
+      assertRefused(other, 404, 'NOT_FOUND', `${method} ${path} as another user`);
+    }
+  }
+  // Redeploying the job id as another user neither shows nor touches the owner's job.
+  const taken = await api('/api/training/deploy', { method: 'POST', body: spec, session: sessionFor('mallory') });
+  assertRefused(taken, 404, 'NOT_FOUND', 'deploying another user’s job id');
+  const mine = await api(`/api/training/jobs/${jobId}`);
+  assert.equal(mine.body.user, 'demo-user');
+  assert.equal(mine.body.podId, owned.body.job.podId, 'still the one pod');
+  assert.equal((await api(`/api/training/jobs/${jobId}/cancel`, { method: 'POST' })).body.state, 'cancelled');
+});
+
 test('the reconcile route needs the cron secret', async () => {
   for (const [method, authorization] of [
     ['GET', undefined],
@@ -119,7 +165,7 @@ test('the dataset route answers ranges from the file', async () => {
 
 /** The job's updates from the follow route (server-sent events), until `event: end`. */
 async function followed(jobId) {
-  const res = await fetch(`${APP}/api/training/jobs/${jobId}/follow`);
+  const res = await fetch(`${APP}/api/training/jobs/${jobId}/follow`, { headers: { cookie: await demoSession() } });
   assert.equal(res.headers.get('content-type'), 'text/event-stream');
   const updates = [];
   let text = '';

@@ -3,15 +3,19 @@
 import { invalid, object, refused } from '@/lib/http';
 import { jobSpec } from '@/lib/spec';
 import { trainpod } from '@/lib/trainpod';
-import { currentUser } from '@/lib/user';
+import { currentUser, notYours, owns, unauthenticated } from '@/lib/user';
 
 export async function POST(req: Request) {
+  const user = currentUser(req);
+  if (!user) return unauthenticated();
   const body = await object(req);
   if (!body) return invalid('send a JSON object: {"jobId", "model", "dataset", "budgetUsd", ...}');
   try {
     const tp = await trainpod();
-    const plan = await tp.plan(jobSpec(body, currentUser(req)));
+    const plan = await tp.plan(jobSpec(body, user));
     const job = await tp.deploy(plan);
+    // Deploying an existing job id returns that job as it is: another user's stays unknown.
+    if (!owns(user, job)) return notYours(job.jobId);
     return Response.json({ estimate: plan.estimate, deadlineSecs: plan.deadlineSecs, job }, { status: 201 });
   } catch (err) {
     return refused(err);

@@ -2,13 +2,15 @@
 import { invalid, object, refused } from '@/lib/http';
 import { jobSpec } from '@/lib/spec';
 import { trainpod } from '@/lib/trainpod';
-import { currentUser } from '@/lib/user';
+import { currentUser, unauthenticated } from '@/lib/user';
 
 export async function POST(req: Request) {
+  const user = currentUser(req);
+  if (!user) return unauthenticated();
   const body = await object(req);
   if (!body) return invalid('send a JSON object: {"model", "dataset", "budgetUsd", ...}');
   try {
-    const plan = await (await trainpod()).plan(jobSpec(body, currentUser(req)));
+    const plan = await (await trainpod()).plan(jobSpec(body, user));
     return Response.json({
       jobId: plan.jobId,
       estimate: plan.estimate,

@@ -1,12 +1,7 @@
-// GET /api/training/jobs/:id: the job's status (phase, progress, loss, cost so far).
-import { refused } from '@/lib/http';
-import { trainpod } from '@/lib/trainpod';
+// GET /api/training/jobs/:id: the job's status (phase, progress, loss, cost so far), for its user.
+import { ownJob } from '@/lib/user';
 
-export async function GET(_req: Request, ctx: RouteContext<'/api/training/jobs/[id]'>) {
-  const { id } = await ctx.params;
-  try {
-    return Response.json(await (await trainpod()).status(id));
-  } catch (err) {
-    return refused(err);
-  }
+export async function GET(req: Request, ctx: RouteContext<'/api/training/jobs/[id]'>) {
+  const job = await ownJob(req, (await ctx.params).id);
+  return job instanceof Response ? job : Response.json(job.status);
 }

@@ -1,8 +1,9 @@
 // POST /api/training/jobs/:id/artifacts (pod-facing): the pod's artifact manifest, answered with
 // the uploads still needed, then `{"complete": true}` once every file is stored (docs/pod-protocol.md).
-// GET lists the stored artifacts of the job's current attempt (for the page).
+// GET lists the stored artifacts of the job's current attempt (for the page, its user's session).
 import { bytes, json, logPod, refused } from '@/lib/http';
 import { trainpod } from '@/lib/trainpod';
+import { ownJob } from '@/lib/user';
 
 type Ctx = RouteContext<'/api/training/jobs/[id]/artifacts'>;
 
@@ -16,10 +17,12 @@ export async function POST(req: Request, ctx: Ctx) {
   }
 }
 
-export async function GET(_req: Request, ctx: Ctx) {
+export async function GET(req: Request, ctx: Ctx) {
   const { id } = await ctx.params;
+  const job = await ownJob(req, id);
+  if (job instanceof Response) return job;
   try {
-    return Response.json(await (await trainpod()).artifacts(id));
+    return Response.json(await job.tp.artifacts(id));
   } catch (err) {
     return refused(err);
   }

@@ -1,17 +1,12 @@
 // GET /api/training/jobs/:id/follow: the job's status changes and the pod's events as
 // server-sent events (`data: {"kind": "status" | "event", ...}`), then `event: end`.
-import { refused } from '@/lib/http';
-import { trainpod } from '@/lib/trainpod';
+import { ownJob } from '@/lib/user';
 
-export async function GET(_req: Request, ctx: RouteContext<'/api/training/jobs/[id]/follow'>) {
+export async function GET(req: Request, ctx: RouteContext<'/api/training/jobs/[id]/follow'>) {
   const { id } = await ctx.params;
-  const tp = await trainpod();
-  try {
-    await tp.status(id); // an unknown job is a 404, not an empty stream
-  } catch (err) {
-    return refused(err);
-  }
-  const follow = tp.follow(id);
+  const job = await ownJob(req, id); // an unknown job is a 404, not an empty stream
+  if (job instanceof Response) return job;
+  const follow = job.tp.follow(id);
   const text = new TextEncoder();
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
