@@ -450,3 +450,23 @@ test('inspectDataset reports rows and errors; renderScript shows the bundle with
   );
   await assert.rejects(tp.status('render-1'), (err) => err.code === 'NOT_FOUND');
 });
+
+test('a key RunPod refuses is AUTH_INVALID at plan, with the upstream status and request id', async (t) => {
+  const { emu, dir } = await setup(t);
+  const wrong = await Trainpod.create({
+    ignoreEnv: true,
+    localProvider: { baseUrl: emu.baseUrl, apiKey: 'rpa_not_a_key' },
+    appUrl: 'http://127.0.0.1:9',
+    signingKeys: `k1:active:${generateSecret()}`,
+    store: 'memory:',
+    datasetsDir: join(dir, 'datasets'),
+  });
+  await assert.rejects(wrong.plan(spec('wrong-key')), (err) => {
+    assert.ok(err instanceof TrainpodError);
+    assert.equal(err.code, 'AUTH_INVALID');
+    assert.equal(err.status, 401);
+    assert.equal(err.requestId, 'emu-req');
+    assert.ok(!err.message.includes(emu.accountKey));
+    return true;
+  });
+});

@@ -10,6 +10,7 @@ import inspect
 import json
 import pathlib
 import pickle
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -362,7 +363,10 @@ def test_errors_from_follow_are_raised_while_iterating(
 
 
 def test_follow_with_a_progress_bar(
-    emu: Emulator, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+    emu: Emulator,
+    tmp_path: pathlib.Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     tp = make(trainpod.Trainpod, emu, tmp_path)
     tp.deploy(tp.plan(spec("bar")))
@@ -370,10 +374,17 @@ def test_follow_with_a_progress_bar(
     for n, events in ((1, training_events()), (2, final_events())):
         auth, body = batch(tp, "bar", 1, n, events)
         tp.ingest_metrics("bar", auth, body)
+    # tqdm is installed (requirements-dev.txt): its bar, on stderr.
     updates = list(tp.follow("bar", progress=True))
     assert updates[-1].status is not None and updates[-1].status.state == "succeeded"
     shown = capsys.readouterr()
-    assert "succeeded" in shown.out + shown.err and "100%" in shown.out + shown.err
+    assert "100%|" in shown.err and "succeeded" in shown.err, shown
+    # Without tqdm: one line of text per status change, on stdout.
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # makes the import raise ImportError
+    again = list(tp.follow("bar", progress=True))
+    assert [u.status for u in again if u.status] == [u.status for u in updates if u.status]
+    text = capsys.readouterr().out
+    assert f"bar [{'#' * 24}] 100% succeeded" in text, text
 
 
 def test_cancel_then_retry_starts_a_new_attempt(emu: Emulator, tmp_path: pathlib.Path) -> None:
@@ -546,4 +557,5 @@ def test_emulator_key_is_checked_by_plan(emu: Emulator, tmp_path: pathlib.Path) 
     with pytest.raises(trainpod.AuthInvalidError) as info:
         wrong.plan(trainpod.JobSpec("u", "Qwen/Qwen2.5-0.5B", url, 1.0))
     assert info.value.status == 401
+    assert info.value.request_id == "emu-req", "RunPod's x-request-id, for its support"
     assert ACCOUNT_KEY not in str(info.value)
