@@ -11,6 +11,7 @@ import { buffer } from 'node:stream/consumers';
 import { test } from 'node:test';
 import { generateSecret, InvalidInputError, TokenError, Trainpod, TrainpodError } from '../index.mjs';
 import { startEmulator } from '../testing.js';
+import { assertShape } from './declared.mjs';
 
 const T0 = 1_900_000_000;
 const CHAT = '{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}';
@@ -469,4 +470,34 @@ test('a key RunPod refuses is AUTH_INVALID at plan, with the upstream status and
     assert.ok(!err.message.includes(emu.accountKey));
     return true;
   });
+});
+
+test('plans, statuses, reports and rendered scripts have exactly the keys types.d.ts declares', async (t) => {
+  const { tp, dir } = await setup(t);
+  const plan = await tp.plan(spec('shape-1', { hyperparameters: { maxSteps: 6 } }));
+  assertShape(plan, 'Plan');
+  assert.ok(plan.fallbacks.length > 0, 'fallbacks are checked too');
+  const job = await tp.deploy(plan);
+  assertShape(job, 'JobStatus');
+  tp.setNow(T0 + 30);
+  const [auth, body] = batch(tp, 'shape-1', 1, 1, [
+    event(1, T0 + 1, 'stage', { stage: 'training' }),
+    event(2, T0 + 29, 'log', { source: 'trainer', data: { step: 3, max_steps: 6, loss: 2.5 } }),
+  ]);
+  await tp.ingestMetrics('shape-1', auth, body);
+  const training = await tp.status('shape-1');
+  assert.equal(training.step, 3, 'the optional fields are filled in, and checked');
+  assertShape(training, 'JobStatus');
+  const bad = join(dir, 'shape.jsonl');
+  writeFileSync(bad, `${CHAT}\nnot json\n`);
+  const report = await tp.inspectDataset(bad);
+  assert.equal(report.errors.length, 1);
+  assertShape(report, 'DatasetReport');
+  assertShape(tp.renderScript(plan), 'RenderedScript');
+  // The check itself fails on an undeclared key, a missing one, or one deep inside.
+  assert.throws(() => assertShape({ ...training, extra: 1 }, 'JobStatus'), /extra is not declared/);
+  const { user: _, ...noUser } = training;
+  assert.throws(() => assertShape(noUser, 'JobStatus'), /user is declared but missing/);
+  const deep = { ...plan, gpu: { ...plan.gpu, estimate: { ...plan.estimate, lines: [{ phase: 'x' }] } } };
+  assert.throws(() => assertShape(deep, 'Plan'), /Plan\.gpu\.estimate\.lines\[0\]\.secondsLow/);
 });
