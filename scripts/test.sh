@@ -124,9 +124,14 @@ cargo run -q --locked -p trainpod-examples --bin tokens >/dev/null
 python3 - /tmp/trainpod-notebook.ipynb <<'EOF_NB'
 import json, sys
 cells = json.load(open(sys.argv[1]))["cells"]
-shown = {kind for c in cells for out in c.get("outputs", []) for kind in out.get("data", {})}
+outputs = [out for c in cells for out in c.get("outputs", [])]
+shown = {kind for out in outputs for kind in out.get("data", {})}
 missing = {"text/html", "image/png"} - shown
-sys.exit(f"the executed notebook shows no {sorted(missing)}" if missing else 0)
+traced = [out for out in outputs if "Traceback" in "".join(out.get("text", ""))]
+if missing:
+    sys.exit(f"the executed notebook shows no {sorted(missing)}")
+if traced:
+    sys.exit(f"the executed notebook printed a traceback: {''.join(traced[0]['text'])}")
 EOF_NB
 done_stage "quickstart"
 
