@@ -14,7 +14,7 @@ cargo build -q --locked -p trainpod-emulator
 # Python: the binding built in release mode into the bench's own venv.
 [ -x bench/.venv/bin/python ] || python3 -m venv bench/.venv
 bench/.venv/bin/pip install -q maturin==1.16.0
-VIRTUAL_ENV="$PWD/bench/.venv" bench/.venv/bin/maturin develop -q --release -m bindings-python/Cargo.toml
+VIRTUAL_ENV="$PWD/bench/.venv" bench/.venv/bin/maturin develop -q --release --features bench -m bindings-python/Cargo.toml
 export TRAINPOD_EMULATOR="$target/debug/trainpod-emulator"
 calls="$target/x86_64-unknown-linux-gnu/release/sdk_calls"
 for _ in $(seq "${RUNS:-5}"); do

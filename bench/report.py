@@ -154,13 +154,15 @@ def overhead_rows(by: dict[str, list[Row]]) -> list[list[str]]:
         for key, what in calls:
             if f"{key}_overhead_us" not in runs[0]:
                 continue
-            over = statistics.median(r[f"{key}_overhead_us"] for r in runs)
+            # Core timed in the binding's own process, where the run measured it (`*_here`).
+            here = "_here" if f"{key}_overhead_here_us" in runs[0] else ""
+            over = statistics.median(r[f"{key}_overhead{here}_us"] for r in runs)
             binding = statistics.median(r[f"{key}_{lang}_us"] for r in runs)
-            core = statistics.median(r[f"{key}_core_us"] for r in runs)
+            core = statistics.median(r[f"{key}_core{here}_us"] for r in runs)
             out.append([
                 f"{lang.capitalize()} binding, {what} ({len(runs)} runs)",
                 f"{binding:.2f} µs",
-                f"core {core:.2f} µs",
+                f"core {core:.2f} µs" + (" in the same process" if here else ""),
                 f"**{over:+.2f} µs**",
                 "≤ +2 µs",
                 met(over <= 2),

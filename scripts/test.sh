@@ -117,8 +117,9 @@ stage "quickstart"
 bash scripts/quickstart.sh --summary /tmp/trainpod-quickstart.json
 python3 scripts/check-quickstart.py /tmp/trainpod-quickstart.json
 cargo run -q --locked -p trainpod-examples --bin tokens >/dev/null
-# The same lifecycle from Python: the example notebook (built on examples/python/quickstart.py)
-# executed by nbclient; any error in a cell fails the run.
+# The same lifecycle from Python: the example script, then the notebook built on it, executed by
+# nbclient; any error in a cell fails the run.
+"$root/.venv/bin/python" examples/python/quickstart.py
 (cd examples/python && "$root/.venv/bin/jupyter" execute --output /tmp/trainpod-notebook quickstart.ipynb)
 # What a person sees: the plan's cost table (HTML) and the loss curve (a PNG) were drawn.
 python3 - /tmp/trainpod-notebook.ipynb <<'EOF_NB'

@@ -3,6 +3,11 @@ bench/src/bin/sdk_calls.rs makes in Rust (run here, in the same run), token veri
 metrics ingestion (batches of 1 and of 50 events) on the RunPod emulator with a memory store and
 a fixed clock; each the best of 7 rounds, as sdk_calls.rs takes it. Prints one JSON line.
 
+With a module built with the `bench` feature (bench/overhead.sh builds it so), core's own time is
+also measured in this process (`_native.core_verify_ns`, `core_ingest_ns`: the same calls in a
+Rust loop on the same SDK, rounds alternated with the binding's), which the `*_here` keys give:
+the other process's figure moves by microseconds from one process to the next.
+
 usage: python bench/python/overhead.py PATH/TO/sdk_calls   (see bench/overhead.sh)
 """
 
@@ -15,8 +20,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import trainpod
+from trainpod import _native
 from trainpod.testing import ACCOUNT_KEY, Emulator
 
 # The constants of sdk_calls.rs.
@@ -62,12 +69,19 @@ def main(binary: str) -> None:
         )
         tokens = tp.tokens
         token = tokens.issue("dataset.read", "user-1", "job-1", dataset="ds-42").token
-        verify = []
+        # Present only in a module built with the `bench` feature.
+        core_verify: Any = getattr(_native, "core_verify_ns", None)
+        core_ingest: Any = getattr(_native, "core_ingest_ns", None)
+        here = core_verify is not None
+        verify, verify_here = [], []
         for _ in range(ROUNDS):
             start = time.perf_counter_ns()
             for _ in range(VERIFY_CALLS):
                 tokens.verify(token, "dataset.read", job="job-1", dataset="ds-42")
             verify.append((time.perf_counter_ns() - start) / VERIFY_CALLS)
+            if here:
+                ns = core_verify(tokens, token, "job-1", "ds-42", VERIFY_CALLS)
+                verify_here.append(ns)
 
         jobs = []
         for j in range(JOBS):
@@ -84,12 +98,16 @@ def main(binary: str) -> None:
                 "metrics.write", "user-1", job, epoch=1, ttl_secs=3600
             )
             jobs.append((job, f"Bearer {issued.token}"))
-        # Rounds are numbered on across both sizes, so that batch numbers never repeat.
-        ingest_ns = []
+        # Rounds are numbered on across both sizes, so that batch numbers never repeat; with the
+        # in-process baseline, every other round is core's (the clock moves on between rounds,
+        # refilling the per-job rate limit).
+        ingest_ns: list[float] = []
+        ingest_here_ns: list[float] = []
+        per_size = 2 * ROUNDS if here else ROUNDS
         for size, events in enumerate(EVENTS):
-            ingest = []
-            for r in range(ROUNDS):
-                rnd = size * ROUNDS + r
+            ingest, ingest_here = [], []
+            for r in range(per_size):
+                rnd = size * per_size + r
                 tp.set_now(T0 + 10 * (rnd + 1))
                 calls = [
                     (job, auth, body(job, rnd, b, events))
@@ -97,12 +115,17 @@ def main(binary: str) -> None:
                     for job, auth in jobs
                 ]
                 gc.collect()
+                if here and r % 2:
+                    ingest_here.append(core_ingest(tp, calls))
+                    continue
                 start = time.perf_counter_ns()
                 for job, auth, data in calls:
                     if tp.ingest_metrics(job, auth, data).replay:
                         raise SystemExit("a batch was taken for a replay")
                 ingest.append((time.perf_counter_ns() - start) / len(calls))
             ingest_ns.append(min(ingest))
+            if here:
+                ingest_here_ns.append(min(ingest_here))
 
     core = json.loads(subprocess.check_output([binary, keys], text=True))
     py_verify = min(verify)
@@ -125,6 +148,18 @@ def main(binary: str) -> None:
                 "ingest_python_us": us(py_ingest),
                 "ingest_overhead_us": us(py_ingest - core["ingest_ns"]),
                 "target": "<= 2 us over core",
+                **(
+                    {
+                        "verify_core_here_us": us(min(verify_here)),
+                        "verify_overhead_here_us": us(py_verify - min(verify_here)),
+                        "ingest1_core_here_us": us(ingest_here_ns[0]),
+                        "ingest1_overhead_here_us": us(py_ingest1 - ingest_here_ns[0]),
+                        "ingest_core_here_us": us(ingest_here_ns[1]),
+                        "ingest_overhead_here_us": us(py_ingest - ingest_here_ns[1]),
+                    }
+                    if here
+                    else {}
+                ),
             }
         )
     )

@@ -538,6 +538,12 @@ twin_classes! {
 
 impl Trainpod {
     const NAME: &'static str = "Trainpod";
+
+    /// The core SDK behind this instance (for the `bench` feature's in-process baseline).
+    #[cfg(feature = "bench")]
+    pub(crate) fn sdk(&self, py: Python<'_>) -> PyResult<Arc<Sdk>> {
+        self.handle.get(py)
+    }
 }
 
 impl AsyncTrainpod {

@@ -209,9 +209,7 @@ def local(work: pathlib.Path) -> int:
     model = tiny_model(python, ROOT / "target/quickstart")
     (work / "datasets").mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "examples/data/chat.jsonl", work / "datasets/chat")
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), http.server.BaseHTTPRequestHandler
-    )
+    server = Server(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
     app_url = f"http://127.0.0.1:{server.server_address[1]}"
     args = ["--run-pods", "--workspace-root", str(work / "pods")]
     for env in OFFLINE:
@@ -259,9 +257,7 @@ def on_runpod(work: pathlib.Path, app_url: str, listen: str) -> int:
     (work / "datasets").mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "examples/data/chat.jsonl", work / "datasets/chat")
     host, _, port = listen.rpartition(":")
-    server = http.server.ThreadingHTTPServer(
-        (host, int(port)), http.server.BaseHTTPRequestHandler
-    )
+    server = Server((host, int(port)), http.server.BaseHTTPRequestHandler)
     tp = trainpod.Trainpod(
         app_url=app_url,
         signing_keys=os.environ.get("TRAINPOD_SIGNING_KEYS")

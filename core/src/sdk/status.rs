@@ -52,6 +52,9 @@ pub struct JobStatus {
 }
 
 /// One thing `follow` saw.
+// Updates are handed out one at a time, a few a second: boxing the status would only cost
+// every caller a dereference.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FollowUpdate {
