@@ -1,6 +1,8 @@
 //! `plan(spec)`: everything that can be checked before money is spent, and what the job will
 //! cost. Nothing is created: a plan can be shown to the user, then deployed or dropped.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::Trainpod;
@@ -229,7 +231,7 @@ impl Trainpod {
                 })?;
                 (key, *bytes, sha256, volume.head(key).await?)
             }
-            other => return self.summarize_local(other, max_length),
+            other => return self.summarize_local(other, max_length).await,
         };
         check_sha256(sha256)?;
         match found {
@@ -254,7 +256,11 @@ impl Trainpod {
         }
     }
 
-    fn summarize_local(&self, dataset: &DatasetRef, max_length: u32) -> Result<DatasetSummary> {
+    async fn summarize_local(
+        &self,
+        dataset: &DatasetRef,
+        max_length: u32,
+    ) -> Result<DatasetSummary> {
         match dataset {
             DatasetRef::App { id } => {
                 let staging = self.staging.as_ref().ok_or_else(|| {
@@ -269,19 +275,30 @@ impl Trainpod {
                          a public app, stage the dataset in a bucket or on a network volume",
                     ));
                 }
-                let id = crate::staging::check_dataset_id(id)?;
-                // One open, the download's: its "not found" gets the wording of a plan.
-                let report = staging
-                    .inspect(id, &InspectOptions::default())
-                    .map_err(|e| match e.kind() {
-                        ErrorKind::DatasetNotFound => Error::new(
-                            ErrorKind::DatasetNotFound,
-                            format!(
-                                "no dataset {id:?} under the datasets directory; store it there first"
-                            ),
+                let id = crate::staging::check_dataset_id(id)?.to_owned();
+                // One open, the download's: its "not found" gets the wording of a plan. It reads
+                // and hashes the whole file (about a second a GB), so on a blocking thread: the
+                // runtime's workers stay free for the app's other requests meanwhile.
+                let (staging, name) = (Arc::clone(staging), id.clone());
+                let report = tokio::task::spawn_blocking(move || {
+                    staging.inspect(&name, &InspectOptions::default())
+                })
+                .await
+                .map_err(|e| {
+                    Error::new(
+                        ErrorKind::Internal,
+                        format!("dataset inspection stopped: {e}"),
+                    )
+                })?
+                .map_err(|e| match e.kind() {
+                    ErrorKind::DatasetNotFound => Error::new(
+                        ErrorKind::DatasetNotFound,
+                        format!(
+                            "no dataset {id:?} under the datasets directory; store it there first"
                         ),
-                        _ => e,
-                    })?;
+                    ),
+                    _ => e,
+                })?;
                 Ok(DatasetSummary {
                     format: report.format,
                     rows: report.rows,
