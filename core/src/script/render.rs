@@ -72,8 +72,8 @@ fn redacted(script: &PodScript) -> PodScript {
     match &mut s.dataset {
         DatasetSource::Url { url, token, .. } => {
             *url = redact_url(url);
-            if token.is_some() {
-                *token = Some(hidden());
+            if let Some(token) = token {
+                *token = hidden();
             }
         }
         DatasetSource::Path { .. } => {}

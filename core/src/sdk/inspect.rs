@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use super::Trainpod;
+use super::{Trainpod, blocking};
 use crate::dataset::{DatasetReport, InspectOptions, inspect};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 
 impl Trainpod {
     /// Inspects the dataset file at `path`, as `plan` inspects an app-served one: its
@@ -15,13 +15,6 @@ impl Trainpod {
     pub async fn inspect_dataset(&self, path: &Path, max_errors: usize) -> Result<DatasetReport> {
         let path = path.to_owned();
         let options = InspectOptions { max_errors };
-        tokio::task::spawn_blocking(move || inspect(&path, &options))
-            .await
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Internal,
-                    format!("dataset inspection stopped: {e}"),
-                )
-            })?
+        blocking("dataset inspection", move || inspect(&path, &options)).await
     }
 }

@@ -53,6 +53,22 @@ use crate::staging::{AppStaging, BucketStaging, Grant, VolumeStaging};
 use crate::store::{Store, ThroughputSample};
 use crate::token::Tokens;
 
+/// Runs blocking work (reading and hashing a dataset file) on tokio's blocking threads, so the
+/// runtime's workers stay free for other requests; a task that dies is an `Internal` error
+/// naming `what` stopped.
+pub(crate) async fn blocking<T, F>(what: &str, f: F) -> Result<T>
+where
+    F: FnOnce() -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        crate::error::Error::new(
+            crate::error::ErrorKind::Internal,
+            format!("{what} stopped: {e}"),
+        )
+    })?
+}
+
 /// The SDK. Cheap to share behind an `Arc`; every method is safe to call concurrently, and
 /// across app instances sharing one Postgres store.
 pub struct Trainpod {

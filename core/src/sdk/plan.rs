@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::Trainpod;
 use super::estimate::{
     self, CostEstimate, DatasetTokens, MemoryEstimate, RunShape, dataset_tokens, memory_needed,
     method_name,
 };
 use super::spec::{DatasetRef, JobSpec, new_job_id};
+use super::{Trainpod, blocking};
 use crate::dataset::{DatasetFormat, InspectOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::runpod::{Availability, GpuCatalogQuery, GpuType};
@@ -280,16 +280,10 @@ impl Trainpod {
                 // and hashes the whole file (about a second a GB), so on a blocking thread: the
                 // runtime's workers stay free for the app's other requests meanwhile.
                 let (staging, name) = (Arc::clone(staging), id.clone());
-                let report = tokio::task::spawn_blocking(move || {
+                let report = blocking("dataset inspection", move || {
                     staging.inspect(&name, &InspectOptions::default())
                 })
                 .await
-                .map_err(|e| {
-                    Error::new(
-                        ErrorKind::Internal,
-                        format!("dataset inspection stopped: {e}"),
-                    )
-                })?
                 .map_err(|e| match e.kind() {
                     ErrorKind::DatasetNotFound => Error::new(
                         ErrorKind::DatasetNotFound,
