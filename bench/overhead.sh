@@ -10,7 +10,9 @@ cd "$(dirname "$0")/.."
 target=${CARGO_TARGET_DIR:-target}
 cargo build -q --locked --release -p trainpod-bench --bin sdk_calls --target x86_64-unknown-linux-gnu
 cargo build -q --locked -p trainpod-emulator
-(cd bindings-node && npm ci --no-audit --no-fund --ignore-scripts >/dev/null && npm run build:release >/dev/null)
+# Node: the release addon with the `bench` feature (core timed in the same process, as below).
+(cd bindings-node && npm ci --no-audit --no-fund --ignore-scripts >/dev/null &&
+  npm run build:release -- --features bench >/dev/null)
 # Python: the binding built in release mode into the bench's own venv.
 [ -x bench/.venv/bin/python ] || python3 -m venv bench/.venv
 bench/.venv/bin/pip install -q maturin==1.16.0

@@ -172,8 +172,10 @@ function wrapClass(Class) {
 }
 
 // Every export is walked, so a new native function or class is wrapped without touching this
-// file. napi exports classes under PascalCase names and functions under camelCase ones.
+// file. napi exports classes under PascalCase names and functions under camelCase ones; those
+// under `_` names are this file's own (the hot calls below), not the package's.
 for (const [name, value] of Object.entries(native)) {
+  if (name.startsWith('_')) continue;
   if (typeof value !== 'function') module.exports[name] = value;
   else module.exports[name] = /^[A-Z]/.test(name) ? wrapClass(value) : guard(value);
 }
@@ -284,36 +286,85 @@ for (const Class of [module.exports.AppStaging, module.exports.Trainpod]) {
   );
 }
 
-// The hot route calls take a faster way through the native module: the expectation's fields
-// cross as plain arguments and the result as one JSON string, parsed here. napi reading an
-// options object and building a result object property by property cost several times the
-// verification itself (bench/overhead.sh). Arguments, results and errors are those of the native
-// methods they stand for, which src/tokens.rs and src/sdk.rs keep, with their declared types.
+// The hot route calls take a faster way through the native module (src/slots.rs, src/flat.rs):
+// free functions given the object's slot, the expectation's fields as plain arguments, and the
+// result written flat, read back here. napi checking the receiver, reading an options object and
+// building a result object property by property cost several times the verification itself
+// (bench/overhead.sh). Arguments, results and errors are those of the native methods they stand
+// for, which src/tokens.rs and src/sdk.rs keep, with their declared types.
 
-/** The `Claims` object of the array `claims_json` writes (src/tokens.rs); absent options stay absent. */
-function claimsOf(json) {
-  const c = JSON.parse(json);
+/** The numbers of a flat result: one array, filled by each hot call and read before the next. */
+const NUMS = new Float64Array(32);
+const SLOT = Symbol('trainpod.slot');
+
+/** Reads a flat result (src/flat.rs) in the order it was written. */
+class Flat {
+  constructor(text, nums) {
+    this.s = text;
+    this.n = nums;
+    this.i = 0;
+    this.at = 0;
+  }
+  num() {
+    return this.n[this.i++];
+  }
+  /** `undefined` when absent. */
+  optNum() {
+    const v = this.n[this.i++];
+    return Number.isNaN(v) ? undefined : v;
+  }
+  flag() {
+    return this.n[this.i++] === 1;
+  }
+  text() {
+    const end = this.at + this.n[this.i++];
+    const v = this.s.slice(this.at, end);
+    this.at = end;
+    return v;
+  }
+  /** `undefined` when absent. */
+  optText() {
+    if (this.n[this.i] >= 0) return this.text();
+    this.i++;
+    return undefined;
+  }
+}
+
+/** The `Claims` object of `write_claims` (src/tokens.rs); absent options stay absent. */
+function claimsOf(f) {
   const claims = {
-    v: c[0],
-    iss: c[1],
-    aud: c[2],
-    pur: c[3],
-    sub: c[4],
-    job: c[5],
-    iat: c[6],
-    nbf: c[7],
-    exp: c[8],
-    jti: c[9],
-    once: c[10],
+    v: f.num(),
+    iss: f.text(),
+    aud: f.text(),
+    pur: f.text(),
+    sub: f.text(),
+    job: f.text(),
+    iat: f.num(),
+    nbf: f.num(),
+    exp: f.num(),
+    jti: f.text(),
+    once: f.flag(),
   };
-  if (c[11] !== null) claims.ds = c[11];
-  if (c[12] !== null) claims.res = c[12];
-  if (c[13] !== null) claims.ep = c[13];
+  const ds = f.optText();
+  const res = f.optText();
+  const ep = f.optNum();
+  if (ds !== undefined) claims.ds = ds;
+  if (res !== undefined) claims.res = res;
+  if (ep !== undefined) claims.ep = ep;
   return claims;
 }
 
-function verifyVia(proto, name, jsonName) {
-  const json = proto[jsonName][NATIVE] ?? proto[jsonName];
+/** The object's slot for the hot calls, asked of the native module once. */
+function slotOf(object) {
+  let slot = object[SLOT];
+  if (slot === undefined) {
+    slot = object._slot;
+    Object.defineProperty(object, SLOT, { value: slot });
+  }
+  return slot;
+}
+
+function verifyVia(proto, name, flat) {
   decorate(
     proto,
     name,
@@ -321,46 +372,54 @@ function verifyVia(proto, name, jsonName) {
       function (token, expectOptions) {
         try {
           const { purpose, job, dataset, user } = expectOptions;
-          return claimsOf(json.call(this, token, purpose, job, dataset, user));
+          return claimsOf(new Flat(flat(slotOf(this), NUMS, token, purpose, job, dataset, user), NUMS));
         } catch (err) {
           throw convert(err);
         }
       },
   );
 }
-verifyVia(module.exports.Tokens.prototype, 'verify', '_verifyJson');
-verifyVia(module.exports.Tokens.prototype, 'verifyAuthorization', '_verifyAuthorizationJson');
+verifyVia(module.exports.Tokens.prototype, 'verify', native._verifyFlat);
+verifyVia(module.exports.Tokens.prototype, 'verifyAuthorization', native._verifyAuthorizationFlat);
 
-/**
- * The outcome from the array `_ingestMetricsJson` writes (`outcome_json` in src/sdk.rs): the same
- * keys in the same order as the declared `IngestOutcome`.
- */
-function outcomeOf(json) {
-  const [status, body, replay, terminatePod, j] = JSON.parse(json);
+/** The `IngestOutcome` of `write_outcome` (src/metrics.rs), the declared keys in their order. */
+function outcomeOf(f) {
+  const status = f.num();
+  const body = f.text();
+  const replay = f.flag();
+  const terminatePod = f.flag();
   const job = {
-    id: j[0],
-    user: j[1],
-    attempt: j[2],
-    state: j[3],
-    reason: j[4],
-    createdAt: j[5],
-    updatedAt: j[6],
-    deadlineUnix: j[7],
-    budgetUsd: j[8],
-    pricePerHour: j[9],
+    id: f.text(),
+    user: f.text(),
+    attempt: f.num(),
+    state: f.text(),
+    reason: f.text(),
+    createdAt: f.num(),
+    updatedAt: f.num(),
+    deadlineUnix: f.num(),
+    budgetUsd: f.num(),
+    pricePerHour: f.num(),
   };
-  // Its options: a key only when the job has the value, as in the object napi builds.
-  if (j[10] !== null) job.podId = j[10];
-  if (j[11] !== null) job.startedAt = j[11];
-  if (j[12] !== null) job.lastHeartbeat = j[12];
-  if (j[13] !== null) job.step = j[13];
-  if (j[14] !== null) job.maxSteps = j[14];
-  if (j[15] !== null) job.loss = j[15];
+  // Its options: a key only when the job has the value, as in the object napi builds. One
+  // statement each: a loop over their names stores by computed key, at twice the cost.
+  const podId = f.optText();
+  if (podId !== undefined) job.podId = podId;
+  const startedAt = f.optNum();
+  if (startedAt !== undefined) job.startedAt = startedAt;
+  const lastHeartbeat = f.optNum();
+  if (lastHeartbeat !== undefined) job.lastHeartbeat = lastHeartbeat;
+  const step = f.optNum();
+  if (step !== undefined) job.step = step;
+  const maxSteps = f.optNum();
+  if (maxSteps !== undefined) job.maxSteps = maxSteps;
+  const loss = f.optNum();
+  if (loss !== undefined) job.loss = loss;
   return { status, body, replay, terminatePod, job };
 }
 
-const ingestMetricsJson =
-  module.exports.Trainpod.prototype._ingestMetricsJson[NATIVE] ?? module.exports.Trainpod.prototype._ingestMetricsJson;
+/** The outcome of a `[text, numbers]` record, the answer of an ingest that waited on its store. */
+const recordOutcome = ([text, nums]) => outcomeOf(new Flat(text, nums));
+
 decorate(
   module.exports.Trainpod.prototype,
   'ingestMetrics',
@@ -368,12 +427,14 @@ decorate(
     function (jobId, authorization, body) {
       let answer;
       try {
-        answer = ingestMetricsJson.call(this, jobId, authorization, body);
+        answer = native._ingestFlat(slotOf(this), NUMS, jobId, authorization, body);
       } catch (err) {
         throw convert(err);
       }
-      // The JSON itself when the store did not wait (see `eager_value` in src/promise.rs).
-      return typeof answer === 'string' ? Promise.resolve(outcomeOf(answer)) : answer.then(outcomeOf, rethrow);
+      // The text itself when the store did not wait (see `ingest_flat` in src/metrics.rs).
+      return typeof answer === 'string'
+        ? Promise.resolve(outcomeOf(new Flat(answer, NUMS)))
+        : answer.then(recordOutcome, rethrow);
     },
 );
 

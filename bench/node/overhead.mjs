@@ -3,6 +3,11 @@
 // ingestion (batches of 1 and of 50 events, each the best of 7 rounds) on the RunPod emulator with a memory store and a fixed clock.
 // Run: `bash bench/overhead.sh`, or `node --expose-gc bench/node/overhead.mjs PATH/TO/sdk_calls` after
 // building the emulator, the release addon and the Rust binary.
+//
+// With an addon built with the `bench` feature (bench/overhead.sh builds it so), core's own time is
+// also measured in this process (`_coreVerifyNs`, `_coreIngestNs`: the same calls in a Rust loop on
+// the same SDK, rounds alternated with the binding's), which the `*_here` keys give: the other
+// process's figure moves by microseconds from one process to the next.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -12,6 +17,9 @@ import { join } from 'node:path';
 const require = createRequire(import.meta.url);
 const { Trainpod, generateSecret } = require('../../bindings-node/index.js');
 const { startEmulator } = require('../../bindings-node/testing.js');
+// Present only in an addon built with the `bench` feature.
+const { _coreVerifyNs: coreVerify, _coreIngestNs: coreIngest } = require('../../bindings-node/binding.js');
+const here = typeof coreVerify === 'function';
 
 // The constants of sdk_calls.rs.
 const T0 = 1_900_000_000;
@@ -59,10 +67,12 @@ try {
   const { token } = tokens.issue({ purpose: 'dataset.read', user: 'user-1', job: 'job-1', dataset: 'ds-42' });
   const expect = { purpose: 'dataset.read', job: 'job-1', dataset: 'ds-42' };
   const verify = [];
+  const verifyHere = [];
   for (let r = 0; r < ROUNDS; r++) {
     const start = process.hrtime.bigint();
     for (let i = 0; i < VERIFY_CALLS; i++) tokens.verify(token, expect);
     verify.push(Number(process.hrtime.bigint() - start) / VERIFY_CALLS);
+    if (here) verifyHere.push(coreVerify(tokens, token, 'job-1', 'ds-42', VERIFY_CALLS));
   }
 
   const jobs = [];
@@ -79,18 +89,27 @@ try {
     const issued = tokens.issue({ purpose: 'metrics.write', user: 'user-1', job: jobId, epoch: 1, ttlSecs: 3600 });
     jobs.push([jobId, `Bearer ${issued.token}`]);
   }
-  // Rounds are numbered on across both sizes, so that batch numbers never repeat.
+  // Rounds are numbered on across both sizes, so that batch numbers never repeat; with the
+  // in-process baseline, every other round is core's (the clock moves on between rounds,
+  // refilling the per-job rate limit).
   const ingestNs = [];
+  const ingestHereNs = [];
+  const perSize = here ? 2 * ROUNDS : ROUNDS;
   for (const [size, events] of EVENTS.entries()) {
     const ingest = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      const round = size * ROUNDS + r;
+    const ingestHere = [];
+    for (let r = 0; r < perSize; r++) {
+      const round = size * perSize + r;
       tp.setNow(T0 + 10 * (round + 1));
       const calls = [];
       for (let b = 0; b < BATCHES; b++)
         for (const [id, auth] of jobs) calls.push([id, auth, body(id, round, b, events)]);
       // Collect the last round's garbage before timing (Rust has none to collect).
       globalThis.gc?.();
+      if (here && r % 2) {
+        ingestHere.push(coreIngest(tp, ...[0, 1, 2].map((k) => calls.map((c) => c[k]))));
+        continue;
+      }
       const start = process.hrtime.bigint();
       for (const [id, auth, bytes] of calls) {
         const out = await tp.ingestMetrics(id, auth, bytes);
@@ -99,6 +118,7 @@ try {
       ingest.push(Number(process.hrtime.bigint() - start) / calls.length);
     }
     ingestNs.push(best(ingest));
+    if (here) ingestHereNs.push(best(ingestHere));
   }
 
   const core = JSON.parse(execFileSync(binary, [keys], { encoding: 'utf8' }));
@@ -118,6 +138,16 @@ try {
       ingest_node_us: us(nodeIngest),
       ingest_overhead_us: us(nodeIngest - core.ingest_ns),
       target: '<= 2 us over core',
+      ...(here
+        ? {
+            verify_core_here_us: us(best(verifyHere)),
+            verify_overhead_here_us: us(nodeVerify - best(verifyHere)),
+            ingest1_core_here_us: us(ingestHereNs[0]),
+            ingest1_overhead_here_us: us(nodeIngest1 - ingestHereNs[0]),
+            ingest_core_here_us: us(ingestHereNs[1]),
+            ingest_overhead_here_us: us(nodeIngest - ingestHereNs[1]),
+          }
+        : {}),
     }),
   );
 } finally {

@@ -225,6 +225,37 @@ test('a job runs to succeeded through its metric batches, and follow sees it all
   assert.deepEqual(next.estimate.throughput, { kind: 'measured', samples: 1 });
 });
 
+// A memory store finishes within the call, and `index.js` reads the outcome from the shared
+// array; a SQLite store waits, and the outcome comes through a promise with numbers of its own.
+for (const [name, store] of [
+  ['memory', () => 'memory:'],
+  ['sqlite', () => `sqlite://${join(mkdtempSync(join(tmpdir(), 'trainpod-')), 'jobs.db')}`],
+]) {
+  test(`on a ${name} store, the outcome is the declared object, text beyond ASCII included`, async (t) => {
+    const { tp } = await setup(t, { store: store() });
+    const id = `flat-${name}`;
+    await tp.deploy(await tp.plan(spec(id)));
+    const log = event(1, T0 + 5, 'log', { source: 'trainer', data: { step: 2, max_steps: 4, loss: 1.5 } });
+    const first = batch(tp, id, 1, 1, [log]);
+    const out = await tp.ingestMetrics(id, ...first);
+    assert.equal(out.job.step, 2);
+    assert.equal(out.job.loss, 1.5);
+    const declared = tp.ingestMetrics[Symbol.for('trainpod.native')];
+    assert.deepStrictEqual(await tp.ingestMetrics(id, ...first), await declared.call(tp, id, ...first));
+    // The reason is the pod's own words: its length in UTF-16 units is not its length in bytes.
+    const reason = 'réseau coupé 😀';
+    const end = event(2, T0 + 6, 'final', { stage: 'train', data: { status: 'failed', reason, exit_code: 1 } });
+    const last = batch(tp, id, 1, 2, [end]);
+    const ended = await tp.ingestMetrics(id, ...last);
+    assert.equal(ended.job.state, 'failed');
+    assert.equal(ended.job.reason, reason);
+    assert.equal(ended.job.podId, out.job.podId, 'the fields after the reason are read where they are');
+    const replayed = await tp.ingestMetrics(id, ...last);
+    assert.deepStrictEqual(replayed, await declared.call(tp, id, ...last));
+    assert.deepEqual(Object.keys(replayed.job), Object.keys(ended.job));
+  });
+}
+
 test('replayed batches are taken once, a conflicting one is refused, and bad tokens get their codes', async (t) => {
   const { tp } = await setup(t);
   const id = 'replay-1';

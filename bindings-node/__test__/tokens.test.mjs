@@ -8,6 +8,7 @@ import { ERROR_CODES, generateSecret, Store, TokenError, Tokens, TrainpodError }
 import { postgresUrl } from './helpers.mjs';
 
 const NOW = 1_767_225_600;
+const NATIVE = Symbol.for('trainpod.native');
 const SECRET = generateSecret();
 const make = () => new Tokens({ keys: `k1:active:${SECRET}`, audience: 'https://app.example.com', now: NOW });
 const datasetToken = (t) =>
@@ -37,7 +38,33 @@ test('claims are the token payload, field for field', () => {
     const payload = JSON.parse(Buffer.from(token.split('.')[2], 'base64url').toString('utf8'));
     assert.deepEqual({ ...claims }, payload);
     assert.deepEqual({ ...t.verify(token, { purpose: request.purpose }) }, payload);
+    // `index.js` reads the claims back from a flat record: the same object, keys in the same
+    // order, as napi builds from the declared type (the native methods).
+    const expect = { purpose: request.purpose, job: 'j1', user: 'u1' };
+    const bearer = `Bearer ${token}`;
+    assert.deepStrictEqual(t.verify(token, expect), t.verify[NATIVE].call(t, token, expect));
+    assert.deepStrictEqual(
+      t.verifyAuthorization(bearer, expect),
+      t.verifyAuthorization[NATIVE].call(t, bearer, expect),
+    );
   }
+});
+
+test('tokens of every length round trip, across the 512-byte buffer the binding reads them into', () => {
+  const t = make();
+  const lengths = [];
+  for (let n = 1; n <= 128; n++) {
+    const user = 'u'.repeat(n);
+    const { token } = t.issue({ purpose: 'dataset.read', user, job: 'j1', dataset: 'd'.repeat(60) });
+    lengths.push(token.length);
+    const expect = { purpose: 'dataset.read', user, dataset: 'd'.repeat(60) };
+    assert.equal(t.verify(token, expect).sub, user);
+    assert.equal(t.verifyAuthorization(`Bearer ${token}`, expect).sub, user);
+    assert.throws(() => t.verify(`${token}é`, expect), { code: 'TOKEN_MALFORMED' });
+  }
+  // Every length from well inside the buffer to past its end.
+  assert.ok(Math.min(...lengths) < 480 && Math.max(...lengths) > 540, String(lengths));
+  for (let len = 500; len <= 515; len++) assert.ok(lengths.includes(len) || lengths.includes(len + 1), `near ${len}`);
 });
 
 test('expiry follows the fixed clock', () => {

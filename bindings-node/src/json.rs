@@ -82,22 +82,6 @@ pub(crate) fn to_js_value<T: Serialize>(value: &T) -> Result<Value> {
     Ok(rename_keys(value, camel))
 }
 
-/// A binding value as a JSON string, for `index.js` to parse: one string crosses faster than an
-/// object napi builds property by property. Keys are as serde writes them.
-pub(crate) fn to_json_string<T: Serialize>(value: &T) -> Result<String> {
-    let internal = |e: &dyn std::fmt::Display| {
-        crate::errors::to_js(trainpod::Error::new(
-            trainpod::ErrorKind::Internal,
-            e.to_string(),
-        ))
-    };
-    // Room for a token's claims or a job at once: growing the buffer step by step costs more
-    // than writing the JSON.
-    let mut out = Vec::with_capacity(512);
-    serde_json::to_writer(&mut out, value).map_err(|e| internal(&e))?;
-    String::from_utf8(out).map_err(|e| internal(&e))
-}
-
 /// A JavaScript object (camelCase keys) as a core value; `what` names it in errors.
 pub(crate) fn from_js_value<T: DeserializeOwned>(what: &str, value: Value) -> Result<T> {
     serde_json::from_value(rename_keys(value, snake)).map_err(|e| {

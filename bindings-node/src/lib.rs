@@ -4,17 +4,27 @@
 //! stable `code`, `status` and `requestId`. Every export is `catch_unwind`: a panic unwinding
 //! into Node would abort the process, so it becomes a thrown error instead.
 
-// napi's macros generate the FFI glue with `unsafe` blocks; this crate itself writes none.
+// napi's macros generate the FFI glue with `unsafe` blocks. This crate writes two, both for the
+// hot route calls: one string read (text.rs) and one typed-array write (flat.rs).
 #![allow(unsafe_code)]
+// napi registers nothing in test builds, so a free function outside the crate root (the hot
+// route calls, slots.rs) and what only it uses look unused there.
+#![cfg_attr(test, allow(dead_code))]
 
+#[cfg(feature = "bench")]
+mod bench;
 mod errors;
+mod flat;
 mod json;
+mod metrics;
 mod numbers;
 mod promise;
 mod sdk;
+mod slots;
 mod staging;
 mod store;
 mod stream;
+mod text;
 mod tokens;
 
 use napi_derive::napi;

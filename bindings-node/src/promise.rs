@@ -9,7 +9,7 @@ use napi::bindgen_prelude::{
     Either, JsError, PromiseRaw, ToNapiValue, within_runtime_if_available,
 };
 use std::future::Future;
-use std::pin::pin;
+use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 /// A promise settled by `fut`, its value converted by `convert` on the JavaScript thread.
@@ -31,11 +31,9 @@ where
     .map_err(from_napi)
 }
 
-/// Like [`spawn`], for the hot route calls: `fut` is polled once on the JavaScript thread first,
-/// and a future that finishes without waiting (an in-memory store) settles its promise right
-/// there, sparing the two thread hops. One that waits moves to the runtime as it is: a future
-/// may be polled again with another waker. Only for futures that do no blocking work before
-/// their first wait.
+/// Like [`spawn`], for the hot route calls: a future that finishes without waiting (an
+/// in-memory store) settles its promise right away, sparing the two thread hops (see
+/// [`poll_once`]).
 pub(crate) fn eager<'env, T, V, F, C>(
     env: &'env Env,
     fut: F,
@@ -47,36 +45,25 @@ where
     F: Future<Output = trainpod::Result<T>> + Send + 'static,
     C: FnOnce(&Env, T) -> Result<V> + 'static,
 {
-    match eager_value(env, fut, convert)? {
-        Either::A(value) => PromiseRaw::resolve(env, value).map_err(from_napi),
-        Either::B(promise) => Ok(promise),
+    match poll_once(fut) {
+        Either::A(Ok(value)) => PromiseRaw::resolve(env, convert(env, value)?).map_err(from_napi),
+        Either::A(Err(e)) => rejected(env, to_js(e)),
+        Either::B(fut) => spawn(env, fut, convert),
     }
 }
 
-/// Like [`eager`], but a future that finishes without waiting answers with its converted value
-/// itself, for `index.js` to wrap with `Promise.resolve`: a fraction of the cost of a promise
-/// settled through napi and the `then` that follows it (bench/overhead.sh). A failure, or a
-/// future that waits, still answers with a promise.
-pub(crate) fn eager_value<'env, T, V, F, C>(
-    env: &'env Env,
-    fut: F,
-    convert: C,
-) -> Result<Either<V, PromiseRaw<'env, V>>>
-where
-    T: Send + 'static,
-    V: ToNapiValue,
-    F: Future<Output = trainpod::Result<T>> + Send + 'static,
-    C: FnOnce(&Env, T) -> Result<V> + 'static,
-{
+/// `fut` polled once on the JavaScript thread: its output when it finished without waiting,
+/// else the future itself, to move to the runtime as it is (a future may be polled again with
+/// another waker). Only for futures that do no blocking work before their first wait.
+pub(crate) fn poll_once<F: Future>(fut: F) -> Either<F::Output, Pin<Box<F>>> {
     let mut fut = Box::pin(fut);
     let polled = within_runtime_if_available(|| {
         let mut cx = Context::from_waker(Waker::noop());
-        pin!(&mut fut).poll(&mut cx)
+        fut.as_mut().poll(&mut cx)
     });
     match polled {
-        Poll::Ready(Ok(value)) => Ok(Either::A(convert(env, value)?)),
-        Poll::Ready(Err(e)) => rejected(env, to_js(e)).map(Either::B),
-        Poll::Pending => spawn(env, fut, convert).map(Either::B),
+        Poll::Ready(out) => Either::A(out),
+        Poll::Pending => Either::B(fut),
     }
 }
 

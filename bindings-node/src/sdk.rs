@@ -4,9 +4,10 @@
 //! (json.rs, shapes in `types.d.ts`); every rule and check stays in core.
 
 use crate::errors::{Result, invalid, map};
-use crate::json::{from_js_value, object, overlay, to_js_value, to_json_string};
+use crate::json::{from_js_value, object, overlay, to_js_value};
 use crate::numbers::{whole, whole_opt};
-use crate::promise::{eager, eager_value, rejected, spawn};
+use crate::promise::{eager, rejected, spawn};
+use crate::slots::{Slot, Table};
 use crate::staging::{DatasetGrant, grant_to_js, present};
 use crate::stream::{ArtifactUpload, Follow, LogStream};
 use crate::tokens::Tokens;
@@ -14,6 +15,7 @@ use napi::Env;
 use napi::bindgen_prelude::{Either, Null, PromiseRaw, Uint8ArraySlice};
 use napi_derive::napi;
 use serde_json::Value;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -238,31 +240,19 @@ fn ingest_outcome(out: trainpod::jobs::IngestOutcome) -> IngestOutcome {
     }
 }
 
-/// The metrics route's outcome as `index.js` reads it (`outcomeOf`): one JSON array, the
-/// outcome's fields in `IngestOutcome`'s order, then the job's in `JobRecord`'s, an absent option
-/// being `null`. Parsing the keys cost more than all the values, and `index.js` rebuilds the same
-/// objects from the positions.
-fn outcome_json(out: &trainpod::jobs::IngestOutcome) -> Result<String> {
-    let j = &out.job;
-    let job = (
-        &j.id,
-        &j.user,
-        j.attempt,
-        j.state.as_str(),
-        &j.reason,
-        j.created_at,
-        j.updated_at,
-        j.deadline_unix,
-        j.budget_usd,
-        j.price_per_hour,
-        &j.pod_id,
-        j.started_at,
-        j.last_heartbeat,
-        j.step,
-        j.max_steps,
-        j.loss,
-    );
-    to_json_string(&(out.status, &out.body, out.replay, out.terminate_pod, job))
+/// Core's metrics route over owned copies of the arguments, for both `ingestMetrics` forms.
+pub(crate) fn ingest(
+    tp: Arc<sdk::Trainpod>,
+    job_id: String,
+    authorization: Option<String>,
+    body: &[u8],
+) -> impl std::future::Future<Output = trainpod::Result<trainpod::jobs::IngestOutcome>> + Send + 'static
+{
+    let body = body.to_vec();
+    async move {
+        tp.ingest_metrics(&job_id, authorization.as_deref(), &body)
+            .await
+    }
 }
 
 pub(crate) fn artifact_file(f: sdk::ArtifactFile) -> ArtifactFile {
@@ -426,25 +416,19 @@ pub struct InspectDatasetOptions {
 pub struct Trainpod {
     inner: Arc<sdk::Trainpod>,
     clock: Option<Arc<ManualClock>>,
+    slot: Slot<sdk::Trainpod>,
+}
+
+thread_local! {
+    /// This thread's SDKs, for the hot calls (see slots.rs).
+    pub(crate) static TRAINPODS: RefCell<Table<sdk::Trainpod>> = const { RefCell::new(Table::new()) };
 }
 
 impl Trainpod {
-    /// Core's metrics route over owned copies of the arguments, for both `ingestMetrics` forms.
-    fn ingest(
-        &self,
-        job_id: String,
-        authorization: &Option<Either<String, Null>>,
-        body: &[u8],
-    ) -> impl std::future::Future<Output = trainpod::Result<trainpod::jobs::IngestOutcome>>
-    + Send
-    + 'static {
-        let tp = self.inner.clone();
-        let authorization = present(authorization).map(str::to_owned);
-        let body = body.to_vec();
-        async move {
-            tp.ingest_metrics(&job_id, authorization.as_deref(), &body)
-                .await
-        }
+    /// The core SDK, for the benchmark's in-process baseline.
+    #[cfg(feature = "bench")]
+    pub(crate) fn sdk(&self) -> Arc<sdk::Trainpod> {
+        self.inner.clone()
     }
 }
 
@@ -458,10 +442,9 @@ impl Trainpod {
             Err(e) => return rejected(env, e),
         };
         spawn(env, builder.build(), move |_, inner| {
-            Ok(Trainpod {
-                inner: Arc::new(inner),
-                clock,
-            })
+            let inner = Arc::new(inner);
+            let slot = Slot::new(&TRAINPODS, inner.clone());
+            Ok(Trainpod { inner, clock, slot })
         })
     }
 
@@ -565,7 +548,7 @@ impl Trainpod {
 
     /// The metrics route: the pod's batch verified, accepted once and folded into the job.
     /// Answer `status` with `body` (JSON).
-    // `index.js` calls `_ingestMetricsJson` instead; this keeps the declared type.
+    // `index.js` calls `_ingestFlat` (metrics.rs) instead; this keeps the declared type.
     #[napi(ts_return_type = "Promise<IngestOutcome>", catch_unwind)]
     pub fn ingest_metrics<'env>(
         &self,
@@ -574,22 +557,9 @@ impl Trainpod {
         authorization: Option<Either<String, Null>>,
         body: Uint8ArraySlice,
     ) -> Result<PromiseRaw<'env, IngestOutcome>> {
-        let ingest = self.ingest(job_id, &authorization, &body);
+        let authorization = present(&authorization).map(str::to_owned);
+        let ingest = ingest(self.inner.clone(), job_id, authorization, &body);
         eager(env, ingest, |_, out| Ok(ingest_outcome(out)))
-    }
-
-    /// `ingestMetrics` for `index.js`, which wraps it as `ingestMetrics`: the outcome as JSON (see
-    /// [`outcome_json`]), itself when the store did not wait, else through a promise.
-    #[napi(js_name = "_ingestMetricsJson", skip_typescript, catch_unwind)]
-    pub fn ingest_metrics_json<'env>(
-        &self,
-        env: &'env Env,
-        job_id: String,
-        authorization: Option<Either<String, Null>>,
-        body: Uint8ArraySlice,
-    ) -> Result<Either<String, PromiseRaw<'env, String>>> {
-        let ingest = self.ingest(job_id, &authorization, &body);
-        eager_value(env, ingest, |_, out| outcome_json(&out))
     }
 
     /// The dataset download route: the pod's token and `Range` turned into a grant (status,
@@ -738,6 +708,12 @@ impl Trainpod {
     #[napi(catch_unwind)]
     pub fn tokens(&self) -> Tokens {
         Tokens::from_core(self.inner.tokens().clone(), self.clock.clone())
+    }
+
+    /// This object's index for the hot calls (`_ingestFlat`), which `index.js` keeps.
+    #[napi(getter, js_name = "_slot", skip_typescript, catch_unwind)]
+    pub fn slot(&self) -> u32 {
+        self.slot.index()
     }
 
     /// Move the fixed clock (only for instances built with `now`).

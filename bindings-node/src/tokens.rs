@@ -1,12 +1,15 @@
 //! `Tokens`: issue and verify job tokens; claims cross as plain objects.
 
 use crate::errors::{Result, from_napi, invalid, map, reject};
-use crate::json::to_json_string;
+use crate::flat::{self, Flat};
 use crate::numbers::{whole, whole_opt};
+use crate::slots::{self, Slot, Table};
 use crate::store::Store;
+use crate::text::{Text, text};
 use napi::Env;
-use napi::bindgen_prelude::PromiseRaw;
+use napi::bindgen_prelude::{Float64ArraySlice, PromiseRaw};
 use napi_derive::napi;
+use std::cell::RefCell;
 use std::sync::Arc;
 use trainpod::clock::ManualClock;
 use trainpod::token::{self, Expect, IssueRequest, KeyRing, Purpose};
@@ -162,26 +165,29 @@ fn expect_of(
     })
 }
 
-/// The claims as the JSON array `index.js` (`claimsOf`) makes the `Claims` object of, fields in
-/// the order napi sets them (the optional ones last, `null` when absent): an array parses in about
-/// half the time of an object with its keys.
-fn claims_json(c: &token::Claims) -> Result<String> {
-    to_json_string(&(
-        c.v,
-        &c.iss,
-        &c.aud,
-        c.pur.as_str(),
-        &c.sub,
-        &c.job,
-        c.iat,
-        c.nbf,
-        c.exp,
-        &c.jti,
-        c.once,
-        &c.ds,
-        &c.res,
-        c.ep,
-    ))
+/// The claims as `index.js` (`claimsOf`) reads them back, fields in the order napi sets them
+/// (the optional ones last).
+fn write_claims(c: &token::Claims, out: &mut Flat<'_>) {
+    out.num(f64::from(c.v));
+    out.text(&c.iss);
+    out.text(&c.aud);
+    out.text(c.pur.as_str());
+    out.text(&c.sub);
+    out.text(&c.job);
+    // Times are at most year 9999 (< 2^53), so doubles hold them exactly.
+    out.num(c.iat as f64);
+    out.num(c.nbf as f64);
+    out.num(c.exp as f64);
+    out.text(&c.jti);
+    out.flag(c.once);
+    out.opt_text(c.ds.as_deref());
+    out.opt_text(c.res.as_deref());
+    out.opt_num(c.ep.map(f64::from));
+}
+
+thread_local! {
+    /// This thread's token services, for the hot calls (see slots.rs).
+    static TOKENS: RefCell<Table<token::Tokens>> = const { RefCell::new(Table::new()) };
 }
 
 /// Issues and verifies job tokens for one app origin.
@@ -190,6 +196,7 @@ fn claims_json(c: &token::Claims) -> Result<String> {
 pub struct Tokens {
     inner: token::Tokens,
     clock: Option<Arc<ManualClock>>,
+    slot: Slot<token::Tokens>,
 }
 
 impl Tokens {
@@ -200,7 +207,8 @@ impl Tokens {
 
     /// The token service of a `Trainpod`, with its fixed clock when it has one.
     pub(crate) fn from_core(inner: token::Tokens, clock: Option<Arc<ManualClock>>) -> Self {
-        Tokens { inner, clock }
+        let slot = Slot::new(&TOKENS, Arc::new(inner.clone()));
+        Tokens { inner, clock, slot }
     }
 }
 
@@ -225,10 +233,7 @@ impl Tokens {
         if let Some(clock) = &clock {
             builder = builder.clock(clock.clone());
         }
-        Ok(Tokens {
-            inner: map(builder.build())?,
-            clock,
-        })
+        Ok(Tokens::from_core(map(builder.build())?, clock))
     }
 
     /// Move the fixed clock (only for instances built with `now`).
@@ -280,38 +285,6 @@ impl Tokens {
         Ok(map(self.inner.verify(&token, &expect(expect_options)?))?.into())
     }
 
-    /// `verify` for `index.js`, which wraps it as `verify`: the expectation's fields as arguments
-    /// and the claims as one JSON string. napi reading an options object and building the claims
-    /// object property by property cost several times the verification itself (bench/overhead.sh).
-    #[napi(js_name = "_verifyJson", skip_typescript, catch_unwind)]
-    pub fn verify_json(
-        &self,
-        token: String,
-        purpose: String,
-        job: Option<String>,
-        dataset: Option<String>,
-        user: Option<String>,
-    ) -> Result<String> {
-        let expect = expect_of(&purpose, job, dataset, user)?;
-        claims_json(&map(self.inner.verify(&token, &expect))?)
-    }
-
-    /// `verifyAuthorization` for `index.js`, as `_verifyJson` is for `verify`.
-    #[napi(js_name = "_verifyAuthorizationJson", skip_typescript, catch_unwind)]
-    pub fn verify_authorization_json(
-        &self,
-        authorization: Option<String>,
-        purpose: String,
-        job: Option<String>,
-        dataset: Option<String>,
-        user: Option<String>,
-    ) -> Result<String> {
-        let expect = expect_of(&purpose, job, dataset, user)?;
-        claims_json(&map(self
-            .inner
-            .verify_authorization(authorization.as_deref(), &expect))?)
-    }
-
     /// Verify the token in an `Authorization: Bearer …` header value.
     #[napi(catch_unwind)]
     pub fn verify_authorization(
@@ -347,9 +320,54 @@ impl Tokens {
         .map_err(from_napi)
     }
 
+    /// This object's index for the hot calls (`_verifyFlat`), which `index.js` keeps.
+    #[napi(getter, js_name = "_slot", skip_typescript, catch_unwind)]
+    pub fn slot(&self) -> u32 {
+        self.slot.index()
+    }
+
     /// The id of the key that signs new tokens.
     #[napi(getter, catch_unwind)]
     pub fn active_key(&self) -> String {
         self.inner.keys().active().kid().to_owned()
     }
+}
+
+/// `Tokens.verify` for `index.js`: the token service by its slot, the expectation's fields as
+/// arguments, the claims written flat into `nums` (flat.rs); the text is the return value.
+#[napi(js_name = "_verifyFlat", skip_typescript, catch_unwind)]
+pub fn verify_flat(
+    slot: u32,
+    nums: Float64ArraySlice,
+    token: Text,
+    purpose: Text,
+    job: Option<Text>,
+    dataset: Option<Text>,
+    user: Option<Text>,
+) -> Result<String> {
+    let expect = expect_of(&purpose.0, text(job), text(dataset), text(user))?;
+    let claims = map(slots::get(&TOKENS, slot)?.verify(&token.0, &expect))?;
+    flat_claims(nums, &claims)
+}
+
+/// `Tokens.verifyAuthorization` for `index.js`, as `_verifyFlat` is for `verify`.
+#[napi(js_name = "_verifyAuthorizationFlat", skip_typescript, catch_unwind)]
+pub fn verify_authorization_flat(
+    slot: u32,
+    nums: Float64ArraySlice,
+    authorization: Option<Text>,
+    purpose: Text,
+    job: Option<Text>,
+    dataset: Option<Text>,
+    user: Option<Text>,
+) -> Result<String> {
+    let expect = expect_of(&purpose.0, text(job), text(dataset), text(user))?;
+    let authorization = text(authorization);
+    let tokens = slots::get(&TOKENS, slot)?;
+    let claims = map(tokens.verify_authorization(authorization.as_deref(), &expect))?;
+    flat_claims(nums, &claims)
+}
+
+fn flat_claims(nums: Float64ArraySlice, claims: &token::Claims) -> Result<String> {
+    flat::into_array(nums, |out| write_claims(claims, out))
 }
