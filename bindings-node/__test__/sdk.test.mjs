@@ -179,7 +179,7 @@ test('a job runs to succeeded through its metric batches, and follow sees it all
   assert.equal(out.job.state, 'training');
   assert.equal(out.job.step, 3);
   assert.deepEqual(JSON.parse(out.body).ok, true);
-  // `index.js` rebuilds the outcome from a JSON array: the same object, keys in the same order,
+  // `index.js` rebuilds the outcome from a flat record: the same object, keys in the same order,
   // as napi builds from the declared type (the native method, here on a replay of the batch).
   const replayed = await tp.ingestMetrics(id, ...first);
   const declared = await tp.ingestMetrics[Symbol.for('trainpod.native')].call(tp, id, ...first);

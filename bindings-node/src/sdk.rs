@@ -124,7 +124,7 @@ impl std::fmt::Debug for LocalProviderOptions {
 
 /// A job's row, as the metrics route left it.
 // The optional fields come last, where napi sets them (an absent option being no key at all):
-// `index.js` builds the same keys in the same order from `outcome_json`'s array.
+// `index.js` builds the same keys in the same order from the flat record `write_outcome` writes (metrics.rs).
 #[napi(object)]
 #[derive(Debug)]
 pub struct JobRecord {
