@@ -354,12 +354,12 @@ function claimsOf(f) {
   return claims;
 }
 
-/** The object's slot for the hot calls, asked of the native module once. */
+/** The object's slot for the hot calls, asked of the native module once (each time if frozen). */
 function slotOf(object) {
   let slot = object[SLOT];
   if (slot === undefined) {
     slot = object._slot;
-    Object.defineProperty(object, SLOT, { value: slot });
+    if (Object.isExtensible(object)) Object.defineProperty(object, SLOT, { value: slot });
   }
   return slot;
 }

@@ -67,6 +67,12 @@ test('tokens of every length round trip, across the 512-byte buffer the binding 
   for (let len = 500; len <= 515; len++) assert.ok(lengths.includes(len) || lengths.includes(len + 1), `near ${len}`);
 });
 
+test('a frozen instance still verifies', () => {
+  const t = Object.freeze(make());
+  const token = datasetToken(t);
+  for (let i = 0; i < 2; i++) assert.equal(t.verify(token, { purpose: 'dataset.read' }).sub, 'u1');
+});
+
 test('expiry follows the fixed clock', () => {
   const t = make();
   const { token } = t.issue({ purpose: 'metrics.write', user: 'u1', job: 'j1', ttlSecs: 100 });

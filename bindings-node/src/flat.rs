@@ -1,8 +1,8 @@
 //! Results of the hot route calls, written flat for `index.js` to read back field by field: the
 //! text fields one after another in one string, and the numbers (with each text's length) in a
 //! list of doubles, the caller's `Float64Array`. Slicing one string and reading a typed array
-//! cost about a third of `JSON.parse` on the same fields, and napi building the object property by
-//! property costs four times more (bench/overhead.sh).
+//! cost about a third of `JSON.parse` on the same fields, and a twelfth of napi building the
+//! object property by property (bench/README.md).
 //!
 //! `index.js` reads the fields in the order they were written (`Flat` there). An absent text is
 //! the length -1, an absent number NaN, a flag 0 or 1.
