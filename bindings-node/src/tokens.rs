@@ -194,7 +194,8 @@ thread_local! {
 #[napi]
 #[derive(Debug)]
 pub struct Tokens {
-    inner: token::Tokens,
+    /// Shared with this object's slot, which the hot calls reach it by.
+    inner: Arc<token::Tokens>,
     clock: Option<Arc<ManualClock>>,
     slot: Slot<token::Tokens>,
 }
@@ -207,7 +208,8 @@ impl Tokens {
 
     /// The token service of a `Trainpod`, with its fixed clock when it has one.
     pub(crate) fn from_core(inner: token::Tokens, clock: Option<Arc<ManualClock>>) -> Self {
-        let slot = Slot::new(&TOKENS, Arc::new(inner.clone()));
+        let inner = Arc::new(inner);
+        let slot = Slot::new(&TOKENS, inner.clone());
         Tokens { inner, clock, slot }
     }
 }
