@@ -4,8 +4,9 @@
 //! stable `code`, `status` and `requestId`. Every export is `catch_unwind`: a panic unwinding
 //! into Node would abort the process, so it becomes a thrown error instead.
 
-// napi's macros generate the FFI glue with `unsafe` blocks. This crate writes two, both for the
-// hot route calls: one string read (text.rs) and one typed-array write (flat.rs).
+// napi's macros generate the FFI glue with `unsafe` blocks. This crate writes its own in two
+// places, both for the hot route calls: the one-pass string read (text.rs) and the typed-array
+// write (flat.rs).
 #![allow(unsafe_code)]
 // napi registers nothing in test builds, so a free function outside the crate root (the hot
 // route calls, slots.rs) and what only it uses look unused there.

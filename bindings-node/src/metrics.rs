@@ -41,10 +41,10 @@ fn write_outcome(o: &IngestOutcome, out: &mut Flat<'_>) {
     out.opt_num(j.loss);
 }
 
-/// `ingestMetrics` for `index.js`. The future is polled once here (`poll_once`): one that finishes without
-/// waiting (an in-memory store) answers with the outcome's text, its numbers in `nums`, sparing
-/// the promise and the two thread hops. A failure answers with a rejected promise, and one that
-/// waits with a promise of a `Record`.
+/// `ingestMetrics` for `index.js`. The future is polled once here (`poll_once`): one that
+/// finishes without waiting (an in-memory store) answers with the outcome's text, its numbers in
+/// `nums`, sparing the promise and the two thread hops. A failure answers with a rejected
+/// promise, and one that waits with a promise of a `Record`.
 #[napi(js_name = "_ingestFlat", skip_typescript, catch_unwind)]
 pub fn ingest_flat<'env>(
     env: &'env Env,

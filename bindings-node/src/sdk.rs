@@ -124,7 +124,8 @@ impl std::fmt::Debug for LocalProviderOptions {
 
 /// A job's row, as the metrics route left it.
 // The optional fields come last, where napi sets them (an absent option being no key at all):
-// `index.js` builds the same keys in the same order from the flat record `write_outcome` writes (metrics.rs).
+// `index.js` builds the same keys in the same order from the flat record that `write_outcome`
+// (metrics.rs) writes.
 #[napi(object)]
 #[derive(Debug)]
 pub struct JobRecord {
