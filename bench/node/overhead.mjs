@@ -18,7 +18,11 @@ const require = createRequire(import.meta.url);
 const { Trainpod, generateSecret } = require('../../bindings-node/index.js');
 const { startEmulator } = require('../../bindings-node/testing.js');
 // Present only in an addon built with the `bench` feature.
-const { _coreVerifyNs: coreVerify, _coreIngestNs: coreIngest } = require('../../bindings-node/binding.js');
+const {
+  _coreVerifyNs: coreVerify,
+  _coreIngestNs: coreIngest,
+  _coreBatches: coreBatches,
+} = require('../../bindings-node/binding.js');
 const here = typeof coreVerify === 'function';
 
 // The constants of sdk_calls.rs.
@@ -104,10 +108,14 @@ try {
       const calls = [];
       for (let b = 0; b < BATCHES; b++)
         for (const [id, auth] of jobs) calls.push([id, auth, body(id, round, b, events)]);
-      // Collect the last round's garbage before timing (Rust has none to collect).
-      globalThis.gc?.();
-      if (here && r % 2) {
-        ingestHere.push(coreIngest(tp, ...[0, 1, 2].map((k) => calls.map((c) => c[k]))));
+      const coreCalls = here && r % 2 ? coreBatches(...[0, 1, 2].map((k) => calls.map((c) => c[k]))) : null;
+      // Collect the last round's garbage before timing (Rust has none to collect). A major
+      // collection, not a plain `gc()`: that one also drops the optimized code of the wrapper
+      // and its readers, so every round ran them unoptimized until recompiled (`--trace-deopt`:
+      // "weak objects"), which a server never sees.
+      globalThis.gc?.({ type: 'major' });
+      if (coreCalls) {
+        ingestHere.push(coreIngest(tp, coreCalls));
         continue;
       }
       const start = process.hrtime.bigint();

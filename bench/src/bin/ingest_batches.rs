@@ -49,7 +49,7 @@ fn job(id: &str) -> JobRecord {
         step: None,
         max_steps: None,
         loss: None,
-        config: String::new(),
+        config: "".into(),
     }
 }
 

@@ -55,7 +55,7 @@ async fn main() {
             step: None,
             max_steps: None,
             loss: None,
-            config: String::new(),
+            config: "".into(),
         };
         store.insert_job(&job).await.unwrap();
     }

@@ -151,7 +151,7 @@ impl Trainpod {
             deadline_unix: now + plan.deadline_secs,
             budget_usd: plan.spec.budget_usd,
             price_per_hour: plan.gpu.price_per_hour,
-            config,
+            config: config.into(),
             ..JobRecord::new(&plan.job_id, &plan.spec.user, now)
         })
     }

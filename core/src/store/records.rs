@@ -1,5 +1,7 @@
 //! The job rows the store keeps, and the reconciler's record of acting on a pod.
 
+use std::sync::Arc;
+
 use crate::jobs::JobState;
 
 /// One job, as the store keeps it.
@@ -38,8 +40,9 @@ pub struct JobRecord {
     /// The latest training loss.
     pub loss: Option<f64>,
     /// What the job was deployed with (JSON written by the SDK, so that `retry` can start another
-    /// attempt of it); empty for a job recorded by hand.
-    pub config: String,
+    /// attempt of it); empty for a job recorded by hand. Shared, not owned: the row is copied on
+    /// every metric batch, and the plan is kilobytes that no batch changes.
+    pub config: Arc<str>,
 }
 
 impl JobRecord {
@@ -63,7 +66,7 @@ impl JobRecord {
             step: None,
             max_steps: None,
             loss: None,
-            config: String::new(),
+            config: Arc::from(""),
         }
     }
 }

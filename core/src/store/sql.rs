@@ -88,7 +88,7 @@ macro_rules! bind_job {
             .bind(opt_i64($j.step))
             .bind(opt_i64($j.max_steps))
             .bind($j.loss)
-            .bind(&$j.config)
+            .bind(&*$j.config)
     }};
 }
 pub(crate) use bind_job;
@@ -123,7 +123,7 @@ macro_rules! job_from_row {
             step: opt_u64(r.try_get("step").map_err(get_err)?),
             max_steps: opt_u64(r.try_get("max_steps").map_err(get_err)?),
             loss: r.try_get("loss").map_err(get_err)?,
-            config: r.try_get("config").map_err(get_err)?,
+            config: r.try_get::<String, _>("config").map_err(get_err)?.into(),
         }
     }};
 }
