@@ -72,6 +72,7 @@ def main(binary: str) -> None:
         # Present only in a module built with the `bench` feature.
         core_verify: Any = getattr(_native, "core_verify_ns", None)
         core_ingest: Any = getattr(_native, "core_ingest_ns", None)
+        core_batches: Any = getattr(_native, "core_batches", None)
         here = core_verify is not None
         verify, verify_here = [], []
         for _ in range(ROUNDS):
@@ -114,9 +115,10 @@ def main(binary: str) -> None:
                     for b in range(BATCHES)
                     for job, auth in jobs
                 ]
+                core_calls = core_batches(calls) if here and r % 2 else None
                 gc.collect()
-                if here and r % 2:
-                    ingest_here.append(core_ingest(tp, calls))
+                if core_calls is not None:
+                    ingest_here.append(core_ingest(tp, core_calls))
                     continue
                 start = time.perf_counter_ns()
                 for job, auth, data in calls:

@@ -60,7 +60,7 @@ mod _native {
 
     #[cfg(all(unix, feature = "bench"))]
     #[pymodule_export]
-    use super::bench::{core_ingest_ns, core_verify_ns};
+    use super::bench::{CoreBatches, core_batches, core_ingest_ns, core_verify_ns};
 
     /// The version of the core this module was built from.
     #[pyfunction]
