@@ -93,6 +93,8 @@ async fn contract(store: &dyn Store) {
         BatchOutcome::Replayed
     );
 
+    events_contract(store).await;
+
     let old = Uuid::new_v4();
     store.redeem(&redemption(old, 10)).await.unwrap();
     assert!(store.prune_redemptions(11).await.unwrap() >= 1);
@@ -106,6 +108,38 @@ async fn contract(store: &dyn Store) {
             .kind(),
         ErrorKind::TokenAlreadyUsed
     );
+}
+
+/// Events come back for one job's attempt only, batch by batch in order; a batch kept twice
+/// keeps its first events.
+async fn events_contract(store: &dyn Store) {
+    let job = format!("job-{}", Uuid::new_v4());
+    let other = format!("{job}-b");
+    for (id, attempt, seq, events) in [
+        (&job, 1, 3, "[3]"),
+        (&job, 1, 1, "[1]"),
+        (&job, 2, 2, "[22]"),
+        (&other, 1, 2, "[9]"),
+        (&job, 1, 3, "[30]"),
+        (&job, 1, u64::from(u32::MAX) + 1, "[4]"),
+    ] {
+        let b = batch(id, attempt, seq, 0);
+        store.append_events(&b, events).await.unwrap();
+    }
+    let rows = |v: &[(u64, &str)]| -> Vec<(u64, String)> {
+        v.iter().map(|(n, e)| (*n, (*e).to_owned())).collect()
+    };
+    let first = u64::from(u32::MAX) + 1;
+    assert_eq!(
+        store.events(&job, 1).await.unwrap(),
+        rows(&[(1, "[1]"), (3, "[3]"), (first, "[4]")]),
+        "{}",
+        store.backend()
+    );
+    assert_eq!(store.events(&job, 2).await.unwrap(), rows(&[(2, "[22]")]));
+    assert_eq!(store.events(&other, 1).await.unwrap(), rows(&[(2, "[9]")]));
+    assert!(store.events(&job, 3).await.unwrap().is_empty());
+    assert!(store.events("no-such-job", 1).await.unwrap().is_empty());
 }
 
 async fn one_winner(stores: Vec<Arc<dyn Store>>) {

@@ -7,7 +7,7 @@ use super::{
 use crate::error::Result;
 use crate::jobs::JobState;
 use async_trait::async_trait;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use uuid::Uuid;
 
@@ -17,14 +17,25 @@ pub struct MemoryStore {
     state: Mutex<State>,
 }
 
+// Batches and events are kept per job, keyed by (attempt, batch number): a metric batch then
+// looks its job up by `&str`, without copying the id into a key, and `events` reads one job's
+// rows instead of scanning every job's.
 #[derive(Debug, Default)]
 struct State {
     redemptions: HashMap<Uuid, Redemption>,
-    batches: HashMap<(String, u32, u64), [u8; 32]>,
+    batches: HashMap<String, HashMap<(u32, u64), [u8; 32]>>,
     jobs: HashMap<String, JobRecord>,
     pod_actions: HashMap<String, PodActionRecord>,
-    events: std::collections::BTreeMap<(String, u32, u64), String>,
+    events: HashMap<String, BTreeMap<(u32, u64), String>>,
     throughput: Vec<ThroughputSample>,
+}
+
+/// `job`'s entry in a per-job map, made on first use (the id is copied once per job).
+fn of_job<'a, V: Default>(map: &'a mut HashMap<String, V>, job: &str) -> &'a mut V {
+    if !map.contains_key(job) {
+        map.insert(job.to_owned(), V::default());
+    }
+    map.get_mut(job).expect("inserted above")
 }
 
 impl MemoryStore {
@@ -54,10 +65,10 @@ impl Store for MemoryStore {
 
     async fn accept_batch(&self, batch: &MetricBatch) -> Result<BatchOutcome> {
         let mut state = self.state();
-        let key = (batch.job.clone(), batch.epoch, batch.seq);
-        match state.batches.get(&key) {
+        let batches = of_job(&mut state.batches, &batch.job);
+        match batches.get(&(batch.epoch, batch.seq)) {
             None => {
-                state.batches.insert(key, batch.body_sha256);
+                batches.insert((batch.epoch, batch.seq), batch.body_sha256);
                 Ok(BatchOutcome::Accepted)
             }
             Some(hash) if *hash == batch.body_sha256 => Ok(BatchOutcome::Replayed),
@@ -125,21 +136,20 @@ impl Store for MemoryStore {
     }
 
     async fn append_events(&self, batch: &MetricBatch, events_json: &str) -> Result<()> {
-        let key = (batch.job.clone(), batch.epoch, batch.seq);
-        self.state()
-            .events
-            .entry(key)
+        let mut state = self.state();
+        of_job(&mut state.events, &batch.job)
+            .entry((batch.epoch, batch.seq))
             .or_insert_with(|| events_json.to_owned());
         Ok(())
     }
 
     async fn events(&self, job: &str, attempt: u32) -> Result<Vec<(u64, String)>> {
         let state = self.state();
-        let rows = state
-            .events
-            .iter()
-            .filter(|((j, a, _), _)| j == job && *a == attempt);
-        Ok(rows.map(|((_, _, n), e)| (*n, e.clone())).collect())
+        let Some(rows) = state.events.get(job) else {
+            return Ok(Vec::new());
+        };
+        let attempt_rows = rows.range((attempt, 0)..=(attempt, u64::MAX));
+        Ok(attempt_rows.map(|((_, n), e)| (*n, e.clone())).collect())
     }
 
     async fn record_throughput(&self, sample: &ThroughputSample) -> Result<()> {
