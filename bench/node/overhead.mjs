@@ -1,6 +1,7 @@
 // The binding's own cost per call: the same SDK calls made from Node through `Trainpod` and in
 // Rust by bench/src/bin/sdk_calls.rs (run here, in the same run), token verification and metrics
-// ingestion (batches of 1 and of 50 events, each the best of 7 rounds) on the RunPod emulator with a memory store and a fixed clock.
+// ingestion (batches of 1 and of 50 events, each the best of 60 short rounds) on the RunPod
+// emulator with a memory store and a fixed clock.
 // Run: `bash bench/overhead.sh`, or `node --expose-gc bench/node/overhead.mjs PATH/TO/sdk_calls` after
 // building the emulator, the release addon and the Rust binary.
 //
@@ -28,9 +29,9 @@ const here = typeof coreVerify === 'function';
 // The constants of sdk_calls.rs.
 const T0 = 1_900_000_000;
 const JOBS = 100;
-const BATCHES = 20;
-const ROUNDS = 7;
-const VERIFY_CALLS = 20_000;
+const BATCHES = 2;
+const ROUNDS = 60;
+const VERIFY_CALLS = 2_000;
 // Events per batch, one measurement each (see sdk_calls.rs).
 const EVENTS = [1, 50];
 const CHAT = '{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}';

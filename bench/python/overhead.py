@@ -1,7 +1,7 @@
 """The Python binding's own cost per call over core: the same SDK calls that
 bench/src/bin/sdk_calls.rs makes in Rust (run here, in the same run), token verification and
 metrics ingestion (batches of 1 and of 50 events) on the RunPod emulator with a memory store and
-a fixed clock; each the best of 7 rounds, as sdk_calls.rs takes it. Prints one JSON line.
+a fixed clock; each the best of 60 short rounds, as sdk_calls.rs takes it. Prints one JSON line.
 
 With a module built with the `bench` feature (bench/overhead.sh builds it so), core's own time is
 also measured in this process (`_native.core_verify_ns`, `core_ingest_ns`: the same calls in a
@@ -29,9 +29,9 @@ from trainpod.testing import ACCOUNT_KEY, Emulator
 # The constants of sdk_calls.rs.
 T0 = 1_900_000_000
 JOBS = 100
-BATCHES = 20
-ROUNDS = 7
-VERIFY_CALLS = 20_000
+BATCHES = 2
+ROUNDS = 60
+VERIFY_CALLS = 2_000
 # Events per batch, one measurement each (see sdk_calls.rs).
 EVENTS = (1, 50)
 CHAT = '{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}'
