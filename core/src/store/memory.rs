@@ -66,9 +66,10 @@ impl Store for MemoryStore {
     async fn accept_batch(&self, batch: &MetricBatch) -> Result<BatchOutcome> {
         let mut state = self.state();
         let batches = of_job(&mut state.batches, &batch.job);
-        match batches.get(&(batch.epoch, batch.seq)) {
+        let key = (batch.epoch, batch.seq);
+        match batches.get(&key) {
             None => {
-                batches.insert((batch.epoch, batch.seq), batch.body_sha256);
+                batches.insert(key, batch.body_sha256);
                 Ok(BatchOutcome::Accepted)
             }
             Some(hash) if *hash == batch.body_sha256 => Ok(BatchOutcome::Replayed),
