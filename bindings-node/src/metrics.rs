@@ -6,7 +6,7 @@ use crate::flat::{self, Flat, Record};
 use crate::promise::{poll_once, rejected, spawn};
 use crate::sdk::{TRAINPODS, ingest};
 use crate::slots;
-use crate::text::{Text, text};
+use crate::text::Text;
 use napi::Env;
 use napi::bindgen_prelude::{Either, Float64ArraySlice, PromiseRaw, Uint8ArraySlice};
 use napi_derive::napi;
@@ -54,12 +54,16 @@ pub fn ingest_flat<'env>(
     authorization: Option<Text>,
     body: Uint8ArraySlice,
 ) -> Result<Either<String, PromiseRaw<'env, Record>>> {
-    let fut = ingest(
+    let authorization = authorization.as_ref().map(|a| a.0.as_str());
+    let fut = match ingest(
         slots::get(&TRAINPODS, slot)?,
-        job_id.0,
-        text(authorization),
+        &job_id.0,
+        authorization,
         &body,
-    );
+    ) {
+        Ok(fut) => fut,
+        Err(e) => return rejected(env, to_js(e)).map(Either::B),
+    };
     match poll_once(fut) {
         Either::A(Ok(outcome)) => {
             flat::into_array(nums, |out| write_outcome(&outcome, out)).map(Either::A)

@@ -3,7 +3,7 @@
 //! Options become one core builder call each; specs, plans and statuses cross as plain objects
 //! (json.rs, shapes in `types.d.ts`); every rule and check stays in core.
 
-use crate::errors::{Result, invalid, map};
+use crate::errors::{Result, invalid, map, to_js};
 use crate::json::{from_js_value, object, overlay, to_js_value};
 use crate::numbers::{whole, whole_opt};
 use crate::promise::{eager, rejected, spawn};
@@ -241,19 +241,18 @@ fn ingest_outcome(out: trainpod::jobs::IngestOutcome) -> IngestOutcome {
     }
 }
 
-/// Core's metrics route over owned copies of the arguments, for both `ingestMetrics` forms.
+/// Core's metrics route, for both `ingestMetrics` forms: the checks now, on the borrowed
+/// arguments, then the rest as a future that owns what it needs (nothing is copied for it).
 pub(crate) fn ingest(
     tp: Arc<sdk::Trainpod>,
-    job_id: String,
-    authorization: Option<String>,
+    job_id: &str,
+    authorization: Option<&str>,
     body: &[u8],
-) -> impl std::future::Future<Output = trainpod::Result<trainpod::jobs::IngestOutcome>> + Send + 'static
-{
-    let body = body.to_vec();
-    async move {
-        tp.ingest_metrics(&job_id, authorization.as_deref(), &body)
-            .await
-    }
+) -> trainpod::Result<
+    impl std::future::Future<Output = trainpod::Result<trainpod::jobs::IngestOutcome>> + Send + 'static,
+> {
+    let checked = tp.check_metrics(job_id, authorization, body)?;
+    Ok(async move { tp.ingest_checked(checked).await })
 }
 
 pub(crate) fn artifact_file(f: sdk::ArtifactFile) -> ArtifactFile {
@@ -558,9 +557,10 @@ impl Trainpod {
         authorization: Option<Either<String, Null>>,
         body: Uint8ArraySlice,
     ) -> Result<PromiseRaw<'env, IngestOutcome>> {
-        let authorization = present(&authorization).map(str::to_owned);
-        let ingest = ingest(self.inner.clone(), job_id, authorization, &body);
-        eager(env, ingest, |_, out| Ok(ingest_outcome(out)))
+        match ingest(self.inner.clone(), &job_id, present(&authorization), &body) {
+            Ok(ingest) => eager(env, ingest, |_, out| Ok(ingest_outcome(out))),
+            Err(e) => rejected(env, to_js(e)),
+        }
     }
 
     /// The dataset download route: the pod's token and `Range` turned into a grant (status,

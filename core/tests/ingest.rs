@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use trainpod::ErrorKind;
 use trainpod::clock::ManualClock;
-use trainpod::jobs::{IngestOutcome, JobState, RateLimiter, ingest_metrics};
+use trainpod::jobs::{
+    IngestOutcome, JobState, RateLimiter, check_metrics, ingest_checked, ingest_metrics,
+};
 use trainpod::store::{self, JobRecord, Store};
 use trainpod::token::{IssueRequest, KeyRing, Purpose, Tokens, generate_secret};
 use uuid::Uuid;
@@ -186,6 +188,9 @@ async fn bad_requests_get_their_typed_error_before_any_store_write() {
             .await
             .unwrap_err();
         assert_eq!(err.kind(), kind, "{err}");
+        // The same refusal from the checks alone, which need no store.
+        let err = check_metrics(&t, None, job, auth.as_deref(), &body).unwrap_err();
+        assert_eq!(err.kind(), kind, "{err}");
     }
     let unknown = bearer(&t, Purpose::MetricsWrite, "job-z", Some(1));
     let err = ingest(
@@ -237,4 +242,42 @@ async fn a_flood_is_rate_limited_with_retry_after() {
     .unwrap_err();
     assert_eq!(err.kind().http_status(), 429);
     assert_eq!(err.retry_after_secs(), Some(1));
+}
+
+#[tokio::test]
+async fn a_checked_batch_is_kept_after_its_body_is_gone() {
+    let t = tokens();
+    let store = store::open("memory:").await.unwrap();
+    store.insert_job(&job_row("job-c")).await.unwrap();
+    let auth = bearer(&t, Purpose::MetricsWrite, "job-c", Some(1));
+    let unknown = bearer(&t, Purpose::MetricsWrite, "job-z", Some(1));
+
+    // The checks pass for a job the store does not have: finding it is the store's part.
+    let checked = check_metrics(&t, None, "job-z", Some(&unknown), &body("job-z", 1, LOG)).unwrap();
+    let err = ingest_checked(store.as_ref(), checked).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+
+    let sent = body("job-c", 1, LOG);
+    let checked = check_metrics(&t, None, "job-c", Some(&auth), &sent).unwrap();
+    assert_eq!(
+        (checked.batch().batch, checked.batch().events.len()),
+        (1, 1)
+    );
+    drop(sent);
+    let out = ingest_checked(store.as_ref(), checked).await.unwrap();
+    assert_eq!((out.replay, out.job.step), (false, Some(2)));
+    let kept = store.events("job-c", 1).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert!(kept[0].1.contains(r#""loss":1.5"#), "{}", kept[0].1);
+    // The same body again is a replay: the checked batch carried the body's digest.
+    let again = ingest(
+        &t,
+        store.as_ref(),
+        "job-c",
+        Some(&auth),
+        &body("job-c", 1, LOG),
+    )
+    .await
+    .unwrap();
+    assert!(again.replay);
 }

@@ -33,7 +33,8 @@ pub struct IngestOutcome {
 
 /// Verifies the job's metrics token, parses the batch strictly, keeps its events and accepts it
 /// once per (job, attempt, number), and moves the job's row forward (compare and set, so
-/// concurrent batches of one job never lose an update).
+/// concurrent batches of one job never lose an update): [`check_metrics`], then
+/// [`ingest_checked`].
 ///
 /// Errors carry their HTTP status (`Error::kind().http_status()`): 401/403 for tokens (also for a
 /// pod of an earlier attempt), 429 with `retry_after_secs` when rate limited, 400 for a bad body,
@@ -46,6 +47,60 @@ pub async fn ingest_metrics(
     authorization: Option<&str>,
     body: &[u8],
 ) -> Result<IngestOutcome> {
+    let checked = check_metrics(tokens, limiter, job_id, authorization, body)?;
+    ingest_checked(store, checked).await
+}
+
+/// A metric batch that passed the request's checks, with what the store keeps of it. It owns
+/// all of that, so the request's body need not outlive the checks: they end before the first
+/// store round trip.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckedBatch {
+    batch: Batch,
+    record: MetricBatch,
+    events: String,
+}
+
+impl CheckedBatch {
+    /// `batch`, parsed from `body` and received at `now` (Unix seconds), from a sender that was
+    /// authenticated otherwise (structured lines read back from the pod's log through the RunPod
+    /// API).
+    pub fn new(batch: Batch, body: &[u8], now: u64) -> Result<Self> {
+        let events = serde_json::to_string(&batch.events).map_err(|e| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("events did not serialize: {e}"),
+            )
+        })?;
+        let record = MetricBatch {
+            job: batch.job.clone(),
+            epoch: batch.attempt,
+            seq: batch.batch,
+            body_sha256: Sha256::digest(body).into(),
+            received_at: now,
+        };
+        Ok(CheckedBatch {
+            batch,
+            record,
+            events,
+        })
+    }
+
+    /// The batch.
+    pub fn batch(&self) -> &Batch {
+        &self.batch
+    }
+}
+
+/// The part of [`ingest_metrics`] that needs no store, cheapest check first (token, rate,
+/// shape), so a bad request costs no round trip and is answered without waiting.
+pub fn check_metrics(
+    tokens: &Tokens,
+    limiter: Option<&RateLimiter>,
+    job_id: &str,
+    authorization: Option<&str>,
+    body: &[u8],
+) -> Result<CheckedBatch> {
     let claims = tokens.verify_authorization(
         authorization,
         &Expect::purpose(Purpose::MetricsWrite).job(job_id),
@@ -55,18 +110,17 @@ pub async fn ingest_metrics(
     }
     let batch = parse_batch(body)?;
     check_scope(&batch, job_id, claims.ep)?;
-    ingest_batch(store, &batch, body, tokens.clock().now_unix_secs()).await
+    CheckedBatch::new(batch, body, tokens.clock().now_unix_secs())
 }
 
-/// The part of [`ingest_metrics`] after the token: keep the batch's events, accept the batch
-/// once, fold it into the job. For batches whose sender was authenticated otherwise (structured
-/// lines read back from the pod's log through the RunPod API).
-pub async fn ingest_batch(
-    store: &dyn Store,
-    batch: &Batch,
-    body: &[u8],
-    now: u64,
-) -> Result<IngestOutcome> {
+/// The part of [`ingest_metrics`] after the checks: keep the batch's events, accept the batch
+/// once, fold it into the job.
+pub async fn ingest_checked(store: &dyn Store, checked: CheckedBatch) -> Result<IngestOutcome> {
+    let CheckedBatch {
+        batch,
+        record,
+        events,
+    } = checked;
     let job_id = batch.job.as_str();
     let mut job = store
         .get_job(job_id)
@@ -75,23 +129,11 @@ pub async fn ingest_batch(
     if job.attempt != batch.attempt {
         return Err(old_attempt(job.attempt, batch.attempt));
     }
-    let record = MetricBatch {
-        job: batch.job.clone(),
-        epoch: batch.attempt,
-        seq: batch.batch,
-        body_sha256: Sha256::digest(body).into(),
-        received_at: now,
-    };
     // Events first (idempotent), then the ledger: a crash between the two leaves the batch
     // unaccepted, and the pod's retry completes it.
-    let events = serde_json::to_string(&batch.events).map_err(|e| {
-        Error::new(
-            ErrorKind::Internal,
-            format!("events did not serialize: {e}"),
-        )
-    })?;
     store.append_events(&record, &events).await?;
     let replay = store.accept_batch(&record).await? == BatchOutcome::Replayed;
+    let now = record.received_at;
     // Folding again on a replay is harmless (the row only moves forward), and completes a batch
     // whose first delivery was accepted but not applied.
     let progress = loop {

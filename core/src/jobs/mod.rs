@@ -10,7 +10,7 @@ mod reconcile;
 mod state;
 
 pub use batch::{Batch, Event, MAX_BODY_BYTES, MAX_EVENTS, parse_batch};
-pub use ingest::{IngestOutcome, ingest_batch, ingest_metrics};
+pub use ingest::{CheckedBatch, IngestOutcome, check_metrics, ingest_checked, ingest_metrics};
 pub use progress::{FinalStatus, Progress, fold};
 pub use rate::RateLimiter;
 pub use reconcile::{POD_PREFIX, ReconcileAction, ReconcilePolicy, job_of_pod, reconcile};

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::Trainpod;
 use crate::error::Result;
-use crate::jobs::{Event, ingest_batch, parse_batch};
+use crate::jobs::{CheckedBatch, Event, ingest_checked, parse_batch};
 use crate::runpod::{LogQuery, LogSource};
 
 /// The prefix of an event line in the pod's log.
@@ -76,13 +76,8 @@ impl Trainpod {
             let Ok(batch) = parse_batch(&body) else {
                 continue;
             };
-            let outcome = ingest_batch(
-                self.store.as_ref(),
-                &batch,
-                &body,
-                self.clock.now_unix_secs(),
-            )
-            .await?;
+            let checked = CheckedBatch::new(batch, &body, self.clock.now_unix_secs())?;
+            let outcome = ingest_checked(self.store.as_ref(), checked).await?;
             if !outcome.replay {
                 new += 1;
             }

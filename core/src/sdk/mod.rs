@@ -45,7 +45,10 @@ use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::error::Result;
-use crate::jobs::{IngestOutcome, RateLimiter, ReconcileAction, ReconcilePolicy, ingest_metrics};
+use crate::jobs::{
+    CheckedBatch, IngestOutcome, RateLimiter, ReconcileAction, ReconcilePolicy, check_metrics,
+    ingest_checked,
+};
 use crate::reach::{ReachPolicy, Resolver};
 use crate::runpod::Client;
 use crate::script::PodRuntime;
@@ -158,22 +161,38 @@ impl Trainpod {
     /// The metrics route: the batch verified, parsed, accepted once and folded into the job.
     /// When it carries the final status the pod is terminated now (the pod terminates itself
     /// too; whichever is first wins), and a finished training run's throughput is kept for
-    /// later estimates.
+    /// later estimates. [`Self::check_metrics`], then [`Self::ingest_checked`].
     pub async fn ingest_metrics(
         &self,
         job_id: &str,
         authorization: Option<&str>,
         body: &[u8],
     ) -> Result<IngestOutcome> {
-        let outcome = ingest_metrics(
+        let checked = self.check_metrics(job_id, authorization, body)?;
+        self.ingest_checked(checked).await
+    }
+
+    /// The metrics route's checks, which need no store (token, rate limit, the body's shape):
+    /// a bad request fails here without waiting, and the body can be dropped before the store
+    /// is reached (a caller that hands the rest to another task copies nothing).
+    pub fn check_metrics(
+        &self,
+        job_id: &str,
+        authorization: Option<&str>,
+        body: &[u8],
+    ) -> Result<CheckedBatch> {
+        check_metrics(
             &self.tokens,
-            self.store.as_ref(),
             Some(&self.limiter),
             job_id,
             authorization,
             body,
         )
-        .await?;
+    }
+
+    /// The rest of the metrics route, for a batch [`Self::check_metrics`] passed.
+    pub async fn ingest_checked(&self, checked: CheckedBatch) -> Result<IngestOutcome> {
+        let outcome = ingest_checked(self.store.as_ref(), checked).await?;
         if outcome.replay {
             return Ok(outcome);
         }
