@@ -40,16 +40,18 @@ const binary = process.argv[2];
 if (!binary) throw new Error('usage: node bench/node/overhead.mjs PATH/TO/sdk_calls');
 const keys = `k1:active:${generateSecret()}`;
 
-// Keys in the order serde_json writes them, so that both sides parse the same bytes.
+// Keys in the order serde_json writes them, so that both sides parse the same bytes. Each batch
+// moves the job's step on, as a trainer's does, so that every batch writes the job's row.
 function body(job, round, batch, size) {
+  const n = round * BATCHES + batch + 1;
   const events = Array.from({ length: size }, (_, i) => ({
-    data: { loss: 1.25, max_steps: 1000, step: i },
+    data: { loss: 1.25, max_steps: 1000, step: n * size + i },
     n: i,
     source: 'trainer',
     ts: T0 + 1,
     type: 'log',
   }));
-  return Buffer.from(JSON.stringify({ attempt: 1, batch: round * BATCHES + batch + 1, events, job }));
+  return Buffer.from(JSON.stringify({ attempt: 1, batch: n, events, job }));
 }
 
 // The best round, as sdk_calls.rs takes it: other work on the machine only ever adds time.

@@ -38,10 +38,12 @@ CHAT = '{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content
 
 
 def body(job: str, rnd: int, batch: int, size: int) -> bytes:
-    """The batch sdk_calls.rs builds, with keys in the order serde_json writes them."""
+    """The batch sdk_calls.rs builds, with keys in the order serde_json writes them. Each batch
+    moves the job's step on, as a trainer's does, so that every batch writes the job's row."""
+    batch_no = rnd * BATCHES + batch + 1
     events = [
         {
-            "data": {"loss": 1.25, "max_steps": 1000, "step": i},
+            "data": {"loss": 1.25, "max_steps": 1000, "step": batch_no * size + i},
             "n": i,
             "source": "trainer",
             "ts": T0 + 1,
@@ -49,7 +51,6 @@ def body(job: str, rnd: int, batch: int, size: int) -> bytes:
         }
         for i in range(size)
     ]
-    batch_no = rnd * BATCHES + batch + 1
     doc = {"attempt": 1, "batch": batch_no, "events": events, "job": job}
     return json.dumps(doc, separators=(",", ":")).encode()
 

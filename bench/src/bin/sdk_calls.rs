@@ -31,13 +31,15 @@ const EVENTS: [usize; 2] = [1, 50];
 const CHAT: &str =
     r#"{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}"#;
 
-/// A metrics batch of `events` trainer log events, as `bench/node/overhead.mjs` builds it.
+/// A metrics batch of `events` trainer log events, as `bench/node/overhead.mjs` builds it. Each
+/// batch moves the job's step on, as a trainer's does, so that every batch writes the job's row.
 fn body(job: &str, round: usize, batch: usize, events: usize) -> Vec<u8> {
     let n = round * BATCHES + batch + 1;
+    let size = events;
     let events: Vec<_> = (0..events)
         .map(|i| {
             json!({"n": i, "source": "trainer", "type": "log", "ts": T0 + 1,
-                   "data": {"step": i, "max_steps": 1000, "loss": 1.25}})
+                   "data": {"step": n * size + i, "max_steps": 1000, "loss": 1.25}})
         })
         .collect();
     serde_json::to_vec(&json!({"job": job, "attempt": 1, "batch": n, "events": events})).unwrap()

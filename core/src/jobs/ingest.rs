@@ -5,7 +5,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::batch::{Batch, parse_batch};
+use super::batch::{Batch, parse_batch_raw};
 use super::progress::{Progress, fold};
 use super::rate::RateLimiter;
 use super::state::JobState;
@@ -62,16 +62,12 @@ pub struct CheckedBatch {
 }
 
 impl CheckedBatch {
-    /// `batch`, parsed from `body` and received at `now` (Unix seconds), from a sender that was
-    /// authenticated otherwise (structured lines read back from the pod's log through the RunPod
-    /// API).
-    pub fn new(batch: Batch, body: &[u8], now: u64) -> Result<Self> {
-        let events = serde_json::to_string(&batch.events).map_err(|e| {
-            Error::new(
-                ErrorKind::Internal,
-                format!("events did not serialize: {e}"),
-            )
-        })?;
+    /// The batch in `body`, parsed and checked as [`parse_batch`](super::parse_batch) does,
+    /// received at `now` (Unix seconds). The sender must be authenticated otherwise:
+    /// [`check_metrics`] checks a pod's token first; the log-read telemetry reads the pod's log
+    /// through the RunPod API.
+    pub fn parse(body: &[u8], now: u64) -> Result<Self> {
+        let (batch, events) = parse_batch_raw(body)?;
         let record = MetricBatch {
             job: batch.job.clone(),
             epoch: batch.attempt,
@@ -82,7 +78,8 @@ impl CheckedBatch {
         Ok(CheckedBatch {
             batch,
             record,
-            events,
+            // The pod's own text of the events: checked by the parse, and kept as it was sent.
+            events: events.to_owned(),
         })
     }
 
@@ -108,9 +105,9 @@ pub fn check_metrics(
     if let Some(limiter) = limiter {
         limiter.check(job_id)?;
     }
-    let batch = parse_batch(body)?;
-    check_scope(&batch, job_id, claims.ep)?;
-    CheckedBatch::new(batch, body, tokens.clock().now_unix_secs())
+    let checked = CheckedBatch::parse(body, tokens.clock().now_unix_secs())?;
+    check_scope(checked.batch(), job_id, claims.ep)?;
+    Ok(checked)
 }
 
 /// The part of [`ingest_metrics`] after the checks: keep the batch's events, accept the batch
@@ -138,8 +135,10 @@ pub async fn ingest_checked(store: &dyn Store, checked: CheckedBatch) -> Result<
     // whose first delivery was accepted but not applied.
     let progress = loop {
         let progress = fold(job.state, &batch.events);
-        let next = apply(&job, &progress, now);
-        if next == job || store.update_job(&next, job.state).await? {
+        let Some(next) = apply(&job, &progress, now) else {
+            break progress;
+        };
+        if store.update_job(&next, job.state).await? {
             job = next;
             break progress;
         }
@@ -203,23 +202,32 @@ fn unknown_job(job_id: &str) -> Error {
     )
 }
 
-/// The job row after `p`: state forward only, latest figures, the newest sign of life.
-fn apply(job: &JobRecord, p: &Progress, now: u64) -> JobRecord {
-    let mut next = job.clone();
-    if let Some(state) = p.state.filter(|s| job.state.can_move_to(*s)) {
-        next.state = state;
-        next.reason = match &p.final_status {
-            Some(f) if state != JobState::Succeeded => f.reason.clone(),
-            _ => String::new(),
-        };
-    }
-    next.step = p.step.or(job.step);
-    next.max_steps = p.max_steps.or(job.max_steps);
-    next.loss = p.loss.or(job.loss);
+/// The job row after `p` (state forward only, latest figures, the newest sign of life), or
+/// `None` when `p` changes none of it: most batches of a running job, which then cost no copy of
+/// the row and no comparison of its kilobytes of plan.
+fn apply(job: &JobRecord, p: &Progress, now: u64) -> Option<JobRecord> {
+    let (state, reason) = match p.state.filter(|s| job.state.can_move_to(*s)) {
+        Some(state) => match &p.final_status {
+            Some(f) if state != JobState::Succeeded => (state, f.reason.as_str()),
+            _ => (state, ""),
+        },
+        None => (job.state, job.reason.as_str()),
+    };
+    let step = p.step.or(job.step);
+    let max_steps = p.max_steps.or(job.max_steps);
+    let loss = p.loss.or(job.loss);
     let seen = p.last_event_at.map(|t| t as u64);
-    next.last_heartbeat = job.last_heartbeat.max(seen);
-    if next != *job {
-        next.updated_at = now;
+    let last_heartbeat = job.last_heartbeat.max(seen);
+    let unchanged = (state, step, max_steps) == (job.state, job.step, job.max_steps)
+        && reason == job.reason
+        && (loss, last_heartbeat) == (job.loss, job.last_heartbeat);
+    if unchanged {
+        return None;
     }
-    next
+    let mut next = job.clone();
+    (next.state, next.step, next.max_steps, next.loss) = (state, step, max_steps, loss);
+    next.reason = reason.to_owned();
+    next.last_heartbeat = last_heartbeat;
+    next.updated_at = now;
+    Some(next)
 }

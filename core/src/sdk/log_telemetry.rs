@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::Trainpod;
 use crate::error::Result;
-use crate::jobs::{CheckedBatch, Event, ingest_checked, parse_batch};
+use crate::jobs::{CheckedBatch, Event, ingest_checked};
 use crate::runpod::{LogQuery, LogSource};
 
 /// The prefix of an event line in the pod's log.
@@ -73,10 +73,9 @@ impl Trainpod {
             });
             let body = serde_json::to_vec(&body).unwrap_or_default();
             // The same caps as a posted batch: a log line is no more trusted than a request.
-            let Ok(batch) = parse_batch(&body) else {
+            let Ok(checked) = CheckedBatch::parse(&body, self.clock.now_unix_secs()) else {
                 continue;
             };
-            let checked = CheckedBatch::new(batch, &body, self.clock.now_unix_secs())?;
             let outcome = ingest_checked(self.store.as_ref(), checked).await?;
             if !outcome.replay {
                 new += 1;
