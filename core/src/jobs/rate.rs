@@ -31,7 +31,16 @@ impl RateLimiter {
     pub fn check(&self, job: &str) -> Result<()> {
         let now = self.clock.now_unix_secs() as f64;
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let (tokens, at) = buckets.entry(job.to_owned()).or_insert((self.burst, now));
+        // A known job's bucket is found without copying its id; a new job's is made.
+        if let Some(bucket) = buckets.get_mut(job) {
+            return self.take(bucket, now, job);
+        }
+        let bucket = buckets.entry(job.to_owned()).or_insert((self.burst, now));
+        self.take(bucket, now, job)
+    }
+
+    /// Refills `bucket` (tokens, last time) to `now` and takes one token from it.
+    fn take(&self, (tokens, at): &mut (f64, f64), now: f64, job: &str) -> Result<()> {
         *tokens = (*tokens + (now - *at) * self.per_second).min(self.burst);
         *at = now;
         if *tokens >= 1.0 {
