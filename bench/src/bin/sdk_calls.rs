@@ -31,12 +31,11 @@ const EVENTS: [usize; 2] = [1, 50];
 const CHAT: &str =
     r#"{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}"#;
 
-/// A metrics batch of `events` trainer log events, as `bench/node/overhead.mjs` builds it. Each
+/// A metrics batch of `size` trainer log events, as `bench/node/overhead.mjs` builds it. Each
 /// batch moves the job's step on, as a trainer's does, so that every batch writes the job's row.
-fn body(job: &str, round: usize, batch: usize, events: usize) -> Vec<u8> {
+fn body(job: &str, round: usize, batch: usize, size: usize) -> Vec<u8> {
     let n = round * BATCHES + batch + 1;
-    let size = events;
-    let events: Vec<_> = (0..events)
+    let events: Vec<_> = (0..size)
         .map(|i| {
             json!({"n": i, "source": "trainer", "type": "log", "ts": T0 + 1,
                    "data": {"step": n * size + i, "max_steps": 1000, "loss": 1.25}})

@@ -218,16 +218,26 @@ fn apply(job: &JobRecord, p: &Progress, now: u64) -> Option<JobRecord> {
     let loss = p.loss.or(job.loss);
     let seen = p.last_event_at.map(|t| t as u64);
     let last_heartbeat = job.last_heartbeat.max(seen);
-    let unchanged = (state, step, max_steps) == (job.state, job.step, job.max_steps)
-        && reason == job.reason
-        && (loss, last_heartbeat) == (job.loss, job.last_heartbeat);
-    if unchanged {
+    let figures = (state, step, max_steps, loss, last_heartbeat);
+    let current = (
+        job.state,
+        job.step,
+        job.max_steps,
+        job.loss,
+        job.last_heartbeat,
+    );
+    if figures == current && reason == job.reason {
         return None;
     }
     let mut next = job.clone();
-    (next.state, next.step, next.max_steps, next.loss) = (state, step, max_steps, loss);
+    (
+        next.state,
+        next.step,
+        next.max_steps,
+        next.loss,
+        next.last_heartbeat,
+    ) = figures;
     next.reason = reason.to_owned();
-    next.last_heartbeat = last_heartbeat;
     next.updated_at = now;
     Some(next)
 }
