@@ -293,8 +293,12 @@ for (const Class of [module.exports.AppStaging, module.exports.Trainpod]) {
 // (bench/overhead.sh). Arguments, results and errors are those of the native methods they stand
 // for, which src/tokens.rs and src/sdk.rs keep, with their declared types.
 
-/** The numbers of a flat result: one array, filled by each hot call and read before the next. */
-const NUMS = new Float64Array(32);
+/**
+ * The numbers of a flat result: the native module's one array for this environment, filled by
+ * each hot call and read before the next. It stays private to this module: code holding it could
+ * transfer its memory away.
+ */
+const NUMS = native._numbers();
 const SLOT = Symbol('trainpod.slot');
 
 /** Reads a flat result (src/flat.rs) in the order it was written. */
@@ -372,7 +376,7 @@ function verifyVia(proto, name, flat) {
       function (token, expectOptions) {
         try {
           const { purpose, job, dataset, user } = expectOptions;
-          return claimsOf(new Flat(flat(slotOf(this), NUMS, token, purpose, job, dataset, user), NUMS));
+          return claimsOf(new Flat(flat(slotOf(this), token, purpose, job, dataset, user), NUMS));
         } catch (err) {
           throw convert(err);
         }
@@ -427,7 +431,7 @@ decorate(
     function (jobId, authorization, body) {
       let answer;
       try {
-        answer = native._ingestFlat(slotOf(this), NUMS, jobId, authorization, body);
+        answer = native._ingestFlat(slotOf(this), jobId, authorization, body);
       } catch (err) {
         throw convert(err);
       }

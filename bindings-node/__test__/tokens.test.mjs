@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { inspect } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import { ERROR_CODES, generateSecret, Store, TokenError, Tokens, TrainpodError } from '../index.mjs';
 import { postgresUrl } from './helpers.mjs';
 
+const require = createRequire(import.meta.url);
 const NOW = 1_767_225_600;
 const NATIVE = Symbol.for('trainpod.native');
 const SECRET = generateSecret();
@@ -71,6 +75,35 @@ test('a frozen instance still verifies', () => {
   const t = Object.freeze(make());
   const token = datasetToken(t);
   for (let i = 0; i < 2; i++) assert.equal(t.verify(token, { purpose: 'dataset.read' }).sub, 'u1');
+});
+
+test('worker threads verify beside the main thread, and after earlier workers ended', async () => {
+  const index = require.resolve('../index.js');
+  const source = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const { Tokens } = require(workerData.index);
+    const t = new Tokens({ keys: workerData.keys, audience: 'https://w.example', now: workerData.now });
+    const subs = [];
+    for (let i = 0; i < 200; i++) {
+      const user = 'w' + workerData.n + '-' + i;
+      const { token } = t.issue({ purpose: 'dataset.read', user, job: 'j1', dataset: 'd1' });
+      subs.push(t.verify(token, { purpose: 'dataset.read', user }).sub === user);
+    }
+    parentPort.postMessage(subs.every(Boolean));
+  `;
+  const main = make();
+  const token = datasetToken(main);
+  for (const round of [0, 1]) {
+    const workers = [1, 2].map(
+      (n) => new Worker(source, { eval: true, workerData: { index, keys: `k1:active:${SECRET}`, now: NOW, n } }),
+    );
+    const results = workers.map((w) => once(w, 'message'));
+    const exits = workers.map((w) => once(w, 'exit'));
+    for (let i = 0; i < 200; i++) assert.equal(main.verify(token, { purpose: 'dataset.read' }).sub, 'u1');
+    assert.deepEqual((await Promise.all(results)).flat(), [true, true], `round ${round}`);
+    assert.deepEqual((await Promise.all(exits)).flat(), [0, 0], `round ${round}`);
+  }
+  assert.equal(main.verify(token, { purpose: 'dataset.read' }).ds, 'd1');
 });
 
 test('expiry follows the fixed clock', () => {

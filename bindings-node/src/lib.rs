@@ -5,8 +5,8 @@
 //! into Node would abort the process, so it becomes a thrown error instead.
 
 // napi's macros generate the FFI glue with `unsafe` blocks. This crate writes its own in two
-// places, both for the hot route calls: the one-pass string read (text.rs) and the typed-array
-// write (flat.rs).
+// places, both for the hot route calls: the one-pass string read (text.rs), and the numbers array
+// with the result's text (flat.rs).
 #![allow(unsafe_code)]
 // napi registers nothing in test builds, so a free function outside the crate root (the hot
 // route calls, slots.rs) and what only it uses look unused there.

@@ -2,13 +2,13 @@
 //! slot (slots.rs) and the outcome written flat (flat.rs).
 
 use crate::errors::{Result, to_js};
-use crate::flat::{self, Flat, Record};
+use crate::flat::{self, Answer, Flat, Record};
 use crate::promise::{poll_once, rejected, spawn};
 use crate::sdk::{TRAINPODS, ingest};
 use crate::slots;
 use crate::text::Text;
 use napi::Env;
-use napi::bindgen_prelude::{Either, Float64ArraySlice, PromiseRaw, Uint8ArraySlice};
+use napi::bindgen_prelude::{Either, PromiseRaw, Uint8ArraySlice};
 use napi_derive::napi;
 use trainpod::jobs::IngestOutcome;
 
@@ -43,17 +43,16 @@ fn write_outcome(o: &IngestOutcome, out: &mut Flat<'_>) {
 
 /// `ingestMetrics` for `index.js`. The future is polled once here (`poll_once`): one that
 /// finishes without waiting (an in-memory store) answers with the outcome's text, its numbers in
-/// `nums`, sparing the promise and the two thread hops. A failure answers with a rejected
-/// promise, and one that waits with a promise of a `Record`.
+/// the environment's numbers array (flat.rs), sparing the promise and the two thread hops. A
+/// failure answers with a rejected promise, and one that waits with a promise of a `Record`.
 #[napi(js_name = "_ingestFlat", skip_typescript, catch_unwind)]
 pub fn ingest_flat<'env>(
     env: &'env Env,
     slot: u32,
-    nums: Float64ArraySlice,
     job_id: Text,
     authorization: Option<Text>,
     body: Uint8ArraySlice,
-) -> Result<Either<String, PromiseRaw<'env, Record>>> {
+) -> Result<Either<Answer, PromiseRaw<'env, Record>>> {
     let authorization = authorization.as_ref().map(|a| a.0.as_str());
     let fut = match ingest(
         slots::get(&TRAINPODS, slot)?,
@@ -66,7 +65,7 @@ pub fn ingest_flat<'env>(
     };
     match poll_once(fut) {
         Either::A(Ok(outcome)) => {
-            flat::into_array(nums, |out| write_outcome(&outcome, out)).map(Either::A)
+            flat::answer(env, |out| write_outcome(&outcome, out)).map(Either::A)
         }
         Either::A(Err(e)) => rejected(env, to_js(e)).map(Either::B),
         Either::B(fut) => spawn(env, fut, |_, outcome| {

@@ -7,6 +7,8 @@
 
 use napi::bindgen_prelude::{FromNapiValue, TypeName, ValidateNapiValue};
 use napi::{ValueType, sys};
+use std::mem::MaybeUninit;
+use std::slice;
 
 /// Room for a token and its `Bearer ` prefix, or any id.
 const STACK: usize = 512;
@@ -19,7 +21,8 @@ pub(crate) struct Text(pub(crate) String);
 
 impl FromNapiValue for Text {
     unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
-        let mut buf = [0u8; STACK];
+        // Not zeroed first: napi writes what is read.
+        let mut buf = [MaybeUninit::<u8>::uninit(); STACK];
         let mut written = 0;
         // SAFETY: `buf` is writable for its whole length, which is what napi is told; napi writes
         // at most `STACK - 1` bytes and a NUL, and sets `written` to the bytes before the NUL.
@@ -35,7 +38,10 @@ impl FromNapiValue for Text {
         // napi writes whole characters only: with room left for one more, nothing was cut off.
         if status == sys::Status::napi_ok
             && written + MAX_CHAR < STACK
-            && let Ok(text) = std::str::from_utf8(&buf[..written])
+            // SAFETY: napi wrote (initialized) the first `written` bytes, checked just above to
+            // be within `buf`.
+            && let Ok(text) =
+                std::str::from_utf8(unsafe { slice::from_raw_parts(buf.as_ptr().cast(), written) })
         {
             return Ok(Text(text.to_owned()));
         }

@@ -1,13 +1,13 @@
 //! `Tokens`: issue and verify job tokens; claims cross as plain objects.
 
 use crate::errors::{Result, from_napi, invalid, map, reject};
-use crate::flat::{self, Flat};
+use crate::flat::{self, Answer, Flat};
 use crate::numbers::{whole, whole_opt};
 use crate::slots::{self, Slot, Table};
 use crate::store::Store;
 use crate::text::{Text, text};
 use napi::Env;
-use napi::bindgen_prelude::{Float64ArraySlice, PromiseRaw};
+use napi::bindgen_prelude::PromiseRaw;
 use napi_derive::napi;
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -336,40 +336,40 @@ impl Tokens {
 }
 
 /// `Tokens.verify` for `index.js`: the token service by its slot, the expectation's fields as
-/// arguments, the claims written flat into `nums` (flat.rs); the text is the return value.
+/// arguments, the claims written flat (flat.rs); the text is the return value.
 #[napi(js_name = "_verifyFlat", skip_typescript, catch_unwind)]
 pub fn verify_flat(
+    env: &Env,
     slot: u32,
-    nums: Float64ArraySlice,
     token: Text,
     purpose: Text,
     job: Option<Text>,
     dataset: Option<Text>,
     user: Option<Text>,
-) -> Result<String> {
+) -> Result<Answer> {
     let expect = expect_of(&purpose.0, text(job), text(dataset), text(user))?;
     let claims = map(slots::get(&TOKENS, slot)?.verify(&token.0, &expect))?;
-    flat_claims(nums, &claims)
+    flat_claims(env, &claims)
 }
 
 /// `Tokens.verifyAuthorization` for `index.js`, as `_verifyFlat` is for `verify`.
 #[napi(js_name = "_verifyAuthorizationFlat", skip_typescript, catch_unwind)]
 pub fn verify_authorization_flat(
+    env: &Env,
     slot: u32,
-    nums: Float64ArraySlice,
     authorization: Option<Text>,
     purpose: Text,
     job: Option<Text>,
     dataset: Option<Text>,
     user: Option<Text>,
-) -> Result<String> {
+) -> Result<Answer> {
     let expect = expect_of(&purpose.0, text(job), text(dataset), text(user))?;
     let authorization = text(authorization);
     let tokens = slots::get(&TOKENS, slot)?;
     let claims = map(tokens.verify_authorization(authorization.as_deref(), &expect))?;
-    flat_claims(nums, &claims)
+    flat_claims(env, &claims)
 }
 
-fn flat_claims(nums: Float64ArraySlice, claims: &token::Claims) -> Result<String> {
-    flat::into_array(nums, |out| write_claims(claims, out))
+fn flat_claims(env: &Env, claims: &token::Claims) -> Result<Answer> {
+    flat::answer(env, |out| write_claims(claims, out))
 }
