@@ -30,6 +30,11 @@ pub(crate) fn invalid(message: impl Into<String>) -> napi::Error<String> {
     to_js(trainpod::Error::invalid_input(message))
 }
 
+/// An `INTERNAL` error: the binding itself failed, not the caller.
+pub(crate) fn internal(message: impl Into<String>) -> napi::Error<String> {
+    to_js(trainpod::Error::new(trainpod::ErrorKind::Internal, message))
+}
+
 /// Map a core result.
 pub(crate) fn map<T>(result: trainpod::Result<T>) -> Result<T> {
     result.map_err(to_js)

@@ -11,7 +11,7 @@
 //! `index.js` asks for once (`_numbers`) and which the calls then write without being handed
 //! it: converting it as an argument cost about 60 ns a call.
 
-use crate::errors::{Result, invalid, to_js};
+use crate::errors::{Result, internal, invalid};
 use napi::bindgen_prelude::ToNapiValue;
 use napi::{Env, sys};
 use napi_derive::napi;
@@ -19,7 +19,7 @@ use std::cell::Cell;
 use std::ptr::{self, NonNull};
 
 /// Room for the most numbers a hot call writes: an ingest outcome's 20, a token's claims' 14.
-pub(crate) const NUMS: usize = 32;
+const NUMS: usize = 32;
 
 /// This thread's numbers array: the environment it belongs to, its memory and a reference that
 /// keeps it alive until that environment ends (`forget`).
@@ -93,7 +93,7 @@ fn create(env: sys::napi_env) -> Result<sys::napi_value> {
     }
     let data = NonNull::new(data.cast::<f64>())
         .filter(|d| d.as_ptr().is_aligned())
-        .ok_or_else(|| internal("the numbers array has no usable memory".to_owned()))?;
+        .ok_or_else(|| internal("the numbers array has no usable memory"))?;
     NUMBERS.set(Some(Numbers {
         env,
         data,
@@ -128,10 +128,6 @@ fn check(status: sys::napi_status) -> Result<()> {
             "napi failed to make the numbers array (status {status})"
         )))
     }
-}
-
-fn internal(message: String) -> napi::Error<String> {
-    to_js(trainpod::Error::new(trainpod::ErrorKind::Internal, message))
 }
 
 /// A record being written.
@@ -253,6 +249,7 @@ pub(crate) type Record = (String, Vec<f64>);
 /// A record of at most `len` numbers written by `write`, for a promise.
 pub(crate) fn record(len: usize, write: impl FnOnce(&mut Flat<'_>)) -> Result<Record> {
     let mut nums = vec![0.0; len];
+    // Room for a token's claims or a job at once: growing step by step costs more.
     let mut out = Flat::new(&mut nums, String::with_capacity(256));
     write(&mut out);
     let text = out.finish()?.text;

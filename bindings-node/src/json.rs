@@ -2,7 +2,7 @@
 //! camelCase in JavaScript and snake_case in Rust. Only keys change; values (enum names such as
 //! `"succeeded"`, ids, numbers) cross as they are. `types.d.ts` describes the shapes.
 
-use crate::errors::{Result, invalid};
+use crate::errors::{Result, internal, invalid};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Number, Value};
@@ -73,12 +73,7 @@ fn whole_number(n: Number) -> Number {
 
 /// A core value as a JavaScript object (camelCase keys).
 pub(crate) fn to_js_value<T: Serialize>(value: &T) -> Result<Value> {
-    let value = serde_json::to_value(value).map_err(|e| {
-        crate::errors::to_js(trainpod::Error::new(
-            trainpod::ErrorKind::Internal,
-            e.to_string(),
-        ))
-    })?;
+    let value = serde_json::to_value(value).map_err(|e| internal(e.to_string()))?;
     Ok(rename_keys(value, camel))
 }
 
