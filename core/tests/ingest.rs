@@ -90,7 +90,10 @@ async fn contract(store: &dyn Store) {
         (out.job.step, out.job.max_steps, out.job.loss),
         (Some(2), Some(6), Some(1.5))
     );
-    assert_eq!(out.job.last_heartbeat, Some(5));
+    // The sign of life is when the app received the batch, not the time the pod wrote in it.
+    let received = out.job.last_heartbeat.unwrap();
+    assert!(received > 1_700_000_000, "{received}");
+    assert_ne!(received, 5);
     assert_eq!(
         store.get_job(&job).await.unwrap().unwrap(),
         out.job,
@@ -298,17 +301,89 @@ async fn a_batch_that_changes_nothing_leaves_the_row_as_it_was() {
 
     let first = send(1, LOG.to_owned()).await.unwrap();
     assert_eq!((first.job.updated_at, first.job.step), (1_000, Some(2)));
-    // Another batch with the same figures and sign of life: new, yet the row does not move.
-    clock.set(1_050);
+    assert_eq!(first.job.last_heartbeat, Some(1_000));
+    // Another batch with the same figures in the same second: new, yet the row does not move.
     let same = send(2, LOG.to_owned()).await.unwrap();
     assert!(!same.replay);
     assert_eq!(same.job, first.job, "not even updated_at");
     assert_eq!(store.get_job("job-u").await.unwrap().unwrap(), first.job);
+    // Later, the same figures are still a sign of life, received at the app's time.
+    clock.set(1_050);
+    let later = send(3, LOG.to_owned()).await.unwrap();
+    assert_eq!(later.job.last_heartbeat, Some(1_050));
+    // A replay of an old batch is no sign of life.
+    clock.set(1_200);
+    let replay = send(3, LOG.to_owned()).await.unwrap();
+    assert!(replay.replay);
+    assert_eq!(replay.job.last_heartbeat, Some(1_050));
     // One figure moves, and the row with it.
-    clock.set(1_060);
-    let later = send(3, LOG.replace(r#""step":2"#, r#""step":3"#))
+    clock.set(1_260);
+    let moved = send(4, LOG.replace(r#""step":2"#, r#""step":3"#))
         .await
         .unwrap();
-    assert_eq!((later.job.updated_at, later.job.step), (1_060, Some(3)));
-    assert_eq!(store.get_job("job-u").await.unwrap().unwrap(), later.job);
+    assert_eq!((moved.job.updated_at, moved.job.step), (1_260, Some(3)));
+    assert_eq!(store.get_job("job-u").await.unwrap().unwrap(), moved.job);
+}
+
+#[tokio::test]
+async fn a_pod_clock_far_ahead_never_keeps_a_job_fresh() {
+    let clock = Arc::new(ManualClock::new(1_000));
+    let t = tokens_on(clock.clone());
+    let store = store::open("memory:").await.unwrap();
+    store.insert_job(&job_row("job-f")).await.unwrap();
+    let auth = bearer(&t, Purpose::MetricsWrite, "job-f", Some(1));
+    let ahead = LOG.replace(r#""ts":5"#, r#""ts":9999999999"#);
+    let out = ingest(
+        &t,
+        store.as_ref(),
+        "job-f",
+        Some(&auth),
+        &body("job-f", 1, &ahead),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.job.last_heartbeat, Some(1_000));
+}
+
+const CHECKIN: &str =
+    r#"{"n":0,"source":"bootstrap","type":"checkin","stage":"init","ts":1,"data":{"boot":"BOOT"}}"#;
+
+#[tokio::test]
+async fn a_restarted_container_is_told_not_to_run_and_its_job_ends() {
+    let clock = Arc::new(ManualClock::new(1_000));
+    let t = tokens_on(clock.clone());
+    let store = store::open("memory:").await.unwrap();
+    store.insert_job(&job_row("job-r")).await.unwrap();
+    let auth = bearer(&t, Purpose::MetricsWrite, "job-r", Some(1));
+    let checkin = |boot: &str| body("job-r", 0, &CHECKIN.replace("BOOT", boot));
+    let first = ingest(&t, store.as_ref(), "job-r", Some(&auth), &checkin("a"))
+        .await
+        .unwrap();
+    assert_eq!((first.status, first.terminate_pod), (200, false));
+    // The same container asking again (a lost answer) may run.
+    let again = ingest(&t, store.as_ref(), "job-r", Some(&auth), &checkin("a"))
+        .await
+        .unwrap();
+    assert_eq!((again.status, again.replay), (200, true));
+    ingest(
+        &t,
+        store.as_ref(),
+        "job-r",
+        Some(&auth),
+        &body("job-r", 1, &format!("{TRAINING},{LOG}")),
+    )
+    .await
+    .unwrap();
+    // Another container of the same attempt: RunPod restarted it.
+    clock.set(1_100);
+    let restarted = ingest(&t, store.as_ref(), "job-r", Some(&auth), &checkin("b"))
+        .await
+        .unwrap();
+    assert_eq!((restarted.status, restarted.terminate_pod), (409, true));
+    assert!(restarted.body.contains(r#""run":false"#));
+    let job = store.get_job("job-r").await.unwrap().unwrap();
+    assert_eq!(job.state, JobState::Failed);
+    assert_eq!(job.reason, "container_restarted");
+    assert!(job.cause.contains("never runs twice"), "{}", job.cause);
+    assert_eq!(job.step, Some(2), "the progress made is kept");
 }

@@ -7,8 +7,9 @@ mod common;
 use std::sync::Arc;
 use tokio::sync::Barrier;
 use trainpod::ErrorKind;
+use trainpod::jobs::JobState;
 use trainpod::store::{
-    self, BatchOutcome, MetricBatch, PostgresStore, Redemption, SqliteStore, Store,
+    self, BatchOutcome, JobRecord, MetricBatch, PostgresStore, Redemption, SqliteStore, Store,
 };
 use trainpod::token::Purpose;
 use uuid::Uuid;
@@ -94,6 +95,7 @@ async fn contract(store: &dyn Store) {
     );
 
     events_contract(store).await;
+    jobs_contract(store).await;
 
     let old = Uuid::new_v4();
     store.redeem(&redemption(old, 10)).await.unwrap();
@@ -141,6 +143,55 @@ async fn events_contract(store: &dyn Store) {
     assert_eq!(store.events(&other, 1).await.unwrap(), rows(&[(2, "[9]")]));
     assert!(store.events(&job, 3).await.unwrap().is_empty());
     assert!(store.events("no-such-job", 1).await.unwrap().is_empty());
+}
+
+/// A job row keeps every field, moves only by compare and set, and is listed as live until it
+/// reaches a final state.
+async fn jobs_contract(store: &dyn Store) {
+    let id = format!("job-{}", Uuid::new_v4());
+    let job = JobRecord {
+        state: JobState::Training,
+        pod_id: Some("pod-1".into()),
+        deadline_unix: 5_000,
+        budget_usd: 5.0,
+        price_per_hour: 0.69,
+        started_at: Some(1_000),
+        last_heartbeat: Some(1_100),
+        spent_usd: 1.25,
+        cost_usd: None,
+        cause: "a cause with \"quotes\" and é".into(),
+        gpu_id: "NVIDIA A40".into(),
+        data_center_id: "EU-RO-1".into(),
+        config: "{}".into(),
+        ..JobRecord::new(&id, "user-1", 1_000)
+    };
+    assert!(store.insert_job(&job).await.unwrap());
+    assert_eq!(store.get_job(&id).await.unwrap().as_ref(), Some(&job));
+    let mine = |jobs: Vec<JobRecord>| jobs.into_iter().filter(|j| j.id == id).count();
+    assert_eq!(
+        mine(store.live_jobs().await.unwrap()),
+        1,
+        "{}",
+        store.backend()
+    );
+    let ended = JobRecord {
+        state: JobState::Failed,
+        reason: "pod_vanished".into(),
+        cost_usd: Some(0.42),
+        ..job.clone()
+    };
+    assert!(
+        !store.update_job(&ended, JobState::Queued).await.unwrap(),
+        "compare and set"
+    );
+    assert!(store.update_job(&ended, JobState::Training).await.unwrap());
+    assert_eq!(store.get_job(&id).await.unwrap(), Some(ended));
+    assert_eq!(
+        mine(store.live_jobs().await.unwrap()),
+        0,
+        "{}",
+        store.backend()
+    );
 }
 
 async fn one_winner(stores: Vec<Arc<dyn Store>>) {

@@ -33,23 +33,12 @@ fn body(job: &str, batch: usize) -> Vec<u8> {
 
 fn job(id: &str) -> JobRecord {
     JobRecord {
-        id: id.into(),
-        user: "user-1".into(),
-        attempt: 1,
         state: JobState::Training,
-        reason: String::new(),
-        pod_id: None,
-        created_at: 1,
-        updated_at: 1,
         deadline_unix: 4_000_000_000,
         budget_usd: 10.0,
         price_per_hour: 1.0,
         started_at: Some(1),
-        last_heartbeat: None,
-        step: None,
-        max_steps: None,
-        loss: None,
-        config: "".into(),
+        ..JobRecord::new(id, "user-1", 1)
     }
 }
 

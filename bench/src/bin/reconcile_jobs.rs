@@ -34,28 +34,21 @@ async fn main() {
             gpu: Some(GpuRequest {
                 id: "NVIDIA GeForce RTX 4090".into(),
                 count: 1,
+                min_cuda_version: None,
             }),
             ..CreatePodRequest::default()
         };
         let pod = client.create_pod(&request, &[]).await.unwrap().pod;
         let job = JobRecord {
-            id: format!("job-{i}"),
-            user: "user-1".into(),
-            attempt: 1,
             state: JobState::Training,
-            reason: String::new(),
             pod_id: Some(pod.id),
-            created_at: now - 100,
             updated_at: now - 100,
             deadline_unix: now + 3600,
             budget_usd: 100.0,
             price_per_hour: 0.69,
             started_at: Some(now - 100),
             last_heartbeat: Some(if i % 10 == 0 { now - 700 } else { now - 10 }),
-            step: None,
-            max_steps: None,
-            loss: None,
-            config: "".into(),
+            ..JobRecord::new(format!("job-{i}"), "user-1", now - 100)
         };
         store.insert_job(&job).await.unwrap();
     }

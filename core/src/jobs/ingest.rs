@@ -129,13 +129,22 @@ pub async fn ingest_checked(store: &dyn Store, checked: CheckedBatch) -> Result<
     // Events first (idempotent), then the ledger: a crash between the two leaves the batch
     // unaccepted, and the pod's retry completes it.
     store.append_events(&record, &events).await?;
-    let replay = store.accept_batch(&record).await? == BatchOutcome::Replayed;
     let now = record.received_at;
+    let replay = match store.accept_batch(&record).await {
+        Ok(outcome) => outcome == BatchOutcome::Replayed,
+        Err(e) if e.kind() == ErrorKind::SequenceConflict && batch.batch == CHECKIN_BATCH => {
+            return restarted(store, job, now).await;
+        }
+        Err(e) => return Err(e),
+    };
+    // The pod's sign of life is when the app received a new batch: a pod's clock may run ahead,
+    // and a replay says nothing new.
+    let heartbeat = (!replay).then_some(now);
     // Folding again on a replay is harmless (the row only moves forward), and completes a batch
     // whose first delivery was accepted but not applied.
     let progress = loop {
         let progress = fold(job.state, &batch.events);
-        let Some(next) = apply(&job, &progress, now) else {
+        let Some(next) = apply(&job, &progress, now, heartbeat) else {
             break progress;
         };
         if store.update_job(&next, job.state).await? {
@@ -164,6 +173,54 @@ pub async fn ingest_checked(store: &dyn Store, checked: CheckedBatch) -> Result<
         terminate_pod: progress.final_status.is_some(),
         progress,
         job,
+    })
+}
+
+/// The batch number of a pod's check-in: the first thing its container sends, before it runs
+/// any stage (`{"type":"checkin","data":{"boot":<id>}}`, a boot id fresh at each container
+/// start). The first container's check-in is accepted, and its retries are replays; a check-in
+/// with another boot id is a container RunPod restarted after its main process died, and the
+/// attempt must not run twice.
+pub const CHECKIN_BATCH: u64 = 0;
+
+/// A restarted container checked in: its attempt ran (or runs) in an earlier container. The job
+/// ends, if it was live, and the pod is told not to run (409) and terminated.
+async fn restarted(store: &dyn Store, mut job: JobRecord, now: u64) -> Result<IngestOutcome> {
+    loop {
+        if job.state.is_final() {
+            break;
+        }
+        let ended = JobRecord {
+            state: JobState::Failed,
+            reason: "container_restarted".into(),
+            cause: format!(
+                "RunPod restarted the pod's container after its main process ended (the job was \
+                 {}); an attempt never runs twice, so it ended: retry the job",
+                job.state
+            ),
+            updated_at: now,
+            ..job.clone()
+        };
+        if store.update_job(&ended, job.state).await? {
+            job = ended;
+            break;
+        }
+        let attempt = job.attempt;
+        job = store
+            .get_job(&job.id)
+            .await?
+            .filter(|j| j.attempt == attempt)
+            .ok_or_else(|| unknown_job(&job.id))?;
+    }
+    Ok(IngestOutcome {
+        status: 409,
+        body:
+            r#"{"ok":false,"run":false,"error":"this attempt already ran in an earlier container"}"#
+                .to_owned(),
+        replay: false,
+        progress: Progress::default(),
+        job,
+        terminate_pod: true,
     })
 }
 
@@ -205,7 +262,7 @@ fn unknown_job(job_id: &str) -> Error {
 /// The job row after `p` (state forward only, latest figures, the newest sign of life), or
 /// `None` when `p` changes none of it: most batches of a running job, which then cost no copy of
 /// the row and no comparison of its kilobytes of plan.
-fn apply(job: &JobRecord, p: &Progress, now: u64) -> Option<JobRecord> {
+fn apply(job: &JobRecord, p: &Progress, now: u64, heartbeat: Option<u64>) -> Option<JobRecord> {
     let (state, reason) = match p.state.filter(|s| job.state.can_move_to(*s)) {
         Some(state) => match &p.final_status {
             Some(f) if state != JobState::Succeeded => (state, f.reason.as_str()),
@@ -216,8 +273,7 @@ fn apply(job: &JobRecord, p: &Progress, now: u64) -> Option<JobRecord> {
     let step = p.step.or(job.step);
     let max_steps = p.max_steps.or(job.max_steps);
     let loss = p.loss.or(job.loss);
-    let seen = p.last_event_at.map(|t| t as u64);
-    let last_heartbeat = job.last_heartbeat.max(seen);
+    let last_heartbeat = job.last_heartbeat.max(heartbeat);
     let figures = (state, step, max_steps, loss, last_heartbeat);
     let current = (
         job.state,

@@ -10,8 +10,14 @@ mod reconcile;
 mod state;
 
 pub use batch::{Batch, Event, MAX_BODY_BYTES, MAX_EVENTS, parse_batch};
-pub use ingest::{CheckedBatch, IngestOutcome, check_metrics, ingest_checked, ingest_metrics};
+pub use ingest::{
+    CHECKIN_BATCH, CheckedBatch, IngestOutcome, check_metrics, ingest_checked, ingest_metrics,
+};
 pub use progress::{FinalStatus, Progress, fold};
 pub use rate::RateLimiter;
-pub use reconcile::{POD_PREFIX, ReconcileAction, ReconcilePolicy, job_of_pod, reconcile};
+pub use reconcile::{
+    DEPLOY_CLAIM_SECS, POD_PREFIX, ReconcileAction, ReconcileError, ReconcilePolicy, job_of_pod,
+    reconcile,
+};
+pub(crate) use reconcile::{LIST_GRACE_SECS, end_if_gone};
 pub use state::JobState;

@@ -79,17 +79,18 @@ pub struct CreateOutcome {
 impl Client {
     /// Create a pod from `template`, trying each candidate's GPU type in order (when
     /// `candidates` is empty, the template's own `gpu` and `dataCenterIds` are the only candidate).
+    /// The template's CUDA floor (`gpu.min_cuda_version`) applies to every candidate.
     ///
-    /// Every request is validated before the first round trip. A 5xx, timeout or cut connection
-    /// is ambiguous: the pod named `template.name` is looked up and adopted if it exists, and the
-    /// same candidate is tried again only when it does not. Capacity (400) and pool (403)
-    /// refusals move on to the next candidate; when every candidate is refused, the error lists
-    /// each one and why.
+    /// See [`Client::create_pod_from`] for what happens on each refusal.
     pub async fn create_pod(
         &self,
         template: &CreatePodRequest,
         candidates: &[GpuCandidate],
     ) -> Result<CreateOutcome> {
+        let min_cuda = template
+            .gpu
+            .as_ref()
+            .and_then(|g| g.min_cuda_version.clone());
         let own;
         let candidates = if candidates.is_empty() {
             let gpu = template.gpu.as_ref().ok_or_else(|| {
@@ -106,20 +107,56 @@ impl Client {
         } else {
             candidates
         };
-        let requests = candidates
+        let requests: Vec<CreatePodRequest> = candidates
             .iter()
             .map(|c| {
                 let mut req = template.clone();
                 req.gpu = Some(GpuRequest {
                     id: c.gpu_id.clone(),
                     count: c.count,
+                    min_cuda_version: min_cuda.clone(),
                 });
                 req.data_center_ids = c.data_center_ids.clone();
-                validate_create(&req)?;
-                Ok(req)
+                req
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect();
+        self.create_pod_from(&requests).await
+    }
 
+    /// Create one pod from the first of `requests` that RunPod places: each is a whole request
+    /// (its own GPU, data centers, and whatever else differs per placement, such as a deadline
+    /// bought at that GPU's price), all with one pod name.
+    ///
+    /// Every request is validated before the first round trip. A 5xx, timeout or cut connection
+    /// is ambiguous: the pod named in the request is looked up and adopted if it exists, and the
+    /// same request is tried again only when it does not. Capacity refusals (a 400, or a 5xx
+    /// worded as one, after the same lookup) and pool refusals (403) move on to the next
+    /// request; when every request is refused, the error lists each one and why.
+    pub async fn create_pod_from(&self, requests: &[CreatePodRequest]) -> Result<CreateOutcome> {
+        let Some(first) = requests.first() else {
+            return Err(Error::invalid_input(
+                "no pod request to create: give at least one GPU candidate",
+            ));
+        };
+        let mut candidates = Vec::with_capacity(requests.len());
+        for req in requests {
+            validate_create(req)?;
+            if req.name != first.name {
+                return Err(Error::invalid_input(format!(
+                    "every placement of one pod must carry its name: {:?} and {:?} differ",
+                    first.name, req.name
+                )));
+            }
+            let gpu = req
+                .gpu
+                .as_ref()
+                .ok_or_else(|| Error::invalid_input("gpu is required on every pod request"))?;
+            candidates.push(GpuCandidate {
+                gpu_id: gpu.id.clone(),
+                count: gpu.count,
+                data_center_ids: req.data_center_ids.clone(),
+            });
+        }
         let mut refusals: Vec<(usize, Error)> = Vec::new();
         for (index, req) in requests.iter().enumerate() {
             match self.create_one(req, index, &candidates[index]).await? {
@@ -127,7 +164,7 @@ impl Client {
                 Attempt::Refused(err) => refusals.push((index, err)),
             }
         }
-        Err(all_refused(&template.name, candidates, refusals))
+        Err(all_refused(&first.name, &candidates, refusals))
     }
 
     async fn create_one(
@@ -173,11 +210,20 @@ impl Client {
                 Err(e) => e,
             };
             failures += 1;
+            let refused = matches!(
+                err.kind(),
+                ErrorKind::CapacityUnavailable | ErrorKind::Forbidden
+            );
+            // A refusal that came as a 5xx is as ambiguous as any other 5xx about the pod.
+            let ambiguous = matches!(
+                err.kind(),
+                ErrorKind::ServerError | ErrorKind::Timeout | ErrorKind::Transport
+            ) || (refused && err.status().is_some_and(|s| s >= 500));
+            if refused && !ambiguous {
+                return Ok(Attempt::Refused(err));
+            }
             match err.kind() {
-                ErrorKind::CapacityUnavailable | ErrorKind::Forbidden => {
-                    return Ok(Attempt::Refused(err));
-                }
-                ErrorKind::ServerError | ErrorKind::Timeout | ErrorKind::Transport => {
+                _ if ambiguous => {
                     // The pod may exist although the answer says otherwise: look before retrying.
                     let found = self.find_pods_by_name(&req.name).await.map_err(|lookup| {
                         Error::new(
@@ -199,6 +245,9 @@ impl Client {
                             adopted: true,
                             candidate: index,
                         })));
+                    }
+                    if refused {
+                        return Ok(Attempt::Refused(err));
                     }
                 }
                 ErrorKind::RateLimited => {}

@@ -17,11 +17,16 @@ struct Body {
     errors: Vec<serde_json::Value>,
 }
 
-/// Whether an upstream 400 message reads as "no capacity" (RunPod gives capacity no code).
+/// Whether an upstream message reads as "no capacity" (RunPod gives capacity no code, and words
+/// it more than one way: v2's 400 "There are no longer any instances available…", and "This
+/// machine does not have the resources to deploy your pod. Please try a different machine",
+/// which has come as a 500).
 pub(crate) fn looks_like_capacity(text: &str) -> bool {
     let t = text.to_ascii_lowercase();
     [
         "capacity",
+        "does not have the resources",
+        "try a different machine",
         "no gpu",
         "not available",
         "unavailable",
@@ -111,7 +116,7 @@ pub fn map_error_response(operation: &str, response: &HttpResponse, key: Option<
              `actions` and choose one of those"
                 .to_owned(),
         ),
-        400 if looks_like_capacity(&detail) => (
+        400 | 500..=599 if looks_like_capacity(&detail) => (
             ErrorKind::CapacityUnavailable,
             "no machine with this GPU type is free right now: try another GPU type or data \
              center, or retry later"
@@ -237,6 +242,18 @@ mod tests {
                 ErrorKind::RateLimited,
             ),
             (503, "<html>bad gateway</html>", ErrorKind::ServerError),
+            // The other capacity wording, which has come as a 500: a refusal, not an outage.
+            (
+                500,
+                r#"{"title":"Internal Server Error","status":500,"detail":"This machine does not have the resources to deploy your pod. Please try a different machine"}"#,
+                ErrorKind::CapacityUnavailable,
+            ),
+            // A transient failure stays a server error (retried after a lookup by name).
+            (
+                500,
+                r#"{"title":"Internal Server Error","status":500,"detail":"Something went wrong. Please try again later or contact support."}"#,
+                ErrorKind::ServerError,
+            ),
         ];
         for (status, body, kind) in cases {
             let e = map_error_response("op", &resp(status, body, &[]), None);

@@ -203,6 +203,37 @@ impl LogStream {
 }
 
 impl Client {
+    /// The last `tail` lines of a pod's log as they are now: the stream's backfill, read until
+    /// the stream ends or stays quiet for `quiet` (it would otherwise stay open for live lines),
+    /// and at most 2 s in all.
+    pub async fn recent_logs(
+        &self,
+        pod_id: &str,
+        source: Option<LogSource>,
+        tail: u32,
+        quiet: std::time::Duration,
+    ) -> Result<Vec<LogEvent>> {
+        let query = LogQuery {
+            source,
+            tail: Some(tail),
+            ..LogQuery::default()
+        };
+        let mut stream = self.pod_logs(pod_id, &query).await?;
+        let mut lines = Vec::new();
+        let until = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+        while let Ok(next) = tokio::time::timeout(quiet, stream.next()).await {
+            match next {
+                Ok(Some(line)) => lines.push(line),
+                // A stream cut after its backfill has still given what was there.
+                Ok(None) | Err(_) => break,
+            }
+            if tokio::time::Instant::now() >= until {
+                break;
+            }
+        }
+        Ok(lines)
+    }
+
     /// `GET /v2/pods/{id}/logs`: open the pod's log stream. Opening is retried like a read;
     /// the lines then arrive through [`LogStream::next`].
     pub async fn pod_logs(&self, pod_id: &str, query: &LogQuery) -> Result<LogStream> {

@@ -100,11 +100,16 @@ pub enum Cloud {
 
 /// GPU type and count for a new pod.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct GpuRequest {
     /// GPU type id from the catalog, for example `NVIDIA GeForce RTX 4090`.
     pub id: String,
     /// Number of GPUs, 1 to 8.
     pub count: u32,
+    /// The lowest CUDA version the host must have (`12.8`): an image built for a newer CUDA
+    /// than the host's driver never starts, and bills meanwhile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_cuda_version: Option<String>,
 }
 
 /// A persistent volume mounted into the pod.
@@ -277,6 +282,24 @@ pub struct Pod {
     /// Last start time (RFC 3339).
     #[serde(default)]
     pub started_at: Option<String>,
+    /// The host's CUDA version (`12.8`).
+    #[serde(default)]
+    pub cuda_version: Option<String>,
+    /// Live figures of the running container; `None` while no container runs, which a pod
+    /// reading RUNNING can be for minutes (image pull, a stuck host, a CUDA the host lacks).
+    #[serde(default)]
+    pub runtime: Option<serde_json::Value>,
+}
+
+impl Pod {
+    /// Whether a container runs: RUNNING with a runtime. RUNNING alone does not say so.
+    pub fn container_runs(&self) -> bool {
+        self.status == PodStatus::Running
+            && self
+                .runtime
+                .as_ref()
+                .is_some_and(|r| r.as_object().is_some_and(|o| !o.is_empty()))
+    }
 }
 
 impl std::fmt::Debug for Pod {
@@ -298,6 +321,8 @@ impl std::fmt::Debug for Pod {
             .field("locked", &self.locked)
             .field("created_at", &self.created_at)
             .field("started_at", &self.started_at)
+            .field("cuda_version", &self.cuda_version)
+            .field("runtime", &self.runtime.is_some())
             .finish()
     }
 }
@@ -563,6 +588,7 @@ mod tests {
             gpu: Some(GpuRequest {
                 id: "A".into(),
                 count: 1,
+                min_cuda_version: None,
             }),
             data_center_ids: vec!["US-TX-3".into()],
             ..CreatePodRequest::default()

@@ -27,6 +27,9 @@ pub fn validate_create(req: &CreatePodRequest) -> Result<()> {
     })?;
     validate_gpu_id(&gpu.id)?;
     validate_gpu_count(gpu.count)?;
+    if let Some(v) = &gpu.min_cuda_version {
+        validate_cuda_version(v)?;
+    }
     if let Some(disk) = req.disk {
         validate_disk(disk)?;
     }
@@ -197,6 +200,22 @@ pub(crate) fn validate_gpu_count(count: u32) -> Result<()> {
     Ok(())
 }
 
+/// A CUDA version as RunPod takes it on create: `major.minor`, such as `12.8`.
+pub(crate) fn validate_cuda_version(v: &str) -> Result<()> {
+    let ok = v.split_once('.').is_some_and(|(major, minor)| {
+        [major, minor]
+            .iter()
+            .all(|p| (1..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid_input(format!(
+            "CUDA version {v:?} is invalid: RunPod takes major.minor, such as \"12.8\""
+        )))
+    }
+}
+
 /// A container image reference: `[host[:port]/]path[:tag][@sha256:<64 hex>]`.
 pub(crate) fn validate_image(image: &str) -> Result<()> {
     let fail = || {
@@ -360,6 +379,7 @@ mod tests {
             gpu: Some(GpuRequest {
                 id: "NVIDIA GeForce RTX 4090".into(),
                 count: 1,
+                min_cuda_version: None,
             }),
             ports: vec!["8888/http".into(), "22/tcp".into()],
             disk: Some(20),
@@ -413,18 +433,29 @@ mod tests {
         r.gpu = Some(GpuRequest {
             id: "A".into(),
             count: 0,
+            min_cuda_version: None,
         });
         assert!(refused(&r).contains("1 to 8"));
         r.gpu = Some(GpuRequest {
             id: "A".into(),
             count: 9,
+            min_cuda_version: None,
         });
         assert!(refused(&r).contains("1 to 8"));
         r.gpu = Some(GpuRequest {
             id: "A;rm".into(),
             count: 1,
+            min_cuda_version: None,
         });
         assert!(refused(&r).contains("catalog"));
+        for bad in ["12", "12.8.1", "v12.8", "12.x", ""] {
+            r.gpu = Some(GpuRequest {
+                id: "A".into(),
+                count: 1,
+                min_cuda_version: Some(bad.into()),
+            });
+            assert!(refused(&r).contains("major.minor"), "{bad}");
+        }
         r = good();
         r.gpu = None;
         assert!(refused(&r).contains("gpu is required"));

@@ -135,6 +135,7 @@ fn values(s: &PodScript) -> String {
         ("upload_reserve_s", r.upload_reserve_s.to_string()),
         ("pip_timeout_s", r.pip_timeout_s.to_string()),
         ("final_budget_s", r.final_budget_s.to_string()),
+        ("checkin_budget_s", r.checkin_budget_s.to_string()),
         ("metrics_url", metrics_url),
         ("metrics_token", metrics_token),
         (

@@ -251,8 +251,12 @@ pub struct PodRuntime {
     pub upload_reserve_s: u32,
     /// Time allowed to pip.
     pub pip_timeout_s: u32,
-    /// Time allowed to deliver the final status before terminating anyway.
+    /// Time allowed to deliver the final status before terminating anyway (at least; once
+    /// training has ended, what the upload left of its reserve is spent holding it too).
     pub final_budget_s: u32,
+    /// How long the pod waits for the app to answer its check-in before it runs anyway.
+    #[serde(default = "default_checkin_budget_s")]
+    pub checkin_budget_s: u32,
     /// `name==version` lines installed against the image's torch; empty installs nothing.
     pub requirements: Vec<String>,
 }
@@ -269,6 +273,10 @@ pub const PINNED_STACK: [&str; 5] = [
 /// Added to the stack for QLoRA.
 pub const QLORA_EXTRA: &str = "bitsandbytes==0.50.2";
 
+fn default_checkin_budget_s() -> u32 {
+    120
+}
+
 impl Default for PodRuntime {
     fn default() -> Self {
         PodRuntime {
@@ -282,6 +290,7 @@ impl Default for PodRuntime {
             upload_reserve_s: 600,
             pip_timeout_s: 1800,
             final_budget_s: 6,
+            checkin_budget_s: default_checkin_budget_s(),
             requirements: PINNED_STACK.iter().map(|s| (*s).to_owned()).collect(),
         }
     }

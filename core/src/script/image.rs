@@ -62,9 +62,65 @@ fn torch_of(tag: &str) -> Option<(u32, u32)> {
     None
 }
 
+/// The lowest host CUDA version an image runs on (`12.8`), read from its tag: `cu1281`
+/// (`runpod/pytorch`), `cuda1281` or `cuda12.4.1` (`runpod/base`, older `runpod/pytorch`), or an
+/// `nvidia/cuda` version tag. An image built for a newer CUDA than the host's driver fails in
+/// `nvidia-container-cli` and its container never starts, so the create asks for such a host.
+/// `None` when the tag names no CUDA.
+pub fn cuda_of_image(image: &str) -> Option<String> {
+    let image = image.split_once('@').map_or(image, |(name, _)| name);
+    let (repo, tag) = image.rsplit_once(':')?;
+    if repo.contains('/') && repo.rsplit('/').next() == Some("cuda") && repo.contains("nvidia") {
+        return cuda_version(tag.split('-').next()?);
+    }
+    tag.split('-').find_map(|part| {
+        let rest = part
+            .strip_prefix("cuda")
+            .or_else(|| part.strip_prefix("cu"))?;
+        cuda_version(rest)
+    })
+}
+
+/// `12.4.1` or `1241`/`124` (two digits of major, one of minor) as `12.4`.
+fn cuda_version(v: &str) -> Option<String> {
+    let (major, minor) = match v.split_once('.') {
+        Some((major, rest)) => (major, rest.split('.').next()?),
+        None if v.len() >= 3 => (v.get(..2)?, v.get(2..3)?),
+        None => return None,
+    };
+    let digits = |p: &str| !p.is_empty() && p.len() <= 2 && p.bytes().all(|b| b.is_ascii_digit());
+    (digits(major) && digits(minor)).then(|| format!("{major}.{minor}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cuda_an_image_needs_comes_from_its_tag() {
+        for (image, cuda) in [
+            (DEFAULT_IMAGE, Some("12.8")),
+            (
+                "runpod/pytorch:1.0.7-cu1290-torch291-ubuntu2204",
+                Some("12.9"),
+            ),
+            (
+                "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04",
+                Some("12.4"),
+            ),
+            ("runpod/base:0.7.0-cuda1281-ubuntu2404", Some("12.8")),
+            ("nvidia/cuda:11.8.0-base-ubuntu22.04", Some("11.8")),
+            (
+                "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404@sha256:ab",
+                Some("12.8"),
+            ),
+            ("ubuntu:22.04", None),
+            ("ghcr.io/me/trainer:1", None),
+            ("ghcr.io/me/custom", None),
+        ] {
+            assert_eq!(cuda_of_image(image).as_deref(), cuda, "{image}");
+        }
+    }
 
     #[test]
     fn current_runpod_pytorch_tags_pass() {

@@ -13,7 +13,7 @@ pub use config::{
     Artifacts, DatasetSource, Endpoint, Hyperparameters, Method, PINNED_STACK, PodRuntime,
     PodScript, Precision, QLORA_EXTRA, Secret, Training,
 };
-pub use image::{DEFAULT_IMAGE, ImageNeeds, check_image};
+pub use image::{DEFAULT_IMAGE, ImageNeeds, check_image, cuda_of_image};
 pub use render::{REDACTED, RenderedFile, RenderedScript, render};
 pub use validate::{job_id as validate_job_id, validate};
 

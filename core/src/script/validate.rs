@@ -283,6 +283,7 @@ fn runtime(s: &PodScript) -> Result<()> {
     count("runtime.flush_s", r.flush_s, 1, 60)?;
     count("runtime.progress_s", r.progress_s, 1, 3600)?;
     count("runtime.final_budget_s", r.final_budget_s, 1, 60)?;
+    count("runtime.checkin_budget_s", r.checkin_budget_s, 0, 600)?;
     count("runtime.pip_timeout_s", r.pip_timeout_s, 1, 24 * 3600)?;
     count("runtime.upload_reserve_s", r.upload_reserve_s, 0, 24 * 3600)?;
     for req in &r.requirements {

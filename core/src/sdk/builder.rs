@@ -268,6 +268,7 @@ impl TrainpodBuilder {
             clock,
             reconcile: self.reconcile.clone().unwrap_or_default(),
             follow_interval: self.follow_interval.unwrap_or(Duration::from_millis(500)),
+            looks: Default::default(),
         })
     }
 

@@ -1,16 +1,16 @@
-//! `deploy`, `cancel` and `retry`: where money is spent, so each is idempotent. A job is claimed
-//! in the store (queued → provisioning) before its pod is created, the pod is named after the
-//! job and attempt so an ambiguous create is found again, and a finished job is never redeployed
-//! except by `retry`, as a new attempt with fresh tokens.
+//! `deploy`: where money is spent, so it is idempotent. A job is claimed in the store (queued →
+//! provisioning) before its pod is created, the pod is named after the job and attempt so an
+//! ambiguous create is found again, and a finished job is never redeployed except by `retry`
+//! (`attempts.rs`), as a new attempt with fresh tokens.
 
 use serde::{Deserialize, Serialize};
 
-use super::plan::Plan;
+use super::placement::Placement;
+use super::plan::{GpuChoice, Plan};
 use super::status::JobStatus;
 use super::{Routes, Trainpod, pod_name};
 use crate::error::{Error, ErrorKind, Result};
 use crate::jobs::JobState;
-use crate::runpod::{CreatePodRequest, GpuCandidate, Mounts, NetworkMount};
 use crate::script::{
     Artifacts, DatasetSource, Endpoint, PodScript, RenderedScript, Secret, Training, generate,
     render,
@@ -45,11 +45,6 @@ impl JobConfig {
 /// Where artifacts go on a network volume, under its mount: `<this>/<job>/<attempt>/`.
 pub(crate) const VOLUME_ARTIFACTS: &str = "trainpod-artifacts";
 
-/// A deploy that has not created its pod within this long may be taken over by another.
-const CLAIM_SECS: u64 = 120;
-/// Container disk for the pod, GB: the pinned stack, the model and checkpoints.
-const CONTAINER_DISK_GB: u32 = 50;
-
 impl Trainpod {
     /// Issues the job's tokens, generates its script and creates its pod (trying the plan's
     /// fallbacks in order), and records the job. Deploying the same plan again returns the job as
@@ -77,19 +72,22 @@ impl Trainpod {
                 ));
             }
             let in_flight = job.state == JobState::Provisioning
-                && now.saturating_sub(job.updated_at) < CLAIM_SECS;
+                && now.saturating_sub(job.updated_at) < crate::jobs::DEPLOY_CLAIM_SECS;
             if in_flight {
                 // Another deploy is creating the pod, or created it and failed to record it
                 // (its store write failed, its process died): adopt the pod if it exists.
                 return self.adopt_or_wait(job).await;
             }
+            // Every script is made before the claim: a refusal leaves the job as it was.
+            let plan = JobConfig::of(&job)?.plan;
+            let placements = self.placements(&job, &plan, &choices(&plan), now)?;
             let claimed = JobRecord {
                 state: JobState::Provisioning,
                 updated_at: now,
                 ..job.clone()
             };
             if self.store.update_job(&claimed, job.state).await? {
-                return self.launch(claimed, &JobConfig::of(&job)?.plan).await;
+                return self.launch(claimed, &job, placements).await;
             }
         }
     }
@@ -148,7 +146,7 @@ impl Trainpod {
             )
         })?;
         Ok(JobRecord {
-            deadline_unix: now + plan.deadline_secs,
+            deadline_unix: super::budget::deadline_at(now, plan.deadline_secs)?,
             budget_usd: plan.spec.budget_usd,
             price_per_hour: plan.gpu.price_per_hour,
             config: config.into(),
@@ -156,79 +154,66 @@ impl Trainpod {
         })
     }
 
-    /// Creates the pod of the claimed attempt `job` and records it.
-    async fn launch(&self, mut job: JobRecord, plan: &Plan) -> Result<JobStatus> {
-        let now = self.clock.now_unix_secs();
-        // The deadline runs from this attempt's pod creation.
-        job.deadline_unix = now + plan.deadline_secs;
-        let script = self.pod_script(&job, plan, now)?;
-        let bundle = generate(&script)?;
-        let mut env = bundle.env.clone();
-        env.extend(self.pod_env.clone());
-        let request = CreatePodRequest {
-            name: pod_name(&job.id, job.attempt)?,
-            image: plan.image.clone(),
-            args: Some(bundle.start_command.clone()),
-            env,
-            cloud: Some(plan.spec.cloud),
-            disk: Some(CONTAINER_DISK_GB),
-            data_center_ids: plan.spec.data_centers.clone(),
-            mounts: self.volume_mount(plan).map(|(volume_id, path)| Mounts {
-                network: vec![NetworkMount { volume_id, path }],
-                ..Mounts::default()
-            }),
-            ..CreatePodRequest::default()
-        };
-        let candidates: Vec<GpuCandidate> = std::iter::once(&plan.gpu)
-            .chain(&plan.fallbacks)
-            .map(|g| GpuCandidate {
-                gpu_id: g.gpu_id.clone(),
-                count: g.count,
-                data_center_ids: plan.spec.data_centers.clone(),
-            })
-            .collect();
-        let created = match self.runpod.create_pod(&request, &candidates).await {
+    /// Creates the pod of the claimed attempt `claimed` from the first placement RunPod takes,
+    /// and records it with the deadline and price of the GPU actually rented. When every
+    /// placement is refused the job goes back to `before`, as it was before the claim.
+    pub(crate) async fn launch(
+        &self,
+        claimed: JobRecord,
+        before: &JobRecord,
+        placements: Vec<Placement>,
+    ) -> Result<JobStatus> {
+        let requests: Vec<_> = placements.iter().map(|p| p.request.clone()).collect();
+        let created = match self.runpod.create_pod_from(&requests).await {
             Ok(created) => created,
             Err(err) => {
-                // Leave the job queued: deploying again looks the pod up by name first.
-                let queued = JobRecord {
-                    state: JobState::Queued,
-                    ..job.clone()
-                };
-                self.store
-                    .update_job(&queued, JobState::Provisioning)
-                    .await?;
+                // Deploying or retrying again looks the pod up by name first.
+                self.restore(&claimed, before).await?;
                 return Err(err);
             }
         };
-        let chosen = &candidates[created.candidate];
-        let price = std::iter::once(&plan.gpu)
-            .chain(&plan.fallbacks)
-            .find(|g| g.gpu_id == chosen.gpu_id)
-            .map_or(plan.gpu.price_per_hour, |g| g.price_per_hour);
+        let chosen = &placements[created.candidate];
+        let now = self.clock.now_unix_secs();
+        let pod = &created.pod;
         let next = JobRecord {
-            pod_id: Some(created.pod.id.clone()),
+            pod_id: Some(pod.id.clone()),
             started_at: Some(now),
             updated_at: now,
-            price_per_hour: if created.pod.cost > 0.0 {
-                created.pod.cost
+            deadline_unix: chosen.deadline_unix,
+            price_per_hour: if pod.cost > 0.0 {
+                pod.cost
             } else {
-                price
+                chosen.price_per_hour
             },
-            ..job.clone()
+            gpu_id: chosen.gpu_id.clone(),
+            data_center_id: pod.data_center_id.clone().unwrap_or_default(),
+            ..claimed.clone()
         };
-        if !self.store.update_job(&next, job.state).await? {
+        if !self.store.update_job(&next, claimed.state).await? {
             // The job moved meanwhile (cancelled): the pod must not live on.
-            self.runpod.terminate_pod(&created.pod.id).await?;
-            let current = self.job(&job.id).await?;
+            self.runpod.terminate_pod(&pod.id).await?;
+            let current = self.job(&claimed.id).await?;
             return self.status_of(&current).await;
         }
         self.status_of(&next).await
     }
 
+    /// Puts a claimed job back as it was before its claim (a deploy's queued row, or a retried
+    /// job's previous attempt), unless another writer moved it meanwhile.
+    async fn restore(&self, claimed: &JobRecord, before: &JobRecord) -> Result<()> {
+        if claimed.attempt == before.attempt {
+            self.store.update_job(before, claimed.state).await?;
+        } else {
+            self.store
+                .begin_attempt(before, claimed.state, claimed.attempt)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// The pod's config for attempt `job.attempt`: fresh tokens scoped to the job, attempt and
     /// dataset, each living until the deadline plus an hour for the final status and upload.
-    fn pod_script(&self, job: &JobRecord, plan: &Plan, now: u64) -> Result<PodScript> {
+    pub(crate) fn pod_script(&self, job: &JobRecord, plan: &Plan, now: u64) -> Result<PodScript> {
         let ttl = (job.deadline_unix.saturating_sub(now) + 3600).min(7 * 24 * 3600);
         let token = |purpose: Purpose| -> Result<Secret> {
             let mut req = IssueRequest::new(purpose, &job.user, &job.id).ttl_secs(ttl);
@@ -343,89 +328,9 @@ impl Trainpod {
             }),
         }
     }
+}
 
-    /// Terminates the job's pod and marks the job cancelled. Cancelling an ended job changes
-    /// nothing and returns it as it is.
-    pub async fn cancel(&self, job_id: &str) -> Result<JobStatus> {
-        loop {
-            let job = self.job(job_id).await?;
-            if job.state.is_final() {
-                return self.status_of(&job).await;
-            }
-            if let Some(pod) = &job.pod_id {
-                self.terminate_quietly(pod).await?;
-            }
-            let now = self.clock.now_unix_secs();
-            let next = JobRecord {
-                state: JobState::Cancelled,
-                reason: "cancelled".into(),
-                updated_at: now,
-                ..job.clone()
-            };
-            if self.store.update_job(&next, job.state).await? {
-                return self.status_of(&next).await;
-            }
-        }
-    }
-
-    /// Starts a new attempt of an ended job (failed, cancelled, timed out, over budget): its old
-    /// pod terminated, fresh tokens, a new pod. A succeeded job cannot be retried; a live one
-    /// must be cancelled first.
-    pub async fn retry(&self, job_id: &str) -> Result<JobStatus> {
-        let job = self.job(job_id).await?;
-        if !job.state.is_final() || job.state == JobState::Succeeded {
-            return Err(Error::new(
-                ErrorKind::InvalidState,
-                format!(
-                    "job {job_id} is {}: only a failed, cancelled, timed out or over-budget job can be \
-                     retried{}",
-                    job.state,
-                    if job.state.is_final() {
-                        ""
-                    } else {
-                        " (cancel it first)"
-                    }
-                ),
-            ));
-        }
-        let plan = JobConfig::of(&job)?.plan;
-        if let Some(pod) = &job.pod_id {
-            self.terminate_quietly(pod).await?;
-        }
-        let now = self.clock.now_unix_secs();
-        let next = JobRecord {
-            attempt: job.attempt + 1,
-            state: JobState::Provisioning,
-            config: job.config.clone(),
-            deadline_unix: now + plan.deadline_secs,
-            budget_usd: job.budget_usd,
-            price_per_hour: plan.gpu.price_per_hour,
-            ..JobRecord::new(&job.id, &job.user, job.created_at)
-        };
-        let next = JobRecord {
-            updated_at: now,
-            ..next
-        };
-        if !self
-            .store
-            .begin_attempt(&next, job.state, job.attempt)
-            .await?
-        {
-            return Err(Error::new(
-                ErrorKind::InvalidState,
-                format!(
-                    "job {job_id} changed while it was being retried; read its status and try again"
-                ),
-            ));
-        }
-        self.launch(next, &plan).await
-    }
-
-    /// Terminates a pod; one already gone, or already terminated (409), is fine.
-    pub(crate) async fn terminate_quietly(&self, pod_id: &str) -> Result<()> {
-        match self.runpod.terminate_pod(pod_id).await {
-            Err(e) if e.kind() == ErrorKind::NotFound || e.status() == Some(409) => Ok(()),
-            other => other,
-        }
-    }
+/// The plan's GPU and its fallbacks, in order.
+pub(crate) fn choices(plan: &Plan) -> Vec<&GpuChoice> {
+    std::iter::once(&plan.gpu).chain(&plan.fallbacks).collect()
 }

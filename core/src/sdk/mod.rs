@@ -18,11 +18,14 @@
 //! ```
 
 mod artifacts;
+mod attempts;
+mod budget;
 mod builder;
 mod deploy;
 pub mod estimate;
 mod inspect;
 mod log_telemetry;
+mod placement;
 mod plan;
 mod routes;
 #[cfg(feature = "server")]
@@ -46,8 +49,8 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::error::Result;
 use crate::jobs::{
-    CheckedBatch, IngestOutcome, RateLimiter, ReconcileAction, ReconcilePolicy, check_metrics,
-    ingest_checked,
+    CheckedBatch, IngestOutcome, JobState, RateLimiter, ReconcileAction, ReconcilePolicy,
+    check_metrics, ingest_checked,
 };
 use crate::reach::{ReachPolicy, Resolver};
 use crate::runpod::Client;
@@ -55,6 +58,9 @@ use crate::script::PodRuntime;
 use crate::staging::{AppStaging, BucketStaging, Grant, VolumeStaging};
 use crate::store::{Store, ThroughputSample};
 use crate::token::Tokens;
+
+/// The reconciler's opt-in retry of a pod that never started stops at this attempt.
+const MAX_AUTO_ATTEMPTS: u32 = 3;
 
 /// Runs blocking work (reading and hashing a dataset file) on tokio's blocking threads, so the
 /// runtime's workers stay free for other requests; a task that dies is an `Internal` error
@@ -93,6 +99,7 @@ pub struct Trainpod {
     limiter: RateLimiter,
     reconcile: ReconcilePolicy,
     follow_interval: Duration,
+    looks: status::Looks,
 }
 
 impl std::fmt::Debug for Trainpod {
@@ -236,14 +243,54 @@ impl Trainpod {
     }
 
     /// Ends every trainpod pod on the account that nobody should be paying for (stale heartbeat,
-    /// past its deadline, over its budget, or an orphan), once across all app instances.
+    /// past its deadline, over its budget, stopped, never started, or an orphan), and every live
+    /// job whose pod RunPod no longer has, once across all app instances. One failing pod or job
+    /// does not stop the pass: its action carries the error. Run it from a cron every minute or
+    /// so: a job whose pod is gone is ended within one interval.
+    ///
+    /// With the opt-in [`ReconcilePolicy::retry_unstarted`], a job whose pod never started gets a
+    /// new attempt on the plan's next GPU, within what is left of its budget (the retry's
+    /// outcome is an action of its own, `retried`, with an error when it was refused).
     pub async fn reconcile(&self) -> Result<Vec<ReconcileAction>> {
-        crate::jobs::reconcile(
+        let mut actions = crate::jobs::reconcile(
             &self.runpod,
             self.store.as_ref(),
             self.clock.now_unix_secs(),
             &self.reconcile,
         )
-        .await
+        .await?;
+        if self.reconcile.retry_unstarted {
+            let retries = self.retry_unstarted(&actions).await;
+            actions.extend(retries);
+        }
+        Ok(actions)
+    }
+
+    /// New attempts for the jobs whose pods `actions` ended because they never started.
+    async fn retry_unstarted(&self, actions: &[ReconcileAction]) -> Vec<ReconcileAction> {
+        let mut out = Vec::new();
+        for a in actions {
+            let unstarted = matches!(
+                a.reason,
+                "cuda_unsupported" | "image_pull_failed" | "no_container" | "provision_timeout"
+            );
+            let (true, Some(JobState::Failed), Some(job_id)) = (unstarted, a.job_state, &a.job_id)
+            else {
+                continue;
+            };
+            let avoid = match self.store.get_job(job_id).await {
+                Ok(Some(job)) if job.attempt < MAX_AUTO_ATTEMPTS => job.gpu_id,
+                _ => continue,
+            };
+            let retried = self.retry_on(job_id, Some(&avoid)).await;
+            out.push(ReconcileAction {
+                pod_id: retried.as_ref().ok().and_then(|s| s.pod_id.clone()),
+                job_id: Some(job_id.clone()),
+                reason: "retried",
+                job_state: retried.as_ref().ok().map(|s| s.state),
+                error: retried.as_ref().err().map(Into::into),
+            });
+        }
+        out
     }
 }

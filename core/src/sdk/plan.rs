@@ -118,7 +118,9 @@ impl Trainpod {
         let train_tokens = train_tokens(&hp, &dataset);
         let mut warnings = Vec::new();
         let mut choices = Vec::new();
-        for gpu in candidates(spec, &catalog, &memory)? {
+        let need_cuda = crate::script::cuda_of_image(&image);
+        let usable = candidates(spec, &catalog, &memory)?;
+        for gpu in cuda_capable(usable, need_cuda.as_deref(), &mut warnings)? {
             let measured = self
                 .store
                 .throughput(&gpu.id, method_name(spec.method), 5)
@@ -155,7 +157,8 @@ impl Trainpod {
         }
         let gpu = choices.remove(0);
         choices.truncate(4);
-        let deadline_secs = deadline_secs(spec, gpu.price_per_hour);
+        let deadline_secs =
+            super::budget::deadline_secs(spec.budget_usd, gpu.price_per_hour, spec.max_hours);
         warnings.extend(plan_warnings(&hp, &dataset, &gpu, deadline_secs));
         let plan = Plan {
             job_id,
@@ -344,6 +347,48 @@ fn availability_query(spec: &JobSpec) -> GpuCatalogQuery {
     }
 }
 
+/// The GPUs whose hosts can run an image built for CUDA `need` (the create asks for such a host;
+/// a GPU type none of whose free hosts has it would be refused for capacity). A GPU whose
+/// catalog entry names no CUDA versions is kept: the create's constraint still applies.
+fn cuda_capable<'a>(
+    gpus: Vec<&'a GpuType>,
+    need: Option<&str>,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<&'a GpuType>> {
+    let Some(need) = need.and_then(cuda_number) else {
+        return Ok(gpus);
+    };
+    let fits = |g: &GpuType| {
+        g.cuda_versions.is_empty()
+            || g.cuda_versions
+                .iter()
+                .any(|c| c.available && cuda_number(&c.version).is_some_and(|v| v >= need))
+    };
+    let (capable, short): (Vec<&GpuType>, Vec<&GpuType>) = gpus.into_iter().partition(|g| fits(g));
+    let need_text = format!("{}.{}", need.0, need.1);
+    for g in &short {
+        warnings.push(format!(
+            "{} has no free host with CUDA {need_text} or newer, which the image needs: it is              left out",
+            g.id
+        ));
+    }
+    if capable.is_empty() {
+        return Err(Error::new(
+            ErrorKind::CapacityUnavailable,
+            format!(
+                "no GPU that fits the model has a free host with CUDA {need_text} or newer, which                  the image needs: retry later, add GPU types, or use an image built for an older                  CUDA"
+            ),
+        ));
+    }
+    Ok(capable)
+}
+
+/// `12.8` as (12, 8), compared numerically (12.10 is above 12.9).
+fn cuda_number(v: &str) -> Option<(u32, u32)> {
+    let (major, minor) = v.split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
 fn availability_name(a: Availability) -> String {
     match a {
         Availability::None => "none",
@@ -414,18 +459,6 @@ fn train_tokens(hp: &Hyperparameters, dataset: &DatasetSummary) -> f64 {
     dataset.tokens.per_epoch * hp.epochs
 }
 
-/// What the budget buys at `price_per_hour`, or `max_hours` when shorter.
-fn deadline_secs(spec: &JobSpec, price_per_hour: f64) -> u64 {
-    let bought = if price_per_hour > 0.0 {
-        spec.budget_usd / price_per_hour * 3600.0
-    } else {
-        f64::MAX
-    };
-    let capped = spec.max_hours.map_or(bought, |h| bought.min(h * 3600.0));
-    // At most a week: the longest token lifetime.
-    capped.min(7.0 * 24.0 * 3600.0).floor() as u64
-}
-
 fn plan_warnings(
     hp: &Hyperparameters,
     dataset: &DatasetSummary,
@@ -465,4 +498,39 @@ fn plan_warnings(
         ));
     }
     warnings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gpu(id: &str, cudas: &[(&str, bool)]) -> GpuType {
+        let versions: Vec<serde_json::Value> = cudas
+            .iter()
+            .map(|(v, a)| serde_json::json!({"version": v, "available": a}))
+            .collect();
+        serde_json::from_value(serde_json::json!({"id": id, "cudaVersions": versions}))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn gpus_whose_free_hosts_lack_the_images_cuda_are_left_out_with_a_warning() {
+        let old = gpu("OLD", &[("12.4", true), ("12.8", false)]);
+        let new = gpu("NEW", &[("12.4", true), ("12.10", true)]);
+        let unknown = gpu("UNKNOWN", &[]);
+        let mut warnings = Vec::new();
+        let kept = cuda_capable(vec![&old, &new, &unknown], Some("12.8"), &mut warnings)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let ids: Vec<&str> = kept.iter().map(|g| g.id.as_str()).collect();
+        assert_eq!(ids, ["NEW", "UNKNOWN"]);
+        assert!(
+            warnings[0].contains("OLD") && warnings[0].contains("12.8"),
+            "{warnings:?}"
+        );
+        let err = cuda_capable(vec![&old], Some("12.8"), &mut warnings).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::CapacityUnavailable);
+        assert!(err.to_string().contains("CUDA 12.8"), "{err}");
+        let any = cuda_capable(vec![&old], None, &mut warnings).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(any.len(), 1);
+    }
 }

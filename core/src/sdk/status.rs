@@ -23,8 +23,11 @@ pub struct JobStatus {
     pub attempt: u32,
     /// Where the job is.
     pub state: JobState,
-    /// Why it ended, when it did not succeed.
+    /// Why it ended, when it did not succeed: a stable code (the failed stage, `deadline`,
+    /// `pod_vanished`, `cuda_unsupported`, `container_restarted`, ...).
     pub reason: String,
+    /// What happened, in plain words, with what to do; empty while the job runs as it should.
+    pub cause: String,
     /// The pod of this attempt.
     pub pod_id: Option<String>,
     /// Optimizer steps done.
@@ -37,7 +40,8 @@ pub struct JobStatus {
     pub loss: Option<f64>,
     /// Seconds until training ends, from the pace so far; `None` before training.
     pub eta_secs: Option<u64>,
-    /// What the pod has cost so far, USD (price x time since creation).
+    /// What the job has cost so far across its attempts, USD: each pod's price x its time, or
+    /// RunPod's billing for a pod that went away. It stops growing when the job ends.
     pub cost_usd: f64,
     /// The job's budget, USD.
     pub budget_usd: f64,
@@ -100,6 +104,8 @@ impl Follow<'_> {
             self.tp.pull_log_events(&self.job_id).await?;
         }
         let job = self.tp.job(&self.job_id).await?;
+        // A pod that went away without a word would leave this loop waiting forever.
+        let job = self.tp.notice_gone(job).await?;
         if self.attempt != Some(job.attempt) {
             // A new attempt (retry) starts its events from the first batch.
             self.attempt = Some(job.attempt);
@@ -155,20 +161,41 @@ impl Trainpod {
         })
     }
 
-    /// The job's status now.
+    /// The job's status now. A live job that has gone quiet has its pod looked up (at most every
+    /// 30 s per job), and is ended if RunPod no longer has it.
     pub async fn status(&self, job_id: &str) -> Result<JobStatus> {
         let job = self.job(job_id).await?;
+        let job = self.notice_gone(job).await?;
         self.status_of(&job).await
+    }
+
+    /// `job`, or the job ended as `pod_vanished` when it is live, has been quiet for a while,
+    /// and RunPod no longer has its pod. A failed lookup leaves it to the reconciler.
+    pub(crate) async fn notice_gone(&self, job: JobRecord) -> Result<JobRecord> {
+        let now = self.clock.now_unix_secs();
+        if !self.worth_a_look(&job, now) {
+            return Ok(job);
+        }
+        let lease = self.reconcile.lease_secs;
+        match crate::jobs::end_if_gone(&self.runpod, self.store.as_ref(), &job, now, lease).await {
+            Ok(Some(ended)) => Ok(ended),
+            Ok(None) | Err(_) => Ok(job),
+        }
+    }
+
+    /// Whether a live job with a pod has been quiet long enough, and was not looked at lately.
+    fn worth_a_look(&self, job: &JobRecord, now: u64) -> bool {
+        let created = job.started_at.unwrap_or(job.created_at);
+        let heard = job.last_heartbeat.unwrap_or(created);
+        let quiet = !job.state.is_final()
+            && job.pod_id.is_some()
+            && now.saturating_sub(created) >= crate::jobs::LIST_GRACE_SECS
+            && now.saturating_sub(heard) >= QUIET_SECS;
+        quiet && self.looks.due(&job.id, now, LOOK_EVERY_SECS)
     }
 
     pub(crate) async fn status_of(&self, job: &JobRecord) -> Result<JobStatus> {
         let now = self.clock.now_unix_secs();
-        let end = if job.state.is_final() {
-            job.updated_at
-        } else {
-            now
-        };
-        let billed = job.started_at.map_or(0, |start| end.saturating_sub(start));
         let progress = match (job.state, job.step, job.max_steps) {
             (JobState::Succeeded, _, _) => 1.0,
             (_, Some(step), Some(total)) if total > 0 => (step as f64 / total as f64).min(1.0),
@@ -180,13 +207,14 @@ impl Trainpod {
             attempt: job.attempt,
             state: job.state,
             reason: job.reason.clone(),
+            cause: job.cause.clone(),
             pod_id: job.pod_id.clone(),
             step: job.step,
             total_steps: job.max_steps,
             progress,
             loss: job.loss,
             eta_secs: eta(job, now),
-            cost_usd: job.price_per_hour * billed as f64 / 3600.0,
+            cost_usd: super::budget::job_cost(job, now),
             budget_usd: job.budget_usd,
             price_per_hour: job.price_per_hour,
             last_heartbeat: job.last_heartbeat,
@@ -225,6 +253,36 @@ impl Trainpod {
             ..LogQuery::default()
         };
         self.runpod.pod_logs(&pod, &query).await
+    }
+}
+
+/// A live pod reports at least every 30 s (its heartbeat): this long without a word, its pod is
+/// worth looking up.
+const QUIET_SECS: u64 = 90;
+/// How often one job's pod is looked up by `status` and `follow`.
+const LOOK_EVERY_SECS: u64 = 30;
+
+/// When each job's pod was last looked up, so that a page polling `status` does not ask RunPod
+/// on every call.
+#[derive(Debug, Default)]
+pub(crate) struct Looks(std::sync::Mutex<std::collections::HashMap<String, u64>>);
+
+impl Looks {
+    /// Whether `job` may be looked at now (and if so, it is marked as looked at).
+    fn due(&self, job: &str, now: u64, every: u64) -> bool {
+        let mut looks = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if looks
+            .get(job)
+            .is_some_and(|at| now.saturating_sub(*at) < every)
+        {
+            return false;
+        }
+        // Bounded: an old entry only delays one look by `every`.
+        if looks.len() >= 10_000 {
+            looks.clear();
+        }
+        looks.insert(job.to_owned(), now);
+        true
     }
 }
 

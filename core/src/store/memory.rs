@@ -97,6 +97,18 @@ impl Store for MemoryStore {
         Ok(self.state().jobs.get(id).cloned())
     }
 
+    async fn live_jobs(&self) -> Result<Vec<JobRecord>> {
+        let mut jobs: Vec<JobRecord> = self
+            .state()
+            .jobs
+            .values()
+            .filter(|j| !j.state.is_final())
+            .cloned()
+            .collect();
+        jobs.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(jobs)
+    }
+
     async fn update_job(&self, job: &JobRecord, expected: JobState) -> Result<bool> {
         let mut state = self.state();
         match state.jobs.get_mut(&job.id) {

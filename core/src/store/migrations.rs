@@ -34,6 +34,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "job_config",
         sql: include_str!("../../migrations/0004_job_config.sql"),
     },
+    Migration {
+        version: 5,
+        name: "job_costs",
+        sql: include_str!("../../migrations/0005_job_costs.sql"),
+    },
 ];
 
 pub(crate) const CREATE_TABLE: &str = "create table if not exists trainpod_schema_migrations (

@@ -83,6 +83,10 @@ pub trait Store: Send + Sync + Debug {
     /// The job with this id, if any.
     async fn get_job(&self, id: &str) -> Result<Option<JobRecord>>;
 
+    /// Every job not in a final state, oldest first: each must have a live pod or be on its way
+    /// to one, which the reconciler checks.
+    async fn live_jobs(&self) -> Result<Vec<JobRecord>>;
+
     /// Replace a job's row, only if it is still in `expected` for the same attempt (compare and
     /// set): `false` when another writer moved it first.
     async fn update_job(&self, job: &JobRecord, expected: JobState) -> Result<bool>;

@@ -43,6 +43,19 @@ pub struct JobRecord {
     /// attempt of it); empty for a job recorded by hand. Shared, not owned: the row is copied on
     /// every metric batch, and the plan is kilobytes that no batch changes.
     pub config: Arc<str>,
+    /// The settled cost of the attempts before this one, USD: the budget is the job's, so a
+    /// retry may spend only what they left.
+    pub spent_usd: f64,
+    /// This attempt's settled cost, USD, once its pod is gone (from RunPod's billing where it
+    /// answers); `None` while the pod may still bill, when the cost is price x time.
+    pub cost_usd: Option<f64>,
+    /// Why the job is where it is, in plain words (what failed, what the pod's log showed);
+    /// empty while it runs as it should.
+    pub cause: String,
+    /// The GPU type this attempt's pod was placed on; empty before it has one.
+    pub gpu_id: String,
+    /// The data center this attempt's pod was placed in; empty when unknown.
+    pub data_center_id: String,
 }
 
 impl JobRecord {
@@ -67,6 +80,11 @@ impl JobRecord {
             max_steps: None,
             loss: None,
             config: Arc::from(""),
+            spent_usd: 0.0,
+            cost_usd: None,
+            cause: String::new(),
+            gpu_id: String::new(),
+            data_center_id: String::new(),
         }
     }
 }

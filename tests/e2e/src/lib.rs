@@ -42,6 +42,8 @@ pub struct AppState {
     pub cut_dataset_after: Option<usize>,
     /// Answer 503 to metrics while set.
     pub metrics_down: bool,
+    /// Answer 503 to the artifact manifest while set.
+    pub artifacts_down: bool,
     /// Metric batches taken, by batch number (a replay with the same body is not stored twice).
     pub batches: BTreeMap<u64, Value>,
     /// Metric POSTs received, including replays and refusals.
@@ -243,6 +245,9 @@ async fn artifacts(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<String, StatusCode> {
+    if state.lock().unwrap().artifacts_down {
+        return Err(StatusCode::SERVICE_UNAVAILABLE);
+    }
     authorized(
         &tokens,
         &headers,
@@ -426,6 +431,7 @@ pub async fn create_pod(client: &Client, name: &str, bundle: Option<&Bundle>) ->
         gpu: Some(GpuRequest {
             id: "NVIDIA GeForce RTX 4090".into(),
             count: 1,
+            min_cuda_version: None,
         }),
         ..CreatePodRequest::default()
     };
@@ -482,6 +488,23 @@ pub fn postgres_url() -> Option<String> {
             None
         }
     }
+}
+
+/// A database of its own on the test Postgres (`TRAINPOD_TEST_DATABASE_URL`), for a test whose
+/// reconciler must see only its own jobs: a store serves one RunPod account, and a reconciler
+/// ends every live job whose pod its RunPod does not have. `None` to skip, as `postgres_url`.
+pub async fn postgres_database(prefix: &str) -> Option<String> {
+    let url = postgres_url()?;
+    let name = unique_id(prefix).replace('-', "_").to_ascii_lowercase();
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {url}: {e}"));
+    let create = format!("create database {name}");
+    sqlx::Executor::execute(&mut conn, sqlx::raw_sql(sqlx::AssertSqlSafe(create)))
+        .await
+        .unwrap_or_else(|e| panic!("create database {name}: {e}"));
+    let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
+    Some(format!("{base}/{name}"))
 }
 
 /// An id no earlier run used (tests share one Postgres across runs).

@@ -33,6 +33,7 @@ async fn a_script_that_exits_is_restarted_and_the_reconciler_ends_it() {
             stale_after_secs: 600,
             provision_timeout_secs: 2,
             lease_secs: 60,
+            ..ReconcilePolicy::default()
         })
         .build()
         .await
@@ -47,6 +48,7 @@ async fn a_script_that_exits_is_restarted_and_the_reconciler_ends_it() {
         gpu: Some(GpuRequest {
             id: "NVIDIA GeForce RTX 4090".into(),
             count: 1,
+            min_cuda_version: None,
         }),
         ..CreatePodRequest::default()
     };

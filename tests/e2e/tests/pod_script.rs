@@ -4,6 +4,7 @@
 //! to that request (`POD_FAILURE_LATENCY` lines, summarised by `bench/pod_failures.sh`).
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -106,6 +107,13 @@ impl Case {
         PodRun::start(&bundle, &home, &self.pod_id, &self.pod_key, extra)
     }
 
+    /// Starts the pod's container again after everything in it died, as RunPod restarts a
+    /// container whose main process ended: the same pod, home and bundle.
+    async fn restart(&self, script: &PodScript, home: &std::path::Path) -> PodRun {
+        let bundle = generate(script).unwrap();
+        PodRun::start(&bundle, home, &self.pod_id, &self.pod_key, &[])
+    }
+
     /// Waits for the terminate request, then ends the pod's processes. Returns when the
     /// terminate was seen, how many terminate requests were made, and the final event.
     async fn finish(&self, pod: PodRun, case: &str) -> (f64, usize, Option<Value>) {
@@ -145,6 +153,8 @@ fn test_runtime(emu: &Emulator) -> PodRuntime {
         progress_s: 1,
         upload_reserve_s: 30,
         final_budget_s: 6,
+        // An app that does not answer the check-in is not waited on for long here.
+        checkin_budget_s: 3,
         requirements: vec![],
         ..PodRuntime::default()
     }
@@ -231,9 +241,11 @@ async fn success_reports_events_uploads_and_terminates() {
     assert_eq!(manifest[0]["path"], "adapter.bin");
     assert_eq!(manifest[0]["sha256"], sha256_hex(b"weights"));
     assert_eq!(s.uploads["job-ok/adapter.bin"], b"weights");
-    // Batch numbers are unique and gap-free across bash and Python senders.
+    // The check-in came first (batch 0); then batch numbers are unique and gap-free across
+    // bash and Python senders.
     let numbers: Vec<u64> = s.batches.keys().copied().collect();
-    assert_eq!(numbers, (1..=numbers.len() as u64).collect::<Vec<_>>());
+    assert_eq!(numbers, (0..numbers.len() as u64).collect::<Vec<_>>());
+    assert_eq!(s.batches[&0]["events"][0]["type"], "checkin");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -395,6 +407,8 @@ async fn app_unreachable_at_the_end_still_terminates() {
         t.url = format!("http://{closed}/metrics/{}", c.job);
     }
     script.artifacts = Artifacts::None;
+    // The final status is held for the app within the reserve, then the pod ends.
+    script.runtime.upload_reserve_s = 4;
     let pod = c.run(&script).await;
     let output_has_final = pod.home.join("state/final.json");
     let home = pod.home.clone();
@@ -412,6 +426,119 @@ async fn app_unreachable_at_the_end_still_terminates() {
     let fin: Value =
         serde_json::from_str(&std::fs::read_to_string(output_has_final).unwrap()).unwrap();
     assert_eq!(fin["status"], "succeeded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_down_when_training_ends_and_back_within_the_reserve_loses_nothing() {
+    let mut c = Case::new("job-back").await;
+    // Training that takes a moment, so that the app goes down while it runs.
+    let slow = format!("sleep 3 && {EMIT_AND_WRITE}");
+    let pod = c.run(&c.good_script(&["bash", "-c", &slow])).await;
+    let started = pod.home.join("state/started");
+    assert!(
+        eventually(Duration::from_secs(30), || started.exists()).await,
+        "the pod never started its stages: {}",
+        pod.output()
+    );
+    {
+        let mut s = c.app.state.lock().unwrap();
+        s.metrics_down = true;
+        s.artifacts_down = true;
+    }
+    // Training ends while the app is down; the upload keeps trying within its reserve.
+    let trained = pod.home.join("state/reserve_until");
+    assert!(
+        eventually(Duration::from_secs(60), || trained.exists()).await,
+        "training never ended: {}",
+        pod.output()
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(c.app.state.lock().unwrap().completed.is_none());
+    {
+        let mut s = c.app.state.lock().unwrap();
+        s.metrics_down = false;
+        s.artifacts_down = false;
+    }
+    let (_, _, fin) = c.finish(pod, "app_back").await;
+    assert_eq!(fin.expect("final")["data"]["status"], "succeeded");
+    let s = c.app.state.lock().unwrap();
+    assert_eq!(
+        s.job_states["job-back"],
+        trainpod::jobs::JobState::Succeeded
+    );
+    assert_eq!(s.uploads["job-back/adapter.bin"], b"weights");
+}
+
+/// Kills every process of a pod run (its main process, the worker's own group, the trainer),
+/// as the death of a container's main process takes the container with it.
+async fn container_dies(pod: PodRun) -> PathBuf {
+    let home = pod.home.clone();
+    let pattern = home.join("bundle").display().to_string();
+    let _ = tokio::process::Command::new("pkill")
+        .args(["-KILL", "-f", &pattern])
+        .status()
+        .await;
+    pod.kill_all().await;
+    home
+}
+
+/// Runs a job until it trains, then kills its container; returns the case, script and home.
+async fn trains_then_dies(job: &str) -> (Case, PodScript, PathBuf) {
+    let mut c = Case::new(job).await;
+    let script = c.good_script(&["sleep", "30"]);
+    let pod = c.run(&script).await;
+    let stage = pod.home.join("state/stage");
+    let training = eventually(Duration::from_secs(30), || {
+        std::fs::read_to_string(&stage).is_ok_and(|s| s == "training")
+    })
+    .await;
+    assert!(training, "never trained: {}", pod.output());
+    let home = container_dies(pod).await;
+    (c, script, home)
+}
+
+fn trainings(app: &App) -> usize {
+    let s = app.state.lock().unwrap();
+    s.events()
+        .iter()
+        .filter(|e| e["type"] == "stage" && e["stage"] == "training")
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_container_with_its_state_reports_and_never_trains_again() {
+    let (c, script, home) = trains_then_dies("job-restart").await;
+    // The volume kept the pod's state: the new container finds the attempt it never finished.
+    let pod = c.restart(&script, &home).await;
+    let (_, _, fin) = c.finish(pod, "restarted").await;
+    let fin = fin.expect("the final status reached the app");
+    assert_eq!(fin["data"]["status"], "failed", "{fin}");
+    assert_eq!(fin["data"]["reason"], "container_restarted", "{fin}");
+    assert!(decode(&fin["data"]["cause_b64"]).contains("never runs twice"));
+    assert_eq!(trainings(&c.app), 1, "training ran once");
+    let state = c.app.state.lock().unwrap().job_states["job-restart"];
+    assert_eq!(state, trainpod::jobs::JobState::Failed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_container_on_a_wiped_disk_is_refused_at_check_in() {
+    let (c, script, home) = trains_then_dies("job-wiped").await;
+    // Container disk is wiped on restart: nothing of the first run is left in the pod.
+    for entry in std::fs::read_dir(&home).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).unwrap();
+        } else {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+    let pod = c.restart(&script, &home).await;
+    let (_, _, _) = c.finish(pod, "wiped").await;
+    assert_eq!(trainings(&c.app), 1, "training ran once");
+    let s = c.app.state.lock().unwrap();
+    assert_eq!(s.job_states["job-wiped"], trainpod::jobs::JobState::Failed);
+    assert!(s.terminate_requested, "the app ends the restarted pod too");
+    assert!(!home.join("state/started").exists(), "no stage ran");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use trainpod::jobs::{JobState, ReconcilePolicy, reconcile};
 use trainpod::store::{self, JobRecord, Store};
-use trainpod_e2e::{create_pod, emulator_client, postgres_url, unix_now};
+use trainpod_e2e::{create_pod, emulator_client, postgres_database, unix_now};
 use trainpod_emulator::Emulator;
 
 fn job(id: &str, pod_id: &str, now: u64) -> JobRecord {
@@ -60,7 +60,7 @@ async fn ends_what_must_end(store: Arc<dyn Store>) {
     actions.sort_by(|a, b| a.pod_id.cmp(&b.pod_id));
     let mut got: Vec<(String, &str, Option<JobState>)> = actions
         .iter()
-        .map(|a| (a.pod_id.clone(), a.reason, a.job_state))
+        .map(|a| (a.pod_id.clone().unwrap_or_default(), a.reason, a.job_state))
         .collect();
     got.sort();
     let mut want = vec![
@@ -95,13 +95,17 @@ async fn reconcile_on_memory_and_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_on_postgres() {
-    let Some(url) = postgres_url() else { return };
+    let Some(url) = postgres_database("reconcile").await else {
+        return;
+    };
     ends_what_must_end(store::open(&url).await.unwrap()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_reconcilers_on_one_postgres_terminate_each_pod_once() {
-    let Some(url) = postgres_url() else { return };
+    let Some(url) = postgres_database("reconcile").await else {
+        return;
+    };
     let emu = Emulator::start().await.unwrap();
     let c = emulator_client(&emu);
     let tag = unique("race");

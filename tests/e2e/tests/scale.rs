@@ -25,7 +25,7 @@ use tokio::process::{Child, Command};
 use trainpod::jobs::JobState;
 use trainpod::store::Store;
 use trainpod::token::{IssueRequest, KeyRing, Purpose, Tokens, generate_secret};
-use trainpod_e2e::{fresh_dir, postgres_url, unique_id};
+use trainpod_e2e::{fresh_dir, postgres_database, unique_id};
 use trainpod_emulator::Emulator;
 
 const INSTANCES: usize = 4;
@@ -186,7 +186,9 @@ async fn run_pod(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_through_four_instances_survive_faults() {
-    let Some(db) = postgres_url() else { return };
+    let Some(db) = postgres_database("scale").await else {
+        return;
+    };
     let jobs: usize = std::env::var("TRAINPOD_SCALE_JOBS")
         .ok()
         .and_then(|n| n.parse().ok())

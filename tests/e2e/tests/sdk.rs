@@ -11,7 +11,7 @@ use trainpod::jobs::JobState;
 use trainpod::sdk::{DatasetRef, JobSpec, Plan, Trainpod};
 use trainpod::token::{IssueRequest, KeyRing, Purpose, generate_secret};
 use trainpod::{Error, ErrorKind};
-use trainpod_e2e::{create_pod, emulator_client, fresh_dir, postgres_url, unique_id};
+use trainpod_e2e::{create_pod, emulator_client, fresh_dir, postgres_database, unique_id};
 use trainpod_emulator::{ACCOUNT_KEY, Emulator};
 
 const T0: u64 = 1_900_000_000;
@@ -28,10 +28,11 @@ async fn setup(name: &str) -> Setup {
     setup_on(name, "memory:").await
 }
 
-/// The stores the lifecycle runs on: memory, SQLite, and Postgres when there is one.
-fn stores() -> Vec<String> {
+/// The stores the lifecycle runs on: memory, SQLite, and Postgres when there is one (a database
+/// of its own: a store serves one RunPod account, and this test's emulator is its account).
+async fn stores() -> Vec<String> {
     let mut urls = vec!["memory:".to_owned(), "sqlite::memory:".to_owned()];
-    urls.extend(postgres_url());
+    urls.extend(postgres_database("sdk").await);
     urls
 }
 
@@ -266,7 +267,7 @@ async fn deploy_after_a_5xx_after_create_makes_one_pod_and_deploying_again_chang
 
 #[tokio::test]
 async fn a_job_runs_to_succeeded_through_its_metric_batches() {
-    for store in stores() {
+    for store in stores().await {
         let job = unique_id("life");
         lifecycle(setup_on("life", &store).await, &job).await;
     }
@@ -399,7 +400,7 @@ async fn replayed_batches_are_taken_once_and_a_conflicting_one_is_refused() {
 
 #[tokio::test]
 async fn cancel_then_retry_starts_a_new_attempt_that_old_tokens_cannot_touch() {
-    for store in stores() {
+    for store in stores().await {
         let job = unique_id("retry");
         cancel_and_retry(setup_on("retry", &store).await, &job).await;
     }

@@ -158,13 +158,28 @@ watchdog() {
   terminate_forever
 }
 
+# hold_s: how long the final status may wait for the app. Once training has ended, the plan
+# reserved upload_reserve_s + final_budget_s for the upload and this report: what the upload
+# left of that window is spent holding the pod for an app that is down, never past the deadline.
+hold_s() {
+  local now until budget
+  now=$(date +%s)
+  budget=$(val final_budget_s)
+  until=$(cat "$STATE/reserve_until" 2>/dev/null || echo 0)
+  ((until - now > budget)) && budget=$((until - now))
+  (($(val deadline_unix) - 3 - now < budget)) && budget=$(($(val deadline_unix) - 3 - now))
+  ((budget > 0)) || budget=1
+  echo "$budget"
+}
+
 # ---- the end, on every path (in the supervisor) ----
+# finish RC [REASON]: REASON overrides the failed stage as the final status's reason.
 finish() {
   local rc=$1
   set +e
   STAGE=$(cat "$STATE/stage" 2>/dev/null || echo init)
   CAUSE=$(cat "$STATE/cause" 2>/dev/null)
-  local status=failed reason=$STAGE
+  local status=failed reason=${2:-$STAGE}
   if ((rc == 0)); then status=succeeded reason=; fi
   ((rc == 124)) && reason=deadline
   log "final: $status (stage $STAGE, exit code $rc) ${CAUSE}"
@@ -172,8 +187,40 @@ finish() {
   spool final "\"status\":\"$status\",\"reason\":\"$reason\",\"exit_code\":$rc,\"cause_b64\":\"$(
     printf '%s' "$CAUSE" | base64 -w0
   )\",\"log_tail_b64\":\"$(tail -c 20000 "$LOG" 2>/dev/null | base64 -w0)\"" || true
-  flush "$(val final_budget_s)" || log "the app did not take the final status; it stays in the pod log"
+  flush "$(hold_s)" || log "the app did not take the final status; it stays in the pod log"
   terminate_forever
+}
+
+# ---- check-in: an attempt runs in one container only ----
+# RunPod restarts a container whose main process ended. The pod's state lives on its volume, so
+# a restarted container finds the marker of a run that never finished and reports that instead
+# of training again. Where the state did not survive, the app tells: the first container's
+# check-in (batch 0, with a boot id made at each start) is accepted and its resends are
+# replays; another boot's is refused with 409, and the app ends the job.
+checkin() {
+  local url code boot body end
+  url=$(val metrics_url)
+  [[ -n $url ]] || return 0
+  boot=$(cat /proc/sys/kernel/random/uuid 2>/dev/null || echo "$(date +%s%N)-$$-$RANDOM")
+  body=$STATE/checkin.json
+  printf '{"job":"%s","attempt":%s,"batch":0,"events":[{"n":0,"source":"bootstrap","type":"checkin","stage":"init","ts":%s,"data":{"boot":"%s"}}]}\n' \
+    "$(val job_id)" "$(val attempt)" "$(date +%s)" "$boot" >"$body"
+  end=$(($(date +%s) + $(val checkin_budget_s)))
+  while :; do
+    code=$(curl -sS -o /dev/null -w '%{http_code}' --connect-timeout 3 --max-time 10 \
+      -H @"$(header_file metrics "$(val metrics_token)")" -H 'Content-Type: application/json' \
+      --data-binary @"$body" "$url" 2>/dev/null) || code=000
+    case $code in
+      2??) return 0 ;;
+      409) return 2 ;;
+      # The token is refused for good: nothing will be reported, as with any batch.
+      401 | 403) : >"$STATE/metrics.disabled" && return 0 ;;
+    esac
+    (($(date +%s) < end)) || break
+    sleep 2
+  done
+  log "the app did not answer the check-in (last answer $code); running on (the volume's marker guards restarts)"
+  return 0
 }
 
 # group_busy PGID: whether a live (not zombie) process is left in the process group.
@@ -207,9 +254,24 @@ supervise() {
   if [[ -s $STATE/final.json ]]; then
     # A restarted container: the job already ended. Resend what is left, then terminate.
     log "restarted after the job ended: terminating"
-    flush "$(val final_budget_s)" || true
+    flush "$(hold_s)" || true
     terminate_forever
   fi
+  if [[ -e $STATE/started ]]; then
+    # A restarted container whose attempt ran in an earlier one that died mid-run.
+    STAGE=$(cat "$STATE/stage" 2>/dev/null || echo init)
+    printf 'RunPod restarted the container after its main process ended (during %s); an attempt never runs twice: retry the job' \
+      "$STAGE" >"$STATE/cause"
+    log "restarted during stage $STAGE: not running the attempt again"
+    finish 70 container_restarted
+  fi
+  local verdict=0
+  checkin || verdict=$?
+  if ((verdict == 2)); then
+    log "the app says this attempt already ran in an earlier container: terminating"
+    terminate_forever
+  fi
+  date +%s >"$STATE/started"
   local termed=0 rc=0 worker
   trap 'termed=1' TERM INT HUP
   watchdog &
@@ -358,6 +420,8 @@ train() {
   else
     run_child timeout --foreground -k 10 "$left" "$PYTHON" -u "$BUNDLE/trainer.py" || rc=$?
   fi
+  # From here the plan's reserve (upload, then the final report) is the pod's to spend.
+  echo $(($(date +%s) + $(val upload_reserve_s) + $(val final_budget_s))) >"$STATE/reserve_until"
   ((rc == 0)) && return 0
   case $rc in
     12) exit 12 ;; # the trainer's own preflight failed; it wrote the stage and the cause
@@ -370,6 +434,9 @@ train() {
 upload() {
   stage uploading
   [[ $(val artifacts_kind) == none ]] && return 0
+  # Retries until the reserve is spent (an app that is down for minutes loses nothing), then
+  # leaves the rest of the window to the final report.
+  export TRAINPOD_UPLOAD_UNTIL=$(($(date +%s) + $(val upload_reserve_s) - 5))
   run_child timeout -k 10 "$(val upload_reserve_s)" "$PYTHON" "$BUNDLE/upload.py" ||
     fail "the artifact upload failed (see the log tail)"
 }

@@ -29,19 +29,33 @@ def manifest(root):
     return sorted(files, key=lambda f: f["path"])
 
 
-def retry(action, attempts=6):
-    """Run `action`, retrying transient failures with backoff; 4xx other than 408/429 are final."""
-    for attempt in range(attempts):
+def retry_until():
+    """When retries stop: the end of the upload's reserve (the bootstrap sets it), else about a
+    minute from now. An app that is down for a while then loses nothing it comes back within."""
+    until = os.environ.get("TRAINPOD_UPLOAD_UNTIL", "")
+    return float(until) if until.isdigit() else time.time() + 60
+
+
+def retry(action, until=None):
+    """Run `action`, retrying transient failures (5xx, 408, 429, no connection) with backoff
+    until `until` (Unix seconds); other 4xx are final."""
+    until = retry_until() if until is None else until
+    attempt = 0
+    while True:
         try:
             return action()
         except urllib.error.HTTPError as err:
-            if (err.code < 500 and err.code not in (408, 429)) or attempt == attempts - 1:
+            if err.code < 500 and err.code not in (408, 429):
+                raise
+            if time.time() >= until:
                 raise
         except OSError:
-            if attempt == attempts - 1:
+            if time.time() >= until:
                 raise
-        time.sleep(min(30, 2**attempt))
-    raise RuntimeError("unreachable")
+        delay = min(15.0, 2.0**attempt, max(0.0, until - time.time()))
+        print(f"upload: the app is not answering; retrying in {delay:.0f} s", file=sys.stderr)
+        time.sleep(delay)
+        attempt += 1
 
 
 def post_json(url, token, body):

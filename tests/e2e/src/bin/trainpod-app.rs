@@ -47,6 +47,7 @@ async fn main() {
             stale_after_secs: stale,
             provision_timeout_secs: provision,
             lease_secs: 30,
+            ..ReconcilePolicy::default()
         })
         .build()
         .await

@@ -1,0 +1,251 @@
+//! `reconcile`: the backstop that ends pods nobody should be paying for, and jobs whose pod is
+//! gone. It lists trainpod's pods on the account and terminates any whose job is gone or over,
+//! past its deadline, over its budget, silent too long, stopped, or never started; then it ends
+//! every live job whose pod RunPod no longer has (deleted in the console, lost with its host,
+//! ended at a zero balance, or ended by itself with its final status undelivered). Each action
+//! is claimed in the store first, so several app instances reconciling at once act once; one
+//! failing pod or job is reported and the pass goes on.
+
+mod gone;
+mod startup;
+mod verdict;
+
+pub(crate) use gone::end_if_gone;
+
+use std::collections::HashSet;
+
+use super::state::JobState;
+use crate::error::{Error, ErrorKind, Result};
+use crate::runpod::{Client, Pod, PodStatus};
+use crate::store::{JobRecord, PodActionRecord, Store};
+
+use verdict::{Verdict, unreported, verdict};
+
+/// Pods trainpod creates are named `trainpod-<job id>`.
+pub const POD_PREFIX: &str = "trainpod-";
+
+/// A deploy that has not recorded its pod within this long may be taken over by another, and
+/// its job's pod-less state is no longer "in flight".
+pub const DEPLOY_CLAIM_SECS: u64 = 120;
+
+/// A pod created this recently may not be listed yet: its job is not judged gone before.
+pub(crate) const LIST_GRACE_SECS: u64 = 60;
+
+/// The job id in a trainpod pod name (`trainpod-<job>`, or `trainpod-<job>.<attempt>` for a
+/// retried job's later attempts), if it is one.
+pub fn job_of_pod(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix(POD_PREFIX)?;
+    Some(rest.split_once('.').map_or(rest, |(job, _)| job))
+}
+
+/// When a pod counts as abandoned.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReconcilePolicy {
+    /// Nothing received from the pod for this long once it has reported: terminate (default
+    /// 10 minutes). Measured from when the app received the pod's last batch, never from a time
+    /// the pod sent.
+    pub stale_after_secs: u64,
+    /// Never reported this long after creation (an image pull that backs off, a stuck host, a
+    /// container that fails as it starts): terminate (default 15 minutes). A cause that waiting
+    /// cannot mend (the host's CUDA below the image's, an image that does not exist) ends the
+    /// pod at the first pass that reads it in the pod's log.
+    pub provision_timeout_secs: u64,
+    /// How long a claim on a pod holds before another instance may act again (default 60 s).
+    pub lease_secs: u64,
+    /// Opt-in: a pod that never started (`cuda_unsupported`, `image_pull_failed`,
+    /// `no_container`, `provision_timeout`) is followed by a new attempt on the plan's next GPU
+    /// or data center, within what is left of the job's budget (default off).
+    pub retry_unstarted: bool,
+}
+
+impl Default for ReconcilePolicy {
+    fn default() -> Self {
+        ReconcilePolicy {
+            stale_after_secs: 600,
+            provision_timeout_secs: 900,
+            lease_secs: 60,
+            retry_unstarted: false,
+        }
+    }
+}
+
+/// An action `reconcile` could not complete; the next pass tries it again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReconcileError {
+    /// The stable error code (`NOT_FOUND`, `SERVER_ERROR`, `STORE_UNAVAILABLE`, ...).
+    pub code: &'static str,
+    /// What went wrong and what to do.
+    pub message: String,
+}
+
+impl From<&Error> for ReconcileError {
+    fn from(e: &Error) -> Self {
+        ReconcileError {
+            code: e.code(),
+            message: e.message().to_owned(),
+        }
+    }
+}
+
+/// What `reconcile` did to one pod or job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReconcileAction {
+    /// The pod terminated, or the job's pod found gone; `None` for a job that never got one.
+    pub pod_id: Option<String>,
+    /// Its job, when it has one.
+    pub job_id: Option<String>,
+    /// `orphan`, `job_ended`, `deadline`, `over_budget`, `stale_heartbeat`, `pod_stopped`,
+    /// `cuda_unsupported`, `image_pull_failed`, `no_container`, `provision_timeout`,
+    /// `pod_vanished`, `deploy_abandoned`; `error` when the pod or job could not be looked at.
+    pub reason: &'static str,
+    /// The state the job was moved to, if it was live.
+    pub job_state: Option<JobState>,
+    /// Set when the action failed (the pod may still bill: the next pass tries again).
+    pub error: Option<ReconcileError>,
+}
+
+impl ReconcileAction {
+    fn failed(
+        pod_id: Option<String>,
+        job_id: Option<String>,
+        reason: &'static str,
+        e: &Error,
+    ) -> Self {
+        ReconcileAction {
+            pod_id,
+            job_id,
+            reason,
+            job_state: None,
+            error: Some(e.into()),
+        }
+    }
+}
+
+/// Lists trainpod's pods and terminates the ones that must go, then ends the live jobs whose pod
+/// is gone; returns what it did, an error on each action that failed. Only a pass that cannot
+/// list the pods at all fails as a whole.
+pub async fn reconcile(
+    client: &Client,
+    store: &dyn Store,
+    now: u64,
+    policy: &ReconcilePolicy,
+) -> Result<Vec<ReconcileAction>> {
+    let mut actions = Vec::new();
+    let mut listed = HashSet::new();
+    for pod in client.list_pods().await? {
+        let Some(job_id) = job_of_pod(&pod.name) else {
+            continue;
+        };
+        if pod.status == PodStatus::Terminated {
+            continue;
+        }
+        listed.insert(pod.id.clone());
+        match reconcile_pod(client, store, &pod, job_id, now, policy).await {
+            Ok(Some(action)) => actions.push(action),
+            Ok(None) => {}
+            Err(e) => actions.push(ReconcileAction::failed(
+                Some(pod.id.clone()),
+                Some(job_id.to_owned()),
+                "error",
+                &e,
+            )),
+        }
+    }
+    let live = match store.live_jobs().await {
+        Ok(live) => live,
+        Err(e) => {
+            actions.push(ReconcileAction::failed(None, None, "error", &e));
+            return Ok(actions);
+        }
+    };
+    for job in live {
+        if job.pod_id.as_ref().is_some_and(|p| listed.contains(p)) {
+            continue;
+        }
+        match gone::reconcile_job(client, store, &job, now, policy).await {
+            Ok(Some(action)) => actions.push(action),
+            Ok(None) => {}
+            Err(e) => actions.push(ReconcileAction::failed(
+                job.pod_id.clone(),
+                Some(job.id.clone()),
+                "error",
+                &e,
+            )),
+        }
+    }
+    Ok(actions)
+}
+
+/// One listed pod of trainpod's: its verdict, and if it must go, the claim, the terminate and
+/// its job's end.
+async fn reconcile_pod(
+    client: &Client,
+    store: &dyn Store,
+    pod: &Pod,
+    job_id: &str,
+    now: u64,
+    policy: &ReconcilePolicy,
+) -> Result<Option<ReconcileAction>> {
+    let job = store.get_job(job_id).await?;
+    let startup = if unreported(job.as_ref(), pod) {
+        startup::diagnose(client, pod).await
+    } else {
+        None
+    };
+    let Some(v) = verdict(pod, job.as_ref(), now, policy, startup.as_ref()) else {
+        return Ok(None);
+    };
+    let claim = PodActionRecord {
+        pod_id: pod.id.clone(),
+        job_id: job.as_ref().map(|j| j.id.clone()),
+        action: "terminate".into(),
+        reason: v.reason.into(),
+        acted_at: now,
+    };
+    if !store.claim_pod_action(&claim, policy.lease_secs).await? {
+        return Ok(None); // another instance is on it
+    }
+    terminate_gone_ok(client, &pod.id).await?;
+    let job_state = match (job, v.next) {
+        (Some(job), Some(_)) => end_job(store, job, &v, now).await?,
+        _ => None,
+    };
+    Ok(Some(ReconcileAction {
+        pod_id: Some(pod.id.clone()),
+        job_id: claim.job_id,
+        reason: v.reason,
+        job_state,
+        error: None,
+    }))
+}
+
+/// Terminates a pod; one already gone (404) or terminated (409) is what was wanted.
+async fn terminate_gone_ok(client: &Client, pod_id: &str) -> Result<()> {
+    match client.terminate_pod(pod_id).await {
+        Err(e) if e.kind() == ErrorKind::NotFound || e.status() == Some(409) => Ok(()),
+        other => other,
+    }
+}
+
+/// Moves a live job to the verdict's state with its reason and cause; a writer that moved the
+/// job meanwhile (a final status arriving) wins. Returns the state written, if it was.
+async fn end_job(
+    store: &dyn Store,
+    job: JobRecord,
+    v: &Verdict,
+    now: u64,
+) -> Result<Option<JobState>> {
+    let Some(next) = v.next else {
+        return Ok(None);
+    };
+    let expected = job.state;
+    let ended = JobRecord {
+        state: next,
+        reason: v.reason.into(),
+        cause: v.cause.clone(),
+        updated_at: now,
+        ..job
+    };
+    Ok(store.update_job(&ended, expected).await?.then_some(next))
+}
