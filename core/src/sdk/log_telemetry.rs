@@ -23,6 +23,8 @@ pub const LOG_BATCH_BASE: u64 = 1 << 40;
 const TAIL: u32 = 5000;
 /// How long a read waits for more lines before it stops.
 const QUIET: Duration = Duration::from_millis(300);
+/// Cut streams resumed in one read, at most.
+const MAX_RESUMES: usize = 100;
 
 /// A batch number that is the same whenever the same event is read again.
 fn batch_number(event: &Event) -> u64 {
@@ -50,39 +52,55 @@ impl Trainpod {
         let Some(pod) = job.pod_id.clone() else {
             return Ok(0);
         };
-        let query = LogQuery {
+        let mut query = LogQuery {
             source: Some(LogSource::Container),
             tail: Some(TAIL),
             ..LogQuery::default()
         };
-        let mut stream = match self.runpod.pod_logs(&pod, &query).await {
-            Ok(stream) => stream,
-            // A pod already gone has no log to read; what it said was read before.
-            Err(e) if e.kind() == crate::ErrorKind::NotFound => return Ok(0),
-            Err(e) => return Err(e),
-        };
         let mut new = 0;
-        // The stream stays open for live lines: stop once it has been quiet for a moment.
-        while let Ok(next) = tokio::time::timeout(QUIET, stream.next()).await {
-            let Some(line) = next? else { break };
-            let Some(event) = parse_event_line(&line.line) else {
-                continue;
+        // A stream cut by a proxy or an idle timeout is resumed after its last line, until a
+        // stream stays quiet (it is then open for live lines, and all there was has been read).
+        for _ in 0..MAX_RESUMES {
+            let mut stream = match self.runpod.pod_logs(&pod, &query).await {
+                Ok(stream) => stream,
+                // A pod already gone has no log to read; what it said was read before.
+                Err(e) if e.kind() == crate::ErrorKind::NotFound => return Ok(new),
+                Err(e) => return Err(e),
             };
-            let body = json!({
-                "job": job.id, "attempt": job.attempt, "batch": batch_number(&event), "events": [event],
-            });
-            let body = serde_json::to_vec(&body).unwrap_or_default();
-            // The same caps as a posted batch: a log line is no more trusted than a request.
-            let Ok(checked) = CheckedBatch::parse(&body, self.clock.now_unix_secs()) else {
-                continue;
+            let quiet = loop {
+                let next = match tokio::time::timeout(QUIET, stream.next()).await {
+                    Err(_) => break true,
+                    Ok(Ok(Some(line))) => line,
+                    Ok(Ok(None) | Err(_)) => break false,
+                };
+                let Some(event) = parse_event_line(&next.line) else {
+                    continue;
+                };
+                new += self.ingest_log_event(&job, event).await?;
             };
-            let outcome = ingest_checked(self.store.as_ref(), checked).await?;
-            if !outcome.replay {
-                new += 1;
+            match stream.last_event_id() {
+                Some(id) if !quiet => {
+                    query.last_event_id = Some(id.to_owned());
+                }
+                _ => break,
             }
-            self.end_pod_on_final(&outcome).await;
         }
         Ok(new)
+    }
+
+    /// Ingests one event read from the pod's log as a batch of its own; 1 when it was new.
+    async fn ingest_log_event(&self, job: &crate::store::JobRecord, event: Event) -> Result<usize> {
+        let body = json!({
+            "job": job.id, "attempt": job.attempt, "batch": batch_number(&event), "events": [event],
+        });
+        let body = serde_json::to_vec(&body).unwrap_or_default();
+        // The same caps as a posted batch: a log line is no more trusted than a request.
+        let Ok(checked) = CheckedBatch::parse(&body, self.clock.now_unix_secs()) else {
+            return Ok(0);
+        };
+        let outcome = ingest_checked(self.store.as_ref(), checked).await?;
+        self.end_pod_on_final(&outcome).await;
+        Ok(usize::from(!outcome.replay))
     }
 }
 

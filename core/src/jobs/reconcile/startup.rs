@@ -84,10 +84,13 @@ pub(crate) fn classify(pod: &Pod, system_log: &[String]) -> Option<Startup> {
             .find(|l| pred(&l.to_ascii_lowercase()))
             .map(|l| quote(l))
     };
-    if let Some(line) = newest(&|l| {
+    let cuda = system_log.iter().rev().find(|l| {
+        let l = l.to_ascii_lowercase();
         l.contains("nvidia-container-cli") && (l.contains("cuda>=") || l.contains("cuda >="))
-    }) {
-        return Some(Startup::Cuda(line));
+    });
+    if let Some(line) = cuda {
+        // The runtime's long preamble says little; the requirement is what matters.
+        return Some(Startup::Cuda(quote_from(line, "nvidia-container-cli")));
     }
     if let Some(line) = newest(&|l| {
         (l.contains("pull") || l.contains("image"))
@@ -104,6 +107,14 @@ pub(crate) fn classify(pod: &Pod, system_log: &[String]) -> Option<Startup> {
         return Some(Startup::PullBackoff(line));
     }
     (pod.status == PodStatus::Running && !pod.container_runs()).then_some(Startup::NoContainer)
+}
+
+/// [`quote`] of `line` from where `needle` starts in it (with "…" for what is left out).
+fn quote_from(line: &str, needle: &str) -> String {
+    match line.find(needle) {
+        Some(0) | None => quote(line),
+        Some(at) => quote(&format!("…{}", &line[at..])),
+    }
 }
 
 /// A log line as a cause quotes it: control characters replaced, at most 300 characters.
@@ -142,6 +153,16 @@ mod tests {
         ]);
         let got = classify(&pod("RUNNING", None), &log).unwrap_or_else(|| panic!("none"));
         assert!(matches!(&got, Startup::Cuda(l) if l.contains("cuda>=12.8")));
+        // A long runtime preamble does not push the requirement out of the quote.
+        let long = lines(&[&format!(
+            "error starting container: {}: error running hook #0: nvidia-container-cli:              requirement error: unsatisfied condition: cuda>=12.8",
+            "OCI runtime create failed ".repeat(20)
+        )]);
+        let got = classify(&pod("RUNNING", None), &long).unwrap_or_else(|| panic!("none"));
+        assert!(
+            matches!(&got, Startup::Cuda(l) if l.contains("cuda>=12.8")),
+            "{got:?}"
+        );
         assert!(got.is_final());
         assert_eq!(got.reason(), "cuda_unsupported");
         assert!(got.cause(30).contains("older than the image needs"));

@@ -1,6 +1,8 @@
 // GET or POST /api/cron/reconcile, for a scheduler (Vercel Cron sends GET with
-// `Authorization: Bearer $CRON_SECRET`): terminates every trainpod pod nobody should pay for
-// (stale heartbeat, past its deadline, over budget, or orphaned) and answers what it did.
+// `Authorization: Bearer $CRON_SECRET`; vercel.json runs it every minute): terminates every
+// trainpod pod nobody should pay for (stale heartbeat, past its deadline, over budget, stopped,
+// never started, or orphaned), ends every job whose pod RunPod no longer has, and answers what
+// it did. An action that failed carries its error; the next run tries it again.
 import { cronAuthorized, refused } from '@/lib/http';
 import { trainpod } from '@/lib/trainpod';
 
