@@ -1,8 +1,12 @@
 // Test helpers: the in-tree RunPod v2 emulator, started, controlled and stopped from Node.
 //   const emu = await startEmulator();   // emu.baseUrl, emu.accountKey; { realTime: true } too
 //   await emu.faults({ noCapacity: ['NVIDIA A40'], rateLimits: [2] });
+//   await emu.faults({ profile: 'pull-backoff' });   // RunPod's own failures, by name or one by one
 //   await emu.advance(5); await emu.pushLog(podId, 'epoch 1'); await emu.requests();
+//   await emu.vanish(podId, 'host'); await emu.pod(podId); await emu.runpodctlCalls();
 //   await emu.stop();
+// `args` go to the binary: { args: ['--run-pods'] } makes it the local provider, running each
+// pod it creates as a local process group (with `runpodctl` on its PATH).
 // The binary is found through `binary`, then $TRAINPOD_EMULATOR, then PATH
 // (build it with `cargo build -p trainpod-emulator`).
 
@@ -13,9 +17,10 @@ const { InvalidInputError } = require('./index.js');
 
 const ACCOUNT_KEY = 'rpa_emulator_account_key';
 
-async function startEmulator({ binary, realTime = false } = {}) {
+async function startEmulator({ binary, realTime = false, args = [] } = {}) {
   const command = binary ?? process.env.TRAINPOD_EMULATOR ?? 'trainpod-emulator';
-  const child = spawn(command, realTime ? ['--real-time'] : [], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const argv = [...(realTime ? ['--real-time'] : []), ...args];
+  const child = spawn(command, argv, { stdio: ['pipe', 'pipe', 'inherit'] });
   const failed = once(child, 'error').then(([err]) => {
     throw new InvalidInputError(
       `the trainpod-emulator binary could not be started (${err.code}); build it with ` +
@@ -51,12 +56,24 @@ async function startEmulator({ binary, realTime = false } = {}) {
     baseUrl: line,
     accountKey: ACCOUNT_KEY,
     /**
-     * Inject faults into the next requests: { noCapacity: [gpuId], noCapacityAt: [[gpuId, dc]],
-     * failAfterCreate, rateLimits: [retryAfterSecs], statuses: [code], latencyMs, reset }.
-     * Lists add to what is set; `reset` clears first.
+     * Inject faults into the next requests (the keys are documented in testing.d.ts,
+     * EmulatorFaults): `reset` clears first, then `profile` applies, then the other keys; lists
+     * add to what is set, other values replace it, `null` clears.
      */
     async faults(faults) {
       await control('POST', 'faults', faults);
+    },
+    /** Make a pod vanish now ('console', 'host' or 'balance'); resolves to its record. */
+    async vanish(podId, cause = 'console') {
+      return control('POST', `pods/${encodeURIComponent(podId)}/vanish`, { cause });
+    },
+    /** What the emulator knows of a pod, gone ones included. */
+    async pod(podId) {
+      return control('GET', `pods/${encodeURIComponent(podId)}`);
+    },
+    /** Every call of a pod's runpodctl so far (local provider). */
+    async runpodctlCalls() {
+      return (await control('GET', 'runpodctl')).calls;
     },
     /** Move the clock forward; resolves to the emulator's time (seconds since the epoch). */
     async advance(secs) {

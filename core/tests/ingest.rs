@@ -387,3 +387,31 @@ async fn a_restarted_container_is_told_not_to_run_and_its_job_ends() {
     assert!(job.cause.contains("never runs twice"), "{}", job.cause);
     assert_eq!(job.step, Some(2), "the progress made is kept");
 }
+
+#[tokio::test]
+async fn a_failed_final_status_keeps_its_cause_on_the_job() {
+    let t = tokens();
+    let store = store::open("memory:").await.unwrap();
+    store.insert_job(&job_row("job-x")).await.unwrap();
+    let auth = bearer(&t, Purpose::MetricsWrite, "job-x", Some(1));
+    // "the dataset's sha256 is 00\n(details)\u{1b}" in base64: the first line, cleaned.
+    let cause = "dGhlIGRhdGFzZXQncyBzaGEyNTYgaXMgMDAKKGRldGFpbHMpGw==";
+    let failed = FINAL
+        .replace(
+            r#""status":"succeeded","reason":"""#,
+            r#""status":"failed","reason":"dataset""#,
+        )
+        .replace(r#""cause_b64":"""#, &format!(r#""cause_b64":"{cause}""#));
+    let out = ingest(
+        &t,
+        store.as_ref(),
+        "job-x",
+        Some(&auth),
+        &body("job-x", 1, &failed),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.job.state, JobState::Failed);
+    assert_eq!(out.job.reason, "dataset");
+    assert_eq!(out.job.cause, "the dataset's sha256 is 00");
+}

@@ -1,6 +1,10 @@
 //! Contract tests: every request trainpod's client sends and every response the emulator returns,
-//! in a scenario that touches every endpoint used and every error path, validated against the
-//! RunPod v2 OpenAPI document (`../shared/spec/runpod-rest-v2-openapi.json` beside the repo).
+//! in a scenario that touches every endpoint used and every error path, then the answers of the
+//! emulator's faults (pods gone, strict create validation, quotas, CUDA, capacity wordings),
+//! validated against the RunPod v2 OpenAPI document (a verbatim copy in
+//! `tests/fixtures/runpod-rest-v2-openapi.json`): bodies, and the `RateLimit`,
+//! `RateLimit-Policy` and `Retry-After` headers where the spec declares them. A request the
+//! emulator refused with 422 must be one the spec's schema refuses.
 //!
 //! OpenAPI 3.1 schemas are JSON Schema 2020-12: each validator embeds the whole document and
 //! points at the schema with a `$ref` JSON pointer, so internal `$ref`s resolve.
@@ -18,17 +22,15 @@ use trainpod::runpod::{
     LogSource, Mounts, PersistentMount, PodAction, PodFilter, PodUpdate, Product, ReqwestSender,
     RetryPolicy, Sleeper, job_pod_name,
 };
-use trainpod_emulator::{ACCOUNT_KEY, Emulator, RecordedRequest};
+use trainpod_emulator::{ACCOUNT_KEY, Emulator, RecordedRequest, VanishCause};
+
+mod support;
 
 fn spec() -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/spec/runpod-rest-v2-openapi.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "read {}: {e} (shared/ must sit beside the repo)",
-            path.display()
-        )
-    });
+        .join("../tests/fixtures/runpod-rest-v2-openapi.json");
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -62,7 +64,8 @@ struct Contract {
 }
 
 impl Contract {
-    fn validate(&mut self, pointer: &str, instance: &Value, what: &str) {
+    /// The violations of `instance` against the schema at `pointer`.
+    fn errors(&mut self, pointer: &str, instance: &Value) -> Vec<String> {
         if !self.validators.contains_key(pointer) {
             let mut root = self.doc.clone();
             root["$schema"] = Value::from("https://json-schema.org/draft/2020-12/schema");
@@ -73,11 +76,14 @@ impl Contract {
                 .unwrap_or_else(|e| panic!("schema at {pointer}: {e}"));
             self.validators.insert(pointer.to_owned(), v);
         }
-        let v = &self.validators[pointer];
-        let errors: Vec<String> = v
+        self.validators[pointer]
             .iter_errors(instance)
             .map(|e| format!("{} at {}", e, e.instance_path()))
-            .collect();
+            .collect()
+    }
+
+    fn validate(&mut self, pointer: &str, instance: &Value, what: &str) {
+        let errors = self.errors(pointer, instance);
         assert!(
             errors.is_empty(),
             "{what} violates {pointer}:\n{}\n{instance}",
@@ -196,19 +202,7 @@ impl Contract {
             &format!("request {} {}", r.method, r.uri),
         );
         if !r.body.is_empty() {
-            let body: Value =
-                serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("request body: {e}"));
-            assert!(
-                op.pointer("/requestBody/content/application~1json/schema")
-                    .is_some(),
-                "{} {template} takes no body",
-                r.method
-            );
-            self.validate(
-                &format!("{op_ptr}/requestBody/content/application~1json/schema"),
-                &body,
-                &format!("request {} {}", r.method, r.uri),
-            );
+            self.check_request_body(r, &op, &op_ptr, &template);
             checked += 1;
         }
         let status = r.status.to_string();
@@ -229,6 +223,7 @@ impl Contract {
         {
             resp_ptr = reference.trim_start_matches('#').to_owned();
         }
+        checked += self.check_headers(r, &resp_ptr);
         let content = self.doc.pointer(&format!("{resp_ptr}/content")).cloned();
         match content {
             None => assert!(
@@ -237,8 +232,6 @@ impl Contract {
                 r.method
             ),
             Some(content) => {
-                let ct = r.headers.iter().find(|_| false).map(|(_, v)| v.clone());
-                let _ = ct;
                 let (media, _) = content
                     .as_object()
                     .and_then(|m| m.iter().next())
@@ -265,6 +258,86 @@ impl Contract {
 }
 
 impl Contract {
+    /// A request body must match the operation's schema, unless the emulator refused it with
+    /// 422: then the schema must refuse it too.
+    fn check_request_body(
+        &mut self,
+        r: &RecordedRequest,
+        op: &Value,
+        op_ptr: &str,
+        template: &str,
+    ) {
+        let body: Value =
+            serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("request body: {e}"));
+        assert!(
+            op.pointer("/requestBody/content/application~1json/schema")
+                .is_some(),
+            "{} {template} takes no body",
+            r.method
+        );
+        let schema = format!("{op_ptr}/requestBody/content/application~1json/schema");
+        let what = format!("request {} {}", r.method, r.uri);
+        if r.status == 422 {
+            assert!(
+                !self.errors(&schema, &body).is_empty(),
+                "{what}: refused with 422, but the spec's schema accepts {body}"
+            );
+        } else {
+            self.validate(&schema, &body, &what);
+        }
+    }
+
+    /// The rate-limit headers the spec declares on the response (every answer to an
+    /// authenticated request carries them, as the spec says), each matching its schema and, for
+    /// `RateLimit` and `RateLimit-Policy`, the structured-field list the spec describes.
+    fn check_headers(&mut self, r: &RecordedRequest, resp_ptr: &str) -> usize {
+        let Some(declared) = self
+            .doc
+            .pointer(&format!("{resp_ptr}/headers"))
+            .and_then(Value::as_object)
+            .cloned()
+        else {
+            return 0;
+        };
+        let mut checked = 0;
+        for (name, h) in &declared {
+            if !matches!(
+                name.as_str(),
+                "RateLimit" | "RateLimit-Policy" | "Retry-After"
+            ) {
+                continue;
+            }
+            let what = format!("{} {} {}: header {name}", r.method, r.uri, r.status);
+            let value = r
+                .response_headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| panic!("{what} is declared by the spec but missing"));
+            let ptr = match h.get("$ref").and_then(Value::as_str) {
+                Some(reference) => reference.trim_start_matches('#').to_owned(),
+                None => format!("{resp_ptr}/headers/{}", escape(name)),
+            };
+            let schema = format!("{ptr}/schema");
+            let instance =
+                if self.doc.pointer(&format!("{schema}/type")) == Some(&Value::from("integer")) {
+                    Value::from(
+                        value
+                            .parse::<i64>()
+                            .unwrap_or_else(|e| panic!("{what}: {e}")),
+                    )
+                } else {
+                    Value::from(value.clone())
+                };
+            self.validate(&schema, &instance, &what);
+            if name != "Retry-After" {
+                structured_list(name, &value, &what);
+            }
+            checked += 1;
+        }
+        checked
+    }
+
     /// The spec types an SSE body only as a string and describes its events in words: each has
     /// an `id:` line and a JSON `data:` payload with `source`, `line` and `ts`. Those words are
     /// checked here, `source` against the spec's `LogSource` schema and `ts` as a date-time.
@@ -302,6 +375,67 @@ impl Contract {
         }
         checked
     }
+}
+
+/// `"minute";r=R;t=T, "hour";…, "day";…` (`RateLimit`) or `"minute";q=Q;w=60, …`
+/// (`RateLimit-Policy`): one member per window, each parameter a whole number.
+fn structured_list(name: &str, value: &str, what: &str) {
+    let params = if name == "RateLimit" {
+        ["r", "t"]
+    } else {
+        ["q", "w"]
+    };
+    let mut windows = Vec::new();
+    for member in value.split(", ") {
+        let mut parts = member.split(';');
+        windows.push(parts.next().unwrap_or_default());
+        let got: Vec<(&str, &str)> = parts.filter_map(|p| p.split_once('=')).collect();
+        assert_eq!(
+            got.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+            params,
+            "{what}: {value}"
+        );
+        assert!(
+            got.iter()
+                .all(|(_, v)| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())),
+            "{what}: {value}"
+        );
+    }
+    assert_eq!(
+        windows,
+        ["\"minute\"", "\"hour\"", "\"day\""],
+        "{what}: {value}"
+    );
+    if name == "RateLimit-Policy" {
+        assert!(
+            value.contains(";w=60,") && value.contains(";w=3600,") && value.ends_with(";w=86400")
+        );
+    }
+}
+
+/// Every exchange checked against the spec, each of `statuses` among them.
+fn check_all(requests: &[RecordedRequest], statuses: &[u16]) -> Contract {
+    let mut contract = Contract {
+        doc: spec(),
+        validators: HashMap::new(),
+    };
+    let mut checked = 0;
+    for r in requests {
+        checked += contract.check(r);
+    }
+    let seen: Vec<u16> = requests.iter().map(|r| r.status).collect();
+    for s in statuses {
+        assert!(
+            seen.contains(s),
+            "the scenario never produced {s}: {seen:?}"
+        );
+    }
+    assert!(
+        checked >= requests.len(),
+        "checked {checked} bodies and headers in {} exchanges",
+        requests.len()
+    );
+    contract
 }
 
 #[derive(Debug)]
@@ -343,6 +477,7 @@ async fn every_request_and_response_matches_the_v2_spec() {
         gpu: Some(GpuRequest {
             id: "NVIDIA A40".into(),
             count: 1,
+            min_cuda_version: None,
         }),
         disk: Some(40),
         ports: vec!["8888/http".into()],
@@ -483,27 +618,9 @@ async fn every_request_and_response_matches_the_v2_spec() {
     let _ = c.delete_pod(&other.id).await; // 204
 
     let requests = emu.requests();
-    let mut contract = Contract {
-        doc: spec(),
-        validators: HashMap::new(),
-    };
-    let mut checked = 0;
-    let mut statuses: Vec<u16> = requests.iter().map(|r| r.status).collect();
-    for r in &requests {
-        checked += contract.check(r);
-    }
-    statuses.sort_unstable();
-    statuses.dedup();
-    for s in [200, 201, 204, 400, 401, 402, 403, 404, 409, 429, 500] {
-        assert!(
-            statuses.contains(&s),
-            "the scenario never produced {s}: {statuses:?}"
-        );
-    }
-    assert!(
-        checked >= requests.len(),
-        "checked {checked} bodies in {} exchanges",
-        requests.len()
+    let contract = check_all(
+        &requests,
+        &[200, 201, 204, 400, 401, 402, 403, 404, 409, 429, 500],
     );
     // Every endpoint and method the client uses was exercised.
     let seen: Vec<String> = requests
@@ -527,4 +644,99 @@ async fn every_request_and_response_matches_the_v2_spec() {
     ] {
         assert!(seen.iter().any(|s| s == op), "the scenario never sent {op}");
     }
+}
+
+/// The answers of the emulator's faults, as raw exchanges: RUNNING with no container on an old
+/// CUDA host, strict create validation (422), handler rules and capacity (400), the other
+/// capacity wording and transient failures (500), a vanished pod (404 everywhere, billing kept),
+/// a dropped log stream, a refused pod key (401), a $0 balance (402), the quota (429).
+#[tokio::test]
+async fn the_failure_answers_match_the_v2_spec() {
+    use serde_json::json;
+    use trainpod::runpod::Method;
+
+    let emu = Emulator::start().await.unwrap_or_else(|e| panic!("{e}"));
+    let api = support::Api::new(&emu);
+    emu.faults(|f| f.old_cuda_hosts = true);
+    let old = api
+        .create(&support::pod("trainpod-old", support::CU128_IMAGE))
+        .await;
+    let old = old["id"].as_str().unwrap_or_default().to_owned();
+    emu.faults(|f| f.old_cuda_hosts = false);
+    emu.advance(3);
+    let (_, got) = api.get(&format!("/pods/{old}")).await;
+    assert_eq!(
+        (got["cudaVersion"].as_str(), &got["runtime"]),
+        (Some("12.4"), &Value::Null)
+    );
+    let refused = [
+        json!({"name": "p", "image": "i", "gpu": {"id": "NVIDIA A40"}, "bogus": 1}),
+        json!({"name": "p", "image": "i", "gpu": {"id": "NVIDIA A40", "count": 0}}),
+        json!({"name": "p", "image": "i", "gpu": {"id": "NVIDIA A40"}, "disk": "9"}),
+        json!({"name": "p", "image": "i", "gpu": {"id": "NVIDIA A40", "minCudaVersion": "12"}}),
+        json!({"name": "p", "image": "i", "gpu": {"id": "NVIDIA A40"},
+            "mounts": {"persistent": {"size": 10, "path": "/w", "extra": true}}}),
+        json!({"name": "p", "image": "i", "gpu": {"id": "NVIDIA A40",
+            "allowedCudaVersions": ["12.8"], "minCudaVersion": "12.1"}}),
+        json!({"name": "p", "image": "i", "gpu": {"id": "NVIDIA A40",
+            "allowedCudaVersions": ["12.6"]}}),
+        json!({"name": "p", "image": "i", "cpu": {"id": "cpu3c", "vcpuCount": 2}}),
+    ];
+    for body in &refused {
+        let (status, _) = api.json(Method::Post, "/pods", Some(body)).await;
+        assert!(matches!(status, 400 | 422), "{body}");
+    }
+    emu.faults(|f| {
+        f.no_capacity.insert("NVIDIA GeForce RTX 4090".into());
+        f.capacity_style = trainpod_emulator::CapacityStyle::Machine;
+        f.something_went_wrong = 1;
+    });
+    let rtx = json!({"name": "p", "image": "i", "gpu": {"id": "NVIDIA GeForce RTX 4090"}});
+    assert_eq!(api.json(Method::Post, "/pods", Some(&rtx)).await.0, 500);
+    assert_eq!(api.json(Method::Post, "/pods", Some(&rtx)).await.0, 500);
+    emu.faults(|f| f.drop_log_streams_after = Some(1));
+    let logs = format!("/pods/{old}/logs?source=system");
+    let stream = api.stream(&logs, None).await;
+    assert_eq!(stream.status, 200);
+    drop(stream);
+    assert!(emu.vanish_pod(&old, VanishCause::Console));
+    let patch = json!({"name": "trainpod-renamed"});
+    let stop = json!({"action": "stop"});
+    for (method, path, body) in [
+        (Method::Get, format!("/pods/{old}"), None),
+        (Method::Patch, format!("/pods/{old}"), Some(&patch)),
+        (Method::Post, format!("/pods/{old}/action"), Some(&stop)),
+        (Method::Get, logs.clone(), None),
+        (Method::Delete, format!("/pods/{old}"), None),
+    ] {
+        assert_eq!(api.json(method, &path, body).await.0, 404, "{path}");
+    }
+    let (status, bill) = api.get(&format!("/billing/pods?podId={old}")).await;
+    assert_eq!(
+        (status, bill["records"][0]["podId"].as_str()),
+        (200, Some(old.as_str()))
+    );
+    let kept = api
+        .create(&support::pod("trainpod-kept", support::CU128_IMAGE))
+        .await;
+    let kept = kept["id"].as_str().unwrap_or_default().to_owned();
+    emu.profile("pod-key-refused")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let scoped = api.with_key(&emu.pod_key(&kept));
+    assert_eq!(scoped.get(&format!("/pods/{kept}")).await.0, 401);
+    assert!(emu.vanish_pod(&kept, VanishCause::Balance));
+    let fine = support::pod("trainpod-late", support::CU128_IMAGE);
+    assert_eq!(api.json(Method::Post, "/pods", Some(&fine)).await.0, 402);
+    emu.faults(|f| {
+        *f = trainpod_emulator::Faults::default();
+        f.quota_per_minute = Some(1);
+    });
+    emu.advance(60);
+    assert_eq!(api.get("/pods").await.0, 200);
+    assert_eq!(api.get("/pods").await.0, 429);
+
+    check_all(
+        &emu.requests(),
+        &[200, 201, 400, 401, 402, 404, 422, 429, 500],
+    );
 }

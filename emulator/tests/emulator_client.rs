@@ -50,6 +50,7 @@ fn request(job: &str, gpu: &str) -> CreatePodRequest {
         gpu: Some(GpuRequest {
             id: gpu.into(),
             count: 1,
+            min_cuda_version: None,
         }),
         ..CreatePodRequest::default()
     }

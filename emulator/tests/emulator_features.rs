@@ -57,6 +57,7 @@ fn request(name: &str, gpu: &str, dcs: &[&str]) -> CreatePodRequest {
         gpu: Some(GpuRequest {
             id: gpu.into(),
             count: 1,
+            min_cuda_version: None,
         }),
         data_center_ids: dcs.iter().map(|d| (*d).to_owned()).collect(),
         ..CreatePodRequest::default()

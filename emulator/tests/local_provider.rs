@@ -1,8 +1,12 @@
 //! The local provider: pods run as real process groups (real `sh` and `bash`), their output
 //! reaches the logs API and the workspace's log file, RunPod's variables are injected, terminate,
 //! stop and dropping the emulator leave no process behind, an exiting container is restarted,
-//! and billing accrues in real time at the catalog price. Every wait polls with a timeout.
+//! and billing accrues in real time at the catalog price; a vanished pod is SIGKILLed at once,
+//! a blocked container is not spawned, a new start wipes the workspace unless a volume is at
+//! `/workspace`, and `runpodctl` is on the pods' `PATH`. Every wait polls with a timeout.
 #![allow(clippy::unwrap_used)]
+
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,11 +14,11 @@ use std::time::Duration;
 
 use trainpod::ErrorKind;
 use trainpod::runpod::{
-    ApiKey, Client, CreatePodRequest, GpuRequest, LogQuery, LogSource, PodAction,
+    ApiKey, Client, CreatePodRequest, GpuRequest, LogQuery, LogSource, Method, PodAction,
 };
-use trainpod_emulator::{ACCOUNT_KEY, Emulator, Options, RunPods};
+use trainpod_emulator::{ACCOUNT_KEY, Emulator, Options, PullBackoff, RunPods, VanishCause};
 
-const WAIT: Duration = Duration::from_secs(15);
+const WAIT: Duration = support::WAIT;
 
 fn client(emu: &Emulator, key: &str) -> Client {
     Client::builder_with_reqwest(ApiKey::new(key).unwrap())
@@ -55,6 +59,7 @@ async fn create(c: &Client, name: &str, args: Option<&str>, env: &[(&str, &str)]
         gpu: Some(GpuRequest {
             id: "NVIDIA A40".into(),
             count: 2,
+            min_cuda_version: None,
         }),
         ..CreatePodRequest::default()
     };
@@ -675,4 +680,191 @@ wait
     }));
     assert!(bundle_dir.join("bootstrap.sh").exists());
     assert_eq!(emu.pod_restarts(&id), Some(0));
+}
+
+/// A pod created through raw v2 JSON (for fields the client does not send), its id.
+async fn create_raw(emu: &Emulator, body: serde_json::Value) -> String {
+    let pod = support::Api::new(emu).create(&body).await;
+    pod["id"].as_str().unwrap().to_owned()
+}
+
+/// A create body whose start command is `script`, run by `sh` from the pod's environment.
+fn scripted(name: &str, script: &str) -> serde_json::Value {
+    serde_json::json!({"name": name, "image": support::CU128_IMAGE,
+        "gpu": {"id": "NVIDIA A40"}, "args": "sh -c \"$SCRIPT\"", "env": {"SCRIPT": script}})
+}
+
+#[tokio::test]
+async fn a_vanished_pod_is_killed_at_once_and_never_restarted() {
+    // A grace no test waits out: only an immediate SIGKILL ends a group that ignores SIGTERM.
+    let (emu, _c) = start(RunPods {
+        stop_grace: Duration::from_secs(600),
+        ..quick()
+    })
+    .await;
+    let id = create_raw(
+        &emu,
+        scripted(
+            "trainpod-vanish",
+            "trap '' TERM; echo up; while :; do sleep 1; done",
+        ),
+    )
+    .await;
+    until("the container to run", || {
+        log_file(&emu, &id).contains("up").then_some(())
+    })
+    .await;
+    let pgid = emu.local_pod(&id).unwrap().pid.unwrap();
+    assert!(emu.vanish_pod(&id, VanishCause::Host));
+    until("the group to be killed", || {
+        members(pgid).is_empty().then_some(())
+    })
+    .await;
+    until("the pid to be cleared", || {
+        emu.local_pod(&id).unwrap().pid.is_none().then_some(())
+    })
+    .await;
+    assert_eq!(emu.pod_restarts(&id), Some(0));
+    assert_eq!(emu.container_running(&id), Some(false));
+    assert_eq!(emu.pod_status(&id), Some("TERMINATED"));
+}
+
+#[tokio::test]
+async fn blocked_containers_spawn_nothing_until_their_wait_ends() {
+    let (emu, _c) = start(quick()).await;
+    let script = "echo started; exec sleep 600";
+    emu.faults(|f| f.old_cuda_hosts = true);
+    let cuda = create_raw(&emu, scripted("trainpod-cuda", script)).await;
+    emu.faults(|f| {
+        f.old_cuda_hosts = false;
+        f.pull_backoff = Some(PullBackoff { secs: Some(2) });
+    });
+    let before = emu.now();
+    let pull = create_raw(&emu, scripted("trainpod-pull", script)).await;
+    emu.faults(|f| {
+        f.pull_backoff = None;
+        f.no_container_secs = Some(2);
+    });
+    let stuck = create_raw(&emu, scripted("trainpod-stuck", script)).await;
+    for pod in [&pull, &stuck] {
+        // Polled closely: the process must not appear before its wait's second.
+        until("the container to start", || {
+            let seen = emu.local_pod(pod).unwrap().pid.is_some();
+            seen.then(|| assert!(emu.now() >= before + 2, "{pod} started while blocked"))
+        })
+        .await;
+        until("its output", || {
+            log_file(&emu, pod).contains("started").then_some(())
+        })
+        .await;
+    }
+    until("the CUDA pod to read RUNNING", || {
+        (emu.pod_status(&cuda) == Some("RUNNING")).then_some(())
+    })
+    .await;
+    assert_eq!(emu.local_pod(&cuda).unwrap().pid, None);
+    assert_eq!(emu.container_running(&cuda), Some(false));
+    assert!(!log_file(&emu, &cuda).contains("started"));
+    let api = support::Api::new(&emu);
+    let lines = support::system_lines(&emu, &api, &cuda).await;
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("unsatisfied condition: cuda>=12.8")),
+        "{lines:?}"
+    );
+    let (_, got) = api.get(&format!("/pods/{cuda}")).await;
+    assert!(got["runtime"].is_null(), "{got}");
+    let (_, got) = api.get(&format!("/pods/{pull}")).await;
+    assert!(got["runtime"]["uptime"].is_u64(), "{got}");
+}
+
+#[tokio::test]
+async fn a_new_start_finds_the_workspace_wiped_unless_a_volume_is_at_workspace() {
+    let (emu, _c) = start(RunPods {
+        max_restarts: Some(1),
+        ..quick()
+    })
+    .await;
+    let script = "if [ -e marker ]; then echo kept; else echo fresh; fi; touch marker; \
+                  mkdir -p sub && touch sub/file; exit 3";
+    let wiped = create_raw(&emu, scripted("trainpod-wiped", script)).await;
+    let mut body = scripted("trainpod-kept", script);
+    body["mounts"] = serde_json::json!({"persistent": {"size": 20, "path": "/workspace"}});
+    let kept = create_raw(&emu, body).await;
+    let runs = |pod: &str, n: usize| {
+        let log = log_file(&emu, pod);
+        (log.lines().count() >= n).then_some(log)
+    };
+    // Restarted after its main process exited, then by the restart action.
+    for pod in [&wiped, &kept] {
+        until("the pod to read RUNNING", || {
+            (emu.pod_status(pod) == Some("RUNNING")).then_some(())
+        })
+        .await;
+        until("the restart after the exit", || runs(pod, 2)).await;
+        until("the container to stay exited", || {
+            emu.local_pod(pod).unwrap().pid.is_none().then_some(())
+        })
+        .await;
+        let api = support::Api::new(&emu);
+        let restart = serde_json::json!({"action": "restart"});
+        let (status, _) = api
+            .json(Method::Post, &format!("/pods/{pod}/action"), Some(&restart))
+            .await;
+        assert_eq!(status, 200);
+    }
+    let wiped_log = until("the third run", || runs(&wiped, 3)).await;
+    let kept_log = until("the third run", || runs(&kept, 3)).await;
+    assert_eq!(wiped_log, "fresh\nfresh\nfresh\n");
+    assert_eq!(kept_log, "fresh\nkept\nkept\n");
+}
+
+#[tokio::test]
+async fn runpodctl_on_the_path_terminates_the_pod_when_v2_refuses_its_key() {
+    let (emu, _c) = start(quick()).await;
+    emu.profile("pod-key-refused").unwrap();
+    let script = r#"code=$(curl -s -o /dev/null -w '%{http_code}' -X POST \
+  -H "Authorization: Bearer $RUNPOD_API_KEY" -H 'Content-Type: application/json' \
+  --data '{"action":"terminate"}' "$API_BASE/pods/$RUNPOD_POD_ID/action")
+echo "v2 terminate answered $code"
+runpodctl frobnicate pod x 2>/dev/null; echo "unknown command exit $?"
+echo "runpodctl at $(command -v runpodctl)"
+runpodctl remove pod "$RUNPOD_POD_ID"
+exec sleep 600"#;
+    let mut body = scripted("trainpod-ctl", script);
+    body["env"]["API_BASE"] = serde_json::Value::from(emu.base_url());
+    let id = create_raw(&emu, body).await;
+    until("the pod to terminate itself", || {
+        (emu.pod_status(&id) == Some("TERMINATED")).then_some(())
+    })
+    .await;
+    until("its processes to be gone", || {
+        emu.local_pod(&id).unwrap().pid.is_none().then_some(())
+    })
+    .await;
+    let log = log_file(&emu, &id);
+    assert!(log.contains("v2 terminate answered 401"), "{log}");
+    assert!(log.contains("unknown command exit 1"), "{log}");
+    let workspace = emu.local_pod(&id).unwrap().workspace;
+    let at = log
+        .lines()
+        .find_map(|l| l.strip_prefix("runpodctl at "))
+        .unwrap();
+    assert!(
+        at.ends_with("/runpodctl") && !at.starts_with(&workspace.display().to_string()),
+        "{at}"
+    );
+    let calls = emu.runpodctl_calls();
+    let removed = calls.iter().find(|c| c.args[0] == "remove").unwrap();
+    assert_eq!(removed.args, ["remove", "pod", id.as_str()]);
+    assert_eq!(removed.caller.as_deref(), Some(id.as_str()));
+    assert_eq!(removed.exit_code, 0);
+    assert_eq!(removed.stdout, format!("pod \"{id}\" removed"));
+    assert!(
+        removed
+            .stderr
+            .contains("is deprecated, use 'runpodctl pod delete <id>'")
+    );
+    assert_eq!(emu.pod_vanished(&id), None);
 }

@@ -263,12 +263,14 @@ fn unknown_job(job_id: &str) -> Error {
 /// `None` when `p` changes none of it: most batches of a running job, which then cost no copy of
 /// the row and no comparison of its kilobytes of plan.
 fn apply(job: &JobRecord, p: &Progress, now: u64, heartbeat: Option<u64>) -> Option<JobRecord> {
-    let (state, reason) = match p.state.filter(|s| job.state.can_move_to(*s)) {
+    let (state, reason, cause) = match p.state.filter(|s| job.state.can_move_to(*s)) {
         Some(state) => match &p.final_status {
-            Some(f) if state != JobState::Succeeded => (state, f.reason.as_str()),
-            _ => (state, ""),
+            Some(f) if state != JobState::Succeeded => {
+                (state, f.reason.as_str(), one_line(&f.cause))
+            }
+            _ => (state, "", String::new()),
         },
-        None => (job.state, job.reason.as_str()),
+        None => (job.state, job.reason.as_str(), job.cause.clone()),
     };
     let step = p.step.or(job.step);
     let max_steps = p.max_steps.or(job.max_steps);
@@ -282,7 +284,7 @@ fn apply(job: &JobRecord, p: &Progress, now: u64, heartbeat: Option<u64>) -> Opt
         job.loss,
         job.last_heartbeat,
     );
-    if figures == current && reason == job.reason {
+    if figures == current && reason == job.reason && cause == job.cause {
         return None;
     }
     let mut next = job.clone();
@@ -294,6 +296,21 @@ fn apply(job: &JobRecord, p: &Progress, now: u64, heartbeat: Option<u64>) -> Opt
         next.last_heartbeat,
     ) = figures;
     next.reason = reason.to_owned();
+    next.cause = cause;
     next.updated_at = now;
     Some(next)
+}
+
+/// The pod's cause as the job keeps it: its first line, control characters replaced, at most
+/// 500 characters (the whole log tail stays in the job's events).
+fn one_line(cause: &str) -> String {
+    cause
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(500)
+        .collect()
 }

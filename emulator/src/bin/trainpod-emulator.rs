@@ -1,13 +1,14 @@
 //! Starts the emulator on a free loopback port, prints its base URL on one line, and stops when
 //! stdin closes, or on SIGTERM or SIGINT (so a test process that spawns it needs no signals).
-//! Tests control it over HTTP under `/_emulator/` (faults, advance, logs, requests, pods).
+//! Tests control it over HTTP under `/_emulator/` (faults and profiles, advance, logs, requests,
+//! pods, vanish, runpodctl).
 //!
 //! Options:
 //! - `--real-time`: the clock runs by itself.
-//! - `--run-pods`: the local provider; each pod's start command runs as a local process group
-//!   (implies `--real-time`). With it: `--shell SH`, `--workspace-root DIR`,
-//!   `--restart-delay-ms N`, `--max-restarts N`, `--stop-grace-ms N`, `--env NAME=VALUE`
-//!   (repeatable).
+//! - `--run-pods`: the local provider; each pod's start command runs as a local process group,
+//!   with a `runpodctl` stand-in on its `PATH` (implies `--real-time`). With it: `--shell SH`,
+//!   `--workspace-root DIR`, `--restart-delay-ms N`, `--max-restarts N`, `--stop-grace-ms N`,
+//!   `--env NAME=VALUE` (repeatable).
 //!
 //! On stop every pod's process group is killed. A SIGKILL of this process cannot do that: close
 //! its stdin or send SIGTERM instead.

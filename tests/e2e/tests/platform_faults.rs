@@ -271,8 +271,9 @@ async fn follow_ends_when_the_pod_vanishes() {
     );
 }
 
-/// A pod that never runs its container ends at the provision timeout with what its log showed.
-async fn never_started(profile: &str, reason: &str, words: &str) {
+/// A pod that never runs its container ends with what its log showed: at once when waiting
+/// cannot help (`at_once`), else at the provision timeout.
+async fn never_started(profile: &str, reason: &str, words: &str, at_once: bool) {
     let policy = ReconcilePolicy {
         provision_timeout_secs: 300,
         ..ReconcilePolicy::default()
@@ -282,9 +283,14 @@ async fn never_started(profile: &str, reason: &str, words: &str) {
     let status = w.deploy("stuck", &[A4090]).await;
     let pod = w.pod(&status);
     w.running(&pod).await;
-    // Before the timeout it is left alone: an image pull can take minutes.
-    assert!(w.reconcile().await.is_empty());
-    w.later(301);
+    if at_once {
+        // The pull is refused as the pod starts: the line is in its system log by now.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    } else {
+        // Before the timeout it is left alone: a slow host may still start it.
+        assert!(w.reconcile().await.is_empty());
+        w.later(301);
+    }
     let actions = w.reconcile().await;
     assert_eq!(only(&actions, reason).job_state, Some(JobState::Failed));
     assert_eq!(w.emu.pod_status(&pod), Some("TERMINATED"));
@@ -295,13 +301,13 @@ async fn never_started(profile: &str, reason: &str, words: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_image_pull_that_backs_off_ends_at_the_timeout_with_its_log_line() {
-    never_started("pull-backoff", "image_pull_failed", "toomanyrequests").await;
+async fn an_image_pull_docker_hub_refuses_ends_at_the_next_pass_with_its_log_line() {
+    never_started("pull-backoff", "image_pull_failed", "toomanyrequests", true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stuck_host_ends_at_the_timeout() {
-    never_started("stuck-host", "no_container", "no container ran").await;
+    never_started("stuck-host", "no_container", "no container ran", false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -403,6 +409,18 @@ async fn a_container_restarted_after_its_main_process_died_does_not_train_again(
     let status = w.deploy("restarted", &[A4090]).await;
     let pod = w.pod(&status);
     w.reported("restarted").await;
+    // Its stages began (the dataset stage hangs): the volume holds that mark.
+    let store = w.tp.store().clone();
+    let mut downloading = false;
+    for _ in 0..300 {
+        let job = store.get_job("restarted").await.unwrap().unwrap();
+        if job.state == JobState::Downloading {
+            downloading = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(downloading, "the pod never reached its dataset stage");
     let pid = w
         .emu
         .local_pod(&pod)
@@ -422,7 +440,28 @@ async fn a_container_restarted_after_its_main_process_died_does_not_train_again(
         (job.state, job.reason.as_str()),
         (JobState::Failed, "container_restarted")
     );
+    // The new container read the mark on its volume and said so itself.
+    let status = w.tp.status("restarted").await.unwrap();
+    assert!(status.cause.contains("during dataset"), "{}", status.cause);
     assert_eq!(w.emu.pod_restarts(&pod), Some(1));
+    // Nothing of the first container lives on (its worker left the process group).
+    let none_left = eventually(Duration::from_secs(15), || processes_of(&pod) == 0).await;
+    assert!(
+        none_left,
+        "{} processes of pod {pod} live on",
+        processes_of(&pod)
+    );
+}
+
+/// Processes started for `pod` (they carry its `RUNPOD_POD_ID`).
+fn processes_of(pod: &str) -> usize {
+    let marker = format!("RUNPOD_POD_ID={pod}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("environ")).ok())
+        .filter(|env| env.split(|b| *b == 0).any(|v| v == marker.as_bytes()))
+        .count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -46,10 +46,10 @@ pub struct ReconcilePolicy {
     /// 10 minutes). Measured from when the app received the pod's last batch, never from a time
     /// the pod sent.
     pub stale_after_secs: u64,
-    /// Never reported this long after creation (an image pull that backs off, a stuck host, a
-    /// container that fails as it starts): terminate (default 15 minutes). A cause that waiting
-    /// cannot mend (the host's CUDA below the image's, an image that does not exist) ends the
-    /// pod at the first pass that reads it in the pod's log.
+    /// Never reported this long after creation (a stuck host, a container that fails as it
+    /// starts, a pull that never ends): terminate (default 15 minutes). A cause that waiting
+    /// cannot mend (the host's CUDA below the image's, an image that does not exist, a pull
+    /// Docker Hub refuses) ends the pod at the first pass that reads it in the pod's log.
     pub provision_timeout_secs: u64,
     /// How long a claim on a pod holds before another instance may act again (default 60 s).
     pub lease_secs: u64,

@@ -12,7 +12,9 @@ pub(crate) enum Startup {
     Cuda(String),
     /// The image cannot be pulled at all (no such image or tag, no access). Final at once.
     ImageMissing(String),
-    /// The image pull is refused for now (Docker Hub's rate limit) and backing off.
+    /// The image pull is refused by Docker Hub's rate limit and backing off. Final at once too:
+    /// the limit is per host address and resets over hours, so waiting on this host only
+    /// bills; another host (a retry) pulls from another address.
     PullBackoff(String),
     /// RUNNING, yet no container runs (a stuck host).
     NoContainer,
@@ -21,7 +23,7 @@ pub(crate) enum Startup {
 impl Startup {
     /// Whether waiting longer cannot help.
     pub(crate) fn is_final(&self) -> bool {
-        matches!(self, Startup::Cuda(_) | Startup::ImageMissing(_))
+        !matches!(self, Startup::NoContainer)
     }
 
     /// The reason code a job ended this way carries.
@@ -47,9 +49,10 @@ impl Startup {
                  tag, and the registry credential for a private image"
             ),
             Startup::PullBackoff(line) => format!(
-                "the image was still not pulled after {waited_secs} s (the pod's log: {line}); \
-                 Docker Hub limits anonymous pulls: retry later, or use an image RunPod caches \
-                 (runpod/pytorch) or a registry credential"
+                "the image could not be pulled after {waited_secs} s: Docker Hub refused the \
+                 host's anonymous pulls (the pod's log: {line}); retry the job (another host \
+                 pulls from another address), or use an image RunPod caches (runpod/pytorch) or a \
+                 registry credential"
             ),
             Startup::NoContainer => format!(
                 "the pod read RUNNING but no container ran for {waited_secs} s (a stuck host); \
@@ -169,12 +172,13 @@ mod tests {
     }
 
     #[test]
-    fn a_pull_backoff_waits_and_a_missing_image_does_not() {
+    fn a_refused_pull_and_a_missing_image_are_final_and_a_stuck_host_is_not() {
         let backoff =
             lines(&["error pulling image: toomanyrequests: You have reached your pull rate limit"]);
         let got = classify(&pod("RUNNING", None), &backoff).unwrap_or_else(|| panic!("none"));
         assert!(matches!(got, Startup::PullBackoff(_)));
-        assert!(!got.is_final());
+        assert!(got.is_final());
+        assert!(!Startup::NoContainer.is_final());
         let missing = lines(&["error pulling image: manifest unknown: tag not found"]);
         let got = classify(&pod("RUNNING", None), &missing).unwrap_or_else(|| panic!("none"));
         assert!(got.is_final());

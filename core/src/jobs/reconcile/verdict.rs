@@ -217,13 +217,16 @@ mod tests {
         let v = verdict(&pod("RUNNING"), Some(&j), NOW, &p, Some(&cuda));
         assert_eq!(reason(v), Some("cuda_unsupported"));
         let pull = Startup::PullBackoff("\"toomanyrequests\"".into());
+        let v = verdict(&pod("RUNNING"), Some(&j), NOW, &p, Some(&pull));
+        assert_eq!(reason(v), Some("image_pull_failed"));
+        let stuck = Startup::NoContainer;
         assert_eq!(
-            verdict(&pod("RUNNING"), Some(&j), NOW, &p, Some(&pull)),
+            verdict(&pod("RUNNING"), Some(&j), NOW, &p, Some(&stuck)),
             None
         );
         let late = NOW + p.provision_timeout_secs;
-        let v = verdict(&pod("RUNNING"), Some(&j), late, &p, Some(&pull));
-        assert_eq!(reason(v), Some("image_pull_failed"));
+        let v = verdict(&pod("RUNNING"), Some(&j), late, &p, Some(&stuck));
+        assert_eq!(reason(v), Some("no_container"));
         let v = verdict(&pod("RUNNING"), Some(&j), late, &p, None);
         assert_eq!(reason(v), Some("provision_timeout"));
     }

@@ -1,154 +1,23 @@
-//! The local provider: each pod the emulator creates runs as a local process group, the way
-//! RunPod runs its container, so the whole SDK lifecycle (deploy, logs, billing, the pod
-//! terminating itself, restarts of an exited container) works on one machine.
-//!
-//! One supervisor task per pod follows the pod's status: it starts the container while the pod
-//! is PROVISIONING, STARTING or RUNNING, kills its process group when the pod is stopped or
-//! terminated or the emulator stops, starts it anew on the start and restart actions, and
-//! restarts it after a delay when its main process exits by itself (RunPod restarts an exiting
-//! container). When the main process exits, the rest of its group is killed, as everything in a
-//! container dies with the container's main process.
+//! One supervisor task per pod: it follows the pod's status and runs its container as a local
+//! process group accordingly (see the module above).
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
-use rustix::process::{Pid, Signal, kill_process_group, test_kill_process_group};
+use rustix::process::{Pid, Signal, kill_process_group};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::{LogSource, Shared};
-
-/// The container's raw stdout and stderr, in the pod's workspace.
-pub(crate) const LOG_FILE: &str = "container.log";
-
-/// How the local provider runs pods ([`crate::Options::run_pods`]).
-///
-/// Each pod gets a fresh workspace directory standing in for `/workspace`, and its start command
-/// (the create request's `args`) runs as `<shell> -c "exec <args>"` in that directory, in its
-/// own process group, stdin closed, with the inherited environment, then [`RunPods::extra_env`],
-/// then the pod's `env`, then what RunPod injects: `RUNPOD_POD_ID`, `RUNPOD_API_KEY` (a key the
-/// emulator accepts for this pod only) and `TRAINPOD_HOME=<workspace>/trainpod`. Its output goes
-/// line by line to the pod's container log (the logs API) and to `container.log` in the
-/// workspace. A pod created without `args` runs no process (RunPod would run the image's own
-/// command).
-#[derive(Clone, Debug)]
-pub struct RunPods {
-    /// The shell that parses the start command (`sh` by default; `bash`, `dash`, …).
-    pub shell: String,
-    /// The directory under which each pod gets its workspace (`<root>/<pod id>`), kept after
-    /// the emulator stops. `None` (the default): a fresh directory under the system temporary
-    /// directory, removed when the emulator is dropped.
-    pub workspace_root: Option<PathBuf>,
-    /// Delay before a container whose main process exited is started again (1 s by default).
-    pub restart_delay: Duration,
-    /// Restarts after which an exiting container is left exited (its pod stays as it is and
-    /// keeps billing, as on RunPod). `None` (the default): restart forever, as RunPod does.
-    pub max_restarts: Option<u32>,
-    /// On stop and terminate the group gets SIGTERM, then SIGKILL after this grace (5 s by
-    /// default) or as soon as its processes are gone.
-    pub stop_grace: Duration,
-    /// Extra variables for every pod, set before the pod's own `env`.
-    pub extra_env: Vec<(String, String)>,
-}
-
-impl Default for RunPods {
-    fn default() -> Self {
-        RunPods {
-            shell: "sh".to_owned(),
-            workspace_root: None,
-            restart_delay: Duration::from_secs(1),
-            max_restarts: None,
-            stop_grace: Duration::from_secs(5),
-            extra_env: Vec::new(),
-        }
-    }
-}
-
-/// Where and how a pod runs locally ([`crate::Emulator::local_pod`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LocalPod {
-    /// The pod's workspace (its `/workspace`); `TRAINPOD_HOME` is `trainpod` under it.
-    pub workspace: PathBuf,
-    /// The container's raw output, stdout and stderr, across restarts.
-    pub log_file: PathBuf,
-    /// The container's main process, which leads its process group, while it runs.
-    pub pid: Option<u32>,
-    /// Restarts after the main process exited by itself.
-    pub restarts: u32,
-}
-
-/// The local provider's shared part: its options, the workspace root and the live groups.
-#[derive(Debug)]
-pub(crate) struct Runner {
-    options: RunPods,
-    root: PathBuf,
-    /// Whether the root is the emulator's own temporary directory, removed on drop.
-    owned_root: bool,
-    /// Process group of each pod whose container runs, by pod id.
-    groups: Mutex<HashMap<String, Pid>>,
-}
-
-impl Runner {
-    pub(crate) fn new(options: RunPods) -> std::io::Result<Runner> {
-        let (root, owned_root) = match &options.workspace_root {
-            Some(root) => (root.clone(), false),
-            None => {
-                use std::sync::atomic::{AtomicU64, Ordering};
-                static NEXT: AtomicU64 = AtomicU64::new(1);
-                let name = format!(
-                    "trainpod-emulator-{}-{}",
-                    std::process::id(),
-                    NEXT.fetch_add(1, Ordering::Relaxed)
-                );
-                let root = std::env::temp_dir().join(name);
-                // A leftover of an earlier process with the same id.
-                let _ = std::fs::remove_dir_all(&root);
-                (root, true)
-            }
-        };
-        std::fs::create_dir_all(&root)?;
-        Ok(Runner {
-            options,
-            root,
-            owned_root,
-            groups: Mutex::new(HashMap::new()),
-        })
-    }
-
-    fn groups(&self) -> MutexGuard<'_, HashMap<String, Pid>> {
-        self.groups.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// SIGKILL every live group, synchronously (the emulator stops).
-    pub(crate) fn kill_all(&self) {
-        for pgid in self.groups().values() {
-            let _ = kill_process_group(*pgid, Signal::KILL);
-        }
-    }
-}
-
-impl Drop for Runner {
-    // The groups were killed when the emulator stopped (it holds the runner until then); killing
-    // them again here could reach a group that reused a freed id.
-    fn drop(&mut self) {
-        if self.owned_root {
-            let _ = std::fs::remove_dir_all(&self.root);
-        }
-    }
-}
-
-/// Start supervising a pod the emulator just created. Its workspace and key are set before
-/// the create is answered; the container starts in the supervisor's task.
-pub(crate) fn supervise(shared: Arc<Shared>, pod_id: String) {
-    let supervisor = Supervisor::new(shared, pod_id);
-    tokio::spawn(supervisor.run());
-}
+use super::disk::wipe;
+use super::group::{group_alive, kill_container};
+use super::{LOG_FILE, RunPods};
+use crate::LogSource;
+use crate::state::{Shared, live};
 
 /// What the supervisor reads from the pod on each change.
 struct Observed {
@@ -156,12 +25,18 @@ struct Observed {
     starts: u64,
     stopped: bool,
     has_command: bool,
+    /// Something keeps the container from starting (see `crate::container`).
+    blocked: bool,
+    /// The pod vanished: its host is gone, and its processes with it.
+    vanished: bool,
 }
 
 /// What the container is started with, read when it starts (a PATCH applies on the next start).
 struct Launch {
     args: String,
     env: Vec<(String, String)>,
+    /// A volume is mounted at `/workspace`: the workspace survives a restart.
+    keeps_workspace: bool,
 }
 
 /// A running container: its main process, its group and the tasks copying its output.
@@ -171,7 +46,19 @@ struct Container {
     pumps: Vec<JoinHandle<()>>,
 }
 
-struct Supervisor {
+/// The supervisor's view of the container across its lives.
+#[derive(Default)]
+struct Life {
+    container: Option<Container>,
+    /// The pod's start count the container was last started for.
+    seen_starts: Option<u64>,
+    /// When the container is due to start, and whether that start is a restart.
+    due: Option<(Instant, bool)>,
+    /// Whether a container was ever started: the next one starts on a wiped disk.
+    started: bool,
+}
+
+pub(super) struct Supervisor {
     shared: Arc<Shared>,
     pod_id: String,
     workspace: PathBuf,
@@ -179,7 +66,7 @@ struct Supervisor {
 }
 
 impl Supervisor {
-    fn new(shared: Arc<Shared>, pod_id: String) -> Supervisor {
+    pub(super) fn new(shared: Arc<Shared>, pod_id: String) -> Supervisor {
         let root = shared.runner.as_ref().map(|r| r.root.clone());
         let workspace = root.unwrap_or_default().join(&pod_id);
         let key = format!("rpa_pod_{pod_id}");
@@ -214,6 +101,8 @@ impl Supervisor {
             starts: p.starts,
             stopped: s.stopped,
             has_command: !p.args.trim().is_empty(),
+            blocked: p.waits.blocked(),
+            vanished: p.vanished.is_some(),
         })
     }
 
@@ -230,7 +119,27 @@ impl Supervisor {
                     (k.clone(), v)
                 })
                 .collect(),
+            keeps_workspace: p.keeps_workspace(),
         })
+    }
+
+    /// The pod's `PATH` with the runner's `bin` (its `runpodctl`) first: the pod's own `PATH`,
+    /// else the options', else the emulator's.
+    fn path(&self, options: &RunPods, pod: &Launch) -> String {
+        let set = |vars: &[(String, String)]| {
+            vars.iter()
+                .rev()
+                .find(|(k, _)| k == "PATH")
+                .map(|(_, v)| v.clone())
+        };
+        let base = set(&pod.env)
+            .or_else(|| set(&options.extra_env))
+            .or_else(|| std::env::var("PATH").ok())
+            .unwrap_or_else(|| "/usr/bin:/bin".to_owned());
+        match &self.shared.runner {
+            Some(r) => format!("{}:{base}", r.bin.display()),
+            None => base,
+        }
     }
 
     fn system(&self, line: String) {
@@ -238,10 +147,13 @@ impl Supervisor {
             .append_log(&self.pod_id, LogSource::System, line);
     }
 
+    /// The container's main process, or none; `runtime` is shown exactly while there is one.
     fn set_pid(&self, pid: Option<u32>) {
         let mut s = self.shared.lock();
+        let now = s.now;
         if let Some(p) = s.pods.iter_mut().find(|p| p.id == self.pod_id) {
             p.pid = pid;
+            p.container_since = pid.map(|_| now);
         }
     }
 
@@ -264,7 +176,7 @@ impl Supervisor {
         true
     }
 
-    async fn run(self) {
+    pub(super) async fn run(self) {
         let options = self.options();
         if let Err(e) = std::fs::create_dir_all(&self.workspace) {
             self.system(format!(
@@ -274,65 +186,30 @@ impl Supervisor {
             return;
         }
         let mut changed = self.shared.changed.subscribe();
-        let mut container: Option<Container> = None;
-        let mut seen_starts: Option<u64> = None;
-        // When the container is due to start, and whether that start is a restart.
-        let mut due: Option<(Instant, bool)> = None;
+        let mut life = Life::default();
         loop {
             // Mark the current version seen before reading, so that no change is missed.
             changed.borrow_and_update();
             let Some(now) = self.observe() else { break };
             if now.stopped || now.status == "TERMINATED" {
-                if let Some(c) = container.take() {
-                    self.stop(c, options.stop_grace).await;
+                if let Some(c) = life.container.take() {
+                    if now.vanished {
+                        self.exited(c).await;
+                    } else {
+                        self.stop(c, options.stop_grace).await;
+                    }
                 }
                 break;
             }
-            if seen_starts != Some(now.starts) {
-                // Created, or the start or restart action: a fresh container now.
-                seen_starts = Some(now.starts);
-                if let Some(c) = container.take() {
-                    self.stop(c, options.stop_grace).await;
-                }
-                due = Some((Instant::now(), false));
-            }
-            let live = matches!(now.status, "PROVISIONING" | "STARTING" | "RUNNING");
-            if !live {
-                if let Some(c) = container.take() {
-                    self.stop(c, options.stop_grace).await;
-                }
-                due = None;
-            } else if !now.has_command {
-                if due.take().is_some() {
-                    self.system(
-                        "local provider: no start command; the image's own command is not run"
-                            .to_owned(),
-                    );
-                }
-            } else if container.is_none()
-                && let Some((at, restart)) = due
-                && at <= Instant::now()
-            {
-                due = None;
-                if !restart || self.count_restart(options.max_restarts) {
-                    container = self.spawn(&options);
-                    if container.is_none() {
-                        due = self.after_exit(&options, "could not start");
-                    }
-                } else {
-                    self.system(format!(
-                        "local provider: restart limit ({}) reached; the container stays exited \
-                         (RunPod would keep restarting it)",
-                        options.max_restarts.unwrap_or(0)
-                    ));
-                }
-            }
+            self.follow(&now, &mut life, &options).await;
             let wait_child = async {
-                match container.as_mut() {
+                match life.container.as_mut() {
                     Some(c) => c.child.wait().await,
                     None => std::future::pending().await,
                 }
             };
+            // A blocked container waits for a change, not for its due time.
+            let due = life.due.filter(|_| !now.blocked);
             let wait_due = async {
                 match due {
                     Some((at, _)) => tokio::time::sleep_until(at).await,
@@ -341,10 +218,10 @@ impl Supervisor {
             };
             tokio::select! {
                 status = wait_child => {
-                    if let Some(c) = container.take() {
+                    if let Some(c) = life.container.take() {
                         self.exited(c).await;
                     }
-                    due = self.after_exit(&options, &describe(status));
+                    life.due = self.after_exit(&options, &describe(status));
                 }
                 r = changed.changed() => {
                     if r.is_err() {
@@ -354,8 +231,53 @@ impl Supervisor {
                 () = wait_due => {}
             }
         }
-        if let Some(c) = container.take() {
+        if let Some(c) = life.container.take() {
             self.stop(c, Duration::ZERO).await;
+        }
+    }
+
+    /// Bring the container in line with the pod: a fresh one on create and on the start and
+    /// restart actions, none while the pod is not live, and a due start once nothing blocks it.
+    async fn follow(&self, now: &Observed, life: &mut Life, options: &RunPods) {
+        if life.seen_starts != Some(now.starts) {
+            // Created, or the start or restart action: a fresh container now.
+            life.seen_starts = Some(now.starts);
+            if let Some(c) = life.container.take() {
+                self.stop(c, options.stop_grace).await;
+            }
+            life.due = Some((Instant::now(), false));
+        }
+        if !live(now.status) {
+            if let Some(c) = life.container.take() {
+                self.stop(c, options.stop_grace).await;
+            }
+            life.due = None;
+        } else if !now.has_command {
+            if life.due.take().is_some() {
+                self.system(
+                    "local provider: no start command; the image's own command is not run"
+                        .to_owned(),
+                );
+            }
+        } else if life.container.is_none()
+            && !now.blocked
+            && let Some((at, restart)) = life.due
+            && at <= Instant::now()
+        {
+            life.due = None;
+            if !restart || self.count_restart(options.max_restarts) {
+                life.container = self.spawn(options, life.started);
+                life.started = true;
+                if life.container.is_none() {
+                    life.due = self.after_exit(options, "could not start");
+                }
+            } else {
+                self.system(format!(
+                    "local provider: restart limit ({}) reached; the container stays exited \
+                     (RunPod would keep restarting it)",
+                    options.max_restarts.unwrap_or(0)
+                ));
+            }
         }
     }
 
@@ -368,9 +290,14 @@ impl Supervisor {
         Some((Instant::now() + options.restart_delay, true))
     }
 
-    fn spawn(&self, options: &RunPods) -> Option<Container> {
+    /// Start the container; `anew` when one ran before, so its disk is wiped first.
+    fn spawn(&self, options: &RunPods, anew: bool) -> Option<Container> {
         let pod = self.launch()?;
+        if anew && !pod.keeps_workspace {
+            wipe(&self.workspace);
+        }
         let log_file = self.workspace.join(LOG_FILE);
+        let path = self.path(options, &pod);
         let mut cmd = Command::new(&options.shell);
         cmd.arg("-c")
             .arg(format!("exec {}", pod.args))
@@ -380,6 +307,7 @@ impl Supervisor {
             .env("RUNPOD_POD_ID", &self.pod_id)
             .env("RUNPOD_API_KEY", &self.key)
             .env("TRAINPOD_HOME", self.workspace.join("trainpod"))
+            .env("PATH", path)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -454,6 +382,7 @@ impl Supervisor {
     /// The main process exited by itself: the rest of the container dies with it.
     async fn exited(&self, c: Container) {
         let _ = kill_process_group(c.pgid, Signal::KILL);
+        kill_container(&self.pod_id);
         self.finish(c).await;
     }
 
@@ -469,6 +398,7 @@ impl Supervisor {
         })
         .await;
         let _ = kill_process_group(c.pgid, Signal::KILL);
+        kill_container(&self.pod_id);
         self.finish(c).await;
     }
 
@@ -504,33 +434,4 @@ fn describe(status: std::io::Result<ExitStatus>) -> String {
         },
         Err(e) => format!("could not be waited for ({e})"),
     }
-}
-
-/// Whether a process group still has a member that is not a zombie. Orphans that die are
-/// reparented to an init that may never reap them, so a zombie counts as gone.
-pub(crate) fn group_alive(pgid: Pid) -> bool {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return test_kill_process_group(pgid).is_ok();
-    };
-    let want = pgid.as_raw_nonzero().get();
-    dir.flatten().any(|entry| {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        else {
-            return false;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            return false;
-        };
-        // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-            return false;
-        };
-        let mut fields = rest.split_whitespace();
-        let state = fields.next();
-        let pgrp = fields.nth(1).and_then(|g| g.parse::<i32>().ok());
-        state != Some("Z") && pgrp == Some(want)
-    })
 }

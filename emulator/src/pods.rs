@@ -1,0 +1,142 @@
+//! `GET /v2/pods`, `GET/DELETE /v2/pods/{id}`, `POST /v2/pods/{id}/action`, and the pod as v2
+//! shows it. A terminated or vanished pod is gone from all of them (404), as on RunPod.
+
+use serde_json::{Value, json};
+
+use crate::http::{Answer, json_ok, problem};
+use crate::params::{Query, iso};
+use crate::state::{EmuPod, State};
+
+pub(crate) use crate::patch::patch;
+
+fn actions_for(status: &str) -> &'static [&'static str] {
+    match status {
+        "RUNNING" => &["stop", "restart", "terminate"],
+        "EXITED" | "ERROR" => &["start", "terminate"],
+        "PROVISIONING" | "STARTING" => &["stop", "terminate"],
+        _ => &[],
+    }
+}
+
+/// The pod as v2 shows it at `now`: `runtime` only while its container runs.
+pub(crate) fn pod_json(p: &EmuPod, now: u64) -> Value {
+    let running = p.status == "RUNNING";
+    let cost = if matches!(p.status, "EXITED" | "TERMINATED") {
+        0.0
+    } else {
+        p.price_per_gpu_hour * f64::from(p.gpu_count)
+    };
+    let mounts = match (&p.persistent, &p.network) {
+        (Some((size, path)), _) => json!({"persistent": {"size": size, "path": path}}),
+        (None, Some((id, path))) => json!({"network": [{"volumeId": id, "path": path}]}),
+        (None, None) => json!({}),
+    };
+    let runtime = p.container_since.map_or(Value::Null, |since| {
+        json!({"uptime": now.saturating_sub(since), "gpus": [], "cpu": {"util": 0},
+            "memory": {"util": 0}, "ports": []})
+    });
+    json!({
+        "id": p.id, "name": p.name, "status": p.status, "actions": actions_for(p.status),
+        "image": p.image, "args": p.args, "disk": p.disk, "mounts": mounts, "ports": p.ports,
+        "env": p.env, "registry": p.registry, "cloud": p.cloud, "dataCenterId": p.data_center_id,
+        "cudaVersion": p.cuda_version,
+        "ssh": {"proxy": null, "direct": null},
+        "template": null, "cost": cost, "locked": p.locked,
+        "runtime": runtime,
+        "createdAt": iso(p.created_at), "startedAt": if running { json!(iso(p.status_since)) } else { Value::Null },
+        "globalNetworking": {"enabled": p.global_networking},
+        "gpu": {"id": p.gpu_id, "count": p.gpu_count},
+    })
+}
+
+/// `GET /v2/pods`: the live pods (the emulator has no clusters, so `includeClusterPods` changes
+/// nothing once valid).
+pub(crate) fn list(s: &State, scope: Option<&str>, q: &Query) -> Answer {
+    if q.get("includeClusterPods")
+        .is_some_and(|v| !matches!(v, "true" | "false"))
+    {
+        return problem(
+            422,
+            "Unprocessable Entity",
+            "includeClusterPods must be true or false",
+        );
+    }
+    let pods: Vec<Value> = s
+        .pods
+        .iter()
+        .filter(|p| p.status != "TERMINATED")
+        .filter(|p| scope.is_none_or(|own| own == p.id))
+        .map(|p| pod_json(p, s.now))
+        .collect();
+    json_ok(200, &json!({ "pods": pods }))
+}
+
+/// Run `f` on the pod `id` when the key may see it and it is not gone; else 403 or 404.
+pub(crate) fn with(
+    s: &mut State,
+    id: &str,
+    scope: Option<&str>,
+    f: impl FnOnce(&mut State, usize) -> Answer,
+) -> Answer {
+    if scope.is_some_and(|own| own != id) {
+        return problem(
+            403,
+            "Forbidden",
+            "a pod-scoped key may act only on its own pod",
+        );
+    }
+    match s.index(id).filter(|i| s.pods[*i].status != "TERMINATED") {
+        Some(i) => f(s, i),
+        None => problem(404, "Not Found", &format!("pod {id} not found")),
+    }
+}
+
+pub(crate) fn get(s: &mut State, i: usize) -> Answer {
+    json_ok(200, &pod_json(&s.pods[i], s.now))
+}
+
+pub(crate) fn delete(s: &mut State, i: usize) -> Answer {
+    s.set_status(i, "TERMINATED");
+    (204, vec![], vec![])
+}
+
+/// `POST /v2/pods/{id}/action`: 409 for an action the status does not allow.
+pub(crate) fn action(s: &mut State, i: usize, body: &[u8]) -> Answer {
+    let action = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("action").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_default();
+    if !matches!(action.as_str(), "start" | "stop" | "restart" | "terminate") {
+        return problem(
+            422,
+            "Unprocessable Entity",
+            "action must be start, stop, restart or terminate",
+        );
+    }
+    let status = s.pods[i].status;
+    if !actions_for(status).contains(&action.as_str()) {
+        return problem(
+            409,
+            "Conflict",
+            &format!("cannot {action} a pod in status {status}"),
+        );
+    }
+    apply_action(s, i, &action);
+    match s.pods[i].status {
+        "TERMINATED" => (204, vec![], vec![]),
+        _ => json_ok(200, &pod_json(&s.pods[i], s.now)),
+    }
+}
+
+/// The effect of an allowed action (also what runpodctl's stop and remove do).
+pub(crate) fn apply_action(s: &mut State, i: usize, action: &str) {
+    if matches!(action, "start" | "restart") {
+        s.pods[i].starts += 1;
+    }
+    let next = match action {
+        "start" | "restart" => "STARTING",
+        "stop" => "EXITED",
+        _ => "TERMINATED",
+    };
+    s.set_status(i, next);
+}

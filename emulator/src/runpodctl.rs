@@ -1,0 +1,245 @@
+//! `runpodctl` as RunPod injects it into every pod, for the local provider: a POSIX `sh` stand-in
+//! on the pod's `PATH` sends its arguments, with `RUNPOD_API_KEY`, to `POST /_emulator/runpodctl`,
+//! and the emulator does what the real one does through RunPod's GraphQL API (so the
+//! `podKeyRefused` fault, a REST v2 matter, does not touch it): `remove pod <id>` (legacy, with
+//! its deprecation warning) and `pod delete|remove|rm <id>` terminate the pod, `stop pod <id>`
+//! (legacy) and `pod stop <id>` stop it. Every call is recorded, and logged on the pod.
+
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::state::{Shared, State};
+use crate::{ACCOUNT_KEY, LogSource, pods};
+
+/// One call of a pod's `runpodctl` ([`crate::Emulator::runpodctl_calls`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunpodctlCall {
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// The pod whose key made the call; `None` for the account key or an unknown one.
+    pub caller: Option<String>,
+    /// Its exit status: 0 on success.
+    pub exit_code: i32,
+    /// What it printed on stdout.
+    pub stdout: String,
+    /// What it printed on stderr (the deprecation warning of a legacy form, or the error).
+    pub stderr: String,
+}
+
+pub(crate) fn call_json(c: &RunpodctlCall) -> Value {
+    json!({"args": c.args, "caller": c.caller, "exitCode": c.exit_code,
+        "stdout": c.stdout, "stderr": c.stderr})
+}
+
+/// What a command does to a pod.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verb {
+    Remove,
+    Stop,
+}
+
+/// A command runpodctl understands: what it does, to which pod, and the legacy form's name.
+struct Command<'a> {
+    verb: Verb,
+    pod_id: &'a str,
+    legacy: Option<&'static str>,
+}
+
+fn parse(args: &[String]) -> Option<Command<'_>> {
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (verb, pod_id, legacy) = match words.as_slice() {
+        ["remove", "pod", id] => (Verb::Remove, *id, Some("remove pod")),
+        ["pod", "delete" | "remove" | "rm", id] => (Verb::Remove, *id, None),
+        ["stop", "pod", id] => (Verb::Stop, *id, Some("stop pod")),
+        ["pod", "stop", id] => (Verb::Stop, *id, None),
+        _ => return None,
+    };
+    Some(Command {
+        verb,
+        pod_id,
+        legacy,
+    })
+}
+
+/// `POST /_emulator/runpodctl` `{"args": [...]}`: a text answer the stand-in prints, each line
+/// `out:` (stdout) or `err:` (stderr); 200 when the command succeeded.
+pub(crate) fn handle(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Response {
+    let key = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let args: Vec<String> = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("args")?
+                .as_array()?
+                .iter()
+                .map(|a| a.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let call = {
+        let mut s = shared.lock();
+        let call = run(&mut s, key, args);
+        s.runpodctl.push(call.clone());
+        call
+    };
+    let mut text = String::new();
+    for (prefix, out) in [("out:", &call.stdout), ("err:", &call.stderr)] {
+        for line in out.lines() {
+            text.push_str(prefix);
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    let status = if call.exit_code == 0 {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    (status, [(header::CONTENT_TYPE, "text/plain")], text).into_response()
+}
+
+fn run(s: &mut State, key: &str, args: Vec<String>) -> RunpodctlCall {
+    let caller = s.pod_keys.get(key).cloned();
+    let result = if key == ACCOUNT_KEY || caller.is_some() {
+        match parse(&args) {
+            Some(cmd) => apply(s, caller.as_deref(), &cmd),
+            None => Err(format!(
+                "Error: unknown command {:?} (the emulator's runpodctl knows remove pod, \
+                 pod delete|remove|rm, stop pod and pod stop)",
+                args.join(" ")
+            )),
+        }
+    } else {
+        Err("Error: invalid api key".to_owned())
+    };
+    let (exit_code, stdout, stderr) = match result {
+        Ok((out, err)) => (0, out, err),
+        Err(err) => (1, String::new(), err),
+    };
+    RunpodctlCall {
+        args,
+        caller,
+        exit_code,
+        stdout,
+        stderr,
+    }
+}
+
+/// Do the command; (stdout, stderr) on success.
+fn apply(
+    s: &mut State,
+    caller: Option<&str>,
+    cmd: &Command<'_>,
+) -> Result<(String, String), String> {
+    let id = cmd.pod_id;
+    if caller.is_some_and(|own| own != id) {
+        return Err(format!(
+            "Error: access denied: this key may act only on pod {}",
+            caller.unwrap_or_default()
+        ));
+    }
+    let Some(i) = s.index(id).filter(|i| s.pods[*i].status != "TERMINATED") else {
+        return Err(format!("Error: pod {id} not found"));
+    };
+    let status = s.pods[i].status;
+    let (action, legacy_out, out) = match cmd.verb {
+        Verb::Remove => (
+            "terminate",
+            format!("pod \"{id}\" removed"),
+            json!({"deleted": true, "id": id}),
+        ),
+        Verb::Stop if matches!(status, "EXITED") => {
+            return Err(format!("Error: failed to stop pod: pod {id} is {status}"));
+        }
+        Verb::Stop => (
+            "stop",
+            format!("pod \"{id}\" stopped"),
+            json!({"desiredStatus": "EXITED", "id": id}),
+        ),
+    };
+    let line = format!("runpodctl {}: {action}", cmd_words(cmd));
+    s.push_log(i, LogSource::System, line);
+    pods::apply_action(s, i, action);
+    Ok(match cmd.legacy {
+        // runpodctl `cmd/legacy/legacy.go`: the old form warns on stderr, then does the same.
+        Some(old) => (
+            legacy_out,
+            format!(
+                "warning: 'runpodctl {old}' is deprecated, use 'runpodctl pod {}' instead",
+                if cmd.verb == Verb::Remove {
+                    "delete <id>"
+                } else {
+                    "stop <id>"
+                }
+            ),
+        ),
+        None => (out.to_string(), String::new()),
+    })
+}
+
+fn cmd_words(cmd: &Command<'_>) -> String {
+    match (cmd.legacy, cmd.verb) {
+        (Some(old), _) => format!("{old} {}", cmd.pod_id),
+        (None, Verb::Remove) => format!("pod delete {}", cmd.pod_id),
+        (None, Verb::Stop) => format!("pod stop {}", cmd.pod_id),
+    }
+}
+
+/// The stand-in, for a pod's `PATH`: POSIX `sh` and curl. It prints the answer's `out:` lines on
+/// stdout and `err:` lines on stderr, and exits 0 only when the emulator says the command
+/// succeeded.
+pub(crate) fn script(url: &str) -> String {
+    format!(
+        r#"#!/bin/sh
+# runpodctl, as the trainpod emulator's local provider puts it on every pod's PATH: the
+# arguments go, with the pod's RUNPOD_API_KEY, to the emulator, which acts as RunPod would.
+json='{{"args":['
+sep=
+for arg in "$@"; do
+  esc=$(printf '%s' "$arg" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')
+  json="$json$sep\"$esc\""
+  sep=,
+done
+json="$json]}}"
+reply=$(curl -sS -w '\n%{{http_code}}' -X POST -H "Authorization: Bearer ${{RUNPOD_API_KEY:-}}" \
+  -H 'Content-Type: application/json' --data "$json" '{url}') || {{
+  echo 'runpodctl: the RunPod API could not be reached' >&2
+  exit 1
+}}
+code=$(printf '%s\n' "$reply" | tail -n 1)
+body=$(printf '%s\n' "$reply" | sed '$d')
+printf '%s\n' "$body" | sed -n 's/^out://p'
+printf '%s\n' "$body" | sed -n 's/^err://p' >&2
+[ "$code" = 200 ]
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_known_forms_parse_and_others_do_not() {
+        let words = |s: &str| s.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        let remove = words("remove pod p1");
+        let cmd = parse(&remove).unwrap_or_else(|| panic!("not parsed"));
+        assert_eq!(
+            (cmd.verb, cmd.pod_id, cmd.legacy),
+            (Verb::Remove, "p1", Some("remove pod"))
+        );
+        for new in ["pod delete p1", "pod remove p1", "pod rm p1"] {
+            let args = words(new);
+            let cmd = parse(&args).unwrap_or_else(|| panic!("{new}"));
+            assert_eq!((cmd.verb, cmd.legacy), (Verb::Remove, None));
+        }
+        assert!(parse(&words("stop pod p1")).is_some_and(|c| c.verb == Verb::Stop));
+        assert!(parse(&words("pod stop p1")).is_some_and(|c| c.legacy.is_none()));
+        assert!(parse(&words("pod delete")).is_none());
+        assert!(parse(&words("get pod p1")).is_none());
+    }
+}
