@@ -124,7 +124,10 @@ export declare class Trainpod {
   cancel(jobId: string): Promise<JobStatus>
   /** Start a new attempt of an ended job, with fresh tokens. */
   retry(jobId: string): Promise<JobStatus>
-  /** End every trainpod pod nobody should pay for (stale, late, over budget, orphan). */
+  /**
+   * End every trainpod pod nobody should pay for (stale, late, over budget, stopped, never
+   * started, orphan) and every live job whose pod is gone; run it every minute or so.
+   */
   reconcile(): Promise<ReconcileAction[]>
   /**
    * The metrics route: the pod's batch verified, accepted once and folded into the job.
@@ -382,26 +385,45 @@ export interface LogLine {
   ts?: string
 }
 
-/** What `reconcile` did to one pod. */
+/** What `reconcile` did to one pod or job. */
 export interface ReconcileAction {
-  /** The pod terminated. */
-  podId: string
+  /** The pod terminated or found gone; null for a job that never got one. */
+  podId?: string | null
   /** Its job, when it has one. */
   jobId?: string
-  /** `orphan`, `job_ended`, `deadline`, `over_budget`, `stale_heartbeat` or `provision_timeout`. */
+  /**
+   * `orphan`, `job_ended`, `deadline`, `over_budget`, `stale_heartbeat`, `pod_stopped`,
+   * `cuda_unsupported`, `image_pull_failed`, `no_container`, `provision_timeout`,
+   * `pod_vanished`, `deploy_abandoned`, `retried`; `error` when it could not be looked at.
+   */
   reason: string
   /** The state the job was moved to, if it was live. */
   jobState?: JobState | null
+  /** Set when the action failed (the pod may still bill: the next pass tries again). */
+  error?: ReconcileError | null
+}
+
+/** Why a `reconcile` action failed; the next pass tries it again. */
+export interface ReconcileError {
+  /** The stable error code (`NOT_FOUND`, `SERVER_ERROR`, ...). */
+  code: string
+  /** What went wrong and what to do. */
+  message: string
 }
 
 /** When `reconcile` ends a pod; unset ones keep core's defaults. */
 export interface ReconcileOptions {
-  /** No heartbeat for this long once the pod has reported (default 600). */
+  /** Nothing received from the pod for this long once it has reported (default 600). */
   staleAfterSecs?: number
-  /** Never reported this long after creation (default 1800). */
+  /** Never reported this long after creation (default 900). */
   provisionTimeoutSecs?: number
   /** How long one app instance's claim on a pod holds (default 60). */
   leaseSecs?: number
+  /**
+   * A job whose pod never started gets a new attempt on the plan's next GPU, within its
+   * budget (default false).
+   */
+  retryUnstarted?: boolean
 }
 
 /** The app's route paths, each under `appUrl`; unset ones keep trainpod's defaults. */

@@ -228,8 +228,10 @@ export interface JobStatus {
   /** From 1. */
   attempt: number;
   state: JobState;
-  /** Why it ended, when it did not succeed. */
+  /** Why it ended, when it did not succeed: a stable code (the failed stage, `deadline`, `pod_vanished`, ...). */
   reason: string;
+  /** What happened, in plain words, with what to do; empty while the job runs as it should. */
+  cause: string;
   podId: string | null;
   step: number | null;
   totalSteps: number | null;
@@ -238,7 +240,7 @@ export interface JobStatus {
   loss: number | null;
   /** Seconds until training ends, from the pace so far. */
   etaSecs: number | null;
-  /** What the pod has cost so far, USD. */
+  /** What the job has cost so far across its attempts, USD; it stops growing when the job ends. */
   costUsd: number;
   budgetUsd: number;
   pricePerHour: number;
@@ -292,6 +294,8 @@ export interface PodRuntimeInput {
   pipTimeoutS?: number;
   /** Time allowed to deliver the final status before terminating anyway, seconds (default 6). */
   finalBudgetS?: number;
+  /** How long the pod waits for the app to answer its check-in before it runs anyway, seconds (default 120). */
+  checkinBudgetS?: number;
   /** `name==version` lines installed against the image's torch; empty installs nothing. */
   requirements?: string[];
 }

@@ -16,6 +16,7 @@ import {
   type JobStatus,
   type Plan,
   type ReconcileAction,
+  type ReconcileError,
   type RenderedScript,
   Store,
   TokenError,
@@ -101,7 +102,8 @@ async function deployJob(): Promise<[Plan, JobStatus]> {
   for await (const update of tp.follow(job.jobId)) {
     if (update.kind === 'status') {
       const state: JobState = update.status.state;
-      if (state === 'failed') break;
+      const cause: string = update.status.cause;
+      if (state === 'failed') throw new Error(`${update.status.reason}: ${cause}`);
     } else {
       const stage: string | undefined = update.event.stage;
       console.log(stage, update.event.data, usd);
@@ -109,7 +111,11 @@ async function deployJob(): Promise<[Plan, JobStatus]> {
   }
   for await (const line of await tp.logs(job.jobId, 100)) console.log(line.line, line.source);
   const actions: ReconcileAction[] = await tp.reconcile();
-  console.log(actions.map((a) => a.jobState));
+  const failed: ReconcileError[] = actions.flatMap((a) => (a.error ? [a.error] : []));
+  console.log(
+    actions.map((a) => [a.podId ?? 'no pod', a.jobState]),
+    failed.map((e) => e.code),
+  );
   const cancelled: JobStatus = await tp.cancel(job.jobId);
   const files: ArtifactFile[] = await tp.downloadArtifacts(cancelled.jobId, '/tmp/out');
   console.log(files.length);

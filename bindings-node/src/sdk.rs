@@ -50,12 +50,15 @@ pub struct RoutesOptions {
 #[napi(object)]
 #[derive(Debug)]
 pub struct ReconcileOptions {
-    /// No heartbeat for this long once the pod has reported (default 600).
+    /// Nothing received from the pod for this long once it has reported (default 600).
     pub stale_after_secs: Option<f64>,
-    /// Never reported this long after creation (default 1800).
+    /// Never reported this long after creation (default 900).
     pub provision_timeout_secs: Option<f64>,
     /// How long one app instance's claim on a pod holds (default 60).
     pub lease_secs: Option<f64>,
+    /// A job whose pod never started gets a new attempt on the plan's next GPU, within its
+    /// budget (default false).
+    pub retry_unstarted: Option<bool>,
 }
 
 /// How to build a `Trainpod`. Unset options keep core's defaults.
@@ -192,19 +195,35 @@ pub struct ArtifactFile {
     pub sha256: String,
 }
 
-/// What `reconcile` did to one pod.
+/// Why a `reconcile` action failed; the next pass tries it again.
+#[napi(object)]
+#[derive(Debug)]
+pub struct ReconcileError {
+    /// The stable error code (`NOT_FOUND`, `SERVER_ERROR`, ...).
+    pub code: String,
+    /// What went wrong and what to do.
+    pub message: String,
+}
+
+/// What `reconcile` did to one pod or job.
 #[napi(object)]
 #[derive(Debug)]
 pub struct ReconcileAction {
-    /// The pod terminated.
-    pub pod_id: String,
+    /// The pod terminated or found gone; null for a job that never got one.
+    #[napi(ts_type = "string | null")]
+    pub pod_id: Option<String>,
     /// Its job, when it has one.
     pub job_id: Option<String>,
-    /// `orphan`, `job_ended`, `deadline`, `over_budget`, `stale_heartbeat` or `provision_timeout`.
+    /// `orphan`, `job_ended`, `deadline`, `over_budget`, `stale_heartbeat`, `pod_stopped`,
+    /// `cuda_unsupported`, `image_pull_failed`, `no_container`, `provision_timeout`,
+    /// `pod_vanished`, `deploy_abandoned`, `retried`; `error` when it could not be looked at.
     pub reason: String,
     /// The state the job was moved to, if it was live.
     #[napi(ts_type = "JobState | null")]
     pub job_state: Option<String>,
+    /// Set when the action failed (the pod may still bill: the next pass tries again).
+    #[napi(ts_type = "ReconcileError | null")]
+    pub error: Option<ReconcileError>,
 }
 
 impl From<trainpod::store::JobRecord> for JobRecord {
@@ -329,6 +348,7 @@ fn reconcile_policy(options: ReconcileOptions) -> Result<ReconcilePolicy> {
             d.provision_timeout_secs,
         )?,
         lease_secs: secs("leaseSecs", options.lease_secs, d.lease_secs)?,
+        retry_unstarted: options.retry_unstarted.unwrap_or(d.retry_unstarted),
     })
 }
 
@@ -526,7 +546,8 @@ impl Trainpod {
         spawn(env, async move { tp.retry(&job_id).await }, status)
     }
 
-    /// End every trainpod pod nobody should pay for (stale, late, over budget, orphan).
+    /// End every trainpod pod nobody should pay for (stale, late, over budget, stopped, never
+    /// started, orphan) and every live job whose pod is gone; run it every minute or so.
     #[napi(ts_return_type = "Promise<ReconcileAction[]>", catch_unwind)]
     pub fn reconcile<'env>(
         &self,
@@ -541,6 +562,10 @@ impl Trainpod {
                     job_id: a.job_id,
                     reason: a.reason.to_owned(),
                     job_state: a.job_state.map(|s| s.as_str().to_owned()),
+                    error: a.error.map(|e| ReconcileError {
+                        code: e.code.to_owned(),
+                        message: e.message,
+                    }),
                 })
                 .collect())
         })

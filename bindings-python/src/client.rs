@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use trainpod::clock::ManualClock;
+use trainpod::jobs::ReconcilePolicy;
 use trainpod::script::PodRuntime;
 use trainpod::sdk::{Trainpod, TrainpodBuilder};
 use trainpod::token::KeyRing;
@@ -29,6 +30,7 @@ pub(crate) struct Config {
     pub pod_runtime: Option<PodRuntime>,
     pub pod_env: BTreeMap<String, String>,
     pub follow_interval: Option<Duration>,
+    pub reconcile: Option<ReconcilePolicy>,
     pub ignore_env: bool,
     pub clock: Option<Arc<ManualClock>>,
 }
@@ -82,6 +84,9 @@ impl Config {
         }
         if let Some(clock) = &self.clock {
             b = b.clock(clock.clone());
+        }
+        if let Some(policy) = &self.reconcile {
+            b = b.reconcile_policy(policy.clone());
         }
         b
     }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::time::Duration;
 use trainpod::dataset::DatasetReport;
-use trainpod::jobs::{IngestOutcome, ReconcileAction};
+use trainpod::jobs::{IngestOutcome, ReconcileAction, ReconcilePolicy};
 use trainpod::runpod::LogEvent;
 use trainpod::script::{Hyperparameters, Method, PodRuntime, RenderedScript};
 use trainpod::sdk::{ArtifactFile, ArtifactsAnswer, DatasetRef, FollowUpdate, JobSpec, JobStatus};
@@ -65,6 +65,7 @@ pub(crate) fn actions(py: Python<'_>, actions: Vec<ReconcileAction>) -> PyResult
                 "job_id": a.job_id,
                 "reason": a.reason,
                 "job_state": a.job_state,
+                "error": a.error.as_ref().map(|e| json!({"code": e.code, "message": e.message})),
             })
         })
         .collect();
@@ -191,6 +192,27 @@ pub(crate) fn pod_runtime(
         runtime.expect_gpu = gpu;
     }
     Ok(Some(runtime))
+}
+
+/// When `reconcile` ends a pod: the core's defaults with `overrides` (JSON of a dict of
+/// `ReconcilePolicy` fields); `None` when nothing was given.
+pub(crate) fn reconcile_policy(overrides: Option<&str>) -> Result<Option<ReconcilePolicy>, Error> {
+    let Some(text) = overrides else {
+        return Ok(None);
+    };
+    let defaults = serde_json::to_value(ReconcilePolicy::default()).map_err(|e| {
+        Error::new(
+            ErrorKind::Internal,
+            format!("the default reconcile policy: {e}"),
+        )
+    })?;
+    let mut base = object(defaults);
+    let given: Map<String, Value> = serde_json::from_str(text)
+        .map_err(|e| invalid(format!("reconcile must be a dict: {e}")))?;
+    overlay(&mut base, given, "reconcile")?;
+    serde_json::from_value(Value::Object(base))
+        .map(Some)
+        .map_err(|e| invalid(format!("reconcile is not valid: {e}")))
 }
 
 /// A mapping argument as JSON (through Python's `json`, so any JSON-able value crosses).

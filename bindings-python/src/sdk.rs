@@ -37,8 +37,10 @@ macro_rules! settings_doc {
             "`pod_python`, `expect_gpu` and `pod_runtime` (a dict of the other pod settings:\n",
             "`min_free_disk_gb`, `heartbeat_s`, `requirements`...) say how pods run, over the\n",
             "core's defaults (which expect a GPU). `pod_env` adds (non-secret) variables to every\n",
-            "pod; `follow_interval` (seconds or a timedelta) is how often `follow` polls; `now`\n",
-            "fixes the clock (tests; move it with `set_now`).\n",
+            "pod; `follow_interval` (seconds or a timedelta) is how often `follow` polls;\n",
+            "`reconcile` (a dict: `stale_after_secs`, `provision_timeout_secs`, `lease_secs`,\n",
+            "`retry_unstarted`) says when `reconcile` ends a pod; `now` fixes the clock (tests;\n",
+            "move it with `set_now`).\n",
         )
     };
 }
@@ -234,6 +236,7 @@ twin_classes! {
             pod_runtime: "Mapping[str, object] | None" = None,
             pod_env = None,
             follow_interval: "float | datetime.timedelta | None" = None,
+            reconcile: "Mapping[str, object] | None" = None,
             ignore_env = false,
             now = None
         ))]
@@ -255,6 +258,7 @@ twin_classes! {
             pod_runtime: Option<Bound<'_, PyAny>>,
             pod_env: Option<BTreeMap<String, String>>,
             follow_interval: Option<Seconds>,
+            reconcile: Option<Bound<'_, PyAny>>,
             ignore_env: bool,
             now: Option<u64>,
         ) -> PyResult<Self> {
@@ -272,6 +276,9 @@ twin_classes! {
             let overrides = pod_runtime.as_ref().map(convert::dict_json).transpose()?;
             let pod_runtime = convert::pod_runtime(pod_python, expect_gpu, overrides.as_deref())
                 .map_err(|e| to_py(py, e))?;
+            let policy = reconcile.as_ref().map(convert::dict_json).transpose()?;
+            let reconcile =
+                convert::reconcile_policy(policy.as_deref()).map_err(|e| to_py(py, e))?;
             let config = Config {
                 runpod_api_key,
                 runpod_base_url,
@@ -286,6 +293,7 @@ twin_classes! {
                 pod_runtime,
                 pod_env: pod_env.unwrap_or_default(),
                 follow_interval: follow_interval.map(|s| s.0),
+                reconcile,
                 ignore_env,
                 clock: now.map(|n| Arc::new(ManualClock::new(n))),
             };

@@ -193,6 +193,8 @@ def run_job(tp: trainpod.Trainpod, spec: trainpod.JobSpec, out: pathlib.Path) ->
     print(
         f"==> {last.state}{reason} after {last.step} steps; cost ${last.cost_usd:.5f}"
     )
+    if last.cause:  # what happened, in plain words, with what to do
+        print(f"    {last.cause}")
     print("==> loss curve")
     print(loss_curve(losses))
     if last.state != "succeeded":

@@ -135,8 +135,10 @@ class AsyncTrainpod:
     `pod_python`, `expect_gpu` and `pod_runtime` (a dict of the other pod settings:
     `min_free_disk_gb`, `heartbeat_s`, `requirements`...) say how pods run, over the
     core's defaults (which expect a GPU). `pod_env` adds (non-secret) variables to every
-    pod; `follow_interval` (seconds or a timedelta) is how often `follow` polls; `now`
-    fixes the clock (tests; move it with `set_now`).
+    pod; `follow_interval` (seconds or a timedelta) is how often `follow` polls;
+    `reconcile` (a dict: `stale_after_secs`, `provision_timeout_secs`, `lease_secs`,
+    `retry_unstarted`) says when `reconcile` ends a pod; `now` fixes the clock (tests;
+    move it with `set_now`).
     """
 
     def __new__(
@@ -158,6 +160,7 @@ class AsyncTrainpod:
         pod_runtime: Mapping[str, object] | None = None,
         pod_env: dict[str, str] | None = None,
         follow_interval: float | datetime.timedelta | None = None,
+        reconcile: Mapping[str, object] | None = None,
         ignore_env: bool = False,
         now: SupportsIndex | None = None,
     ) -> AsyncTrainpod: ...
@@ -667,8 +670,10 @@ class Trainpod:
     `pod_python`, `expect_gpu` and `pod_runtime` (a dict of the other pod settings:
     `min_free_disk_gb`, `heartbeat_s`, `requirements`...) say how pods run, over the
     core's defaults (which expect a GPU). `pod_env` adds (non-secret) variables to every
-    pod; `follow_interval` (seconds or a timedelta) is how often `follow` polls; `now`
-    fixes the clock (tests; move it with `set_now`).
+    pod; `follow_interval` (seconds or a timedelta) is how often `follow` polls;
+    `reconcile` (a dict: `stale_after_secs`, `provision_timeout_secs`, `lease_secs`,
+    `retry_unstarted`) says when `reconcile` ends a pod; `now` fixes the clock (tests;
+    move it with `set_now`).
     """
 
     def __new__(
@@ -690,6 +695,7 @@ class Trainpod:
         pod_runtime: Mapping[str, object] | None = None,
         pod_env: dict[str, str] | None = None,
         follow_interval: float | datetime.timedelta | None = None,
+        reconcile: Mapping[str, object] | None = None,
         ignore_env: bool = False,
         now: SupportsIndex | None = None,
     ) -> Trainpod: ...

@@ -345,13 +345,18 @@ class Plan:
 
 @dataclass(frozen=True)
 class JobStatus:
-    """A job's status: where it is, its progress (0 to 1), loss, ETA and cost so far."""
+    """A job's status: where it is, its progress (0 to 1), loss, ETA and cost so far (across
+    its attempts; it stops growing when the job ends). A job that did not succeed has
+    ``reason``, a stable code (the failed stage, ``deadline``, ``pod_vanished``,
+    ``no_container``...), and ``cause``, what happened in plain words with what to do (empty
+    while the job runs as it should): show ``cause`` to a person, test on ``reason``."""
 
     job_id: str
     user: str
     attempt: int
     state: JobState
     reason: str
+    cause: str
     pod_id: str | None
     step: int | None
     total_steps: int | None
@@ -374,6 +379,7 @@ class JobStatus:
             attempt=d["attempt"],
             state=d["state"],
             reason=d["reason"],
+            cause=d["cause"],
             pod_id=d.get("pod_id"),
             step=d.get("step"),
             total_steps=d.get("total_steps"),
@@ -420,15 +426,40 @@ class LogLine:
 
 
 @dataclass(frozen=True)
-class ReconcileAction:
-    """What ``reconcile`` did to one pod: terminated it for ``reason`` (``orphan``,
-    ``job_ended``, ``deadline``, ``over_budget``, ``stale_heartbeat``,
-    ``provision_timeout``), moving its job (if live) to ``job_state``."""
+class ReconcileError:
+    """Why a ``reconcile`` action failed: the stable ``code`` and a ``message`` that says what
+    to do. The next pass tries the action again."""
 
-    pod_id: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ReconcileAction:
+    """What ``reconcile`` did to one pod or job: terminated the pod for ``reason``
+    (``orphan``, ``job_ended``, ``deadline``, ``over_budget``, ``stale_heartbeat``,
+    ``pod_stopped``, ``cuda_unsupported``, ``image_pull_failed``, ``no_container``,
+    ``provision_timeout``), or ended a job whose pod is gone (``pod_vanished``) or was never
+    made (``deploy_abandoned``, no ``pod_id``), moving the job (if live) to ``job_state``;
+    ``retried`` is the opt-in new attempt of a job whose pod never started. ``error`` is set
+    when the action failed (``reason`` is then ``error`` or the action's own)."""
+
+    pod_id: str | None
     job_id: str | None
     reason: str
     job_state: JobState | None
+    error: ReconcileError | None = None
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> ReconcileAction:
+        err = d.get("error")
+        return cls(
+            pod_id=d.get("pod_id"),
+            job_id=d.get("job_id"),
+            reason=d["reason"],
+            job_state=d.get("job_state"),
+            error=None if err is None else ReconcileError(code=err["code"], message=err["message"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -555,7 +586,7 @@ def _decode(kind: str, raw: str) -> object:
     if kind == "log":
         return LogLine(source=d["source"], line=d["line"], ts=d.get("ts"), id=d.get("id"))
     if kind == "reconcile":
-        return [ReconcileAction(**a) for a in d]
+        return [ReconcileAction._from(a) for a in d]
     if kind == "artifacts_answer":
         return ArtifactsAnswer(**d)
     if kind == "artifact_file":

@@ -21,7 +21,7 @@ interface PlanAnswer {
   warnings: string[];
 }
 
-const FINAL = new Set(['succeeded', 'failed', 'cancelled', 'timed_out']);
+const FINAL = new Set(['succeeded', 'failed', 'cancelled', 'timed_out', 'over_budget']);
 const usd = (n: number) => (n === 0 ? '$0' : `$${n < 1 ? n.toFixed(4) : n.toFixed(2)}`);
 const duration = (s: number) =>
   s >= 3600 ? `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min` : `${Math.round(s / 60)} min`;
@@ -159,6 +159,13 @@ export function Trainer({ defaults }: { defaults: SpecFields }) {
               {stage && !ended && ` (${stage})`}
               {job.reason && ` — ${job.reason}`}
             </dd>
+            {job.cause && (
+              <>
+                {/* What happened and what to do, in plain words (rendered as text). */}
+                <dt>Why</dt>
+                <dd data-testid="cause">{job.cause}</dd>
+              </>
+            )}
             <dt>Progress</dt>
             <dd>
               <div
