@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import pathlib
+import time
 import urllib.request
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import trainpod
@@ -18,6 +20,18 @@ APP_URL = "http://127.0.0.1:9"
 MODEL = "Qwen/Qwen2.5-0.5B"
 
 Client = TypeVar("Client", trainpod.Trainpod, trainpod.AsyncTrainpod)
+T = TypeVar("T")
+
+
+def eventually(what: str, probe: Callable[[], T | None], within: float = 60.0) -> T:
+    """Polls ``probe`` until it gives a value; the bound is generous, for loaded machines."""
+    end = time.monotonic() + within
+    while True:
+        value = probe()
+        if value is not None:
+            return value
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        time.sleep(0.05)
 
 
 def datasets(root: pathlib.Path) -> pathlib.Path:

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import http.client
 import json
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import trainpod
+from sdk_helpers import eventually
 from trainpod.testing import ACCOUNT_KEY, PROFILES, Emulator
-
-T = TypeVar("T")
 
 IMAGE = "runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404"
 
@@ -65,17 +62,6 @@ def system_line(emu: Emulator, pod_id: str, wanted: str) -> str:
                 return str(json.loads(line[len("data: ") :])["line"])
     finally:
         conn.close()
-
-
-def eventually(what: str, probe: Callable[[], T | None], within: float = 30.0) -> T:
-    """Polls ``probe`` until it gives a value; the bound is generous, for loaded machines."""
-    end = time.monotonic() + within
-    while True:
-        value = probe()
-        if value is not None:
-            return value
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def test_a_profile_applies_and_an_unknown_one_is_refused() -> None:

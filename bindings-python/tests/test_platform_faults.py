@@ -24,19 +24,18 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import TypeVar
 
 import pytest
 import trainpod
-from sdk_helpers import APP_URL, KEYS, MODEL
+from sdk_helpers import APP_URL, KEYS, MODEL, eventually
 from trainpod.testing import ACCOUNT_KEY, Emulator
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "examples/python"))
 import quickstart  # noqa: E402  (its app serves the metrics route the pod checks in on)
 
-T = TypeVar("T")
 Client = TypeVar("Client", trainpod.Trainpod, trainpod.AsyncTrainpod)
 
 GPU = "NVIDIA GeForce RTX 4090"
@@ -48,17 +47,6 @@ needs_train_python = pytest.mark.skipif(
     not (train_python or os.environ.get("TRAINPOD_REQUIRE_TRAINING")),
     reason="set TRAINPOD_TRAIN_PYTHON (bash scripts/train-venv.sh) for a pod that runs",
 )
-
-
-def eventually(what: str, probe: Callable[[], T | None], within: float = 60.0) -> T:
-    """Polls ``probe`` until it gives a value; the bound is generous, for loaded machines."""
-    end = time.monotonic() + within
-    while True:
-        value = probe()
-        if value is not None:
-            return value
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def billed(emu: Emulator, pod_id: str) -> float:

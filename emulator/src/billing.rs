@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::http::{Answer, json_ok};
+use crate::answer::{Answer, json_ok};
 use crate::params::{Query, iso};
 use crate::state::{EmuPod, State};
 

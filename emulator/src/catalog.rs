@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 
+use crate::answer::{Answer, bad_request, json_ok, problem, unprocessable};
 use crate::cuda::HOST_CUDA;
-use crate::http::{Answer, bad_request, json_ok, problem, unprocessable};
 use crate::params::Query;
 use crate::state::State;
 

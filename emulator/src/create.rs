@@ -4,11 +4,11 @@
 
 use serde_json::Value;
 
+use crate::answer::{Answer, bad_request, json_ok, problem};
 use crate::catalog::{CATALOG, DATA_CENTERS, DataCenter, GpuEntry, has_capacity};
 use crate::container::Waits;
 use crate::cuda::{self, Constraint};
 use crate::faults::CapacityStyle;
-use crate::http::{Answer, bad_request, json_ok, problem};
 use crate::pods::pod_json;
 use crate::state::{EmuPod, State};
 use crate::{LogSource, pod_id, validate};

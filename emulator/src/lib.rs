@@ -17,6 +17,7 @@
 //! start command as a local process group, as RunPod runs a container (see [`RunPods`]).
 
 mod admin;
+mod answer;
 mod billing;
 mod catalog;
 mod container;
@@ -45,7 +46,7 @@ use tokio::sync::watch;
 
 pub use faults::{CapacityStyle, Faults, PROFILES, PullBackoff, VanishAfter, VanishCause};
 pub use runner::{LocalPod, RunPods};
-pub use runpodctl::RunpodctlCall;
+pub use state::RunpodctlCall;
 use state::{Shared, State};
 
 /// Pod ids unique across emulators in one process, and unlikely to repeat across processes,

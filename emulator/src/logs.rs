@@ -10,7 +10,7 @@ use axum::http::HeaderMap;
 use serde_json::json;
 
 use crate::LogSource;
-use crate::http::{Answer, bad_request, unprocessable};
+use crate::answer::{Answer, bad_request, unprocessable};
 use crate::params::{Query, iso, parse_iso};
 use crate::state::{Follow, LogLine, Shared, State};
 

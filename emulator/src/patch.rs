@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::http::{Answer, bad_request, json_ok, problem, unprocessable};
+use crate::answer::{Answer, bad_request, json_ok, problem, unprocessable};
 use crate::pods::pod_json;
 use crate::state::{EmuPod, State};
 

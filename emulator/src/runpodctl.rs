@@ -9,23 +9,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::state::{Shared, State};
+use crate::state::{RunpodctlCall, Shared, State};
 use crate::{ACCOUNT_KEY, LogSource, pods};
-
-/// One call of a pod's `runpodctl` ([`crate::Emulator::runpodctl_calls`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RunpodctlCall {
-    /// Its arguments.
-    pub args: Vec<String>,
-    /// The pod whose key made the call; `None` for the account key or an unknown one.
-    pub caller: Option<String>,
-    /// Its exit status: 0 on success.
-    pub exit_code: i32,
-    /// What it printed on stdout.
-    pub stdout: String,
-    /// What it printed on stderr (the deprecation warning of a legacy form, or the error).
-    pub stderr: String,
-}
 
 pub(crate) fn call_json(c: &RunpodctlCall) -> Value {
     json!({"args": c.args, "caller": c.caller, "exitCode": c.exit_code,
@@ -187,36 +172,6 @@ fn cmd_words(cmd: &Command<'_>) -> String {
         (None, Verb::Remove) => format!("pod delete {}", cmd.pod_id),
         (None, Verb::Stop) => format!("pod stop {}", cmd.pod_id),
     }
-}
-
-/// The stand-in, for a pod's `PATH`: POSIX `sh` and curl. It prints the answer's `out:` lines on
-/// stdout and `err:` lines on stderr, and exits 0 only when the emulator says the command
-/// succeeded.
-pub(crate) fn script(url: &str) -> String {
-    format!(
-        r#"#!/bin/sh
-# runpodctl, as the trainpod emulator's local provider puts it on every pod's PATH: the
-# arguments go, with the pod's RUNPOD_API_KEY, to the emulator, which acts as RunPod would.
-json='{{"args":['
-sep=
-for arg in "$@"; do
-  esc=$(printf '%s' "$arg" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')
-  json="$json$sep\"$esc\""
-  sep=,
-done
-json="$json]}}"
-reply=$(curl -sS -w '\n%{{http_code}}' -X POST -H "Authorization: Bearer ${{RUNPOD_API_KEY:-}}" \
-  -H 'Content-Type: application/json' --data "$json" '{url}') || {{
-  echo 'runpodctl: the RunPod API could not be reached' >&2
-  exit 1
-}}
-code=$(printf '%s\n' "$reply" | tail -n 1)
-body=$(printf '%s\n' "$reply" | sed '$d')
-printf '%s\n' "$body" | sed -n 's/^out://p'
-printf '%s\n' "$body" | sed -n 's/^err://p' >&2
-[ "$code" = 200 ]
-"#
-    )
 }
 
 #[cfg(test)]

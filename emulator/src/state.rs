@@ -12,7 +12,6 @@ use tokio::sync::watch;
 use crate::container::Waits;
 use crate::faults::{Faults, VanishCause};
 use crate::ratelimit::Windows;
-use crate::runpodctl::RunpodctlCall;
 use crate::{LogSource, RecordedRequest, runner};
 
 #[derive(Debug, Clone)]
@@ -285,4 +284,19 @@ impl Shared {
         self.notify();
         now
     }
+}
+
+/// One call of a pod's `runpodctl` ([`crate::Emulator::runpodctl_calls`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunpodctlCall {
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// The pod whose key made the call; `None` for the account key or an unknown one.
+    pub caller: Option<String>,
+    /// Its exit status: 0 on success.
+    pub exit_code: i32,
+    /// What it printed on stdout.
+    pub stdout: String,
+    /// What it printed on stderr (the deprecation warning of a legacy form, or the error).
+    pub stderr: String,
 }

@@ -5,8 +5,8 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::answer::{Answer, problem_json};
 use crate::cuda;
-use crate::http::{Answer, problem_json};
 
 /// What a field's value must be.
 #[derive(Debug)]

@@ -25,7 +25,7 @@ pub(super) fn temp_dir(kind: &str) -> std::io::Result<PathBuf> {
 pub(super) fn install_runpodctl(bin: &Path, control_url: &str) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let path = bin.join("runpodctl");
-    std::fs::write(&path, crate::runpodctl::script(control_url))?;
+    std::fs::write(&path, runpodctl_script(control_url))?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
 }
 
@@ -46,4 +46,34 @@ pub(super) fn wipe(workspace: &Path) {
             std::fs::remove_file(entry.path())
         };
     }
+}
+
+/// The stand-in, for a pod's `PATH`: POSIX `sh` and curl. It prints the answer's `out:` lines on
+/// stdout and `err:` lines on stderr, and exits 0 only when the emulator says the command
+/// succeeded.
+fn runpodctl_script(url: &str) -> String {
+    format!(
+        r#"#!/bin/sh
+# runpodctl, as the trainpod emulator's local provider puts it on every pod's PATH: the
+# arguments go, with the pod's RUNPOD_API_KEY, to the emulator, which acts as RunPod would.
+json='{{"args":['
+sep=
+for arg in "$@"; do
+  esc=$(printf '%s' "$arg" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')
+  json="$json$sep\"$esc\""
+  sep=,
+done
+json="$json]}}"
+reply=$(curl -sS -w '\n%{{http_code}}' -X POST -H "Authorization: Bearer ${{RUNPOD_API_KEY:-}}" \
+  -H 'Content-Type: application/json' --data "$json" '{url}') || {{
+  echo 'runpodctl: the RunPod API could not be reached' >&2
+  exit 1
+}}
+code=$(printf '%s\n' "$reply" | tail -n 1)
+body=$(printf '%s\n' "$reply" | sed '$d')
+printf '%s\n' "$body" | sed -n 's/^out://p'
+printf '%s\n' "$body" | sed -n 's/^err://p' >&2
+[ "$code" = 200 ]
+"#
+    )
 }

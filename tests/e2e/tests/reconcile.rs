@@ -140,3 +140,66 @@ async fn two_reconcilers_on_one_postgres_terminate_each_pod_once() {
         assert_eq!(terminates, 1, "pod {p} terminated {terminates} times");
     }
 }
+
+/// The real network, except that terminating one pod fails with a 503 (an outage of RunPod's
+/// action endpoint for that pod).
+#[derive(Debug)]
+struct TerminateFails {
+    inner: trainpod::runpod::ReqwestSender,
+    pod: String,
+}
+
+#[async_trait::async_trait]
+impl trainpod::runpod::HttpSend for TerminateFails {
+    async fn send(
+        &self,
+        request: trainpod::runpod::HttpRequest,
+    ) -> Result<trainpod::runpod::HttpResponse, trainpod::runpod::TransportError> {
+        if request.url.ends_with(&format!("/pods/{}/action", self.pod)) {
+            return Ok(trainpod::runpod::HttpResponse {
+                status: 503,
+                headers: vec![("content-type".into(), "application/problem+json".into())],
+                body: br#"{"title":"Service Unavailable","status":503,"detail":"upstream down"}"#
+                    .to_vec(),
+            });
+        }
+        self.inner.send(request).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_failing_pod_does_not_stop_the_pass_and_its_error_is_reported() {
+    let emu = Emulator::start().await.unwrap();
+    let c = emulator_client(&emu);
+    let tag = unique("carry");
+    let first = create_pod(&c, &format!("trainpod-a-{tag}"), None).await;
+    let second = create_pod(&c, &format!("trainpod-b-{tag}"), None).await;
+    let failing = trainpod::runpod::Client::builder(
+        trainpod::runpod::ApiKey::new(trainpod_emulator::ACCOUNT_KEY).unwrap(),
+        Arc::new(TerminateFails {
+            inner: trainpod::runpod::ReqwestSender::with_defaults().unwrap(),
+            pod: first.clone(),
+        }),
+    )
+    .base_url(emu.base_url())
+    .retry_policy(trainpod::runpod::RetryPolicy::none())
+    .build()
+    .unwrap();
+    let store = store::open("memory:").await.unwrap();
+    let now = unix_now() as u64;
+    let actions = reconcile(&failing, store.as_ref(), now, &ReconcilePolicy::default())
+        .await
+        .unwrap();
+    // Both orphans were looked at: one ended, one reported with its error.
+    let of = |pod: &str| {
+        actions
+            .iter()
+            .find(|a| a.pod_id.as_deref() == Some(pod))
+            .unwrap()
+    };
+    let err = of(&first).error.as_ref().expect("the failure is reported");
+    assert_eq!(err.code, "SERVER_ERROR");
+    assert_ne!(emu.pod_status(&first), Some("TERMINATED"), "still billing");
+    assert_eq!(of(&second).error, None);
+    assert_eq!(emu.pod_status(&second), Some("TERMINATED"));
+}
