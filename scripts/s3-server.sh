@@ -37,8 +37,10 @@ start() {
   dir=$(mktemp -d /tmp/trainpod-s3.XXXXXX)
   port=$(free_port)
   key=trainpod-test-key
-  # A fresh secret per server: nothing in the tests can pass by knowing a constant.
-  secret=$(python3 -c 'import secrets; print(secrets.token_urlsafe(30))')
+  # A fresh secret per server: nothing in the tests can pass by knowing a constant. It starts
+  # with a letter: a URL-safe token may start with '-', which the server's flags parser reads as
+  # an option.
+  secret=k$(python3 -c 'import secrets; print(secrets.token_urlsafe(30))')
   # Buckets are the root's directories: one for bucket staging, one standing for a network volume.
   mkdir -p "$dir/data/trainpod-test" "$dir/data/volume-test"
   "$bin" --host 127.0.0.1 --port "$port" --access-key "$key" --secret-key "$secret" \
