@@ -162,6 +162,15 @@ export declare class Trainpod {
    */
   inspectDataset(path: string, options?: InspectDatasetOptions): Promise<DatasetReport>
   /**
+   * Rewrite the Alpaca dataset at `src` (`instruction`, `input`, `output`) as
+   * prompt/completion JSON lines at `dst`, as the pod's trainer does for an Alpaca dataset:
+   * the prompt is the instruction, then the input after a blank line when there is one; the
+   * completion is the output. Resolves to the report of the result. An invalid dataset
+   * rejects with `DATASET_INVALID`, one in another format with `INVALID_INPUT`, before
+   * anything is written. Off the JavaScript thread.
+   */
+  convertAlpaca(src: string, dst: string): Promise<DatasetReport>
+  /**
    * The pod script `deploy` would generate for `plan`'s first attempt now: the start
    * command, the env variables by name, the bundle's size and sha256, and every file the pod
    * unpacks with each credential replaced by `<redacted>`. Creates nothing.
@@ -522,7 +531,15 @@ export interface TrainpodOptions {
   followIntervalMs?: number
   /** When `reconcile` ends a pod. */
   reconcile?: ReconcileOptions
-  /** Do not read `RUNPOD_API_KEY` or `TRAINPOD_SIGNING_KEYS` from the environment. */
+  /**
+   * The Hugging Face Hub `plan` checks a model id against (default `https://huggingface.co`,
+   * or `HF_ENDPOINT`): a mirror, or a stand-in on loopback for tests.
+   */
+  hubUrl?: string
+  /**
+   * Do not read `RUNPOD_API_KEY`, `TRAINPOD_SIGNING_KEYS` or `HF_ENDPOINT` from the
+   * environment.
+   */
   ignoreEnv?: boolean
   /** Fix the clock at this Unix time (tests); `setNow` then moves it. */
   now?: number

@@ -442,6 +442,26 @@ decorate(
     },
 );
 
+/** A job spec with each NaN or infinity as its text: they have no JSON form, so the native
+ * conversion would refuse them without naming the field; core then refuses the field by name. */
+function finite(value) {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
+  if (Array.isArray(value)) return value.map(finite);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, finite(v)]));
+  }
+  return value;
+}
+
+decorate(
+  module.exports.Trainpod.prototype,
+  'plan',
+  (guarded) =>
+    function (spec) {
+      return Reflect.apply(guarded, this, [finite(spec)]);
+    },
+);
+
 /** An async iterator over a native `next()` that resolves `null` at the end. */
 function iterate(source) {
   return {

@@ -32,7 +32,7 @@ export type DatasetFormat = 'messages' | 'prompt_completion' | 'text' | 'alpaca'
  */
 export type DatasetRef = { kind: 'app'; id: string } | { kind: 'url'; url: string; bytes: number; sha256: string };
 
-/** Training hyperparameters. */
+/** Training hyperparameters: each one's meaning, default and range are in `docs/hyperparameters.md`. */
 export interface Hyperparameters {
   /** Passes over the dataset (ignored when `maxSteps` is set). */
   epochs: number;
@@ -49,6 +49,8 @@ export interface Hyperparameters {
   loraR: number;
   loraAlpha: number;
   loraDropout: number;
+  /** The modules LoRA adapts: `'all-linear'` (the default) or names such as `['q_proj', 'v_proj']`. */
+  loraTargetModules: 'all-linear' | string[];
   gradientCheckpointing: boolean;
   precision: Precision;
   seed: number;
@@ -232,6 +234,12 @@ export interface JobStatus {
   reason: string;
   /** What happened, in plain words, with what to do; empty while the job runs as it should. */
   cause: string;
+  /** The stage the pod last reported (`preflight`, `dependencies`, `dataset`, `training`, `uploading`); for a failed job, where it failed. */
+  stage: string;
+  /** The pod's exit code, once its final status arrived. */
+  exitCode: number | null;
+  /** The end of the pod's log (at most 20 KB) when it failed, kept so that it outlives the pod. */
+  logTail: string;
   podId: string | null;
   step: number | null;
   totalSteps: number | null;

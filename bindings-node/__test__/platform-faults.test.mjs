@@ -213,3 +213,23 @@ test('reconcile options are checked when the SDK is built', async (t) => {
   const tp = await Trainpod.create({ ...local, reconcile: { retryUnstarted: true, provisionTimeoutSecs: 300 } });
   assert.deepEqual(await tp.reconcile(), []);
 });
+
+test("a failed job's cause, stage and log outlive its pod", async (t) => {
+  const dataset = await stalledDataset(t);
+  const app = { tp: null };
+  const appUrl = await serveMetrics(t, app);
+  // The pod's Python has no torch: it fails its preflight, reports why and ends itself.
+  const { emu, tp } = await setup(t, { python: 'python3', appUrl });
+  app.tp = tp;
+  const job = await tp.deploy(await tp.plan(spec('broken', dataset)));
+  const pod = job.podId;
+  await eventually('the job to fail', async () => (await tp.status('broken')).state === 'failed');
+  await eventually('the pod to end', async () => (await emu.pod(pod)).status === 'TERMINATED');
+  // Read once the pod is gone: the job kept what it said.
+  const status = await tp.status('broken');
+  assertShape(status, 'JobStatus');
+  assert.deepEqual([status.reason, status.stage], ['preflight', 'preflight']);
+  assert.ok(status.exitCode !== null && status.exitCode !== 0, String(status.exitCode));
+  assert.match(status.cause, /torch is not installed/);
+  assert.match(status.logTail, /preflight failed/);
+});

@@ -153,8 +153,28 @@ test('plan estimates the cost, refuses what would fail, and spends nothing', asy
     await assert.rejects(tp.plan(s), { code }, JSON.stringify(s));
   }
   await assert.rejects(tp.plan(null), { code: 'INVALID_INPUT' });
+  // A refused field is named, in core's snake_case, whatever the value.
+  const named = [
+    [{ hyperparameters: { learningRate: Number.NaN } }, '`hyperparameters.learning_rate`'],
+    [{ hyperparameters: { learningRate: '1e-4' } }, '`hyperparameters.learning_rate`'],
+    [{ hyperparameters: { epoch: 2 } }, '`hyperparameters.epoch`'],
+    [{ budgetUsd: 'five' }, '`budget_usd`'],
+  ];
+  for (const [extra, field] of named) {
+    await assert.rejects(
+      tp.plan(spec('p', extra)),
+      (err) => err.code === 'INVALID_INPUT' && err.message.includes(field),
+      field,
+    );
+  }
   assert.equal((await emu.requests()).filter((r) => r.method === 'POST').length, 0, 'nothing was created');
 });
+
+/** Seconds a plan's training would take at twice its rule of thumb's throughput. */
+function plausible(plan) {
+  const { peakTflops, mfu } = plan.estimate.throughput;
+  return plan.estimate.trainingFlops / (2 * peakTflops * mfu * 1e12);
+}
 
 test('a job runs to succeeded through its metric batches, and follow sees it all', async (t) => {
   const { emu, tp } = await setup(t);
@@ -199,7 +219,8 @@ test('a job runs to succeeded through its metric batches, and follow sees it all
   assert.ok(Math.abs(low / plan.estimate.usdLow - 1) < 1e-12 && Math.abs(high / plan.estimate.usdHigh - 1) < 1e-12);
 
   const done = [
-    event(5, T0 + 40, 'result', { source: 'trainer', data: { runtime_s: 12.5, train_loss: 1.2 } }),
+    // A run at twice the rule of thumb's throughput: plausible, so later plans use it.
+    event(5, T0 + 40, 'result', { source: 'trainer', data: { runtime_s: plausible(plan), train_loss: 1.2 } }),
     event(6, T0 + 41, 'final', { stage: 'done', data: { status: 'succeeded', exit_code: 0 } }),
   ];
   out = await tp.ingestMetrics(id, ...batch(tp, id, 1, 2, done));
@@ -481,6 +502,49 @@ test('inspectDataset reports rows and errors; renderScript shows the bundle with
     (err) => err.code === 'INVALID_INPUT',
   );
   await assert.rejects(tp.status('render-1'), (err) => err.code === 'NOT_FOUND');
+});
+
+test('an Alpaca dataset: the plan says how the trainer reads it, and convertAlpaca writes those rows', async (t) => {
+  const { tp, dir } = await setup(t);
+  const source = join(dir, 'datasets', 'alpaca');
+  writeFileSync(source, '{"instruction":"Translate","input":"chat","output":"cat"}\n'.repeat(20));
+  const plan = await tp.plan(spec('alpaca-1', { dataset: { kind: 'app', id: 'alpaca' } }));
+  assert.equal(plan.dataset.format, 'alpaca');
+  assert.equal(plan.warnings.filter((w) => w.includes('Alpaca format')).length, 1, plan.warnings.join('\n'));
+  const config = JSON.parse(tp.renderScript(plan).files.find((f) => f.name === 'config.json').text);
+  assert.equal(config.training.dataset_format, 'alpaca');
+
+  const converted = join(dir, 'converted.jsonl');
+  const report = await tp.convertAlpaca(source, converted);
+  assert.deepEqual([report.format, report.rows, report.errorCount], ['prompt_completion', 20, 0]);
+  assertShape(report, 'DatasetReport');
+  const [first] = readFileSync(converted, 'utf8').split('\n');
+  assert.deepEqual(JSON.parse(first), { prompt: 'Translate\n\nchat', completion: 'cat' });
+  await assert.rejects(tp.convertAlpaca(join(dir, 'datasets', 'chat'), join(dir, 'nope.jsonl')), (err) => {
+    assert.equal(err.code, 'INVALID_INPUT');
+    assert.match(err.message, /not in the Alpaca format/);
+    return true;
+  });
+  await assert.rejects(tp.convertAlpaca(join(dir, 'missing.jsonl'), join(dir, 'nope.jsonl')), {
+    code: 'DATASET_NOT_FOUND',
+  });
+});
+
+test('loraTargetModules: all-linear by default, a list of names, or refused by name', async (t) => {
+  const { tp } = await setup(t);
+  assert.equal((await tp.plan(spec('targets-0'))).hyperparameters.loraTargetModules, 'all-linear');
+  const plan = await tp.plan(spec('targets-1', { hyperparameters: { loraTargetModules: ['q_proj', 'v_proj'] } }));
+  assert.deepEqual(plan.hyperparameters.loraTargetModules, ['q_proj', 'v_proj']);
+  assertShape(plan, 'Plan');
+  const config = JSON.parse(tp.renderScript(plan).files.find((f) => f.name === 'config.json').text);
+  assert.deepEqual(config.training.hyperparameters.lora_target_modules, ['q_proj', 'v_proj']);
+  for (const bad of [[], ['q-proj'], 'q_proj', [5]]) {
+    await assert.rejects(tp.plan(spec('targets-bad', { hyperparameters: { loraTargetModules: bad } })), (err) => {
+      assert.equal(err.code, 'INVALID_INPUT');
+      assert.match(err.message, /lora_target_modules/);
+      return true;
+    });
+  }
 });
 
 test('a key RunPod refuses is AUTH_INVALID at plan, with the upstream status and request id', async (t) => {

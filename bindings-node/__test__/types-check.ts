@@ -82,6 +82,7 @@ async function deployJob(): Promise<[Plan, JobStatus]> {
     datasetsDir: '/srv/datasets',
     routes: { metrics: '/api/jobs/{job}/metrics' },
     podEnv: { HF_HOME: '/workspace/hf' },
+    hubUrl: 'https://huggingface.co',
     podRuntime: { minFreeDiskGb: 50, heartbeatS: 15, requirements: ['trl==1.16.0'] },
   });
   const input: JobSpecInput = {
@@ -89,14 +90,16 @@ async function deployJob(): Promise<[Plan, JobStatus]> {
     model: 'Qwen/Qwen2.5-0.5B',
     dataset: { kind: 'app', id: 'ds-1' },
     budgetUsd: 5,
-    hyperparameters: { epochs: 2 },
+    hyperparameters: { epochs: 2, loraTargetModules: ['q_proj', 'v_proj'] },
   };
   const report: DatasetReport = await tp.inspectDataset('/srv/datasets/ds-1', { maxErrors: 5 });
+  const converted: DatasetReport = await tp.convertAlpaca('/srv/alpaca.jsonl', '/srv/datasets/ds-2');
   const bad: number = report.errorCount + report.errors.length + report.longestRowBytes;
   const plan: Plan = await tp.plan(input);
   const script: RenderedScript = tp.renderScript(plan);
   const config: string | undefined = script.files.find((f) => f.name === 'config.json')?.text;
-  console.log(bad, config, script.bytes);
+  const targets: 'all-linear' | string[] = plan.hyperparameters.loraTargetModules;
+  console.log(bad, config, script.bytes, converted.format, targets);
   const usd: number = plan.estimate.usdHigh + plan.gpu.pricePerHour;
   const job: JobStatus = await tp.deploy(plan);
   for await (const update of tp.follow(job.jobId)) {

@@ -41,7 +41,7 @@ pub(crate) fn snake(key: &str) -> String {
     out
 }
 
-fn rename_keys(value: Value, rename: fn(&str) -> String) -> Value {
+pub(crate) fn rename_keys(value: Value, rename: fn(&str) -> String) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.into_iter()

@@ -4,7 +4,7 @@
 //! (json.rs, shapes in `types.d.ts`); every rule and check stays in core.
 
 use crate::errors::{Result, invalid, map, to_js};
-use crate::json::{from_js_value, object, overlay, to_js_value};
+use crate::json::{from_js_value, object, overlay, rename_keys, snake, to_js_value};
 use crate::numbers::{whole, whole_opt};
 use crate::promise::{eager, rejected, spawn};
 use crate::slots::{Slot, Table};
@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use trainpod::clock::ManualClock;
 use trainpod::jobs::ReconcilePolicy;
-use trainpod::script::{Hyperparameters, Method, PodRuntime};
-use trainpod::sdk::{self, DatasetRef, JobSpec, Routes};
+use trainpod::script::PodRuntime;
+use trainpod::sdk::{self, JobSpec, Routes};
 use trainpod::token::KeyRing;
 
 /// The local provider: a RunPod-compatible API on this machine, pods as local processes.
@@ -101,7 +101,11 @@ pub struct TrainpodOptions {
     pub follow_interval_ms: Option<f64>,
     /// When `reconcile` ends a pod.
     pub reconcile: Option<ReconcileOptions>,
-    /// Do not read `RUNPOD_API_KEY` or `TRAINPOD_SIGNING_KEYS` from the environment.
+    /// The Hugging Face Hub `plan` checks a model id against (default `https://huggingface.co`,
+    /// or `HF_ENDPOINT`): a mirror, or a stand-in on loopback for tests.
+    pub hub_url: Option<String>,
+    /// Do not read `RUNPOD_API_KEY`, `TRAINPOD_SIGNING_KEYS` or `HF_ENDPOINT` from the
+    /// environment.
     pub ignore_env: Option<bool>,
     /// Fix the clock at this Unix time (tests); `setNow` then moves it.
     pub now: Option<f64>,
@@ -286,32 +290,14 @@ fn artifact_files(files: Vec<sdk::ArtifactFile>) -> Vec<ArtifactFile> {
     files.into_iter().map(artifact_file).collect()
 }
 
-/// A job spec from JavaScript: `user`, `model`, `dataset` and `budgetUsd` are required, the rest
-/// keep `JobSpec::new`'s defaults, and given hyperparameters are laid over the method's.
+/// A job spec from JavaScript, its camelCase names in core's snake_case: core lays the fields
+/// given over its defaults and names the field of any refusal.
 fn job_spec(value: Value) -> Result<JobSpec> {
-    let mut given = object("spec", value)?;
-    for required in ["user", "model", "dataset", "budgetUsd"] {
-        if given.get(required).is_none_or(Value::is_null) {
-            return Err(invalid(format!("spec.{required} is required")));
-        }
-    }
-    if let Some(hp) = given.remove("hyperparameters").filter(|v| !v.is_null()) {
-        let method: Method = match given.get("method") {
-            Some(m) if !m.is_null() => from_js_value("spec.method", m.clone())?,
-            _ => Method::Lora,
-        };
-        let defaults = serde_json::to_value(Hyperparameters::for_method(method))
-            .map_err(|e| invalid(e.to_string()))?;
-        let merged = overlay(
-            "spec.hyperparameters",
-            defaults,
-            object("spec.hyperparameters", hp)?,
-        )?;
-        given.insert("hyperparameters".into(), Value::Object(merged));
-    }
-    let empty = JobSpec::new("", "", DatasetRef::App { id: String::new() }, 0.0);
-    let defaults = serde_json::to_value(empty).map_err(|e| invalid(e.to_string()))?;
-    from_js_value("spec", Value::Object(overlay("spec", defaults, given)?))
+    let given = object("spec", value)?
+        .into_iter()
+        .map(|(key, value)| (snake(&key), rename_keys(value, snake)))
+        .collect();
+    map(JobSpec::from_fields(given))
 }
 
 /// `podRuntime` (camelCase keys) laid over core's `PodRuntime::default()`.
@@ -412,6 +398,9 @@ fn builder(o: TrainpodOptions) -> Result<(sdk::TrainpodBuilder, Option<Arc<Manua
     }
     if let Some(r) = o.reconcile {
         b = b.reconcile_policy(reconcile_policy(r)?);
+    }
+    if let Some(url) = o.hub_url {
+        b = b.hub_url(url);
     }
     let clock =
         whole_opt("now", o.now, trainpod::token::MAX_TIME)?.map(|n| Arc::new(ManualClock::new(n)));
@@ -711,6 +700,34 @@ impl Trainpod {
             env,
             async move {
                 tp.inspect_dataset(std::path::Path::new(&path), max_errors)
+                    .await
+            },
+            |_, report| to_js_value(&report),
+        )
+    }
+
+    /// Rewrite the Alpaca dataset at `src` (`instruction`, `input`, `output`) as
+    /// prompt/completion JSON lines at `dst`, as the pod's trainer does for an Alpaca dataset:
+    /// the prompt is the instruction, then the input after a blank line when there is one; the
+    /// completion is the output. Resolves to the report of the result. An invalid dataset
+    /// rejects with `DATASET_INVALID`, one in another format with `INVALID_INPUT`, before
+    /// anything is written. Off the JavaScript thread.
+    #[napi(
+        ts_args_type = "src: string, dst: string",
+        ts_return_type = "Promise<DatasetReport>",
+        catch_unwind
+    )]
+    pub fn convert_alpaca<'env>(
+        &self,
+        env: &'env Env,
+        src: String,
+        dst: String,
+    ) -> Result<PromiseRaw<'env, Value>> {
+        let tp = self.inner.clone();
+        spawn(
+            env,
+            async move {
+                tp.convert_alpaca(std::path::Path::new(&src), std::path::Path::new(&dst))
                     .await
             },
             |_, report| to_js_value(&report),

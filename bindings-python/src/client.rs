@@ -31,6 +31,7 @@ pub(crate) struct Config {
     pub pod_env: BTreeMap<String, String>,
     pub follow_interval: Option<Duration>,
     pub reconcile: Option<ReconcilePolicy>,
+    pub hub_url: Option<String>,
     pub ignore_env: bool,
     pub clock: Option<Arc<ManualClock>>,
 }
@@ -87,6 +88,9 @@ impl Config {
         }
         if let Some(policy) = &self.reconcile {
             b = b.reconcile_policy(policy.clone());
+        }
+        if let Some(url) = &self.hub_url {
+            b = b.hub_url(url);
         }
         b
     }

@@ -12,8 +12,8 @@ use std::time::Duration;
 use trainpod::dataset::DatasetReport;
 use trainpod::jobs::{IngestOutcome, ReconcileAction, ReconcilePolicy};
 use trainpod::runpod::LogEvent;
-use trainpod::script::{Hyperparameters, Method, PodRuntime, RenderedScript};
-use trainpod::sdk::{ArtifactFile, ArtifactsAnswer, DatasetRef, FollowUpdate, JobSpec, JobStatus};
+use trainpod::script::{PodRuntime, RenderedScript};
+use trainpod::sdk::{ArtifactFile, ArtifactsAnswer, FollowUpdate, JobSpec, JobStatus};
 use trainpod::{Error, ErrorKind};
 
 static DECODE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -131,38 +131,12 @@ fn object(value: Value) -> Map<String, Value> {
     }
 }
 
-/// A `JobSpec` from the JSON of `trainpod.JobSpec._to_json()`: the fields given, over the
-/// core's defaults (`JobSpec::new`, and the method's hyperparameters).
+/// A `JobSpec` from the JSON of `trainpod.JobSpec._to_json()`: core lays the fields given over
+/// its defaults and names the field of any refusal.
 pub(crate) fn job_spec(text: &str) -> Result<JobSpec, Error> {
-    let mut given: Map<String, Value> = serde_json::from_str(text)
+    let given: Map<String, Value> = serde_json::from_str(text)
         .map_err(|e| invalid(format!("the job spec is not a JSON object: {e}")))?;
-    let placeholder = DatasetRef::App { id: String::new() };
-    let mut base = object(
-        serde_json::to_value(JobSpec::new("", "", placeholder, 0.0))
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("the default job spec: {e}")))?,
-    );
-    if let Some(Value::Object(hp)) = given.remove("hyperparameters") {
-        let method: Method = match given.get("method") {
-            Some(m) => serde_json::from_value(m.clone()).map_err(|_| {
-                invalid(format!(
-                    "method {m} is not one of \"lora\", \"qlora\", \"full\""
-                ))
-            })?,
-            None => Method::Lora,
-        };
-        let defaults = serde_json::to_value(Hyperparameters::for_method(method)).map_err(|e| {
-            Error::new(
-                ErrorKind::Internal,
-                format!("the default hyperparameters: {e}"),
-            )
-        })?;
-        let mut defaults = object(defaults);
-        overlay(&mut defaults, hp, "hyperparameters")?;
-        given.insert("hyperparameters".into(), Value::Object(defaults));
-    }
-    overlay(&mut base, given, "job spec")?;
-    serde_json::from_value(Value::Object(base))
-        .map_err(|e| invalid(format!("the job spec is not valid: {e}")))
+    JobSpec::from_fields(given)
 }
 
 /// How pods run: the core's defaults with `overrides` (JSON of a dict of `PodRuntime` fields)

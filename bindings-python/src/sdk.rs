@@ -39,8 +39,10 @@ macro_rules! settings_doc {
             "core's defaults (which expect a GPU). `pod_env` adds (non-secret) variables to every\n",
             "pod; `follow_interval` (seconds or a timedelta) is how often `follow` polls;\n",
             "`reconcile` (a dict: `stale_after_secs`, `provision_timeout_secs`, `lease_secs`,\n",
-            "`retry_unstarted`) says when `reconcile` ends a pod; `now` fixes the clock (tests;\n",
-            "move it with `set_now`).\n",
+            "`retry_unstarted`) says when `reconcile` ends a pod; `hub_url` is the Hugging Face\n",
+            "Hub `plan` checks a model id against (default `https://huggingface.co`, or\n",
+            "`HF_ENDPOINT`; https, or http on loopback for a stand-in); `now` fixes the clock\n",
+            "(tests; move it with `set_now`).\n",
         )
     };
 }
@@ -237,6 +239,7 @@ twin_classes! {
             pod_env = None,
             follow_interval: "float | datetime.timedelta | None" = None,
             reconcile: "Mapping[str, object] | None" = None,
+            hub_url = None,
             ignore_env = false,
             now = None
         ))]
@@ -259,6 +262,7 @@ twin_classes! {
             pod_env: Option<BTreeMap<String, String>>,
             follow_interval: Option<Seconds>,
             reconcile: Option<Bound<'_, PyAny>>,
+            hub_url: Option<String>,
             ignore_env: bool,
             now: Option<u64>,
         ) -> PyResult<Self> {
@@ -294,6 +298,7 @@ twin_classes! {
                 pod_env: pod_env.unwrap_or_default(),
                 follow_interval: follow_interval.map(|s| s.0),
                 reconcile,
+                hub_url,
                 ignore_env,
                 clock: now.map(|n| Arc::new(ManualClock::new(n))),
             };
@@ -527,6 +532,16 @@ twin_classes! {
         #[pyo3(signature = (path, *, max_errors = 20))]
         fn inspect_dataset(path: PathBuf, max_errors: usize)
             -> convert::report as "DatasetReport", "Coroutine[object, None, DatasetReport]" = |tp| tp.inspect_dataset(&path, max_errors).await;
+
+        /// Rewrites the Alpaca dataset at `src` (`instruction`, `input`, `output`) as
+        /// prompt/completion JSON lines at `dst`, as the pod's trainer does for an Alpaca
+        /// dataset: the prompt is the instruction, then the input after a blank line when there
+        /// is one; the completion is the output. Returns the `DatasetReport` of the result. An
+        /// invalid dataset raises `DatasetInvalidError`, one in another format
+        /// `InvalidInputError`, before anything is written.
+        #[pyo3(signature = (src, dst))]
+        fn convert_alpaca(src: PathBuf, dst: PathBuf)
+            -> convert::report as "DatasetReport", "Coroutine[object, None, DatasetReport]" = |tp| tp.convert_alpaca(&src, &dst).await;
 
         /// The pod script `deploy` would generate for `plan`'s first attempt now: the start
         /// command, the env variables by name, the bundle's size and sha256, and every file the

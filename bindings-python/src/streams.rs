@@ -14,15 +14,16 @@ use trainpod::runpod::LogEvent;
 use trainpod::sdk::FollowUpdate;
 use trainpod::{Error, ErrorKind};
 
+/// One item of a stream. A status is boxed: it is several times a log line's size.
 enum Item {
-    Update(FollowUpdate),
+    Update(Box<FollowUpdate>),
     Log(LogEvent),
 }
 
 impl Item {
     fn into_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         match self {
-            Item::Update(u) => crate::convert::update(py, u),
+            Item::Update(u) => crate::convert::update(py, *u),
             Item::Log(l) => crate::convert::log(py, l),
         }
     }
@@ -46,7 +47,7 @@ async fn pump(
         Source::Follow { job_id } => {
             let mut follow = tp.follow(&job_id);
             while let Some(update) = follow.next().await? {
-                if tx.send(Ok(Item::Update(update))).await.is_err() {
+                if tx.send(Ok(Item::Update(Box::new(update)))).await.is_err() {
                     break;
                 }
             }

@@ -215,3 +215,34 @@ def test_reconcile_settings_are_checked_when_the_sdk_is_built() -> None:
             sdk(trainpod.Trainpod, emu, APP_URL, "python3", now, reconcile=300)  # type: ignore[arg-type]
         kept = sdk(trainpod.Trainpod, emu, APP_URL, "python3", now, reconcile={})
         assert kept.reconcile() == []
+
+
+def test_a_failed_jobs_cause_stage_and_log_outlive_its_pod(
+    stalled_dataset: trainpod.UrlDataset,
+) -> None:
+    # The pod's Python has no torch: it fails its preflight, reports why and ends itself.
+    server = quickstart.Server(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    app_url = f"http://127.0.0.1:{server.server_address[1]}"
+    with Emulator(args=LOCAL_PROVIDER) as emu:
+        tp = sdk(trainpod.Trainpod, emu, app_url, "python3", int(time.time()))
+        quickstart.serve(tp, server)
+        try:
+            job = tp.deploy(tp.plan(spec("broken", stalled_dataset)))
+            pod = job.pod_id
+            assert pod is not None
+            ended = eventually(
+                "the job to fail",
+                lambda: s if (s := tp.status("broken")).state == "failed" else None,
+            )
+            eventually("the pod to end", lambda: emu.pod(pod)["status"] == "TERMINATED" or None)
+            # Read again once the pod is gone: the job kept what it said.
+            status = tp.status("broken")
+            assert (status.reason, status.stage) == ("preflight", "preflight")
+            assert status.exit_code not in (None, 0)
+            assert "torch is not installed" in status.cause, status.cause
+            assert "preflight failed" in status.log_tail
+            assert status == ended
+            text = status.describe()
+            assert "preflight" in text and "torch is not installed" in text
+        finally:
+            server.shutdown()

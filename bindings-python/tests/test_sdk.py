@@ -72,6 +72,7 @@ def test_sync_and_async_have_the_same_methods_signatures_and_docstrings() -> Non
         "artifacts",
         "download_artifacts",
         "inspect_dataset",
+        "convert_alpaca",
         "render_script",
     }
     assert expected <= public(sync)
@@ -198,6 +199,19 @@ def test_plan_renders_its_estimate_and_refuses_what_would_fail(
     for bad, error in cases:
         with pytest.raises(error):
             tp.plan(bad)
+    # Every refusal of a field names it, whatever the value (a NaN has no JSON form).
+    named: list[tuple[dict[str, Any], str]] = [
+        ({"learning_rate": float("nan")}, "`hyperparameters.learning_rate`"),
+        ({"learning_rate": "1e-4"}, "`hyperparameters.learning_rate`"),
+        ({"epochz": 1}, "`hyperparameters.epochz`"),
+    ]
+    for hp, field in named:
+        with pytest.raises(trainpod.InvalidInputError) as refused:
+            tp.plan(spec("bad", hyperparameters=hp))
+        assert field in refused.value.message, refused.value.message
+    with pytest.raises(trainpod.InvalidInputError) as refused:
+        tp.plan(spec("bad", budget_usd=float("inf")))
+    assert "`budget_usd`" in refused.value.message
     with pytest.raises(TypeError):
         tp.plan({"user": "u"})  # type: ignore[arg-type]
     with pytest.raises(TypeError):
@@ -233,6 +247,76 @@ def test_inspect_dataset_reports_rows_and_errors_in_both_classes(
         return await make(trainpod.AsyncTrainpod, emu, tmp_path).inspect_dataset(good)
 
     assert asyncio.run(main()) == report
+
+
+ALPACA = '{"instruction":"Translate","input":"chat","output":"cat","id":1}'
+
+
+def test_an_alpaca_dataset_is_planned_and_trained_as_prompt_and_completion(
+    emu: Emulator, tmp_path: pathlib.Path
+) -> None:
+    tp = make(trainpod.Trainpod, emu, tmp_path)
+    source = tmp_path / "datasets" / "alpaca"
+    source.write_text(f"{ALPACA}\n" * 20)
+    plan = tp.plan(spec("alpaca-1", dataset="alpaca"))
+    assert plan.dataset.format == "alpaca"
+    said = [w for w in plan.warnings if "Alpaca" in w]
+    assert len(said) == 1, plan.warnings
+    assert "prompt (instruction, then input" in said[0] and "completion (output)" in said[0]
+    # The pod's trainer is told the format, as data in its config.
+    config = json.loads(tp.render_script(plan).file("config.json"))
+    assert config["training"]["dataset_format"] == "alpaca"
+    chat = tp.plan(spec("chat-1"))
+    assert not any("Alpaca" in w for w in chat.warnings)
+    chat_config = json.loads(tp.render_script(chat).file("config.json"))
+    assert chat_config["training"]["dataset_format"] == "messages"
+
+    # The same rows, written out before anything is spent.
+    converted = tmp_path / "converted.jsonl"
+    report = tp.convert_alpaca(source, converted)
+    assert isinstance(report, trainpod.DatasetReport) and report.is_valid
+    assert (report.format, report.rows) == ("prompt_completion", 20)
+    rows = [json.loads(line) for line in converted.read_text().splitlines()]
+    assert rows[0] == {"prompt": "Translate\n\nchat", "completion": "cat"}
+    with pytest.raises(trainpod.InvalidInputError) as other:
+        tp.convert_alpaca(tmp_path / "datasets" / "chat", tmp_path / "nope.jsonl")
+    assert "not in the Alpaca format" in other.value.message
+    assert not (tmp_path / "nope.jsonl").exists()
+    with pytest.raises(trainpod.DatasetNotFoundError):
+        tp.convert_alpaca(tmp_path / "missing.jsonl", tmp_path / "nope.jsonl")
+
+    async def main() -> trainpod.DatasetReport:
+        aio = make(trainpod.AsyncTrainpod, emu, tmp_path)
+        return await aio.convert_alpaca(str(source), str(tmp_path / "again.jsonl"))
+
+    assert asyncio.run(main()) == report
+
+
+def test_lora_target_modules_are_planned_or_refused_by_name(
+    emu: Emulator, tmp_path: pathlib.Path
+) -> None:
+    tp = make(trainpod.Trainpod, emu, tmp_path)
+    assert tp.plan(spec("targets-0")).hyperparameters["lora_target_modules"] == "all-linear"
+    plan = tp.plan(spec("targets-1", hyperparameters={"lora_target_modules": ["q_proj", "v_proj"]}))
+    assert plan.hyperparameters["lora_target_modules"] == ["q_proj", "v_proj"]
+    config = json.loads(tp.render_script(plan).file("config.json"))
+    assert config["training"]["hyperparameters"]["lora_target_modules"] == ["q_proj", "v_proj"]
+    bad: list[Any] = [
+        [],
+        ["q-proj"],
+        ["x" * 65],
+        [f"m{i}" for i in range(33)],
+        "all_linear",
+        "q_proj",
+        [5],
+        {"q_proj": True},
+    ]
+    for value in bad:
+        with pytest.raises(trainpod.InvalidInputError) as refused:
+            tp.plan(spec("targets-bad", hyperparameters={"lora_target_modules": value}))
+        message = refused.value.message
+        assert "lora_target_modules" in message, (value, message)
+        assert "all-linear" in message or "q_proj" in message, (value, message)
 
 
 def test_render_script_shows_the_bundle_deploy_would_send_without_its_tokens(
@@ -559,3 +643,30 @@ def test_emulator_key_is_checked_by_plan(emu: Emulator, tmp_path: pathlib.Path) 
     assert info.value.status == 401
     assert info.value.request_id == "emu-req", "RunPod's x-request-id, for its support"
     assert ACCOUNT_KEY not in str(info.value)
+
+
+def test_a_job_trains_from_its_first_step_and_says_how_long_is_left(
+    emu: Emulator, tmp_path: pathlib.Path
+) -> None:
+    tp = make(trainpod.Trainpod, emu, tmp_path)
+    tp.deploy(tp.plan(spec("steps")))
+    # The training stage opens with the model loading: not training yet.
+    loading = [
+        event(1, T0 + 10, "stage", stage="dataset"),
+        event(2, T0 + 11, "stage", stage="training", data={"awaits_first_step": True}),
+    ]
+    auth, body = batch(tp, "steps", 1, 1, loading)
+    tp.set_now(T0 + 20)
+    tp.ingest_metrics("steps", auth, body)
+    status = tp.status("steps")
+    assert (status.state, status.stage, status.eta_secs) == ("downloading", "training", None)
+    first = [event(3, T0 + 600, "progress", source="trainer", data={"step": 1, "max_steps": 300})]
+    auth, body = batch(tp, "steps", 1, 2, first)
+    tp.set_now(T0 + 60)
+    tp.ingest_metrics("steps", auth, body)
+    status = tp.status("steps")
+    assert (status.state, status.step) == ("training", 1)
+    assert status.eta_secs is not None and status.eta_secs > 3600
+    # Read as a person does: hours, and minutes under two hours (never "0.0 h").
+    assert " h to go" in status.describe()
+    assert trainpod.types._span(90 * 60) == "90.0 min"

@@ -130,7 +130,7 @@ fn every_refusal_names_its_line_and_reason() {
     let want = [
         (2, "invalid JSON"),
         (3, "invalid UTF-8"),
-        (4, "expected a assistant turn"),
+        (4, "expected an assistant turn"),
         (5, "duplicate field `messages`"),
         (6, "mixed formats"),
         (7, "content is empty"),

@@ -401,7 +401,12 @@ async fn a_failed_final_status_keeps_its_cause_on_the_job() {
             r#""status":"succeeded","reason":"""#,
             r#""status":"failed","reason":"dataset""#,
         )
-        .replace(r#""cause_b64":"""#, &format!(r#""cause_b64":"{cause}""#));
+        .replace(r#""cause_b64":"""#, &format!(r#""cause_b64":"{cause}""#))
+        .replace(r#""exit_code":0"#, r#""exit_code":10"#)
+        .replace(
+            r#""log_tail_b64":"""#,
+            r#""log_tail_b64":"c3RhZ2UgZGF0YXNldA==""#,
+        );
     let out = ingest(
         &t,
         store.as_ref(),
@@ -414,4 +419,9 @@ async fn a_failed_final_status_keeps_its_cause_on_the_job() {
     assert_eq!(out.job.state, JobState::Failed);
     assert_eq!(out.job.reason, "dataset");
     assert_eq!(out.job.cause, "the dataset's sha256 is 00");
+    // Where, how and the end of its log, kept on the job so they outlive the pod.
+    assert_eq!(out.job.stage, "uploading");
+    assert_eq!(out.job.exit_code, Some(10));
+    assert_eq!(out.job.log_tail, "stage dataset");
+    assert_eq!(store.get_job("job-x").await.unwrap().unwrap(), out.job);
 }

@@ -6,9 +6,10 @@ use std::io::Read;
 
 use base64::Engine;
 use trainpod::ErrorKind;
+use trainpod::dataset::DatasetFormat;
 use trainpod::script::{
-    Artifacts, BUNDLE_ENV, DatasetSource, Endpoint, Hyperparameters, MAX_BUNDLE_BYTES, Method,
-    PodRuntime, PodScript, Secret, Training, generate,
+    Artifacts, BUNDLE_ENV, DatasetSource, Endpoint, Hyperparameters, LoraTargetModules,
+    MAX_BUNDLE_BYTES, Method, PodRuntime, PodScript, Secret, Training, generate,
 };
 
 fn script() -> PodScript {
@@ -32,6 +33,7 @@ fn script() -> PodScript {
             model: "Qwen/Qwen2.5-0.5B".into(),
             method: Method::Lora,
             hyperparameters: Hyperparameters::for_method(Method::Lora),
+            dataset_format: None,
         },
         artifacts: Artifacts::App {
             url: "https://app.example.com/api/artifacts/job-1".into(),
@@ -106,6 +108,7 @@ fn qlora_adds_bitsandbytes_and_needs_a_gpu() {
         model: "org/m".into(),
         method: Method::Qlora,
         hyperparameters: Hyperparameters::for_method(Method::Qlora),
+        dataset_format: None,
     };
     let files = unpack(&generate(&s).unwrap().env[BUNDLE_ENV]);
     let reqs = &files
@@ -172,6 +175,7 @@ fn every_bad_field_is_refused_by_name() {
                     model: "../x".into(),
                     method: Method::Full,
                     hyperparameters: Hyperparameters::for_method(Method::Full),
+                    dataset_format: None,
                 }
             }),
         ),
@@ -196,6 +200,7 @@ fn every_bad_field_is_refused_by_name() {
                     model: "org/m".into(),
                     method: Method::Lora,
                     hyperparameters: h,
+                    dataset_format: None,
                 }
             }),
         ),
@@ -208,6 +213,7 @@ fn every_bad_field_is_refused_by_name() {
                     model: "org/m".into(),
                     method: Method::Lora,
                     hyperparameters: h,
+                    dataset_format: None,
                 }
             }),
         ),
@@ -352,4 +358,101 @@ fn render_hides_every_credential_and_keeps_the_real_bundle_figures() {
         trainpod::script::render(&s).unwrap_err().to_string(),
         generate(&s).unwrap_err().to_string()
     );
+}
+
+fn config_json(s: &PodScript) -> serde_json::Value {
+    let files = unpack(&generate(s).unwrap().env[BUNDLE_ENV]);
+    let config = &files.iter().find(|(n, _)| n == "config.json").unwrap().1;
+    serde_json::from_slice(config).unwrap()
+}
+
+fn lora_with(targets: LoraTargetModules) -> Training {
+    Training::Sft {
+        model: "org/m".into(),
+        method: Method::Lora,
+        hyperparameters: Hyperparameters {
+            lora_target_modules: targets,
+            ..Hyperparameters::for_method(Method::Lora)
+        },
+        dataset_format: Some(DatasetFormat::Alpaca),
+    }
+}
+
+#[test]
+fn lora_target_modules_and_the_dataset_format_reach_the_trainer_as_data() {
+    let mut s = script();
+    let hp = &config_json(&s)["training"];
+    assert_eq!(hp["hyperparameters"]["lora_target_modules"], "all-linear");
+    assert_eq!(hp["dataset_format"], serde_json::Value::Null);
+    s.training = lora_with(LoraTargetModules::Names(vec![
+        "q_proj".into(),
+        "model.layers.0.mlp.down_proj".into(),
+    ]));
+    let training = &config_json(&s)["training"];
+    assert_eq!(
+        training["hyperparameters"]["lora_target_modules"],
+        serde_json::json!(["q_proj", "model.layers.0.mlp.down_proj"])
+    );
+    assert_eq!(training["dataset_format"], "alpaca");
+}
+
+#[test]
+fn bad_lora_target_modules_are_refused_with_what_to_do() {
+    let names = |n: usize| (0..n).map(|i| format!("m{i}")).collect::<Vec<_>>();
+    let cases = [
+        (vec![], "empty list"),
+        (names(33), "over 32"),
+        (vec!["q_proj".into(), "q-proj".into()], "\"q-proj\""),
+        (vec!["q proj".into()], "'_' and '.'"),
+        (vec![String::new()], "1 to 64 characters"),
+        (vec!["a".repeat(65)], "1 to 64 characters"),
+    ];
+    for (given, want) in cases {
+        let mut s = script();
+        s.training = lora_with(LoraTargetModules::Names(given.clone()));
+        let err = generate(&s).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("hyperparameters.lora_target_modules") && text.contains(want),
+            "{given:?}: {text}"
+        );
+        assert!(
+            text.contains("q_proj") || text.contains("all-linear"),
+            "says what to do: {text}"
+        );
+    }
+    let mut s = script();
+    s.training = lora_with(LoraTargetModules::Names(names(32)));
+    generate(&s).unwrap();
+}
+
+#[test]
+fn lora_target_modules_read_from_json_say_the_field_when_wrong() {
+    let parse = |v: serde_json::Value| serde_json::from_value::<LoraTargetModules>(v);
+    assert_eq!(
+        parse(serde_json::json!("all-linear")).unwrap(),
+        LoraTargetModules::AllLinear
+    );
+    assert_eq!(
+        parse(serde_json::json!(["q_proj", "v_proj"])).unwrap(),
+        LoraTargetModules::Names(vec!["q_proj".into(), "v_proj".into()])
+    );
+    for bad in [
+        serde_json::json!("all_linear"),
+        serde_json::json!(5),
+        serde_json::json!(["q_proj", 5]),
+        serde_json::json!({"q_proj": true}),
+    ] {
+        let err = parse(bad.clone()).unwrap_err().to_string();
+        assert!(
+            err.contains("hyperparameters.lora_target_modules") && err.contains("all-linear"),
+            "{bad}: {err}"
+        );
+    }
+    // Hyperparameters written before the field existed keep every linear layer.
+    let mut old = serde_json::to_value(Hyperparameters::for_method(Method::Lora)).unwrap();
+    old.as_object_mut().unwrap().remove("lora_target_modules");
+    let read: Hyperparameters = serde_json::from_value(old).unwrap();
+    assert_eq!(read.lora_target_modules, LoraTargetModules::AllLinear);
 }

@@ -137,8 +137,10 @@ class AsyncTrainpod:
     core's defaults (which expect a GPU). `pod_env` adds (non-secret) variables to every
     pod; `follow_interval` (seconds or a timedelta) is how often `follow` polls;
     `reconcile` (a dict: `stale_after_secs`, `provision_timeout_secs`, `lease_secs`,
-    `retry_unstarted`) says when `reconcile` ends a pod; `now` fixes the clock (tests;
-    move it with `set_now`).
+    `retry_unstarted`) says when `reconcile` ends a pod; `hub_url` is the Hugging Face
+    Hub `plan` checks a model id against (default `https://huggingface.co`, or
+    `HF_ENDPOINT`; https, or http on loopback for a stand-in); `now` fixes the clock
+    (tests; move it with `set_now`).
     """
 
     def __new__(
@@ -161,6 +163,7 @@ class AsyncTrainpod:
         pod_env: dict[str, str] | None = None,
         follow_interval: float | datetime.timedelta | None = None,
         reconcile: Mapping[str, object] | None = None,
+        hub_url: str | None = None,
         ignore_env: bool = False,
         now: SupportsIndex | None = None,
     ) -> AsyncTrainpod: ...
@@ -197,6 +200,18 @@ class AsyncTrainpod:
     def cancel(self, /, job_id: str) -> Coroutine[object, None, JobStatus]:
         """
         Terminates the job's pod and marks it cancelled; an ended job is returned as it is.
+        """
+
+    def convert_alpaca(
+        self, /, src: str | PathLike[str], dst: str | PathLike[str]
+    ) -> Coroutine[object, None, DatasetReport]:
+        """
+        Rewrites the Alpaca dataset at `src` (`instruction`, `input`, `output`) as
+        prompt/completion JSON lines at `dst`, as the pod's trainer does for an Alpaca
+        dataset: the prompt is the instruction, then the input after a blank line when there
+        is one; the completion is the output. Returns the `DatasetReport` of the result. An
+        invalid dataset raises `DatasetInvalidError`, one in another format
+        `InvalidInputError`, before anything is written.
         """
 
     def deploy(self, /, plan: Plan) -> Coroutine[object, None, JobStatus]:
@@ -672,8 +687,10 @@ class Trainpod:
     core's defaults (which expect a GPU). `pod_env` adds (non-secret) variables to every
     pod; `follow_interval` (seconds or a timedelta) is how often `follow` polls;
     `reconcile` (a dict: `stale_after_secs`, `provision_timeout_secs`, `lease_secs`,
-    `retry_unstarted`) says when `reconcile` ends a pod; `now` fixes the clock (tests;
-    move it with `set_now`).
+    `retry_unstarted`) says when `reconcile` ends a pod; `hub_url` is the Hugging Face
+    Hub `plan` checks a model id against (default `https://huggingface.co`, or
+    `HF_ENDPOINT`; https, or http on loopback for a stand-in); `now` fixes the clock
+    (tests; move it with `set_now`).
     """
 
     def __new__(
@@ -696,6 +713,7 @@ class Trainpod:
         pod_env: dict[str, str] | None = None,
         follow_interval: float | datetime.timedelta | None = None,
         reconcile: Mapping[str, object] | None = None,
+        hub_url: str | None = None,
         ignore_env: bool = False,
         now: SupportsIndex | None = None,
     ) -> Trainpod: ...
@@ -732,6 +750,18 @@ class Trainpod:
     def cancel(self, /, job_id: str) -> JobStatus:
         """
         Terminates the job's pod and marks it cancelled; an ended job is returned as it is.
+        """
+
+    def convert_alpaca(
+        self, /, src: str | PathLike[str], dst: str | PathLike[str]
+    ) -> DatasetReport:
+        """
+        Rewrites the Alpaca dataset at `src` (`instruction`, `input`, `output`) as
+        prompt/completion JSON lines at `dst`, as the pod's trainer does for an Alpaca
+        dataset: the prompt is the instruction, then the input after a blank line when there
+        is one; the completion is the output. Returns the `DatasetReport` of the result. An
+        invalid dataset raises `DatasetInvalidError`, one in another format
+        `InvalidInputError`, before anything is written.
         """
 
     def deploy(self, /, plan: Plan) -> JobStatus:

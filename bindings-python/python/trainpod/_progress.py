@@ -8,7 +8,7 @@ import sys
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any, Protocol
 
-from trainpod.types import FollowUpdate, JobStatus
+from trainpod.types import FollowUpdate, JobStatus, _span
 
 
 class _Display(Protocol):
@@ -19,7 +19,7 @@ class _Display(Protocol):
 def _postfix(status: JobStatus) -> str:
     steps = "" if status.step is None else f" step {status.step}/{status.total_steps or '?'}"
     loss = "" if status.loss is None else f" loss {status.loss:.4f}"
-    eta = "" if status.eta_secs is None else f" eta {status.eta_secs}s"
+    eta = "" if status.eta_secs is None else f" eta {_span(status.eta_secs)}"
     return f"{status.state}{steps}{loss}{eta} ${status.cost_usd:.4f}"
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
@@ -34,8 +35,10 @@ JobState: TypeAlias = Literal[
 ]
 Method: TypeAlias = Literal["lora", "qlora", "full"]
 Cloud: TypeAlias = Literal["SECURE", "COMMUNITY"]
-#: A hyperparameter value (see ``Plan.hyperparameters`` for the names and defaults).
-Hyperparameter: TypeAlias = float | int | bool | str
+#: A hyperparameter value: every name, its type, default and range are in
+#: ``docs/hyperparameters.md``; ``Plan.hyperparameters`` shows the values a job runs with. A list
+#: of names is ``lora_target_modules`` (``"all-linear"`` or ``["q_proj", "v_proj"]``).
+Hyperparameter: TypeAlias = float | int | bool | str | list[str]
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,7 @@ class JobSpec:
             elif f.name == "hyperparameters":
                 value = dict(value)
             given[f.name] = value
-        return json.dumps(given)
+        return json.dumps(_finite(given), allow_nan=False)
 
     @classmethod
     def _from(cls, data: Mapping[str, Any]) -> JobSpec:
@@ -235,15 +238,17 @@ def _money(low: float, high: float) -> str:
     return f"${low:.4f} to ${high:.4f}" if high < 1 else f"${low:.2f} to ${high:.2f}"
 
 
-def _duration(low: float, high: float) -> str:
-    def one(s: float) -> str:
-        if s < 120:
-            return f"{s:.0f} s"
-        if s < 7200:
-            return f"{s / 60:.1f} min"
-        return f"{s / 3600:.1f} h"
+def _span(s: float) -> str:
+    """A duration as a person reads it: seconds, minutes under two hours, then hours."""
+    if s < 120:
+        return f"{s:.0f} s"
+    if s < 7200:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.1f} h"
 
-    return f"{one(low)} to {one(high)}"
+
+def _duration(low: float, high: float) -> str:
+    return f"{_span(low)} to {_span(high)}"
 
 
 @dataclass(frozen=True, repr=False)
@@ -293,7 +298,7 @@ class Plan:
         return (
             f"Plan(job_id={self.job_id!r}, gpu={self.gpu.gpu_id!r} x{self.gpu.count} "
             f"at ${self.gpu.price_per_hour:.2f}/h, estimate={_money(e.usd_low, e.usd_high)}, "
-            f"deadline={self.deadline_secs / 3600:.1f} h, warnings={len(self.warnings)})"
+            f"deadline={_span(self.deadline_secs)}, warnings={len(self.warnings)})"
         )
 
     def describe(self) -> str:
@@ -303,7 +308,7 @@ class Plan:
             f"job {self.job_id}: {self.spec.model} on {self.gpu.gpu_id} x{self.gpu.count} "
             f"at ${self.gpu.price_per_hour:.2f}/h",
             f"memory {self.memory.needed_gb:.1f} GB of {self.gpu.memory_gb} GB; deadline "
-            f"{self.deadline_secs / 3600:.1f} h (what the ${self.spec.budget_usd:.2f} budget buys)",
+            f"{_span(self.deadline_secs)} (what the ${self.spec.budget_usd:.2f} budget buys)",
             f"{'phase':<18} {'time':>22} {'cost':>22}",
         ]
         for line in e.lines:
@@ -335,7 +340,7 @@ class Plan:
         return (
             f"<div><b>Plan {esc(self.job_id)}</b>: {esc(self.spec.model)} on "
             f"{esc(self.gpu.gpu_id)} x{self.gpu.count} at ${self.gpu.price_per_hour:.2f}/h; "
-            f"deadline {self.deadline_secs / 3600:.1f} h"
+            f"deadline {_span(self.deadline_secs)}"
             f"<table><thead><tr><th>phase</th><th>time</th><th>cost</th></tr></thead>"
             f"<tbody>{rows}{total}</tbody></table>"
             + (f"<ul>{warnings}</ul>" if warnings else "")
@@ -349,7 +354,10 @@ class JobStatus:
     its attempts; it stops growing when the job ends). A job that did not succeed has
     ``reason``, a stable code (the failed stage, ``deadline``, ``pod_vanished``,
     ``no_container``...), and ``cause``, what happened in plain words with what to do (empty
-    while the job runs as it should): show ``cause`` to a person, test on ``reason``."""
+    while the job runs as it should): show ``cause`` to a person, test on ``reason``. ``stage``
+    is the stage the pod last reported (where a failed job failed), ``exit_code`` the pod's
+    exit code once it ended, and ``log_tail`` the end of a failed pod's log, kept so that it
+    can be read after the pod is gone."""
 
     job_id: str
     user: str
@@ -357,6 +365,9 @@ class JobStatus:
     state: JobState
     reason: str
     cause: str
+    stage: str
+    exit_code: int | None
+    log_tail: str
     pod_id: str | None
     step: int | None
     total_steps: int | None
@@ -380,6 +391,9 @@ class JobStatus:
             state=d["state"],
             reason=d["reason"],
             cause=d["cause"],
+            stage=d["stage"],
+            exit_code=d.get("exit_code"),
+            log_tail=d["log_tail"],
             pod_id=d.get("pod_id"),
             step=d.get("step"),
             total_steps=d.get("total_steps"),
@@ -393,6 +407,25 @@ class JobStatus:
             deadline_unix=d["deadline_unix"],
             estimate_usd=None if est is None else (est[0], est[1]),
         )
+
+    def describe(self) -> str:
+        """The status as text: where the job is, its progress and cost, and for a job that did
+        not succeed, why (its stage, exit code and cause) and the end of its pod's log."""
+        out = [f"job {self.job_id} (attempt {self.attempt}): {self.state}"]
+        if self.total_steps:
+            out.append(f"step {self.step or 0} of {self.total_steps}")
+        if self.eta_secs is not None:
+            out.append(f"{_span(self.eta_secs)} to go")
+        out.append(f"cost ${self.cost_usd:.4f} of ${self.budget_usd:.2f}")
+        lines = [", ".join(out)]
+        if self.reason:
+            code = "" if self.exit_code is None else f", exit code {self.exit_code}"
+            where = f" at stage {self.stage}" if self.stage else ""
+            lines.append(f"{self.reason}{where}{code}: {self.cause}")
+        if self.log_tail:
+            lines.append("the end of the pod's log:")
+            lines.extend(self.log_tail.splitlines()[-20:])
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -567,6 +600,18 @@ class RenderedScript:
             sha256=d["sha256"],
             files=tuple(RenderedFile(**f) for f in d["files"]),
         )
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with each NaN or infinity as its text: JSON has no such numbers, and the core
+    then refuses the field by name."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _decode(kind: str, raw: str) -> object:

@@ -145,8 +145,9 @@ fn check_messages(messages: &[Message<'_>]) -> Result<(), String> {
             continue;
         }
         if role != expected {
+            let article = if expected == "assistant" { "an" } else { "a" };
             return Err(format!(
-                "message {}: expected a {expected} turn, found {role}",
+                "message {}: expected {article} {expected} turn, found {role}",
                 i + 1
             ));
         }
@@ -214,7 +215,7 @@ mod tests {
             ),
             (
                 r#"{"messages":[{"role":"user","content":"x"},{"role":"user","content":"y"}]}"#,
-                "expected a assistant turn",
+                "expected an assistant turn",
             ),
             (
                 r#"{"messages":[{"role":"bot","content":"x"}]}"#,

@@ -6,7 +6,7 @@
 use sha2::{Digest, Sha256};
 
 use super::batch::{Batch, parse_batch_raw};
-use super::progress::{Progress, fold};
+use super::progress::{FinalStatus, Progress, fold};
 use super::rate::RateLimiter;
 use super::state::JobState;
 use crate::error::{Error, ErrorKind, Result};
@@ -259,24 +259,71 @@ fn unknown_job(job_id: &str) -> Error {
     )
 }
 
+/// Why a job is where it is: what a final status leaves on the row, or what a forward move clears.
+struct Why {
+    reason: String,
+    cause: String,
+    exit_code: Option<i64>,
+    log_tail: String,
+}
+
+impl Why {
+    /// Whether the row says this already (compared in place: a failed job's log tail is
+    /// kilobytes).
+    fn is_on(&self, job: &JobRecord) -> bool {
+        self.reason == job.reason
+            && self.cause == job.cause
+            && self.exit_code == job.exit_code
+            && self.log_tail == job.log_tail
+    }
+
+    fn of(job: &JobRecord) -> Why {
+        Why {
+            reason: job.reason.clone(),
+            cause: job.cause.clone(),
+            exit_code: job.exit_code,
+            log_tail: job.log_tail.clone(),
+        }
+    }
+
+    /// After a move to `state`: a failed final status says why, with what the pod left of its
+    /// log; any other move (success included) leaves nothing stale from before.
+    fn after(state: JobState, f: Option<&FinalStatus>) -> Why {
+        match f {
+            Some(f) if state != JobState::Succeeded => Why {
+                reason: f.reason.clone(),
+                cause: one_line(&f.cause),
+                exit_code: Some(f.exit_code),
+                log_tail: bounded_tail(&f.log_tail),
+            },
+            _ => Why {
+                reason: String::new(),
+                cause: String::new(),
+                exit_code: f.map(|f| f.exit_code),
+                log_tail: String::new(),
+            },
+        }
+    }
+}
+
 /// The job row after `p` (state forward only, latest figures, the newest sign of life), or
 /// `None` when `p` changes none of it: most batches of a running job, which then cost no copy of
 /// the row and no comparison of its kilobytes of plan.
 fn apply(job: &JobRecord, p: &Progress, now: u64, heartbeat: Option<u64>) -> Option<JobRecord> {
-    let (state, reason, cause) = match p.state.filter(|s| job.state.can_move_to(*s)) {
-        Some(state) => match &p.final_status {
-            Some(f) if state != JobState::Succeeded => {
-                (state, f.reason.as_str(), one_line(&f.cause))
-            }
-            _ => (state, "", String::new()),
-        },
-        None => (job.state, job.reason.as_str(), job.cause.clone()),
+    let moved = p.state.filter(|s| job.state.can_move_to(*s));
+    let state = moved.unwrap_or(job.state);
+    let why = match moved {
+        Some(state) => Why::after(state, p.final_status.as_ref()),
+        None => Why::of(job),
     };
-    let step = p.step.or(job.step);
-    let max_steps = p.max_steps.or(job.max_steps);
-    let loss = p.loss.or(job.loss);
-    let last_heartbeat = job.last_heartbeat.max(heartbeat);
-    let figures = (state, step, max_steps, loss, last_heartbeat);
+    let stage = p.stage.as_deref().unwrap_or(&job.stage);
+    let figures = (
+        state,
+        p.step.or(job.step),
+        p.max_steps.or(job.max_steps),
+        p.loss.or(job.loss),
+        job.last_heartbeat.max(heartbeat),
+    );
     let current = (
         job.state,
         job.step,
@@ -284,7 +331,7 @@ fn apply(job: &JobRecord, p: &Progress, now: u64, heartbeat: Option<u64>) -> Opt
         job.loss,
         job.last_heartbeat,
     );
-    if figures == current && reason == job.reason && cause == job.cause {
+    if figures == current && stage == job.stage && why.is_on(job) {
         return None;
     }
     let mut next = job.clone();
@@ -295,10 +342,25 @@ fn apply(job: &JobRecord, p: &Progress, now: u64, heartbeat: Option<u64>) -> Opt
         next.loss,
         next.last_heartbeat,
     ) = figures;
-    next.reason = reason.to_owned();
-    next.cause = cause;
+    next.stage = stage.to_owned();
+    (next.reason, next.cause, next.exit_code, next.log_tail) =
+        (why.reason, why.cause, why.exit_code, why.log_tail);
     next.updated_at = now;
     Some(next)
+}
+
+/// The end of a pod's log as the job keeps it: at most its last 20,000 bytes, cut at a
+/// character boundary (the pod sends no more; a hostile one is held to it here).
+fn bounded_tail(tail: &str) -> String {
+    const MAX: usize = 20_000;
+    if tail.len() <= MAX {
+        return tail.to_owned();
+    }
+    let mut start = tail.len() - MAX;
+    while !tail.is_char_boundary(start) {
+        start += 1;
+    }
+    tail[start..].to_owned()
 }
 
 /// The pod's cause as the job keeps it: its first line, control characters replaced, at most

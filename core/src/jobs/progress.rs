@@ -12,6 +12,8 @@ use super::state::JobState;
 pub struct FinalStatus {
     /// `Succeeded`, `Failed` or `TimedOut`.
     pub state: JobState,
+    /// The stage the pod was in when it ended.
+    pub stage: String,
     /// The stage that failed, or `deadline`; empty on success.
     pub reason: String,
     /// The bootstrap's exit code.
@@ -27,6 +29,8 @@ pub struct FinalStatus {
 pub struct Progress {
     /// The state the job moves to (never backwards from the one it was in).
     pub state: Option<JobState>,
+    /// The stage the pod last reported.
+    pub stage: Option<String>,
     /// Optimizer steps done.
     pub step: Option<u64>,
     /// Steps in the run.
@@ -43,14 +47,24 @@ pub struct Progress {
     pub train_runtime_s: Option<f64>,
 }
 
-fn stage_state(stage: &str) -> Option<JobState> {
-    match stage {
+/// The state a stage event moves a job to. The training stage begins with loading the model
+/// (downloading it, often for minutes): a pod that says so (`awaits_first_step`) is `training`
+/// only from its first optimizer step, so that progress and ETAs are honest.
+fn stage_state(e: &Event) -> Option<JobState> {
+    match e.stage.as_deref()? {
         "preflight" | "dependencies" => Some(JobState::Starting),
         "dataset" => Some(JobState::Downloading),
+        "training" if e.data.get("awaits_first_step") == Some(&Value::Bool(true)) => None,
         "training" => Some(JobState::Training),
         "uploading" => Some(JobState::Uploading),
         _ => None,
     }
+}
+
+/// Training has taken a step: the trainer's progress, logs and results name it.
+fn stepped(e: &Event) -> Option<JobState> {
+    let step = number(e, "step").or_else(|| number(e, "steps"))?;
+    (step >= 1.0).then_some(JobState::Training)
 }
 
 fn number(e: &Event, key: &str) -> Option<f64> {
@@ -81,6 +95,7 @@ fn final_status(e: &Event) -> FinalStatus {
     };
     FinalStatus {
         state,
+        stage: e.stage.clone().unwrap_or_default(),
         reason,
         exit_code: e
             .data
@@ -98,8 +113,12 @@ pub fn fold(current: JobState, events: &[Event]) -> Progress {
     let mut state = current;
     for e in events {
         p.last_event_at = Some(p.last_event_at.map_or(e.ts, |t| t.max(e.ts)));
+        if matches!(e.kind.as_str(), "stage" | "final") && e.stage.is_some() {
+            p.stage.clone_from(&e.stage);
+        }
         let next = match e.kind.as_str() {
-            "stage" => e.stage.as_deref().and_then(stage_state),
+            "stage" => stage_state(e),
+            "progress" | "log" | "trained" | "result" => stepped(e),
             "final" => {
                 let f = final_status(e);
                 let s = f.state;
@@ -159,6 +178,29 @@ mod tests {
         assert_eq!(
             (f.exit_code, f.cause.as_str(), f.log_tail.as_str()),
             (124, "time", "log")
+        );
+    }
+
+    #[test]
+    fn a_job_trains_from_its_first_step_when_its_pod_loads_a_model_first() {
+        let loading = events(
+            r#"{"n":1,"source":"bootstrap","type":"stage","stage":"training","ts":1,"data":{"awaits_first_step":true}}"#,
+        );
+        let p = fold(JobState::Downloading, &loading);
+        assert_eq!((p.state, p.stage.as_deref()), (None, Some("training")));
+        let step = events(
+            r#"{"n":2,"source":"trainer","type":"progress","ts":2,"data":{"step":1,"max_steps":9}}"#,
+        );
+        assert_eq!(
+            fold(JobState::Downloading, &step).state,
+            Some(JobState::Training)
+        );
+        // A custom command has no steps: its training stage is training at once.
+        let command =
+            events(r#"{"n":1,"source":"bootstrap","type":"stage","stage":"training","ts":1}"#);
+        assert_eq!(
+            fold(JobState::Downloading, &command).state,
+            Some(JobState::Training)
         );
     }
 

@@ -4,6 +4,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::dataset::DatasetFormat;
 use crate::staging::redact_url;
 use crate::token::Token;
 
@@ -126,7 +127,8 @@ pub enum Precision {
     Fp16,
 }
 
-/// Training hyperparameters, with the defaults the training notes recommend.
+/// Training hyperparameters, with the defaults the training notes recommend. Each one's
+/// meaning, default and allowed range are in `docs/hyperparameters.md`.
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Hyperparameters {
     /// Passes over the dataset (ignored when `max_steps` is set).
@@ -151,6 +153,11 @@ pub struct Hyperparameters {
     pub lora_alpha: u32,
     /// LoRA dropout.
     pub lora_dropout: f64,
+    /// The modules LoRA adapts: `"all-linear"` (every linear layer but the output head) or a
+    /// list of module names such as `["q_proj", "v_proj"]`. Absent in older specs: every linear
+    /// layer, as before the field existed.
+    #[serde(default)]
+    pub lora_target_modules: LoraTargetModules,
     /// Trade compute for memory on the GPU.
     pub gradient_checkpointing: bool,
     /// Precision on the GPU.
@@ -174,10 +181,76 @@ impl Hyperparameters {
             lora_r: 16,
             lora_alpha: 32,
             lora_dropout: 0.05,
+            lora_target_modules: LoraTargetModules::AllLinear,
             gradient_checkpointing: true,
             precision: Precision::Auto,
             seed: 42,
         }
+    }
+}
+
+/// Which modules LoRA (and QLoRA) adapts. In JSON: the string `"all-linear"` or a list of names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum LoraTargetModules {
+    /// Every linear layer but the output head (PEFT's `"all-linear"`).
+    #[default]
+    AllLinear,
+    /// The modules whose names end with one of these (PEFT's matching), e.g. `q_proj`.
+    Names(Vec<String>),
+}
+
+/// The JSON spelling of [`LoraTargetModules::AllLinear`].
+const ALL_LINEAR: &str = "all-linear";
+
+/// What a bad value is told, wherever it was given (a spec from Python, Node or JSON).
+const TARGET_MODULES_EXPECTED: &str = "`hyperparameters.lora_target_modules` to be \"all-linear\" \
+     or a list of module names such as [\"q_proj\", \"v_proj\"]";
+
+impl Serialize for LoraTargetModules {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            LoraTargetModules::AllLinear => s.serialize_str(ALL_LINEAR),
+            LoraTargetModules::Names(names) => names.serialize(s),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for LoraTargetModules {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = LoraTargetModules;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(TARGET_MODULES_EXPECTED)
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                if v == ALL_LINEAR {
+                    Ok(LoraTargetModules::AllLinear)
+                } else {
+                    Err(E::invalid_value(serde::de::Unexpected::Str(v), &self))
+                }
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut names = Vec::new();
+                // An element of another type gets this message rather than serde's bare
+                // "expected a string", which would not say which field.
+                while let Some(name) = seq.next_element::<String>().map_err(|_| {
+                    <A::Error as serde::de::Error>::custom(format!(
+                        "expected {TARGET_MODULES_EXPECTED}, each name a string"
+                    ))
+                })? {
+                    names.push(name);
+                }
+                Ok(LoraTargetModules::Names(names))
+            }
+        }
+        d.deserialize_any(Visitor)
     }
 }
 
@@ -193,6 +266,10 @@ pub enum Training {
         method: Method,
         /// Hyperparameters.
         hyperparameters: Hyperparameters,
+        /// The rows' format, when the dataset was read before deploying (`None` for a bucket,
+        /// volume or URL dataset nobody read): the trainer turns Alpaca rows into
+        /// prompt/completion as [`crate::dataset::convert_alpaca`] does.
+        dataset_format: Option<DatasetFormat>,
     },
     /// The user's own command, run without a shell; it may call `$TRAINPOD_PYTHON
     /// $TRAINPOD_REPORT TYPE '{json}'` to report and must write its artifacts under

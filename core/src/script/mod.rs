@@ -10,8 +10,8 @@ mod validate;
 
 pub use bundle::{BUNDLE_ENV, Bundle, MAX_BUNDLE_BYTES, START_COMMAND, generate};
 pub use config::{
-    Artifacts, DatasetSource, Endpoint, Hyperparameters, Method, PINNED_STACK, PodRuntime,
-    PodScript, Precision, QLORA_EXTRA, Secret, Training,
+    Artifacts, DatasetSource, Endpoint, Hyperparameters, LoraTargetModules, Method, PINNED_STACK,
+    PodRuntime, PodScript, Precision, QLORA_EXTRA, Secret, Training,
 };
 pub use image::{DEFAULT_IMAGE, ImageNeeds, check_image, cuda_of_image};
 pub use render::{REDACTED, RenderedFile, RenderedScript, render};

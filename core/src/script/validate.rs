@@ -4,7 +4,8 @@
 use url::Url;
 
 use super::config::{
-    Artifacts, DatasetSource, Endpoint, Hyperparameters, Method, PodScript, Secret, Training,
+    Artifacts, DatasetSource, Endpoint, Hyperparameters, LoraTargetModules, Method, PodScript,
+    Secret, Training,
 };
 use crate::error::{Error, Result};
 
@@ -174,6 +175,7 @@ fn training(t: &Training, expect_gpu: bool) -> Result<()> {
             model,
             method,
             hyperparameters,
+            dataset_format: _,
         } => {
             if model.starts_with('/') {
                 abs_path("training.model", model)?;
@@ -244,7 +246,51 @@ fn hyper(h: &Hyperparameters) -> Result<()> {
     count("hyperparameters.max_length", h.max_length, 16, 1 << 20)?;
     count("hyperparameters.logging_steps", h.logging_steps, 1, 1 << 20)?;
     count("hyperparameters.lora_r", h.lora_r, 1, 1024)?;
-    count("hyperparameters.lora_alpha", h.lora_alpha, 1, 1 << 16)
+    count("hyperparameters.lora_alpha", h.lora_alpha, 1, 1 << 16)?;
+    target_modules(&h.lora_target_modules)
+}
+
+const MAX_TARGET_MODULES: usize = 32;
+const MAX_MODULE_NAME: usize = 64;
+
+/// Module names as models spell them (`q_proj`, `mlp.down_proj`): PEFT matches each against
+/// the end of a module's dotted path, so nothing else can name a module.
+fn target_modules(t: &LoraTargetModules) -> Result<()> {
+    const FIELD: &str = "hyperparameters.lora_target_modules";
+    let LoraTargetModules::Names(names) = t else {
+        return Ok(());
+    };
+    if names.is_empty() {
+        return Err(bad(
+            FIELD,
+            "is an empty list: name the modules to adapt (such as [\"q_proj\", \"v_proj\"]) or use \"all-linear\"",
+        ));
+    }
+    if names.len() > MAX_TARGET_MODULES {
+        return Err(bad(
+            FIELD,
+            &format!(
+                "lists {} modules, over {MAX_TARGET_MODULES}: name fewer, or use \"all-linear\" for every linear layer",
+                names.len()
+            ),
+        ));
+    }
+    for name in names {
+        let ok = (1..=MAX_MODULE_NAME).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+        if !ok {
+            let shown: String = name.chars().take(MAX_MODULE_NAME + 1).collect();
+            return Err(bad(
+                FIELD,
+                &format!(
+                    "has {shown:?}: each module name must be 1 to {MAX_MODULE_NAME} characters of A-Z, a-z, 0-9, '_' and '.', as the model names its layers (such as \"q_proj\")"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn artifacts(a: &Artifacts) -> Result<()> {

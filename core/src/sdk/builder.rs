@@ -45,6 +45,8 @@ pub struct TrainpodBuilder {
     clock: Option<Arc<dyn Clock>>,
     reconcile: Option<ReconcilePolicy>,
     follow_interval: Option<Duration>,
+    hub_url: Option<String>,
+    local_pods: bool,
     env: bool,
 }
 
@@ -55,6 +57,7 @@ impl std::fmt::Debug for TrainpodBuilder {
             .field("app_url", &self.app_url)
             .field("datasets_dir", &self.datasets_dir)
             .field("artifacts_dir", &self.artifacts_dir)
+            .field("hub_url", &self.hub_url.as_ref().map(|_| "<set>"))
             .finish_non_exhaustive()
     }
 }
@@ -89,6 +92,7 @@ impl TrainpodBuilder {
         self.runpod_base_url = Some(base_url.into());
         self.api_key = Some(api_key.into());
         self.reach = ReachPolicy::AllowLoopback;
+        self.local_pods = true;
         self
     }
 
@@ -202,7 +206,16 @@ impl TrainpodBuilder {
         self
     }
 
-    /// Do not read `RUNPOD_API_KEY` or `TRAINPOD_SIGNING_KEYS` from the environment.
+    /// The Hugging Face Hub that `plan` checks a model id against (default
+    /// `https://huggingface.co`; `HF_ENDPOINT` in `pod_env`, then in the environment, when not
+    /// given): a mirror, or a stand-in on loopback for tests. https, or http on loopback.
+    pub fn hub_url(mut self, url: impl Into<String>) -> Self {
+        self.hub_url = Some(url.into());
+        self
+    }
+
+    /// Do not read `RUNPOD_API_KEY`, `TRAINPOD_SIGNING_KEYS` or `HF_ENDPOINT` from the
+    /// environment.
     pub fn ignore_env(mut self) -> Self {
         self.env = false;
         self
@@ -224,6 +237,11 @@ impl TrainpodBuilder {
             .clone()
             .unwrap_or_else(|| Arc::new(SystemResolver));
         let app_url = self.checked_app_url(resolver.as_ref())?;
+        let hub = super::model_check::Hub::new(
+            self.hub_url.as_deref(),
+            &self.pod_env,
+            self.env_var(super::HUB_URL_ENV),
+        )?;
         let tokens = self.tokens(app_url.as_deref(), clock.clone())?;
         let staging = match &self.datasets_dir {
             Some(dir) => Some(Arc::new(crate::staging::AppStaging::new(
@@ -269,6 +287,8 @@ impl TrainpodBuilder {
             reconcile: self.reconcile.clone().unwrap_or_default(),
             follow_interval: self.follow_interval.unwrap_or(Duration::from_millis(500)),
             looks: Default::default(),
+            hub,
+            local_pods: self.local_pods,
         })
     }
 

@@ -250,6 +250,7 @@ impl Trainpod {
                 model: plan.spec.model.clone(),
                 method: plan.spec.method,
                 hyperparameters: plan.hyperparameters.clone(),
+                dataset_format: plan.dataset.format,
             },
             artifacts,
             runtime: self.runtime.clone(),

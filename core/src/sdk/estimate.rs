@@ -176,6 +176,22 @@ pub enum ThroughputSource {
     },
 }
 
+/// How far a measured throughput may stray from the rule of thumb, either way, and still be
+/// used: a real run is rarely 5x off peak x utilisation, and a figure further off was measured
+/// on something else (a CPU standing in for a GPU, a broken run).
+const SENSE: f64 = 5.0;
+
+/// The median of `measured` and the rule of thumb's figure, when the median is too far from the
+/// rule to be believed (the plan then uses the rule, and says so).
+pub fn implausible(gpu_id: &str, method: Method, measured: &[f64]) -> Option<(f64, f64)> {
+    let (median, source) = effective_tflops(gpu_id, method, measured);
+    let ThroughputSource::Measured { .. } = source else {
+        return None;
+    };
+    let (rule, _) = effective_tflops(gpu_id, method, &[]);
+    (median < rule / SENSE || median > rule * SENSE).then_some((median, rule))
+}
+
 /// Effective TFLOP/s per GPU for a run: the median of `measured` (newest first) when there is
 /// any, else peak x utilisation.
 pub fn effective_tflops(gpu_id: &str, method: Method, measured: &[f64]) -> (f64, ThroughputSource) {
@@ -375,6 +391,19 @@ mod tests {
         let (t, s) = effective_tflops("NVIDIA GeForce RTX 4090", Method::Lora, &[30.0, 10.0, 20.0]);
         assert_eq!(t, 20.0);
         assert_eq!(s, ThroughputSource::Measured { samples: 3 });
+    }
+
+    #[test]
+    fn a_measurement_far_from_the_rule_of_thumb_is_not_believed() {
+        let gpu = "NVIDIA GeForce RTX 4090";
+        // The rule gives 165 x 0.35 = 57.75 TFLOP/s; a CPU standing in for it measures 0.01.
+        assert_eq!(implausible(gpu, Method::Lora, &[20.0, 30.0]), None);
+        let (median, rule) =
+            implausible(gpu, Method::Lora, &[0.01, 0.02]).unwrap_or_else(|| panic!("believed"));
+        assert_eq!(median, 0.02);
+        assert!((rule - 57.75).abs() < 1e-9);
+        assert!(implausible(gpu, Method::Lora, &[400.0]).is_some());
+        assert_eq!(implausible(gpu, Method::Lora, &[]), None);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::{Trainpod, blocking};
-use crate::dataset::{DatasetReport, InspectOptions, inspect};
+use crate::dataset::{DatasetReport, InspectOptions, convert_alpaca, inspect};
 use crate::error::Result;
 
 impl Trainpod {
@@ -16,5 +16,15 @@ impl Trainpod {
         let path = path.to_owned();
         let options = InspectOptions { max_errors };
         blocking("dataset inspection", move || inspect(&path, &options)).await
+    }
+
+    /// Rewrites the Alpaca dataset at `src` (`instruction`, `input`, `output`) as
+    /// prompt/completion JSON lines at `dst`, the prompt being the instruction, then the input
+    /// after a blank line when there is one (as the pod's trainer does for an Alpaca dataset),
+    /// and returns the inspection of the result. An invalid dataset, or one in another format,
+    /// is refused before anything is written. On a blocking thread, like `inspect_dataset`.
+    pub async fn convert_alpaca(&self, src: &Path, dst: &Path) -> Result<DatasetReport> {
+        let (src, dst) = (src.to_owned(), dst.to_owned());
+        blocking("dataset conversion", move || convert_alpaca(&src, &dst)).await
     }
 }

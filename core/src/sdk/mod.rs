@@ -25,6 +25,7 @@ mod deploy;
 pub mod estimate;
 mod inspect;
 mod log_telemetry;
+mod model_check;
 mod placement;
 mod plan;
 mod routes;
@@ -36,6 +37,7 @@ mod status;
 pub use artifacts::{ArtifactFile, ArtifactUpload, ArtifactsAnswer, MAX_ARTIFACT_FILES};
 pub use builder::{API_KEY_ENV, SIGNING_KEYS_ENV, TrainpodBuilder};
 pub use log_telemetry::{EVENT_PREFIX, LOG_BATCH_BASE, parse_event_line};
+pub use model_check::{DEFAULT_HUB_URL, HUB_URL_ENV};
 pub use plan::{DatasetSummary, GpuChoice, Plan};
 pub use routes::Routes;
 pub use spec::{DatasetRef, JobSpec, MAX_JOB_ID_LEN, check_job_id};
@@ -100,6 +102,11 @@ pub struct Trainpod {
     reconcile: ReconcilePolicy,
     follow_interval: Duration,
     looks: status::Looks,
+    /// The Hugging Face Hub `plan` checks model ids against.
+    hub: model_check::Hub,
+    /// Pods run on this machine (the local provider): a model path is one here, and what its pods
+    /// measure is no real GPU's throughput.
+    local_pods: bool,
 }
 
 impl std::fmt::Debug for Trainpod {
@@ -230,16 +237,30 @@ impl Trainpod {
         if !(tflops.is_finite() && tflops > 0.0) {
             return Ok(());
         }
+        let gpu_id = match outcome.job.gpu_id.as_str() {
+            "" => plan.gpu.gpu_id.as_str(),
+            rented => rented,
+        };
         self.store
             .record_throughput(&ThroughputSample {
                 job: outcome.job.id.clone(),
                 attempt: outcome.job.attempt,
-                gpu_id: plan.gpu.gpu_id.clone(),
+                gpu_id: self.throughput_key(gpu_id),
                 method: estimate::method_name(plan.spec.method).to_owned(),
                 tflops,
                 recorded_at: self.clock.now_unix_secs(),
             })
             .await
+    }
+
+    /// Where a GPU type's measured throughput is kept: the local provider's pods run on this
+    /// machine's CPU under a GPU's name, and what they measure must never estimate a real GPU.
+    pub(crate) fn throughput_key(&self, gpu_id: &str) -> String {
+        if self.local_pods {
+            format!("local:{gpu_id}")
+        } else {
+            gpu_id.to_owned()
+        }
     }
 
     /// Ends every trainpod pod on the account that nobody should be paying for (stale heartbeat,

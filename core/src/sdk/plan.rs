@@ -104,7 +104,12 @@ impl Trainpod {
                 ))
             })?;
         self.check_routes_reachable(&job_id)?;
-        let dataset = self.dataset_summary(&spec.dataset, hp.max_length).await?;
+        // The model is checked while the dataset is inspected: both may wait on the network.
+        let (dataset, model_warning) = tokio::join!(
+            self.dataset_summary(&spec.dataset, hp.max_length),
+            self.check_model(spec)
+        );
+        let (dataset, model_warning) = (dataset?, model_warning?);
         let spec = &self.placed_spec(spec)?;
         // The cheap authenticated call: a bad or revoked key fails here, not at deploy.
         self.runpod
@@ -116,15 +121,23 @@ impl Trainpod {
             .gpu_catalog_with(&availability_query(spec))
             .await?;
         let train_tokens = train_tokens(&hp, &dataset);
-        let mut warnings = Vec::new();
+        let mut warnings: Vec<String> = model_warning.into_iter().collect();
         let mut choices = Vec::new();
         let need_cuda = crate::script::cuda_of_image(&image);
         let usable = candidates(spec, &catalog, &memory)?;
         for gpu in cuda_capable(usable, need_cuda.as_deref(), &mut warnings)? {
-            let measured = self
+            let mut measured = self
                 .store
-                .throughput(&gpu.id, method_name(spec.method), 5)
+                .throughput(&self.throughput_key(&gpu.id), method_name(spec.method), 5)
                 .await?;
+            if let Some((median, rule)) = estimate::implausible(&gpu.id, spec.method, &measured) {
+                warnings.push(format!(
+                    "earlier jobs on {} measured {median:.3} TFLOP/s, far from the {rule:.1} its \
+                     rule of thumb gives: the estimate uses the rule",
+                    gpu.id
+                ));
+                measured.clear();
+            }
             let shape = RunShape {
                 params_b,
                 method: spec.method,
@@ -466,6 +479,15 @@ fn plan_warnings(
     deadline_secs: u64,
 ) -> Vec<String> {
     let mut warnings = Vec::new();
+    if dataset.format == Some(DatasetFormat::Alpaca) {
+        // TRL reads prompt/completion, not Alpaca's fields: the trainer rewrites each row as
+        // `convert_alpaca` does, and the user should know what the model will be taught.
+        warnings.push(
+            "the dataset is in the Alpaca format: the trainer turns each row into a prompt \
+             (instruction, then input after a blank line) and a completion (output)"
+                .to_owned(),
+        );
+    }
     if dataset.tokens.longest_example > f64::from(hp.max_length) {
         warnings.push(format!(
             "the longest example is about {:.0} tokens, over max_length {}: longer examples are \
@@ -474,21 +496,20 @@ fn plan_warnings(
         ));
     }
     let e = &gpu.estimate;
+    let bought = span(deadline_secs as f64);
     if e.seconds_low > deadline_secs as f64 {
         warnings.push(format!(
-            "the budget buys {:.1} h on {}, less than even the optimistic estimate of {:.1} h: \
-             the job will be stopped at its deadline; raise the budget",
-            deadline_secs as f64 / 3600.0,
+            "the budget buys {bought} on {}, less than even the optimistic estimate of {}: the \
+             job will be stopped at its deadline; raise the budget",
             gpu.gpu_id,
-            e.seconds_low / 3600.0
+            span(e.seconds_low)
         ));
     } else if e.seconds_high > deadline_secs as f64 {
         warnings.push(format!(
-            "the budget buys {:.1} h on {}, less than the pessimistic estimate of {:.1} h: the job \
+            "the budget buys {bought} on {}, less than the pessimistic estimate of {}: the job \
              may be stopped at its deadline",
-            deadline_secs as f64 / 3600.0,
             gpu.gpu_id,
-            e.seconds_high / 3600.0
+            span(e.seconds_high)
         ));
     }
     if gpu.availability.as_deref() == Some("low") {
@@ -498,6 +519,15 @@ fn plan_warnings(
         ));
     }
     warnings
+}
+
+/// A duration as a person reads it: minutes under two hours (never "0.0 h"), then hours.
+pub(crate) fn span(secs: f64) -> String {
+    if secs < 7200.0 {
+        format!("{:.0} min", (secs / 60.0).max(1.0))
+    } else {
+        format!("{:.1} h", secs / 3600.0)
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! What a user asks for: one training job, before anything is checked or spent.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::runpod::Cloud;
@@ -114,6 +115,32 @@ impl JobSpec {
         }
     }
 
+    /// A spec from the fields a binding was given (snake_case names, as JSON values): `user`,
+    /// `model`, `dataset` and `budget_usd` are required, the others keep [`JobSpec::new`]'s
+    /// defaults, and given hyperparameters are laid over the method's. A refusal names the
+    /// field (`hyperparameters.learning_rate: …`) and what it takes.
+    pub fn from_fields(mut given: Map<String, Value>) -> Result<JobSpec> {
+        for required in ["user", "model", "dataset", "budget_usd"] {
+            if given.get(required).is_none_or(Value::is_null) {
+                return Err(Error::invalid_input(format!(
+                    "job spec: `{required}` is required"
+                )));
+            }
+        }
+        if let Some(hp) = given.remove("hyperparameters").filter(|v| !v.is_null()) {
+            let method: Method = match given.get("method").filter(|m| !m.is_null()) {
+                Some(m) => typed("method", m.clone())?,
+                None => Method::Lora,
+            };
+            let defaults = Hyperparameters::for_method(method);
+            let merged = overlay("hyperparameters", to_object(&defaults)?, hp)?;
+            given.insert("hyperparameters".into(), Value::Object(merged));
+        }
+        let empty = JobSpec::new("", "", DatasetRef::App { id: String::new() }, 0.0);
+        let merged = overlay("", to_object(&empty)?, Value::Object(given))?;
+        typed("", Value::Object(merged))
+    }
+
     /// The hyperparameters the job runs with.
     pub fn resolved_hyperparameters(&self) -> Hyperparameters {
         self.hyperparameters
@@ -184,4 +211,128 @@ pub(crate) fn new_job_id() -> Result<String> {
         )
     })?;
     Ok(format!("job-{}", crate::hex::encode(&bytes)))
+}
+
+/// `value` as a `T`, or `INVALID_INPUT` naming the field that was wrong (under `at`, the path of
+/// `value` in the spec) and what it takes.
+fn typed<T: serde::de::DeserializeOwned>(at: &str, value: Value) -> Result<T> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let inner = e.path().to_string();
+        let field = match (at, inner.as_str()) {
+            (at, ".") => at.to_owned(),
+            ("", inner) => inner.to_owned(),
+            (at, inner) => format!("{at}.{inner}"),
+        };
+        // serde's words, without the position it appends for text input (there is none here).
+        let why = e.into_inner().to_string();
+        Error::invalid_input(format!(
+            "job spec: `{field}` is not valid: {why}; give it as the field's documentation says"
+        ))
+    })
+}
+
+/// `given` (a JSON object) laid over `defaults`, refusing a field the defaults do not have.
+fn overlay(at: &str, mut defaults: Map<String, Value>, given: Value) -> Result<Map<String, Value>> {
+    let what = if at.is_empty() { "job spec" } else { at };
+    let Value::Object(given) = given else {
+        return Err(Error::invalid_input(format!(
+            "job spec: `{what}` must be an object of named fields"
+        )));
+    };
+    for (key, value) in given {
+        if !defaults.contains_key(&key) {
+            let mut known: Vec<&str> = defaults.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            let field = if at.is_empty() {
+                key
+            } else {
+                format!("{at}.{key}")
+            };
+            return Err(Error::invalid_input(format!(
+                "job spec: there is no field `{field}`; the fields are {}",
+                known.join(", ")
+            )));
+        }
+        defaults.insert(key, value);
+    }
+    Ok(defaults)
+}
+
+fn to_object<T: Serialize>(value: &T) -> Result<Map<String, Value>> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(Error::new(
+            crate::ErrorKind::Internal,
+            "a default job spec did not serialize as an object",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod from_fields_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec(extra: Value) -> Result<JobSpec> {
+        let mut given = json!({
+            "user": "u", "model": "Qwen/Qwen2.5-0.5B", "dataset": {"kind": "app", "id": "chat"},
+            "budget_usd": 5.0,
+        });
+        for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+            given[k] = v;
+        }
+        let Value::Object(given) = given else {
+            unreachable!()
+        };
+        JobSpec::from_fields(given)
+    }
+
+    fn refused(extra: Value) -> String {
+        spec(extra).map(|_| ()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn given_fields_lay_over_the_defaults_and_the_methods_hyperparameters() {
+        let s = spec(json!({"method": "qlora", "hyperparameters": {"max_steps": 7}}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.hyperparameters.as_ref().map(|h| h.max_steps), Some(7));
+        let qlora = Hyperparameters::for_method(Method::Qlora);
+        assert_eq!(
+            s.hyperparameters.map(|h| h.learning_rate),
+            Some(qlora.learning_rate)
+        );
+        assert_eq!(s.gpu_count, 1);
+    }
+
+    #[test]
+    fn every_refusal_names_its_field() {
+        for (extra, field) in [
+            (
+                json!({"hyperparameters": {"learning_rate": "NaN"}}),
+                "`hyperparameters.learning_rate`",
+            ),
+            (
+                json!({"hyperparameters": {"learning_rate": "1e-4"}}),
+                "`hyperparameters.learning_rate`",
+            ),
+            (
+                json!({"hyperparameters": {"max_steps": -1}}),
+                "`hyperparameters.max_steps`",
+            ),
+            (
+                json!({"hyperparameters": {"learnin_rate": 1}}),
+                "`hyperparameters.learnin_rate`",
+            ),
+            (json!({"budget_usd": "five"}), "`budget_usd`"),
+            (json!({"gpus": "NVIDIA A40"}), "`gpus`"),
+            (json!({"method": "lora2"}), "`method`"),
+            (json!({"colour": 1}), "`colour`"),
+            (json!({"dataset": {"kind": "app"}}), "`dataset"),
+        ] {
+            let err = refused(extra.clone());
+            assert!(err.contains(field), "{extra}: {err}");
+            assert!(!err.contains("line 1 column"), "{err}");
+        }
+        assert!(refused(json!({"user": null})).contains("`user` is required"));
+    }
 }

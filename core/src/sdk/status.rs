@@ -26,8 +26,17 @@ pub struct JobStatus {
     /// Why it ended, when it did not succeed: a stable code (the failed stage, `deadline`,
     /// `pod_vanished`, `cuda_unsupported`, `container_restarted`, ...).
     pub reason: String,
-    /// What happened, in plain words, with what to do; empty while the job runs as it should.
+    /// What happened, in plain words, with what to do (for a trainer's exception, its type and
+    /// message); empty while the job runs as it should.
     pub cause: String,
+    /// The stage the pod last reported (`preflight`, `dependencies`, `dataset`, `training`,
+    /// `uploading`); for a failed job, where it failed. Empty before the pod reported.
+    pub stage: String,
+    /// The pod's exit code, once its final status arrived.
+    pub exit_code: Option<i64>,
+    /// The end of the pod's log (at most 20 KB) when it failed, kept so that it outlives the
+    /// pod; empty otherwise.
+    pub log_tail: String,
     /// The pod of this attempt.
     pub pod_id: Option<String>,
     /// Optimizer steps done.
@@ -208,6 +217,9 @@ impl Trainpod {
             state: job.state,
             reason: job.reason.clone(),
             cause: job.cause.clone(),
+            stage: job.stage.clone(),
+            exit_code: job.exit_code,
+            log_tail: job.log_tail.clone(),
             pod_id: job.pod_id.clone(),
             step: job.step,
             total_steps: job.max_steps,
@@ -252,7 +264,16 @@ impl Trainpod {
             tail,
             ..LogQuery::default()
         };
-        self.runpod.pod_logs(&pod, &query).await
+        match self.runpod.pod_logs(&pod, &query).await {
+            Err(e) if e.kind() == ErrorKind::NotFound => Err(Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "pod {pod} of job {job_id} is gone, and its log with it; the job keeps the \
+                     end of the log of a failed pod: read status(job).log_tail"
+                ),
+            )),
+            other => other,
+        }
     }
 }
 

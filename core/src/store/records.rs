@@ -56,6 +56,13 @@ pub struct JobRecord {
     pub gpu_id: String,
     /// The data center this attempt's pod was placed in; empty when unknown.
     pub data_center_id: String,
+    /// The stage the pod last reported (`preflight`, `dependencies`, `dataset`, `training`,
+    /// `uploading`); empty before it reported one.
+    pub stage: String,
+    /// The exit code the pod's final status carried, when it sent one.
+    pub exit_code: Option<i64>,
+    /// The end of the pod's log when it failed (at most 20 KB), kept so it outlives the pod.
+    pub log_tail: String,
 }
 
 impl JobRecord {
@@ -85,6 +92,9 @@ impl JobRecord {
             cause: String::new(),
             gpu_id: String::new(),
             data_center_id: String::new(),
+            stage: String::new(),
+            exit_code: None,
+            log_tail: String::new(),
         }
     }
 }

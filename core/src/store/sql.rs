@@ -16,21 +16,23 @@ pub(crate) const SELECT_BATCH_HASH: &str =
 pub(crate) const INSERT_JOB: &str = "insert into trainpod_jobs (job_id, user_id, attempt, state,
      reason, pod_id, created_at, updated_at, deadline_unix, budget_usd, price_per_hour, started_at,
      last_heartbeat, step, max_steps, loss, config, spent_usd, cost_usd, cause, gpu_id,
-     data_center_id)
+     data_center_id, stage, exit_code, log_tail)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-     $20, $21, $22)
+     $20, $21, $22, $23, $24, $25)
      on conflict (job_id) do nothing";
 
 pub(crate) const SELECT_JOB: &str = "select job_id, user_id, attempt, state, reason, pod_id,
      created_at, updated_at, deadline_unix, budget_usd, price_per_hour, started_at, last_heartbeat,
-     step, max_steps, loss, config, spent_usd, cost_usd, cause, gpu_id, data_center_id
+     step, max_steps, loss, config, spent_usd, cost_usd, cause, gpu_id, data_center_id, stage,
+     exit_code, log_tail
      from trainpod_jobs where job_id = $1";
 
 /// The jobs still live (not in a final state), oldest first: the reconciler's list of jobs that
 /// must have a pod.
 pub(crate) const SELECT_LIVE_JOBS: &str = "select job_id, user_id, attempt, state, reason, pod_id,
      created_at, updated_at, deadline_unix, budget_usd, price_per_hour, started_at, last_heartbeat,
-     step, max_steps, loss, config, spent_usd, cost_usd, cause, gpu_id, data_center_id
+     step, max_steps, loss, config, spent_usd, cost_usd, cause, gpu_id, data_center_id, stage,
+     exit_code, log_tail
      from trainpod_jobs
      where state not in ('succeeded', 'failed', 'cancelled', 'timed_out', 'over_budget')
      order by created_at, job_id";
@@ -40,16 +42,16 @@ pub(crate) const UPDATE_JOB: &str = "update trainpod_jobs set user_id = $2, atte
      state = $4, reason = $5, pod_id = $6, created_at = $7, updated_at = $8, deadline_unix = $9,
      budget_usd = $10, price_per_hour = $11, started_at = $12, last_heartbeat = $13, step = $14,
      max_steps = $15, loss = $16, config = $17, spent_usd = $18, cost_usd = $19, cause = $20,
-     gpu_id = $21, data_center_id = $22
-     where job_id = $1 and state = $23 and attempt = $3";
+     gpu_id = $21, data_center_id = $22, stage = $23, exit_code = $24, log_tail = $25
+     where job_id = $1 and state = $26 and attempt = $3";
 
 /// A new attempt: the row changes only if it is still the expected attempt in the expected state.
 pub(crate) const UPDATE_JOB_ATTEMPT: &str = "update trainpod_jobs set user_id = $2, attempt = $3,
      state = $4, reason = $5, pod_id = $6, created_at = $7, updated_at = $8, deadline_unix = $9,
      budget_usd = $10, price_per_hour = $11, started_at = $12, last_heartbeat = $13, step = $14,
      max_steps = $15, loss = $16, config = $17, spent_usd = $18, cost_usd = $19, cause = $20,
-     gpu_id = $21, data_center_id = $22
-     where job_id = $1 and state = $23 and attempt = $24";
+     gpu_id = $21, data_center_id = $22, stage = $23, exit_code = $24, log_tail = $25
+     where job_id = $1 and state = $26 and attempt = $27";
 
 /// A claim is a lease: taken when the pod has no row or its row is older than `$6`, so that a
 /// terminate that failed is tried again by whichever instance reconciles after the lease.
@@ -81,7 +83,7 @@ pub(crate) fn opt_u64(v: Option<i64>) -> Option<u64> {
     v.and_then(|v| u64::try_from(v).ok())
 }
 
-/// Binds a job's twenty-two columns, in table order, to `$1`..`$22`.
+/// Binds a job's twenty-five columns, in table order, to `$1`..`$25`.
 macro_rules! bind_job {
     ($query:expr, $j:expr) => {{
         use $crate::store::sql::{opt_i64, to_i64};
@@ -108,6 +110,9 @@ macro_rules! bind_job {
             .bind(&$j.cause)
             .bind(&$j.gpu_id)
             .bind(&$j.data_center_id)
+            .bind(&$j.stage)
+            .bind($j.exit_code)
+            .bind(&$j.log_tail)
     }};
 }
 pub(crate) use bind_job;
@@ -148,6 +153,9 @@ macro_rules! job_from_row {
             cause: r.try_get("cause").map_err(get_err)?,
             gpu_id: r.try_get("gpu_id").map_err(get_err)?,
             data_center_id: r.try_get("data_center_id").map_err(get_err)?,
+            stage: r.try_get("stage").map_err(get_err)?,
+            exit_code: r.try_get("exit_code").map_err(get_err)?,
+            log_tail: r.try_get("log_tail").map_err(get_err)?,
         }
     }};
 }

@@ -163,7 +163,16 @@ export function Trainer({ defaults }: { defaults: SpecFields }) {
               <>
                 {/* What happened and what to do, in plain words (rendered as text). */}
                 <dt>Why</dt>
-                <dd data-testid="cause">{job.cause}</dd>
+                <dd data-testid="cause">
+                  {job.cause}
+                  {job.stage && ` (stage ${job.stage}${job.exitCode !== null ? `, exit code ${job.exitCode}` : ''})`}
+                  {job.logTail && (
+                    <details>
+                      <summary>The end of the pod's log</summary>
+                      <pre>{job.logTail}</pre>
+                    </details>
+                  )}
+                </dd>
               </>
             )}
             <dt>Progress</dt>

@@ -487,11 +487,9 @@ async fn trains_then_dies(job: &str) -> (Case, PodScript, PathBuf) {
     let mut c = Case::new(job).await;
     let script = c.good_script(&["sleep", "30"]);
     let pod = c.run(&script).await;
-    let stage = pod.home.join("state/stage");
-    let training = eventually(Duration::from_secs(30), || {
-        std::fs::read_to_string(&stage).is_ok_and(|s| s == "training")
-    })
-    .await;
+    // Until the app has the training stage: the stage file is written before its event is
+    // sent, and a container killed in between would leave the app no training to count.
+    let training = eventually(Duration::from_secs(30), || trainings(&c.app) == 1).await;
     assert!(training, "never trained: {}", pod.output());
     let home = container_dies(pod).await;
     (c, script, home)
@@ -698,4 +696,62 @@ async fn dependencies_install_against_the_images_torch_and_never_replace_it() {
             "the image's torch stays"
         );
     }
+}
+
+/// The pod's trainer turns Alpaca rows into exactly what `convert_alpaca` writes (the plan
+/// tells the user so): the trainer shipped in the bundle, run by real Python, row for row.
+#[test]
+fn the_trainer_converts_alpaca_rows_as_convert_alpaca_does() {
+    let dir = fresh_dir("alpaca-parity");
+    let bundle = dir.join("bundle");
+    std::fs::create_dir_all(&bundle).unwrap();
+    for (name, _, text) in trainpod::script::TEMPLATES {
+        std::fs::write(bundle.join(name), text).unwrap();
+    }
+    let rows = [
+        r#"{"instruction":"Translate","input":"chat","output":"cat"}"#,
+        r#"{"instruction":"Say hi","input":" ","output":"hi"}"#,
+        r#"{"instruction":"No input","output":"ok","id":7}"#,
+        r#"{"instruction":"Null input","input":null,"output":"ok"}"#,
+        r#"{"instruction":"  Kept as given  ","input":"  padded  ","output":"  x\n"}"#,
+        // Unicode white space Rust trims, and U+001C, which Rust keeps and Python's strip() not.
+        r#"{"instruction":"Wide","input":"\u00a0\u3000word\u2003","output":"w"}"#,
+        r#"{"instruction":"Separator","input":"\u001c","output":"s"}"#,
+        r#"{"instruction":"héllo 🙂","input":"line 1\nline 2","output":"multi\nline"}"#,
+    ];
+    let src = dir.join("alpaca.jsonl");
+    std::fs::write(&src, rows.join("\n") + "\n").unwrap();
+    let dst = dir.join("converted.jsonl");
+    trainpod::dataset::convert_alpaca(&src, &dst).unwrap();
+    let expected: Vec<Value> = std::fs::read_to_string(&dst)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import json, sys\n\
+             sys.path.insert(0, sys.argv[1])\n\
+             import trainer\n\
+             for line in open(sys.argv[2], encoding='utf-8'):\n\
+             \x20   print(json.dumps(trainer.alpaca_to_prompt_completion(json.loads(line))))\n",
+        )
+        .arg(&bundle)
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let converted: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(converted, expected);
+    assert_eq!(expected[0]["prompt"], "Translate\n\nchat");
+    assert_eq!(expected[6]["prompt"], "Separator\n\n\u{1c}");
 }

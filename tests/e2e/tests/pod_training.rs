@@ -8,9 +8,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
+use trainpod::dataset::DatasetFormat;
 use trainpod::script::{
-    Artifacts, DatasetSource, Endpoint, Hyperparameters, Method, PINNED_STACK, PodRuntime,
-    PodScript, Secret, Training, generate,
+    Artifacts, DatasetSource, Endpoint, Hyperparameters, LoraTargetModules, Method, PINNED_STACK,
+    PodRuntime, PodScript, Secret, Training, generate,
 };
 use trainpod::token::Purpose;
 use trainpod_e2e::{
@@ -56,6 +57,25 @@ struct Run {
 }
 
 async fn deploy(job: &str, python: &str, model: &str, data: &[u8], expect_gpu: bool) -> Run {
+    deploy_with(job, python, model, data, expect_gpu, Trained::default()).await
+}
+
+/// What a test changes in the trainer's input: the dataset's format as a plan would know it,
+/// and the modules LoRA adapts.
+#[derive(Default)]
+struct Trained {
+    format: Option<DatasetFormat>,
+    targets: LoraTargetModules,
+}
+
+async fn deploy_with(
+    job: &str,
+    python: &str,
+    model: &str,
+    data: &[u8],
+    expect_gpu: bool,
+    trained: Trained,
+) -> Run {
     let app = App::start().await;
     app.state
         .lock()
@@ -73,6 +93,7 @@ async fn deploy(job: &str, python: &str, model: &str, data: &[u8], expect_gpu: b
         lora_r: 4,
         lora_alpha: 8,
         gradient_checkpointing: false,
+        lora_target_modules: trained.targets,
         ..Hyperparameters::for_method(Method::Lora)
     };
     let now = unix_now() as u64;
@@ -97,6 +118,7 @@ async fn deploy(job: &str, python: &str, model: &str, data: &[u8], expect_gpu: b
             model: model.into(),
             method: Method::Lora,
             hyperparameters: hp,
+            dataset_format: trained.format,
         },
         artifacts: Artifacts::App {
             url: format!("{}/artifacts/{job}", app.base),
@@ -202,6 +224,152 @@ async fn lora_training_succeeds_uploads_the_adapter_and_terminates() {
     run.pod.kill_all().await;
 }
 
+fn decode(v: &Value) -> String {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(v.as_str().unwrap())
+        .unwrap();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The tiny chat dataset's rows in the Alpaca format: each user turn the instruction (every
+/// other row split into an instruction and an input), the assistant turn the output.
+fn as_alpaca(chat: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, line) in String::from_utf8_lossy(chat).lines().enumerate() {
+        let row: Value = serde_json::from_str(line).unwrap();
+        let (user, assistant) = (
+            &row["messages"][0]["content"],
+            &row["messages"][1]["content"],
+        );
+        let alpaca = if i % 2 == 0 {
+            serde_json::json!({"instruction": user, "input": "", "output": assistant, "id": i})
+        } else {
+            let (say, rest) = user.as_str().unwrap().split_once(' ').unwrap();
+            serde_json::json!({"instruction": say, "input": rest, "output": assistant})
+        };
+        serde_json::to_writer(&mut out, &alpaca).unwrap();
+        out.push(b'\n');
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alpaca_dataset_trains_as_prompt_and_completion() {
+    let Some(python) = train_python() else { return };
+    let dir = fresh_dir("tiny-alpaca");
+    let (model, chat) = tiny_model(&python, &dir);
+    let data = as_alpaca(&chat);
+    let report = trainpod::dataset::validate(
+        &{
+            let path = dir.join("alpaca.jsonl");
+            std::fs::write(&path, &data).unwrap();
+            path
+        },
+        &Default::default(),
+    )
+    .unwrap();
+    assert_eq!(report.format, Some(DatasetFormat::Alpaca));
+    let trained = Trained {
+        format: report.format,
+        ..Trained::default()
+    };
+    let run = deploy_with(
+        "job-alpaca",
+        &python,
+        model.to_str().unwrap(),
+        &data,
+        false,
+        trained,
+    )
+    .await;
+    let (run, fin) = end(run).await;
+    let output = run.pod.output();
+    let fin = fin.unwrap_or_else(|| panic!("no final status; the pod said:\n{output}"));
+    assert_eq!(fin["data"]["status"], "succeeded", "pod said:\n{output}");
+    {
+        let s = run.app.state.lock().unwrap();
+        let losses = s
+            .events()
+            .iter()
+            .filter(|e| e["type"] == "log")
+            .filter_map(|e| e["data"]["loss"].as_f64())
+            .count();
+        assert_eq!(losses, 3, "a loss every 2 of 6 steps");
+        assert!(
+            s.uploads
+                .contains_key("job-alpaca/adapter_model.safetensors")
+        );
+    }
+    run.pod.kill_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alpaca_dataset_of_unknown_format_fails_with_the_trainers_exception() {
+    // A bucket or URL dataset nobody read: the trainer is not told the format and does not
+    // guess; the final status says what TRL raised.
+    let Some(python) = train_python() else { return };
+    let dir = fresh_dir("tiny-alpaca-unknown");
+    let (model, chat) = tiny_model(&python, &dir);
+    let data = as_alpaca(&chat);
+    let run = deploy(
+        "job-alpaca-unknown",
+        &python,
+        model.to_str().unwrap(),
+        &data,
+        false,
+    )
+    .await;
+    let (run, fin) = end(run).await;
+    let output = run.pod.output();
+    let fin = fin.unwrap_or_else(|| panic!("no final status; the pod said:\n{output}"));
+    assert_eq!(fin["data"]["status"], "failed", "pod said:\n{output}");
+    assert_eq!(fin["stage"], "training");
+    let cause = decode(&fin["data"]["cause_b64"]);
+    assert!(
+        cause.starts_with("KeyError: ") && cause.ends_with(" (the trainer exited with code 1)"),
+        "{cause}"
+    );
+    run.pod.kill_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lora_adapts_only_the_modules_the_spec_lists() {
+    let Some(python) = train_python() else { return };
+    let dir = fresh_dir("tiny-targets");
+    let (model, data) = tiny_model(&python, &dir);
+    let trained = Trained {
+        targets: LoraTargetModules::Names(vec!["q_proj".into(), "v_proj".into()]),
+        ..Trained::default()
+    };
+    let run = deploy_with(
+        "job-targets",
+        &python,
+        model.to_str().unwrap(),
+        &data,
+        false,
+        trained,
+    )
+    .await;
+    let (run, fin) = end(run).await;
+    let output = run.pod.output();
+    let fin = fin.unwrap_or_else(|| panic!("no final status; the pod said:\n{output}"));
+    assert_eq!(fin["data"]["status"], "succeeded", "pod said:\n{output}");
+    let config: Value = serde_json::from_slice(
+        &run.app.state.lock().unwrap().uploads["job-targets/adapter_config.json"],
+    )
+    .unwrap();
+    let mut targets: Vec<&str> = config["target_modules"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{config}"))
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    targets.sort_unstable();
+    assert_eq!(targets, ["q_proj", "v_proj"]);
+    run.pod.kill_all().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trainer_exception_is_reported_from_the_training_stage() {
     let Some(python) = train_python() else { return };
@@ -227,6 +395,20 @@ async fn trainer_exception_is_reported_from_the_training_stage() {
         1,
         "the trainer reported its exception: {errors:?}"
     );
+    // The final status says what was raised, not only the exit code.
+    let error = &errors[0]["data"];
+    let message = error["message"].as_str().unwrap().trim();
+    let raised: String = format!(
+        "{}: {}",
+        error["error"].as_str().unwrap(),
+        message.lines().next().unwrap_or_default()
+    )
+    .chars()
+    .take(500)
+    .collect();
+    let cause = decode(&fin["data"]["cause_b64"]);
+    assert_eq!(cause, format!("{raised} (the trainer exited with code 1)"));
+    assert!(cause.contains("/nonexistent/model"), "{cause}");
     run.pod.kill_all().await;
 }
 

@@ -300,12 +300,16 @@ async fn lifecycle(s: Setup, id: &str) {
     assert_eq!(status.eta_secs, Some(30), "30 s for 3 steps, 3 to go");
     assert!((status.cost_usd - plan.gpu.price_per_hour * 30.0 / 3600.0).abs() < 1e-9);
 
+    // A run at twice the rule of thumb's throughput: plausible, so later plans use it.
+    let (rule, _) =
+        trainpod::sdk::estimate::effective_tflops(&plan.gpu.gpu_id, plan.spec.method, &[]);
+    let runtime_s = plan.estimate.training_flops / (2.0 * rule * 1e12);
     let done = vec![
         event(
             5,
             T0 + 40,
             "result",
-            json!({"source": "trainer", "data": {"runtime_s": 12.5, "train_loss": 1.2}}),
+            json!({"source": "trainer", "data": {"runtime_s": runtime_s, "train_loss": 1.2}}),
         ),
         event(
             6,
@@ -335,6 +339,20 @@ async fn lifecycle(s: Setup, id: &str) {
         ),
         "{:?}",
         next.estimate.throughput
+    );
+    // What the local provider's pods measure is kept apart from RunPod's GPUs.
+    let kept =
+        s.tp.store()
+            .throughput(&format!("local:{}", plan.gpu.gpu_id), "lora", 5)
+            .await
+            .unwrap();
+    assert_eq!(kept.len(), 1);
+    assert!(
+        s.tp.store()
+            .throughput(&plan.gpu.gpu_id, "lora", 5)
+            .await
+            .unwrap()
+            .is_empty()
     );
 
     let mut seen = Vec::new();

@@ -302,11 +302,12 @@ fail() { # fail CAUSE [CODE]: end this stage with a cause the final status carri
   exit "${2:-10}"
 }
 
+# stage NAME [FIELDS]: FIELDS, constants only, join the event's data.
 stage() {
   STAGE=$1
   printf '%s' "$1" >"$STATE/stage"
   log "stage $1"
-  event stage "\"elapsed_s\":$(($(date +%s) - STARTED))"
+  event stage "\"elapsed_s\":$(($(date +%s) - STARTED))${2:+,$2}"
 }
 
 # run_child CMD...: a long step, its output in the log and on stdout.
@@ -409,11 +410,14 @@ dataset() {
 }
 
 train() {
-  stage training
+  # The trainer loads (often downloads) the model first: the job trains from its first step.
+  if [[ $(val mode) == command ]]; then stage training; else stage training '"awaits_first_step":true'; fi
   # Stop training early enough to upload and report before the watchdog's hard deadline.
   local left=$(($(val deadline_unix) - $(date +%s) - $(val upload_reserve_s) - $(val final_budget_s) - 5))
   ((left > 0)) || fail "no time left for training before the deadline" 124
-  local rc=0
+  local rc=0 cause
+  # The trainer writes its exception here; an older stage's cause must not pass for it.
+  rm -f "$STATE/cause"
   # --foreground keeps the trainer in the worker's process group, which the supervisor stops.
   if [[ $(val mode) == command ]]; then
     run_child timeout --foreground -k 10 "$left" "$PYTHON" "$BUNDLE/command.py" || rc=$?
@@ -427,7 +431,15 @@ train() {
     12) exit 12 ;; # the trainer's own preflight failed; it wrote the stage and the cause
     124) fail "the hard deadline was reached during training" 124 ;;
     137) fail "the trainer was killed (SIGKILL, as by the out-of-memory killer)" 137 ;;
-    *) fail "the trainer exited with code $rc (see the log tail)" "$rc" ;;
+    *)
+      # The exception the trainer wrote (its type and message) says more than the exit code.
+      # Bounded in bytes: the trainer's 500 characters, at up to 4 bytes each.
+      cause="the trainer exited with code $rc (see the log tail)"
+      if [[ -s $STATE/cause ]]; then
+        cause="$(head -c 2000 "$STATE/cause") (the trainer exited with code $rc)"
+      fi
+      fail "$cause" "$rc"
+      ;;
   esac
 }
 

@@ -45,6 +45,47 @@ def preflight_failure(cause):
     raise SystemExit(12)
 
 
+# What Rust's `str::trim` strips (Unicode White_Space). Python's `str.strip()` also strips
+# U+001C to U+001F, so the set is spelled out to turn each row into what `convert_alpaca` writes.
+_WHITE_SPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def alpaca_to_prompt_completion(row):
+    """An Alpaca row as a prompt and a completion, as trainpod's `convert_alpaca` writes it: the
+    instruction, then the input after a blank line when it has more than white space."""
+    extra = (row.get("input") or "").strip(_WHITE_SPACE)
+    instruction = row["instruction"]
+    prompt = f"{instruction}\n\n{extra}" if extra else instruction
+    return {"prompt": prompt, "completion": row["output"]}
+
+
+def training_rows(dataset, dataset_format):
+    """The rows TRL trains on. TRL reads `messages`, `prompt`/`completion` and `text` as they
+    are; Alpaca's fields it does not know, so they become prompt/completion, and the other
+    columns go, as in the converted file."""
+    if dataset_format != "alpaca":
+        return dataset
+    return dataset.map(alpaca_to_prompt_completion, remove_columns=dataset.column_names)
+
+
+def write_cause(err):
+    """The exception as the final status's cause: its type and the first line of its message,
+    in at most 500 characters (the log tail has the traceback)."""
+    lines = str(err).strip().splitlines()
+    cause = f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
+    try:
+        with open(
+            os.path.join(os.environ["TRAINPOD_STATE_DIR"], "cause"), "w", encoding="utf-8"
+        ) as f:
+            f.write(cause[:500])
+    except OSError:
+        # The exit code still reaches the final status; a cause is only better.
+        pass
+
+
 def make_callback(rep, progress_s):
     from transformers import TrainerCallback
 
@@ -143,7 +184,7 @@ def train(cfg, rep):
             r=hp["lora_r"],
             lora_alpha=hp["lora_alpha"],
             lora_dropout=hp["lora_dropout"],
-            target_modules="all-linear",
+            target_modules=hp["lora_target_modules"],
             task_type="CAUSAL_LM",
         )
     if t["method"] == "qlora":
@@ -155,7 +196,10 @@ def train(cfg, rep):
             bnb_4bit_compute_dtype=dtype,
             bnb_4bit_use_double_quant=True,
         )
-    dataset = load_dataset("json", data_files=os.environ["TRAINPOD_DATASET"], split="train")
+    dataset = training_rows(
+        load_dataset("json", data_files=os.environ["TRAINPOD_DATASET"], split="train"),
+        t.get("dataset_format"),
+    )
     tokenizer = AutoTokenizer.from_pretrained(t["model"])
     trainer = SFTTrainer(
         model=t["model"],
@@ -192,6 +236,10 @@ def main():
         train(cfg, rep)
     except BaseException as err:
         rep.emit("error", error=type(err).__name__, message=str(err)[:2000])
+        # Not for SystemExit: the trainer's own preflight wrote its cause, and a signal's exit
+        # code says what happened.
+        if isinstance(err, Exception):
+            write_cause(err)
         raise
     finally:
         rep.close(timeout=10.0)

@@ -251,6 +251,16 @@ async fn run(args: &Args) -> Result<Value> {
     let pod_id = job.pod_id.clone().unwrap_or_default();
     println!("    job {}  pod {pod_id}", job.job_id);
     let (last, losses, group) = follow(&tp, &emu, &job.job_id, &pod_id).await?;
+    if last.state != JobState::Succeeded {
+        // Why, in words, and where: kept by the job, so readable after the pod is gone.
+        println!(
+            "    {} at stage {} (exit code {}): {}",
+            last.state,
+            last.stage,
+            last.exit_code.map_or("-".to_owned(), |c| c.to_string()),
+            last.cause
+        );
+    }
 
     let out = work.join("adapter");
     let artifacts = if last.state == JobState::Succeeded {
@@ -285,6 +295,9 @@ async fn run(args: &Args) -> Result<Value> {
         "ok": ok,
         "state": last.state,
         "reason": last.reason,
+        "cause": last.cause,
+        "stage": last.stage,
+        "exit_code": last.exit_code,
         "job_id": job.job_id,
         "pod_id": pod_id,
         "steps": last.step,
@@ -302,16 +315,25 @@ async fn run(args: &Args) -> Result<Value> {
     }))
 }
 
+/// A duration as a person reads it: minutes under two hours, then hours.
+fn span(secs: u64) -> String {
+    if secs < 7200 {
+        format!("{} min", (secs / 60).max(1))
+    } else {
+        format!("{:.1} h", secs as f64 / 3600.0)
+    }
+}
+
 fn print_plan(plan: &Plan) {
     let e = &plan.estimate;
     println!(
-        "    {} x{} at ${:.2}/h; memory {:.1} GB of {} GB; deadline {:.1} h (what the ${:.2} budget buys)",
+        "    {} x{} at ${:.2}/h; memory {:.1} GB of {} GB; deadline {} (what the ${:.2} budget buys)",
         plan.gpu.gpu_id,
         plan.gpu.count,
         plan.gpu.price_per_hour,
         plan.memory.needed_gb,
         plan.gpu.memory_gb,
-        plan.deadline_secs as f64 / 3600.0,
+        span(plan.deadline_secs),
         plan.spec.budget_usd
     );
     println!("    {:<18} {:>16} {:>20}", "phase", "time", "cost");
