@@ -670,3 +670,19 @@ def test_a_job_trains_from_its_first_step_and_says_how_long_is_left(
     # Read as a person does: hours, and minutes under two hours (never "0.0 h").
     assert " h to go" in status.describe()
     assert trainpod.types._span(90 * 60) == "90.0 min"
+
+
+def test_a_throughput_far_from_the_rule_of_thumb_is_not_believed(
+    emu: Emulator, tmp_path: pathlib.Path
+) -> None:
+    tp = make(trainpod.Trainpod, emu, tmp_path)
+    plan = tp.plan(spec("slow"))
+    tp.deploy(plan)
+    # The job's result: 12.5 s for its FLOPs, far below what its GPU's rule of thumb gives.
+    for n, events in enumerate([training_events(), final_events()], start=1):
+        auth, body = batch(tp, "slow", 1, n, events)
+        tp.ingest_metrics("slow", auth, body)
+    assert tp.status("slow").state == "succeeded"
+    again = tp.plan(spec("slow-2", gpus=[plan.gpu.gpu_id]))
+    assert again.estimate.throughput["kind"] == "heuristic"
+    assert any("rule of thumb" in w for w in again.warnings), again.warnings
