@@ -136,10 +136,13 @@ export declare class Trainpod {
   ingestMetrics(jobId: string, authorization: string | null | undefined | null, body: Uint8Array): Promise<IngestOutcome>
   /**
    * The dataset download route: the pod's token and `Range` turned into a grant (status,
-   * headers and the opened file: `stream()`, `webStream()`, `close()`), or a typed error
-   * (`httpStatus(err.code)` is the status to answer).
+   * headers and the opened file: `stream()`, `webStream()`, `close()`), or a rejection with
+   * a typed error (`httpStatus(err.code)` is the status to answer). The token's job is looked
+   * up in the store: `NOT_FOUND` (404) when it does not exist, `TOKEN_SCOPE_MISMATCH` (403)
+   * for another user's or another attempt's, `INVALID_STATE` (409) once it has ended. The
+   * file is opened and hashed off the JavaScript thread.
    */
-  authorizeDatasetDownload(authorization: string | null | undefined | null, queryToken: string | null | undefined | null, datasetId: string, range?: string | null | undefined | null): DatasetGrant
+  authorizeDatasetDownload(authorization: string | null | undefined | null, queryToken: string | null | undefined | null, datasetId: string, range?: string | null | undefined | null): Promise<DatasetGrant>
   /**
    * The artifacts route: a manifest answered with the uploads still needed, or (with
    * `"complete": true`) whether every file is stored.
@@ -525,7 +528,13 @@ export interface TrainpodOptions {
    * `podPython` and `expectGpu` are laid over them. Unknown keys are refused.
    */
   podRuntime?: PodRuntimeInput
-  /** Environment variables set on every pod (visible in the pod's configuration: no secrets). */
+  /**
+   * Environment variables set on every pod (visible in the pod's configuration: no secrets).
+   * Names that change how the pod's processes load or that trainpod or RunPod set (`LD_*`,
+   * `BASH_ENV`, `PATH`, `PYTHON*`, `RUNPOD_*`, `TRAINPOD_*`, ...) and more than 128 KiB with
+   * the pod's script are refused (docs/pod-protocol.md); `HF_TOKEN` and `HF_ENDPOINT` are
+   * allowed.
+   */
   podEnv?: Record<string, string>
   /** How often `follow` polls the store, in milliseconds (default 500). */
   followIntervalMs?: number

@@ -273,15 +273,18 @@ function decorate(proto, name, make) {
   Object.defineProperty(proto, name, { value: decorated, writable: true, configurable: true });
 }
 
-// `authorizeDatasetDownload` returns the grant with its body helpers. The decorator keeps the
-// native function under NATIVE, so a reload of this file wraps the original again, not this.
+// `authorizeDatasetDownload` returns the grant with its body helpers: at once from `AppStaging`,
+// through a promise from `Trainpod` (which looks the token's job up in the store first). The
+// decorator keeps the native function under NATIVE, so a reload of this file wraps the original
+// again, not this.
 for (const Class of [module.exports.AppStaging, module.exports.Trainpod]) {
   decorate(
     Class.prototype,
     'authorizeDatasetDownload',
     (guarded) =>
       function (...args) {
-        return withBody(Reflect.apply(guarded, this, args));
+        const granted = Reflect.apply(guarded, this, args);
+        return granted instanceof Promise ? granted.then(withBody) : withBody(granted);
       },
   );
 }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { test } from 'node:test';
-import { generateSecret, InvalidInputError, TokenError, Trainpod, TrainpodError } from '../index.mjs';
+import { generateSecret, httpStatus, InvalidInputError, TokenError, Trainpod, TrainpodError } from '../index.mjs';
 import { startEmulator } from '../testing.js';
 import { assertShape } from './declared.mjs';
 
@@ -263,13 +263,14 @@ for (const [name, store] of [
     assert.equal(out.job.loss, 1.5);
     const declared = tp.ingestMetrics[Symbol.for('trainpod.native')];
     assert.deepStrictEqual(await tp.ingestMetrics(id, ...first), await declared.call(tp, id, ...first));
-    // The reason is the pod's own words: its length in UTF-16 units is not its length in bytes.
+    // A reason beyond ASCII (its length in UTF-16 units is not its length in bytes) is no code
+    // a pod gives: it is kept as `unknown`, and the fields after it are read where they are.
     const reason = 'réseau coupé 😀';
     const end = event(2, T0 + 6, 'final', { stage: 'train', data: { status: 'failed', reason, exit_code: 1 } });
     const last = batch(tp, id, 1, 2, [end]);
     const ended = await tp.ingestMetrics(id, ...last);
     assert.equal(ended.job.state, 'failed');
-    assert.equal(ended.job.reason, reason);
+    assert.equal(ended.job.reason, 'unknown');
     assert.equal(ended.job.podId, out.job.podId, 'the fields after the reason are read where they are');
     const replayed = await tp.ingestMetrics(id, ...last);
     assert.deepStrictEqual(replayed, await declared.call(tp, id, ...last));
@@ -306,34 +307,95 @@ test('replayed batches are taken once, a conflicting one is refused, and bad tok
     await assert.rejects(tp.ingestMetrics(id, authorization, body), { code }, String(authorization));
     await assert.rejects(tp.artifactManifest(id, authorization, Buffer.from('{}')), { code });
     await assert.rejects(tp.putArtifact(id, authorization, 'a.bin', Buffer.from('x')), { code });
-    assert.throws(() => tp.authorizeDatasetDownload(authorization, null, 'chat', null), { code });
+    await assert.rejects(tp.authorizeDatasetDownload(authorization, null, 'chat', null), { code });
   }
   // A metrics token is not an artifacts or a dataset token.
   await assert.rejects(tp.artifactManifest(id, auth, Buffer.from('{}')), { code: 'TOKEN_WRONG_PURPOSE' });
-  assert.throws(() => tp.authorizeDatasetDownload(auth, null, 'chat', null), { code: 'TOKEN_WRONG_PURPOSE' });
+  await assert.rejects(tp.authorizeDatasetDownload(auth, null, 'chat', null), { code: 'TOKEN_WRONG_PURPOSE' });
 });
+
+/** A dataset token for `chat`, as `deploy` issues it when `epoch` is given. */
+function datasetToken(tp, user, job, epoch) {
+  return tp.tokens().issue({ purpose: 'dataset.read', user, job, dataset: 'chat', ttlSecs: 3600, epoch }).token;
+}
 
 test('a dataset grant streams the file, a range of it, or nothing', async (t) => {
   const { tp } = await setup(t);
-  const { token } = tp.tokens().issue({ purpose: 'dataset.read', user: 'user-1', job: 'job-1', dataset: 'chat' });
-  const full = tp.authorizeDatasetDownload(`Bearer ${token}`, undefined, 'chat', undefined);
+  await tp.deploy(await tp.plan(spec('job-1')));
+  const token = datasetToken(tp, 'user-1', 'job-1', 1);
+  const pending = tp.authorizeDatasetDownload(`Bearer ${token}`, undefined, 'chat', undefined);
+  assert.ok(pending instanceof Promise);
+  const full = await pending;
   assert.equal(full.status, 200);
   assert.equal(full.headers['content-length'], String(DATA.length));
   assert.equal(full.claims.job, 'job-1');
   assert.deepEqual(await buffer(full.stream()), DATA);
-  const part = tp.authorizeDatasetDownload(null, token, 'chat', 'bytes=10-19');
+  const part = await tp.authorizeDatasetDownload(null, token, 'chat', 'bytes=10-19');
   assert.equal(part.status, 206);
   assert.equal(part.headers['content-range'], `bytes 10-19/${DATA.length}`);
   assert.equal(part.offset, 10);
   assert.equal(part.length, 10);
   const res = new Response(part.webStream(), { status: part.status, headers: part.headers });
   assert.deepEqual(Buffer.from(await res.arrayBuffer()), DATA.subarray(10, 20));
-  const none = tp.authorizeDatasetDownload(`Bearer ${token}`, null, 'chat', `bytes=${DATA.length}-`);
+  const none = await tp.authorizeDatasetDownload(`Bearer ${token}`, null, 'chat', `bytes=${DATA.length}-`);
   assert.equal(none.status, 416);
   assert.equal(none.fd, null);
-  assert.throws(() => tp.authorizeDatasetDownload(`Bearer ${token}`, null, 'other', null), {
+  await assert.rejects(tp.authorizeDatasetDownload(`Bearer ${token}`, null, 'other', null), {
     code: 'TOKEN_SCOPE_MISMATCH',
   });
+});
+
+test("the dataset route refuses a job that is gone, ended, or not the token's", async (t) => {
+  const { tp } = await setup(t);
+  const id = 'ds-ends';
+  await tp.deploy(await tp.plan(spec(id)));
+  const refused = async (token, code, status) => {
+    await assert.rejects(tp.authorizeDatasetDownload(`Bearer ${token}`, null, 'chat', null), (err) => {
+      assert.ok(err instanceof TrainpodError, String(err));
+      assert.equal(err.code, code);
+      assert.equal(httpStatus(err.code), status);
+      assert.ok(!err.message.includes(token), err.message);
+      return true;
+    });
+  };
+  const first = datasetToken(tp, 'user-1', id, 1);
+  const grant = await tp.authorizeDatasetDownload(`Bearer ${first}`, null, 'chat', null);
+  assert.equal(grant.status, 200);
+  grant.close();
+  await refused(datasetToken(tp, 'user-1', 'no-such-job'), 'NOT_FOUND', 404);
+  await refused(datasetToken(tp, 'user-2', id), 'TOKEN_SCOPE_MISMATCH', 403);
+  await tp.cancel(id);
+  await refused(first, 'INVALID_STATE', 409);
+  // A new attempt: the first attempt's token stays refused, the new attempt's is served.
+  tp.setNow(T0 + 60);
+  await tp.retry(id);
+  await refused(first, 'TOKEN_SCOPE_MISMATCH', 403);
+  const second = await tp.authorizeDatasetDownload(`Bearer ${datasetToken(tp, 'user-1', id, 2)}`, null, 'chat', null);
+  assert.equal(second.status, 200);
+  second.close();
+});
+
+test('artifacts are taken until a grace period after the job ended', async (t) => {
+  const { tp } = await setup(t);
+  const id = 'arts-late';
+  await tp.deploy(await tp.plan(spec(id)));
+  const data = Buffer.from('weights');
+  const manifest = Buffer.from(
+    JSON.stringify({ job: id, attempt: 1, files: [{ path: 'model.bin', size: data.length, sha256: sha256(data) }] }),
+  );
+  const { token } = tp.tokens().issue({ purpose: 'artifacts.write', user: 'user-1', job: id, epoch: 1 });
+  const auth = `Bearer ${token}`;
+  assert.equal((await tp.artifactManifest(id, auth, manifest)).status, 200);
+  await tp.cancel(id);
+  // The core's ARTIFACT_UPLOAD_GRACE_SECS: 600 s after the job's end.
+  tp.setNow(T0 + 599);
+  assert.equal((await tp.artifactManifest(id, auth, manifest)).status, 200);
+  assert.equal((await tp.putArtifact(id, auth, 'model.bin', data)).path, 'model.bin');
+  tp.setNow(T0 + 600);
+  await assert.rejects(tp.artifactManifest(id, auth, manifest), { code: 'INVALID_STATE' });
+  await assert.rejects(tp.putArtifact(id, auth, 'model.bin', data), { code: 'INVALID_STATE' });
+  const other = tp.tokens().issue({ purpose: 'artifacts.write', user: 'user-2', job: id }).token;
+  await assert.rejects(tp.artifactManifest(id, `Bearer ${other}`, manifest), { code: 'TOKEN_SCOPE_MISMATCH' });
 });
 
 test('cancel, then retry starts a new attempt that old tokens cannot touch', async (t) => {

@@ -153,7 +153,7 @@ export async function PUT(req: Request, ctx: { params: Promise<{ job: string; pa
 
 // `GET /api/datasets/[id]` through the SDK.
 export async function datasetRoute(req: Request, id: string): Promise<Response> {
-  const grant: DatasetGrant = tp.authorizeDatasetDownload(
+  const grant: DatasetGrant = await tp.authorizeDatasetDownload(
     req.headers.get('authorization'),
     new URL(req.url).searchParams.get('token'),
     id,

@@ -71,10 +71,55 @@ fn whole_number(n: Number) -> Number {
     }
 }
 
-/// A core value as a JavaScript object (camelCase keys).
+/// An integer beyond 2^53 − 1 as the nearest double. napi hands such an integer to JavaScript
+/// as a `BigInt`, which the declared types do not say and `JSON.stringify` throws on (in an
+/// app's route, at once); a double is a `number`, as the types say, and serializes.
+fn js_number(n: Number) -> Number {
+    let beyond = n.as_u64().map_or_else(
+        || {
+            n.as_i64()
+                .is_some_and(|i| i.unsigned_abs() > MAX_SAFE as u64)
+        },
+        |u| u > MAX_SAFE as u64,
+    );
+    match n.as_f64().and_then(Number::from_f64) {
+        Some(double) if beyond => double,
+        _ => n,
+    }
+}
+
+/// `value` with every number as JavaScript receives it ([`js_number`]), and each object key
+/// renamed by `rename` when one is given.
+fn for_js(value: Value, rename: Option<fn(&str) -> String>) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let key = match rename {
+                        Some(rename) => rename(&k),
+                        None => k,
+                    };
+                    (key, for_js(v, rename))
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(|v| for_js(v, rename)).collect()),
+        Value::Number(n) => Value::Number(js_number(n)),
+        other => other,
+    }
+}
+
+/// A core value as a JavaScript object (camelCase keys, every number a `number`).
 pub(crate) fn to_js_value<T: Serialize>(value: &T) -> Result<Value> {
     let value = serde_json::to_value(value).map_err(|e| internal(e.to_string()))?;
-    Ok(rename_keys(value, camel))
+    Ok(for_js(value, Some(camel)))
+}
+
+/// JSON as it came (a pod's event: its keys are its own) for JavaScript: every number a
+/// `number`, never a `BigInt`, whatever the store holds (rows kept before ingest refused such
+/// integers included).
+pub(crate) fn js_json(value: Value) -> Value {
+    for_js(value, None)
 }
 
 /// A JavaScript object (camelCase keys) as a core value; `what` names it in errors.

@@ -96,6 +96,10 @@ pub struct TrainpodOptions {
     #[napi(ts_type = "PodRuntimeInput")]
     pub pod_runtime: Option<Value>,
     /// Environment variables set on every pod (visible in the pod's configuration: no secrets).
+    /// Names that change how the pod's processes load or that trainpod or RunPod set (`LD_*`,
+    /// `BASH_ENV`, `PATH`, `PYTHON*`, `RUNPOD_*`, `TRAINPOD_*`, ...) and more than 128 KiB with
+    /// the pod's script are refused (docs/pod-protocol.md); `HF_TOKEN` and `HF_ENDPOINT` are
+    /// allowed.
     pub pod_env: Option<HashMap<String, String>>,
     /// How often `follow` polls the store, in milliseconds (default 500).
     pub follow_interval_ms: Option<f64>,
@@ -578,23 +582,37 @@ impl Trainpod {
     }
 
     /// The dataset download route: the pod's token and `Range` turned into a grant (status,
-    /// headers and the opened file: `stream()`, `webStream()`, `close()`), or a typed error
-    /// (`httpStatus(err.code)` is the status to answer).
-    #[napi(catch_unwind)]
-    pub fn authorize_dataset_download(
+    /// headers and the opened file: `stream()`, `webStream()`, `close()`), or a rejection with
+    /// a typed error (`httpStatus(err.code)` is the status to answer). The token's job is looked
+    /// up in the store: `NOT_FOUND` (404) when it does not exist, `TOKEN_SCOPE_MISMATCH` (403)
+    /// for another user's or another attempt's, `INVALID_STATE` (409) once it has ended. The
+    /// file is opened and hashed off the JavaScript thread.
+    #[napi(ts_return_type = "Promise<DatasetGrant>", catch_unwind)]
+    pub fn authorize_dataset_download<'env>(
         &self,
+        env: &'env Env,
         authorization: Option<Either<String, Null>>,
         query_token: Option<Either<String, Null>>,
         dataset_id: String,
         range: Option<Either<String, Null>>,
-    ) -> Result<DatasetGrant> {
-        let grant = map(self.inner.authorize_dataset_download(
-            present(&authorization),
-            present(&query_token),
-            &dataset_id,
-            present(&range),
-        ))?;
-        grant_to_js(grant)
+    ) -> Result<PromiseRaw<'env, DatasetGrant>> {
+        let tp = self.inner.clone();
+        let owned = |v: &Option<Either<String, Null>>| present(v).map(str::to_owned);
+        let (authorization, query_token, range) =
+            (owned(&authorization), owned(&query_token), owned(&range));
+        spawn(
+            env,
+            async move {
+                tp.authorize_dataset_download(
+                    authorization.as_deref(),
+                    query_token.as_deref(),
+                    &dataset_id,
+                    range.as_deref(),
+                )
+                .await
+            },
+            |_, grant| grant_to_js(grant),
+        )
     }
 
     /// The artifacts route: a manifest answered with the uploads still needed, or (with

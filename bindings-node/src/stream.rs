@@ -5,7 +5,7 @@
 //! `Follow` borrows the SDK, and the channel keeps calls in the order JavaScript made them.
 
 use crate::errors::{Result, from_napi};
-use crate::json::to_js_value;
+use crate::json::{js_json, to_js_value};
 use crate::promise::spawn;
 use crate::sdk::{ArtifactFile, artifact_file};
 use napi::Env;
@@ -43,7 +43,7 @@ async fn ask<T, R>(
 fn follow_update(update: FollowUpdate) -> Result<Value> {
     Ok(match update {
         FollowUpdate::Status(status) => json!({"kind": "status", "status": to_js_value(&status)?}),
-        FollowUpdate::Event(event) => json!({"kind": "event", "event": event}),
+        FollowUpdate::Event(event) => json!({"kind": "event", "event": js_json(event)}),
     })
 }
 

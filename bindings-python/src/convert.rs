@@ -18,9 +18,37 @@ use trainpod::{Error, ErrorKind};
 
 static DECODE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
+/// The largest integer a double holds exactly, 2^53 − 1.
+const MAX_SAFE: u64 = trainpod::jobs::MAX_SAFE_INTEGER;
+
+/// `value` with every integer beyond 2^53 − 1 as the nearest float, as the Node binding hands
+/// it over: ingest refuses such integers, but a store may hold rows kept before it did (and a
+/// pod's event passes through as it was kept). Python's own ints are unbounded; an app that
+/// sends a result on as JSON to a browser must not hand it a number JavaScript cannot read.
+fn bounded(value: Value) -> Value {
+    match value {
+        Value::Number(n) => {
+            let beyond = n.as_u64().map_or_else(
+                || n.as_i64().is_some_and(|i| i.unsigned_abs() > MAX_SAFE),
+                |u| u > MAX_SAFE,
+            );
+            match n.as_f64().and_then(serde_json::Number::from_f64) {
+                Some(float) if beyond => Value::Number(float),
+                _ => Value::Number(n),
+            }
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(bounded).collect()),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(k, v)| (k, bounded(v))).collect())
+        }
+        other => other,
+    }
+}
+
 /// The Python object for `value`, built by `trainpod.types._decode(kind, json)`.
 fn decode(py: Python<'_>, kind: &str, value: &impl Serialize) -> PyResult<Py<PyAny>> {
-    let text = serde_json::to_string(value).map_err(|e| {
+    let text = serde_json::to_value(value).and_then(|v| serde_json::to_string(&bounded(v)));
+    let text = text.map_err(|e| {
         crate::errors::to_py(
             py,
             Error::new(

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use trainpod::clock::ManualClock;
+#[cfg(feature = "bench")]
 use trainpod::sdk::Trainpod as Sdk;
 use trainpod::token::KeyRing;
 
@@ -37,7 +38,11 @@ macro_rules! settings_doc {
             "`pod_python`, `expect_gpu` and `pod_runtime` (a dict of the other pod settings:\n",
             "`min_free_disk_gb`, `heartbeat_s`, `requirements`...) say how pods run, over the\n",
             "core's defaults (which expect a GPU). `pod_env` adds (non-secret) variables to every\n",
-            "pod; `follow_interval` (seconds or a timedelta) is how often `follow` polls;\n",
+            "pod: names that change how the pod's processes load or that trainpod or RunPod set\n",
+            "(`LD_*`, `BASH_ENV`, `PATH`, `PYTHON*`, `RUNPOD_*`, `TRAINPOD_*`, ...) and more than\n",
+            "128 KiB with the pod's script are refused (docs/pod-protocol.md); `HF_TOKEN` and\n",
+            "`HF_ENDPOINT` are allowed. `follow_interval` (seconds or a timedelta) is how often\n",
+            "`follow` polls;\n",
             "`reconcile` (a dict: `stale_after_secs`, `provision_timeout_secs`, `lease_secs`,\n",
             "`retry_unstarted`) says when `reconcile` ends a pod; `hub_url` is the Hugging Face\n",
             "Hub `plan` checks a model id against (default `https://huggingface.co`, or\n",
@@ -77,19 +82,6 @@ fn key_ring(py: Python<'_>, keys: &Bound<'_, PyAny>) -> PyResult<KeyRing> {
         PyTypeError::new_err("signing_keys must be a key ring spec (str) or a trainpod.Tokens")
     })?;
     KeyRing::parse(spec.to_str()?).map_err(|e| to_py(py, e))
-}
-
-/// Runs blocking core work (file I/O, hashing) off the runtime's async threads.
-async fn blocking<T, F>(tp: Arc<Sdk>, f: F) -> trainpod::Result<T>
-where
-    F: FnOnce(&Sdk) -> trainpod::Result<T> + Send + 'static,
-    T: Send + 'static,
-{
-    tokio::task::spawn_blocking(move || f(&tp))
-        .await
-        .map_err(|e| {
-            trainpod::Error::new(trainpod::ErrorKind::Internal, format!("a task failed: {e}"))
-        })?
 }
 
 /// What `put_artifact` reads from.
@@ -498,19 +490,22 @@ twin_classes! {
 
         /// The dataset download route: the pod's token (`Authorization` header or `?token=`)
         /// and `Range` turned into a `DatasetGrant` (status, headers, the body to stream), or
-        /// a typed error to answer with `http_status(err.code)`.
+        /// a typed error to answer with `http_status(err.code)`. The token's job is looked up
+        /// in the store: a job that does not exist raises `NotFoundError` (404), another
+        /// user's or another attempt's `TokenScopeMismatchError` (403), an ended one
+        /// `InvalidStateError` (409).
         #[pyo3(signature = (authorization, query_token, dataset_id, range = None))]
         fn authorize_dataset_download(
             authorization: Option<String>,
             query_token: Option<String>,
             dataset_id: String,
             range: Option<String>,
-        ) -> crate::staging::grant as "DatasetGrant", "Coroutine[object, None, DatasetGrant]" = |tp| blocking(tp, move |tp| tp.authorize_dataset_download(
+        ) -> crate::staging::grant as "DatasetGrant", "Coroutine[object, None, DatasetGrant]" = |tp| tp.authorize_dataset_download(
             authorization.as_deref(),
             query_token.as_deref(),
             &dataset_id,
             range.as_deref(),
-        )).await;
+        ).await;
 
         /// The artifacts route's manifest (`POST <route>`): answered with the uploads still
         /// needed, or, with `"complete": true`, whether every file arrived. Answer the request

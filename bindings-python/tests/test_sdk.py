@@ -533,9 +533,14 @@ def test_reconcile_ends_late_and_orphan_pods(emu: Emulator, tmp_path: pathlib.Pa
 
 
 def test_the_dataset_route_grants_the_staged_file(emu: Emulator, tmp_path: pathlib.Path) -> None:
-    tp = make(trainpod.Trainpod, emu, tmp_path)
+    # One store for both classes: the route serves only a job the store has.
+    store = f"sqlite://{tmp_path}/jobs.db"
+    tp = make(trainpod.Trainpod, emu, tmp_path, store)
+    tp.deploy(tp.plan(spec("ds-route")))
     data = (tmp_path / "datasets" / "chat").read_bytes()
-    token = tp.tokens.issue("dataset.read", "user-1", "job-1", dataset="chat", ttl_secs=60).token
+    token = tp.tokens.issue(
+        "dataset.read", "user-1", "ds-route", dataset="chat", ttl_secs=60, epoch=1
+    ).token
     with tp.authorize_dataset_download(f"Bearer {token}", None, "chat") as grant:
         assert grant.status == 200 and b"".join(grant) == data
     part = tp.authorize_dataset_download(None, token, "chat", "bytes=0-9")
@@ -544,12 +549,79 @@ def test_the_dataset_route_grants_the_staged_file(emu: Emulator, tmp_path: pathl
         tp.authorize_dataset_download(f"Bearer {token}", None, "broken")
 
     async def main() -> bytes:
-        atp = make(trainpod.AsyncTrainpod, emu, tmp_path)
-        grant = await atp.authorize_dataset_download(f"Bearer {token}", None, "chat")
+        atp = make(trainpod.AsyncTrainpod, emu, tmp_path, store)
+        pending = atp.authorize_dataset_download(f"Bearer {token}", None, "chat")
+        assert inspect.isawaitable(pending)
+        grant = await pending
         with grant:
             return b"".join(grant)
 
     assert asyncio.run(main()) == data
+
+
+def test_the_dataset_route_refuses_a_job_that_is_gone_ended_or_not_the_tokens(
+    emu: Emulator, tmp_path: pathlib.Path
+) -> None:
+    store = f"sqlite://{tmp_path}/jobs.db"
+    tp = make(trainpod.Trainpod, emu, tmp_path, store)
+    atp = make(trainpod.AsyncTrainpod, emu, tmp_path, store)
+    tp.deploy(tp.plan(spec("ds-ends")))
+
+    def token(user: str, job: str, epoch: int | None = None) -> str:
+        issued = tp.tokens.issue(
+            "dataset.read", user, job, dataset="chat", ttl_secs=3600, epoch=epoch
+        )
+        return issued.token
+
+    def blocking(tok: str) -> trainpod.DatasetGrant:
+        return tp.authorize_dataset_download(f"Bearer {tok}", None, "chat")
+
+    def awaited(tok: str) -> trainpod.DatasetGrant:
+        return asyncio.run(atp.authorize_dataset_download(f"Bearer {tok}", None, "chat"))
+
+    def refused(tok: str, error: type[trainpod.TrainpodError], status: int) -> None:
+        for call in (blocking, awaited):
+            with pytest.raises(error) as info:
+                call(tok)
+            assert trainpod.http_status(info.value.code) == status
+            assert tok not in info.value.message
+
+    first = token("user-1", "ds-ends", epoch=1)
+    assert tp.authorize_dataset_download(f"Bearer {first}", None, "chat").status == 200
+    refused(token("user-1", "no-such-job"), trainpod.exceptions.NotFoundError, 404)
+    refused(token("user-2", "ds-ends"), trainpod.exceptions.TokenScopeMismatchError, 403)
+    tp.cancel("ds-ends")
+    refused(first, trainpod.exceptions.InvalidStateError, 409)
+    # A new attempt: the first attempt's token stays refused, the new attempt's is served.
+    tp.set_now(T0 + 60)
+    tp.retry("ds-ends")
+    refused(first, trainpod.exceptions.TokenScopeMismatchError, 403)
+    second = token("user-1", "ds-ends", epoch=2)
+    assert tp.authorize_dataset_download(f"Bearer {second}", None, "chat").status == 200
+
+
+def test_artifacts_are_taken_until_a_grace_period_after_the_job_ended(
+    emu: Emulator, tmp_path: pathlib.Path
+) -> None:
+    tp = make(trainpod.Trainpod, emu, tmp_path)
+    tp.deploy(tp.plan(spec("arts-late")))
+    files = {"adapter/model.bin": b"weights"}
+    auth = f"Bearer {tp.tokens.issue('artifacts.write', 'user-1', 'arts-late', epoch=1).token}"
+    assert tp.artifact_manifest("arts-late", auth, manifest("arts-late", files)).status == 200
+    tp.cancel("arts-late")
+    # The core's ARTIFACT_UPLOAD_GRACE_SECS: 600 s after the job's end.
+    tp.set_now(T0 + 599)
+    assert tp.artifact_manifest("arts-late", auth, manifest("arts-late", files)).status == 200
+    kept = tp.put_artifact("arts-late", auth, "adapter/model.bin", files["adapter/model.bin"])
+    assert kept.path == "adapter/model.bin"
+    tp.set_now(T0 + 600)
+    with pytest.raises(trainpod.exceptions.InvalidStateError):
+        tp.artifact_manifest("arts-late", auth, manifest("arts-late", files))
+    with pytest.raises(trainpod.exceptions.InvalidStateError):
+        tp.put_artifact("arts-late", auth, "adapter/model.bin", files["adapter/model.bin"])
+    other = tp.tokens.issue("artifacts.write", "user-2", "arts-late").token
+    with pytest.raises(trainpod.exceptions.TokenScopeMismatchError):
+        tp.artifact_manifest("arts-late", f"Bearer {other}", manifest("arts-late", files))
 
 
 def manifest(job: str, files: dict[str, bytes], complete: bool = False) -> bytes:

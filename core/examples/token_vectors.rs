@@ -389,6 +389,15 @@ fn main() {
         &ds_expect,
     ));
     let base = claims_json("metrics.write", NOW, NOW + 600);
+    // The payload cap counts decoded bytes, exactly: authentic claims padded with JSON
+    // whitespace to 1024 bytes verify; one or two bytes more are refused as malformed, which
+    // a cap on the encoded length alone (whole 4-character groups) let through.
+    let compact = base.to_string();
+    for size in [1024, 1025, 1026] {
+        let padded = format!("{{{}{}", " ".repeat(size - compact.len()), &compact[1..]);
+        assert_eq!(padded.len(), size);
+        verify.push(sealed(&format!("payload of {size} bytes"), padded));
+    }
     verify.push(sealed(
         "duplicate exp key",
         base.to_string().replacen(

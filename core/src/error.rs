@@ -40,7 +40,8 @@ pub enum ErrorKind {
     TokenAlreadyUsed,
     /// The route requires a token and the request carried none.
     TokenMissing,
-    /// A metric batch reused a sequence number with a different body.
+    /// A metric batch reused a sequence number with a different body, or sent a new number far
+    /// outside the attempt's window of numbers.
     SequenceConflict,
     /// The store (SQLite or Postgres) failed or could not be reached.
     StoreUnavailable,
@@ -240,6 +241,38 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+/// The most characters [`quote`] renders, escapes included.
+pub const MAX_QUOTED_CHARS: usize = 64;
+
+/// `s` as an error message may show it: in double quotes, Rust-escaped (control characters,
+/// escape sequences, quotes and backslashes, invisible and bidirectional characters written as
+/// escapes), cut at [`MAX_QUOTED_CHARS`] characters with `…` after the quote.
+///
+/// Messages reach logs, terminals and web pages, and what a pod or a caller sent may carry a
+/// newline that forges a log line, an escape sequence that rewrites a terminal, or megabytes:
+/// input is only ever shown through this. Never pass it a secret; name the field instead.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(MAX_QUOTED_CHARS.min(s.len()) + 8);
+    out.push('"');
+    let mut shown = 0;
+    let mut cut = false;
+    for c in s.chars() {
+        let escaped = c.escape_debug();
+        let len = escaped.len();
+        if shown + len > MAX_QUOTED_CHARS {
+            cut = true;
+            break;
+        }
+        out.extend(escaped);
+        shown += len;
+    }
+    out.push('"');
+    if cut {
+        out.push('…');
+    }
+    out
+}
+
 type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A trainpod error: a kind, a message that says what to do next, and upstream HTTP facts.
@@ -421,6 +454,20 @@ mod tests {
         );
         assert!(err.is_retryable());
         assert_eq!(err.retry_after_secs(), Some(3));
+    }
+
+    #[test]
+    fn quote_escapes_and_bounds_what_it_shows() {
+        assert_eq!(quote("job-1"), "\"job-1\"");
+        let forged = quote("j\nINFO ok\u{1b}[2J\"\\\u{202e}");
+        assert_eq!(forged, r#""j\nINFO ok\u{1b}[2J\"\\\u{202e}""#);
+        assert!(!forged.chars().any(char::is_control), "{forged}");
+        let long = quote(&"x".repeat(10_000));
+        assert_eq!(long, format!("\"{}\"…", "x".repeat(MAX_QUOTED_CHARS)));
+        // An escape is never cut in half.
+        let escapes = quote(&"\u{1b}".repeat(100));
+        assert!(escapes.ends_with("\\u{1b}\"…"), "{escapes}");
+        assert!(escapes.chars().count() <= MAX_QUOTED_CHARS + 3);
     }
 
     #[test]

@@ -35,8 +35,13 @@ pub enum ReachPolicy {
 
 /// Parse `url` and check that a pod can reach it, resolving its host with `resolver`.
 pub fn check_reachable(url: &str, policy: ReachPolicy, resolver: &dyn Resolver) -> Result<Url> {
-    let parsed = Url::parse(url)
-        .map_err(|e| Error::invalid_input(format!("{url:?} is not a valid URL: {e}")))?;
+    // The text is not shown: a URL that does not parse cannot have its user name, password or
+    // query taken out, and those may be credentials.
+    let parsed = Url::parse(url).map_err(|e| {
+        Error::invalid_input(format!(
+            "the URL is not valid ({e}); give an absolute URL such as https://app.example.com"
+        ))
+    })?;
     check_shape(&parsed, policy)?;
     let host = parsed
         .host()

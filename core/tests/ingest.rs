@@ -17,8 +17,12 @@ use trainpod::store::{self, JobRecord, Store};
 use trainpod::token::{IssueRequest, KeyRing, Purpose, Tokens, generate_secret};
 use uuid::Uuid;
 
+/// The app's clock in most tests: fixed, a little after the times the test events carry (an
+/// event's time must be near the app's clock).
+const NOW: u64 = 1_000;
+
 fn tokens() -> Tokens {
-    tokens_on(Arc::new(trainpod::clock::SystemClock))
+    tokens_on(Arc::new(ManualClock::new(NOW)))
 }
 
 fn tokens_on(clock: Arc<dyn trainpod::clock::Clock>) -> Tokens {
@@ -92,8 +96,7 @@ async fn contract(store: &dyn Store) {
     );
     // The sign of life is when the app received the batch, not the time the pod wrote in it.
     let received = out.job.last_heartbeat.unwrap();
-    assert!(received > 1_700_000_000, "{received}");
-    assert_ne!(received, 5);
+    assert_eq!(received, NOW);
     assert_eq!(
         store.get_job(&job).await.unwrap().unwrap(),
         out.job,
@@ -332,7 +335,8 @@ async fn a_pod_clock_far_ahead_never_keeps_a_job_fresh() {
     let store = store::open("memory:").await.unwrap();
     store.insert_job(&job_row("job-f")).await.unwrap();
     let auth = bearer(&t, Purpose::MetricsWrite, "job-f", Some(1));
-    let ahead = LOG.replace(r#""ts":5"#, r#""ts":9999999999"#);
+    // Hours ahead: taken (a day is the most), yet the sign of life is the app's time.
+    let ahead = LOG.replace(r#""ts":5"#, r#""ts":80000"#);
     let out = ingest(
         &t,
         store.as_ref(),
@@ -424,4 +428,215 @@ async fn a_failed_final_status_keeps_its_cause_on_the_job() {
     assert_eq!(out.job.exit_code, Some(10));
     assert_eq!(out.job.log_tail, "stage dataset");
     assert_eq!(store.get_job("job-x").await.unwrap().unwrap(), out.job);
+}
+
+#[tokio::test]
+async fn what_a_pod_sent_comes_back_escaped_and_bounded() {
+    let t = tokens();
+    let store = store::open("memory:").await.unwrap();
+    store.insert_job(&job_row("job-q")).await.unwrap();
+    let auth = bearer(&t, Purpose::MetricsWrite, "job-q", Some(1));
+    // A job id that forges a log line, clears a terminal and runs on for kilobytes.
+    let forged = format!("job-q\nINFO all good\u{1b}[2J{}", "x".repeat(4000));
+    let sent = serde_json::json!({"job": forged, "attempt": 1, "batch": 1,
+        "events": [serde_json::from_str::<serde_json::Value>(LOG).unwrap()]});
+    let err = ingest(
+        &t,
+        store.as_ref(),
+        "job-q",
+        Some(&auth),
+        sent.to_string().as_bytes(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TokenScopeMismatch);
+    for shown in [
+        err.message().to_owned(),
+        err.to_string(),
+        format!("{err:?}"),
+    ] {
+        assert!(
+            !shown.contains('\n') && !shown.contains('\u{1b}'),
+            "{shown}"
+        );
+        assert!(!shown.contains(&"x".repeat(100)), "{shown}");
+    }
+    assert!(
+        err.message().contains(r#""job-q\nINFO all good\u{1b}[2J"#),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_final_status_keeps_a_known_reason_and_its_free_text_only_as_the_cause() {
+    let t = tokens();
+    let store = store::open("memory:").await.unwrap();
+    store.insert_job(&job_row("job-r")).await.unwrap();
+    let auth = bearer(&t, Purpose::MetricsWrite, "job-r", Some(1));
+    use base64::Engine;
+    let cause = base64::engine::general_purpose::STANDARD
+        .encode("<img src=x onerror=alert(1)>\u{1b}[31m broke\u{7}down\nsecond line");
+    let data = serde_json::json!({"status": "failed", "exit_code": 3, "cause_b64": cause,
+        "reason": "<script>alert(1)</script>\n\u{1b}[2J", "log_tail_b64": ""});
+    let event = format!(
+        r#"{{"n":2,"source":"bootstrap","type":"final","stage":"training","ts":9,"data":{data}}}"#
+    );
+    let out = ingest(
+        &t,
+        store.as_ref(),
+        "job-r",
+        Some(&auth),
+        &body("job-r", 1, &event),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.job.state, JobState::Failed);
+    assert_eq!(out.job.reason, trainpod::jobs::UNKNOWN_REASON);
+    // The cause stays the pod's words, as data: one line, no control characters.
+    assert_eq!(
+        out.job.cause,
+        "<img src=x onerror=alert(1)> [31m broke down"
+    );
+    assert_eq!(store.get_job("job-r").await.unwrap().unwrap(), out.job);
+}
+
+/// After batch 500, numbers far behind or ahead are refused; a replay stays a replay; a pod may
+/// not post into the log-read numbers; a check-in after other batches is a restarted container.
+async fn window_contract(store: &dyn Store) {
+    use trainpod::jobs::{BATCH_WINDOW, LOG_BATCH_BASE};
+    let t = tokens();
+    let job = format!("job-{}", Uuid::new_v4().simple());
+    store.insert_job(&job_row(&job)).await.unwrap();
+    let auth = bearer(&t, Purpose::MetricsWrite, &job, Some(1));
+    let send = |n: u64, events: &str| {
+        let (t, auth, sent) = (&t, auth.clone(), body(&job, n, events));
+        let job = job.clone();
+        async move { ingest(t, store, &job, Some(&auth), &sent).await }
+    };
+    for n in [1, 250, 500] {
+        assert!(!send(n, LOG).await.unwrap().replay, "{}", store.backend());
+    }
+    for n in [
+        3,
+        500 - BATCH_WINDOW,
+        500 + BATCH_WINDOW + 1,
+        LOG_BATCH_BASE,
+    ] {
+        let err = send(n, LOG).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::SequenceConflict, "{n}: {err}");
+        assert_eq!(err.kind().http_status(), 409);
+    }
+    assert!(
+        send(1, LOG).await.unwrap().replay,
+        "a replay whatever the window"
+    );
+    assert!(
+        !send(499, LOG).await.unwrap().replay,
+        "a little behind is taken"
+    );
+    // Only what was accepted is kept: a refused batch's events never reach `follow`.
+    let kept: Vec<u64> = store
+        .events(&job, 1)
+        .await
+        .unwrap()
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    assert_eq!(kept, [1, 250, 499, 500], "{}", store.backend());
+    // The unseen check-in: another container, which must not run; the job ends.
+    let checkin = send(0, &CHECKIN.replace("BOOT", "late")).await.unwrap();
+    assert_eq!((checkin.status, checkin.terminate_pod), (409, true));
+    assert!(checkin.body.contains(r#""run":false"#), "{}", checkin.body);
+    let ended = store.get_job(&job).await.unwrap().unwrap();
+    assert_eq!(
+        (ended.state, ended.reason.as_str()),
+        (JobState::Failed, "container_restarted")
+    );
+    assert_eq!(
+        store.events(&job, 1).await.unwrap().len(),
+        4,
+        "nor the late check-in"
+    );
+}
+
+#[tokio::test]
+async fn batch_numbers_outside_the_window_are_refused_on_every_store() {
+    window_contract(store::open("memory:").await.unwrap().as_ref()).await;
+    window_contract(store::open("sqlite::memory:").await.unwrap().as_ref()).await;
+    if let Some(url) = common::postgres_url() {
+        window_contract(store::open(&url).await.unwrap().as_ref()).await;
+    }
+}
+
+#[tokio::test]
+async fn what_no_binding_could_carry_is_refused_naming_the_field_before_any_store_write() {
+    let t = tokens();
+    let store = store::open("memory:").await.unwrap();
+    store.insert_job(&job_row("job-n")).await.unwrap();
+    let auth = bearer(&t, Purpose::MetricsWrite, "job-n", Some(1));
+    let huge = trainpod::jobs::MAX_SAFE_INTEGER + 1;
+    let cases = [
+        (
+            LOG.replace(r#""loss":1.5"#, r#""loss":1.5,"loss":0.1"#),
+            r#"events[0]: duplicate key "loss" in data"#,
+        ),
+        (
+            LOG.replace(r#""loss":1.5"#, r#""m":{"a":[{"x":1,"x":2}]}"#),
+            r#"duplicate key "x" in data.m.a[0]"#,
+        ),
+        (
+            LOG.replace(r#""step":2"#, &format!(r#""step":{huge}"#)),
+            "data.step is 9007199254740992",
+        ),
+        (
+            LOG.replace(r#""max_steps":6"#, r#""max_steps":1e300"#),
+            "data.max_steps is 1e+300",
+        ),
+        (
+            LOG.replace(r#""loss":1.5"#, &format!(r#""tokens":[-{huge}]"#)),
+            "data.tokens[0] is -9007199254740992",
+        ),
+        (
+            LOG.replace(r#""n":1"#, &format!(r#""n":{huge}"#)),
+            "events[0]: n is 9007199254740992",
+        ),
+        (
+            LOG.replace(r#""ts":5"#, &format!(r#""ts":{}"#, NOW + 2 * 86_400)),
+            "events[0].ts is 173800.0, more than 86400 s ahead of the app's clock (1000)",
+        ),
+        (
+            LOG.replace(r#""ts":5"#, r#""ts":1e300"#),
+            "events[0].ts is 1e+300, more than 86400 s ahead",
+        ),
+    ];
+    for (event, needle) in cases {
+        let err = ingest(
+            &t,
+            store.as_ref(),
+            "job-n",
+            Some(&auth),
+            &body("job-n", 1, &event),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        assert!(err.message().contains(needle), "{needle}: {err}");
+    }
+    let far = body("job-n", huge, LOG);
+    let err = ingest(&t, store.as_ref(), "job-n", Some(&auth), &far)
+        .await
+        .unwrap_err();
+    assert!(err.message().contains("batch is 9007199254740992"), "{err}");
+    // None of them was kept: the first good batch is new.
+    let out = ingest(
+        &t,
+        store.as_ref(),
+        "job-n",
+        Some(&auth),
+        &body("job-n", 1, LOG),
+    )
+    .await
+    .unwrap();
+    assert!(!out.replay);
+    assert_eq!(out.job.step, Some(2));
 }

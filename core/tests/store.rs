@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 use tokio::sync::Barrier;
 use trainpod::ErrorKind;
-use trainpod::jobs::JobState;
+use trainpod::jobs::{BATCH_WINDOW, JobState, LOG_BATCH_BASE};
 use trainpod::store::{
     self, BatchOutcome, JobRecord, MetricBatch, PostgresStore, Redemption, SqliteStore, Store,
 };
@@ -94,6 +94,7 @@ async fn contract(store: &dyn Store) {
         BatchOutcome::Replayed
     );
 
+    window_contract(store).await;
     events_contract(store).await;
     jobs_contract(store).await;
 
@@ -109,6 +110,147 @@ async fn contract(store: &dyn Store) {
             .unwrap_err()
             .kind(),
         ErrorKind::TokenAlreadyUsed
+    );
+}
+
+/// A number not seen before is taken only within the window around the highest one the attempt
+/// accepted; a replay stays a replay whatever the window; the check-in comes first; log-read
+/// numbers are a space of their own; each attempt has its own window.
+async fn window_contract(store: &dyn Store) {
+    const W: u64 = BATCH_WINDOW;
+    let job = format!("job-{}", Uuid::new_v4());
+    let send = |seq: u64, body: u8| {
+        let b = batch(&job, 1, seq, body);
+        async move { store.accept_batch(&b).await }
+    };
+    let refused = |r: trainpod::Result<BatchOutcome>, needle: &str| {
+        let err = r.unwrap_err();
+        assert_eq!(
+            err.kind(),
+            ErrorKind::SequenceConflict,
+            "{}: {err}",
+            store.backend()
+        );
+        assert_eq!(err.kind().http_status(), 409);
+        assert!(err.message().contains(needle), "{needle}: {err}");
+    };
+    let accepted = |r: trainpod::Result<BatchOutcome>| {
+        assert_eq!(r.unwrap(), BatchOutcome::Accepted, "{}", store.backend());
+    };
+    accepted(send(0, 1).await);
+    // Far ahead of the first batches: no batch of this pod.
+    refused(send(W + 2, 1).await, "the highest it accepted");
+    accepted(send(1, 1).await);
+    accepted(send(250, 1).await);
+    accepted(send(500, 1).await);
+    // After batch 500, an unseen batch 3 is far behind; batch 1 again is still a replay.
+    refused(
+        send(3, 1).await,
+        &format!("batch 3 of attempt 1 for job \"{job}\" is more than {W} away from batch 500"),
+    );
+    assert_eq!(send(1, 1).await.unwrap(), BatchOutcome::Replayed);
+    refused(send(1, 2).await, "different body");
+    assert_eq!(send(0, 1).await.unwrap(), BatchOutcome::Replayed);
+    // Just inside either edge, and just outside.
+    accepted(send(500 - W + 1, 1).await);
+    refused(send(500 - W, 1).await, "away from batch 500");
+    accepted(send(500 + W, 1).await);
+    let top = 500 + W;
+    refused(
+        send(top + W + 1, 1).await,
+        &format!("batch {top}, the highest"),
+    );
+    // Log-read numbers: no window, and they do not move the pod's.
+    accepted(send(LOG_BATCH_BASE + 7, 1).await);
+    accepted(send(LOG_BATCH_BASE + (1 << 33), 1).await);
+    refused(
+        send(top + W + 1, 1).await,
+        &format!("batch {top}, the highest"),
+    );
+    accepted(send(top + W, 1).await);
+
+    // A check-in after another batch: a container that started after the attempt ran.
+    let late = format!("job-{}", Uuid::new_v4());
+    accepted(store.accept_batch(&batch(&late, 1, 1, 1)).await);
+    refused(
+        store.accept_batch(&batch(&late, 1, 0, 1)).await,
+        "batch 0 (the check-in) of attempt 1",
+    );
+    // Each attempt has its own window.
+    accepted(store.accept_batch(&batch(&job, 2, 0, 1)).await);
+    accepted(store.accept_batch(&batch(&job, 2, 1, 1)).await);
+}
+
+/// Batches of one attempt sent at once through separate connections (as several app
+/// instances): the outcome must be the one the window gives whatever the interleaving, and the
+/// highest number kept must be the highest accepted.
+async fn window_under_concurrency(stores: Vec<Arc<dyn Store>>) {
+    const W: u64 = BATCH_WINDOW;
+    let job = format!("job-{}", Uuid::new_v4());
+    for seq in (1..=1000).filter(|n| ![3, 400].contains(n)) {
+        stores[0]
+            .accept_batch(&batch(&job, 1, seq, 1))
+            .await
+            .unwrap();
+    }
+    // Whatever subset of the others each insert sees, its highest is from 1000 to 1201: these
+    // are within the window of every such highest, those outside all of them.
+    let mut sends: Vec<(u64, u8, bool)> = (1001..=1200).map(|n| (n, 1, true)).collect();
+    sends.extend([
+        (3, 1, false),
+        (400, 1, false),
+        (5_000, 1, false),
+        (0, 1, false),
+        (LOG_BATCH_BASE + 5, 1, true),
+    ]);
+    // Ten different bodies for one number: one wins.
+    sends.extend((0..10).map(|i| (1201, 10 + i, true)));
+    let barrier = Arc::new(Barrier::new(sends.len()));
+    let tasks: Vec<_> = sends
+        .iter()
+        .enumerate()
+        .map(|(i, &(seq, body, _))| {
+            let (store, barrier, job) = (
+                stores[i % stores.len()].clone(),
+                barrier.clone(),
+                job.clone(),
+            );
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.accept_batch(&batch(&job, 1, seq, body)).await
+            })
+        })
+        .collect();
+    let mut wins_1201 = 0;
+    for (task, (seq, body, admitted)) in tasks.into_iter().zip(sends) {
+        let outcome = task.await.unwrap();
+        match outcome {
+            Ok(o) => {
+                assert_eq!(o, BatchOutcome::Accepted, "{seq}");
+                assert!(admitted, "batch {seq} was taken outside the window");
+                wins_1201 += u32::from(seq == 1201);
+            }
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::SequenceConflict, "{seq}/{body}: {e}");
+                assert!(!admitted || seq == 1201, "batch {seq} was refused: {e}");
+            }
+        }
+    }
+    assert_eq!(wins_1201, 1, "one body of batch 1201 is accepted");
+    // The highest kept is 1201: its window's edge is exactly there.
+    let store = &stores[stores.len() - 1];
+    let err = store
+        .accept_batch(&batch(&job, 1, 1201 + W + 1, 1))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::SequenceConflict);
+    assert!(err.message().contains("batch 1201, the highest"), "{err}");
+    assert_eq!(
+        store
+            .accept_batch(&batch(&job, 1, 1201 + W, 1))
+            .await
+            .unwrap(),
+        BatchOutcome::Accepted
     );
 }
 
@@ -252,6 +394,23 @@ async fn sqlite_concurrent_redemptions_from_separate_pools_have_one_winner() {
     one_winner(stores).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_window_under_concurrent_batches() {
+    let store = store::open("memory:").await.unwrap();
+    window_under_concurrency(vec![store.clone(), store]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_window_under_concurrent_batches_from_separate_pools() {
+    let dir = tempdir();
+    let url = format!("sqlite://{}/ledger.db", dir.display());
+    let mut stores: Vec<Arc<dyn Store>> = Vec::new();
+    for _ in 0..8 {
+        stores.push(Arc::new(SqliteStore::connect(&url).await.unwrap()));
+    }
+    window_under_concurrency(stores).await;
+}
+
 #[tokio::test]
 async fn sqlite_newer_schema_is_refused() {
     let dir = tempdir();
@@ -320,6 +479,24 @@ async fn postgres_fifty_concurrent_redemptions_from_separate_connections_have_on
         stores.push(Arc::new(PostgresStore::from_pool(pool).await.unwrap()));
     }
     one_winner(stores).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_window_under_concurrent_batches_from_separate_connections() {
+    let Some(url) = common::postgres_url() else {
+        return;
+    };
+    let mut stores: Vec<Arc<dyn Store>> = Vec::new();
+    for _ in 0..32 {
+        // One connection each: 32 server sessions inserting at once, as 32 app instances.
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .unwrap();
+        stores.push(Arc::new(PostgresStore::from_pool(pool).await.unwrap()));
+    }
+    window_under_concurrency(stores).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

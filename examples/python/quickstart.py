@@ -84,6 +84,7 @@ def make_app(tp: trainpod.Trainpod) -> type[http.server.BaseHTTPRequestHandler]:
                     self.headers.get("Range"),
                 )
             except trainpod.TrainpodError as err:
+                # Also once the token's job is gone (404), another user's (403) or ended (409).
                 return self.refuse(err)
             with grant:
                 self.send_response(grant.status)

@@ -16,11 +16,16 @@ const EVENTS: usize = 50;
 const SENDERS: usize = 4;
 
 fn body(job: &str, batch: usize) -> Vec<u8> {
+    // Event times near the app's clock, as a pod's are (ingest refuses times a day away).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as usize;
     let events: Vec<String> = (0..EVENTS)
         .map(|i| {
             format!(
                 r#"{{"n":{i},"source":"trainer","type":"log","ts":{}.5,"data":{{"step":{i},"max_steps":1000,"loss":1.25,"learning_rate":0.0002}}}}"#,
-                1_800_000_000 + batch
+                now - 3600 + batch
             )
         })
         .collect();

@@ -135,7 +135,11 @@ class AsyncTrainpod:
     `pod_python`, `expect_gpu` and `pod_runtime` (a dict of the other pod settings:
     `min_free_disk_gb`, `heartbeat_s`, `requirements`...) say how pods run, over the
     core's defaults (which expect a GPU). `pod_env` adds (non-secret) variables to every
-    pod; `follow_interval` (seconds or a timedelta) is how often `follow` polls;
+    pod: names that change how the pod's processes load or that trainpod or RunPod set
+    (`LD_*`, `BASH_ENV`, `PATH`, `PYTHON*`, `RUNPOD_*`, `TRAINPOD_*`, ...) and more than
+    128 KiB with the pod's script are refused (docs/pod-protocol.md); `HF_TOKEN` and
+    `HF_ENDPOINT` are allowed. `follow_interval` (seconds or a timedelta) is how often
+    `follow` polls;
     `reconcile` (a dict: `stale_after_secs`, `provision_timeout_secs`, `lease_secs`,
     `retry_unstarted`) says when `reconcile` ends a pod; `hub_url` is the Hugging Face
     Hub `plan` checks a model id against (default `https://huggingface.co`, or
@@ -194,7 +198,10 @@ class AsyncTrainpod:
         """
         The dataset download route: the pod's token (`Authorization` header or `?token=`)
         and `Range` turned into a `DatasetGrant` (status, headers, the body to stream), or
-        a typed error to answer with `http_status(err.code)`.
+        a typed error to answer with `http_status(err.code)`. The token's job is looked up
+        in the store: a job that does not exist raises `NotFoundError` (404), another
+        user's or another attempt's `TokenScopeMismatchError` (403), an ended one
+        `InvalidStateError` (409).
         """
 
     def cancel(self, /, job_id: str) -> Coroutine[object, None, JobStatus]:
@@ -685,7 +692,11 @@ class Trainpod:
     `pod_python`, `expect_gpu` and `pod_runtime` (a dict of the other pod settings:
     `min_free_disk_gb`, `heartbeat_s`, `requirements`...) say how pods run, over the
     core's defaults (which expect a GPU). `pod_env` adds (non-secret) variables to every
-    pod; `follow_interval` (seconds or a timedelta) is how often `follow` polls;
+    pod: names that change how the pod's processes load or that trainpod or RunPod set
+    (`LD_*`, `BASH_ENV`, `PATH`, `PYTHON*`, `RUNPOD_*`, `TRAINPOD_*`, ...) and more than
+    128 KiB with the pod's script are refused (docs/pod-protocol.md); `HF_TOKEN` and
+    `HF_ENDPOINT` are allowed. `follow_interval` (seconds or a timedelta) is how often
+    `follow` polls;
     `reconcile` (a dict: `stale_after_secs`, `provision_timeout_secs`, `lease_secs`,
     `retry_unstarted`) says when `reconcile` ends a pod; `hub_url` is the Hugging Face
     Hub `plan` checks a model id against (default `https://huggingface.co`, or
@@ -744,7 +755,10 @@ class Trainpod:
         """
         The dataset download route: the pod's token (`Authorization` header or `?token=`)
         and `Range` turned into a `DatasetGrant` (status, headers, the body to stream), or
-        a typed error to answer with `http_status(err.code)`.
+        a typed error to answer with `http_status(err.code)`. The token's job is looked up
+        in the store: a job that does not exist raises `NotFoundError` (404), another
+        user's or another attempt's `TokenScopeMismatchError` (403), an ended one
+        `InvalidStateError` (409).
         """
 
     def cancel(self, /, job_id: str) -> JobStatus:

@@ -127,7 +127,8 @@ class TokenMissingError(TokenError):
 
 
 class SequenceConflictError(TrainpodError):
-    """A metric batch reused a sequence number with a different body."""
+    """A metric batch reused a sequence number with a different body, or sent a new number far
+    outside the attempt's window of numbers."""
 
     default_code = "SEQUENCE_CONFLICT"
 

@@ -427,6 +427,26 @@ class JobStatus:
             lines.extend(self.log_tail.splitlines()[-20:])
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        # Every string here came from the user or the pod (a cause is the pod's own words, a log
+        # tail its output): escaped, so that a notebook shows `<script>` as text and runs nothing.
+        esc = html.escape
+        progress = f"step {self.step or 0} of {self.total_steps}, " if self.total_steps else ""
+        head = (
+            f"<div><b>Job {esc(self.job_id)}</b> of {esc(self.user)} (attempt {self.attempt}): "
+            f"{esc(self.state)}; {progress}cost ${self.cost_usd:.4f} of ${self.budget_usd:.2f}"
+        )
+        why = ""
+        if self.reason:
+            code = "" if self.exit_code is None else f", exit code {self.exit_code}"
+            where = f" at stage {esc(self.stage)}" if self.stage else ""
+            why = f"<p><b>{esc(self.reason)}</b>{where}{code}: {esc(self.cause)}</p>"
+        tail = ""
+        if self.log_tail:
+            shown = "\n".join(self.log_tail.splitlines()[-20:])
+            tail = f"<pre>{esc(shown)}</pre>"
+        return f"{head}{why}{tail}</div>"
+
 
 @dataclass(frozen=True)
 class FollowUpdate:

@@ -5,11 +5,12 @@
 
 use sha2::{Digest, Sha256};
 
-use super::batch::{Batch, parse_batch_raw};
+use super::batch::{Batch, check_times, parse_batch_raw};
 use super::progress::{FinalStatus, Progress, fold};
 use super::rate::RateLimiter;
 use super::state::JobState;
-use crate::error::{Error, ErrorKind, Result};
+use super::window::LOG_BATCH_BASE;
+use crate::error::{Error, ErrorKind, Result, quote};
 use crate::store::{BatchOutcome, JobRecord, MetricBatch, Store};
 use crate::token::{Expect, Purpose, Tokens};
 
@@ -63,11 +64,13 @@ pub struct CheckedBatch {
 
 impl CheckedBatch {
     /// The batch in `body`, parsed and checked as [`parse_batch`](super::parse_batch) does,
-    /// received at `now` (Unix seconds). The sender must be authenticated otherwise:
+    /// received at `now` (Unix seconds), each event's time within a day ahead of `now` and
+    /// [`MAX_TS_BEHIND_SECS`](super::MAX_TS_BEHIND_SECS) behind it. The sender must be authenticated otherwise:
     /// [`check_metrics`] checks a pod's token first; the log-read telemetry reads the pod's log
     /// through the RunPod API.
     pub fn parse(body: &[u8], now: u64) -> Result<Self> {
         let (batch, events) = parse_batch_raw(body)?;
+        check_times(&batch, now)?;
         let record = MetricBatch {
             job: batch.job.clone(),
             epoch: batch.attempt,
@@ -107,6 +110,7 @@ pub fn check_metrics(
     }
     let checked = CheckedBatch::parse(body, tokens.clock().now_unix_secs())?;
     check_scope(checked.batch(), job_id, claims.ep)?;
+    check_posted_number(checked.batch())?;
     Ok(checked)
 }
 
@@ -126,9 +130,10 @@ pub async fn ingest_checked(store: &dyn Store, checked: CheckedBatch) -> Result<
     if job.attempt != batch.attempt {
         return Err(old_attempt(job.attempt, batch.attempt));
     }
-    // Events first (idempotent), then the ledger: a crash between the two leaves the batch
-    // unaccepted, and the pod's retry completes it.
-    store.append_events(&record, &events).await?;
+    // The ledger first: it refuses a reused number with another body, or a number outside
+    // the attempt's window, whose events must never be kept (`follow` would show them). Then
+    // the events, on a replay too (idempotent): a crash between the two leaves the batch
+    // accepted without its events, and the pod's retry, a replay, keeps them.
     let now = record.received_at;
     let replay = match store.accept_batch(&record).await {
         Ok(outcome) => outcome == BatchOutcome::Replayed,
@@ -137,6 +142,7 @@ pub async fn ingest_checked(store: &dyn Store, checked: CheckedBatch) -> Result<
         }
         Err(e) => return Err(e),
     };
+    store.append_events(&record, &events).await?;
     // The pod's sign of life is when the app received a new batch: a pod's clock may run ahead,
     // and a replay says nothing new.
     let heartbeat = (!replay).then_some(now);
@@ -229,8 +235,10 @@ fn check_scope(batch: &Batch, job_id: &str, epoch: Option<u32>) -> Result<()> {
         return Err(Error::new(
             ErrorKind::TokenScopeMismatch,
             format!(
-                "the batch is for job {}, the route for job {job_id}",
-                batch.job
+                "the batch is for job {}, the route for job {}; send each job's batches to its \
+                 own route",
+                quote(&batch.job),
+                quote(job_id)
             ),
         ));
     }
@@ -238,6 +246,22 @@ fn check_scope(batch: &Batch, job_id: &str, epoch: Option<u32>) -> Result<()> {
         return Err(old_attempt(ep, batch.attempt));
     }
     Ok(())
+}
+
+/// A pod posts numbers from its own counter; the log-read space is the SDK's, which numbers
+/// the events it reads back from the pod's log there.
+fn check_posted_number(batch: &Batch) -> Result<()> {
+    if batch.batch < LOG_BATCH_BASE {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::SequenceConflict,
+        format!(
+            "batch {} is in the numbers of events read from the pod's log (from {LOG_BATCH_BASE}); \
+             a pod numbers its batches from 1",
+            batch.batch
+        ),
+    ))
 }
 
 fn old_attempt(current: u32, sent: u32) -> Error {
@@ -254,7 +278,8 @@ fn unknown_job(job_id: &str) -> Error {
     Error::new(
         ErrorKind::NotFound,
         format!(
-            "no job {job_id} in the store; record the job (deploy does) before its pod reports"
+            "no job {} in the store; record the job (deploy does) before its pod reports",
+            quote(job_id)
         ),
     )
 }

@@ -14,7 +14,8 @@ pub struct FinalStatus {
     pub state: JobState,
     /// The stage the pod was in when it ended.
     pub stage: String,
-    /// The stage that failed, or `deadline`; empty on success.
+    /// The stage that failed, `deadline` or `container_restarted` ([`POD_REASONS`]); any other
+    /// text the pod sent is [`UNKNOWN_REASON`]. Empty on success.
     pub reason: String,
     /// The bootstrap's exit code.
     pub exit_code: i64,
@@ -86,8 +87,34 @@ fn decoded(e: &Event, key: &str) -> String {
     String::from_utf8_lossy(&raw).into_owned()
 }
 
+/// The reasons a pod gives for its end (`docs/pod-protocol.md`): the stage it was in, the
+/// deadline, or a restarted container. A reason is a code that apps match on and show, so it
+/// is only ever one of these: a pod's free text goes to the cause.
+pub const POD_REASONS: &[&str] = &[
+    "init",
+    "preflight",
+    "dependencies",
+    "dataset",
+    "training",
+    "uploading",
+    "deadline",
+    "container_restarted",
+];
+
+/// The reason kept for a final status whose reason is none of [`POD_REASONS`].
+pub const UNKNOWN_REASON: &str = "unknown";
+
+/// The reason code for what the pod sent: itself when known, empty when none was sent.
+fn reason_code(sent: &str) -> String {
+    match POD_REASONS.iter().find(|r| **r == sent) {
+        Some(known) => (*known).to_owned(),
+        None if sent.is_empty() => String::new(),
+        None => UNKNOWN_REASON.to_owned(),
+    }
+}
+
 fn final_status(e: &Event) -> FinalStatus {
-    let reason = text(e, "reason");
+    let reason = reason_code(&text(e, "reason"));
     let state = match (text(e, "status").as_str(), reason.as_str()) {
         ("succeeded", _) => JobState::Succeeded,
         (_, "deadline") => JobState::TimedOut,
@@ -202,6 +229,29 @@ mod tests {
             fold(JobState::Downloading, &command).state,
             Some(JobState::Training)
         );
+    }
+
+    #[test]
+    fn a_reason_is_a_known_code_and_anything_else_is_unknown() {
+        let with_reason = |reason: &str| {
+            let data = serde_json::json!({"status": "failed", "reason": reason, "exit_code": 1});
+            let e = events(&format!(
+                r#"{{"n":1,"source":"bootstrap","type":"final","stage":"dataset","ts":1,"data":{data}}}"#
+            ));
+            fold(JobState::Training, &e).final_status.unwrap().reason
+        };
+        for known in POD_REASONS {
+            assert_eq!(with_reason(known), *known);
+        }
+        for sent in [
+            "<script>alert(1)</script>",
+            "dataset\n\u{1b}[2J",
+            "Dataset",
+            "pod_vanished",
+            &"x".repeat(5000),
+        ] {
+            assert_eq!(with_reason(sent), UNKNOWN_REASON, "{sent:?}");
+        }
     }
 
     #[test]

@@ -90,9 +90,10 @@ impl ClientBuilder {
             || base.starts_with("http://localhost")
             || base.starts_with("http://[::1]");
         if !scheme_ok || base.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(Error::invalid_input(format!(
-                "RunPod base URL {base:?} is invalid: use https://, or http:// on loopback for the emulator"
-            )));
+            // Not shown: a base URL may carry a proxy's user name and password.
+            return Err(Error::invalid_input(
+                "the RunPod base URL is invalid: use https://, or http:// on loopback for the emulator",
+            ));
         }
         Ok(Client {
             inner: Arc::new(Inner {
@@ -426,8 +427,8 @@ pub(super) fn check_pod_id(id: &str) -> Result<()> {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
     {
         return Err(Error::invalid_input(format!(
-            "pod id {:?} is invalid: use the id RunPod returned",
-            id.chars().take(80).collect::<String>()
+            "pod id {} is invalid: use the id RunPod returned",
+            crate::error::quote(id)
         )));
     }
     Ok(())

@@ -35,4 +35,5 @@ pub use types::{
     GpuMaxCount, GpuPrice, GpuRequest, GpuType, Mounts, NetworkMount, PersistentMount, Pod,
     PodAction, PodBillingRecord, PodGpu, PodStatus, PodUpdate,
 };
+pub(crate) use validate::validate_env;
 pub use validate::{MAX_ENV_VARS, MAX_GPU_COUNT, validate_create, validate_update};

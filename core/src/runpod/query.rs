@@ -92,8 +92,8 @@ pub(crate) fn validate_timestamp(what: &str, s: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::invalid_input(format!(
-            "{what} {:?} is not an RFC 3339 time: use a form such as 2026-06-01T12:00:00Z",
-            s.chars().take(64).collect::<String>()
+            "{what} {} is not an RFC 3339 time: use a form such as 2026-06-01T12:00:00Z",
+            crate::error::quote(s)
         )))
     }
 }
@@ -242,8 +242,8 @@ impl GpuCatalogQuery {
         for cc in &self.country_codes {
             if cc.len() != 2 || !cc.bytes().all(|b| b.is_ascii_uppercase()) {
                 return Err(Error::invalid_input(format!(
-                    "country code {:?} is invalid: use two upper-case letters such as FR",
-                    cc.chars().take(16).collect::<String>()
+                    "country code {} is invalid: use two upper-case letters such as FR",
+                    crate::error::quote(cc)
                 )));
             }
         }
@@ -255,8 +255,8 @@ impl GpuCatalogQuery {
         for v in &self.cuda_versions {
             if !is_version(v, true) {
                 return Err(Error::invalid_input(format!(
-                    "CUDA version {:?} is invalid: use major.minor such as 12.8",
-                    v.chars().take(16).collect::<String>()
+                    "CUDA version {} is invalid: use major.minor such as 12.8",
+                    crate::error::quote(v)
                 )));
             }
         }
@@ -264,8 +264,8 @@ impl GpuCatalogQuery {
             && !is_version(v, false)
         {
             return Err(Error::invalid_input(format!(
-                "minimum CUDA version {:?} is invalid: use 12 or 12.1",
-                v.chars().take(16).collect::<String>()
+                "minimum CUDA version {} is invalid: use 12 or 12.1",
+                crate::error::quote(v)
             )));
         }
         Ok(())

@@ -143,7 +143,9 @@ pub struct Mounts {
 }
 
 /// Body of `POST /v2/pods`. Build it, then [`super::validate_create`] checks it before sending.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// `Debug` shows the names of `env` but never its values: trainpod's hold the pod's bundle with
+/// the job's tokens.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatePodRequest {
     /// Pod name; trainpod uses `trainpod-<job id>` so an ambiguous create can be looked up.
@@ -179,7 +181,8 @@ pub struct CreatePodRequest {
 /// Body of `PATCH /v2/pods/{id}`: only the fields set are changed. [`super::validate_update`]
 /// checks it before sending. Container changes (image, args, disk, ports, env) take effect when
 /// RunPod restarts the container; `env`, when set, replaces the pod's whole environment.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// `Debug` shows the names of `env` but never its values.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodUpdate {
     /// New pod name.
@@ -215,6 +218,70 @@ pub struct PodUpdate {
     /// Apply a template's container settings once (explicit fields win).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template_id: Option<String>,
+}
+
+impl std::fmt::Debug for CreatePodRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Every field is listed, so that a new one is a compile error here rather than missing.
+        let CreatePodRequest {
+            name,
+            image,
+            args,
+            disk,
+            ports,
+            env,
+            cloud,
+            gpu,
+            data_center_ids,
+            mounts,
+        } = self;
+        f.debug_struct("CreatePodRequest")
+            .field("name", name)
+            .field("image", image)
+            .field("args", args)
+            .field("disk", disk)
+            .field("ports", ports)
+            .field("env_names", &env.keys().collect::<Vec<_>>())
+            .field("cloud", cloud)
+            .field("gpu", gpu)
+            .field("data_center_ids", data_center_ids)
+            .field("mounts", mounts)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for PodUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let PodUpdate {
+            name,
+            image,
+            args,
+            disk,
+            ports,
+            env,
+            registry,
+            locked,
+            global_networking,
+            mounts,
+            template_id,
+        } = self;
+        f.debug_struct("PodUpdate")
+            .field("name", name)
+            .field("image", image)
+            .field("args", args)
+            .field("disk", disk)
+            .field("ports", ports)
+            .field(
+                "env_names",
+                &env.as_ref().map(|e| e.keys().collect::<Vec<_>>()),
+            )
+            .field("registry", registry)
+            .field("locked", locked)
+            .field("global_networking", global_networking)
+            .field("mounts", mounts)
+            .field("template_id", template_id)
+            .finish()
+    }
 }
 
 /// The GPU part of a pod as RunPod reports it.
@@ -599,6 +666,41 @@ mod tests {
             serde_json::json!({"name":"trainpod-j1","image":"runpod/pytorch:1.0.2",
                 "gpu":{"id":"A","count":1},"dataCenterIds":["US-TX-3"]})
         );
+    }
+
+    #[test]
+    fn requests_show_env_names_but_never_values() {
+        let env = BTreeMap::from([
+            (
+                "TRAINPOD_BUNDLE".to_owned(),
+                "H4sIAAAAbundle-with-tp-token".to_owned(),
+            ),
+            ("HF_TOKEN".to_owned(), "hf_SeCrEtVaLuE".to_owned()),
+        ]);
+        let create = CreatePodRequest {
+            name: "trainpod-j1".into(),
+            env: env.clone(),
+            ..CreatePodRequest::default()
+        };
+        let update = PodUpdate {
+            env: Some(env),
+            ..PodUpdate::default()
+        };
+        for shown in [
+            format!("{create:?}"),
+            format!("{create:#?}"),
+            format!("{update:?}"),
+            format!("{update:#?}"),
+        ] {
+            assert!(
+                shown.contains("TRAINPOD_BUNDLE") && shown.contains("HF_TOKEN"),
+                "{shown}"
+            );
+            for secret in ["H4sIAAAA", "tp-token", "hf_SeCrEt", "VaLuE"] {
+                assert!(!shown.contains(secret), "{shown}");
+            }
+        }
+        assert!(format!("{create:?}").contains("trainpod-j1"));
     }
 
     #[test]

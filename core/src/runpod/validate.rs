@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use super::types::{CreatePodRequest, Mounts, PodUpdate};
+use crate::error::quote;
 use crate::{Error, Result};
 
 /// RunPod accepts at most this many environment variables on a pod.
@@ -87,8 +88,8 @@ pub fn validate_update(update: &PodUpdate) -> Result<()> {
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_')))
         {
             return Err(Error::invalid_input(format!(
-                "{what} {:?} is invalid: use the id RunPod shows for it",
-                truncate(id)
+                "{what} {} is invalid: use the id RunPod shows for it",
+                quote(id)
             )));
         }
     }
@@ -166,8 +167,8 @@ pub(crate) fn validate_pod_name(name: &str) -> Result<()> {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
     {
         return Err(Error::invalid_input(format!(
-            "pod name {:?} is invalid: use 1 to {MAX_NAME_LEN} letters, digits, '-', '_' or '.'",
-            truncate(name)
+            "pod name {} is invalid: use 1 to {MAX_NAME_LEN} letters, digits, '-', '_' or '.'",
+            quote(name)
         )));
     }
     Ok(())
@@ -183,8 +184,8 @@ pub(crate) fn validate_gpu_id(id: &str) -> Result<()> {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b' ' | b'-' | b'_' | b'.'));
     if !ok {
         return Err(Error::invalid_input(format!(
-            "GPU id {:?} is invalid: use an id from GET /v2/catalog/gpus, such as \"NVIDIA GeForce RTX 4090\"",
-            truncate(id)
+            "GPU id {} is invalid: use an id from GET /v2/catalog/gpus, such as \"NVIDIA GeForce RTX 4090\"",
+            quote(id)
         )));
     }
     Ok(())
@@ -220,9 +221,9 @@ pub(crate) fn validate_cuda_version(v: &str) -> Result<()> {
 pub(crate) fn validate_image(image: &str) -> Result<()> {
     let fail = || {
         Error::invalid_input(format!(
-            "image {:?} is not a valid image reference: use [registry/]repository[:tag][@sha256:digest], \
+            "image {} is not a valid image reference: use [registry/]repository[:tag][@sha256:digest], \
              for example runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404",
-            truncate(image)
+            quote(image)
         ))
     };
     if image.is_empty() || image.len() > MAX_IMAGE_LEN {
@@ -300,8 +301,8 @@ pub(crate) fn validate_ports(ports: &[String]) -> Result<()> {
         });
         let Some(key) = parsed else {
             return Err(Error::invalid_input(format!(
-                "port {:?} is invalid: use <1-65535>/http or <1-65535>/tcp, such as 8888/http",
-                truncate(port)
+                "port {} is invalid: use <1-65535>/http or <1-65535>/tcp, such as 8888/http",
+                quote(port)
             )));
         };
         if !seen.insert(key) {
@@ -320,8 +321,8 @@ pub(crate) fn validate_data_center_id(id: &str) -> Result<()> {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
     {
         return Err(Error::invalid_input(format!(
-            "data center id {:?} is invalid: use an id such as US-TX-3 from GET /v2/catalog/datacenters",
-            truncate(id)
+            "data center id {} is invalid: use an id such as US-TX-3 from GET /v2/catalog/datacenters",
+            quote(id)
         )));
     }
     Ok(())
@@ -342,9 +343,9 @@ pub(crate) fn validate_env<'a>(vars: impl IntoIterator<Item = (&'a str, &'a str)
                 .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_');
         if !ok {
             return Err(Error::invalid_input(format!(
-                "environment variable name {:?} is invalid: use upper-case letters, digits and '_', \
+                "environment variable name {} is invalid: use upper-case letters, digits and '_', \
                  not starting with a digit, at most 64 characters",
-                truncate(name)
+                quote(name)
             )));
         }
         if value.contains('\0') || value.len() > MAX_ENV_VALUE_LEN {
@@ -360,10 +361,6 @@ pub(crate) fn validate_env<'a>(vars: impl IntoIterator<Item = (&'a str, &'a str)
         )));
     }
     Ok(())
-}
-
-fn truncate(s: &str) -> String {
-    s.chars().take(80).collect()
 }
 
 #[cfg(test)]

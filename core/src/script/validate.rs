@@ -281,11 +281,11 @@ fn target_modules(t: &LoraTargetModules) -> Result<()> {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
         if !ok {
-            let shown: String = name.chars().take(MAX_MODULE_NAME + 1).collect();
+            let shown = crate::error::quote(name);
             return Err(bad(
                 FIELD,
                 &format!(
-                    "has {shown:?}: each module name must be 1 to {MAX_MODULE_NAME} characters of A-Z, a-z, 0-9, '_' and '.', as the model names its layers (such as \"q_proj\")"
+                    "has {shown}: each module name must be 1 to {MAX_MODULE_NAME} characters of A-Z, a-z, 0-9, '_' and '.', as the model names its layers (such as \"q_proj\")"
                 ),
             ));
         }

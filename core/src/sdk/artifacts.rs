@@ -1,7 +1,8 @@
 //! Artifacts uploaded to the app (`docs/pod-protocol.md`, kind `app`): the pod posts a manifest,
 //! PUTs each file, then confirms. Files are kept under `<artifacts dir>/<job>/<attempt>/files/`,
-//! written to a temporary name and renamed once their sha256 matches, so a half-written file is
-//! never taken for a finished one.
+//! written to a temporary file of their own beside them (two uploads never share one, whatever
+//! their names) and renamed once what is on disk matches their sha256, so a half-written or
+//! mixed file is never taken for a finished one.
 
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
@@ -14,6 +15,7 @@ use super::deploy::{JobConfig, VOLUME_ARTIFACTS};
 use super::{Routes, Trainpod};
 use crate::error::{Error, ErrorKind, Result};
 use crate::staging::VolumeStaging;
+use crate::staging::temp_file::{PersistError, TempFile};
 use crate::store::JobRecord;
 use crate::token::{Claims, Expect, Purpose};
 
@@ -52,16 +54,15 @@ pub struct ArtifactsAnswer {
     pub body: String,
 }
 
-/// An artifact file being received: write its bytes, then `finish`.
+/// An artifact file being received: write its bytes, then `finish`. Dropped before `finish`
+/// (the connection cut), it leaves no temporary file behind.
 #[derive(Debug)]
 pub struct ArtifactUpload {
     file: std::fs::File,
-    temp: PathBuf,
+    temp: TempFile,
     dest: PathBuf,
     expected: ArtifactFile,
-    hasher: Sha256,
     written: u64,
-    done: bool,
 }
 
 impl ArtifactUpload {
@@ -74,32 +75,28 @@ impl ArtifactUpload {
                 self.expected.path, self.expected.size
             )));
         }
-        self.hasher.update(chunk);
         self.file.write_all(chunk).map_err(io_error)
     }
 
-    /// Checks size and sha256 against the manifest and keeps the file.
-    pub fn finish(mut self) -> Result<ArtifactFile> {
-        let digest = crate::hex::encode(&std::mem::take(&mut self.hasher).finalize());
-        if self.written != self.expected.size || digest != self.expected.sha256 {
-            return Err(Error::invalid_input(format!(
-                "artifact {} arrived with {} bytes and sha256 {digest}, not what its manifest declared; \
-                 upload it again",
-                self.expected.path, self.written
-            )));
-        }
-        self.file.sync_all().map_err(io_error)?;
-        std::fs::rename(&self.temp, &self.dest).map_err(io_error)?;
-        self.done = true;
-        Ok(self.expected.clone())
-    }
-}
-
-impl Drop for ArtifactUpload {
-    /// An upload abandoned midway (the connection cut) leaves no temporary file behind.
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = std::fs::remove_file(&self.temp);
+    /// Checks the size and sha256 of what is on disk against the manifest and keeps the file.
+    pub fn finish(self) -> Result<ArtifactFile> {
+        let ArtifactUpload {
+            file,
+            temp,
+            dest,
+            expected,
+            ..
+        } = self;
+        file.sync_all().map_err(io_error)?;
+        drop(file);
+        match temp.persist_checked(&dest, expected.size, &expected.sha256) {
+            Ok(()) => Ok(expected),
+            Err(PersistError::Mismatch { size, sha256 }) => Err(Error::invalid_input(format!(
+                "artifact {} arrived with {size} bytes and sha256 {sha256}, not what its manifest \
+                 declared; upload it again",
+                expected.path
+            ))),
+            Err(PersistError::Io(e)) => Err(io_error(e)),
         }
     }
 }
@@ -112,8 +109,9 @@ fn io_error(e: std::io::Error) -> Error {
     .with_source(e)
 }
 
-/// A manifest path: relative, made of normal components of `[A-Za-z0-9._-]`.
-fn check_artifact_path(path: &str) -> Result<()> {
+/// What an artifact path a pod names must be: relative, made of normal components of
+/// `[A-Za-z0-9._-]`, so that it never leaves the artifacts directory.
+pub fn check_artifact_path(path: &str) -> Result<()> {
     let components: Vec<Component<'_>> = Path::new(path).components().collect();
     let safe = !path.is_empty()
         && path.len() <= 512
@@ -148,7 +146,9 @@ impl Trainpod {
         Ok(self.artifacts_root()?.join(job).join(attempt.to_string()))
     }
 
-    /// Verifies the pod's `artifacts.write` token for this job and its current attempt.
+    /// Verifies the pod's `artifacts.write` token for this job, then the job: it exists, is the
+    /// token's user's and attempt, and is live or ended less than
+    /// [`super::ARTIFACT_UPLOAD_GRACE_SECS`] ago (`Trainpod::job_for_route`).
     async fn artifact_claims(
         &self,
         job_id: &str,
@@ -158,13 +158,7 @@ impl Trainpod {
             authorization,
             &Expect::purpose(Purpose::ArtifactsWrite).job(job_id),
         )?;
-        let job = self.job(job_id).await?;
-        if claims.ep.is_some_and(|ep| ep != job.attempt) {
-            return Err(Error::new(
-                ErrorKind::TokenScopeMismatch,
-                "the token is for an earlier attempt of this job; a retried job's old pod must not upload",
-            ));
-        }
+        let job = self.job_for_route(&claims, Purpose::ArtifactsWrite).await?;
         Ok((claims, job.attempt))
     }
 
@@ -277,16 +271,13 @@ impl Trainpod {
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent).map_err(io_error)?;
         }
-        let temp = dest.with_extension(format!("part-{}", std::process::id()));
-        let file = std::fs::File::create(&temp).map_err(io_error)?;
+        let (temp, file) = TempFile::create_beside(&dest).map_err(io_error)?;
         Ok(ArtifactUpload {
             file,
             temp,
             dest,
             expected,
-            hasher: Sha256::new(),
             written: 0,
-            done: false,
         })
     }
 

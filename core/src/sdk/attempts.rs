@@ -80,7 +80,8 @@ impl Trainpod {
             return Err(Error::new(
                 ErrorKind::InvalidState,
                 format!(
-                    "job {job_id} changed while it was being retried; read its status and try again"
+                    "job {} changed while it was being retried; read its status and try again",
+                    crate::error::quote(job_id)
                 ),
             ));
         }

@@ -182,7 +182,12 @@ impl TrainpodBuilder {
     }
 
     /// An environment variable set on every pod (not a secret: it is visible in the pod's
-    /// configuration on RunPod).
+    /// configuration on RunPod). `build` refuses a name that changes how the pod's processes
+    /// load or that trainpod or RunPod set (`LD_*`, `BASH_ENV`, `PATH`, `PYTHON*`, `RUNPOD_*`,
+    /// `TRAINPOD_*`, ...: [`super::reserved_pod_env`]) and more than
+    /// [`super::MAX_POD_ENV_BYTES`] of names and values; `plan` and `deploy` hold the pod's
+    /// whole environment, its script included, to that bound (`docs/pod-protocol.md`).
+    /// `HF_TOKEN` and `HF_ENDPOINT` are the Hub's, which `plan`'s model check uses too.
     pub fn pod_env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.pod_env.insert(name.into(), value.into());
         self
@@ -230,6 +235,7 @@ impl TrainpodBuilder {
 
     /// Validates every setting, opens the store (applying migrations) and returns the SDK.
     pub async fn build(self) -> Result<Trainpod> {
+        super::pod_env::check_pod_env(&self.pod_env)?;
         let clock = self.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
         let runpod = self.client(clock.clone())?;
         let resolver = self

@@ -96,7 +96,11 @@ impl Trainpod {
     /// gets (model, hyperparameters, URLs, runtime) is validated and the bundle's size checked
     /// at plan time rather than at deploy.
     pub(crate) fn check_pod_script(&self, plan: &Plan) -> Result<()> {
-        generate(&self.probe_script(plan)?).map(|_| ())
+        let now = self.clock.now_unix_secs();
+        let probe = self.new_record(plan, now)?;
+        let bundle = generate(&self.pod_script(&probe, plan, now)?)?;
+        // The pod's whole environment, the bundle and pod_env together, is bounded too.
+        self.pod_environment(&bundle, &probe, plan).map(|_| ())
     }
 
     /// The pod script `deploy` would generate for `plan`'s first attempt if it ran now: the
@@ -276,12 +280,13 @@ impl Trainpod {
                         "an app-served dataset needs app_url(...) and datasets_dir(...) on the builder",
                     ));
                 };
-                let download = staging.signed_download_url(
+                let download = staging.signed_download_url_for(
                     app,
                     &job.id,
                     &job.user,
                     id,
                     Some(ttl.min(24 * 3600)),
+                    Some(job.attempt),
                 )?;
                 if download.sha256 != plan.dataset.sha256 {
                     return Err(Error::new(

@@ -17,8 +17,7 @@ use crate::runpod::{LogQuery, LogSource};
 
 /// The prefix of an event line in the pod's log.
 pub const EVENT_PREFIX: &str = "TRAINPOD_EVENT ";
-/// Batch numbers of log-read events start here (the pod's own batches count from 1).
-pub const LOG_BATCH_BASE: u64 = 1 << 40;
+pub use crate::jobs::LOG_BATCH_BASE;
 /// Lines backfilled per read (RunPod's cap).
 const TAIL: u32 = 5000;
 /// How long a read waits for more lines before it stops.

@@ -17,6 +17,7 @@
 //! tp.reconcile().await?;                   // from a cron: ends pods nobody should pay for
 //! ```
 
+mod access;
 mod artifacts;
 mod attempts;
 mod budget;
@@ -28,17 +29,22 @@ mod log_telemetry;
 mod model_check;
 mod placement;
 mod plan;
+mod pod_env;
 mod routes;
 #[cfg(feature = "server")]
 pub mod server;
 mod spec;
 mod status;
 
-pub use artifacts::{ArtifactFile, ArtifactUpload, ArtifactsAnswer, MAX_ARTIFACT_FILES};
+pub use access::ARTIFACT_UPLOAD_GRACE_SECS;
+pub use artifacts::{
+    ArtifactFile, ArtifactUpload, ArtifactsAnswer, MAX_ARTIFACT_FILES, check_artifact_path,
+};
 pub use builder::{API_KEY_ENV, SIGNING_KEYS_ENV, TrainpodBuilder};
 pub use log_telemetry::{EVENT_PREFIX, LOG_BATCH_BASE, parse_event_line};
 pub use model_check::{DEFAULT_HUB_URL, HUB_URL_ENV};
 pub use plan::{DatasetSummary, GpuChoice, Plan};
+pub use pod_env::{MAX_POD_ENV_BYTES, reserved_pod_env};
 pub use routes::Routes;
 pub use spec::{DatasetRef, JobSpec, MAX_JOB_ID_LEN, check_job_id};
 pub use status::{Follow, FollowUpdate, JobStatus};
@@ -57,7 +63,7 @@ use crate::jobs::{
 use crate::reach::{ReachPolicy, Resolver};
 use crate::runpod::Client;
 use crate::script::PodRuntime;
-use crate::staging::{AppStaging, BucketStaging, Grant, VolumeStaging};
+use crate::staging::{AppStaging, BucketStaging, DownloadRequest, Grant, VolumeStaging};
 use crate::store::{Store, ThroughputSample};
 use crate::token::Tokens;
 
@@ -159,17 +165,44 @@ impl Trainpod {
 
     /// The dataset download route: the pod's token and `Range` turned into a [`Grant`] (status,
     /// headers, the opened file), or a typed error whose `http_status` is the answer.
-    pub fn authorize_dataset_download(
+    ///
+    /// After the token, the job it names is looked up: it must exist (else `NOT_FOUND`), belong
+    /// to the token's user and be the token's attempt when the token names one (else
+    /// `TOKEN_SCOPE_MISMATCH`), and not have ended (else `INVALID_STATE`). The file is opened
+    /// and hashed on tokio's blocking pool.
+    pub async fn authorize_dataset_download(
         &self,
         authorization: Option<&str>,
         query_token: Option<&str>,
         dataset_id: &str,
         range: Option<&str>,
     ) -> Result<Grant> {
-        let staging = self.staging.as_ref().ok_or_else(|| {
+        self.authorize_download(&DownloadRequest {
+            authorization,
+            query_token,
+            dataset_id,
+            range,
+            if_range: None,
+            job: None,
+        })
+        .await
+    }
+
+    /// [`Self::authorize_dataset_download`] with every request field, `If-Range` included.
+    pub async fn authorize_download(&self, req: &DownloadRequest<'_>) -> Result<Grant> {
+        let staging = self.staging.clone().ok_or_else(|| {
             crate::Error::invalid_input("serving datasets needs datasets_dir(...) on the builder")
         })?;
-        staging.authorize_dataset_download(authorization, query_token, dataset_id, range)
+        let claims = staging.verify_download(req)?;
+        self.job_for_route(&claims, crate::token::Purpose::DatasetRead)
+            .await?;
+        let dataset_id = req.dataset_id.to_owned();
+        let range = req.range.map(str::to_owned);
+        let if_range = req.if_range.map(str::to_owned);
+        blocking("the dataset download", move || {
+            staging.grant(claims, &dataset_id, range.as_deref(), if_range.as_deref())
+        })
+        .await
     }
 
     /// The metrics route: the batch verified, parsed, accepted once and folded into the job.

@@ -346,11 +346,12 @@ impl Trainpod {
         let page = format!("{}/{model}", hub.base());
         let answer = hub.ask(model, token).await;
         let with_token = token.is_some();
-        let refuse = |fix: String| Err(Error::invalid_input(format!("model {model:?}: {fix}")));
+        let shown = crate::error::quote(model);
+        let refuse = |fix: String| Err(Error::invalid_input(format!("model {shown}: {fix}")));
         match answer {
             Answer::Fine => Ok(None),
             Answer::Unchecked(why) => Ok(Some(format!(
-                "model {model:?} was not checked on the Hugging Face Hub ({why}): if the id is \
+                "model {shown} was not checked on the Hugging Face Hub ({why}): if the id is \
                  wrong, or the model gated or private, the pod fails as it starts downloading it"
             ))),
             Answer::Missing if with_token => refuse(format!(
@@ -399,6 +400,7 @@ impl Trainpod {
     /// A path in the pod: on the job's network volume it is looked up there; where the pods
     /// run on this machine (the local provider) it is looked up here; in an image it cannot be.
     async fn check_model_path(&self, spec: &JobSpec, path: &str) -> Result<Option<String>> {
+        let shown = crate::error::quote(path);
         if let (DatasetRef::Volume { .. }, Some(volume)) = (&spec.dataset, &self.volume) {
             let mount = volume.config().mount_path();
             let rest = path
@@ -414,13 +416,13 @@ impl Trainpod {
                 return match volume.head(&key).await {
                     Ok(Some(_)) => Ok(None),
                     Ok(None) => Err(Error::invalid_input(format!(
-                        "model {path:?} is on the job's network volume {}, which holds no {key}: \
+                        "model {shown} is on the job's network volume {}, which holds no {key}: \
                          upload the model's directory (config.json, weights, tokenizer) there, \
                          or fix the path",
                         volume.config().volume_id()
                     ))),
                     Err(e) => Ok(Some(format!(
-                        "model {path:?} was not checked on the network volume ({}): if it is not \
+                        "model {shown} was not checked on the network volume ({}): if it is not \
                          there, the pod fails as it loads it",
                         e.message()
                     ))),
@@ -433,19 +435,19 @@ impl Trainpod {
             return match tokio::fs::try_exists(&config).await {
                 Ok(true) => Ok(None),
                 Ok(false) => Err(Error::invalid_input(format!(
-                    "model {path:?} is not a saved model on this machine, where the local \
+                    "model {shown} is not a saved model on this machine, where the local \
                      provider runs its pods (there is no {}): give the directory of a saved \
                      transformers model, or a Hugging Face id such as {EXAMPLE_ID}",
                     config.display()
                 ))),
                 Err(e) => Ok(Some(format!(
-                    "model {path:?} was not checked on this machine ({e}): if it is not a model \
+                    "model {shown} was not checked on this machine ({e}): if it is not a model \
                      directory, the pod fails as it loads it"
                 ))),
             };
         }
         Ok(Some(format!(
-            "model {path:?} is a path in the pod, which cannot be checked before the pod runs: \
+            "model {shown} is a path in the pod, which cannot be checked before the pod runs: \
              make sure the image holds the model's directory there (config.json, weights, \
              tokenizer), or give a Hugging Face id such as {EXAMPLE_ID}"
         )))

@@ -3,12 +3,14 @@
 //! the pod's own watchdog enforces it), the CUDA its image needs, and a volume at `/workspace`
 //! so that the pod's own state survives a container restart (RunPod wipes container disk).
 
+use std::collections::BTreeMap;
+
 use super::budget::{deadline_at, deadline_secs};
 use super::plan::{GpuChoice, Plan};
 use super::{Trainpod, pod_name};
 use crate::error::Result;
 use crate::runpod::{CreatePodRequest, GpuRequest, Mounts, NetworkMount, PersistentMount};
-use crate::script::{cuda_of_image, generate};
+use crate::script::{Bundle, cuda_of_image, generate};
 use crate::store::JobRecord;
 
 /// Container disk for the pod, GB: the image's own layers and caches.
@@ -54,11 +56,7 @@ impl Trainpod {
                     ..job.clone()
                 };
                 let bundle = generate(&self.pod_script(&attempt, plan, now)?)?;
-                let mut env = bundle.env.clone();
-                if let Some(home) = self.pod_home(job, plan) {
-                    env.insert("TRAINPOD_HOME".into(), home);
-                }
-                env.extend(self.pod_env.clone());
+                let env = self.pod_environment(&bundle, job, plan)?;
                 let request = CreatePodRequest {
                     name: pod_name(&job.id, job.attempt)?,
                     image: plan.image.clone(),
@@ -83,6 +81,25 @@ impl Trainpod {
                 })
             })
             .collect()
+    }
+
+    /// The pod's whole environment: the operator's `pod_env`, then the bundle and the pod's
+    /// home, which nothing may replace (`build` refuses those names in `pod_env`; they are
+    /// written last all the same). Its size is bounded: RunPod keeps it with the pod and hands
+    /// it to every process there.
+    pub(crate) fn pod_environment(
+        &self,
+        bundle: &Bundle,
+        job: &JobRecord,
+        plan: &Plan,
+    ) -> Result<BTreeMap<String, String>> {
+        let mut env = self.pod_env.clone();
+        env.extend(bundle.env.clone());
+        if let Some(home) = self.pod_home(job, plan) {
+            env.insert("TRAINPOD_HOME".into(), home);
+        }
+        super::pod_env::check_pod_environment(&env, bundle.bytes, &self.pod_env)?;
+        Ok(env)
     }
 
     /// The job's network volume when its dataset is on one (it then holds `/workspace` or

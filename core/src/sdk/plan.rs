@@ -99,8 +99,8 @@ impl Trainpod {
             .or_else(|| estimate::params_from_name(&spec.model))
             .ok_or_else(|| {
                 Error::invalid_input(format!(
-                    "cannot tell the size of model {:?} from its name: set params_b (billions of parameters)",
-                    spec.model
+                    "cannot tell the size of model {} from its name: set params_b (billions of parameters)",
+                    crate::error::quote(&spec.model)
                 ))
             })?;
         self.check_routes_reachable(&job_id)?;
@@ -304,7 +304,8 @@ impl Trainpod {
                     ErrorKind::DatasetNotFound => Error::new(
                         ErrorKind::DatasetNotFound,
                         format!(
-                            "no dataset {id:?} under the datasets directory; store it there first"
+                            "no dataset {} under the datasets directory; store it there first",
+                            crate::error::quote(&id)
                         ),
                     ),
                     _ => e,
@@ -427,7 +428,8 @@ fn candidates<'a>(
             .map(|id| {
                 catalog.iter().find(|g| &g.id == id).ok_or_else(|| {
                     Error::invalid_input(format!(
-                        "GPU {id:?} is not in RunPod's catalog; use an id from GET /v2/catalog/gpus"
+                        "GPU {} is not in RunPod's catalog; use an id from GET /v2/catalog/gpus",
+                        crate::error::quote(id)
                     ))
                 })
             })

@@ -34,7 +34,8 @@ impl Routes {
         ] {
             if !path.starts_with('/') || !path.contains(hole) || path.contains(['?', '#']) {
                 return Err(Error::invalid_input(format!(
-                    "the {name} route {path:?} must be a path starting with / that contains {hole}"
+                    "the {name} route {} must be a path starting with / that contains {hole}",
+                    crate::error::quote(path)
                 )));
             }
         }

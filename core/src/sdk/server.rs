@@ -24,8 +24,17 @@ pub fn router(tp: Arc<Trainpod>) -> Router {
         .route("/jobs/{job}/artifacts", post(manifest))
         .route("/jobs/{job}/artifacts/files/{*path}", put(upload))
         .with_state(tp.clone());
+    // The dataset route is the staging's, with the SDK's check of the token's job in between.
     let jobs = match tp.staging() {
-        Some(staging) => jobs.merge(crate::staging::server::router(staging.clone())),
+        Some(_) => {
+            let authorize: crate::staging::server::Authorizer = Arc::new(move |f| {
+                let tp = tp.clone();
+                Box::pin(async move { tp.authorize_download(&f.request()).await })
+            });
+            jobs.merge(crate::staging::server::router_with_authorizer(
+                authorize, None,
+            ))
+        }
         None => jobs,
     };
     Router::new().nest("/trainpod", jobs)

@@ -195,8 +195,8 @@ pub fn check_job_id(id: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::invalid_input(format!(
-            "job id {:?} is invalid: use 1 to {MAX_JOB_ID_LEN} letters, digits, '-' or '_'",
-            id.chars().take(80).collect::<String>()
+            "job id {} is invalid: use 1 to {MAX_JOB_ID_LEN} letters, digits, '-' or '_'",
+            crate::error::quote(id)
         )))
     }
 }

@@ -318,5 +318,8 @@ fn eta(job: &JobRecord, now: u64) -> Option<u64> {
         return None;
     }
     let per_step = now.saturating_sub(start) as f64 / step as f64;
-    Some((per_step * (total - step) as f64).round() as u64)
+    // Held to what every binding carries exactly: a slow start over a vast step count could
+    // otherwise give a figure beyond 2^53, which Node would make a BigInt.
+    let secs = (per_step * (total - step) as f64).round() as u64;
+    Some(secs.min(crate::jobs::MAX_SAFE_INTEGER))
 }

@@ -7,7 +7,7 @@ use super::range;
 use super::safe_path::RootDir;
 use crate::dataset::{DatasetReport, InspectOptions, validate_file};
 use crate::error::{Error, ErrorKind, Result};
-use crate::token::{Expect, IssueRequest, Purpose, Token, Tokens, bearer};
+use crate::token::{Claims, Expect, IssueRequest, Purpose, Token, Tokens, bearer};
 use std::path::Path;
 use url::Url;
 
@@ -144,12 +144,27 @@ impl AppStaging {
         dataset: &str,
         ttl_secs: Option<u64>,
     ) -> Result<SignedDownload> {
+        self.signed_download_url_for(base_url, job, user, dataset, ttl_secs, None)
+    }
+
+    /// [`Self::signed_download_url`] with the job's attempt in the token (`ep`), which the SDK's
+    /// route checks against the job's current attempt: a retried job's old pod is refused.
+    pub(crate) fn signed_download_url_for(
+        &self,
+        base_url: &str,
+        job: &str,
+        user: &str,
+        dataset: &str,
+        ttl_secs: Option<u64>,
+        attempt: Option<u32>,
+    ) -> Result<SignedDownload> {
         let dataset = check_dataset_id(dataset)?;
         let url = dataset_url(base_url, dataset)?;
         let opened = self.root.open_dataset(dataset, self.allow_hardlinks)?;
         let digest = self.digests.get_or_compute(&opened.file, &opened.stat)?;
         let mut req = IssueRequest::new(Purpose::DatasetRead, user, job).dataset(dataset);
         req.ttl_secs = ttl_secs;
+        req.epoch = attempt;
         let issued = self.tokens.issue(&req)?;
         let url_with_token = format!("{url}?{QUERY_TOKEN_PARAM}={}", issued.token.expose());
         Ok(SignedDownload {
@@ -187,19 +202,35 @@ impl AppStaging {
 
     /// [`AppStaging::authorize_dataset_download`] with every request field, `If-Range` included.
     pub fn authorize(&self, req: &DownloadRequest<'_>) -> Result<Grant> {
+        let claims = self.verify_download(req)?;
+        self.grant(claims, req.dataset_id, req.range, req.if_range)
+    }
+
+    /// The request's one token, verified as `dataset.read` for its dataset (and job, when the
+    /// route names one): the checks that need neither the store nor the disk.
+    pub(crate) fn verify_download(&self, req: &DownloadRequest<'_>) -> Result<Claims> {
         let token = self.pick_token(req.authorization, req.query_token)?;
         let mut expect = Expect::purpose(Purpose::DatasetRead).dataset(req.dataset_id);
         expect.job = req.job.map(str::to_owned);
-        let claims = self.tokens.verify(token, &expect)?;
-        let opened = self
-            .root
-            .open_dataset(req.dataset_id, self.allow_hardlinks)?;
+        self.tokens.verify(token, &expect)
+    }
+
+    /// The grant for verified `claims`: the file opened beneath the root, its sha256 (hashed
+    /// on a first request: blocking), the range.
+    pub(crate) fn grant(
+        &self,
+        claims: Claims,
+        dataset_id: &str,
+        range: Option<&str>,
+        if_range: Option<&str>,
+    ) -> Result<Grant> {
+        let opened = self.root.open_dataset(dataset_id, self.allow_hardlinks)?;
         let digest = self.digests.get_or_compute(&opened.file, &opened.stat)?;
         let size = u64::try_from(opened.stat.st_size).unwrap_or(0);
         let etag = etag_for(&crate::hex::encode(&digest));
-        let outcome = range::resolve(req.range, req.if_range, size, &etag);
+        let outcome = range::resolve(range, if_range, size, &etag);
         Ok(Grant::new(
-            req.dataset_id.to_owned(),
+            dataset_id.to_owned(),
             claims,
             opened.file,
             size,

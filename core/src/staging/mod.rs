@@ -35,6 +35,7 @@ mod safe_path;
 pub mod server;
 pub mod sigv4;
 mod staged;
+pub(crate) mod temp_file;
 mod upload;
 mod volume;
 

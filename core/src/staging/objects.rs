@@ -7,6 +7,8 @@ use tokio::io::AsyncWriteExt;
 
 use super::s3_client::{Op, S3Client, cut_off};
 use super::s3_xml;
+use super::temp_file::TempFile;
+use crate::error::quote;
 use crate::{Error, Result};
 
 /// An object in a bucket or volume.
@@ -139,15 +141,18 @@ fn relative_path(key: &str, prefix: &str) -> Result<PathBuf> {
         && !rest.chars().any(char::is_control);
     if !safe {
         return Err(Error::invalid_input(format!(
-            "the object {key:?} cannot be saved beneath the destination (an empty, '.' or '..' \
+            "the object {} cannot be saved beneath the destination (an empty, '.' or '..' \
              segment, a backslash or a control character); rename it in the bucket or \
-             download it by hand. Nothing was downloaded"
+             download it by hand. Nothing was downloaded",
+            quote(key)
         )));
     }
     Ok(segments.iter().collect())
 }
 
-/// Streams one object into `path` (through `path.part`), returning its size.
+/// Streams one object into `path` through a temporary file of its own beside it (two
+/// downloads to one path never share one), returning its size. The temporary file is removed
+/// on every path that does not rename it into place.
 pub(crate) async fn download(client: &S3Client, key: &str, path: &Path) -> Result<u64> {
     let what = format!("download of {key}");
     let io_err = |e: std::io::Error| {
@@ -156,11 +161,9 @@ pub(crate) async fn download(client: &S3Client, key: &str, path: &Path) -> Resul
     if let Some(dir) = path.parent() {
         tokio::fs::create_dir_all(dir).await.map_err(io_err)?;
     }
-    let mut part = path.as_os_str().to_owned();
-    part.push(".part");
-    let part = PathBuf::from(part);
     let mut resp = client.send(&Op::new(Method::GET, key, &what)).await?;
-    let mut file = tokio::fs::File::create(&part).await.map_err(io_err)?;
+    let (part, file) = TempFile::create_beside(path).map_err(io_err)?;
+    let mut file = tokio::fs::File::from_std(file);
     let mut written = 0u64;
     loop {
         match resp.chunk().await {
@@ -169,17 +172,13 @@ pub(crate) async fn download(client: &S3Client, key: &str, path: &Path) -> Resul
                 written += chunk.len() as u64;
             }
             Ok(None) => break,
-            Err(e) => {
-                drop(file);
-                let _ = tokio::fs::remove_file(&part).await;
-                return Err(cut_off(&what, e));
-            }
+            Err(e) => return Err(cut_off(&what, e)),
         }
     }
     file.flush().await.map_err(io_err)?;
     file.sync_all().await.map_err(io_err)?;
     drop(file);
-    tokio::fs::rename(&part, path).await.map_err(io_err)?;
+    part.persist(path).map_err(io_err)?;
     Ok(written)
 }
 

@@ -15,6 +15,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures_util::future::BoxFuture;
 use std::sync::Arc;
 
 const CHUNK: usize = 512 * 1024;
@@ -22,9 +23,14 @@ const CHUNK: usize = 512 * 1024;
 /// Called with every refused request's error, for the app's logs.
 pub type ErrorLog = Arc<dyn Fn(&Error) + Send + Sync>;
 
+/// Turns one download request into a grant: [`AppStaging::authorize`] on the blocking pool, or
+/// the SDK's route, which also looks at the token's job in the store.
+pub(crate) type Authorizer =
+    Arc<dyn Fn(Fields) -> BoxFuture<'static, Result<Grant, Error>> + Send + Sync>;
+
 #[derive(Clone)]
 struct Shared {
-    staging: Arc<AppStaging>,
+    authorize: Authorizer,
     log: Option<ErrorLog>,
 }
 
@@ -35,17 +41,49 @@ pub fn router(staging: Arc<AppStaging>) -> Router {
 
 /// [`router`], calling `log` with the specific reason of each refused request.
 pub fn router_with_log(staging: Arc<AppStaging>, log: Option<ErrorLog>) -> Router {
+    let authorize: Authorizer = Arc::new(move |f: Fields| {
+        let staging = staging.clone();
+        Box::pin(async move {
+            // Opening and (on a first request) hashing the file block: keep them off the async
+            // workers.
+            tokio::task::spawn_blocking(move || staging.authorize(&f.request()))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Error::new(ErrorKind::Internal, "the download task failed"))
+                })
+        })
+    });
+    router_with_authorizer(authorize, log)
+}
+
+/// The dataset route over any [`Authorizer`].
+pub(crate) fn router_with_authorizer(authorize: Authorizer, log: Option<ErrorLog>) -> Router {
     Router::new()
         .route("/datasets/{id}", get(download))
-        .with_state(Shared { staging, log })
+        .with_state(Shared { authorize, log })
 }
 
 /// The request fields the grant needs, owned so they can move to the blocking pool.
-struct Fields {
+pub(crate) struct Fields {
     authorization: Option<String>,
     query_token: Option<String>,
+    dataset_id: String,
     range: Option<String>,
     if_range: Option<String>,
+}
+
+impl Fields {
+    /// The fields as the request the staging checks.
+    pub(crate) fn request(&self) -> DownloadRequest<'_> {
+        DownloadRequest {
+            authorization: self.authorization.as_deref(),
+            query_token: self.query_token.as_deref(),
+            dataset_id: &self.dataset_id,
+            range: self.range.as_deref(),
+            if_range: self.if_range.as_deref(),
+            job: None,
+        }
+    }
 }
 
 async fn download(
@@ -55,21 +93,10 @@ async fn download(
     method: Method,
     headers: HeaderMap,
 ) -> Response {
-    let staging = shared.staging.clone();
-    // Opening and (on a first request) hashing the file block: keep them off the async workers.
-    let granted = tokio::task::spawn_blocking(move || {
-        let f = fields(&headers, query.as_deref())?;
-        staging.authorize(&DownloadRequest {
-            authorization: f.authorization.as_deref(),
-            query_token: f.query_token.as_deref(),
-            dataset_id: &id,
-            range: f.range.as_deref(),
-            if_range: f.if_range.as_deref(),
-            job: None,
-        })
-    })
-    .await
-    .unwrap_or_else(|_| Err(Error::new(ErrorKind::Internal, "the download task failed")));
+    let granted = match fields(&headers, query.as_deref(), id) {
+        Ok(f) => (shared.authorize)(f).await,
+        Err(err) => Err(err),
+    };
     match granted {
         Ok(grant) => respond(grant, method == Method::HEAD),
         Err(err) => {
@@ -84,7 +111,7 @@ async fn download(
 /// The fields of the request. A header repeated where it must be single (`Authorization`,
 /// `If-Range`, the query token) is a crafted request and refused; several `Range` headers are
 /// joined, which makes a multi-range request that is ignored.
-fn fields(headers: &HeaderMap, query: Option<&str>) -> Result<Fields, Error> {
+fn fields(headers: &HeaderMap, query: Option<&str>, dataset_id: String) -> Result<Fields, Error> {
     let two = || {
         Error::new(
             ErrorKind::TokenMalformed,
@@ -121,6 +148,7 @@ fn fields(headers: &HeaderMap, query: Option<&str>) -> Result<Fields, Error> {
     Ok(Fields {
         authorization: single(header::AUTHORIZATION)?,
         query_token,
+        dataset_id,
         // Unreadable Range values are ignored, as an invalid Range is (RFC 9110 §14.2).
         range,
         // Two or unreadable If-Range values match no ETag: the whole file is sent.

@@ -2,10 +2,10 @@
 
 use super::{
     BatchOutcome, JobRecord, MetricBatch, PodActionRecord, Redemption, Store, ThroughputSample,
-    already_used, sequence_conflict,
+    already_used, outside_window, sequence_conflict,
 };
 use crate::error::Result;
-use crate::jobs::JobState;
+use crate::jobs::{JobState, LOG_BATCH_BASE, batch_admitted};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -23,11 +23,19 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct State {
     redemptions: HashMap<Uuid, Redemption>,
-    batches: HashMap<String, HashMap<(u32, u64), [u8; 32]>>,
+    batches: HashMap<String, Batches>,
     jobs: HashMap<String, JobRecord>,
     pod_actions: HashMap<String, PodActionRecord>,
     events: HashMap<String, BTreeMap<(u32, u64), String>>,
     throughput: Vec<ThroughputSample>,
+}
+
+/// One job's accepted batches, and per attempt the highest number below
+/// [`crate::jobs::LOG_BATCH_BASE`] (the window's anchor), kept under the same lock.
+#[derive(Debug, Default)]
+struct Batches {
+    bodies: HashMap<(u32, u64), [u8; 32]>,
+    highest: HashMap<u32, u64>,
 }
 
 /// `job`'s entry in a per-job map, made on first use (the id is copied once per job).
@@ -67,14 +75,21 @@ impl Store for MemoryStore {
         let mut state = self.state();
         let batches = of_job(&mut state.batches, &batch.job);
         let key = (batch.epoch, batch.seq);
-        match batches.get(&key) {
-            None => {
-                batches.insert(key, batch.body_sha256);
-                Ok(BatchOutcome::Accepted)
-            }
-            Some(hash) if *hash == batch.body_sha256 => Ok(BatchOutcome::Replayed),
-            Some(_) => Err(sequence_conflict(batch)),
+        match batches.bodies.get(&key) {
+            Some(hash) if *hash == batch.body_sha256 => return Ok(BatchOutcome::Replayed),
+            Some(_) => return Err(sequence_conflict(batch)),
+            None => {}
         }
+        let highest = batches.highest.get(&batch.epoch).copied();
+        if !batch_admitted(batch.seq, highest) {
+            return Err(outside_window(batch, highest));
+        }
+        batches.bodies.insert(key, batch.body_sha256);
+        if batch.seq < LOG_BATCH_BASE {
+            let h = batches.highest.entry(batch.epoch).or_insert(batch.seq);
+            *h = (*h).max(batch.seq);
+        }
+        Ok(BatchOutcome::Accepted)
     }
 
     async fn prune_redemptions(&self, now: u64) -> Result<u64> {

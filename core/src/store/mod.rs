@@ -71,7 +71,12 @@ pub trait Store: Send + Sync + Debug {
     /// Record a token's single use. A second redemption of the same id is `TOKEN_ALREADY_USED`.
     async fn redeem(&self, redemption: &Redemption) -> Result<()>;
 
-    /// Accept a metric batch once. The same number with another body is `SEQUENCE_CONFLICT`.
+    /// Accept a metric batch once. The same number with another body is `SEQUENCE_CONFLICT`,
+    /// and so is a number not seen before that lies outside the attempt's window
+    /// ([`crate::jobs::batch_admitted`] with the highest number the attempt accepted below
+    /// [`crate::jobs::LOG_BATCH_BASE`]). The check and the insert are one atomic step: batches
+    /// accepted concurrently, by any number of app instances, are those some order of them one
+    /// by one would accept.
     async fn accept_batch(&self, batch: &MetricBatch) -> Result<BatchOutcome>;
 
     /// Delete redemptions that expired before `now`; returns how many.
@@ -154,6 +159,30 @@ pub(crate) fn sequence_conflict(batch: &MetricBatch) -> Error {
             batch.seq, batch.epoch, batch.job
         ),
     )
+}
+
+/// A batch number the attempt does not take now: see [`crate::jobs::batch_admitted`].
+pub(crate) fn outside_window(batch: &MetricBatch, highest: Option<u64>) -> Error {
+    use crate::jobs::{BATCH_WINDOW, CHECKIN_BATCH};
+    let of = format!(
+        "of attempt {} for job {}",
+        batch.epoch,
+        crate::error::quote(&batch.job)
+    );
+    let message = match highest {
+        Some(h) if batch.seq == CHECKIN_BATCH => format!(
+            "batch 0 (the check-in) {of} arrived after batch {h}: a pod checks in before it \
+             sends anything else, so this is a container that started after the attempt ran"
+        ),
+        _ => format!(
+            "batch {} {of} is more than {BATCH_WINDOW} away from batch {}, the highest it \
+             accepted: a pod numbers its batches from one counter and sends them in order, so \
+             this is no batch of its pod",
+            batch.seq,
+            highest.unwrap_or(0)
+        ),
+    };
+    Error::new(ErrorKind::SequenceConflict, message)
 }
 
 /// Map a database error to the error model without leaking the connection string.

@@ -6,9 +6,29 @@ pub(crate) const REDEEM: &str =
     "insert into trainpod_token_redemptions (jti, purpose, job_id, redeemed_at, expires_at)
      values ($1, $2, $3, $4, $5) on conflict (jti) do nothing";
 
+/// A batch not seen before, inserted only when its number is in the attempt's window
+/// (`jobs::batch_admitted`, written again here): `$6` is `LOG_BATCH_BASE`, `$7` the window,
+/// 0 the check-in. The highest number is read in the same statement as the insert, so the
+/// check and the insert are one atomic step in both databases (SQLite takes its write lock as
+/// the statement starts). Under Postgres's read committed, inserts running at once each see
+/// the rows committed before they began, not each other: every number they accept is within
+/// the window of those rows and of the smaller numbers among them, so the accepted set is what
+/// taking them one by one in ascending order accepts, never a number the rule refuses. (A number
+/// just ahead of the window may be refused where that order would take it, once the rows it
+/// could not see were committed; the pod's own numbers are never near the edge.)
 pub(crate) const INSERT_BATCH: &str =
     "insert into trainpod_metric_batches (job_id, epoch, seq, body_sha256, received_at)
-     values ($1, $2, $3, $4, $5) on conflict (job_id, epoch, seq) do nothing";
+     select $1, $2, $3, $4, $5
+     from (select max(seq) as highest from trainpod_metric_batches
+           where job_id = $1 and epoch = $2 and seq < $6) as pod
+     where $3 >= $6
+        or (highest is null and $3 <= $7)
+        or ($3 > 0 and $3 <= highest + $7 and $3 + $7 > highest)
+     on conflict (job_id, epoch, seq) do nothing";
+
+/// The highest number below `LOG_BATCH_BASE` an attempt accepted, for the message of a refusal.
+pub(crate) const SELECT_HIGHEST_BATCH: &str = "select max(seq) from trainpod_metric_batches
+     where job_id = $1 and epoch = $2 and seq < $3";
 
 pub(crate) const SELECT_BATCH_HASH: &str =
     "select body_sha256 from trainpod_metric_batches where job_id = $1 and epoch = $2 and seq = $3";
@@ -231,7 +251,10 @@ macro_rules! sql_store {
                 &self,
                 b: &$crate::store::MetricBatch,
             ) -> $crate::error::Result<$crate::store::BatchOutcome> {
-                use $crate::store::sql::{INSERT_BATCH, SELECT_BATCH_HASH, to_i64};
+                use $crate::jobs::{BATCH_WINDOW, LOG_BATCH_BASE};
+                use $crate::store::sql::{
+                    INSERT_BATCH, SELECT_BATCH_HASH, SELECT_HIGHEST_BATCH, to_i64,
+                };
                 let hash = $crate::hex::encode(&b.body_sha256);
                 let inserted = sqlx::query(INSERT_BATCH)
                     .bind(&b.job)
@@ -239,6 +262,8 @@ macro_rules! sql_store {
                     .bind(to_i64(b.seq))
                     .bind(&hash)
                     .bind(to_i64(b.received_at))
+                    .bind(to_i64(LOG_BATCH_BASE))
+                    .bind(to_i64(BATCH_WINDOW))
                     .execute(&self.pool)
                     .await
                     .map_err(|e| $crate::store::store_error("record a metric batch", e))?
@@ -246,17 +271,30 @@ macro_rules! sql_store {
                 if inserted == 1 {
                     return Ok($crate::store::BatchOutcome::Accepted);
                 }
-                let existing: String = sqlx::query_scalar(SELECT_BATCH_HASH)
+                let existing: Option<String> = sqlx::query_scalar(SELECT_BATCH_HASH)
                     .bind(&b.job)
                     .bind(i64::from(b.epoch))
                     .bind(to_i64(b.seq))
-                    .fetch_one(&self.pool)
+                    .fetch_optional(&self.pool)
                     .await
                     .map_err(|e| $crate::store::store_error("read a metric batch", e))?;
-                if existing == hash {
-                    Ok($crate::store::BatchOutcome::Replayed)
-                } else {
-                    Err($crate::store::sequence_conflict(b))
+                match existing {
+                    Some(existing) if existing == hash => Ok($crate::store::BatchOutcome::Replayed),
+                    Some(_) => Err($crate::store::sequence_conflict(b)),
+                    // Not inserted and not there: the window refused it.
+                    None => {
+                        let highest: Option<i64> = sqlx::query_scalar(SELECT_HIGHEST_BATCH)
+                            .bind(&b.job)
+                            .bind(i64::from(b.epoch))
+                            .bind(to_i64(LOG_BATCH_BASE))
+                            .fetch_one(&self.pool)
+                            .await
+                            .map_err(|e| $crate::store::store_error("read a metric batch", e))?;
+                        Err($crate::store::outside_window(
+                            b,
+                            highest.and_then(|h| u64::try_from(h).ok()),
+                        ))
+                    }
                 }
             }
 

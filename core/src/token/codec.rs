@@ -151,13 +151,39 @@ fn unsupported_version(version: &str) -> Error {
     }
 }
 
+/// The number of bytes `len` characters of unpadded base64url decode to, or `None` for a length
+/// no canonical encoding has (one character past a full group carries only 6 bits).
+const fn decoded_len(len: usize) -> Option<usize> {
+    let tail = match len % 4 {
+        0 => 0,
+        2 => 1,
+        3 => 2,
+        _ => return None,
+    };
+    Some(len / 4 * 3 + tail)
+}
+
 /// Decode canonical unpadded base64url: no padding, no `+/`, zero trailing bits.
+///
+/// The cap is on the decoded bytes, exactly, and is checked from the text's length before
+/// anything is decoded or allocated: a bound on the encoded length alone (whole 4-character
+/// groups) would let 1367 and 1368 characters, 1025 and 1026 bytes, through a 1024-byte cap.
 fn decode_part(text: &str, max_bytes: usize, what: &str) -> Result<Vec<u8>> {
     if text.is_empty() {
         return Err(malformed(&format!("the {what} is empty")));
     }
-    if text.len() > max_bytes.div_ceil(3) * 4 {
-        return Err(malformed(&format!("the {what} is too long")));
+    match decoded_len(text.len()) {
+        Some(n) if n > max_bytes => {
+            return Err(malformed(&format!(
+                "the {what} decodes to more than {max_bytes} bytes"
+            )));
+        }
+        Some(_) => {}
+        None => {
+            return Err(malformed(&format!(
+                "the {what} is not canonical unpadded base64url"
+            )));
+        }
     }
     // The decoder refuses padding, characters outside the URL-safe alphabet and non-zero
     // trailing bits, so it is the only pass over the text.
@@ -212,5 +238,37 @@ mod tests {
         );
         assert!(decode_part(&format!("{ok}="), 32, "signature").is_err());
         assert!(decode_part("ab+/", 32, "signature").is_err());
+    }
+
+    #[test]
+    fn the_payload_cap_counts_decoded_bytes_exactly() {
+        for (len, accepted) in [
+            (1022, true),
+            (1023, true),
+            (1024, true),
+            (1025, false),
+            (1026, false),
+        ] {
+            let text = URL_SAFE_NO_PAD.encode(vec![b' '; len]);
+            let got = decode_part(&text, MAX_PAYLOAD_BYTES, "payload");
+            assert_eq!(
+                got.is_ok(),
+                accepted,
+                "{len} bytes, {} characters",
+                text.len()
+            );
+            match got {
+                Ok(bytes) => assert_eq!(bytes.len(), len),
+                Err(e) => assert_eq!(e.code(), "TOKEN_MALFORMED"),
+            }
+        }
+        // A signature of 33 bytes is refused before it is decoded, as 31 is after.
+        assert!(decode_part(&URL_SAFE_NO_PAD.encode([0u8; 33]), TAG_BYTES, "signature").is_err());
+        // No canonical text is 4n+1 characters long.
+        assert_eq!(decoded_len(5), None);
+        assert_eq!(
+            decode_part("AAAAA", 32, "payload").unwrap_err().code(),
+            "TOKEN_MALFORMED"
+        );
     }
 }

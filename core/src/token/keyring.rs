@@ -36,13 +36,17 @@ pub enum KeyStatus {
 impl KeyStatus {
     /// Parse `active`, `verify` or `retired`.
     pub fn parse(s: &str) -> Result<KeyStatus> {
+        // The text is not shown: in a key ring written out of order it is the secret.
+        KeyStatus::from_name(s)
+            .ok_or_else(|| Error::invalid_input("the key status must be active, verify or retired"))
+    }
+
+    fn from_name(s: &str) -> Option<KeyStatus> {
         match s {
-            "active" => Ok(KeyStatus::Active),
-            "verify" | "verify-only" | "verify_only" => Ok(KeyStatus::VerifyOnly),
-            "retired" => Ok(KeyStatus::Retired),
-            other => Err(Error::invalid_input(format!(
-                "unknown key status {other:?}; use active, verify or retired"
-            ))),
+            "active" => Some(KeyStatus::Active),
+            "verify" | "verify-only" | "verify_only" => Some(KeyStatus::VerifyOnly),
+            "retired" => Some(KeyStatus::Retired),
+            _ => None,
         }
     }
 
@@ -91,16 +95,8 @@ impl SigningKey {
                 "a key id must be 1 to 32 characters of A-Z, a-z, 0-9, '_' or '-'",
             ));
         }
-        if !(MIN_SECRET_BYTES..=MAX_SECRET_BYTES).contains(&secret.len()) {
-            return Err(Error::invalid_input(format!(
-                "key {kid:?}: a secret must be {MIN_SECRET_BYTES} to {MAX_SECRET_BYTES} random bytes; \
-                 generate one with `trainpod::token::generate_secret()` (or `openssl rand -base64 32`)"
-            )));
-        }
-        if secret.iter().all(|b| *b == secret[0]) {
-            return Err(Error::invalid_input(format!(
-                "key {kid:?}: the secret is one byte repeated; use random bytes"
-            )));
+        if let Some(problem) = secret_problem(secret) {
+            return Err(Error::invalid_input(format!("key {kid:?}: {problem}")));
         }
         let macs = Purpose::ALL.map(|p| derive_mac(secret, p));
         Ok(SigningKey {
@@ -112,6 +108,12 @@ impl SigningKey {
 
     /// A key whose secret is given as unpadded or padded base64url (or standard base64).
     pub fn from_base64(kid: &str, secret_b64: &str, status: KeyStatus) -> Result<SigningKey> {
+        // The id is checked before it is named: swapped arguments put the secret in its place.
+        if !is_valid_kid(kid) {
+            return Err(Error::invalid_input(
+                "a key id must be 1 to 32 characters of A-Z, a-z, 0-9, '_' or '-'",
+            ));
+        }
         let secret = decode_secret(secret_b64).ok_or_else(|| {
             Error::invalid_input(format!("key {kid:?}: the secret is not valid base64"))
         })?;
@@ -132,6 +134,20 @@ impl SigningKey {
         let index = Purpose::ALL.iter().position(|p| *p == purpose).unwrap_or(0);
         self.macs[index].clone()
     }
+}
+
+/// What is wrong with a secret's bytes, if anything (never the bytes themselves).
+fn secret_problem(secret: &[u8]) -> Option<String> {
+    if !(MIN_SECRET_BYTES..=MAX_SECRET_BYTES).contains(&secret.len()) {
+        return Some(format!(
+            "a secret must be {MIN_SECRET_BYTES} to {MAX_SECRET_BYTES} random bytes; \
+             generate one with `trainpod::token::generate_secret()` (or `openssl rand -base64 32`)"
+        ));
+    }
+    if secret.iter().all(|b| *b == secret[0]) {
+        return Some("the secret is one byte repeated; use random bytes".to_owned());
+    }
+    None
 }
 
 fn derive_mac(secret: &[u8], purpose: Purpose) -> HmacSha256 {
@@ -200,25 +216,43 @@ impl KeyRing {
 
     /// Parse `kid:status:secret` entries separated by commas or whitespace, as kept in an
     /// environment variable such as `TRAINPOD_SIGNING_KEYS`. The secret is base64.
+    ///
+    /// An error names the entry by its position and the field at fault, and quotes nothing of
+    /// the spec: a ring written with its fields out of order holds its secret where the id or
+    /// the status should be, and errors reach logs.
     pub fn parse(spec: &str) -> Result<KeyRing> {
+        const FORM: &str = "give kid:status:secret, such as k1:active:<base64 secret>";
         let mut keys = Vec::new();
-        for entry in spec
+        for (index, entry) in spec
             .split(|c: char| c == ',' || c.is_whitespace())
             .filter(|e| !e.is_empty())
+            .enumerate()
         {
+            let bad = |what: &str| {
+                Error::invalid_input(format!(
+                    "entry {} of the key ring: {what}; {FORM}",
+                    index + 1
+                ))
+            };
             let mut parts = entry.splitn(3, ':');
             let (Some(kid), Some(status), Some(secret)) =
                 (parts.next(), parts.next(), parts.next())
             else {
-                return Err(Error::invalid_input(
-                    "a key ring entry must read `kid:status:secret` (status active, verify or retired)",
-                ));
+                return Err(bad("it has fewer than three ':'-separated fields"));
             };
-            keys.push(SigningKey::from_base64(
-                kid,
-                secret,
-                KeyStatus::parse(status)?,
-            )?);
+            if !is_valid_kid(kid) {
+                return Err(bad(
+                    "the key id must be 1 to 32 characters of A-Z, a-z, 0-9, '_' or '-'",
+                ));
+            }
+            let status = KeyStatus::from_name(status)
+                .ok_or_else(|| bad("the status must be active, verify or retired"))?;
+            let secret =
+                decode_secret(secret).ok_or_else(|| bad("the secret is not valid base64"))?;
+            if let Some(problem) = secret_problem(&secret) {
+                return Err(bad(&problem));
+            }
+            keys.push(SigningKey::new(kid, &secret, status)?);
         }
         KeyRing::new(keys)
     }
@@ -298,6 +332,44 @@ mod tests {
         assert!(KeyRing::parse("k1:active").is_err());
         assert!(KeyRing::parse(&format!("k1:primary:{s1}")).is_err());
         assert!(KeyRing::parse("k1:active:not base64!").is_err());
+    }
+
+    #[test]
+    fn a_ring_written_out_of_order_is_refused_without_showing_its_secret() {
+        let good = URL_SAFE_NO_PAD.encode(secret(1));
+        let hidden = URL_SAFE_NO_PAD.encode(secret(7));
+        let shapes = [
+            (format!("k1:{hidden}:active"), "the status must be"),
+            (format!("{hidden}:active:k1"), "the key id must be"),
+            (format!("active:k1:{hidden}"), "the status must be"),
+            (format!("k1:active:{hidden}!"), "not valid base64"),
+            (format!("k1:{hidden}"), "fewer than three"),
+            (hidden.clone(), "fewer than three"),
+        ];
+        for (entry, why) in shapes {
+            let err = KeyRing::parse(&format!("k0:active:{good},{entry}")).unwrap_err();
+            assert_eq!(err.code(), "INVALID_INPUT");
+            assert!(
+                err.message().starts_with("entry 2 of the key ring: "),
+                "{err}"
+            );
+            assert!(err.message().contains(why), "{err}");
+            assert!(err.message().contains("kid:status:secret"), "{err}");
+            for shown in [
+                err.message().to_owned(),
+                err.to_string(),
+                format!("{err:?}"),
+            ] {
+                assert!(!shown.contains(&hidden[..8]), "{shown}");
+                assert!(!shown.contains(&hidden[17..29]), "{shown}");
+                assert!(!shown.contains(&good[..8]), "{shown}");
+            }
+        }
+        // Swapped arguments put the secret where the id goes: it is refused, not named.
+        let err = SigningKey::from_base64(&hidden, "k1", KeyStatus::Active).unwrap_err();
+        assert!(!format!("{err:?}").contains(&hidden[..8]), "{err:?}");
+        let err = KeyStatus::parse(&hidden).unwrap_err();
+        assert!(!format!("{err:?}").contains(&hidden[..8]), "{err:?}");
     }
 
     #[test]

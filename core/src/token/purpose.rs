@@ -43,7 +43,8 @@ impl Purpose {
     pub fn parse(s: &str) -> Result<Purpose> {
         Purpose::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| {
             Error::invalid_input(format!(
-                "unknown token purpose {s:?}; use one of dataset.read, metrics.write, artifacts.write"
+                "unknown token purpose {}; use one of dataset.read, metrics.write, artifacts.write",
+                crate::error::quote(s)
             ))
         })
     }

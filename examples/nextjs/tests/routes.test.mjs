@@ -144,8 +144,12 @@ test('the reconcile route needs the cron secret', async () => {
   assert.ok(Array.isArray(ok.body.actions));
 });
 
-test('the dataset route answers ranges from the file', async () => {
-  const authorization = `Bearer ${issue(tokens, 'dataset.read', 'range-job', { dataset: 'chat' })}`;
+test('the dataset route answers ranges from the file while the job is live, and refuses it after', async () => {
+  // The route serves only a job the store has, of the token's user, until it ends.
+  const jobId = `range-${process.pid}`;
+  const deploy = await api('/api/training/deploy', { method: 'POST', body: { ...tinySpec(), jobId } });
+  assert.equal(deploy.status, 201, deploy.text);
+  const authorization = `Bearer ${issue(tokens, 'dataset.read', jobId, { dataset: 'chat', epoch: 1 })}`;
   const full = await api('/api/datasets/chat/download', { headers: { authorization } });
   assert.equal(full.status, 200);
   assert.equal(sha256(full.text), sha256(DATA));
@@ -157,10 +161,21 @@ test('the dataset route answers ranges from the file', async () => {
   const past = await api('/api/datasets/chat/download', { headers: { authorization, range: `bytes=${DATA.length}-` } });
   assert.equal(past.status, 416);
   const missing = await api('/api/datasets/nope/download', {
-    headers: { authorization: `Bearer ${issue(tokens, 'dataset.read', 'range-job', { dataset: 'nope' })}` },
+    headers: { authorization: `Bearer ${issue(tokens, 'dataset.read', jobId, { dataset: 'nope' })}` },
   });
   assert.equal(missing.status, 404);
   assert.equal(missing.body.code, 'DATASET_NOT_FOUND');
+
+  const ghost = `Bearer ${issue(tokens, 'dataset.read', 'no-such-job', { dataset: 'chat' })}`;
+  const gone = await api('/api/datasets/chat/download', { headers: { authorization: ghost } });
+  assertRefused(gone, 404, 'NOT_FOUND', 'no job');
+  const other = `Bearer ${tokens.issue({ purpose: 'dataset.read', user: 'mallory', job: jobId, dataset: 'chat' }).token}`;
+  const stolen = await api('/api/datasets/chat/download', { headers: { authorization: other } });
+  assertRefused(stolen, 403, 'TOKEN_SCOPE_MISMATCH', 'another user');
+  assert.equal((await api(`/api/training/jobs/${jobId}/cancel`, { method: 'POST' })).body.state, 'cancelled');
+  const ended = await api('/api/datasets/chat/download', { headers: { authorization } });
+  assertRefused(ended, 409, 'INVALID_STATE', 'a cancelled job');
+  assert.ok(!ended.text.includes(authorization.slice('Bearer '.length)), ended.text);
 });
 
 /** The job's updates from the follow route (server-sent events), until `event: end`. */

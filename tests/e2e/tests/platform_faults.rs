@@ -594,11 +594,14 @@ async fn log_telemetry_reads_every_event_through_streams_that_drop() {
     };
     let status = tp.deploy(&tp.plan(&spec).await.unwrap()).await.unwrap();
     let pod = status.pod_id.unwrap();
+    // Event times near the app's clock, as a pod writes them (one a day away is not read).
+    let t0 = trainpod_e2e::unix_now() as u64;
     for step in 1..=10 {
         emu.push_log(
             &pod,
             &format!(
-                r#"TRAINPOD_EVENT {{"n":{step},"source":"trainer","type":"log","ts":{step},"data":{{"step":{step},"loss":0.5}}}}"#
+                r#"TRAINPOD_EVENT {{"n":{step},"source":"trainer","type":"log","ts":{},"data":{{"step":{step},"loss":0.5}}}}"#,
+                t0 + step
             ),
         );
     }

@@ -552,6 +552,8 @@ async fn without_an_app_the_events_come_back_through_the_pod_log() {
         .signing_keys(KeyRing::parse(&format!("k1:active:{}", generate_secret())).unwrap())
         .store_url("memory:")
         .follow_interval(std::time::Duration::from_millis(20))
+        // The app's clock near the events' times: a time a day away is not taken.
+        .clock(Arc::new(ManualClock::new(T0)))
         .build()
         .await
         .unwrap();
@@ -580,6 +582,25 @@ async fn without_an_app_the_events_come_back_through_the_pod_log() {
             "log",
             json!({"source": "trainer", "data": {"step": 2, "max_steps": 4, "loss": 1.5}}),
         )),
+    );
+    // A log line is no more trusted than a posted batch: a time far from the app's clock, a
+    // key given twice or an integer no binding carries is not read.
+    emu.push_log(
+        &pod,
+        &line(event(
+            7,
+            T0 + 3 * 86_400,
+            "log",
+            json!({"source": "trainer", "data": {"step": 3}}),
+        )),
+    );
+    emu.push_log(
+        &pod,
+        r#"TRAINPOD_EVENT {"n":8,"source":"trainer","type":"log","ts":1900000001,"data":{"step":3,"step":4}}"#,
+    );
+    emu.push_log(
+        &pod,
+        r#"TRAINPOD_EVENT {"n":9,"source":"trainer","type":"log","ts":1900000001,"data":{"step":9007199254740993}}"#,
     );
     assert_eq!(tp.pull_log_events("logs-1").await.unwrap(), 2);
     assert_eq!(

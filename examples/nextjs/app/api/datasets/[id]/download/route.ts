@@ -1,6 +1,8 @@
 // GET /api/datasets/:id/download (pod-facing): the dataset, to the pod holding a token for it.
-// trainpod checks the token, opens the file beneath the datasets directory and answers Range
-// requests (200, 206 or 416, with ETag); the body streams from that open file, never buffered.
+// trainpod checks the token and its job in the store (404 when there is no such job, 403 for
+// another user's or attempt's, 409 once it has ended), opens the file beneath the datasets
+// directory and answers Range requests (200, 206 or 416, with ETag); the body streams from that
+// open file, never buffered.
 import { logPod, refused } from '@/lib/http';
 import { trainpod } from '@/lib/trainpod';
 

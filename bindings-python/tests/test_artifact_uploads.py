@@ -1,0 +1,55 @@
+"""Two artifact uploads of one job at once, whose names differ only in extension: each is kept
+whole, checked on disk, and no temporary file is left behind."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pathlib
+from collections.abc import Iterator
+
+import trainpod
+from sdk_helpers import make, spec
+from trainpod.testing import Emulator
+
+
+def test_two_uploads_whose_names_differ_only_in_extension_are_kept_whole(
+    emu: Emulator, tmp_path: pathlib.Path
+) -> None:
+    tp = make(trainpod.Trainpod, emu, tmp_path)
+    tp.deploy(tp.plan(spec("arts-ext")))
+    files = {
+        "adapter.bin": bytes(range(256)) * 400,
+        "adapter.json": b'{"r": 16}' * 5000,
+    }
+    listed = [
+        {"path": p, "size": len(b), "sha256": hashlib.sha256(b).hexdigest()}
+        for p, b in files.items()
+    ]
+    token = tp.tokens.issue(
+        "artifacts.write", "user-1", "arts-ext", ttl_secs=600, epoch=1
+    ).token
+    auth = f"Bearer {token}"
+
+    def manifest(complete: bool) -> bytes:
+        body = {"job": "arts-ext", "attempt": 1, "files": listed, "complete": complete}
+        return json.dumps(body).encode()
+
+    assert tp.artifact_manifest("arts-ext", auth, manifest(False)).status == 200
+
+    def bin_body() -> Iterator[bytes]:
+        blob = files["adapter.bin"]
+        yield blob[:40_000]
+        # The other upload runs whole while this one is open, as a second request would.
+        tp.put_artifact("arts-ext", auth, "adapter.json", files["adapter.json"])
+        yield blob[40_000:]
+
+    tp.put_artifact("arts-ext", auth, "adapter.bin", bin_body())
+    done = tp.artifact_manifest("arts-ext", auth, manifest(True))
+    assert json.loads(done.body) == {"complete": True}
+    out = tmp_path / "out"
+    tp.download_artifacts("arts-ext", out)
+    for path, body in files.items():
+        assert (out / path).read_bytes() == body, path
+    left = [p.name for p in (tmp_path / "artifacts").rglob("*") if "part" in p.name]
+    assert left == []
