@@ -26,9 +26,7 @@ def test_two_uploads_whose_names_differ_only_in_extension_are_kept_whole(
         {"path": p, "size": len(b), "sha256": hashlib.sha256(b).hexdigest()}
         for p, b in files.items()
     ]
-    token = tp.tokens.issue(
-        "artifacts.write", "user-1", "arts-ext", ttl_secs=600, epoch=1
-    ).token
+    token = tp.tokens.issue("artifacts.write", "user-1", "arts-ext", ttl_secs=600, epoch=1).token
     auth = f"Bearer {token}"
 
     def manifest(complete: bool) -> bytes:
