@@ -318,6 +318,14 @@ def main() -> None:
     if costs:
         md += ["", "## The cost of failure, per fault profile", "", *failure_costs(costs)]
 
+    fuzz = [r for r in rows if r["benchmark"] == "fuzz"]
+    if fuzz:
+        md += ["", "## Fuzzing", "", table(
+            ["target", "seconds", "runs", "coverage (edges)", "crashed"],
+            [[r["target"], str(r["seconds"]), f"{r['runs']:,}", str(r["coverage"]),
+              "**yes**" if r["crashed"] else "no"]
+             for r in fuzz])]
+
     ingest, recon = scaling(rows)
     if ingest or recon:
         md += ["", "## Scaling with the number of jobs", ""]

@@ -103,6 +103,10 @@ pub(crate) fn parse_batch_raw(body: &[u8]) -> Result<(Batch, &str)> {
         )));
     }
     let invalid = |e: serde_json::Error| bad(&format!("not a valid batch ({e})"));
+    // serde also reads a struct from an array of its fields in order: the pod sends objects.
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return Err(bad("not a valid batch (it must be a JSON object)"));
+    }
     let envelope: Envelope = serde_json::from_slice(body).map_err(invalid)?;
     let events = envelope.events.get();
     // The events are read one by one, counted, so that a refusal names the event it is in.
@@ -385,10 +389,14 @@ impl<'de> Visitor<'de> for EventsSeed<'_> {
         let mut events = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX_EVENTS));
         loop {
             self.0.set(Some(events.len()));
-            let Some(event) = seq.next_element()? else {
+            let Some(raw) = seq.next_element::<&'de RawValue>()? else {
                 break;
             };
-            events.push(event);
+            // An event is an object: not the array of its fields in order serde would take too.
+            if !raw.get().starts_with('{') {
+                return Err(de::Error::custom("an event must be a JSON object"));
+            }
+            events.push(serde_json::from_str(raw.get()).map_err(de::Error::custom)?);
         }
         self.0.set(None);
         Ok(events)
@@ -406,6 +414,15 @@ mod tests {
         let err = parse_batch(body.as_bytes()).unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::InvalidInput);
         assert!(err.to_string().contains(needle), "{needle}: {err}");
+    }
+
+    #[test]
+    fn a_batch_and_its_events_are_objects_not_arrays_of_their_fields() {
+        refused(r#"["j",1,3,[{"n":1,"source":"t","type":"log","ts":1.5}]]"#, "JSON object");
+        refused(
+            r#"{"job":"j","attempt":1,"batch":3,"events":[[1,"trainer","log",null,1.5,{}]]}"#,
+            "must be a JSON object",
+        );
     }
 
     #[test]
