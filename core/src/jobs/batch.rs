@@ -418,7 +418,10 @@ mod tests {
 
     #[test]
     fn a_batch_and_its_events_are_objects_not_arrays_of_their_fields() {
-        refused(r#"["j",1,3,[{"n":1,"source":"t","type":"log","ts":1.5}]]"#, "JSON object");
+        refused(
+            r#"["j",1,3,[{"n":1,"source":"t","type":"log","ts":1.5}]]"#,
+            "JSON object",
+        );
         refused(
             r#"{"job":"j","attempt":1,"batch":3,"events":[[1,"trainer","log",null,1.5,{}]]}"#,
             "must be a JSON object",

@@ -15,6 +15,7 @@ pub use config::{
 };
 pub use image::{DEFAULT_IMAGE, ImageNeeds, check_image, cuda_of_image};
 pub use render::{REDACTED, RenderedFile, RenderedScript, render};
+pub(crate) use validate::is_hub_id;
 pub use validate::{job_id as validate_job_id, validate};
 
 /// The pod-side templates, as shipped in every bundle: (file name, mode, text).

@@ -143,8 +143,8 @@ fn dataset(d: &DatasetSource) -> Result<()> {
     }
 }
 
-/// `org/name` (or `name`) as the Hugging Face Hub spells repository ids.
-fn hub_id(field: &str, id: &str) -> Result<()> {
+/// Whether `id` is `org/name` (or `name`) as the Hugging Face Hub spells repository ids.
+pub(crate) fn is_hub_id(id: &str) -> bool {
     let part = |p: &str| {
         !p.is_empty()
             && p.len() <= 96
@@ -154,12 +154,16 @@ fn hub_id(field: &str, id: &str) -> Result<()> {
             && !p.contains("..")
     };
     let mut parts = id.split('/');
-    let ok = match (parts.next(), parts.next(), parts.next()) {
+    match (parts.next(), parts.next(), parts.next()) {
         (Some(a), None, None) => part(a),
         (Some(a), Some(b), None) => part(a) && part(b),
         _ => false,
-    };
-    if ok {
+    }
+}
+
+/// `field` must be a Hub repository id.
+fn hub_id(field: &str, id: &str) -> Result<()> {
+    if is_hub_id(id) {
         Ok(())
     } else {
         Err(bad(

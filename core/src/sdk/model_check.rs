@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use super::Trainpod;
 use super::spec::{DatasetRef, JobSpec};
+// A Hub id is what the pod script takes as one; anything else is left to its check.
 use crate::error::{Error, Result};
+use crate::script::is_hub_id;
 
 /// The Hugging Face Hub that model ids are checked against when nothing else is set.
 pub const DEFAULT_HUB_URL: &str = "https://huggingface.co";
@@ -299,25 +301,6 @@ fn check_hub_url(url: &str, source: &str) -> Result<String> {
         return Err(bad("it has a query or a #fragment"));
     }
     Ok(parsed.as_str().trim_end_matches('/').to_owned())
-}
-
-/// `org/name` or `name`, as the Hub spells repository ids; anything else is left to the pod
-/// script's own check, which refuses it with its message.
-fn is_hub_id(id: &str) -> bool {
-    let part = |p: &str| {
-        !p.is_empty()
-            && p.len() <= 96
-            && p.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-            && !p.starts_with(['.', '-'])
-            && !p.contains("..")
-    };
-    let mut parts = id.split('/');
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(a), None, None) => part(a),
-        (Some(a), Some(b), None) => part(a) && part(b),
-        _ => false,
-    }
 }
 
 impl Trainpod {
