@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use super::Trainpod;
 use super::spec::{DatasetRef, JobSpec};
-// A Hub id is what the pod script takes as one; anything else is left to its check.
 use crate::error::{Error, Result};
+// A Hub id is what the pod script takes as one; anything else is left to its check.
 use crate::script::is_hub_id;
 
 /// The Hugging Face Hub that model ids are checked against when nothing else is set.
