@@ -8,11 +8,12 @@ use serde::de::DeserializeOwned;
 use super::api_key::ApiKey;
 use super::errors::{map_error_response, map_transport};
 use super::query::{GpuCatalogQuery, PodFilter, path_segment};
+use super::requests::PodUpdate;
 use super::retry::{RetryPolicy, Sleeper, TokioSleeper, is_retryable_request};
 use super::transport::{HttpRequest, HttpResponse, HttpSend, Method};
 use super::types::{
     GpuType, ListGpusResponse, ListPodBillingResponse, ListPodsResponse, Pod, PodAction,
-    PodBillingRecord, PodUpdate,
+    PodBillingRecord,
 };
 use super::validate::{validate_gpu_id, validate_update};
 use crate::clock::{Clock, OsRandom, Random, SystemClock};

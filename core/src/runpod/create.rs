@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use super::client::Client;
-use super::types::{CreatePodRequest, GpuRequest, Pod};
+use super::requests::{CreatePodRequest, GpuRequest};
+use super::types::Pod;
 use super::validate::{validate_create, validate_pod_name};
 use crate::{Error, ErrorKind, Result};
 

@@ -11,6 +11,7 @@ mod create;
 mod errors;
 mod logs;
 mod query;
+mod requests;
 mod reqwest_send;
 mod retry;
 mod sse;
@@ -24,6 +25,9 @@ pub use create::{CreateOutcome, GpuCandidate, job_pod_name};
 pub use errors::map_error_response;
 pub use logs::{LogEvent, LogQuery, LogSource, LogStream, MAX_LOG_TAIL};
 pub use query::{GpuCatalogQuery, PodFilter, Product};
+pub use requests::{
+    CreatePodRequest, GpuRequest, Mounts, NetworkMount, PersistentMount, PodUpdate,
+};
 pub(crate) use reqwest_send::build as tls_client;
 pub use reqwest_send::{DEFAULT_STREAM_IDLE_TIMEOUT, ReqwestSender};
 pub use retry::{RetryPolicy, Sleeper, TokioSleeper};
@@ -31,9 +35,8 @@ pub use transport::{
     BodyStream, HttpRequest, HttpResponse, HttpSend, Method, StreamingResponse, TransportError,
 };
 pub use types::{
-    Availability, Cloud, CreatePodRequest, CudaVersionAvailability, DataCenterAvailability,
-    GpuMaxCount, GpuPrice, GpuRequest, GpuType, Mounts, NetworkMount, PersistentMount, Pod,
-    PodAction, PodBillingRecord, PodGpu, PodStatus, PodUpdate,
+    Availability, Cloud, CudaVersionAvailability, DataCenterAvailability, GpuMaxCount, GpuPrice,
+    GpuType, Pod, PodAction, PodBillingRecord, PodGpu, PodStatus,
 };
 pub(crate) use validate::validate_env;
 pub use validate::{MAX_ENV_VARS, MAX_GPU_COUNT, validate_create, validate_update};

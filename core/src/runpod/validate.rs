@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::types::{CreatePodRequest, Mounts, PodUpdate};
+use super::requests::{CreatePodRequest, Mounts, PodUpdate};
 use crate::error::quote;
 use crate::{Error, Result};
 
@@ -365,7 +365,7 @@ pub(crate) fn validate_env<'a>(vars: impl IntoIterator<Item = (&'a str, &'a str)
 
 #[cfg(test)]
 mod tests {
-    use super::super::types::{GpuRequest, Mounts, PersistentMount};
+    use super::super::requests::{GpuRequest, Mounts, PersistentMount};
     use super::*;
     use crate::ErrorKind;
 
