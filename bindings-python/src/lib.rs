@@ -1,7 +1,5 @@
 //! Python binding of trainpod. It converts types and maps errors; every rule lives in core.
 
-#[cfg(all(unix, feature = "bench"))]
-mod bench;
 mod client;
 mod convert;
 mod coroutine;
@@ -57,10 +55,6 @@ mod _native {
             .map(|k| k.http_status())
             .ok_or_else(|| pyo3::exceptions::PyValueError::new_err("unknown error code"))
     }
-
-    #[cfg(all(unix, feature = "bench"))]
-    #[pymodule_export]
-    use super::bench::{CoreBatches, core_batches, core_ingest_ns, core_verify_ns};
 
     /// The version of the core this module was built from.
     #[pyfunction]

@@ -381,9 +381,9 @@ twin_classes! {
             let begun = block_on(py, async { tp.begin_artifact(&job_id, authorization.as_deref(), &path).await });
             let mut upload = begun.map_err(|e| to_py(py, e))?;
             while let Some(chunk) = chunks.next_sync(py)? {
-                py.detach(|| upload.write(&chunk)).map_err(|e| to_py(py, e))?;
+                block_on(py, upload.write(chunk.to_vec())).map_err(|e| to_py(py, e))?;
             }
-            let file = py.detach(|| upload.finish()).map_err(|e| to_py(py, e))?;
+            let file = block_on(py, upload.finish()).map_err(|e| to_py(py, e))?;
             convert::file(py, file)
         }
     }
@@ -435,9 +435,9 @@ twin_classes! {
                     .await
                     .map_err(py_err)?;
                 while let Some(chunk) = chunks.next().await? {
-                    tokio::task::block_in_place(|| upload.write(&chunk)).map_err(py_err)?;
+                    upload.write(chunk.to_vec()).await.map_err(py_err)?;
                 }
-                let file = tokio::task::block_in_place(|| upload.finish()).map_err(py_err)?;
+                let file = upload.finish().await.map_err(py_err)?;
                 Python::attach(|py| convert::file(py, file))
             })
         }

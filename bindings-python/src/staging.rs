@@ -2,6 +2,7 @@
 //! (token, id, opening beneath the root, ranges, headers) lives in core; this converts.
 
 use crate::errors::{invalid, map};
+use crate::runtime::block_on;
 use crate::tokens::{Claims, Tokens};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -81,7 +82,7 @@ impl AppStaging {
 
     /// The sha256 (hex) of a staged dataset, computed once and cached.
     fn digest(&self, py: Python<'_>, dataset: &str) -> PyResult<String> {
-        map(py, py.detach(|| self.inner.digest(dataset)))
+        map(py, block_on(py, self.inner.digest(dataset)))
     }
 
     /// Issue a `dataset.read` token and the URL `<base_url>/datasets/<dataset>` it unlocks.
@@ -101,10 +102,11 @@ impl AppStaging {
                 Some(u64::try_from(t).map_err(|_| invalid(py, "ttl_secs must be positive"))?)
             }
         };
-        let dl = py.detach(|| {
+        let dl = block_on(
+            py,
             self.inner
-                .signed_download_url(base_url, job, user, dataset, ttl)
-        });
+                .signed_download_url(base_url, job, user, dataset, ttl),
+        );
         let dl = map(py, dl)?;
         Ok(SignedDownload {
             url: dl.url,
@@ -138,8 +140,8 @@ impl AppStaging {
             if_range,
             job,
         };
-        // Opening and a first hash of a large file block: let other Python threads run.
-        let grant = map(py, py.detach(|| self.inner.authorize(&req)))?;
+        // Core opens and hashes on its blocking pool; other Python threads run meanwhile.
+        let grant = map(py, block_on(py, self.inner.authorize(&req)))?;
         DatasetGrant::new(py, grant)
     }
 }

@@ -1,11 +1,14 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+#[cfg(unix)]
+mod blocking;
 pub mod clock;
 pub mod dataset;
 pub mod error;
 mod hex;
 pub mod jobs;
+pub mod number;
 pub mod reach;
 pub mod runpod;
 pub mod script;

@@ -62,6 +62,7 @@ async fn curl_downloads_with_the_header_token_and_the_digest_matches() {
     let dl = f
         .staging
         .signed_download_url(&base, "job-1", "user-1", "ds-1", None)
+        .await
         .unwrap();
     let out = f.base.join("out.jsonl");
     let auth = format!("Authorization: Bearer {}", dl.token.expose());
@@ -87,6 +88,7 @@ async fn curl_downloads_with_the_query_token() {
     let dl = f
         .staging
         .signed_download_url(&format!("http://{addr}/"), "job-1", "user-1", "ds-1", None)
+        .await
         .unwrap();
     let out = f.base.join("out.jsonl");
     let (rc, _) = curl(args(&[
@@ -108,6 +110,7 @@ async fn curl_resumes_a_cut_download_with_a_range() {
     let dl = f
         .staging
         .signed_download_url(&format!("http://{addr}"), "job-1", "user-1", "ds-1", None)
+        .await
         .unwrap();
     let out = f.base.join("out.jsonl");
     // What a cut connection leaves behind: the first 777,777 bytes.

@@ -7,14 +7,16 @@
 
 mod staging_support;
 
-use staging_support::{AUDIENCE, Fixture, NOW, OpenWatch, TRAPS, tokens};
+use staging_support::{AUDIENCE, Fixture, NOW, OpenWatch, TRAPS, Wait, tokens};
 use trainpod::ErrorKind;
 use trainpod::dataset::InspectOptions;
 use trainpod::staging::{AppStaging, DownloadRequest, Grant};
 use trainpod::token::{IssueRequest, Purpose};
 
 fn get(f: &Fixture, auth: Option<&str>, id: &str) -> trainpod::Result<Grant> {
-    f.staging.authorize_dataset_download(auth, None, id, None)
+    f.staging
+        .authorize_dataset_download(auth, None, id, None)
+        .wait()
 }
 
 fn refused(f: &Fixture, auth: Option<&str>, id: &str) -> trainpod::Error {
@@ -138,6 +140,7 @@ fn traps_inside_the_root_are_403_path_unsafe_and_never_opened() {
         let err = f
             .staging
             .signed_download_url(AUDIENCE, "job-1", "user-1", id, None)
+            .wait()
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::DatasetPathUnsafe, "{id}");
     }
@@ -147,6 +150,7 @@ fn traps_inside_the_root_are_403_path_unsafe_and_never_opened() {
         let err = f
             .staging
             .inspect(id, &InspectOptions::default())
+            .wait()
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::DatasetPathUnsafe, "{id}");
     }
@@ -164,11 +168,13 @@ fn inspection_reports_the_digest_a_download_url_carries() {
     let report = f
         .staging
         .inspect("chat-1", &InspectOptions::default())
+        .wait()
         .unwrap();
     assert_eq!(report.rows, 2);
     let dl = f
         .staging
         .signed_download_url(AUDIENCE, "job-1", "user-1", "chat-1", None)
+        .wait()
         .unwrap();
     assert_eq!(dl.sha256, report.sha256);
     assert_eq!(dl.size, report.bytes);
@@ -177,6 +183,7 @@ fn inspection_reports_the_digest_a_download_url_carries() {
     let err = f
         .staging
         .inspect("bad-1", &InspectOptions::default())
+        .wait()
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::DatasetInvalid, "{err}");
 }
@@ -194,6 +201,7 @@ fn hard_links_can_be_allowed_explicitly() {
     let auth = format!("Bearer {}", f.token_for("job-1", "hard"));
     let grant = staging
         .authorize_dataset_download(Some(&auth), None, "hard", None)
+        .wait()
         .unwrap();
     assert_eq!(grant.status, 200);
 }
@@ -204,6 +212,7 @@ fn a_symlink_swapped_in_after_the_url_was_issued_is_refused() {
     let dl = f
         .staging
         .signed_download_url(AUDIENCE, "job-1", "user-1", "ds-1", None)
+        .wait()
         .unwrap();
     let watch = OpenWatch::new(&f);
     std::fs::remove_file(f.root.join("ds-1")).unwrap();
@@ -220,6 +229,7 @@ fn a_dataset_deleted_after_its_url_was_issued_is_404() {
     let dl = f
         .staging
         .signed_download_url(AUDIENCE, "job-1", "user-1", "ds-1", None)
+        .wait()
         .unwrap();
     std::fs::remove_file(f.root.join("ds-1")).unwrap();
     let auth = format!("Bearer {}", dl.token.expose());
@@ -236,6 +246,7 @@ fn a_dataset_deleted_after_its_url_was_issued_is_404() {
     let err = f
         .staging
         .signed_download_url(AUDIENCE, "job-1", "user-1", "ds-1", None)
+        .wait()
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::DatasetNotFound);
 }
@@ -361,13 +372,18 @@ fn a_token_for_another_job_is_refused_where_the_route_names_the_job() {
         job,
         ..DownloadRequest::default()
     };
-    let err = f.staging.authorize(&req(Some("job-1"))).unwrap_err();
+    let err = f.staging.authorize(&req(Some("job-1"))).wait().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TokenScopeMismatch);
     assert_eq!(
-        f.staging.authorize(&req(Some("job-2"))).unwrap().claims.job,
+        f.staging
+            .authorize(&req(Some("job-2")))
+            .wait()
+            .unwrap()
+            .claims
+            .job,
         "job-2"
     );
-    assert_eq!(f.staging.authorize(&req(None)).unwrap().status, 200);
+    assert_eq!(f.staging.authorize(&req(None)).wait().unwrap().status, 200);
 }
 
 #[test]
@@ -376,6 +392,7 @@ fn expiry_is_enforced_with_the_leeway() {
     let dl = f
         .staging
         .signed_download_url(AUDIENCE, "job-1", "user-1", "ds-1", Some(600))
+        .wait()
         .unwrap();
     assert_eq!(dl.expires_at, NOW + 600);
     let auth = format!("Bearer {}", dl.token.expose());
@@ -395,6 +412,7 @@ fn expiry_is_enforced_with_the_leeway() {
     let err = f
         .staging
         .signed_download_url(AUDIENCE, "job-1", "user-1", "ds-1", Some(24 * 3600 + 1))
+        .wait()
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
 }
@@ -405,12 +423,14 @@ fn query_tokens_work_alone_are_refused_beside_a_header_and_can_be_turned_off() {
     let dl = f
         .staging
         .signed_download_url(AUDIENCE, "job-1", "user-1", "ds-1", None)
+        .wait()
         .unwrap();
     let t = dl.token.expose();
     assert_eq!(dl.url_with_token, format!("{}?token={t}", dl.url));
     let q = |auth: Option<&str>, query: Option<&str>| {
         f.staging
             .authorize_dataset_download(auth, query, "ds-1", None)
+            .wait()
     };
     assert_eq!(q(None, Some(t)).unwrap().status, 200);
     let bearer = format!("Bearer {t}");
@@ -427,6 +447,7 @@ fn query_tokens_work_alone_are_refused_beside_a_header_and_can_be_turned_off() {
     .allow_query_token(false);
     let err = strict
         .authorize_dataset_download(None, Some(t), "ds-1", None)
+        .wait()
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TokenMissing);
     assert!(format!("{dl:?}").contains("<redacted>") && !format!("{dl:?}").contains(t));
@@ -448,6 +469,39 @@ fn body(g: &Grant) -> Vec<u8> {
     out
 }
 
+/// What a binding streams: the body read chunk by chunk off the calling thread.
+#[test]
+fn a_grant_body_reads_its_range_in_chunks_then_closes_the_file() {
+    let f = Fixture::new();
+    let auth = f.bearer();
+    let read_all = |range: Option<&str>| {
+        let grant = f
+            .staging
+            .authorize_dataset_download(Some(&auth), None, "ds-1", range)
+            .wait()
+            .unwrap();
+        let mut body = grant.into_body();
+        let mut out = Vec::new();
+        while let Some(chunk) = body.next_chunk().wait().unwrap() {
+            assert!(!chunk.is_empty() && chunk.len() <= trainpod::staging::BODY_CHUNK);
+            out.extend(chunk);
+        }
+        assert!(!body.is_open(), "the file is closed at the end");
+        out
+    };
+    assert_eq!(read_all(None), f.data);
+    assert_eq!(read_all(Some("bytes=3-9")), f.data[3..10].to_vec());
+    assert!(read_all(Some(&format!("bytes={}-", f.data.len()))).is_empty());
+    let mut closed = f
+        .staging
+        .authorize_dataset_download(Some(&auth), None, "ds-1", None)
+        .wait()
+        .unwrap()
+        .into_body();
+    closed.close();
+    assert_eq!(closed.next_chunk().wait().unwrap(), None);
+}
+
 #[test]
 fn ranges_give_200_206_or_416_with_their_headers() {
     let f = Fixture::new();
@@ -456,6 +510,7 @@ fn ranges_give_200_206_or_416_with_their_headers() {
     let ranged = |range: &str| {
         f.staging
             .authorize_dataset_download(Some(&auth), None, "ds-1", Some(range))
+            .wait()
             .unwrap()
     };
     let full = get(&f, Some(&auth), "ds-1").unwrap();
@@ -544,6 +599,7 @@ fn if_range_serves_the_range_only_for_the_current_etag() {
                 if_range: Some(if_range),
                 ..DownloadRequest::default()
             })
+            .wait()
             .unwrap()
             .status
     };
@@ -562,6 +618,7 @@ fn an_empty_dataset_is_served_and_every_range_of_it_is_416() {
     let r = f
         .staging
         .authorize_dataset_download(Some(&auth), None, "ds-1", Some("bytes=0-"))
+        .wait()
         .unwrap();
     assert_eq!(r.status, 416);
 }
@@ -578,15 +635,17 @@ fn signed_urls_name_the_dataset_size_and_digest() {
             "ds-1",
             None,
         )
+        .wait()
         .unwrap();
     assert_eq!(dl.url, "https://app.example.com/api/tp/datasets/ds-1");
     assert_eq!(dl.size, f.data.len() as u64);
-    assert_eq!(dl.sha256, f.staging.digest("ds-1").unwrap());
+    assert_eq!(dl.sha256, f.staging.digest("ds-1").wait().unwrap());
     assert_eq!(dl.expires_at, NOW + 15 * 60);
     for bad in ["..", "a/b", "%2e%2e", ""] {
         let err = f
             .staging
             .signed_download_url(AUDIENCE, "job-1", "user-1", bad, None)
+            .wait()
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad}");
     }
@@ -599,6 +658,7 @@ fn signed_urls_name_the_dataset_size_and_digest() {
             "ds-1",
             None,
         )
+        .wait()
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
 }

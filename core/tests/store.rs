@@ -111,6 +111,19 @@ async fn contract(store: &dyn Store) {
             .kind(),
         ErrorKind::TokenAlreadyUsed
     );
+    digests_contract(store).await;
+}
+
+/// A dataset digest is kept under its file key once: the first kept wins, and another key is
+/// another file version.
+async fn digests_contract(store: &dyn Store) {
+    let key = format!("64768:{}:42:1.000000001:1.000000002", Uuid::new_v4().as_u128() % 1000);
+    assert_eq!(store.dataset_digest(&key).await.unwrap(), None);
+    store.keep_dataset_digest(&key, &[1; 32]).await.unwrap();
+    store.keep_dataset_digest(&key, &[2; 32]).await.unwrap();
+    assert_eq!(store.dataset_digest(&key).await.unwrap(), Some([1; 32]));
+    let other = format!("{key}9");
+    assert_eq!(store.dataset_digest(&other).await.unwrap(), None);
 }
 
 /// A number not seen before is taken only within the window around the highest one the attempt

@@ -30,7 +30,13 @@ fn run(root: &str, dataset: &str, port: &str) -> Result<(), Box<dyn std::error::
     let keys = KeyRing::parse(&format!("k1:active:{}", generate_secret()))?;
     let tokens = Tokens::builder().keys(keys).audience(&base).build()?;
     let staging = AppStaging::new(root, tokens)?;
-    let dl = staging.signed_download_url(&base, "bench-job", "bench-user", dataset, Some(3600))?;
+    let dl = runtime.block_on(staging.signed_download_url(
+        &base,
+        "bench-job",
+        "bench-user",
+        dataset,
+        Some(3600),
+    ))?;
     let line = serde_json::json!({"url": dl.url, "token": dl.token.expose(), "sha256": dl.sha256});
     #[allow(clippy::print_stdout)]
     {

@@ -12,7 +12,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::deploy::{JobConfig, VOLUME_ARTIFACTS};
-use super::{Routes, Trainpod};
+use super::{Routes, Trainpod, blocking};
 use crate::error::{Error, ErrorKind, Result};
 use crate::staging::VolumeStaging;
 use crate::staging::temp_file::{PersistError, TempFile};
@@ -55,10 +55,12 @@ pub struct ArtifactsAnswer {
 }
 
 /// An artifact file being received: write its bytes, then `finish`. Dropped before `finish`
-/// (the connection cut), it leaves no temporary file behind.
+/// (the connection cut, the route thrown), it leaves no temporary file behind. Writing, syncing
+/// and hashing run on tokio's blocking threads, so a binding's route thread never waits on the
+/// disk.
 #[derive(Debug)]
 pub struct ArtifactUpload {
-    file: std::fs::File,
+    file: Option<std::fs::File>,
     temp: TempFile,
     dest: PathBuf,
     expected: ArtifactFile,
@@ -67,7 +69,7 @@ pub struct ArtifactUpload {
 
 impl ArtifactUpload {
     /// Appends a chunk of the body.
-    pub fn write(&mut self, chunk: &[u8]) -> Result<()> {
+    pub async fn write(&mut self, chunk: Vec<u8>) -> Result<()> {
         self.written += chunk.len() as u64;
         if self.written > self.expected.size {
             return Err(Error::invalid_input(format!(
@@ -75,11 +77,18 @@ impl ArtifactUpload {
                 self.expected.path, self.expected.size
             )));
         }
-        self.file.write_all(chunk).map_err(io_error)
+        let mut file = self.file.take().ok_or_else(interrupted)?;
+        let file = blocking("writing an artifact", move || {
+            file.write_all(&chunk).map_err(io_error)?;
+            Ok(file)
+        })
+        .await?;
+        self.file = Some(file);
+        Ok(())
     }
 
     /// Checks the size and sha256 of what is on disk against the manifest and keeps the file.
-    pub fn finish(self) -> Result<ArtifactFile> {
+    pub async fn finish(self) -> Result<ArtifactFile> {
         let ArtifactUpload {
             file,
             temp,
@@ -87,18 +96,30 @@ impl ArtifactUpload {
             expected,
             ..
         } = self;
-        file.sync_all().map_err(io_error)?;
-        drop(file);
-        match temp.persist_checked(&dest, expected.size, &expected.sha256) {
-            Ok(()) => Ok(expected),
-            Err(PersistError::Mismatch { size, sha256 }) => Err(Error::invalid_input(format!(
-                "artifact {} arrived with {size} bytes and sha256 {sha256}, not what its manifest \
-                 declared; upload it again",
-                expected.path
-            ))),
-            Err(PersistError::Io(e)) => Err(io_error(e)),
-        }
+        let file = file.ok_or_else(interrupted)?;
+        blocking("checking an artifact", move || {
+            file.sync_all().map_err(io_error)?;
+            drop(file);
+            match temp.persist_checked(&dest, expected.size, &expected.sha256) {
+                Ok(()) => Ok(expected),
+                Err(PersistError::Mismatch { size, sha256 }) => Err(Error::invalid_input(format!(
+                    "artifact {} arrived with {size} bytes and sha256 {sha256}, not what its \
+                         manifest declared; upload it again",
+                    expected.path
+                ))),
+                Err(PersistError::Io(e)) => Err(io_error(e)),
+            }
+        })
+        .await
     }
+}
+
+/// A write that failed part-way (its task died) leaves no file to go on with.
+fn interrupted() -> Error {
+    Error::new(
+        ErrorKind::Internal,
+        "an earlier write of this artifact failed; upload the file again",
+    )
 }
 
 fn io_error(e: std::io::Error) -> Error {
@@ -268,12 +289,16 @@ impl Trainpod {
                 )
             })?;
         let dest = dir.join("files").join(path);
-        if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent).map_err(io_error)?;
-        }
-        let (temp, file) = TempFile::create_beside(&dest).map_err(io_error)?;
+        let (dest, temp, file) = blocking("starting an artifact", move || {
+            if let Some(parent) = dest.parent() {
+                std::fs::create_dir_all(parent).map_err(io_error)?;
+            }
+            let (temp, file) = TempFile::create_beside(&dest).map_err(io_error)?;
+            Ok((dest, temp, file))
+        })
+        .await?;
         Ok(ArtifactUpload {
-            file,
+            file: Some(file),
             temp,
             dest,
             expected,
@@ -310,24 +335,34 @@ impl Trainpod {
             ));
         }
         let src = self.attempt_dir(job_id, job.attempt)?.join("files");
-        for f in &files {
-            let to = dest.join(&f.path);
-            if let Some(parent) = to.parent() {
-                std::fs::create_dir_all(parent).map_err(io_error)?;
+        let dest = dest.to_owned();
+        blocking("copying artifacts", move || {
+            for f in &files {
+                copy_checked(&src, &dest, f)?;
             }
-            std::fs::copy(src.join(&f.path), &to).map_err(io_error)?;
-            if !file_matches(&to, f) {
-                return Err(Error::new(
-                    ErrorKind::DatasetInvalid,
-                    format!(
-                        "artifact {} does not match its sha256 after copying; the store is damaged",
-                        f.path
-                    ),
-                ));
-            }
-        }
-        Ok(files)
+            Ok(files)
+        })
+        .await
     }
+}
+
+/// Copies one artifact from `src` to `dest` and checks its sha256 there.
+fn copy_checked(src: &Path, dest: &Path, f: &ArtifactFile) -> Result<()> {
+    let to = dest.join(&f.path);
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent).map_err(io_error)?;
+    }
+    std::fs::copy(src.join(&f.path), &to).map_err(io_error)?;
+    if file_matches(&to, f) {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::DatasetInvalid,
+        format!(
+            "artifact {} does not match its sha256 after copying; the store is damaged",
+            f.path
+        ),
+    ))
 }
 
 /// The volume's copy of the attempt's output and its manifest (`upload.py`'s `to_volume`).

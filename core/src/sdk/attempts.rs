@@ -68,6 +68,7 @@ impl Trainpod {
             ..JobRecord::new(&job.id, &job.user, job.created_at)
         };
         // Every script is made before anything changes: a refusal leaves the job as it was.
+        self.warm_dataset_digest(&plan).await?;
         let placements = self.placements(&next, &plan, &gpus, now)?;
         if let Some(pod) = &job.pod_id {
             self.terminate_quietly(pod).await?;

@@ -249,17 +249,17 @@ impl TrainpodBuilder {
             self.env_var(super::HUB_URL_ENV),
         )?;
         let tokens = self.tokens(app_url.as_deref(), clock.clone())?;
-        let staging = match &self.datasets_dir {
-            Some(dir) => Some(Arc::new(crate::staging::AppStaging::new(
-                dir,
-                tokens.clone(),
-            )?)),
-            None => None,
-        };
         let store = match (self.store.clone(), self.store_url.as_deref()) {
             (Some(store), _) => store,
             (None, Some(url)) => crate::store::open(url).await?,
             (None, None) => crate::store::open("sqlite://trainpod.db").await?,
+        };
+        // The datasets' digests are kept in the store, for the app's next process.
+        let staging = match &self.datasets_dir {
+            Some(dir) => Some(Arc::new(
+                crate::staging::AppStaging::new(dir, tokens.clone())?.with_store(store.clone()),
+            )),
+            None => None,
         };
         let mut runtime = self.runtime.clone().unwrap_or_default();
         runtime.api_base = self

@@ -80,6 +80,7 @@ impl Trainpod {
             }
             // Every script is made before the claim: a refusal leaves the job as it was.
             let plan = JobConfig::of(&job)?.plan;
+            self.warm_dataset_digest(&plan).await?;
             let placements = self.placements(&job, &plan, &choices(&plan), now)?;
             let claimed = JobRecord {
                 state: JobState::Provisioning,
@@ -90,6 +91,15 @@ impl Trainpod {
                 return self.launch(claimed, &job, placements).await;
             }
         }
+    }
+
+    /// Reads the app-served dataset's digest (from memory, the store, or the file on the
+    /// blocking pool) before the pod script, made synchronously, needs it.
+    pub(crate) async fn warm_dataset_digest(&self, plan: &Plan) -> Result<()> {
+        if let (DatasetRef::App { id }, Some(staging)) = (&plan.spec.dataset, &self.staging) {
+            staging.digest(id).await?;
+        }
+        Ok(())
     }
 
     /// Generates the pod's script for a stand-in first attempt, so that every value the pod

@@ -70,21 +70,7 @@ use crate::token::Tokens;
 /// The reconciler's opt-in retry of a pod that never started stops at this attempt.
 const MAX_AUTO_ATTEMPTS: u32 = 3;
 
-/// Runs blocking work (reading and hashing a dataset file) on tokio's blocking threads, so the
-/// runtime's workers stay free for other requests; a task that dies is an `Internal` error
-/// naming `what` stopped.
-pub(crate) async fn blocking<T, F>(what: &str, f: F) -> Result<T>
-where
-    F: FnOnce() -> Result<T> + Send + 'static,
-    T: Send + 'static,
-{
-    tokio::task::spawn_blocking(f).await.map_err(|e| {
-        crate::error::Error::new(
-            crate::error::ErrorKind::Internal,
-            format!("{what} stopped: {e}"),
-        )
-    })?
-}
+pub(crate) use crate::blocking::blocking;
 
 /// The SDK. Cheap to share behind an `Arc`; every method is safe to call concurrently, and
 /// across app instances sharing one Postgres store.
@@ -196,13 +182,9 @@ impl Trainpod {
         let claims = staging.verify_download(req)?;
         self.job_for_route(&claims, crate::token::Purpose::DatasetRead)
             .await?;
-        let dataset_id = req.dataset_id.to_owned();
-        let range = req.range.map(str::to_owned);
-        let if_range = req.if_range.map(str::to_owned);
-        blocking("the dataset download", move || {
-            staging.grant(claims, &dataset_id, range.as_deref(), if_range.as_deref())
-        })
-        .await
+        staging
+            .grant(claims, req.dataset_id, req.range, req.if_range)
+            .await
     }
 
     /// The metrics route: the batch verified, parsed, accepted once and folded into the job.

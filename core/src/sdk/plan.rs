@@ -1,16 +1,14 @@
 //! `plan(spec)`: everything that can be checked before money is spent, and what the job will
 //! cost. Nothing is created: a plan can be shown to the user, then deployed or dropped.
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
 
+use super::Trainpod;
 use super::estimate::{
     self, CostEstimate, DatasetTokens, MemoryEstimate, RunShape, dataset_tokens, memory_needed,
     method_name,
 };
 use super::spec::{DatasetRef, JobSpec, new_job_id};
-use super::{Trainpod, blocking};
 use crate::dataset::{DatasetFormat, InspectOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::runpod::{Availability, GpuCatalogQuery, GpuType};
@@ -293,23 +291,20 @@ impl Trainpod {
                 }
                 let id = crate::staging::check_dataset_id(id)?.to_owned();
                 // One open, the download's: its "not found" gets the wording of a plan. It reads
-                // and hashes the whole file (about a second a GB), so on a blocking thread: the
-                // runtime's workers stay free for the app's other requests meanwhile.
-                let (staging, name) = (Arc::clone(staging), id.clone());
-                let report = blocking("dataset inspection", move || {
-                    staging.inspect(&name, &InspectOptions::default())
-                })
-                .await
-                .map_err(|e| match e.kind() {
-                    ErrorKind::DatasetNotFound => Error::new(
-                        ErrorKind::DatasetNotFound,
-                        format!(
-                            "no dataset {} under the datasets directory; store it there first",
-                            crate::error::quote(&id)
+                // and hashes the whole file (about a second a GB) on a blocking thread.
+                let report = staging
+                    .inspect(&id, &InspectOptions::default())
+                    .await
+                    .map_err(|e| match e.kind() {
+                        ErrorKind::DatasetNotFound => Error::new(
+                            ErrorKind::DatasetNotFound,
+                            format!(
+                                "no dataset {} under the datasets directory; store it there first",
+                                crate::error::quote(&id)
+                            ),
                         ),
-                    ),
-                    _ => e,
-                })?;
+                        _ => e,
+                    })?;
                 Ok(DatasetSummary {
                     format: report.format,
                     rows: report.rows,

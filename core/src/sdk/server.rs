@@ -101,11 +101,11 @@ async fn upload(
         let Ok(chunk) = chunk else {
             return StatusCode::BAD_REQUEST.into_response();
         };
-        if let Err(err) = upload.write(&chunk) {
+        if let Err(err) = upload.write(chunk.to_vec()).await {
             return refuse(&err);
         }
     }
-    match upload.finish() {
+    match upload.finish().await {
         Ok(_) => StatusCode::OK.into_response(),
         Err(err) => refuse(&err),
     }

@@ -4,11 +4,15 @@ use super::digest::{DigestCache, read_error};
 use super::grant::{Grant, etag_for};
 use super::id::check_dataset_id;
 use super::range;
+use super::safe_path::OpenedFile;
 use super::safe_path::RootDir;
+use crate::blocking::blocking;
 use crate::dataset::{DatasetReport, InspectOptions, validate_file};
 use crate::error::{Error, ErrorKind, Result};
+use crate::store::Store;
 use crate::token::{Claims, Expect, IssueRequest, Purpose, Token, Tokens, bearer};
 use std::path::Path;
+use std::sync::Arc;
 use url::Url;
 
 /// The query parameter that carries a token for tools that cannot set headers.
@@ -18,9 +22,11 @@ pub const QUERY_TOKEN_PARAM: &str = "token";
 ///
 /// A dataset `id` is the file `<root>/<id>`; ids are one path component (see
 /// [`super::is_valid_dataset_id`]) and files are opened beneath the root's directory handle.
+/// Every method that touches the disk is async and does its reading on tokio's blocking
+/// threads: a route never stalls the thread that called it.
 #[derive(Debug)]
 pub struct AppStaging {
-    root: RootDir,
+    root: Arc<RootDir>,
     tokens: Tokens,
     digests: DigestCache,
     allow_query_token: bool,
@@ -79,7 +85,7 @@ impl AppStaging {
     /// accepted; files with several hard links are refused.
     pub fn new(root: impl AsRef<Path>, tokens: Tokens) -> Result<AppStaging> {
         Ok(AppStaging {
-            root: RootDir::open(root.as_ref())?,
+            root: Arc::new(RootDir::open(root.as_ref())?),
             tokens,
             digests: DigestCache::default(),
             allow_query_token: true,
@@ -101,6 +107,14 @@ impl AppStaging {
         self
     }
 
+    /// Keep each dataset's sha256 in `store` too (keyed by the file's identity and version), so
+    /// that a process started later (a fresh serverless instance) finds it instead of reading
+    /// the whole file on its first download. Without a store it is kept in memory only.
+    pub fn with_store(mut self, store: Arc<dyn Store>) -> Self {
+        self.digests = DigestCache::with_store(store);
+        self
+    }
+
     /// The root directory, as configured.
     pub fn root(&self) -> &Path {
         self.root.path()
@@ -111,32 +125,46 @@ impl AppStaging {
         &self.tokens
     }
 
-    /// The sha256 (hex) of dataset `id`, computed now and cached: call it when a dataset is
+    /// The sha256 (hex) of dataset `id`, computed now and kept: call it when a dataset is
     /// stored so the first download does not wait for the hash.
-    pub fn digest(&self, id: &str) -> Result<String> {
-        let opened = self.root.open_dataset(id, self.allow_hardlinks)?;
-        let d = self.digests.get_or_compute(&opened.file, &opened.stat)?;
+    pub async fn digest(&self, id: &str) -> Result<String> {
+        let opened = self.open(id).await?;
+        let (_, d) = self.digests.get_or_compute(opened).await?;
         Ok(crate::hex::encode(&d))
     }
 
     /// Validate dataset `id` (see [`crate::dataset::validate`]), opened as a download opens it
     /// (so a symlink or a special file is refused now, not when a pod asks for it); the sha256
     /// read on the way is kept, so the download URL that follows does not hash the file again.
-    pub fn inspect(&self, id: &str, options: &InspectOptions) -> Result<DatasetReport> {
-        let opened = self.root.open_dataset(id, self.allow_hardlinks)?;
-        let reader = opened.file.try_clone().map_err(read_error)?;
-        let report = validate_file(reader, Path::new(id), options)?;
+    pub async fn inspect(&self, id: &str, options: &InspectOptions) -> Result<DatasetReport> {
+        let opened = self.open(id).await?;
+        let (id, options) = (id.to_owned(), options.clone());
+        let (opened, report) = blocking("inspecting the dataset", move || {
+            let reader = opened.file.try_clone().map_err(read_error)?;
+            let report = validate_file(reader, Path::new(&id), &options)?;
+            Ok((opened, report))
+        })
+        .await?;
         if let Some(digest) = crate::hex::decode_sha256(&report.sha256) {
-            self.digests.seed(&opened.file, &opened.stat, digest);
+            self.digests.seed(&opened.file, &opened.stat, digest).await;
         }
         Ok(report)
+    }
+
+    /// Dataset `id` opened beneath the root, on the blocking pool.
+    async fn open(&self, id: &str) -> Result<OpenedFile> {
+        let (root, id, hardlinks) = (self.root.clone(), id.to_owned(), self.allow_hardlinks);
+        blocking("opening the dataset", move || {
+            root.open_dataset(&id, hardlinks)
+        })
+        .await
     }
 
     /// Issue a `dataset.read` token for `dataset` of `user`'s `job` and the URL it unlocks:
     /// `<base_url>/datasets/<dataset>`. The dataset must be staged (its size and sha256 go to the
     /// pod). `ttl_secs` defaults to 15 minutes and may be at most 24 hours. Tokens are not
     /// single-use: an interrupted download resumes with a Range request on the same token.
-    pub fn signed_download_url(
+    pub async fn signed_download_url(
         &self,
         base_url: &str,
         job: &str,
@@ -144,11 +172,16 @@ impl AppStaging {
         dataset: &str,
         ttl_secs: Option<u64>,
     ) -> Result<SignedDownload> {
+        // The digest is read (or found in the store) here, off this thread; the issue below
+        // finds it in memory.
+        self.digest(check_dataset_id(dataset)?).await?;
         self.signed_download_url_for(base_url, job, user, dataset, ttl_secs, None)
     }
 
     /// [`Self::signed_download_url`] with the job's attempt in the token (`ep`), which the SDK's
-    /// route checks against the job's current attempt: a retried job's old pod is refused.
+    /// route checks against the job's current attempt: a retried job's old pod is refused. The
+    /// pod script is made synchronously, so this is too: its callers warm the digest first
+    /// ([`Self::digest`]), else the file is hashed here.
     pub(crate) fn signed_download_url_for(
         &self,
         base_url: &str,
@@ -161,7 +194,7 @@ impl AppStaging {
         let dataset = check_dataset_id(dataset)?;
         let url = dataset_url(base_url, dataset)?;
         let opened = self.root.open_dataset(dataset, self.allow_hardlinks)?;
-        let digest = self.digests.get_or_compute(&opened.file, &opened.stat)?;
+        let digest = self.digests.get_or_hash_here(&opened)?;
         let mut req = IssueRequest::new(Purpose::DatasetRead, user, job).dataset(dataset);
         req.ttl_secs = ttl_secs;
         req.epoch = attempt;
@@ -183,7 +216,7 @@ impl AppStaging {
     /// In order: exactly one token (header, or query where allowed); the token verified for
     /// `dataset.read` on this route's dataset (signature, expiry, scope); the id checked; the
     /// file opened beneath the root; its sha256; the range.
-    pub fn authorize_dataset_download(
+    pub async fn authorize_dataset_download(
         &self,
         authorization: Option<&str>,
         query_token: Option<&str>,
@@ -198,12 +231,14 @@ impl AppStaging {
             if_range: None,
             job: None,
         })
+        .await
     }
 
     /// [`AppStaging::authorize_dataset_download`] with every request field, `If-Range` included.
-    pub fn authorize(&self, req: &DownloadRequest<'_>) -> Result<Grant> {
+    pub async fn authorize(&self, req: &DownloadRequest<'_>) -> Result<Grant> {
         let claims = self.verify_download(req)?;
         self.grant(claims, req.dataset_id, req.range, req.if_range)
+            .await
     }
 
     /// The request's one token, verified as `dataset.read` for its dataset (and job, when the
@@ -215,17 +250,17 @@ impl AppStaging {
         self.tokens.verify(token, &expect)
     }
 
-    /// The grant for verified `claims`: the file opened beneath the root, its sha256 (hashed
-    /// on a first request: blocking), the range.
-    pub(crate) fn grant(
+    /// The grant for verified `claims`: the file opened beneath the root, its sha256 (read once
+    /// on the blocking pool, then kept), the range.
+    pub(crate) async fn grant(
         &self,
         claims: Claims,
         dataset_id: &str,
         range: Option<&str>,
         if_range: Option<&str>,
     ) -> Result<Grant> {
-        let opened = self.root.open_dataset(dataset_id, self.allow_hardlinks)?;
-        let digest = self.digests.get_or_compute(&opened.file, &opened.stat)?;
+        let opened = self.open(dataset_id).await?;
+        let (opened, digest) = self.digests.get_or_compute(opened).await?;
         let size = u64::try_from(opened.stat.st_size).unwrap_or(0);
         let etag = etag_for(&crate::hex::encode(&digest));
         let outcome = range::resolve(range, if_range, size, &etag);

@@ -19,6 +19,7 @@
 //! The `server` feature adds [`server::router`], an axum router that does exactly that.
 
 mod app;
+mod body;
 mod bucket;
 mod digest;
 mod grant;
@@ -40,6 +41,7 @@ mod upload;
 mod volume;
 
 pub use app::{AppStaging, DownloadRequest, QUERY_TOKEN_PARAM, SignedDownload};
+pub use body::{BODY_CHUNK, GrantBody};
 pub use bucket::{BucketStaging, PresignedUrl};
 pub use grant::{Grant, etag_for};
 pub use id::{MAX_DATASET_ID_LEN, check_dataset_id, is_valid_dataset_id};

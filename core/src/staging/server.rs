@@ -43,15 +43,7 @@ pub fn router(staging: Arc<AppStaging>) -> Router {
 pub fn router_with_log(staging: Arc<AppStaging>, log: Option<ErrorLog>) -> Router {
     let authorize: Authorizer = Arc::new(move |f: Fields| {
         let staging = staging.clone();
-        Box::pin(async move {
-            // Opening and (on a first request) hashing the file block: keep them off the async
-            // workers.
-            tokio::task::spawn_blocking(move || staging.authorize(&f.request()))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(Error::new(ErrorKind::Internal, "the download task failed"))
-                })
-        })
+        Box::pin(async move { staging.authorize(&f.request()).await })
     });
     router_with_authorizer(authorize, log)
 }

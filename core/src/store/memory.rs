@@ -28,6 +28,7 @@ struct State {
     pod_actions: HashMap<String, PodActionRecord>,
     events: HashMap<String, BTreeMap<(u32, u64), String>>,
     throughput: Vec<ThroughputSample>,
+    digests: HashMap<String, [u8; 32]>,
 }
 
 /// One job's accepted batches, and per attempt the highest number below
@@ -198,6 +199,16 @@ impl Store for MemoryStore {
             .collect();
         rows.sort_by(|a, b| b.recorded_at.cmp(&a.recorded_at).then(a.job.cmp(&b.job)));
         Ok(rows.iter().take(limit as usize).map(|t| t.tflops).collect())
+    }
+
+    async fn dataset_digest(&self, file_key: &str) -> Result<Option<[u8; 32]>> {
+        Ok(self.state().digests.get(file_key).copied())
+    }
+
+    async fn keep_dataset_digest(&self, file_key: &str, sha256: &[u8; 32]) -> Result<()> {
+        let mut state = self.state();
+        state.digests.entry(file_key.to_owned()).or_insert(*sha256);
+        Ok(())
     }
 
     fn backend(&self) -> &'static str {

@@ -39,6 +39,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "job_costs",
         sql: include_str!("../../migrations/0005_job_costs.sql"),
     },
+    Migration {
+        version: 6,
+        name: "dataset_digests",
+        sql: include_str!("../../migrations/0006_dataset_digests.sql"),
+    },
 ];
 
 pub(crate) const CREATE_TABLE: &str = "create table if not exists trainpod_schema_migrations (

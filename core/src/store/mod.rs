@@ -122,6 +122,11 @@ pub trait Store: Send + Sync + Debug {
     /// The latest throughput samples (effective TFLOP/s) for a GPU type and method, newest first.
     async fn throughput(&self, gpu_id: &str, method: &str, limit: u32) -> Result<Vec<f64>>;
 
+    /// The sha256 kept for a staged dataset file's version (`staging`'s file key), if any.
+    async fn dataset_digest(&self, file_key: &str) -> Result<Option<[u8; 32]>>;
+    /// Keep a staged dataset file's sha256 under its version key; a key already kept is left
+    /// as it was (one version has one digest).
+    async fn keep_dataset_digest(&self, file_key: &str, sha256: &[u8; 32]) -> Result<()>;
     /// Which backend this is: `memory`, `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 }

@@ -95,6 +95,13 @@ pub(crate) const INSERT_THROUGHPUT: &str = "insert into trainpod_throughput
 pub(crate) const SELECT_THROUGHPUT: &str = "select tflops from trainpod_throughput
      where gpu_id = $1 and method = $2 order by recorded_at desc, job_id limit $3";
 
+pub(crate) const SELECT_DIGEST: &str =
+    "select sha256 from trainpod_dataset_digests where file_key = $1";
+
+pub(crate) const INSERT_DIGEST: &str =
+    "insert into trainpod_dataset_digests (file_key, sha256, recorded_at) values ($1, $2, $3)
+     on conflict (file_key) do nothing";
+
 pub(crate) fn opt_i64(v: Option<u64>) -> Option<i64> {
     v.map(to_i64)
 }
@@ -463,6 +470,34 @@ macro_rules! sql_store {
                     .await
                     .map_err(|e| $crate::store::store_error("read throughput samples", e))?;
                 Ok(rows.into_iter().map(|(t,)| t).collect())
+            }
+
+            async fn dataset_digest(
+                &self,
+                file_key: &str,
+            ) -> $crate::error::Result<Option<[u8; 32]>> {
+                let row: Option<(String,)> = sqlx::query_as($crate::store::sql::SELECT_DIGEST)
+                    .bind(file_key)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::store_error("read a dataset digest", e))?;
+                Ok(row.and_then(|(hex,)| $crate::hex::decode_sha256(&hex)))
+            }
+
+            async fn keep_dataset_digest(
+                &self,
+                file_key: &str,
+                sha256: &[u8; 32],
+            ) -> $crate::error::Result<()> {
+                use $crate::store::sql::{INSERT_DIGEST, now_secs};
+                sqlx::query(INSERT_DIGEST)
+                    .bind(file_key)
+                    .bind($crate::hex::encode(sha256))
+                    .bind(now_secs())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::store_error("keep a dataset digest", e))?;
+                Ok(())
             }
 
             fn backend(&self) -> &'static str {

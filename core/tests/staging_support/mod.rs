@@ -163,3 +163,18 @@ impl OpenWatch {
         );
     }
 }
+
+/// Runs an async call to the end from a synchronous test, on a runtime of its own (the staging
+/// calls do their file work on tokio's blocking threads, so they need one).
+pub trait Wait: std::future::Future + Sized {
+    fn wait(self) -> Self::Output {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime")
+            .block_on(self)
+    }
+}
+
+impl<F: std::future::Future> Wait for F {}

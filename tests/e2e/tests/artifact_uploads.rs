@@ -97,14 +97,14 @@ async fn two_uploads_whose_names_differ_only_in_extension_are_kept_whole() {
             break;
         }
         if let Some(chunk) = x {
-            a.write(chunk).unwrap();
+            a.write(chunk.to_vec()).await.unwrap();
         }
         if let Some(chunk) = y {
-            b.write(chunk).unwrap();
+            b.write(chunk.to_vec()).await.unwrap();
         }
     }
-    b.finish().unwrap();
-    a.finish().unwrap();
+    b.finish().await.unwrap();
+    a.finish().await.unwrap();
     let done = tp
         .artifact_manifest("arts-1", Some(&auth), manifest(true).as_bytes())
         .await

@@ -232,8 +232,8 @@ async fn artifacts_are_taken_until_a_grace_period_after_the_job_ended() {
             s.tp.begin_artifact(&id, Some(&auth), "adapter.safetensors")
                 .await
                 .unwrap();
-        upload.write(&data).unwrap();
-        upload.finish().unwrap();
+        upload.write(data.clone()).await.unwrap();
+        upload.finish().await.unwrap();
 
         // After it, both artifact routes refuse the same token with 409.
         s.clock.advance(1);
