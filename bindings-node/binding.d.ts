@@ -27,22 +27,27 @@ export declare class AppStaging {
   /** The root directory. */
   get root(): string
   /**
-   * The sha256 (hex) of a staged dataset, computed once and cached: call it when a dataset
-   * is stored so the first download does not wait for the hash.
+   * The sha256 (hex) of a staged dataset, read once off the JavaScript thread and kept: call
+   * it when a dataset is stored so the first download does not wait for the hash.
    */
-  digest(dataset: string): string
-  /** Issue a `dataset.read` token and the URL it unlocks. */
-  signedDownloadUrl(options: SignedDownloadOptions): SignedDownload
+  digest(dataset: string): Promise<string>
   /**
-   * Turn a download request into a grant, or throw the typed error (`httpStatus(err.code)`
-   * is the status to answer).
+   * Issue a `dataset.read` token and the URL it unlocks (the dataset is hashed off the
+   * JavaScript thread the first time).
    */
-  authorizeDatasetDownload(request: DownloadRequestOptions): DatasetGrant
+  signedDownloadUrl(options: SignedDownloadOptions): Promise<SignedDownload>
+  /**
+   * Turn a download request into a grant, or reject with the typed error
+   * (`httpStatus(err.code)` is the status to answer). The file is opened and hashed off the
+   * JavaScript thread.
+   */
+  authorizeDatasetDownload(request: DownloadRequestOptions): Promise<DatasetGrant>
 }
 
 /**
- * An artifact file being received: `write` each chunk (in order), then `finish`. The file is
- * written on a blocking thread of its own, never on the JavaScript thread.
+ * An artifact file being received: `write` each chunk (in order), then `finish`. Core writes
+ * and hashes it on its blocking threads, never on the JavaScript thread; dropped unfinished
+ * (aborted, collected), it leaves no file behind.
  */
 export declare class ArtifactUpload {
   /** Append a chunk of the body. */
@@ -51,6 +56,38 @@ export declare class ArtifactUpload {
   finish(): Promise<ArtifactFile>
   /** Give up on the file (its partial copy is never taken for a finished one). */
   abort(): void
+}
+
+/**
+ * An authorized download: answer `status` with `headers`, then send the body that `read()`
+ * gives (`index.js`: `stream()`, `webStream()`), or `close()` it unsent (HEAD, errors).
+ */
+export declare class DatasetGrant {
+  /** 200, 206 or 416. */
+  readonly status: number
+  /** First byte of the body within the file. */
+  readonly offset: number
+  /** Bytes of body. */
+  readonly length: number
+  /** The file's size. */
+  readonly size: number
+  /** The file's sha256, lowercase hex. */
+  readonly sha256: string
+  /** The strong ETag. */
+  readonly etag: string
+  /** The dataset id. */
+  readonly dataset: string
+  /** Response headers (lowercase names). */
+  get headers(): Record<string, string>
+  /** The verified token's claims. */
+  get claims(): Claims
+  /**
+   * The body's next chunk (at most 4 MiB), read off the JavaScript thread; `null` once it
+   * is all sent or closed. Reads are taken in order, one at a time.
+   */
+  read(): Promise<Buffer | null>
+  /** Close the file without sending the rest; later reads give `null`. */
+  close(): void
 }
 
 /** A job's status changes and events until it ends (`for await` in JavaScript). */
@@ -154,9 +191,9 @@ export declare class Trainpod {
    */
   beginArtifact(jobId: string, authorization: string | null | undefined | null, path: string): Promise<ArtifactUpload>
   /** The artifacts of the job's current attempt, once the pod confirmed them complete. */
-  artifacts(jobId: string): Promise<ArtifactFile[]>
+  artifacts(jobId: string): Promise<Array<ArtifactFile>>
   /** Copy the job's artifacts to `dest`, checking each file's sha256. */
-  downloadArtifacts(jobId: string, dest: string): Promise<ArtifactFile[]>
+  downloadArtifacts(jobId: string, dest: string): Promise<Array<ArtifactFile>>
   /**
    * Inspect the dataset file at `path` as `plan` inspects an app-served one: its container
    * and row format, valid rows, size, sha256, longest row, and the first `maxErrors` (20)
@@ -227,36 +264,6 @@ export interface Claims {
   jti: string
   once: boolean
   ep?: number
-}
-
-/**
- * An authorized download: answer `status` with `headers` and stream `length` bytes of `fd`
- * from `offset` (`index.js` adds `stream()`, `webStream()` and `close()`).
- */
-export interface DatasetGrant {
-  /** 200, 206 or 416. */
-  status: number
-  /** Response headers (lowercase names). */
-  headers: Record<string, string>
-  /** First byte of the body within the file. */
-  offset: number
-  /** Bytes of body. */
-  length: number
-  /** The file's size. */
-  size: number
-  /** The file's sha256, lowercase hex. */
-  sha256: string
-  /** The strong ETag. */
-  etag: string
-  /** The dataset id. */
-  dataset: string
-  /** The verified token's claims. */
-  claims: Claims
-  /**
-   * The open file's descriptor, owned by the caller; `null` when there is no body (416).
-   * Use `stream()`, `webStream()` or `close()` (from `index.js`) rather than the number.
-   */
-  fd?: number
 }
 
 /** The request fields of a dataset download. */

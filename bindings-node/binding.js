@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.AppStaging = nativeBinding.AppStaging
 module.exports.ArtifactUpload = nativeBinding.ArtifactUpload
+module.exports.DatasetGrant = nativeBinding.DatasetGrant
 module.exports.Follow = nativeBinding.Follow
 module.exports.LogStream = nativeBinding.LogStream
 module.exports.Store = nativeBinding.Store

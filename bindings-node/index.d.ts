@@ -60,13 +60,11 @@ declare module './binding' {
     ): Promise<ArtifactFile>;
   }
 
-  /** Body helpers added by `index.js`: each streams or closes the file core opened, once. */
+  /** Body helpers added by `index.js` over `read()`: each sends the body once, then closes the file. */
   interface DatasetGrant {
-    /** The body as a Node stream (`offset` to `offset + length - 1`); closes the file at the end. */
+    /** The body as a Node stream (`offset` to `offset + length - 1`). */
     stream(): import('node:stream').Readable;
     /** The body as a web `ReadableStream`, for `new Response(...)` in a Next.js route. */
     webStream(): ReadableStream<Uint8Array>;
-    /** Close the file without sending it (HEAD requests, errors while answering). */
-    close(): void;
   }
 }

@@ -2,7 +2,6 @@
 // `TrainpodError`s with a stable `code`, `status`, `requestId`, `retryAfter`, `retryable` and a
 // `cause` chain. Every rule lives in the Rust core; this file only converts errors.
 
-const fs = require('node:fs');
 const { Readable } = require('node:stream');
 const native = require('./binding.js');
 
@@ -172,99 +171,63 @@ function wrapClass(Class) {
 }
 
 // Every export is walked, so a new native function or class is wrapped without touching this
-// file. napi exports classes under PascalCase names and functions under camelCase ones; those
-// under `_` names are this file's own (the hot calls below), not the package's.
+// file. napi exports classes under PascalCase names and functions under camelCase ones.
 for (const [name, value] of Object.entries(native)) {
-  if (name.startsWith('_')) continue;
   if (typeof value !== 'function') module.exports[name] = value;
   else module.exports[name] = /^[A-Z]/.test(name) ? wrapClass(value) : guard(value);
 }
 
-/** Bytes read per chunk of a web body: large chunks keep the per-chunk cost of web streams small. */
-const WEB_CHUNK = 4 << 20;
-
 /**
- * The bytes `offset` to `offset + length - 1` of the open file `fd` as a web `ReadableStream`,
- * read one chunk per pull (nothing is read ahead of the consumer); `fd` is closed at the end, on
- * a read error and on cancel. Reading straight into the stream is about twice as fast as wrapping
- * a Node stream with `Readable.toWeb` (bench/nextjs.sh), which matters in a Next.js route.
+ * The grant's body as a web `ReadableStream`: one `read()` per pull, so nothing is read ahead of
+ * the consumer; a cancelled stream closes the file.
  */
-function webBody(fd, offset, length) {
-  if (fd === null || fd === undefined) return new ReadableStream({ start: (controller) => controller.close() });
-  let position = offset;
-  const end = offset + length;
-  let open = true;
-  const release = () => {
-    if (open) {
-      open = false;
-      fs.close(fd, () => {});
-    }
-  };
+function webBody(grant) {
   return new ReadableStream(
     {
-      pull(controller) {
-        const size = Math.min(WEB_CHUNK, end - position);
-        if (size <= 0) {
-          release();
-          controller.close();
-          return;
-        }
-        return new Promise((resolve, reject) => {
-          fs.read(fd, Buffer.allocUnsafe(size), 0, size, position, (err, n, buffer) => {
-            if (err || n === 0) {
-              release();
-              reject(err ?? new Error(`the file ended ${end - position} bytes early`));
-              return;
-            }
-            position += n;
-            controller.enqueue(n === size ? buffer : buffer.subarray(0, n));
-            resolve();
-          });
-        });
+      async pull(controller) {
+        const chunk = await grant.read();
+        if (chunk === null) controller.close();
+        else controller.enqueue(chunk);
       },
-      cancel: release,
+      cancel() {
+        grant.close();
+      },
     },
     { highWaterMark: 0 },
   );
 }
 
-/**
- * A dataset grant with its body helpers. The native grant carries the descriptor of the file core
- * opened beneath the staging root; these stream exactly that file, once, and close it.
- */
-function withBody(grant) {
-  if (grant.fd === undefined) grant.fd = null;
-  let fd = grant.fd;
-  const take = () => {
-    const taken = fd;
-    fd = null;
-    return taken;
-  };
-  Object.defineProperties(grant, {
-    stream: {
-      value() {
-        const taken = take();
-        if (taken === null || taken === undefined) return Readable.from([]);
-        const end = grant.offset + grant.length - 1;
-        return fs.createReadStream('', { fd: taken, start: grant.offset, end, highWaterMark: 1 << 20 });
-      },
-    },
-    webStream: {
-      value() {
-        return webBody(take(), grant.offset, grant.length);
-      },
-    },
-    close: {
-      value() {
-        const taken = take();
-        if (taken !== null && taken !== undefined) fs.closeSync(taken);
-      },
-    },
-  });
-  return grant;
+/** The grant's body as a Node `Readable`; a destroyed stream closes the file. */
+function nodeBody(grant) {
+  async function* chunks() {
+    try {
+      for (let chunk = await grant.read(); chunk !== null; chunk = await grant.read()) yield chunk;
+    } finally {
+      grant.close();
+    }
+  }
+  return Readable.from(chunks(), { objectMode: false });
 }
 
-/** Replace `proto[name]` with `decorate(guarded)`, keeping the native function under NATIVE. */
+// `stream()` and `webStream()` on every grant: body helpers over the native `read()`.
+Object.defineProperties(module.exports.DatasetGrant.prototype, {
+  stream: {
+    value() {
+      return nodeBody(this);
+    },
+    writable: true,
+    configurable: true,
+  },
+  webStream: {
+    value() {
+      return webBody(this);
+    },
+    writable: true,
+    configurable: true,
+  },
+});
+
+/** Replace `proto[name]` with `make(guarded)`, keeping the native function under NATIVE. */
 function decorate(proto, name, make) {
   const guarded = proto[name];
   const decorated = make(guarded);
@@ -272,178 +235,6 @@ function decorate(proto, name, make) {
   Object.defineProperty(decorated, NATIVE, { value: guarded[NATIVE] ?? guarded });
   Object.defineProperty(proto, name, { value: decorated, writable: true, configurable: true });
 }
-
-// `authorizeDatasetDownload` returns the grant with its body helpers: at once from `AppStaging`,
-// through a promise from `Trainpod` (which looks the token's job up in the store first). The
-// decorator keeps the native function under NATIVE, so a reload of this file wraps the original
-// again, not this.
-for (const Class of [module.exports.AppStaging, module.exports.Trainpod]) {
-  decorate(
-    Class.prototype,
-    'authorizeDatasetDownload',
-    (guarded) =>
-      function (...args) {
-        const granted = Reflect.apply(guarded, this, args);
-        return granted instanceof Promise ? granted.then(withBody) : withBody(granted);
-      },
-  );
-}
-
-// The hot route calls take a faster way through the native module (src/slots.rs, src/flat.rs):
-// free functions given the object's slot, the expectation's fields as plain arguments, and the
-// result written flat, read back here. napi checking the receiver, reading an options object and
-// building a result object property by property cost several times the verification itself
-// (bench/overhead.sh). Arguments, results and errors are those of the native methods they stand
-// for, which src/tokens.rs and src/sdk.rs keep, with their declared types.
-
-/**
- * The numbers of a flat result: the native module's one array for this environment, filled by
- * each hot call and read before the next. It stays private to this module: code holding it could
- * transfer its memory away.
- */
-const NUMS = native._numbers();
-const SLOT = Symbol('trainpod.slot');
-
-/** Reads a flat result (src/flat.rs) in the order it was written. */
-class Flat {
-  constructor(text, nums) {
-    this.s = text;
-    this.n = nums;
-    this.i = 0;
-    this.at = 0;
-  }
-  num() {
-    return this.n[this.i++];
-  }
-  /** `undefined` when absent. */
-  optNum() {
-    const v = this.n[this.i++];
-    return Number.isNaN(v) ? undefined : v;
-  }
-  flag() {
-    return this.n[this.i++] === 1;
-  }
-  text() {
-    const end = this.at + this.n[this.i++];
-    const v = this.s.slice(this.at, end);
-    this.at = end;
-    return v;
-  }
-  /** `undefined` when absent. */
-  optText() {
-    if (this.n[this.i] >= 0) return this.text();
-    this.i++;
-    return undefined;
-  }
-}
-
-/** The `Claims` object of `write_claims` (src/tokens.rs); absent options stay absent. */
-function claimsOf(f) {
-  const claims = {
-    v: f.num(),
-    iss: f.text(),
-    aud: f.text(),
-    pur: f.text(),
-    sub: f.text(),
-    job: f.text(),
-    iat: f.num(),
-    nbf: f.num(),
-    exp: f.num(),
-    jti: f.text(),
-    once: f.flag(),
-  };
-  const ds = f.optText();
-  const res = f.optText();
-  const ep = f.optNum();
-  if (ds !== undefined) claims.ds = ds;
-  if (res !== undefined) claims.res = res;
-  if (ep !== undefined) claims.ep = ep;
-  return claims;
-}
-
-/** The object's slot for the hot calls, asked of the native module once (each time if frozen). */
-function slotOf(object) {
-  let slot = object[SLOT];
-  if (slot === undefined) {
-    slot = object._slot;
-    if (Object.isExtensible(object)) Object.defineProperty(object, SLOT, { value: slot });
-  }
-  return slot;
-}
-
-function verifyVia(proto, name, flat) {
-  decorate(
-    proto,
-    name,
-    () =>
-      function (token, expectOptions) {
-        try {
-          const { purpose, job, dataset, user } = expectOptions;
-          return claimsOf(new Flat(flat(slotOf(this), token, purpose, job, dataset, user), NUMS));
-        } catch (err) {
-          throw convert(err);
-        }
-      },
-  );
-}
-verifyVia(module.exports.Tokens.prototype, 'verify', native._verifyFlat);
-verifyVia(module.exports.Tokens.prototype, 'verifyAuthorization', native._verifyAuthorizationFlat);
-
-/** The `IngestOutcome` of `write_outcome` (src/metrics.rs), the declared keys in their order. */
-function outcomeOf(f) {
-  const status = f.num();
-  const body = f.text();
-  const replay = f.flag();
-  const terminatePod = f.flag();
-  const job = {
-    id: f.text(),
-    user: f.text(),
-    attempt: f.num(),
-    state: f.text(),
-    reason: f.text(),
-    createdAt: f.num(),
-    updatedAt: f.num(),
-    deadlineUnix: f.num(),
-    budgetUsd: f.num(),
-    pricePerHour: f.num(),
-  };
-  // Its options: a key only when the job has the value, as in the object napi builds. One
-  // statement each: a loop over their names stores by computed key, at twice the cost.
-  const podId = f.optText();
-  if (podId !== undefined) job.podId = podId;
-  const startedAt = f.optNum();
-  if (startedAt !== undefined) job.startedAt = startedAt;
-  const lastHeartbeat = f.optNum();
-  if (lastHeartbeat !== undefined) job.lastHeartbeat = lastHeartbeat;
-  const step = f.optNum();
-  if (step !== undefined) job.step = step;
-  const maxSteps = f.optNum();
-  if (maxSteps !== undefined) job.maxSteps = maxSteps;
-  const loss = f.optNum();
-  if (loss !== undefined) job.loss = loss;
-  return { status, body, replay, terminatePod, job };
-}
-
-/** The outcome of a `[text, numbers]` record, the answer of an ingest that waited on its store. */
-const recordOutcome = ([text, nums]) => outcomeOf(new Flat(text, nums));
-
-decorate(
-  module.exports.Trainpod.prototype,
-  'ingestMetrics',
-  () =>
-    function (jobId, authorization, body) {
-      let answer;
-      try {
-        answer = native._ingestFlat(slotOf(this), jobId, authorization, body);
-      } catch (err) {
-        throw convert(err);
-      }
-      // The text itself when the store did not wait (see `ingest_flat` in src/metrics.rs).
-      return typeof answer === 'string'
-        ? Promise.resolve(outcomeOf(new Flat(answer, NUMS)))
-        : answer.then(recordOutcome, rethrow);
-    },
-);
 
 /** A job spec with each NaN or infinity as its text: they have no JSON form, so the native
  * conversion would refuse them without naming the field; core then refuses the field by name. */

@@ -13,6 +13,7 @@ export const {
   DatasetError,
   AppStaging,
   ArtifactUpload,
+  DatasetGrant,
   Follow,
   LogStream,
   Tokens,

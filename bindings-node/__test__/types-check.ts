@@ -57,7 +57,7 @@ export async function GET(req: Request, ctx: { params: Promise<{ id: string }> }
   const { id } = await ctx.params;
   let grant: DatasetGrant;
   try {
-    grant = staging.authorizeDatasetDownload({
+    grant = await staging.authorizeDatasetDownload({
       authorization: req.headers.get('authorization'),
       queryToken: new URL(req.url).searchParams.get('token'),
       datasetId: id,

@@ -1,13 +1,14 @@
 //! The SDK's long-lived objects: `Follow` and `LogStream` (read one item per `next()`, wrapped
 //! as async iterators in `index.js`) and `ArtifactUpload` (written chunk by chunk).
 //!
-//! Each core object lives in one task of its own and is driven through a channel: core's
-//! `Follow` borrows the SDK, and the channel keeps calls in the order JavaScript made them.
+//! `Follow` and `LogStream` each live in one task of their own, driven through a channel (core's
+//! `Follow` borrows the SDK), which keeps calls in the order JavaScript made them; the upload
+//! is core's own async writer behind a lock, which does the same.
 
 use crate::errors::{Result, from_napi};
 use crate::json::{js_json, to_js_value};
 use crate::promise::spawn;
-use crate::sdk::{ArtifactFile, artifact_file};
+use crate::records::{ArtifactFile, artifact_file};
 use napi::Env;
 use napi::bindgen_prelude::{PromiseRaw, Uint8ArraySlice};
 use napi_derive::napi;
@@ -187,45 +188,20 @@ impl LogStream {
     }
 }
 
-enum Write {
-    Chunk(Vec<u8>, Reply<()>),
-    Finish(Reply<sdk::ArtifactFile>),
-}
-
-/// An artifact file being received: `write` each chunk (in order), then `finish`. The file is
-/// written on a blocking thread of its own, never on the JavaScript thread.
+/// An artifact file being received: `write` each chunk (in order), then `finish`. Core writes
+/// and hashes it on its blocking threads, never on the JavaScript thread; dropped unfinished
+/// (aborted, collected), it leaves no file behind.
 #[napi]
 #[derive(Debug)]
 pub struct ArtifactUpload {
-    tx: Mutex<Option<mpsc::UnboundedSender<Write>>>,
+    upload: Arc<tokio::sync::Mutex<Option<sdk::ArtifactUpload>>>,
 }
 
 impl ArtifactUpload {
-    pub(crate) fn start(mut upload: sdk::ArtifactUpload) -> ArtifactUpload {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Write>();
-        napi::bindgen_prelude::spawn_blocking(move || {
-            while let Some(request) = rx.blocking_recv() {
-                match request {
-                    Write::Chunk(chunk, reply) => {
-                        let _ = reply.send(upload.write(&chunk));
-                    }
-                    Write::Finish(reply) => {
-                        let _ = reply.send(upload.finish());
-                        return;
-                    }
-                }
-            }
-        });
+    pub(crate) fn new(upload: sdk::ArtifactUpload) -> ArtifactUpload {
         ArtifactUpload {
-            tx: Mutex::new(Some(tx)),
+            upload: Arc::new(tokio::sync::Mutex::new(Some(upload))),
         }
-    }
-
-    fn sender(&self) -> Option<mpsc::UnboundedSender<Write>> {
-        self.tx
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
     }
 }
 
@@ -238,34 +214,42 @@ impl ArtifactUpload {
         env: &'env Env,
         chunk: Uint8ArraySlice,
     ) -> Result<PromiseRaw<'env, ()>> {
-        let chunk = chunk.to_vec();
-        let tx = self.sender();
+        let (chunk, upload) = (chunk.to_vec(), self.upload.clone());
         spawn(
             env,
-            ask("artifact upload", tx, |reply| Write::Chunk(chunk, reply)),
+            async move {
+                match upload.lock().await.as_mut() {
+                    Some(upload) => upload.write(chunk).await,
+                    None => Err(closed("artifact upload")),
+                }
+            },
             |_, ()| Ok(()),
         )
     }
 
     /// Check size and sha256 against the manifest and keep the file.
-    #[napi(ts_return_type = "Promise<ArtifactFile>", catch_unwind)]
+    #[napi(catch_unwind)]
     pub fn finish<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ArtifactFile>> {
-        let tx = self
-            .tx
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        spawn(env, ask("artifact upload", tx, Write::Finish), |_, f| {
-            Ok(artifact_file(f))
-        })
+        let upload = self.upload.clone();
+        spawn(
+            env,
+            async move {
+                let taken = upload.lock().await.take();
+                match taken {
+                    Some(upload) => upload.finish().await,
+                    None => Err(closed("artifact upload")),
+                }
+            },
+            |_, f| Ok(artifact_file(f)),
+        )
     }
 
     /// Give up on the file (its partial copy is never taken for a finished one).
     #[napi(catch_unwind)]
     pub fn abort(&self) {
-        self.tx
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        // A write in flight holds the lock; the upload is then dropped with this object.
+        if let Ok(mut upload) = self.upload.try_lock() {
+            upload.take();
+        }
     }
 }

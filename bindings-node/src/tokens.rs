@@ -1,17 +1,14 @@
 //! `Tokens`: issue and verify job tokens; claims cross as plain objects.
 
-use crate::errors::{Result, from_napi, invalid, map, reject};
-use crate::flat::{self, Answer, Flat};
-use crate::numbers::{whole, whole_opt};
-use crate::slots::{self, Slot, Table};
+use crate::errors::{Result, invalid, map};
+use crate::promise::spawn;
 use crate::store::Store;
-use crate::text::{Text, text};
 use napi::Env;
 use napi::bindgen_prelude::PromiseRaw;
 use napi_derive::napi;
-use std::cell::RefCell;
 use std::sync::Arc;
 use trainpod::clock::ManualClock;
+use trainpod::number::{whole, whole_opt};
 use trainpod::token::{self, Expect, IssueRequest, KeyRing, Purpose};
 
 /// How to build `Tokens`.
@@ -70,7 +67,7 @@ pub struct ExpectOptions {
 
 /// The claims of a token, with the JSON payload's field names.
 #[napi(object)]
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Claims {
     pub v: u32,
     pub iss: String,
@@ -148,56 +145,20 @@ impl From<token::Claims> for Claims {
 }
 
 fn expect(e: ExpectOptions) -> Result<Expect> {
-    expect_of(&e.purpose, e.job, e.dataset, e.user)
-}
-
-fn expect_of(
-    purpose: &str,
-    job: Option<String>,
-    dataset: Option<String>,
-    user: Option<String>,
-) -> Result<Expect> {
     Ok(Expect {
-        purpose: map(Purpose::parse(purpose))?,
-        job,
-        dataset,
-        user,
+        purpose: map(Purpose::parse(&e.purpose))?,
+        job: e.job,
+        dataset: e.dataset,
+        user: e.user,
     })
-}
-
-/// The claims as `index.js` (`claimsOf`) reads them back, fields in the order napi sets them
-/// (the optional ones last).
-fn write_claims(c: &token::Claims, out: &mut Flat<'_>) {
-    out.num(f64::from(c.v));
-    out.text(&c.iss);
-    out.text(&c.aud);
-    out.text(c.pur.as_str());
-    out.text(&c.sub);
-    out.text(&c.job);
-    // Times are at most year 9999 (< 2^53), so doubles hold them exactly.
-    out.num(c.iat as f64);
-    out.num(c.nbf as f64);
-    out.num(c.exp as f64);
-    out.text(&c.jti);
-    out.flag(c.once);
-    out.opt_text(c.ds.as_deref());
-    out.opt_text(c.res.as_deref());
-    out.opt_num(c.ep.map(f64::from));
-}
-
-thread_local! {
-    /// This thread's token services, for the hot calls (see slots.rs).
-    static TOKENS: RefCell<Table<token::Tokens>> = const { RefCell::new(Table::new()) };
 }
 
 /// Issues and verifies job tokens for one app origin.
 #[napi]
 #[derive(Debug)]
 pub struct Tokens {
-    /// Shared with this object's slot, which the hot calls reach it by.
     inner: Arc<token::Tokens>,
     clock: Option<Arc<ManualClock>>,
-    slot: Slot<token::Tokens>,
 }
 
 impl Tokens {
@@ -209,8 +170,7 @@ impl Tokens {
     /// The token service of a `Trainpod`, with its fixed clock when it has one.
     pub(crate) fn from_core(inner: token::Tokens, clock: Option<Arc<ManualClock>>) -> Self {
         let inner = Arc::new(inner);
-        let slot = Slot::new(&TOKENS, inner.clone());
-        Tokens { inner, clock, slot }
+        Tokens { inner, clock }
     }
 }
 
@@ -219,8 +179,8 @@ impl Tokens {
     /// Build from a key ring and the app origin.
     #[napi(constructor, catch_unwind)]
     pub fn new(options: TokensOptions) -> Result<Self> {
-        let leeway = whole_opt("leewaySecs", options.leeway_secs, u64::MAX)?;
-        let now = whole_opt("now", options.now, token::MAX_TIME)?;
+        let leeway = map(whole_opt("leewaySecs", options.leeway_secs, u64::MAX))?;
+        let now = map(whole_opt("now", options.now, token::MAX_TIME))?;
         let clock = now.map(|n| Arc::new(ManualClock::new(n)));
         // Unset options keep core's defaults.
         let mut builder = token::Tokens::builder()
@@ -241,7 +201,7 @@ impl Tokens {
     /// Move the fixed clock (only for instances built with `now`).
     #[napi(catch_unwind)]
     pub fn set_now(&self, now: f64) -> Result<()> {
-        let now = whole("now", now, token::MAX_TIME)?;
+        let now = map(whole("now", now, token::MAX_TIME))?;
         let clock = self
             .clock
             .as_ref()
@@ -260,16 +220,16 @@ impl Tokens {
         );
         req.dataset = options.dataset;
         req.resource = options.resource;
-        req.ttl_secs = whole_opt("ttlSecs", options.ttl_secs, u64::MAX)?;
+        req.ttl_secs = map(whole_opt("ttlSecs", options.ttl_secs, u64::MAX))?;
         // Unset options keep the request's defaults, which core chose.
         let delay = options.not_before_delay_secs;
-        if let Some(delay) = whole_opt("notBeforeDelaySecs", delay, u64::MAX)? {
+        if let Some(delay) = map(whole_opt("notBeforeDelaySecs", delay, u64::MAX))? {
             req.not_before_delay_secs = delay;
         }
         if let Some(once) = options.once {
             req.once = once;
         }
-        req.epoch = whole_opt("epoch", options.epoch, u64::from(u32::MAX))?.map(|e| e as u32);
+        req.epoch = map(whole_opt("epoch", options.epoch, u64::from(u32::MAX)))?.map(|e| e as u32);
         req.jti = match options.jti {
             Some(j) => Some(uuid::Uuid::parse_str(&j).map_err(|_| invalid("jti must be a UUID"))?),
             None => None,
@@ -301,8 +261,7 @@ impl Tokens {
     }
 
     /// Verify, then redeem a single-use token in `store`; resolves with the claims.
-    // Not an `async fn`: its rejections could only carry napi's own status codes (see errors.rs).
-    #[napi(ts_return_type = "Promise<Claims>", catch_unwind)]
+    #[napi(catch_unwind)]
     pub fn verify_and_redeem<'env>(
         &self,
         env: &'env Env,
@@ -312,20 +271,11 @@ impl Tokens {
     ) -> Result<PromiseRaw<'env, Claims>> {
         let expect = expect(expect_options)?;
         let (tokens, store) = (self.inner.clone(), store.inner());
-        env.spawn_future_with_callback(
-            async move { Ok(tokens.verify_and_redeem(&token, &expect, &*store).await) },
-            |env, redeemed| match redeemed {
-                Ok(claims) => Ok(Claims::from(claims)),
-                Err(e) => Err(reject(env, e)),
-            },
+        spawn(
+            env,
+            async move { tokens.verify_and_redeem(&token, &expect, &*store).await },
+            |_, claims| Ok(Claims::from(claims)),
         )
-        .map_err(from_napi)
-    }
-
-    /// This object's index for the hot calls (`_verifyFlat`), which `index.js` keeps.
-    #[napi(getter, js_name = "_slot", skip_typescript, catch_unwind)]
-    pub fn slot(&self) -> u32 {
-        self.slot.index()
     }
 
     /// The id of the key that signs new tokens.
@@ -333,43 +283,4 @@ impl Tokens {
     pub fn active_key(&self) -> String {
         self.inner.keys().active().kid().to_owned()
     }
-}
-
-/// `Tokens.verify` for `index.js`: the token service by its slot, the expectation's fields as
-/// arguments, the claims written flat (flat.rs); the text is the return value.
-#[napi(js_name = "_verifyFlat", skip_typescript, catch_unwind)]
-pub fn verify_flat(
-    env: &Env,
-    slot: u32,
-    token: Text,
-    purpose: Text,
-    job: Option<Text>,
-    dataset: Option<Text>,
-    user: Option<Text>,
-) -> Result<Answer> {
-    let expect = expect_of(&purpose.0, text(job), text(dataset), text(user))?;
-    let claims = map(slots::get(&TOKENS, slot)?.verify(&token.0, &expect))?;
-    flat_claims(env, &claims)
-}
-
-/// `Tokens.verifyAuthorization` for `index.js`, as `_verifyFlat` is for `verify`.
-#[napi(js_name = "_verifyAuthorizationFlat", skip_typescript, catch_unwind)]
-pub fn verify_authorization_flat(
-    env: &Env,
-    slot: u32,
-    authorization: Option<Text>,
-    purpose: Text,
-    job: Option<Text>,
-    dataset: Option<Text>,
-    user: Option<Text>,
-) -> Result<Answer> {
-    let expect = expect_of(&purpose.0, text(job), text(dataset), text(user))?;
-    let authorization = text(authorization);
-    let tokens = slots::get(&TOKENS, slot)?;
-    let claims = map(tokens.verify_authorization(authorization.as_deref(), &expect))?;
-    flat_claims(env, &claims)
-}
-
-fn flat_claims(env: &Env, claims: &token::Claims) -> Result<Answer> {
-    flat::answer(env, |out| write_claims(claims, out))
 }
