@@ -104,6 +104,10 @@ test('the builder refuses a missing key and an app a pod cannot reach, with thei
       JSON.stringify(podRuntime),
     );
   }
+  // Core names the field, in core's (snake_case) spelling, as it does for every binding.
+  await assert.rejects(Trainpod.create({ ...local, podRuntime: { heartbeat: 2 } }), {
+    message: /podRuntime: there is no field `heartbeat`; the fields are/,
+  });
 });
 
 test('plan estimates the cost, refuses what would fail, and spends nothing', async (t) => {

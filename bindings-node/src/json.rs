@@ -148,26 +148,6 @@ fn camel_message(message: &str) -> String {
         .join("`")
 }
 
-/// `given` (camelCase keys) laid over `defaults` (a serialized core value): every key must be
-/// one the defaults have, so a misspelt option is an error instead of silently ignored.
-pub(crate) fn overlay(
-    what: &str,
-    defaults: Value,
-    given: Map<String, Value>,
-) -> Result<Map<String, Value>> {
-    let Value::Object(mut merged) = defaults else {
-        return Err(invalid(format!("{what} must be an object")));
-    };
-    for (key, value) in given {
-        let name = snake(&key);
-        if !merged.contains_key(&name) {
-            return Err(invalid(format!("{what} has no option {key:?}")));
-        }
-        merged.insert(name, rename_keys(value, snake));
-    }
-    Ok(merged)
-}
-
 /// The object `value` as a map, or `INVALID_INPUT` naming `what`.
 pub(crate) fn object(what: &str, value: Value) -> Result<Map<String, Value>> {
     match value {

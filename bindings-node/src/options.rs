@@ -1,13 +1,14 @@
 //! `Trainpod`'s options: each becomes one call on core's builder; every check is core's.
 
-use crate::errors::{Result, invalid, map};
-use crate::json::{from_js_value, object, overlay, rename_keys, snake};
+use crate::errors::{Result, map};
+use crate::json::{object, rename_keys, snake};
 use napi_derive::napi;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use trainpod::clock::ManualClock;
+use trainpod::fields::lay_over;
 use trainpod::jobs::ReconcilePolicy;
 use trainpod::number;
 use trainpod::script::PodRuntime;
@@ -134,10 +135,11 @@ pub(crate) fn job_spec(value: Value) -> Result<JobSpec> {
 
 /// `podRuntime` (camelCase keys) laid over core's `PodRuntime::default()`.
 fn pod_runtime(given: Value) -> Result<PodRuntime> {
-    let defaults =
-        serde_json::to_value(PodRuntime::default()).map_err(|e| invalid(e.to_string()))?;
-    let merged = overlay("podRuntime", defaults, object("podRuntime", given)?)?;
-    from_js_value("podRuntime", Value::Object(merged))
+    map(lay_over(
+        "podRuntime",
+        &PodRuntime::default(),
+        rename_keys(given, snake),
+    ))
 }
 
 fn routes(options: RoutesOptions) -> Routes {

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::time::Duration;
 use trainpod::dataset::DatasetReport;
+use trainpod::fields::lay_over;
 use trainpod::jobs::{IngestOutcome, ReconcileAction, ReconcilePolicy};
 use trainpod::runpod::LogEvent;
 use trainpod::script::{PodRuntime, RenderedScript};
@@ -132,33 +133,6 @@ fn invalid(message: String) -> Error {
     Error::invalid_input(message)
 }
 
-/// Lays `given` over `base`, refusing keys `base` does not have.
-fn overlay(
-    base: &mut Map<String, Value>,
-    given: Map<String, Value>,
-    what: &str,
-) -> Result<(), Error> {
-    for (key, value) in given {
-        if !base.contains_key(&key) {
-            let mut known: Vec<&str> = base.keys().map(String::as_str).collect();
-            known.sort_unstable();
-            return Err(invalid(format!(
-                "unknown {what} field {key:?}; the fields are {}",
-                known.join(", ")
-            )));
-        }
-        base.insert(key, value);
-    }
-    Ok(())
-}
-
-fn object(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
-}
-
 /// A `JobSpec` from the JSON of `trainpod.JobSpec._to_json()`: core lays the fields given over
 /// its defaults and names the field of any refusal.
 pub(crate) fn job_spec(text: &str) -> Result<JobSpec, Error> {
@@ -177,16 +151,10 @@ pub(crate) fn pod_runtime(
     if python.is_none() && expect_gpu.is_none() && overrides.is_none() {
         return Ok(None);
     }
-    let defaults = serde_json::to_value(PodRuntime::default())
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("the default pod runtime: {e}")))?;
-    let mut base = object(defaults);
-    if let Some(text) = overrides {
-        let given: Map<String, Value> = serde_json::from_str(text)
-            .map_err(|e| invalid(format!("pod_runtime must be a dict: {e}")))?;
-        overlay(&mut base, given, "pod_runtime")?;
-    }
-    let mut runtime: PodRuntime = serde_json::from_value(Value::Object(base))
-        .map_err(|e| invalid(format!("pod_runtime is not valid: {e}")))?;
+    let mut runtime = match overrides {
+        Some(text) => lay_over("pod_runtime", &PodRuntime::default(), dict(text)?)?,
+        None => PodRuntime::default(),
+    };
     if let Some(python) = python {
         runtime.python = python;
     }
@@ -199,22 +167,14 @@ pub(crate) fn pod_runtime(
 /// When `reconcile` ends a pod: the core's defaults with `overrides` (JSON of a dict of
 /// `ReconcilePolicy` fields); `None` when nothing was given.
 pub(crate) fn reconcile_policy(overrides: Option<&str>) -> Result<Option<ReconcilePolicy>, Error> {
-    let Some(text) = overrides else {
-        return Ok(None);
-    };
-    let defaults = serde_json::to_value(ReconcilePolicy::default()).map_err(|e| {
-        Error::new(
-            ErrorKind::Internal,
-            format!("the default reconcile policy: {e}"),
-        )
-    })?;
-    let mut base = object(defaults);
-    let given: Map<String, Value> = serde_json::from_str(text)
-        .map_err(|e| invalid(format!("reconcile must be a dict: {e}")))?;
-    overlay(&mut base, given, "reconcile")?;
-    serde_json::from_value(Value::Object(base))
-        .map(Some)
-        .map_err(|e| invalid(format!("reconcile is not valid: {e}")))
+    overrides
+        .map(|text| lay_over("reconcile", &ReconcilePolicy::default(), dict(text)?))
+        .transpose()
+}
+
+/// The JSON text of a dict, as `dict_json` made it.
+fn dict(text: &str) -> Result<Value, Error> {
+    serde_json::from_str(text).map_err(|e| invalid(format!("expected a dict: {e}")))
 }
 
 /// A mapping argument as JSON (through Python's `json`, so any JSON-able value crosses).

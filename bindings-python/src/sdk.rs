@@ -16,8 +16,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use trainpod::clock::ManualClock;
-#[cfg(feature = "bench")]
-use trainpod::sdk::Trainpod as Sdk;
 use trainpod::token::KeyRing;
 
 /// What the constructor of both classes takes, in both class docstrings (pyo3 gives
@@ -556,12 +554,6 @@ twin_classes! {
 
 impl Trainpod {
     const NAME: &'static str = "Trainpod";
-
-    /// The core SDK behind this instance (for the `bench` feature's in-process baseline).
-    #[cfg(feature = "bench")]
-    pub(crate) fn sdk(&self, py: Python<'_>) -> PyResult<Arc<Sdk>> {
-        self.handle.get(py)
-    }
 }
 
 impl AsyncTrainpod {

@@ -120,9 +120,9 @@ def test_the_builder_refuses_a_missing_key_and_an_app_a_pod_cannot_reach(
             cls(runpod_key="rpa_x")  # type: ignore[call-arg]
         base: dict[str, Any] = {"runpod_api_key": "rpa_x", "signing_keys": KEYS, "store": "memory:"}
         cls(**base, pod_python="/usr/bin/python3", pod_runtime={"heartbeat_s": 2})
-        with pytest.raises(trainpod.InvalidInputError):
+        with pytest.raises(trainpod.InvalidInputError, match="no field `heartbeat`; the fields"):
             cls(**base, pod_runtime={"heartbeat": 2})
-        with pytest.raises(trainpod.InvalidInputError):
+        with pytest.raises(trainpod.InvalidInputError, match="`heartbeat_s` is not valid"):
             cls(**base, pod_runtime={"heartbeat_s": "often"})
         with pytest.raises(trainpod.InvalidInputError):
             cls(**base, follow_interval=-1)

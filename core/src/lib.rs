@@ -6,6 +6,7 @@ mod blocking;
 pub mod clock;
 pub mod dataset;
 pub mod error;
+pub mod fields;
 mod hex;
 pub mod jobs;
 pub mod number;

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 
-/// The largest integer a double holds exactly (2^53 - 1).
+/// The largest integer a double holds exactly: 2^53 − 1, JavaScript's `Number.MAX_SAFE_INTEGER`.
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// `value` as a whole number from 0 to `max` (at most [`MAX_SAFE_INTEGER`]), or an

@@ -117,7 +117,10 @@ async fn contract(store: &dyn Store) {
 /// A dataset digest is kept under its file key once: the first kept wins, and another key is
 /// another file version.
 async fn digests_contract(store: &dyn Store) {
-    let key = format!("64768:{}:42:1.000000001:1.000000002", Uuid::new_v4().as_u128() % 1000);
+    let key = format!(
+        "64768:{}:42:1.000000001:1.000000002",
+        Uuid::new_v4().as_u128() % 1000
+    );
     assert_eq!(store.dataset_digest(&key).await.unwrap(), None);
     store.keep_dataset_digest(&key, &[1; 32]).await.unwrap();
     store.keep_dataset_digest(&key, &[2; 32]).await.unwrap();

@@ -20,11 +20,10 @@ const MAX_NAME: usize = 64;
 const MAX_DATA_KEYS: usize = 64;
 const MAX_STRING: usize = 64 * 1024;
 const MAX_DEPTH: usize = 4;
-/// The largest integer a batch may carry anywhere (a batch number, an event's `n`, a `step`, any
-/// value in `data`): 2^53 − 1, JavaScript's `Number.MAX_SAFE_INTEGER`. A double holds every
-/// integer up to it exactly, so no binding ever hands an app a number its JSON cannot carry
-/// (Node would make a larger one a `BigInt`, which `JSON.stringify` refuses).
-pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+// The largest integer a batch may carry anywhere (a batch number, an event's `n`, a `step`, any
+// value in `data`) is `MAX_SAFE_INTEGER`: no binding then hands an app a number its JSON cannot
+// carry (Node would make a larger one a `BigInt`, which `JSON.stringify` refuses).
+pub use crate::number::MAX_SAFE_INTEGER;
 /// How far ahead of the app's clock an event's time may be: a pod's clock that is a little fast
 /// is taken; a time further ahead is not a time this pod wrote.
 pub const MAX_TS_AHEAD_SECS: u64 = 24 * 3600;

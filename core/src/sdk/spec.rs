@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::fields::{overlay, to_object, typed};
 use crate::runpod::Cloud;
 use crate::script::{Hyperparameters, Method};
 
@@ -88,6 +89,9 @@ pub struct JobSpec {
     pub image_vouched: bool,
 }
 
+/// What a refusal of a spec's field is prefixed with.
+const SPEC: &str = "job spec";
+
 impl JobSpec {
     /// A LoRA job of `user` training `model` on `dataset`, costing at most `budget_usd`.
     pub fn new(
@@ -129,16 +133,16 @@ impl JobSpec {
         }
         if let Some(hp) = given.remove("hyperparameters").filter(|v| !v.is_null()) {
             let method: Method = match given.get("method").filter(|m| !m.is_null()) {
-                Some(m) => typed("method", m.clone())?,
+                Some(m) => typed(SPEC, "method", m.clone())?,
                 None => Method::Lora,
             };
             let defaults = Hyperparameters::for_method(method);
-            let merged = overlay("hyperparameters", to_object(&defaults)?, hp)?;
+            let merged = overlay(SPEC, "hyperparameters", to_object(&defaults)?, hp)?;
             given.insert("hyperparameters".into(), Value::Object(merged));
         }
         let empty = JobSpec::new("", "", DatasetRef::App { id: String::new() }, 0.0);
-        let merged = overlay("", to_object(&empty)?, Value::Object(given))?;
-        typed("", Value::Object(merged))
+        let merged = overlay(SPEC, "", to_object(&empty)?, Value::Object(given))?;
+        typed(SPEC, "", Value::Object(merged))
     }
 
     /// The hyperparameters the job runs with.
@@ -211,61 +215,6 @@ pub(crate) fn new_job_id() -> Result<String> {
         )
     })?;
     Ok(format!("job-{}", crate::hex::encode(&bytes)))
-}
-
-/// `value` as a `T`, or `INVALID_INPUT` naming the field that was wrong (under `at`, the path of
-/// `value` in the spec) and what it takes.
-fn typed<T: serde::de::DeserializeOwned>(at: &str, value: Value) -> Result<T> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let inner = e.path().to_string();
-        let field = match (at, inner.as_str()) {
-            (at, ".") => at.to_owned(),
-            ("", inner) => inner.to_owned(),
-            (at, inner) => format!("{at}.{inner}"),
-        };
-        // serde's words, without the position it appends for text input (there is none here).
-        let why = e.into_inner().to_string();
-        Error::invalid_input(format!(
-            "job spec: `{field}` is not valid: {why}; give it as the field's documentation says"
-        ))
-    })
-}
-
-/// `given` (a JSON object) laid over `defaults`, refusing a field the defaults do not have.
-fn overlay(at: &str, mut defaults: Map<String, Value>, given: Value) -> Result<Map<String, Value>> {
-    let what = if at.is_empty() { "job spec" } else { at };
-    let Value::Object(given) = given else {
-        return Err(Error::invalid_input(format!(
-            "job spec: `{what}` must be an object of named fields"
-        )));
-    };
-    for (key, value) in given {
-        if !defaults.contains_key(&key) {
-            let mut known: Vec<&str> = defaults.keys().map(String::as_str).collect();
-            known.sort_unstable();
-            let field = if at.is_empty() {
-                key
-            } else {
-                format!("{at}.{key}")
-            };
-            return Err(Error::invalid_input(format!(
-                "job spec: there is no field `{field}`; the fields are {}",
-                known.join(", ")
-            )));
-        }
-        defaults.insert(key, value);
-    }
-    Ok(defaults)
-}
-
-fn to_object<T: Serialize>(value: &T) -> Result<Map<String, Value>> {
-    match serde_json::to_value(value) {
-        Ok(Value::Object(map)) => Ok(map),
-        _ => Err(Error::new(
-            crate::ErrorKind::Internal,
-            "a default job spec did not serialize as an object",
-        )),
-    }
 }
 
 #[cfg(test)]
