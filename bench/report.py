@@ -129,7 +129,6 @@ def summary(rows: list[Row]) -> list[list[str]]:
             "p95 ≤ 10 s",
             met(r["p95_s"] <= 10),
         ])
-    out += overhead_rows(by)
     for r in by.get("dataset download through the Next.js route over loopback", []):
         out.append([
             f"dataset download through Next.js ({r['bytes'] / 2**30:.2f} GiB)",
@@ -139,34 +138,6 @@ def summary(rows: list[Row]) -> list[list[str]]:
             "≥ 0.5×",
             met(r["ratio"] >= 0.5),
         ])
-    return out
-
-
-def overhead_rows(by: dict[str, list[Row]]) -> list[list[str]]:
-    """The bindings' cost per call over core: the median over the runs of bench/overhead.sh."""
-    out: list[list[str]] = []
-    calls = [("verify", "token verify"), ("ingest1", "ingest, 1-event batch"),
-             ("ingest", "ingest, 50-event batch")]
-    for lang in ("node", "python"):
-        runs = by.get(f"{lang} binding overhead per call", [])
-        if not runs:
-            continue
-        for key, what in calls:
-            if f"{key}_overhead_us" not in runs[0]:
-                continue
-            # Core timed in the binding's own process, where the run measured it (`*_here`).
-            here = "_here" if f"{key}_overhead_here_us" in runs[0] else ""
-            over = statistics.median(r[f"{key}_overhead{here}_us"] for r in runs)
-            binding = statistics.median(r[f"{key}_{lang}_us"] for r in runs)
-            core = statistics.median(r[f"{key}_core{here}_us"] for r in runs)
-            out.append([
-                f"{lang.capitalize()} binding, {what} ({len(runs)} runs)",
-                f"{binding:.2f} µs",
-                f"core {core:.2f} µs" + (" in the same process" if here else ""),
-                f"**{over:+.2f} µs**",
-                "≤ +2 µs",
-                met(over <= 2),
-            ])
     return out
 
 

@@ -18,8 +18,8 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 
 /// The unit of reading, hashing and handing over. Small on purpose: a buffer that stays in the
-/// core's L2 cache makes the kernel's copy from the page cache about four times cheaper than a
-/// 1 MiB one on the machines measured (bench/README.md), and the hash reads it back from there.
+/// core's L2 cache makes the kernel's copy from the page cache cheaper than a 1 MiB one, and the
+/// hash reads it back from there (measured in bench/README.md).
 const CHUNK: usize = 64 << 10;
 /// Buffers in flight between the reading thread and the validating one: the memory bound.
 const POOL: usize = 8;

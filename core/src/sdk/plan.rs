@@ -291,7 +291,7 @@ impl Trainpod {
                 }
                 let id = crate::staging::check_dataset_id(id)?.to_owned();
                 // One open, the download's: its "not found" gets the wording of a plan. It reads
-                // and hashes the whole file (about a second a GB) on a blocking thread.
+                // and hashes the whole file on a blocking thread.
                 let report = staging
                     .inspect(&id, &InspectOptions::default())
                     .await
