@@ -215,7 +215,7 @@ export declare class Trainpod {
    * command, the env variables by name, the bundle's size and sha256, and every file the pod
    * unpacks with each credential replaced by `<redacted>`. Creates nothing.
    */
-  renderScript(plan: Plan): RenderedScript
+  renderScript(plan: Plan): Promise<RenderedScript>
   /** The token service (to issue or verify tokens directly), sharing this SDK's keys and clock. */
   tokens(): Tokens
   /** Move the fixed clock (only for instances built with `now`). */

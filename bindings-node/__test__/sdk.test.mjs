@@ -550,7 +550,7 @@ test('inspectDataset reports rows and errors; renderScript shows the bundle with
   await assert.rejects(tp.inspectDataset(join(dir, 'missing.jsonl')), (err) => err.code === 'DATASET_NOT_FOUND');
 
   const plan = await tp.plan(spec('render-1'));
-  const rendered = tp.renderScript(plan);
+  const rendered = await tp.renderScript(plan);
   assert.deepEqual(rendered.env, ['TRAINPOD_BUNDLE']);
   assert.match(rendered.startCommand, /base64 -d/);
   const config = JSON.parse(rendered.files.find((f) => f.name === 'config.json').text);
@@ -563,10 +563,7 @@ test('inspectDataset reports rows and errors; renderScript shows the bundle with
     .token.split('.');
   const prefix = `${version}.${kid}.${claims.slice(0, 8)}`;
   for (const f of rendered.files) assert.ok(!f.text.includes(prefix), f.name);
-  assert.throws(
-    () => tp.renderScript({ jobId: 'x' }),
-    (err) => err.code === 'INVALID_INPUT',
-  );
+  await assert.rejects(tp.renderScript({ jobId: 'x' }), (err) => err.code === 'INVALID_INPUT');
   await assert.rejects(tp.status('render-1'), (err) => err.code === 'NOT_FOUND');
 });
 
@@ -577,7 +574,7 @@ test('an Alpaca dataset: the plan says how the trainer reads it, and convertAlpa
   const plan = await tp.plan(spec('alpaca-1', { dataset: { kind: 'app', id: 'alpaca' } }));
   assert.equal(plan.dataset.format, 'alpaca');
   assert.equal(plan.warnings.filter((w) => w.includes('Alpaca format')).length, 1, plan.warnings.join('\n'));
-  const config = JSON.parse(tp.renderScript(plan).files.find((f) => f.name === 'config.json').text);
+  const config = JSON.parse((await tp.renderScript(plan)).files.find((f) => f.name === 'config.json').text);
   assert.equal(config.training.dataset_format, 'alpaca');
 
   const converted = join(dir, 'converted.jsonl');
@@ -602,7 +599,7 @@ test('loraTargetModules: all-linear by default, a list of names, or refused by n
   const plan = await tp.plan(spec('targets-1', { hyperparameters: { loraTargetModules: ['q_proj', 'v_proj'] } }));
   assert.deepEqual(plan.hyperparameters.loraTargetModules, ['q_proj', 'v_proj']);
   assertShape(plan, 'Plan');
-  const config = JSON.parse(tp.renderScript(plan).files.find((f) => f.name === 'config.json').text);
+  const config = JSON.parse((await tp.renderScript(plan)).files.find((f) => f.name === 'config.json').text);
   assert.deepEqual(config.training.hyperparameters.lora_target_modules, ['q_proj', 'v_proj']);
   for (const bad of [[], ['q-proj'], 'q_proj', [5]]) {
     await assert.rejects(tp.plan(spec('targets-bad', { hyperparameters: { loraTargetModules: bad } })), (err) => {
@@ -654,7 +651,7 @@ test('plans, statuses, reports and rendered scripts have exactly the keys types.
   const report = await tp.inspectDataset(bad);
   assert.equal(report.errors.length, 1);
   assertShape(report, 'DatasetReport');
-  assertShape(tp.renderScript(plan), 'RenderedScript');
+  assertShape(await tp.renderScript(plan), 'RenderedScript');
   // The check itself fails on an undeclared key, a missing one, or one deep inside.
   assert.throws(() => assertShape({ ...training, extra: 1 }, 'JobStatus'), /extra is not declared/);
   const { user: _, ...noUser } = training;

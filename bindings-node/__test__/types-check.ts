@@ -96,7 +96,7 @@ async function deployJob(): Promise<[Plan, JobStatus]> {
   const converted: DatasetReport = await tp.convertAlpaca('/srv/alpaca.jsonl', '/srv/datasets/ds-2');
   const bad: number = report.errorCount + report.errors.length + report.longestRowBytes;
   const plan: Plan = await tp.plan(input);
-  const script: RenderedScript = tp.renderScript(plan);
+  const script: RenderedScript = await tp.renderScript(plan);
   const config: string | undefined = script.files.find((f) => f.name === 'config.json')?.text;
   const targets: 'all-linear' | string[] = plan.hyperparameters.loraTargetModules;
   console.log(bad, config, script.bytes, converted.format, targets);

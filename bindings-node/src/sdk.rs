@@ -346,12 +346,22 @@ impl Trainpod {
     /// unpacks with each credential replaced by `<redacted>`. Creates nothing.
     #[napi(
         ts_args_type = "plan: Plan",
-        ts_return_type = "RenderedScript",
+        ts_return_type = "Promise<RenderedScript>",
         catch_unwind
     )]
-    pub fn render_script(&self, plan: Value) -> Result<Value> {
-        let plan: sdk::Plan = from_js_value("plan", plan)?;
-        to_js_value(&map(self.inner.render_script(&plan))?)
+    pub fn render_script<'env>(
+        &self,
+        env: &'env Env,
+        plan: Value,
+    ) -> Result<PromiseRaw<'env, Value>> {
+        let plan: sdk::Plan = match from_js_value("plan", plan) {
+            Ok(plan) => plan,
+            Err(e) => return rejected(env, e),
+        };
+        let tp = self.inner.clone();
+        spawn(env, async move { tp.render_script(&plan).await }, |_, r| {
+            to_js_value(&r)
+        })
     }
 
     /// The token service (to issue or verify tokens directly), sharing this SDK's keys and clock.

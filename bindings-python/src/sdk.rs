@@ -542,7 +542,7 @@ twin_classes! {
         /// Returns a `RenderedScript`.
         #[pyo3(signature = (plan: "Plan"))]
         fn render_script(plan: PlanArg)
-            -> convert::rendered as "RenderedScript", "Coroutine[object, None, RenderedScript]" = |tp| tp.render_script(&plan.0);
+            -> convert::rendered as "RenderedScript", "Coroutine[object, None, RenderedScript]" = |tp| tp.render_script(&plan.0).await;
 
         /// Copies the job's artifacts into the directory `dest`, checking each file's sha256;
         /// returns them.

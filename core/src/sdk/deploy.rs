@@ -116,8 +116,10 @@ impl Trainpod {
     /// The pod script `deploy` would generate for `plan`'s first attempt if it ran now: the
     /// start command, the env variables by name, the bundle's size and sha256, and every file
     /// the pod unpacks with its credentials replaced. Nothing is created or stored; the tokens
-    /// issued for it never leave this call.
-    pub fn render_script(&self, plan: &Plan) -> Result<RenderedScript> {
+    /// issued for it never leave this call. An app-served dataset's digest is read off the
+    /// calling thread first.
+    pub async fn render_script(&self, plan: &Plan) -> Result<RenderedScript> {
+        self.warm_dataset_digest(plan).await?;
         render(&self.probe_script(plan)?)
     }
 

@@ -641,7 +641,7 @@ async fn without_an_app_the_events_come_back_through_the_pod_log() {
 async fn render_script_shows_what_deploy_sends_with_its_credentials_hidden() {
     let s = setup("render").await;
     let plan = s.tp.plan(&spec("render-1")).await.unwrap();
-    let rendered = s.tp.render_script(&plan).unwrap();
+    let rendered = s.tp.render_script(&plan).await.unwrap();
     assert_eq!(rendered.start_command, trainpod::script::START_COMMAND);
     assert_eq!(rendered.env, [trainpod::script::BUNDLE_ENV]);
     assert!(rendered.bytes > 0 && rendered.bytes <= trainpod::script::MAX_BUNDLE_BYTES);
