@@ -30,6 +30,8 @@ done_stage "services"
 stage "rust: format and lint"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The bindings convert types and map errors: each stays a small share of core.
+python3 scripts/binding-ratio.py --max 15
 done_stage "rust lint"
 
 stage "pod scripts: lint, training venv"
