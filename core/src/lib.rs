@@ -6,6 +6,7 @@ pub mod dataset;
 pub mod error;
 mod hex;
 pub mod jobs;
+mod purpose;
 pub mod reach;
 pub mod runpod;
 pub mod script;

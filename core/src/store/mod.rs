@@ -19,7 +19,7 @@ pub use sqlite::SqliteStore;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::jobs::JobState;
-use crate::token::Purpose;
+use crate::purpose::Purpose;
 use async_trait::async_trait;
 use std::fmt::Debug;
 use std::sync::Arc;
