@@ -3,11 +3,10 @@
 //! ambiguous create is found again, and a finished job is never redeployed except by `retry`
 //! (`attempts.rs`), as a new attempt with fresh tokens.
 
-use serde::{Deserialize, Serialize};
-
 use super::placement::Placement;
 use super::plan::{GpuChoice, Plan};
 use super::status::JobStatus;
+use super::stored_plan::{JobConfig, job_record};
 use super::{Routes, Trainpod, pod_name};
 use crate::error::{Error, ErrorKind, Result};
 use crate::jobs::JobState;
@@ -19,28 +18,6 @@ use crate::store::JobRecord;
 use crate::token::{IssueRequest, Purpose};
 
 use super::spec::DatasetRef;
-
-/// What a job row keeps of its deployment (`JobRecord::config`), so that `retry` can start
-/// another attempt and `status` can show the plan.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct JobConfig {
-    pub plan: Plan,
-}
-
-impl JobConfig {
-    pub(crate) fn of(job: &JobRecord) -> Result<JobConfig> {
-        serde_json::from_str(&job.config).map_err(|e| {
-            Error::new(
-                ErrorKind::InvalidState,
-                format!(
-                    "job {} was not deployed by this SDK (its stored plan is unreadable: {e}); \
-                     deploy a new job",
-                    job.id
-                ),
-            )
-        })
-    }
-}
 
 /// Where artifacts go on a network volume, under its mount: `<this>/<job>/<attempt>/`.
 pub(crate) const VOLUME_ARTIFACTS: &str = "trainpod-artifacts";
@@ -55,7 +32,7 @@ impl Trainpod {
             let job = match self.store.get_job(&plan.job_id).await? {
                 Some(job) => job,
                 None => {
-                    self.store.insert_job(&self.new_record(plan, now)?).await?;
+                    self.store.insert_job(&job_record(plan, now)?).await?;
                     continue;
                 }
             };
@@ -97,7 +74,7 @@ impl Trainpod {
     /// at plan time rather than at deploy.
     pub(crate) fn check_pod_script(&self, plan: &Plan) -> Result<()> {
         let now = self.clock.now_unix_secs();
-        let probe = self.new_record(plan, now)?;
+        let probe = job_record(plan, now)?;
         let bundle = generate(&self.pod_script(&probe, plan, now)?)?;
         // The pod's whole environment, the bundle and pod_env together, is bounded too.
         self.pod_environment(&bundle, &probe, plan).map(|_| ())
@@ -114,7 +91,7 @@ impl Trainpod {
     /// The script of a stand-in first attempt created now.
     fn probe_script(&self, plan: &Plan) -> Result<PodScript> {
         let now = self.clock.now_unix_secs();
-        let probe = self.new_record(plan, now)?;
+        let probe = job_record(plan, now)?;
         self.pod_script(&probe, plan, now)
     }
 
@@ -140,22 +117,6 @@ impl Trainpod {
             return self.status_of(&adopted).await;
         }
         self.status_of(&self.job(&job.id).await?).await
-    }
-
-    fn new_record(&self, plan: &Plan, now: u64) -> Result<JobRecord> {
-        let config = serde_json::to_string(&JobConfig { plan: plan.clone() }).map_err(|e| {
-            Error::new(
-                ErrorKind::Internal,
-                format!("the plan did not serialize: {e}"),
-            )
-        })?;
-        Ok(JobRecord {
-            deadline_unix: super::budget::deadline_at(now, plan.deadline_secs)?,
-            budget_usd: plan.spec.budget_usd,
-            price_per_hour: plan.gpu.price_per_hour,
-            config: config.into(),
-            ..JobRecord::new(&plan.job_id, &plan.spec.user, now)
-        })
     }
 
     /// Creates the pod of the claimed attempt `claimed` from the first placement RunPod takes,

@@ -35,6 +35,7 @@ mod routes;
 pub mod server;
 mod spec;
 mod status;
+mod stored_plan;
 
 pub use access::ARTIFACT_UPLOAD_GRACE_SECS;
 pub use artifacts::{
@@ -261,7 +262,7 @@ impl Trainpod {
     }
 
     async fn record_throughput(&self, outcome: &IngestOutcome, runtime_s: f64) -> Result<()> {
-        let Ok(config) = deploy::JobConfig::of(&outcome.job) else {
+        let Ok(config) = stored_plan::JobConfig::of(&outcome.job) else {
             return Ok(());
         };
         let plan = &config.plan;

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Trainpod;
-use super::deploy::JobConfig;
+use super::stored_plan::JobConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::jobs::JobState;
 use crate::runpod::{LogQuery, LogStream};
