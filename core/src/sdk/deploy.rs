@@ -1,7 +1,8 @@
-//! `deploy`: where money is spent, so it is idempotent. A job is claimed in the store (queued →
-//! provisioning) before its pod is created, the pod is named after the job and attempt so an
-//! ambiguous create is found again, and a finished job is never redeployed except by `retry`
-//! (`attempts.rs`), as a new attempt with fresh tokens.
+//! `deploy`: where money is spent, so it is idempotent, and it runs only the plan that `plan`
+//! stored with the job. A job is claimed in the store (queued → provisioning) before its pod is
+//! created, the pod is named after the job and attempt so an ambiguous create is found again, and
+//! a finished job is never redeployed except by `retry` (`attempts.rs`), as a new attempt with
+//! fresh tokens.
 
 use super::placement::Placement;
 use super::plan::{GpuChoice, Plan};
@@ -23,19 +24,16 @@ use super::spec::DatasetRef;
 pub(crate) const VOLUME_ARTIFACTS: &str = "trainpod-artifacts";
 
 impl Trainpod {
-    /// Issues the job's tokens, generates its script and creates its pod (trying the plan's
-    /// fallbacks in order), and records the job. Deploying the same plan again returns the job as
-    /// it is: it never creates a second pod.
+    /// Deploys the plan that [`Self::plan`] stored with job `plan.job_id`: issues the job's
+    /// tokens, generates its script and creates its pod (trying the plan's fallbacks in order),
+    /// and records the pod. A `plan` that differs from the stored one (edited after it was made)
+    /// is `INVALID_INPUT`, and a job never planned `NOT_FOUND`; either way nothing is created or
+    /// changed. Deploying the same plan again returns the job as it is: it never creates a
+    /// second pod.
     pub async fn deploy(&self, plan: &Plan) -> Result<JobStatus> {
         loop {
             let now = self.clock.now_unix_secs();
-            let job = match self.store.get_job(&plan.job_id).await? {
-                Some(job) => job,
-                None => {
-                    self.store.insert_job(&job_record(plan, now)?).await?;
-                    continue;
-                }
-            };
+            let job = self.planned_job(plan).await?;
             if job.pod_id.is_some() {
                 return self.status_of(&job).await;
             }
@@ -55,7 +53,8 @@ impl Trainpod {
                 // (its store write failed, its process died): adopt the pod if it exists.
                 return self.adopt_or_wait(job).await;
             }
-            // Every script is made before the claim: a refusal leaves the job as it was.
+            // The stored plan, which `plan` equals; every script is made before the claim, so a
+            // refusal leaves the job as it was.
             let plan = JobConfig::of(&job)?.plan;
             let placements = self.placements(&job, &plan, &choices(&plan), now)?;
             let claimed = JobRecord {
@@ -83,7 +82,8 @@ impl Trainpod {
     /// The pod script `deploy` would generate for `plan`'s first attempt if it ran now: the
     /// start command, the env variables by name, the bundle's size and sha256, and every file
     /// the pod unpacks with its credentials replaced. Nothing is created or stored; the tokens
-    /// issued for it never leave this call.
+    /// issued for it never leave this call. It renders the plan given, as it is: `deploy`
+    /// would refuse one that differs from the plan stored with its job.
     pub fn render_script(&self, plan: &Plan) -> Result<RenderedScript> {
         render(&self.probe_script(plan)?)
     }

@@ -11,7 +11,7 @@
 //!     .artifacts_dir("/srv/artifacts")
 //!     .build().await?;
 //! let plan = tp.plan(&JobSpec::new("user-1", "Qwen/Qwen2.5-0.5B", DatasetRef::App { id }, 5.0)).await?;
-//! let job = tp.deploy(&plan).await?;       // idempotent per job id
+//! let job = tp.deploy(&plan).await?;       // the plan `plan` stored; idempotent per job id
 //! // routes: tp.authorize_dataset_download(..), tp.ingest_metrics(..), tp.artifact_manifest(..)
 //! let mut follow = tp.follow(&job.job_id); // status changes and events until it ends
 //! tp.reconcile().await?;                   // from a cron: ends pods nobody should pay for
