@@ -146,11 +146,21 @@ export declare class Trainpod {
   static create(options: TrainpodOptions): Promise<Trainpod>
   /**
    * Check `spec` against everything checkable before money is spent; resolves with the plan
-   * (cost estimate, deadline, GPU, warnings) or rejects with an actionable error.
+   * (cost estimate, deadline, GPU, warnings) or rejects with an actionable error. The job
+   * is stored `queued` with its plan; planning a queued job again replaces its plan.
    */
   plan(spec: JobSpecInput): Promise<Plan>
-  /** Deploy a plan: idempotent per job id. */
+  /**
+   * Deploy the plan stored with the job: idempotent per job id. A plan changed after `plan`
+   * made it is refused (`INVALID_INPUT`: plan again with the changed spec), and so is one
+   * never planned (`NOT_FOUND`).
+   */
   deploy(plan: Plan): Promise<JobStatus>
+  /**
+   * The plan stored with the job when `plan` made it: what `deploy` deploys (an app that
+   * lost the plan object, its process restarted, deploys this).
+   */
+  storedPlan(jobId: string): Promise<Plan>
   /** The job's status now. */
   status(jobId: string): Promise<JobStatus>
   /** Status changes and pod events until the job ends: `for await (const u of tp.follow(id))`. */

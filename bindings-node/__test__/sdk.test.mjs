@@ -564,7 +564,11 @@ test('inspectDataset reports rows and errors; renderScript shows the bundle with
   const prefix = `${version}.${kid}.${claims.slice(0, 8)}`;
   for (const f of rendered.files) assert.ok(!f.text.includes(prefix), f.name);
   await assert.rejects(tp.renderScript({ jobId: 'x' }), (err) => err.code === 'INVALID_INPUT');
-  await assert.rejects(tp.status('render-1'), (err) => err.code === 'NOT_FOUND');
+  // Rendering creates nothing: the job is as plan left it, queued with its plan and no pod.
+  const planned = await tp.status('render-1');
+  assert.equal(planned.state, 'queued');
+  assert.equal(planned.podId ?? null, null);
+  assert.deepEqual(await tp.storedPlan('render-1'), plan);
 });
 
 test('an Alpaca dataset: the plan says how the trainer reads it, and convertAlpaca writes those rows', async (t) => {

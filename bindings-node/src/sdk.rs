@@ -57,7 +57,8 @@ impl Trainpod {
     }
 
     /// Check `spec` against everything checkable before money is spent; resolves with the plan
-    /// (cost estimate, deadline, GPU, warnings) or rejects with an actionable error.
+    /// (cost estimate, deadline, GPU, warnings) or rejects with an actionable error. The job
+    /// is stored `queued` with its plan; planning a queued job again replaces its plan.
     #[napi(
         ts_args_type = "spec: JobSpecInput",
         ts_return_type = "Promise<Plan>",
@@ -74,7 +75,9 @@ impl Trainpod {
         })
     }
 
-    /// Deploy a plan: idempotent per job id.
+    /// Deploy the plan stored with the job: idempotent per job id. A plan changed after `plan`
+    /// made it is refused (`INVALID_INPUT`: plan again with the changed spec), and so is one
+    /// never planned (`NOT_FOUND`).
     #[napi(
         ts_args_type = "plan: Plan",
         ts_return_type = "Promise<JobStatus>",
@@ -87,6 +90,22 @@ impl Trainpod {
         };
         let tp = self.inner.clone();
         spawn(env, async move { tp.deploy(&plan).await }, status)
+    }
+
+    /// The plan stored with the job when `plan` made it: what `deploy` deploys (an app that
+    /// lost the plan object, its process restarted, deploys this).
+    #[napi(ts_return_type = "Promise<Plan>", catch_unwind)]
+    pub fn stored_plan<'env>(
+        &self,
+        env: &'env Env,
+        job_id: String,
+    ) -> Result<PromiseRaw<'env, Value>> {
+        let tp = self.inner.clone();
+        spawn(
+            env,
+            async move { tp.stored_plan(&job_id).await },
+            |_, plan| to_js_value(&plan),
+        )
     }
 
     /// The job's status now.

@@ -445,16 +445,26 @@ twin_classes! {
         /// Checks `spec` against everything checkable before money is spent (the RunPod key,
         /// the image, the dataset, the URLs a pod needs, GPU prices and availability, the
         /// budget) and returns the `Plan` with its cost estimate, or raises the first problem.
-        /// Nothing is created.
+        /// Nothing is created on RunPod: the plan is stored with its job, `queued`, for
+        /// `deploy`. Planning a job id again replaces its plan while it is queued and never
+        /// deployed; after that it raises `InvalidStateError`.
         #[pyo3(signature = (spec: "JobSpec"))]
         fn plan(spec: SpecArg) -> convert::plan as "Plan", "Coroutine[object, None, Plan]" = |tp| tp.plan(&spec.0).await;
 
-        /// Issues the job's tokens, generates its script and creates its pod (trying the plan's
-        /// fallback GPUs in order). Deploying the same plan again returns the job as it is: it
-        /// never creates a second pod. Returns the `JobStatus`.
+        /// Deploys the plan `plan()` stored with `plan.job_id`: issues the job's tokens,
+        /// generates its script and creates its pod (trying the plan's fallback GPUs in order).
+        /// A plan that differs from the stored one raises `InvalidInputError` and a job never
+        /// planned `NotFoundError`, with nothing created. Deploying the same plan again returns
+        /// the job as it is: it never creates a second pod. Returns the `JobStatus`.
         #[pyo3(signature = (plan: "Plan"))]
         fn deploy(plan: PlanArg)
             -> convert::status as "JobStatus", "Coroutine[object, None, JobStatus]" = |tp| tp.deploy(&plan.0).await;
+
+        /// The `Plan` stored with the job: what `deploy` deploys for it (for an app that lost
+        /// the plan `plan()` returned).
+        #[pyo3(signature = (job_id))]
+        fn stored_plan(job_id: String)
+            -> convert::plan as "Plan", "Coroutine[object, None, Plan]" = |tp| tp.stored_plan(&job_id).await;
 
         /// The job's `JobStatus` now.
         #[pyo3(signature = (job_id))]

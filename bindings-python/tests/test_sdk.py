@@ -5,6 +5,7 @@ reconcile, the dataset and artifacts routes, in both classes."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import inspect
 import json
@@ -74,6 +75,7 @@ def test_sync_and_async_have_the_same_methods_signatures_and_docstrings() -> Non
         "inspect_dataset",
         "convert_alpaca",
         "render_script",
+        "stored_plan",
     }
     assert expected <= public(sync)
     assert inspect.signature(sync) == inspect.signature(aio)
@@ -340,14 +342,62 @@ def test_render_script_shows_the_bundle_deploy_would_send_without_its_tokens(
     prefix = f"{version}.{kid}.{claims[:8]}"
     assert all(prefix not in f.text for f in rendered.files)
     assert "TRAINPOD_BUNDLE" not in repr(rendered) and "config.json" in repr(rendered)
-    with pytest.raises(trainpod.TrainpodError):
-        tp.status("render-1")  # nothing was created
+    # Nothing was created: the job is as plan() stored it, queued, with no pod.
+    assert (tp.status("render-1").state, tp.status("render-1").pod_id) == ("queued", None)
 
     async def main() -> trainpod.RenderedScript:
         return await make(trainpod.AsyncTrainpod, emu, tmp_path).render_script(plan)
 
     again = asyncio.run(main())
     assert [f.name for f in again.files] == [f.name for f in rendered.files]
+
+
+def pods_created(emu: Emulator) -> int:
+    return sum(
+        r["method"] == "POST" and r["uri"] == "/v2/pods" and r["status"] < 300
+        for r in emu.requests()
+    )
+
+
+def test_plan_stores_the_job_and_deploy_deploys_the_stored_plan(
+    emu: Emulator, tmp_path: pathlib.Path
+) -> None:
+    store = f"sqlite://{tmp_path}/jobs.db"
+    tp = make(trainpod.Trainpod, emu, tmp_path, store=store)
+    plan = tp.plan(spec("stored-1"))
+    status = tp.status("stored-1")
+    assert (status.state, status.pod_id, status.cost_usd) == ("queued", None, 0.0)
+    assert status.estimate_usd == pytest.approx((plan.estimate.usd_low, plan.estimate.usd_high))
+    assert tp.stored_plan("stored-1") == plan
+    before = pods_created(emu)
+    # The plan as deploy receives it, edited after plan() made it: refused, nothing created.
+    raw = json.loads(plan._raw)
+    raw["gpu"]["price_per_hour"] /= 10
+    edited = dataclasses.replace(plan, _raw=json.dumps(raw))
+    with pytest.raises(trainpod.InvalidInputError, match="changed after plan"):
+        tp.deploy(edited)
+    assert pods_created(emu) == before
+    assert tp.status("stored-1").state == "queued"
+    # Planned again while queued, the newer plan is the one deployed.
+    newer = tp.plan(spec("stored-1", budget_usd=3.0))
+    with pytest.raises(trainpod.InvalidInputError, match="planned again since"):
+        tp.deploy(plan)
+    job = tp.deploy(newer)
+    assert (job.state, job.budget_usd) == ("provisioning", 3.0)
+    assert pods_created(emu) == before + 1
+    with pytest.raises(trainpod.exceptions.InvalidStateError, match="until it is deployed"):
+        tp.plan(spec("stored-1"))
+    # A plan another store never saw was never made there.
+    other = make(trainpod.Trainpod, emu, tmp_path / "other")
+    with pytest.raises(trainpod.exceptions.NotFoundError, match=r"call plan\(\) first"):
+        other.deploy(newer)
+    assert pods_created(emu) == before + 1
+
+    async def main() -> trainpod.Plan:
+        atp = make(trainpod.AsyncTrainpod, emu, tmp_path, store=store)
+        return await atp.stored_plan("stored-1")
+
+    assert asyncio.run(main()) == newer
 
 
 @pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"])

@@ -10,6 +10,7 @@ pub mod fields;
 mod hex;
 pub mod jobs;
 pub mod number;
+mod purpose;
 pub mod reach;
 pub mod runpod;
 pub mod script;

@@ -303,8 +303,8 @@ async fn events_contract(store: &dyn Store) {
     assert!(store.events("no-such-job", 1).await.unwrap().is_empty());
 }
 
-/// A job row keeps every field, moves only by compare and set, and is listed as live until it
-/// reaches a final state.
+/// A job row keeps every field, moves only by compare and set, and is listed as live from when it
+/// leaves queued until it reaches a final state.
 async fn jobs_contract(store: &dyn Store) {
     let id = format!("job-{}", Uuid::new_v4());
     let job = JobRecord {
@@ -329,6 +329,19 @@ async fn jobs_contract(store: &dyn Store) {
     assert_eq!(
         mine(store.live_jobs().await.unwrap()),
         1,
+        "{}",
+        store.backend()
+    );
+    // A queued job (planned, never deployed) has no pod to check: it is kept, not listed.
+    let queued = JobRecord::new(format!("{id}-queued"), "user-1", 1_000);
+    assert!(store.insert_job(&queued).await.unwrap());
+    assert_eq!(
+        store.get_job(&queued.id).await.unwrap(),
+        Some(queued.clone())
+    );
+    let live = store.live_jobs().await.unwrap();
+    assert!(
+        live.iter().all(|j| j.id != queued.id),
         "{}",
         store.backend()
     );

@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 
 use crate::faults::{VanishCause, set_faults};
 use crate::params::decode;
-use crate::state::{EmuPod, Shared, State};
+use crate::shared::Shared;
+use crate::state::{EmuPod, State};
 use crate::{LogSource, runner, runpodctl};
 
 pub(crate) fn handle(

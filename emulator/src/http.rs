@@ -10,7 +10,8 @@ use axum::response::{IntoResponse, Response};
 
 use crate::answer::{Answer, problem};
 use crate::params::{Query, decode};
-use crate::state::{Follow, Shared, State};
+use crate::shared::Shared;
+use crate::state::{Follow, State};
 use crate::{ACCOUNT_KEY, RecordedRequest, admin, billing, catalog, create, logs, pods, runner};
 
 pub(crate) async fn handle(
@@ -41,7 +42,7 @@ pub(crate) async fn handle(
     };
     if shared.runner.is_some() {
         for id in created {
-            runner::supervise(shared.clone(), id);
+            runner::supervisor::supervise(shared.clone(), id);
         }
     }
     shared.notify();

@@ -32,6 +32,7 @@ mod pods;
 mod ratelimit;
 mod runner;
 mod runpodctl;
+mod shared;
 mod state;
 mod validate;
 
@@ -46,8 +47,9 @@ use tokio::sync::watch;
 
 pub use faults::{CapacityStyle, Faults, PROFILES, PullBackoff, VanishAfter, VanishCause};
 pub use runner::{LocalPod, RunPods};
+use shared::Shared;
 pub use state::RunpodctlCall;
-use state::{Shared, State};
+use state::State;
 
 /// Pod ids unique across emulators in one process, and unlikely to repeat across processes,
 /// as RunPod's are: stores shared between tests key records on them.

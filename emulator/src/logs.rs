@@ -12,7 +12,8 @@ use serde_json::json;
 use crate::LogSource;
 use crate::answer::{Answer, bad_request, unprocessable};
 use crate::params::{Query, iso, parse_iso};
-use crate::state::{Follow, LogLine, Shared, State};
+use crate::shared::Shared;
+use crate::state::{Follow, LogLine, State};
 
 /// The backfill now; the handler then keeps the stream open ([`follow`]).
 pub(crate) fn logs(s: &mut State, i: usize, query: &Query, headers: &HeaderMap) -> Answer {

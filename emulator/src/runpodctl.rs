@@ -9,7 +9,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::state::{RunpodctlCall, Shared, State};
+use crate::shared::Shared;
+use crate::state::{RunpodctlCall, State};
 use crate::{ACCOUNT_KEY, LogSource, pods};
 
 pub(crate) fn call_json(c: &RunpodctlCall) -> Value {

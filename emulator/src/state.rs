@@ -1,18 +1,17 @@
 //! What the emulator knows: pods with their logs, keys, volumes, faults, the request record, and
 //! the clock that moves them (one second at a time, so that every timed behaviour happens at its
-//! second whether the clock is manual or real).
+//! second whether the clock is manual or real). Plain data: who holds it, and the local provider
+//! that runs its pods, are in `shared.rs`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
 
 use serde_json::{Map, Value};
-use tokio::sync::watch;
 
 use crate::container::Waits;
 use crate::faults::{Faults, VanishCause};
 use crate::ratelimit::Windows;
-use crate::{LogSource, RecordedRequest, runner};
+use crate::{LogSource, RecordedRequest};
 
 #[derive(Debug, Clone)]
 pub(crate) struct LogLine {
@@ -234,56 +233,6 @@ pub(crate) struct Follow {
     pub(crate) source: Option<LogSource>,
     /// Events the stream may still send before it is cut (`dropLogStreamsAfter`).
     pub(crate) left: Option<u64>,
-}
-
-/// What the server and the handle share: the state, and a counter bumped on every change so
-/// that open log streams and the local provider's supervisors wake up.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) state: Mutex<State>,
-    pub(crate) changed: watch::Sender<u64>,
-    /// The local provider, when pods run as processes.
-    pub(crate) runner: Option<runner::Runner>,
-}
-
-impl Shared {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub(crate) fn notify(&self) {
-        self.changed.send_modify(|n| *n = n.wrapping_add(1));
-    }
-
-    /// Append a line to one of a pod's logs and wake the open streams; false when there is no
-    /// such pod.
-    pub(crate) fn append_log(&self, pod_id: &str, source: LogSource, line: String) -> bool {
-        let found = {
-            let mut s = self.lock();
-            match s.index(pod_id) {
-                Some(i) => {
-                    s.push_log(i, source, line);
-                    true
-                }
-                None => false,
-            }
-        };
-        self.notify();
-        found
-    }
-
-    /// Move the clock `secs` seconds and wake everything that follows it.
-    pub(crate) fn advance(&self, secs: u64) -> u64 {
-        let now = {
-            let mut s = self.lock();
-            for _ in 0..secs {
-                s.advance_one();
-            }
-            s.now
-        };
-        self.notify();
-        now
-    }
 }
 
 /// One call of a pod's `runpodctl` ([`crate::Emulator::runpodctl_calls`]).

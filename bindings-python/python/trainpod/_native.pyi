@@ -223,9 +223,11 @@ class AsyncTrainpod:
 
     def deploy(self, /, plan: Plan) -> Coroutine[object, None, JobStatus]:
         """
-        Issues the job's tokens, generates its script and creates its pod (trying the plan's
-        fallback GPUs in order). Deploying the same plan again returns the job as it is: it
-        never creates a second pod. Returns the `JobStatus`.
+        Deploys the plan `plan()` stored with `plan.job_id`: issues the job's tokens,
+        generates its script and creates its pod (trying the plan's fallback GPUs in order).
+        A plan that differs from the stored one raises `InvalidInputError` and a job never
+        planned `NotFoundError`, with nothing created. Deploying the same plan again returns
+        the job as it is: it never creates a second pod. Returns the `JobStatus`.
         """
 
     def download_artifacts(
@@ -278,7 +280,9 @@ class AsyncTrainpod:
         Checks `spec` against everything checkable before money is spent (the RunPod key,
         the image, the dataset, the URLs a pod needs, GPU prices and availability, the
         budget) and returns the `Plan` with its cost estimate, or raises the first problem.
-        Nothing is created.
+        Nothing is created on RunPod: the plan is stored with its job, `queued`, for
+        `deploy`. Planning a job id again replaces its plan while it is queued and never
+        deployed; after that it raises `InvalidStateError`.
         """
 
     def put_artifact(
@@ -330,6 +334,12 @@ class AsyncTrainpod:
     def store_backend(self, /) -> str:
         """
         The store's backend: `memory`, `sqlite` or `postgres`.
+        """
+
+    def stored_plan(self, /, job_id: str) -> Coroutine[object, None, Plan]:
+        """
+        The `Plan` stored with the job: what `deploy` deploys for it (for an app that lost
+        the plan `plan()` returned).
         """
 
     @property
@@ -780,9 +790,11 @@ class Trainpod:
 
     def deploy(self, /, plan: Plan) -> JobStatus:
         """
-        Issues the job's tokens, generates its script and creates its pod (trying the plan's
-        fallback GPUs in order). Deploying the same plan again returns the job as it is: it
-        never creates a second pod. Returns the `JobStatus`.
+        Deploys the plan `plan()` stored with `plan.job_id`: issues the job's tokens,
+        generates its script and creates its pod (trying the plan's fallback GPUs in order).
+        A plan that differs from the stored one raises `InvalidInputError` and a job never
+        planned `NotFoundError`, with nothing created. Deploying the same plan again returns
+        the job as it is: it never creates a second pod. Returns the `JobStatus`.
         """
 
     def download_artifacts(self, /, job_id: str, dest: str | PathLike[str]) -> list[ArtifactFile]:
@@ -831,7 +843,9 @@ class Trainpod:
         Checks `spec` against everything checkable before money is spent (the RunPod key,
         the image, the dataset, the URLs a pod needs, GPU prices and availability, the
         budget) and returns the `Plan` with its cost estimate, or raises the first problem.
-        Nothing is created.
+        Nothing is created on RunPod: the plan is stored with its job, `queued`, for
+        `deploy`. Planning a job id again replaces its plan while it is queued and never
+        deployed; after that it raises `InvalidStateError`.
         """
 
     def put_artifact(
@@ -883,6 +897,12 @@ class Trainpod:
     def store_backend(self, /) -> str:
         """
         The store's backend: `memory`, `sqlite` or `postgres`.
+        """
+
+    def stored_plan(self, /, job_id: str) -> Plan:
+        """
+        The `Plan` stored with the job: what `deploy` deploys for it (for an app that lost
+        the plan `plan()` returned).
         """
 
     @property

@@ -9,7 +9,7 @@ use super::batch::{Batch, check_times, parse_batch_raw};
 use super::progress::{FinalStatus, Progress, fold};
 use super::rate::RateLimiter;
 use super::state::JobState;
-use super::window::LOG_BATCH_BASE;
+use super::window::{CHECKIN_BATCH, LOG_BATCH_BASE};
 use crate::error::{Error, ErrorKind, Result, quote};
 use crate::store::{BatchOutcome, JobRecord, MetricBatch, Store};
 use crate::token::{Expect, Purpose, Tokens};
@@ -181,13 +181,6 @@ pub async fn ingest_checked(store: &dyn Store, checked: CheckedBatch) -> Result<
         job,
     })
 }
-
-/// The batch number of a pod's check-in: the first thing its container sends, before it runs
-/// any stage (`{"type":"checkin","data":{"boot":<id>}}`, a boot id fresh at each container
-/// start). The first container's check-in is accepted, and its retries are replays; a check-in
-/// with another boot id is a container RunPod restarted after its main process died, and the
-/// attempt must not run twice.
-pub const CHECKIN_BATCH: u64 = 0;
 
 /// A restarted container checked in: its attempt ran (or runs) in an earlier container. The job
 /// ends, if it was live, and the pod is told not to run (409) and terminated.

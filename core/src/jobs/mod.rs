@@ -14,9 +14,7 @@ pub use batch::{
     Batch, Event, MAX_BODY_BYTES, MAX_EVENTS, MAX_SAFE_INTEGER, MAX_TS_AHEAD_SECS,
     MAX_TS_BEHIND_SECS, parse_batch,
 };
-pub use ingest::{
-    CHECKIN_BATCH, CheckedBatch, IngestOutcome, check_metrics, ingest_checked, ingest_metrics,
-};
+pub use ingest::{CheckedBatch, IngestOutcome, check_metrics, ingest_checked, ingest_metrics};
 pub use progress::{FinalStatus, POD_REASONS, Progress, UNKNOWN_REASON, fold};
 pub use rate::RateLimiter;
 pub use reconcile::{
@@ -25,4 +23,4 @@ pub use reconcile::{
 };
 pub(crate) use reconcile::{LIST_GRACE_SECS, end_if_gone};
 pub use state::JobState;
-pub use window::{BATCH_WINDOW, LOG_BATCH_BASE, batch_admitted};
+pub use window::{BATCH_WINDOW, CHECKIN_BATCH, LOG_BATCH_BASE, batch_admitted};

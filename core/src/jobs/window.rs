@@ -10,8 +10,16 @@
 //!
 //! The store applies the rule atomically with the insert (see [`crate::store::Store::accept_batch`]),
 //! so concurrent app instances agree on it.
+//!
+//! The numbers the rule treats apart (the check-in's, the log-read space) are defined here with
+//! it; ingestion and the stores only use them.
 
-use super::ingest::CHECKIN_BATCH;
+/// The batch number of a pod's check-in: the first thing its container sends, before it runs
+/// any stage (`{"type":"checkin","data":{"boot":<id>}}`, a boot id fresh at each container
+/// start). The first container's check-in is accepted, and its retries are replays; a check-in
+/// with another boot id is a container RunPod restarted after its main process died, and the
+/// attempt must not run twice.
+pub const CHECKIN_BATCH: u64 = 0;
 
 /// Batch numbers of log-read events start here: the SDK numbers each event it reads back from
 /// a pod's log (telemetry without an app) by its source and counter, far above the numbers a

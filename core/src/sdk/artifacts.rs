@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::deploy::{JobConfig, VOLUME_ARTIFACTS};
+use super::deploy::VOLUME_ARTIFACTS;
+use super::stored_plan::JobConfig;
 use super::{Routes, Trainpod, blocking};
 use crate::error::{Error, ErrorKind, Result};
 use crate::staging::VolumeStaging;

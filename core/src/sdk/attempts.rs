@@ -4,9 +4,10 @@
 
 use super::Trainpod;
 use super::budget::{job_cost, remaining_after};
-use super::deploy::{JobConfig, choices};
+use super::deploy::choices;
 use super::plan::{GpuChoice, Plan};
 use super::status::JobStatus;
+use super::stored_plan::JobConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::jobs::JobState;
 use crate::store::JobRecord;

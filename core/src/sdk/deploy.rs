@@ -1,13 +1,13 @@
-//! `deploy`: where money is spent, so it is idempotent. A job is claimed in the store (queued →
-//! provisioning) before its pod is created, the pod is named after the job and attempt so an
-//! ambiguous create is found again, and a finished job is never redeployed except by `retry`
-//! (`attempts.rs`), as a new attempt with fresh tokens.
-
-use serde::{Deserialize, Serialize};
+//! `deploy`: where money is spent, so it is idempotent, and it runs only the plan that `plan`
+//! stored with the job. A job is claimed in the store (queued → provisioning) before its pod is
+//! created, the pod is named after the job and attempt so an ambiguous create is found again, and
+//! a finished job is never redeployed except by `retry` (`attempts.rs`), as a new attempt with
+//! fresh tokens.
 
 use super::placement::Placement;
 use super::plan::{GpuChoice, Plan};
 use super::status::JobStatus;
+use super::stored_plan::{JobConfig, job_record};
 use super::{Routes, Trainpod, pod_name};
 use crate::error::{Error, ErrorKind, Result};
 use crate::jobs::JobState;
@@ -20,45 +20,20 @@ use crate::token::{IssueRequest, Purpose};
 
 use super::spec::DatasetRef;
 
-/// What a job row keeps of its deployment (`JobRecord::config`), so that `retry` can start
-/// another attempt and `status` can show the plan.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct JobConfig {
-    pub plan: Plan,
-}
-
-impl JobConfig {
-    pub(crate) fn of(job: &JobRecord) -> Result<JobConfig> {
-        serde_json::from_str(&job.config).map_err(|e| {
-            Error::new(
-                ErrorKind::InvalidState,
-                format!(
-                    "job {} was not deployed by this SDK (its stored plan is unreadable: {e}); \
-                     deploy a new job",
-                    job.id
-                ),
-            )
-        })
-    }
-}
-
 /// Where artifacts go on a network volume, under its mount: `<this>/<job>/<attempt>/`.
 pub(crate) const VOLUME_ARTIFACTS: &str = "trainpod-artifacts";
 
 impl Trainpod {
-    /// Issues the job's tokens, generates its script and creates its pod (trying the plan's
-    /// fallbacks in order), and records the job. Deploying the same plan again returns the job as
-    /// it is: it never creates a second pod.
+    /// Deploys the plan that [`Self::plan`] stored with job `plan.job_id`: issues the job's
+    /// tokens, generates its script and creates its pod (trying the plan's fallbacks in order),
+    /// and records the pod. A `plan` that differs from the stored one (edited after it was made)
+    /// is `INVALID_INPUT`, and a job never planned `NOT_FOUND`; either way nothing is created or
+    /// changed. Deploying the same plan again returns the job as it is: it never creates a
+    /// second pod.
     pub async fn deploy(&self, plan: &Plan) -> Result<JobStatus> {
         loop {
             let now = self.clock.now_unix_secs();
-            let job = match self.store.get_job(&plan.job_id).await? {
-                Some(job) => job,
-                None => {
-                    self.store.insert_job(&self.new_record(plan, now)?).await?;
-                    continue;
-                }
-            };
+            let job = self.planned_job(plan).await?;
             if job.pod_id.is_some() {
                 return self.status_of(&job).await;
             }
@@ -78,7 +53,8 @@ impl Trainpod {
                 // (its store write failed, its process died): adopt the pod if it exists.
                 return self.adopt_or_wait(job).await;
             }
-            // Every script is made before the claim: a refusal leaves the job as it was.
+            // The stored plan, which `plan` equals; every script is made before the claim, so a
+            // refusal leaves the job as it was.
             let plan = JobConfig::of(&job)?.plan;
             self.warm_dataset_digest(&plan).await?;
             let placements = self.placements(&job, &plan, &choices(&plan), now)?;
@@ -107,7 +83,7 @@ impl Trainpod {
     /// at plan time rather than at deploy.
     pub(crate) fn check_pod_script(&self, plan: &Plan) -> Result<()> {
         let now = self.clock.now_unix_secs();
-        let probe = self.new_record(plan, now)?;
+        let probe = job_record(plan, now)?;
         let bundle = generate(&self.pod_script(&probe, plan, now)?)?;
         // The pod's whole environment, the bundle and pod_env together, is bounded too.
         self.pod_environment(&bundle, &probe, plan).map(|_| ())
@@ -116,8 +92,9 @@ impl Trainpod {
     /// The pod script `deploy` would generate for `plan`'s first attempt if it ran now: the
     /// start command, the env variables by name, the bundle's size and sha256, and every file
     /// the pod unpacks with its credentials replaced. Nothing is created or stored; the tokens
-    /// issued for it never leave this call. An app-served dataset's digest is read off the
-    /// calling thread first.
+    /// issued for it never leave this call. It renders the plan given, as it is: `deploy`
+    /// would refuse one that differs from the plan stored with its job. An app-served
+    /// dataset's digest is read off the calling thread first.
     pub async fn render_script(&self, plan: &Plan) -> Result<RenderedScript> {
         self.warm_dataset_digest(plan).await?;
         render(&self.probe_script(plan)?)
@@ -126,7 +103,7 @@ impl Trainpod {
     /// The script of a stand-in first attempt created now.
     fn probe_script(&self, plan: &Plan) -> Result<PodScript> {
         let now = self.clock.now_unix_secs();
-        let probe = self.new_record(plan, now)?;
+        let probe = job_record(plan, now)?;
         self.pod_script(&probe, plan, now)
     }
 
@@ -152,22 +129,6 @@ impl Trainpod {
             return self.status_of(&adopted).await;
         }
         self.status_of(&self.job(&job.id).await?).await
-    }
-
-    fn new_record(&self, plan: &Plan, now: u64) -> Result<JobRecord> {
-        let config = serde_json::to_string(&JobConfig { plan: plan.clone() }).map_err(|e| {
-            Error::new(
-                ErrorKind::Internal,
-                format!("the plan did not serialize: {e}"),
-            )
-        })?;
-        Ok(JobRecord {
-            deadline_unix: super::budget::deadline_at(now, plan.deadline_secs)?,
-            budget_usd: plan.spec.budget_usd,
-            price_per_hour: plan.gpu.price_per_hour,
-            config: config.into(),
-            ..JobRecord::new(&plan.job_id, &plan.spec.user, now)
-        })
     }
 
     /// Creates the pod of the claimed attempt `claimed` from the first placement RunPod takes,

@@ -11,7 +11,7 @@
 //!     .artifacts_dir("/srv/artifacts")
 //!     .build().await?;
 //! let plan = tp.plan(&JobSpec::new("user-1", "Qwen/Qwen2.5-0.5B", DatasetRef::App { id }, 5.0)).await?;
-//! let job = tp.deploy(&plan).await?;       // idempotent per job id
+//! let job = tp.deploy(&plan).await?;       // the plan `plan` stored; idempotent per job id
 //! // routes: tp.authorize_dataset_download(..), tp.ingest_metrics(..), tp.artifact_manifest(..)
 //! let mut follow = tp.follow(&job.job_id); // status changes and events until it ends
 //! tp.reconcile().await?;                   // from a cron: ends pods nobody should pay for
@@ -35,6 +35,7 @@ mod routes;
 pub mod server;
 mod spec;
 mod status;
+mod stored_plan;
 
 pub use access::ARTIFACT_UPLOAD_GRACE_SECS;
 pub use artifacts::{
@@ -243,7 +244,7 @@ impl Trainpod {
     }
 
     async fn record_throughput(&self, outcome: &IngestOutcome, runtime_s: f64) -> Result<()> {
-        let Ok(config) = deploy::JobConfig::of(&outcome.job) else {
+        let Ok(config) = stored_plan::JobConfig::of(&outcome.job) else {
             return Ok(());
         };
         let plan = &config.plan;

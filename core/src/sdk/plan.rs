@@ -1,5 +1,7 @@
 //! `plan(spec)`: everything that can be checked before money is spent, and what the job will
-//! cost. Nothing is created: a plan can be shown to the user, then deployed or dropped.
+//! cost. Nothing is created on RunPod: the plan is stored with its job, queued, so that `deploy`
+//! runs exactly what was checked here; it can be shown to the user, then deployed or dropped
+//! (a queued job costs nothing, and `cancel` ends it).
 
 use serde::{Deserialize, Serialize};
 
@@ -83,10 +85,18 @@ impl Trainpod {
     /// authenticated call), the image, the dataset (inspected), the URLs a pod needs (reachable
     /// from a pod), the GPUs (price, availability, memory) and the budget; returns the plan with
     /// its cost estimate, or the first problem as an actionable error.
+    ///
+    /// The plan is recorded with its job (state `queued`), and `deploy` deploys that stored
+    /// plan. Planning a job id again replaces the plan while the job is queued and was never
+    /// deployed; once it was, or for another user's job id, it is `INVALID_STATE`.
     pub async fn plan(&self, spec: &JobSpec) -> Result<Plan> {
         spec.check()?;
         let job_id = match &spec.job_id {
-            Some(id) => id.clone(),
+            Some(id) => {
+                // Before the checks that wait on the network: a job id taken is told at once.
+                self.check_plannable(id, &spec.user).await?;
+                id.clone()
+            }
             None => new_job_id()?,
         };
         let image = spec.image.clone().unwrap_or_else(|| self.image.clone());
@@ -187,6 +197,7 @@ impl Trainpod {
             created_at: self.clock.now_unix_secs(),
         };
         self.check_pod_script(&plan)?;
+        self.record_plan(&plan).await?;
         Ok(plan)
     }
 

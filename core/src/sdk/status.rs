@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Trainpod;
-use super::deploy::JobConfig;
+use super::stored_plan::JobConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::jobs::JobState;
 use crate::runpod::{LogQuery, LogStream};
@@ -165,7 +165,7 @@ impl Trainpod {
         self.store.get_job(job_id).await?.ok_or_else(|| {
             Error::new(
                 ErrorKind::NotFound,
-                format!("no job {job_id} in the store; deploy it first (or check the store URL)"),
+                format!("no job {job_id} in the store; plan it first (or check the store URL)"),
             )
         })
     }

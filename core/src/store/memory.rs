@@ -118,7 +118,7 @@ impl Store for MemoryStore {
             .state()
             .jobs
             .values()
-            .filter(|j| !j.state.is_final())
+            .filter(|j| j.state != JobState::Queued && !j.state.is_final())
             .cloned()
             .collect();
         jobs.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));

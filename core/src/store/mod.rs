@@ -19,7 +19,7 @@ pub use sqlite::SqliteStore;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::jobs::JobState;
-use crate::token::Purpose;
+use crate::purpose::Purpose;
 use async_trait::async_trait;
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -88,8 +88,10 @@ pub trait Store: Send + Sync + Debug {
     /// The job with this id, if any.
     async fn get_job(&self, id: &str) -> Result<Option<JobRecord>>;
 
-    /// Every job not in a final state, oldest first: each must have a live pod or be on its way
-    /// to one, which the reconciler checks.
+    /// Every job past queued and not in a final state, oldest first: each must have a live pod
+    /// or be on its way to one, which the reconciler checks. A queued job (planned, not deployed,
+    /// or put back by a deploy refused before any pod) has no pod to check and is not listed, so
+    /// that plans never deployed do not pile up in every reconcile pass.
     async fn live_jobs(&self) -> Result<Vec<JobRecord>>;
 
     /// Replace a job's row, only if it is still in `expected` for the same attempt (compare and

@@ -47,14 +47,14 @@ pub(crate) const SELECT_JOB: &str = "select job_id, user_id, attempt, state, rea
      exit_code, log_tail
      from trainpod_jobs where job_id = $1";
 
-/// The jobs still live (not in a final state), oldest first: the reconciler's list of jobs that
-/// must have a pod.
+/// The jobs still live (past queued, not in a final state), oldest first: the reconciler's list
+/// of jobs that must have a pod.
 pub(crate) const SELECT_LIVE_JOBS: &str = "select job_id, user_id, attempt, state, reason, pod_id,
      created_at, updated_at, deadline_unix, budget_usd, price_per_hour, started_at, last_heartbeat,
      step, max_steps, loss, config, spent_usd, cost_usd, cause, gpu_id, data_center_id, stage,
      exit_code, log_tail
      from trainpod_jobs
-     where state not in ('succeeded', 'failed', 'cancelled', 'timed_out', 'over_budget')
+     where state not in ('queued', 'succeeded', 'failed', 'cancelled', 'timed_out', 'over_budget')
      order by created_at, job_id";
 
 /// Compare and set: the row changes only if it is still in the expected state and attempt.

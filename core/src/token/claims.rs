@@ -1,7 +1,7 @@
 //! The signed claims and their strict parsing.
 
-use super::purpose::Purpose;
 use crate::error::{Error, ErrorKind, Result};
+use crate::purpose::Purpose;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 

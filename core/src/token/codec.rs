@@ -4,8 +4,8 @@
 //! purpose, the key id and the payload bytes, so that no two distinct inputs share an encoding.
 
 use super::keyring::{KeyRing, SigningKey, is_valid_kid};
-use super::purpose::Purpose;
 use crate::error::{Error, ErrorKind, Result};
+use crate::purpose::Purpose;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::Mac;

@@ -4,9 +4,9 @@
 //! the old one `verify`; once the longest token lifetime has passed, mark the old one `retired`
 //! (its tokens are then refused with `TOKEN_KEY_RETIRED`) and later remove it.
 
-use super::purpose::Purpose;
 use crate::clock::Random;
 use crate::error::{Error, Result};
+use crate::purpose::Purpose;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hkdf::Hkdf;

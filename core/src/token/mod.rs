@@ -6,14 +6,13 @@
 mod claims;
 mod codec;
 mod keyring;
-mod purpose;
 
+pub use crate::purpose::{HARD_MAX_LIFETIME_SECS, Purpose};
 pub use claims::{Claims, MAX_TIME, is_valid_audience, is_valid_id};
 pub use codec::{DOMAIN, MAX_PAYLOAD_BYTES, MAX_TOKEN_BYTES, VERSION, pae};
 pub use keyring::{
     KeyRing, KeyStatus, SigningKey, generate_secret, generate_secret_with, is_valid_kid,
 };
-pub use purpose::{HARD_MAX_LIFETIME_SECS, Purpose};
 
 use crate::clock::{Clock, OsRandom, Random, SystemClock};
 use crate::error::{Error, ErrorKind, Result};

@@ -17,18 +17,18 @@
 
 mod disk;
 mod group;
-mod supervisor;
+// Not re-exported: the supervisors use the emulator's shared state, which holds this runner, so
+// this module names nothing of theirs (`runner::supervisor::supervise` starts one).
+pub(crate) mod supervisor;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use rustix::process::{Pid, Signal, kill_process_group};
 
-use crate::state::Shared;
 use disk::{install_runpodctl, temp_dir};
-use supervisor::Supervisor;
 
 /// The container's raw stdout and stderr, in the pod's workspace.
 pub(crate) const LOG_FILE: &str = "container.log";
@@ -147,11 +147,4 @@ impl Drop for Runner {
         }
         let _ = std::fs::remove_dir_all(&self.bin);
     }
-}
-
-/// Start supervising a pod the emulator just created. Its workspace and key are set before
-/// the create is answered; the container starts in the supervisor's task.
-pub(crate) fn supervise(shared: Arc<Shared>, pod_id: String) {
-    let supervisor = Supervisor::new(shared, pod_id);
-    tokio::spawn(supervisor.run());
 }

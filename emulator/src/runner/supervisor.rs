@@ -17,7 +17,8 @@ use super::disk::wipe;
 use super::group::{group_alive, kill_container};
 use super::{LOG_FILE, RunPods};
 use crate::LogSource;
-use crate::state::{Shared, live};
+use crate::shared::Shared;
+use crate::state::live;
 
 /// What the supervisor reads from the pod on each change.
 struct Observed {
@@ -58,7 +59,7 @@ struct Life {
     started: bool,
 }
 
-pub(super) struct Supervisor {
+struct Supervisor {
     shared: Arc<Shared>,
     pod_id: String,
     workspace: PathBuf,
@@ -66,7 +67,7 @@ pub(super) struct Supervisor {
 }
 
 impl Supervisor {
-    pub(super) fn new(shared: Arc<Shared>, pod_id: String) -> Supervisor {
+    fn new(shared: Arc<Shared>, pod_id: String) -> Supervisor {
         let root = shared.runner.as_ref().map(|r| r.root.clone());
         let workspace = root.unwrap_or_default().join(&pod_id);
         let key = format!("rpa_pod_{pod_id}");
@@ -176,7 +177,7 @@ impl Supervisor {
         true
     }
 
-    pub(super) async fn run(self) {
+    async fn run(self) {
         let options = self.options();
         if let Err(e) = std::fs::create_dir_all(&self.workspace) {
             self.system(format!(
@@ -434,4 +435,11 @@ fn describe(status: std::io::Result<ExitStatus>) -> String {
         },
         Err(e) => format!("could not be waited for ({e})"),
     }
+}
+
+/// Start supervising a pod the emulator just created. Its workspace and key are set before
+/// the create is answered; the container starts in the supervisor's task.
+pub(crate) fn supervise(shared: Arc<Shared>, pod_id: String) {
+    let supervisor = Supervisor::new(shared, pod_id);
+    tokio::spawn(supervisor.run());
 }

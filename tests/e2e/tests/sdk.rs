@@ -641,6 +641,7 @@ async fn without_an_app_the_events_come_back_through_the_pod_log() {
 async fn render_script_shows_what_deploy_sends_with_its_credentials_hidden() {
     let s = setup("render").await;
     let plan = s.tp.plan(&spec("render-1")).await.unwrap();
+    let planned = s.tp.store().get_job("render-1").await.unwrap();
     let rendered = s.tp.render_script(&plan).await.unwrap();
     assert_eq!(rendered.start_command, trainpod::script::START_COMMAND);
     assert_eq!(rendered.env, [trainpod::script::BUNDLE_ENV]);
@@ -673,9 +674,13 @@ async fn render_script_shows_what_deploy_sends_with_its_credentials_hidden() {
         assert!(!f.text.contains(&prefix), "{} holds a token", f.name);
     }
     assert!(!format!("{rendered:?}").contains(&prefix));
-    // Rendering created nothing: no pod, no job.
+    // Rendering created nothing: no pod, and the job is as plan() stored it, queued.
     assert_eq!(s.emu.pod_count(), 0);
-    assert_eq!(kind(s.tp.status("render-1").await), ErrorKind::NotFound);
+    assert_eq!(s.tp.store().get_job("render-1").await.unwrap(), planned);
+    assert_eq!(
+        s.tp.status("render-1").await.unwrap().state,
+        JobState::Queued
+    );
 }
 
 #[tokio::test]

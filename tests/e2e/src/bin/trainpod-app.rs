@@ -6,8 +6,8 @@
 //! (PUBLIC_URL: where pods reach the app, the same for every instance, as behind a load balancer)
 //! Environment: TRAINPOD_SIGNING_KEYS (shared by every instance), TRAINPOD_STALE_SECS and
 //! TRAINPOD_PROVISION_SECS (the reconciler's limits).
-//! Prints `READY http://127.0.0.1:PORT` once it serves. `POST /admin/deploy/{job}` plans and
-//! deploys one job and answers its status as JSON.
+//! Prints `READY http://127.0.0.1:PORT` once it serves. `POST /admin/deploy/{job}` plans one job
+//! (the first time it is asked) and deploys its stored plan, and answers its status as JSON.
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used)]
 
 use std::sync::Arc;
@@ -18,7 +18,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use trainpod::jobs::ReconcilePolicy;
-use trainpod::sdk::{DatasetRef, JobSpec, Trainpod};
+use trainpod::sdk::{DatasetRef, JobSpec, Plan, Trainpod};
+use trainpod::{ErrorKind, Result};
 use trainpod_emulator::ACCOUNT_KEY;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -74,17 +75,7 @@ async fn main() {
 }
 
 async fn deploy(State(tp): State<Arc<Trainpod>>, Path(job): Path<String>) -> (StatusCode, String) {
-    let spec = JobSpec {
-        job_id: Some(job),
-        gpus: vec!["NVIDIA GeForce RTX 4090".into()],
-        ..JobSpec::new(
-            "user-1",
-            "Qwen/Qwen2.5-0.5B",
-            DatasetRef::App { id: "chat".into() },
-            5.0,
-        )
-    };
-    let result = match tp.plan(&spec).await {
+    let result = match job_plan(&tp, &job).await {
         Ok(plan) => tp.deploy(&plan).await,
         Err(e) => Err(e),
     };
@@ -95,5 +86,31 @@ async fn deploy(State(tp): State<Arc<Trainpod>>, Path(job): Path<String>) -> (St
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             serde_json::json!({"error": e.code(), "message": e.message()}).to_string(),
         ),
+    }
+}
+
+/// The job's plan: the one stored with it, once any instance planned it. A deploy asked again
+/// (its answer lost, or cut off with the instance that ran it) deploys that stored plan, which
+/// takes over a deploy cut off between its claim and its record; a job deployed already cannot
+/// be planned again.
+async fn job_plan(tp: &Trainpod, job: &str) -> Result<Plan> {
+    match tp.stored_plan(job).await {
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        stored => return stored,
+    }
+    let spec = JobSpec {
+        job_id: Some(job.to_owned()),
+        gpus: vec!["NVIDIA GeForce RTX 4090".into()],
+        ..JobSpec::new(
+            "user-1",
+            "Qwen/Qwen2.5-0.5B",
+            DatasetRef::App { id: "chat".into() },
+            5.0,
+        )
+    };
+    match tp.plan(&spec).await {
+        // Another instance planned it meanwhile, and its deploy claimed it: deploy its plan.
+        Err(e) if e.kind() == ErrorKind::InvalidState => tp.stored_plan(job).await,
+        planned => planned,
     }
 }

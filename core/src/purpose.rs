@@ -1,4 +1,8 @@
 //! What a token may be used for, and how long each kind may live.
+//!
+//! Its own module, beneath both the tokens (which sign and check it) and the store (which keeps
+//! it with each single-use redemption), so that neither imports the other for it. Users name it
+//! `trainpod::token::Purpose`, where the tokens re-export it.
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
