@@ -5,55 +5,14 @@
 const { Readable } = require('node:stream');
 const native = require('./binding.js');
 
+const errors = require('./errors.js');
+// The classes are generated from core's error groups (errors.js); each code is thrown as its
+// group's class.
+const { TrainpodError, InvalidInputError, errorClass } = errors;
+Object.assign(module.exports, errors);
+
 const ERROR_CODES = Object.freeze(native.errorCodes());
 const TRAINPOD_CODES = new Set(ERROR_CODES);
-
-class TrainpodError extends Error {
-  constructor(message, { code, status = null, requestId = null, retryAfter = null, retryable = false, cause } = {}) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.name = new.target.name;
-    this.code = code ?? 'INTERNAL';
-    this.status = status;
-    this.requestId = requestId;
-    this.retryAfter = retryAfter;
-    this.retryable = retryable;
-  }
-}
-/** A token was refused (`TOKEN_*`): answer 401 or 403. */
-class TokenError extends TrainpodError {}
-/** An argument is invalid (`INVALID_INPUT`, `DATASET_INVALID`, `URL_UNREACHABLE_FROM_POD`). */
-class InvalidInputError extends TrainpodError {}
-/** The store failed (`STORE_*`). */
-class StoreError extends TrainpodError {}
-/** The RunPod API refused or failed a request. */
-class ApiError extends TrainpodError {}
-/** A staged dataset cannot be served (`DATASET_NOT_FOUND` 404, `DATASET_PATH_UNSAFE` 403). */
-class DatasetError extends TrainpodError {}
-
-const INPUT_CODES = new Set(['INVALID_INPUT', 'DATASET_INVALID', 'URL_UNREACHABLE_FROM_POD']);
-const API_CODES = new Set([
-  'AUTH_INVALID',
-  'INSUFFICIENT_BALANCE',
-  'FORBIDDEN',
-  'NOT_FOUND',
-  'INVALID_STATE',
-  'CAPACITY_UNAVAILABLE',
-  'RATE_LIMITED',
-  'SERVER_ERROR',
-  'TRANSPORT',
-  'TIMEOUT',
-]);
-
-const DATASET_CODES = new Set(['DATASET_NOT_FOUND', 'DATASET_PATH_UNSAFE']);
-
-function errorClass(code) {
-  if (code.startsWith('TOKEN_')) return TokenError;
-  if (code.startsWith('STORE_')) return StoreError;
-  if (INPUT_CODES.has(code)) return InvalidInputError;
-  if (API_CODES.has(code)) return ApiError;
-  if (DATASET_CODES.has(code)) return DatasetError;
-  return TrainpodError;
-}
 
 /** The core's causes, outermost first, as a chain of `Error`s linked by `cause`. */
 function chain(causes) {
@@ -309,14 +268,6 @@ Object.defineProperty(module.exports.Trainpod.prototype, 'putArtifact', {
   configurable: true,
 });
 
-Object.assign(module.exports, {
-  ERROR_CODES,
-  TrainpodError,
-  TokenError,
-  InvalidInputError,
-  StoreError,
-  ApiError,
-  DatasetError,
-});
+module.exports.ERROR_CODES = ERROR_CODES;
 // The conversion itself, so tests can check it for every code without a native failure for each.
 Object.defineProperty(module.exports, '__convertForTests', { value: convert, enumerable: false });

@@ -1,7 +1,334 @@
+// Generated from core's types by
+// `cargo run -p trainpod --example bindings_codegen --features schema`: do not edit.
 // The plain objects `Trainpod` takes and returns: core's serde types with camelCase keys
 // (src/json.rs converts the keys, nothing else). Enum values keep core's spelling.
 
-/** Where a job is. */
+/**
+ * A dataset served by the app: the file `<datasets dir>/<id>`, downloaded by the pod through a
+ * signed URL scoped to the job.
+ */
+export interface AppDataset {
+  kind: 'app';
+  /** The dataset id. */
+  id: string;
+}
+
+/**
+ * An object in the builder's S3-compatible bucket (uploaded with `BucketStaging::upload_file`),
+ * fetched by the pod through a presigned GET issued at deploy for each attempt.
+ */
+export interface BucketDataset {
+  kind: 'bucket';
+  /** The object key. */
+  key: string;
+  /** Size in bytes. */
+  bytes: number;
+  /** sha256, lowercase hex. */
+  sha256: string;
+}
+
+/**
+ * A file on the builder's RunPod network volume (uploaded with `VolumeStaging`), read by the pod
+ * from its mount; the pod runs in the volume's data center and leaves its artifacts on the volume
+ * when no app receives them.
+ */
+export interface VolumeDataset {
+  kind: 'volume';
+  /** The object key on the volume (its path under the mount). */
+  key: string;
+  /** Size in bytes. */
+  bytes: number;
+  /** sha256, lowercase hex. */
+  sha256: string;
+}
+
+/** A public https URL, checked on the pod against the size and sha256 given here. */
+export interface UrlDataset {
+  kind: 'url';
+  /** The URL. */
+  url: string;
+  /** Size in bytes. */
+  bytes: number;
+  /** sha256, lowercase hex. */
+  sha256: string;
+}
+
+/** Where the dataset comes from. */
+export type DatasetRef = AppDataset | BucketDataset | VolumeDataset | UrlDataset;
+
+/**
+ * How the model is adapted.
+ *
+ * - `'lora'`: LoRA adapters on a bf16 (or fp16) base.
+ * - `'qlora'`: LoRA adapters on a 4-bit NF4 base (needs a CUDA GPU and bitsandbytes).
+ * - `'full'`: Every weight.
+ */
+export type Method = 'lora' | 'qlora' | 'full';
+
+/** `"all-linear"` (every linear layer but the output head) or module names. */
+export type LoraTargetModules = 'all-linear' | string[];
+
+/**
+ * Numeric precision on the GPU; CPU always trains in full precision.
+ *
+ * - `'auto'`: bf16 where the GPU supports it, else fp16.
+ * - `'bf16'`: bf16 (falls back to fp16 on GPUs older than Ampere).
+ * - `'fp16'`: fp16.
+ */
+export type Precision = 'auto' | 'bf16' | 'fp16';
+
+/**
+ * Training hyperparameters, with the defaults the training notes recommend. Each one's meaning,
+ * default and allowed range are in `docs/hyperparameters.md`.
+ */
+export interface Hyperparameters {
+  /** Passes over the dataset (ignored when `max_steps` is set). */
+  epochs: number;
+  /** Stop after this many optimizer steps; 0 means epochs decide. */
+  maxSteps: number;
+  /** Examples per device per step. */
+  batchSize: number;
+  /** Batches accumulated per optimizer step. */
+  gradientAccumulationSteps: number;
+  /** Peak learning rate. */
+  learningRate: number;
+  /** Tokens per example; longer examples are truncated (TRL's 1024 default truncates silently). */
+  maxLength: number;
+  /** Log every this many steps. */
+  loggingSteps: number;
+  /** Save a checkpoint every this many steps; 0 saves only the final model. */
+  saveSteps: number;
+  /** LoRA rank. */
+  loraR: number;
+  /** LoRA alpha. */
+  loraAlpha: number;
+  /** LoRA dropout. */
+  loraDropout: number;
+  /**
+   * The modules LoRA adapts: `"all-linear"` (every linear layer but the output head) or a list of
+   * module names such as `["q_proj", "v_proj"]`. Absent in older specs: every linear layer, as
+   * before the field existed.
+   */
+  loraTargetModules: LoraTargetModules;
+  /** Trade compute for memory on the GPU. */
+  gradientCheckpointing: boolean;
+  /** Precision on the GPU. */
+  precision: Precision;
+  /** Random seed. */
+  seed: number;
+}
+
+/**
+ * Cloud tier.
+ *
+ * - `'SECURE'`: RunPod's secure cloud (the default).
+ * - `'COMMUNITY'`: Community hosts.
+ */
+export type Cloud = 'SECURE' | 'COMMUNITY';
+
+/** One training job, complete (as a plan carries it). */
+export interface JobSpec {
+  /**
+   * The job id (`[A-Za-z0-9_-]`, at most 48 characters); generated when `null`. Deploying the same
+   * id twice never creates two pods.
+   */
+  jobId: string | null;
+  /** The user the job belongs to (tokens are scoped to it). */
+  user: string;
+  /** A Hugging Face model id (`org/name`) or an absolute path in the pod. */
+  model: string;
+  /** Model size in billions of parameters; read from the model's name when `null`. */
+  paramsB: number | null;
+  /** The dataset. */
+  dataset: DatasetRef;
+  /** LoRA (default), QLoRA or full. */
+  method: Method;
+  /** Hyperparameters; the method's defaults when `null`. */
+  hyperparameters: Hyperparameters | null;
+  /** GPU types to use, in order of preference; empty picks the cheapest that fits. */
+  gpus: string[];
+  /** GPUs per pod. */
+  gpuCount: number;
+  /** Secure (default) or community cloud. */
+  cloud: Cloud;
+  /** Data centers to allow, in order; empty lets RunPod choose. */
+  dataCenters: string[];
+  /** The most the job may cost, USD: it sets the pod's hard deadline at the chosen price. */
+  budgetUsd: number;
+  /** A shorter deadline than the budget buys, in hours. */
+  maxHours: number | null;
+  /** The container image; trainpod's default PyTorch image when `null`. */
+  image: string | null;
+  /**
+   * The caller vouches that `image` carries Python 3.11+ and torch 2.6+ (an image trainpod cannot
+   * tell from its name).
+   */
+  imageVouched: boolean;
+}
+
+/**
+ * The shape of a dataset's rows, as TRL's `SFTTrainer` reads them.
+ *
+ * - `'messages'`: `{"messages": [{"role": "user", "content": "…"}, …]}` (conversational).
+ * - `'prompt_completion'`: `{"prompt": "…", "completion": "…"}`.
+ * - `'text'`: `{"text": "…"}` (language modelling).
+ * - `'alpaca'`: `{"instruction": "…", "input": "…", "output": "…"}`, converted to prompt/completion
+ * on request.
+ */
+export type DatasetFormat = 'messages' | 'prompt_completion' | 'text' | 'alpaca';
+
+/**
+ * Tokens in a dataset, from its size: about 4 bytes of JSON per token, each example truncated at
+ * `max_length`.
+ */
+export interface DatasetTokens {
+  /** Tokens in one pass over the dataset, after truncation. */
+  perEpoch: number;
+  /** Tokens in the longest example, before truncation. */
+  longestExample: number;
+}
+
+/** What the dataset holds, as inspected. */
+export interface DatasetSummary {
+  /** The rows' format, when the app's copy was inspected. */
+  format: DatasetFormat | null;
+  /** Rows (0 when not inspected: a public URL). */
+  rows: number;
+  /** Bytes the pod downloads. */
+  bytes: number;
+  /** sha256 the pod checks, lowercase hex. */
+  sha256: string;
+  /** Estimated tokens. */
+  tokens: DatasetTokens;
+}
+
+/** GPU memory a run needs, and the rule that gave it. */
+export interface MemoryEstimate {
+  /** GB needed per GPU. */
+  neededGb: number;
+  /** Bytes per parameter the rule charges for weights, gradients and optimizer state. */
+  bytesPerParam: number;
+  /** The rule, in words, with its numbers. */
+  rule: string;
+}
+
+/** One phase of a job, with its time and cost as a range. */
+export interface CostLine {
+  /** `provisioning`, `dependencies`, `model_download`, `dataset_transfer`, `training`, `upload`. */
+  phase: string;
+  /** Seconds, optimistic. */
+  secondsLow: number;
+  /** Seconds, pessimistic. */
+  secondsHigh: number;
+  /** USD, optimistic. */
+  usdLow: number;
+  /** USD, pessimistic. */
+  usdHigh: number;
+}
+
+/** Peak TFLOP/s x utilisation. */
+export interface HeuristicThroughput {
+  kind: 'heuristic';
+  /** Peak dense bf16 TFLOP/s assumed per GPU. */
+  peakTflops: number;
+  /** Utilisation assumed. */
+  mfu: number;
+}
+
+/** The median of what earlier jobs on this GPU type and method measured. */
+export interface MeasuredThroughput {
+  kind: 'measured';
+  /** How many jobs. */
+  samples: number;
+}
+
+/** Where a training-time estimate came from. */
+export type ThroughputSource = HeuristicThroughput | MeasuredThroughput;
+
+/** What a job is expected to cost, phase by phase, billed per second from pod creation. */
+export interface CostEstimate {
+  /** Each phase. */
+  lines: CostLine[];
+  /** Total seconds, optimistic. */
+  secondsLow: number;
+  /** Total seconds, pessimistic. */
+  secondsHigh: number;
+  /** Total USD, optimistic. */
+  usdLow: number;
+  /** Total USD, pessimistic. */
+  usdHigh: number;
+  /** The pod's price, USD per hour (all its GPUs). */
+  pricePerHour: number;
+  /** Training FLOPs estimated (what a measured run's throughput is computed against). */
+  trainingFlops: number;
+  /** Where the training time came from. */
+  throughput: ThroughputSource;
+}
+
+/** One GPU placement. */
+export interface GpuChoice {
+  /** Catalog id. */
+  gpuId: string;
+  /** GPUs in the pod. */
+  count: number;
+  /** Memory per GPU, GB. */
+  memoryGb: number;
+  /** The pod's price, USD per hour (all GPUs). */
+  pricePerHour: number;
+  /** Availability, when the catalog said. */
+  availability: string | null;
+  /** What the whole job is estimated to cost on it. */
+  estimate: CostEstimate;
+}
+
+/** A checked job, ready to deploy. */
+export interface Plan {
+  /** The job id. */
+  jobId: string;
+  /** What was asked for. */
+  spec: JobSpec;
+  /** The hyperparameters it runs with. */
+  hyperparameters: Hyperparameters;
+  /** Model size used for the estimates, billions of parameters. */
+  paramsB: number;
+  /** The dataset. */
+  dataset: DatasetSummary;
+  /** GPU memory needed, with the rule. */
+  memory: MemoryEstimate;
+  /** The chosen GPU. */
+  gpu: GpuChoice;
+  /** Others to try, in order, when the chosen one has no capacity. */
+  fallbacks: GpuChoice[];
+  /** The chosen GPU's estimate (the same as `gpu.estimate`). */
+  estimate: CostEstimate;
+  /**
+   * The pod's hard deadline after creation, seconds: what the budget buys at the chosen price (or
+   * `max_hours`, when shorter).
+   */
+  deadlineSecs: number;
+  /** The container image. */
+  image: string;
+  /** What the user should know before deploying. */
+  warnings: string[];
+  /** Unix seconds. */
+  createdAt: number;
+}
+
+/**
+ * Where a job is.
+ *
+ * - `'queued'`: Recorded, no pod asked for yet.
+ * - `'provisioning'`: The pod is being created or its image pulled.
+ * - `'starting'`: The pod runs its preflight and installs dependencies.
+ * - `'downloading'`: The pod fetches the dataset.
+ * - `'training'`: Training.
+ * - `'uploading'`: Uploading artifacts.
+ * - `'succeeded'`: Done, artifacts confirmed.
+ * - `'failed'`: Ended by an error.
+ * - `'cancelled'`: Ended on request.
+ * - `'timed_out'`: Ended at its deadline.
+ * - `'over_budget'`: Ended because its cost reached the budget.
+ */
 export type JobState =
   | 'queued'
   | 'provisioning'
@@ -12,78 +339,192 @@ export type JobState =
   | 'succeeded'
   | 'failed'
   | 'cancelled'
-  | 'timed_out';
+  | 'timed_out'
+  | 'over_budget';
 
-/** How the model is adapted. */
-export type Method = 'lora' | 'qlora' | 'full';
-
-/** Numeric precision on the GPU. */
-export type Precision = 'auto' | 'bf16' | 'fp16';
-
-/** RunPod's cloud tier. */
-export type Cloud = 'SECURE' | 'COMMUNITY';
-
-/** A dataset's row format, as inspected. */
-export type DatasetFormat = 'messages' | 'prompt_completion' | 'text' | 'alpaca';
-
-/**
- * Where the dataset comes from: a file `<datasetsDir>/<id>` the app serves through a signed URL,
- * or a public https URL the pod checks against `bytes` and `sha256`.
- */
-export type DatasetRef = { kind: 'app'; id: string } | { kind: 'url'; url: string; bytes: number; sha256: string };
-
-/** Training hyperparameters: each one's meaning, default and range are in `docs/hyperparameters.md`. */
-export interface Hyperparameters {
-  /** Passes over the dataset (ignored when `maxSteps` is set). */
-  epochs: number;
-  /** Stop after this many optimizer steps; 0 means epochs decide. */
-  maxSteps: number;
-  batchSize: number;
-  gradientAccumulationSteps: number;
-  learningRate: number;
-  /** Tokens per example; longer ones are truncated. */
-  maxLength: number;
-  loggingSteps: number;
-  /** 0 saves only the final model. */
-  saveSteps: number;
-  loraR: number;
-  loraAlpha: number;
-  loraDropout: number;
-  /** The modules LoRA adapts: `'all-linear'` (the default) or names such as `['q_proj', 'v_proj']`. */
-  loraTargetModules: 'all-linear' | string[];
-  gradientCheckpointing: boolean;
-  precision: Precision;
-  seed: number;
+/** A job's status. */
+export interface JobStatus {
+  /** The job id. */
+  jobId: string;
+  /**
+   * The user the job belongs to (the spec's `user`): what an app checks before showing, cancelling
+   * or retrying it.
+   */
+  user: string;
+  /** The attempt, from 1. */
+  attempt: number;
+  /** Where the job is. */
+  state: JobState;
+  /**
+   * Why it ended, when it did not succeed: a stable code (the failed stage, `deadline`,
+   * `pod_vanished`, `cuda_unsupported`, `container_restarted`, ...).
+   */
+  reason: string;
+  /**
+   * What happened, in plain words, with what to do (for a trainer's exception, its type and
+   * message); empty while the job runs as it should.
+   */
+  cause: string;
+  /**
+   * The stage the pod last reported (`preflight`, `dependencies`, `dataset`, `training`,
+   * `uploading`); for a failed job, where it failed. Empty before the pod reported.
+   */
+  stage: string;
+  /** The pod's exit code, once its final status arrived. */
+  exitCode: number | null;
+  /**
+   * The end of the pod's log (at most 20 KB) when it failed, kept so that it outlives the pod;
+   * empty otherwise.
+   */
+  logTail: string;
+  /** The pod of this attempt. */
+  podId: string | null;
+  /** Optimizer steps done. */
+  step: number | null;
+  /** Steps in the run. */
+  totalSteps: number | null;
+  /** `step / total_steps`, 0 to 1 (1 once succeeded). */
+  progress: number;
+  /** The latest training loss. */
+  loss: number | null;
+  /** Seconds until training ends, from the pace so far; `null` before training. */
+  etaSecs: number | null;
+  /**
+   * What the job has cost so far across its attempts, USD: each pod's price x its time, or RunPod's
+   * billing for a pod that went away. It stops growing when the job ends.
+   */
+  costUsd: number;
+  /** The job's budget, USD. */
+  budgetUsd: number;
+  /** The pod's price, USD per hour. */
+  pricePerHour: number;
+  /** The pod's latest sign of life, Unix seconds. */
+  lastHeartbeat: number | null;
+  /** The hard deadline, Unix seconds. */
+  deadlineUnix: number;
+  /** The estimate the job was planned with, USD: (low, high). */
+  estimateUsd: [number, number] | null;
 }
 
-/** One training job, complete (as a plan carries it). */
-export interface JobSpec {
-  /** `[A-Za-z0-9_-]`, at most 48 characters; generated when null. Deploying it twice creates one pod. */
-  jobId: string | null;
-  /** The user the job belongs to (tokens are scoped to it). */
-  user: string;
-  /** A Hugging Face model id (`org/name`) or an absolute path in the pod. */
-  model: string;
-  /** Model size in billions of parameters; read from the model's name when null. */
-  paramsB: number | null;
-  dataset: DatasetRef;
-  method: Method;
-  /** The method's defaults when null. */
-  hyperparameters: Hyperparameters | null;
-  /** GPU types in order of preference; empty picks the cheapest that fits. */
-  gpus: string[];
-  gpuCount: number;
-  cloud: Cloud;
-  /** Data centers to allow, in order; empty lets RunPod choose. */
-  dataCenters: string[];
-  /** The most the job may cost, USD: it sets the pod's hard deadline. */
-  budgetUsd: number;
-  /** A shorter deadline than the budget buys, in hours. */
-  maxHours: number | null;
-  /** trainpod's default PyTorch image when null. */
-  image: string | null;
-  /** The caller vouches that `image` carries Python 3.11+ and torch 2.6+. */
-  imageVouched: boolean;
+/**
+ * How the rows are packaged.
+ *
+ * - `'jsonl'`: One JSON object per line.
+ * - `'json_array'`: One JSON array of objects.
+ * - `'gzip_jsonl'`: JSON lines compressed with gzip.
+ */
+export type Container = 'jsonl' | 'json_array' | 'gzip_jsonl';
+
+/** One invalid row. */
+export interface RowError {
+  /** 1-based line in the file (JSON lines), or 1-based element (JSON arrays). */
+  line: number;
+  /** Why the row is refused. */
+  reason: string;
+}
+
+/** What inspection found. */
+export interface DatasetReport {
+  /** How the rows are packaged. */
+  container: Container;
+  /** The rows' format (that of the first valid row), if any row was valid. */
+  format: DatasetFormat | null;
+  /** Valid rows. */
+  rows: number;
+  /** Size of the file as stored (what the pod downloads). */
+  bytes: number;
+  /** SHA-256 of the file as stored, lowercase hex. */
+  sha256: string;
+  /** The longest row, in bytes of JSON. */
+  longestRowBytes: number;
+  /** The first errors, in file order. */
+  errors: RowError[];
+  /** How many rows were refused in all. */
+  errorCount: number;
+}
+
+/** One file of the bundle, as the pod unpacks it, credentials replaced by `REDACTED`. */
+export interface RenderedFile {
+  /** Its name in the bundle directory. */
+  name: string;
+  /** Unix permission bits. */
+  mode: number;
+  /** Its text. */
+  text: string;
+}
+
+/**
+ * What `generate` hands the pod, for reading: its start command, the env variables it sets (names
+ * only: the bundle carries the job's tokens), the encoded bundle's real size and sha256, and the
+ * files inside it with their credentials replaced.
+ */
+export interface RenderedScript {
+  /** The container start command (`args`). */
+  startCommand: string;
+  /** The env variables the bundle sets, by name. */
+  env: string[];
+  /** Size of the encoded bundle in bytes (the real one, credentials included). */
+  bytes: number;
+  /** sha256 of the encoded bundle (the real one). */
+  sha256: string;
+  /** The files, in the bundle's order. */
+  files: RenderedFile[];
+}
+
+/** How the pod itself behaves. */
+export interface PodRuntime {
+  /** RunPod REST v2 base URL, for self-termination. Default: `"https://api.runpod.io/v2"`. */
+  apiBase: string;
+  /** Python interpreter in the image. Default: `"python3"`. */
+  python: string;
+  /** Whether a CUDA GPU must be visible (checked in preflight). Default: `true`. */
+  expectGpu: boolean;
+  /** Free disk needed under the workspace, in GB. Default: `20`. */
+  minFreeDiskGb: number;
+  /** Heartbeat interval in seconds. Default: `30`. */
+  heartbeatS: number;
+  /** Batching interval of the reporter in seconds. Default: `5`. */
+  flushS: number;
+  /** Minimum seconds between progress events. Default: `10`. */
+  progressS: number;
+  /** Seconds kept for the upload between the end of training and the deadline. Default: `600`. */
+  uploadReserveS: number;
+  /** Time allowed to pip. Default: `1800`. */
+  pipTimeoutS: number;
+  /**
+   * Time allowed to deliver the final status before terminating anyway (at least; once training has
+   * ended, what the upload left of its reserve is spent holding it too). Default: `6`.
+   */
+  finalBudgetS: number;
+  /**
+   * How long the pod waits for the app to answer its check-in before it runs anyway. Default:
+   * `120`.
+   */
+  checkinBudgetS: number;
+  /**
+   * `name==version` lines installed against the image's torch; empty installs nothing. Default:
+   * `["transformers==5.24.0","trl==1.16.0","peft==0.21.2","accelerate==1.15.0","datasets==5.2.0"]`.
+   */
+  requirements: string[];
+}
+
+/** An event the pod sent, as the pod protocol defines it (docs/pod-protocol.md). */
+export interface PodEvent {
+  /** The sender's own event counter. */
+  n: number;
+  /** `bootstrap`, `trainer`, `upload` or `command`. */
+  source: string;
+  /** `stage`, `heartbeat`, `log`, `progress`, `final`, ... */
+  type: string;
+  /** Unix seconds with a fraction. */
+  ts: number;
+  /**
+   * The payload. A key twice at any depth is refused (serde_json would keep the last one, and what
+   * the app folds would differ from what another reader of the same text sees).
+   */
+  data: Record<string, unknown>;
+  /** The stage, on bootstrap events. */
+  stage?: string;
 }
 
 /**
@@ -95,215 +536,11 @@ export type JobSpecInput = Pick<JobSpec, 'user' | 'model' | 'dataset' | 'budgetU
     hyperparameters?: Partial<Hyperparameters> | null;
   };
 
-/** Estimated tokens of a dataset. */
-export interface DatasetTokens {
-  perEpoch: number;
-  longestExample: number;
-}
-
-/** What the dataset holds, as inspected. */
-export interface DatasetSummary {
-  /** Null when not inspected (a public URL). */
-  format: DatasetFormat | null;
-  /** 0 when not inspected. */
-  rows: number;
-  bytes: number;
-  sha256: string;
-  tokens: DatasetTokens;
-}
-
-/** One invalid row of a dataset: its 1-based line (element, in a JSON array) and why. */
-export interface RowError {
-  line: number;
-  reason: string;
-}
-
-/** What `inspectDataset` found in a file. */
-export interface DatasetReport {
-  container: 'jsonl' | 'json_array' | 'gzip_jsonl';
-  /** The rows' format (that of the first valid row); null when no row is valid. */
-  format: DatasetFormat | null;
-  /** Valid rows. */
-  rows: number;
-  /** Size of the file as stored. */
-  bytes: number;
-  sha256: string;
-  longestRowBytes: number;
-  /** The first invalid rows, in file order. */
-  errors: RowError[];
-  /** How many rows were refused in all. */
-  errorCount: number;
-}
-
-/** One file of a pod's bundle, as the pod unpacks it, credentials replaced. */
-export interface RenderedFile {
-  name: string;
-  /** Unix permission bits. */
-  mode: number;
-  text: string;
-}
-
-/** The pod script `deploy` would generate, credentials replaced by `<redacted>`. */
-export interface RenderedScript {
-  /** The container start command. */
-  startCommand: string;
-  /** The env variables the bundle sets, by name. */
-  env: string[];
-  /** Size of the real encoded bundle. */
-  bytes: number;
-  /** sha256 of the real encoded bundle. */
-  sha256: string;
-  files: RenderedFile[];
-}
-
-/** GPU memory needed, with the rule that gave it. */
-export interface MemoryEstimate {
-  neededGb: number;
-  bytesPerParam: number;
-  rule: string;
-}
-
-/** Where a training-time estimate came from. */
-export type ThroughputSource =
-  | { kind: 'heuristic'; peakTflops: number; mfu: number }
-  | { kind: 'measured'; samples: number };
-
-/** One phase of a cost estimate. */
-export interface CostLine {
-  /** `provisioning`, `dependencies`, `model_download`, `dataset_transfer`, `training`, `upload`. */
-  phase: string;
-  secondsLow: number;
-  secondsHigh: number;
-  usdLow: number;
-  usdHigh: number;
-}
-
-/** What a job is estimated to cost. */
-export interface CostEstimate {
-  lines: CostLine[];
-  secondsLow: number;
-  secondsHigh: number;
-  usdLow: number;
-  usdHigh: number;
-  pricePerHour: number;
-  trainingFlops: number;
-  throughput: ThroughputSource;
-}
-
-/** One GPU placement. */
-export interface GpuChoice {
-  gpuId: string;
-  count: number;
-  /** Memory per GPU, GB. */
-  memoryGb: number;
-  /** The pod's price, USD per hour (all GPUs). */
-  pricePerHour: number;
-  availability: string | null;
-  estimate: CostEstimate;
-}
-
-/** A checked job, ready to `deploy`: show it, then deploy it or drop it. */
-export interface Plan {
-  jobId: string;
-  spec: JobSpec;
-  hyperparameters: Hyperparameters;
-  paramsB: number;
-  dataset: DatasetSummary;
-  memory: MemoryEstimate;
-  gpu: GpuChoice;
-  /** Tried in order when the chosen GPU has no capacity. */
-  fallbacks: GpuChoice[];
-  estimate: CostEstimate;
-  /** The pod's hard deadline after creation, seconds. */
-  deadlineSecs: number;
-  image: string;
-  warnings: string[];
-  /** Unix seconds. */
-  createdAt: number;
-}
-
-/** A job's status. */
-export interface JobStatus {
-  jobId: string;
-  /** The user the job belongs to (the spec's `user`): check it before showing, cancelling or retrying the job. */
-  user: string;
-  /** From 1. */
-  attempt: number;
-  state: JobState;
-  /** Why it ended, when it did not succeed: a stable code (the failed stage, `deadline`, `pod_vanished`, ...). */
-  reason: string;
-  /** What happened, in plain words, with what to do; empty while the job runs as it should. */
-  cause: string;
-  /** The stage the pod last reported (`preflight`, `dependencies`, `dataset`, `training`, `uploading`); for a failed job, where it failed. */
-  stage: string;
-  /** The pod's exit code, once its final status arrived. */
-  exitCode: number | null;
-  /** The end of the pod's log (at most 20 KB) when it failed, kept so that it outlives the pod. */
-  logTail: string;
-  podId: string | null;
-  step: number | null;
-  totalSteps: number | null;
-  /** 0 to 1 (1 once succeeded). */
-  progress: number;
-  loss: number | null;
-  /** Seconds until training ends, from the pace so far. */
-  etaSecs: number | null;
-  /** What the job has cost so far across its attempts, USD; it stops growing when the job ends. */
-  costUsd: number;
-  budgetUsd: number;
-  pricePerHour: number;
-  /** Unix seconds. */
-  lastHeartbeat: number | null;
-  /** Unix seconds. */
-  deadlineUnix: number;
-  /** [low, high] USD, from the plan. */
-  estimateUsd: [number, number] | null;
-}
-
-/** An event the pod sent, as the pod protocol defines it (docs/pod-protocol.md); keys as sent. */
-export interface PodEvent {
-  /** The sender's own event counter. */
-  n: number;
-  /** `bootstrap`, `trainer`, `upload` or `command`. */
-  source: string;
-  /** `stage`, `heartbeat`, `log`, `progress`, `result`, `final`, ... */
-  type: string;
-  /** The stage, on bootstrap events. */
-  stage?: string;
-  /** Unix seconds with a fraction. */
-  ts: number;
-  /** The payload. */
-  data: Record<string, unknown>;
-}
-
-/** One thing `follow` saw. */
-export type FollowUpdate = { kind: 'status'; status: JobStatus } | { kind: 'event'; event: PodEvent };
-
 /**
  * How the pod behaves (`podRuntime`): any of these laid over core's defaults; unknown keys are
  * refused. `podPython` and `expectGpu`, given as options of their own, are laid over them.
  */
-export interface PodRuntimeInput {
-  /** The Python interpreter in the image (default `python3`). */
-  python?: string;
-  /** Whether preflight requires a CUDA GPU (default true). */
-  expectGpu?: boolean;
-  /** Free disk needed under the workspace, GB (default 20). */
-  minFreeDiskGb?: number;
-  /** Heartbeat interval, seconds (default 30). */
-  heartbeatS?: number;
-  /** Batching interval of the reporter, seconds (default 5). */
-  flushS?: number;
-  /** Minimum seconds between progress events (default 10). */
-  progressS?: number;
-  /** Seconds kept for the upload between the end of training and the deadline (default 600). */
-  uploadReserveS?: number;
-  /** Time allowed to pip, seconds (default 1800). */
-  pipTimeoutS?: number;
-  /** Time allowed to deliver the final status before terminating anyway, seconds (default 6). */
-  finalBudgetS?: number;
-  /** How long the pod waits for the app to answer its check-in before it runs anyway, seconds (default 120). */
-  checkinBudgetS?: number;
-  /** `name==version` lines installed against the image's torch; empty installs nothing. */
-  requirements?: string[];
-}
+export type PodRuntimeInput = Partial<PodRuntime>;
+
+/** One thing `follow` saw (src/stream.rs tags it). */
+export type FollowUpdate = { kind: 'status'; status: JobStatus } | { kind: 'event'; event: PodEvent };

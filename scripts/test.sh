@@ -29,7 +29,8 @@ done_stage "services"
 
 stage "rust: format and lint"
 cargo fmt --all --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
+# `schema` builds core's JSON Schema derives and the bindings' code generator (an example).
+cargo clippy --workspace --all-targets --locked --features trainpod/schema -- -D warnings
 # The bindings convert types and map errors: each stays a small share of core.
 python3 scripts/binding-ratio.py --max 15
 done_stage "rust lint"
@@ -74,6 +75,11 @@ rm -rf "$clean"
 # The type stubs are generated from the pyo3 signatures: a stale committed copy fails the build.
 .venv/bin/python bindings-python/stubgen.py
 git -C "$root" diff --exit-code -- bindings-python/python/trainpod/_native.pyi
+# The error classes and the result types of both bindings are generated from core's types
+# (core/examples/bindings_codegen/): a stale committed copy fails the build.
+cargo run -q --locked -p trainpod --example bindings_codegen --features schema
+git -C "$root" diff --exit-code -- bindings-python/python/trainpod/exceptions.py \
+  bindings-python/python/trainpod/_types.py
 .venv/bin/ruff check bindings-python bench/python bench/pod core/src/script/pod tests/e2e/py scripts examples/python
 .venv/bin/ruff format --check bindings-python bench/python bench/pod core/src/script/pod tests/e2e/py scripts examples/python
 .venv/bin/mypy --config-file bindings-python/pyproject.toml
@@ -93,6 +99,8 @@ stage "node: build, lint, tests"
   npm run build
   # The declarations are generated: a stale committed copy fails the build.
   git -C "$root" diff --exit-code -- bindings-node/binding.d.ts bindings-node/binding.js
+  # So are the error classes and the plain-object types (written in the Python stage above).
+  git -C "$root" diff --exit-code -- bindings-node/errors.js bindings-node/errors.d.ts bindings-node/types.d.ts
   npm run lint
   npm run typecheck
   npm test 2>&1 | tee /tmp/trainpod-node-test.log

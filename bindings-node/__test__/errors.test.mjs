@@ -41,6 +41,28 @@ test('every core error code is distinct and becomes a TrainpodError with that co
   }
 });
 
+test('every core error code is thrown as the class of its group', () => {
+  // errors.js is generated from the core's groups (`ErrorKind::group`): every code the native
+  // module knows is in its table, and is thrown as that class and no other group's.
+  const errors = require('../errors.js');
+  const codes = cjs.errorCodes();
+  assert.deepEqual([...errors.CLASS_BY_CODE.keys()].sort(), [...codes].sort(), 'errors.js is stale');
+  const groups = new Set(errors.CLASS_BY_CODE.values());
+  for (const code of codes) {
+    const Class = cjs.errorClass(code);
+    assert.equal(Class, errors.CLASS_BY_CODE.get(code), code);
+    assert.equal(Object.getPrototypeOf(Class), cjs.TrainpodError, code);
+    const err = cjs.__convertForTests(Object.assign(new Error('{"message":"m"}'), { code }));
+    assert.ok(err instanceof Class, code);
+    assert.equal(err.name, Class.name);
+    for (const other of groups) assert.equal(err instanceof other, other === Class, `${code} ${other.name}`);
+  }
+  assert.equal(cjs.errorClass('DATASET_INVALID'), cjs.InvalidInputError);
+  assert.equal(cjs.errorClass('SEQUENCE_CONFLICT'), cjs.SequenceConflictError);
+  assert.equal(cjs.errorClass('INTERNAL'), cjs.InternalError);
+  assert.equal(cjs.errorClass('NO_SUCH_CODE'), cjs.TrainpodError);
+});
+
 test('errors that are not trainpod failures keep their own code', () => {
   const other = Object.assign(new Error('boom'), { code: 'GenericFailure' });
   assert.equal(cjs.__convertForTests(other), other);

@@ -4,6 +4,7 @@ import {
   type ArtifactFile,
   type Claims,
   type DatasetGrant,
+  type DatasetRef,
   type DatasetReport,
   ERROR_CODES,
   generateSecret,
@@ -95,7 +96,11 @@ async function deployJob(): Promise<[Plan, JobStatus]> {
   const report: DatasetReport = await tp.inspectDataset('/srv/datasets/ds-1', { maxErrors: 5 });
   const converted: DatasetReport = await tp.convertAlpaca('/srv/alpaca.jsonl', '/srv/datasets/ds-2');
   const bad: number = report.errorCount + report.errors.length + report.longestRowBytes;
+  const fromBucket: JobSpecInput = { ...input, dataset: { kind: 'bucket', key: 'd.jsonl', bytes: 9, sha256: 'ab' } };
   const plan: Plan = await tp.plan(input);
+  const ended: JobState[] = ['succeeded', 'failed', 'cancelled', 'timed_out', 'over_budget'];
+  const dataset: DatasetRef = plan.spec.dataset;
+  if (dataset.kind === 'volume') console.log(dataset.key, fromBucket, ended);
   const script: RenderedScript = await tp.renderScript(plan);
   const config: string | undefined = script.files.find((f) => f.name === 'config.json')?.text;
   const targets: 'all-linear' | string[] = plan.hyperparameters.loraTargetModules;

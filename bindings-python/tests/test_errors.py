@@ -57,3 +57,20 @@ def test_store_errors_are_retryable_and_chain_their_cause() -> None:
     assert info.value.code == "STORE_UNAVAILABLE"
     assert info.value.retryable is True
     assert info.value.__cause__ is not None
+
+
+def test_every_core_code_is_raised_as_a_class_of_its_group() -> None:
+    # The groups are the core's (`ErrorKind::group`), written into exceptions.py by the
+    # generator: every code the native module knows is in exactly one, under its class.
+    grouped = [code for codes in exceptions.ERROR_GROUPS.values() for code in codes]
+    assert sorted(grouped) == sorted(trainpod.error_codes()), "exceptions.py is stale"
+    for group, codes in exceptions.ERROR_GROUPS.items():
+        assert group.__base__ is trainpod.TrainpodError, group
+        for code in codes:
+            cls = exceptions.ERRORS_BY_CODE[code]
+            assert issubclass(cls, group), (code, group)
+            others = [g for g in exceptions.ERROR_GROUPS if g is not group and issubclass(cls, g)]
+            assert not others, (code, others)
+    assert issubclass(exceptions.DatasetInvalidError, trainpod.InvalidInputError)
+    assert issubclass(exceptions.DatasetNotFoundError, exceptions.DatasetError)
+    assert exceptions.ERRORS_BY_CODE["SEQUENCE_CONFLICT"] is trainpod.SequenceConflictError

@@ -791,7 +791,7 @@ def test_a_job_trains_from_its_first_step_and_says_how_long_is_left(
     assert status.eta_secs is not None and status.eta_secs > 3600
     # Read as a person does: hours, and minutes under two hours (never "0.0 h").
     assert " h to go" in status.describe()
-    assert trainpod.types._span(90 * 60) == "90.0 min"
+    assert trainpod._present._span(90 * 60) == "90.0 min"
 
 
 def test_a_throughput_far_from_the_rule_of_thumb_is_not_believed(

@@ -97,7 +97,7 @@ def test_a_plan_with_markup_in_it_renders_as_text(emu: Emulator, tmp_path: pathl
     raw["gpu"]["gpu_id"] = "<img src=x onerror=alert(1)>"
     raw["warnings"] = ["<script>alert('warning')</script>"]
     raw["estimate"]["lines"][0]["phase"] = "<i>phase</i>"
-    shown = trainpod.Plan._from(json.dumps(raw))._repr_html_()
+    shown = trainpod.Plan._from(raw)._repr_html_()
     assert "<script>" not in shown and "<img" not in shown and "<i>" not in shown, shown
     assert "&lt;script&gt;alert(&#x27;model&#x27;)" in shown
     assert "&lt;script&gt;alert(&#x27;warning&#x27;)" in shown

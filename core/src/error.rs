@@ -9,6 +9,11 @@ use std::fmt;
 /// What went wrong, as a stable code shared by Rust, Python and Node.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename_all = "SCREAMING_SNAKE_CASE")
+)]
 pub enum ErrorKind {
     /// An argument or configuration value is invalid; the message names it and the valid range.
     InvalidInput,
@@ -163,25 +168,46 @@ impl ErrorKind {
         ErrorKind::ALL.iter().copied().find(|k| k.code() == code)
     }
 
+    /// The group the kind belongs to: the class (Python, Node) an app catches it by.
+    pub const fn group(self) -> ErrorGroup {
+        match self {
+            ErrorKind::InvalidInput
+            | ErrorKind::DatasetInvalid
+            | ErrorKind::UrlUnreachableFromPod => ErrorGroup::InvalidInput,
+            ErrorKind::TokenMalformed
+            | ErrorKind::TokenUnsupportedVersion
+            | ErrorKind::TokenUnknownKey
+            | ErrorKind::TokenKeyRetired
+            | ErrorKind::TokenSignatureInvalid
+            | ErrorKind::TokenWrongPurpose
+            | ErrorKind::TokenWrongAudience
+            | ErrorKind::TokenWrongIssuer
+            | ErrorKind::TokenScopeMismatch
+            | ErrorKind::TokenExpired
+            | ErrorKind::TokenNotYetValid
+            | ErrorKind::TokenLifetimeExceeded
+            | ErrorKind::TokenAlreadyUsed
+            | ErrorKind::TokenMissing => ErrorGroup::Token,
+            ErrorKind::SequenceConflict => ErrorGroup::SequenceConflict,
+            ErrorKind::StoreUnavailable | ErrorKind::StoreSchema => ErrorGroup::Store,
+            ErrorKind::AuthInvalid
+            | ErrorKind::InsufficientBalance
+            | ErrorKind::Forbidden
+            | ErrorKind::NotFound
+            | ErrorKind::InvalidState
+            | ErrorKind::CapacityUnavailable
+            | ErrorKind::RateLimited
+            | ErrorKind::ServerError
+            | ErrorKind::Transport
+            | ErrorKind::Timeout => ErrorGroup::Api,
+            ErrorKind::DatasetNotFound | ErrorKind::DatasetPathUnsafe => ErrorGroup::Dataset,
+            ErrorKind::Internal => ErrorGroup::Internal,
+        }
+    }
+
     /// Whether the kind is a refused token (every such failure answers 401 or 403 outward).
     pub const fn is_token_error(self) -> bool {
-        matches!(
-            self,
-            ErrorKind::TokenMalformed
-                | ErrorKind::TokenUnsupportedVersion
-                | ErrorKind::TokenUnknownKey
-                | ErrorKind::TokenKeyRetired
-                | ErrorKind::TokenSignatureInvalid
-                | ErrorKind::TokenWrongPurpose
-                | ErrorKind::TokenWrongAudience
-                | ErrorKind::TokenWrongIssuer
-                | ErrorKind::TokenScopeMismatch
-                | ErrorKind::TokenExpired
-                | ErrorKind::TokenNotYetValid
-                | ErrorKind::TokenLifetimeExceeded
-                | ErrorKind::TokenAlreadyUsed
-                | ErrorKind::TokenMissing
-        )
+        matches!(self.group(), ErrorGroup::Token)
     }
 
     /// Whether trying the same call again later can succeed without changing anything.
@@ -232,6 +258,62 @@ impl ErrorKind {
             ErrorKind::ServerError | ErrorKind::Transport => 502,
             ErrorKind::StoreSchema | ErrorKind::Internal => 500,
         }
+    }
+}
+
+/// A group of error kinds that an app handles alike: each binding has one class per group
+/// (`TokenError`, `ApiError`, ...), the parent of its kinds' classes, generated from this list.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub enum ErrorGroup {
+    /// An argument, a dataset or a URL is invalid: the message names it and what is accepted.
+    InvalidInput,
+    /// A token was refused: answer 401 or 403; the code is for logs.
+    Token,
+    /// A metric batch conflicts with one already received under its sequence number.
+    SequenceConflict,
+    /// The store (SQLite or Postgres) failed.
+    Store,
+    /// RunPod (or an object store) refused or failed a request.
+    Api,
+    /// A staged dataset cannot be served: it is not there, or its file is not safe to open.
+    Dataset,
+    /// A bug in trainpod.
+    Internal,
+}
+
+impl ErrorGroup {
+    /// Every group, in the order of their first kind in [`ErrorKind::ALL`].
+    pub const ALL: &'static [ErrorGroup] = &[
+        ErrorGroup::InvalidInput,
+        ErrorGroup::Token,
+        ErrorGroup::SequenceConflict,
+        ErrorGroup::Store,
+        ErrorGroup::Api,
+        ErrorGroup::Dataset,
+        ErrorGroup::Internal,
+    ];
+
+    /// The name of the group's class in every binding. Never changes once released.
+    pub const fn class_name(self) -> &'static str {
+        match self {
+            ErrorGroup::InvalidInput => "InvalidInputError",
+            ErrorGroup::Token => "TokenError",
+            ErrorGroup::SequenceConflict => "SequenceConflictError",
+            ErrorGroup::Store => "StoreError",
+            ErrorGroup::Api => "ApiError",
+            ErrorGroup::Dataset => "DatasetError",
+            ErrorGroup::Internal => "InternalError",
+        }
+    }
+
+    /// The group's kinds, in the order of [`ErrorKind::ALL`].
+    pub fn kinds(self) -> impl Iterator<Item = ErrorKind> {
+        ErrorKind::ALL
+            .iter()
+            .copied()
+            .filter(move |k| k.group() == self)
     }
 }
 
@@ -432,6 +514,41 @@ mod tests {
             assert_eq!(ErrorKind::from_code(code), Some(*kind));
         }
         assert_eq!(ErrorKind::from_code("NOPE"), None);
+    }
+
+    #[test]
+    fn every_group_has_kinds_and_lists_them_in_order() {
+        let mut seen = Vec::new();
+        for kind in ErrorKind::ALL {
+            if !seen.contains(&kind.group()) {
+                seen.push(kind.group());
+            }
+        }
+        assert_eq!(
+            seen,
+            ErrorGroup::ALL,
+            "ErrorGroup::ALL is in first-kind order"
+        );
+        let names: HashSet<_> = ErrorGroup::ALL.iter().map(|g| g.class_name()).collect();
+        assert_eq!(
+            names.len(),
+            ErrorGroup::ALL.len(),
+            "two groups share a class name"
+        );
+        for kind in ErrorKind::ALL {
+            let group = kind.group();
+            assert_eq!(kind.is_token_error(), group == ErrorGroup::Token, "{kind}");
+            assert_eq!(
+                kind.code().starts_with("TOKEN_"),
+                group == ErrorGroup::Token,
+                "{kind}"
+            );
+            assert_eq!(
+                kind.code().starts_with("STORE_"),
+                group == ErrorGroup::Store,
+                "{kind}"
+            );
+        }
     }
 
     #[test]

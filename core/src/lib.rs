@@ -21,7 +21,7 @@ pub mod staging;
 pub mod store;
 pub mod token;
 
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorGroup, ErrorKind, Result};
 #[cfg(unix)]
 pub use sdk::{DatasetRef, JobSpec, Plan, Trainpod};
 

@@ -8,7 +8,8 @@ import sys
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any, Protocol
 
-from trainpod.types import FollowUpdate, JobStatus, _span
+from trainpod._present import _span
+from trainpod.types import FollowUpdate, JobStatus
 
 
 class _Display(Protocol):

@@ -28,6 +28,7 @@ pub const MAX_ROW_BYTES: usize = 16 << 20;
 
 /// How the rows are packaged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Container {
     /// One JSON object per line.
@@ -53,6 +54,7 @@ impl Default for InspectOptions {
 
 /// One invalid row.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RowError {
     /// 1-based line in the file (JSON lines), or 1-based element (JSON arrays).
     pub line: u64,
@@ -62,6 +64,7 @@ pub struct RowError {
 
 /// What inspection found.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DatasetReport {
     /// How the rows are packaged.
     pub container: Container,

@@ -7,6 +7,7 @@ use std::fmt;
 
 /// The shape of a dataset's rows, as TRL's `SFTTrainer` reads them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DatasetFormat {
     /// `{"messages": [{"role": "user", "content": "…"}, …]}` (conversational).

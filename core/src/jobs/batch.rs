@@ -51,6 +51,14 @@ pub struct Batch {
 
 /// One event.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(
+        rename = "PodEvent",
+        description = "An event the pod sent, as the pod protocol defines it (docs/pod-protocol.md)."
+    )
+)]
 #[serde(deny_unknown_fields)]
 pub struct Event {
     /// The sender's own event counter.

@@ -18,6 +18,7 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// Which log a line came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum LogSource {
@@ -101,6 +102,11 @@ impl LogQuery {
 
 /// One log line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "LogLine")
+)]
 pub struct LogEvent {
     /// The SSE event id: pass it as [`LogQuery::last_event_id`] to resume after this line.
     #[serde(default, skip_serializing_if = "Option::is_none")]

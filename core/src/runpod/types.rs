@@ -89,6 +89,7 @@ impl PodAction {
 
 /// Cloud tier.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Cloud {
     /// RunPod's secure cloud (the default).

@@ -105,6 +105,7 @@ impl fmt::Debug for DatasetSource {
 
 /// How the model is adapted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     /// LoRA adapters on a bf16 (or fp16) base.
@@ -117,6 +118,7 @@ pub enum Method {
 
 /// Numeric precision on the GPU; CPU always trains in full precision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Precision {
     /// bf16 where the GPU supports it, else fp16.
@@ -130,6 +132,7 @@ pub enum Precision {
 /// Training hyperparameters, with the defaults the training notes recommend. Each one's
 /// meaning, default and allowed range are in `docs/hyperparameters.md`.
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Hyperparameters {
     /// Passes over the dataset (ignored when `max_steps` is set).
     pub epochs: f64,
@@ -201,6 +204,23 @@ pub enum LoraTargetModules {
 
 /// The JSON spelling of [`LoraTargetModules::AllLinear`].
 const ALL_LINEAR: &str = "all-linear";
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for LoraTargetModules {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "LoraTargetModules".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "`\"all-linear\"` (every linear layer but the output head) or module names.",
+            "anyOf": [
+                {"type": "string", "const": ALL_LINEAR},
+                {"type": "array", "items": {"type": "string"}}
+            ]
+        })
+    }
+}
 
 /// What a bad value is told, wherever it was given (a spec from Python, Node or JSON).
 const TARGET_MODULES_EXPECTED: &str = "`hyperparameters.lora_target_modules` to be \"all-linear\" \
@@ -309,6 +329,7 @@ pub enum Artifacts {
 
 /// How the pod itself behaves.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PodRuntime {
     /// RunPod REST v2 base URL, for self-termination.
     pub api_base: String,

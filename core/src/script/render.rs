@@ -13,6 +13,7 @@ pub const REDACTED: &str = "<redacted>";
 
 /// One file of the bundle, as the pod unpacks it, credentials replaced by [`REDACTED`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RenderedFile {
     /// Its name in the bundle directory.
     pub name: String,
@@ -26,6 +27,7 @@ pub struct RenderedFile {
 /// sets (names only: the bundle carries the job's tokens), the encoded bundle's real size and
 /// sha256, and the files inside it with their credentials replaced.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RenderedScript {
     /// The container start command (`args`).
     pub start_command: String,

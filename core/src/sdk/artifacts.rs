@@ -27,6 +27,7 @@ pub const MAX_MANIFEST_BYTES: usize = 256 * 1024;
 
 /// One artifact file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ArtifactFile {
     /// Path relative to the output directory (`adapter/adapter_model.safetensors`).
     pub path: String,

@@ -79,6 +79,7 @@ pub fn params_from_name(model: &str) -> Option<f64> {
 
 /// GPU memory a run needs, and the rule that gave it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MemoryEstimate {
     /// GB needed per GPU.
     pub needed_gb: f64,
@@ -123,6 +124,7 @@ pub fn method_name(method: Method) -> &'static str {
 /// Tokens in a dataset, from its size: about 4 bytes of JSON per token, each example truncated
 /// at `max_length`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DatasetTokens {
     /// Tokens in one pass over the dataset, after truncation.
     pub per_epoch: f64,
@@ -160,9 +162,11 @@ pub fn flops_per_token_param(method: Method, checkpointing: bool) -> f64 {
 
 /// Where a training-time estimate came from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ThroughputSource {
     /// Peak TFLOP/s x utilisation.
+    #[cfg_attr(feature = "schema", schemars(title = "HeuristicThroughput"))]
     Heuristic {
         /// Peak dense bf16 TFLOP/s assumed per GPU.
         peak_tflops: f64,
@@ -170,6 +174,7 @@ pub enum ThroughputSource {
         mfu: f64,
     },
     /// The median of what earlier jobs on this GPU type and method measured.
+    #[cfg_attr(feature = "schema", schemars(title = "MeasuredThroughput"))]
     Measured {
         /// How many jobs.
         samples: usize,
@@ -223,6 +228,7 @@ pub fn effective_tflops(gpu_id: &str, method: Method, measured: &[f64]) -> (f64,
 
 /// One phase of a job, with its time and cost as a range.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CostLine {
     /// `provisioning`, `dependencies`, `model_download`, `dataset_transfer`, `training`, `upload`.
     pub phase: String,
@@ -238,6 +244,7 @@ pub struct CostLine {
 
 /// What a job is expected to cost, phase by phase, billed per second from pod creation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CostEstimate {
     /// Each phase.
     pub lines: Vec<CostLine>,

@@ -18,6 +18,7 @@ use crate::script::{Hyperparameters, ImageNeeds, check_image};
 
 /// What the dataset holds, as inspected.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DatasetSummary {
     /// The rows' format, when the app's copy was inspected.
     pub format: Option<DatasetFormat>,
@@ -33,6 +34,7 @@ pub struct DatasetSummary {
 
 /// One GPU placement.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct GpuChoice {
     /// Catalog id.
     pub gpu_id: String,
@@ -50,6 +52,7 @@ pub struct GpuChoice {
 
 /// A checked job, ready to deploy.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Plan {
     /// The job id.
     pub job_id: String,

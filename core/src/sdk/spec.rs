@@ -10,10 +10,12 @@ use crate::script::{Hyperparameters, Method};
 
 /// Where the dataset comes from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DatasetRef {
     /// A dataset served by the app: the file `<datasets dir>/<id>`, downloaded by the pod through
     /// a signed URL scoped to the job.
+    #[cfg_attr(feature = "schema", schemars(title = "AppDataset"))]
     App {
         /// The dataset id.
         id: String,
@@ -21,6 +23,7 @@ pub enum DatasetRef {
     /// An object in the builder's S3-compatible bucket (uploaded with
     /// `BucketStaging::upload_file`), fetched by the pod through a presigned GET issued at
     /// deploy for each attempt.
+    #[cfg_attr(feature = "schema", schemars(title = "BucketDataset"))]
     Bucket {
         /// The object key.
         key: String,
@@ -32,6 +35,7 @@ pub enum DatasetRef {
     /// A file on the builder's RunPod network volume (uploaded with `VolumeStaging`), read by
     /// the pod from its mount; the pod runs in the volume's data center and leaves its
     /// artifacts on the volume when no app receives them.
+    #[cfg_attr(feature = "schema", schemars(title = "VolumeDataset"))]
     Volume {
         /// The object key on the volume (its path under the mount).
         key: String,
@@ -41,6 +45,7 @@ pub enum DatasetRef {
         sha256: String,
     },
     /// A public https URL, checked on the pod against the size and sha256 given here.
+    #[cfg_attr(feature = "schema", schemars(title = "UrlDataset"))]
     Url {
         /// The URL.
         url: String,
@@ -54,6 +59,11 @@ pub enum DatasetRef {
 /// One training job, as asked for. [`JobSpec::new`] fills the defaults; set the rest with
 /// struct update syntax or the `with_*` methods.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(description = "One training job, complete (as a plan carries it).")
+)]
 pub struct JobSpec {
     /// The job id (`[A-Za-z0-9_-]`, at most 48 characters); generated when `None`. Deploying the
     /// same id twice never creates two pods.
@@ -93,6 +103,9 @@ pub struct JobSpec {
 const SPEC: &str = "job spec";
 
 impl JobSpec {
+    /// The fields [`JobSpec::from_fields`] requires; the others have defaults.
+    pub const REQUIRED_FIELDS: [&'static str; 4] = ["user", "model", "dataset", "budget_usd"];
+
     /// A LoRA job of `user` training `model` on `dataset`, costing at most `budget_usd`.
     pub fn new(
         user: impl Into<String>,
@@ -124,7 +137,7 @@ impl JobSpec {
     /// defaults, and given hyperparameters are laid over the method's. A refusal names the
     /// field (`hyperparameters.learning_rate: …`) and what it takes.
     pub fn from_fields(mut given: Map<String, Value>) -> Result<JobSpec> {
-        for required in ["user", "model", "dataset", "budget_usd"] {
+        for required in JobSpec::REQUIRED_FIELDS {
             if given.get(required).is_none_or(Value::is_null) {
                 return Err(Error::invalid_input(format!(
                     "job spec: `{required}` is required"

@@ -13,6 +13,7 @@ use crate::store::JobRecord;
 
 /// A job's status.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct JobStatus {
     /// The job id.
     pub job_id: String,

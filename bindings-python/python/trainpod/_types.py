@@ -1,0 +1,660 @@
+# Generated from core's types by
+# `cargo run -p trainpod --example bindings_codegen --features schema`: do not edit.
+"""The values core's results cross as, built from core's JSON: frozen dataclasses (and
+``TypedDict`` classes where a value is a dict), each field as core documents it. Their
+presentation (``describe``, ``_repr_html_``, ...) is their base in :mod:`trainpod._present`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias, TypedDict
+
+from trainpod import _present
+from trainpod._present import _known, _opt
+
+
+@dataclass(frozen=True)
+class AppDataset:
+    """A dataset served by the app: the file ``<datasets dir>/<id>``, downloaded by the pod
+    through a signed URL scoped to the job."""
+
+    #: The dataset id.
+    id: str
+    kind: Literal["app"] = "app"
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> AppDataset:
+        _known(cls, d)
+        return cls(
+            kind=d["kind"],
+            id=d["id"],
+        )
+
+
+@dataclass(frozen=True)
+class BucketDataset:
+    """An object in the builder's S3-compatible bucket (uploaded with
+    ``BucketStaging::upload_file``), fetched by the pod through a presigned GET issued at
+    deploy for each attempt."""
+
+    #: The object key.
+    key: str
+    #: Size in bytes.
+    bytes: int
+    #: sha256, lowercase hex.
+    sha256: str
+    kind: Literal["bucket"] = "bucket"
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> BucketDataset:
+        _known(cls, d)
+        return cls(
+            kind=d["kind"],
+            key=d["key"],
+            bytes=d["bytes"],
+            sha256=d["sha256"],
+        )
+
+
+@dataclass(frozen=True)
+class VolumeDataset:
+    """A file on the builder's RunPod network volume (uploaded with ``VolumeStaging``), read by
+    the pod from its mount; the pod runs in the volume's data center and leaves its artifacts
+    on the volume when no app receives them."""
+
+    #: The object key on the volume (its path under the mount).
+    key: str
+    #: Size in bytes.
+    bytes: int
+    #: sha256, lowercase hex.
+    sha256: str
+    kind: Literal["volume"] = "volume"
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> VolumeDataset:
+        _known(cls, d)
+        return cls(
+            kind=d["kind"],
+            key=d["key"],
+            bytes=d["bytes"],
+            sha256=d["sha256"],
+        )
+
+
+@dataclass(frozen=True)
+class UrlDataset:
+    """A public https URL, checked on the pod against the size and sha256 given here."""
+
+    #: The URL.
+    url: str
+    #: Size in bytes.
+    bytes: int
+    #: sha256, lowercase hex.
+    sha256: str
+    kind: Literal["url"] = "url"
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> UrlDataset:
+        _known(cls, d)
+        return cls(
+            kind=d["kind"],
+            url=d["url"],
+            bytes=d["bytes"],
+            sha256=d["sha256"],
+        )
+
+
+#: Where the dataset comes from.
+DatasetRef: TypeAlias = AppDataset | BucketDataset | VolumeDataset | UrlDataset
+
+
+def _from_dataset_ref(d: Mapping[str, Any]) -> DatasetRef:
+    if d["kind"] == "app":
+        return AppDataset._from(d)
+    if d["kind"] == "bucket":
+        return BucketDataset._from(d)
+    if d["kind"] == "volume":
+        return VolumeDataset._from(d)
+    if d["kind"] == "url":
+        return UrlDataset._from(d)
+    raise ValueError(f"not a DatasetRef: {d!r}")
+
+
+#: How the model is adapted.
+Method: TypeAlias = Literal["lora", "qlora", "full"]
+
+
+#: ``"all-linear"`` (every linear layer but the output head) or module names.
+LoraTargetModules: TypeAlias = Literal["all-linear"] | list[str]
+
+
+#: Numeric precision on the GPU; CPU always trains in full precision.
+Precision: TypeAlias = Literal["auto", "bf16", "fp16"]
+
+
+class Hyperparameters(TypedDict):
+    """Training hyperparameters, with the defaults the training notes recommend. Each one's
+    meaning, default and allowed range are in ``docs/hyperparameters.md``."""
+
+    #: Passes over the dataset (ignored when ``max_steps`` is set).
+    epochs: float
+    #: Stop after this many optimizer steps; 0 means epochs decide.
+    max_steps: int
+    #: Examples per device per step.
+    batch_size: int
+    #: Batches accumulated per optimizer step.
+    gradient_accumulation_steps: int
+    #: Peak learning rate.
+    learning_rate: float
+    #: Tokens per example; longer examples are truncated (TRL's 1024 default truncates silently).
+    max_length: int
+    #: Log every this many steps.
+    logging_steps: int
+    #: Save a checkpoint every this many steps; 0 saves only the final model.
+    save_steps: int
+    #: LoRA rank.
+    lora_r: int
+    #: LoRA alpha.
+    lora_alpha: int
+    #: LoRA dropout.
+    lora_dropout: float
+    #: The modules LoRA adapts: ``"all-linear"`` (every linear layer but the output head) or a list
+    #: of module names such as ``["q_proj", "v_proj"]``. Absent in older specs: every linear layer,
+    #: as before the field existed.
+    lora_target_modules: LoraTargetModules
+    #: Trade compute for memory on the GPU.
+    gradient_checkpointing: bool
+    #: Precision on the GPU.
+    precision: Precision
+    #: Random seed.
+    seed: int
+
+
+#: Cloud tier.
+Cloud: TypeAlias = Literal["SECURE", "COMMUNITY"]
+
+
+#: The shape of a dataset's rows, as TRL's ``SFTTrainer`` reads them.
+DatasetFormat: TypeAlias = Literal["messages", "prompt_completion", "text", "alpaca"]
+
+
+class DatasetTokens(TypedDict):
+    """Tokens in a dataset, from its size: about 4 bytes of JSON per token, each example
+    truncated at ``max_length``."""
+
+    #: Tokens in one pass over the dataset, after truncation.
+    per_epoch: float
+    #: Tokens in the longest example, before truncation.
+    longest_example: float
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """What the dataset holds, as inspected."""
+
+    #: The rows' format, when the app's copy was inspected.
+    format: DatasetFormat | None
+    #: Rows (0 when not inspected: a public URL).
+    rows: int
+    #: Bytes the pod downloads.
+    bytes: int
+    #: sha256 the pod checks, lowercase hex.
+    sha256: str
+    #: Estimated tokens.
+    tokens: DatasetTokens
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> DatasetSummary:
+        _known(cls, d)
+        return cls(
+            format=d["format"],
+            rows=d["rows"],
+            bytes=d["bytes"],
+            sha256=d["sha256"],
+            tokens=d["tokens"],
+        )
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """GPU memory a run needs, and the rule that gave it."""
+
+    #: GB needed per GPU.
+    needed_gb: float
+    #: Bytes per parameter the rule charges for weights, gradients and optimizer state.
+    bytes_per_param: float
+    #: The rule, in words, with its numbers.
+    rule: str
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> MemoryEstimate:
+        _known(cls, d)
+        return cls(
+            needed_gb=d["needed_gb"],
+            bytes_per_param=d["bytes_per_param"],
+            rule=d["rule"],
+        )
+
+
+@dataclass(frozen=True)
+class CostLine:
+    """One phase of a job, with its time and cost as a range."""
+
+    #: ``provisioning``, ``dependencies``, ``model_download``, ``dataset_transfer``, ``training``,
+    #: ``upload``.
+    phase: str
+    #: Seconds, optimistic.
+    seconds_low: float
+    #: Seconds, pessimistic.
+    seconds_high: float
+    #: USD, optimistic.
+    usd_low: float
+    #: USD, pessimistic.
+    usd_high: float
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> CostLine:
+        _known(cls, d)
+        return cls(
+            phase=d["phase"],
+            seconds_low=d["seconds_low"],
+            seconds_high=d["seconds_high"],
+            usd_low=d["usd_low"],
+            usd_high=d["usd_high"],
+        )
+
+
+class HeuristicThroughput(TypedDict):
+    """Peak TFLOP/s x utilisation."""
+
+    kind: Literal["heuristic"]
+    #: Peak dense bf16 TFLOP/s assumed per GPU.
+    peak_tflops: float
+    #: Utilisation assumed.
+    mfu: float
+
+
+class MeasuredThroughput(TypedDict):
+    """The median of what earlier jobs on this GPU type and method measured."""
+
+    kind: Literal["measured"]
+    #: How many jobs.
+    samples: int
+
+
+#: Where a training-time estimate came from.
+ThroughputSource: TypeAlias = HeuristicThroughput | MeasuredThroughput
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """What a job is expected to cost, phase by phase, billed per second from pod creation."""
+
+    #: Each phase.
+    lines: tuple[CostLine, ...]
+    #: Total seconds, optimistic.
+    seconds_low: float
+    #: Total seconds, pessimistic.
+    seconds_high: float
+    #: Total USD, optimistic.
+    usd_low: float
+    #: Total USD, pessimistic.
+    usd_high: float
+    #: The pod's price, USD per hour (all its GPUs).
+    price_per_hour: float
+    #: Training FLOPs estimated (what a measured run's throughput is computed against).
+    training_flops: float
+    #: Where the training time came from.
+    throughput: ThroughputSource
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> CostEstimate:
+        _known(cls, d)
+        return cls(
+            lines=tuple(CostLine._from(v) for v in d["lines"]),
+            seconds_low=d["seconds_low"],
+            seconds_high=d["seconds_high"],
+            usd_low=d["usd_low"],
+            usd_high=d["usd_high"],
+            price_per_hour=d["price_per_hour"],
+            training_flops=d["training_flops"],
+            throughput=d["throughput"],
+        )
+
+
+@dataclass(frozen=True)
+class GpuChoice:
+    """One GPU placement."""
+
+    #: Catalog id.
+    gpu_id: str
+    #: GPUs in the pod.
+    count: int
+    #: Memory per GPU, GB.
+    memory_gb: int
+    #: The pod's price, USD per hour (all GPUs).
+    price_per_hour: float
+    #: Availability, when the catalog said.
+    availability: str | None
+    #: What the whole job is estimated to cost on it.
+    estimate: CostEstimate
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> GpuChoice:
+        _known(cls, d)
+        return cls(
+            gpu_id=d["gpu_id"],
+            count=d["count"],
+            memory_gb=d["memory_gb"],
+            price_per_hour=d["price_per_hour"],
+            availability=d["availability"],
+            estimate=CostEstimate._from(d["estimate"]),
+        )
+
+
+@dataclass(frozen=True, repr=False)
+class Plan(_present.PlanView):
+    """A checked job, ready to deploy."""
+
+    #: The job id.
+    job_id: str
+    #: What was asked for.
+    spec: _present.JobSpec
+    #: The hyperparameters it runs with.
+    hyperparameters: Hyperparameters
+    #: Model size used for the estimates, billions of parameters.
+    params_b: float
+    #: The dataset.
+    dataset: DatasetSummary
+    #: GPU memory needed, with the rule.
+    memory: MemoryEstimate
+    #: The chosen GPU.
+    gpu: GpuChoice
+    #: Others to try, in order, when the chosen one has no capacity.
+    fallbacks: tuple[GpuChoice, ...]
+    #: The chosen GPU's estimate (the same as ``gpu.estimate``).
+    estimate: CostEstimate
+    #: The pod's hard deadline after creation, seconds: what the budget buys at the chosen price (or
+    #: ``max_hours``, when shorter).
+    deadline_secs: int
+    #: The container image.
+    image: str
+    #: What the user should know before deploying.
+    warnings: tuple[str, ...]
+    #: Unix seconds.
+    created_at: int
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> Plan:
+        _known(cls, d)
+        return cls(
+            job_id=d["job_id"],
+            spec=_present.JobSpec._from(d["spec"]),
+            hyperparameters=d["hyperparameters"],
+            params_b=d["params_b"],
+            dataset=DatasetSummary._from(d["dataset"]),
+            memory=MemoryEstimate._from(d["memory"]),
+            gpu=GpuChoice._from(d["gpu"]),
+            fallbacks=tuple(GpuChoice._from(v) for v in d["fallbacks"]),
+            estimate=CostEstimate._from(d["estimate"]),
+            deadline_secs=d["deadline_secs"],
+            image=d["image"],
+            warnings=tuple(d["warnings"]),
+            created_at=d["created_at"],
+        )
+
+
+#: Where a job is.
+JobState: TypeAlias = Literal[
+    "queued",
+    "provisioning",
+    "starting",
+    "downloading",
+    "training",
+    "uploading",
+    "succeeded",
+    "failed",
+    "cancelled",
+    "timed_out",
+    "over_budget",
+]
+
+
+@dataclass(frozen=True)
+class JobStatus(_present.JobStatusView):
+    """A job's status."""
+
+    #: The job id.
+    job_id: str
+    #: The user the job belongs to (the spec's ``user``): what an app checks before showing,
+    #: cancelling or retrying it.
+    user: str
+    #: The attempt, from 1.
+    attempt: int
+    #: Where the job is.
+    state: JobState
+    #: Why it ended, when it did not succeed: a stable code (the failed stage, ``deadline``,
+    #: ``pod_vanished``, ``cuda_unsupported``, ``container_restarted``, ...).
+    reason: str
+    #: What happened, in plain words, with what to do (for a trainer's exception, its type and
+    #: message); empty while the job runs as it should.
+    cause: str
+    #: The stage the pod last reported (``preflight``, ``dependencies``, ``dataset``, ``training``,
+    #: ``uploading``); for a failed job, where it failed. Empty before the pod reported.
+    stage: str
+    #: The pod's exit code, once its final status arrived.
+    exit_code: int | None
+    #: The end of the pod's log (at most 20 KB) when it failed, kept so that it outlives the pod;
+    #: empty otherwise.
+    log_tail: str
+    #: The pod of this attempt.
+    pod_id: str | None
+    #: Optimizer steps done.
+    step: int | None
+    #: Steps in the run.
+    total_steps: int | None
+    #: ``step / total_steps``, 0 to 1 (1 once succeeded).
+    progress: float
+    #: The latest training loss.
+    loss: float | None
+    #: Seconds until training ends, from the pace so far; ``None`` before training.
+    eta_secs: int | None
+    #: What the job has cost so far across its attempts, USD: each pod's price x its time, or
+    #: RunPod's billing for a pod that went away. It stops growing when the job ends.
+    cost_usd: float
+    #: The job's budget, USD.
+    budget_usd: float
+    #: The pod's price, USD per hour.
+    price_per_hour: float
+    #: The pod's latest sign of life, Unix seconds.
+    last_heartbeat: int | None
+    #: The hard deadline, Unix seconds.
+    deadline_unix: int
+    #: The estimate the job was planned with, USD: (low, high).
+    estimate_usd: tuple[float, float] | None
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> JobStatus:
+        _known(cls, d)
+        return cls(
+            job_id=d["job_id"],
+            user=d["user"],
+            attempt=d["attempt"],
+            state=d["state"],
+            reason=d["reason"],
+            cause=d["cause"],
+            stage=d["stage"],
+            exit_code=d["exit_code"],
+            log_tail=d["log_tail"],
+            pod_id=d["pod_id"],
+            step=d["step"],
+            total_steps=d["total_steps"],
+            progress=d["progress"],
+            loss=d["loss"],
+            eta_secs=d["eta_secs"],
+            cost_usd=d["cost_usd"],
+            budget_usd=d["budget_usd"],
+            price_per_hour=d["price_per_hour"],
+            last_heartbeat=d["last_heartbeat"],
+            deadline_unix=d["deadline_unix"],
+            estimate_usd=_opt(d["estimate_usd"], tuple),
+        )
+
+
+#: How the rows are packaged.
+Container: TypeAlias = Literal["jsonl", "json_array", "gzip_jsonl"]
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One invalid row."""
+
+    #: 1-based line in the file (JSON lines), or 1-based element (JSON arrays).
+    line: int
+    #: Why the row is refused.
+    reason: str
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> RowError:
+        _known(cls, d)
+        return cls(
+            line=d["line"],
+            reason=d["reason"],
+        )
+
+
+@dataclass(frozen=True)
+class DatasetReport(_present.DatasetReportView):
+    """What inspection found."""
+
+    #: How the rows are packaged.
+    container: Container
+    #: The rows' format (that of the first valid row), if any row was valid.
+    format: DatasetFormat | None
+    #: Valid rows.
+    rows: int
+    #: Size of the file as stored (what the pod downloads).
+    bytes: int
+    #: SHA-256 of the file as stored, lowercase hex.
+    sha256: str
+    #: The longest row, in bytes of JSON.
+    longest_row_bytes: int
+    #: The first errors, in file order.
+    errors: tuple[RowError, ...]
+    #: How many rows were refused in all.
+    error_count: int
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> DatasetReport:
+        _known(cls, d)
+        return cls(
+            container=d["container"],
+            format=d["format"],
+            rows=d["rows"],
+            bytes=d["bytes"],
+            sha256=d["sha256"],
+            longest_row_bytes=d["longest_row_bytes"],
+            errors=tuple(RowError._from(v) for v in d["errors"]),
+            error_count=d["error_count"],
+        )
+
+
+@dataclass(frozen=True, repr=False)
+class RenderedFile(_present.RenderedFileView):
+    """One file of the bundle, as the pod unpacks it, credentials replaced by ``REDACTED``."""
+
+    #: Its name in the bundle directory.
+    name: str
+    #: Unix permission bits.
+    mode: int
+    #: Its text.
+    text: str
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> RenderedFile:
+        _known(cls, d)
+        return cls(
+            name=d["name"],
+            mode=d["mode"],
+            text=d["text"],
+        )
+
+
+@dataclass(frozen=True, repr=False)
+class RenderedScript(_present.RenderedScriptView):
+    """What ``generate`` hands the pod, for reading: its start command, the env variables it sets
+    (names only: the bundle carries the job's tokens), the encoded bundle's real size and
+    sha256, and the files inside it with their credentials replaced."""
+
+    #: The container start command (``args``).
+    start_command: str
+    #: The env variables the bundle sets, by name.
+    env: tuple[str, ...]
+    #: Size of the encoded bundle in bytes (the real one, credentials included).
+    bytes: int
+    #: sha256 of the encoded bundle (the real one).
+    sha256: str
+    #: The files, in the bundle's order.
+    files: tuple[RenderedFile, ...]
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> RenderedScript:
+        _known(cls, d)
+        return cls(
+            start_command=d["start_command"],
+            env=tuple(d["env"]),
+            bytes=d["bytes"],
+            sha256=d["sha256"],
+            files=tuple(RenderedFile._from(v) for v in d["files"]),
+        )
+
+
+@dataclass(frozen=True)
+class ArtifactFile:
+    """One artifact file."""
+
+    #: Path relative to the output directory (``adapter/adapter_model.safetensors``).
+    path: str
+    #: Bytes.
+    size: int
+    #: sha256, lowercase hex.
+    sha256: str
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> ArtifactFile:
+        _known(cls, d)
+        return cls(
+            path=d["path"],
+            size=d["size"],
+            sha256=d["sha256"],
+        )
+
+
+#: Which log a line came from.
+LogSource: TypeAlias = Literal["container", "system", "unknown"]
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One log line."""
+
+    #: Which log.
+    source: LogSource
+    #: The line, without its line end.
+    line: str
+    #: When the line was written (RFC 3339), if RunPod said.
+    ts: str | None
+    #: The SSE event id: pass it as ``LogQuery::last_event_id`` to resume after this line.
+    id: str | None = None
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> LogLine:
+        _known(cls, d)
+        return cls(
+            source=d["source"],
+            line=d["line"],
+            ts=d["ts"],
+            id=d.get("id"),
+        )
