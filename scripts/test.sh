@@ -79,7 +79,7 @@ git -C "$root" diff --exit-code -- bindings-python/python/trainpod/_native.pyi
 # (core/examples/bindings_codegen/): a stale committed copy fails the build.
 cargo run -q --locked -p trainpod --example bindings_codegen --features schema
 git -C "$root" diff --exit-code -- bindings-python/python/trainpod/exceptions.py \
-  bindings-python/python/trainpod/_types.py
+  bindings-python/python/trainpod/_types.py bindings-python/python/trainpod/_inputs.py
 .venv/bin/ruff check bindings-python bench/python bench/pod core/src/script/pod tests/e2e/py scripts examples/python
 .venv/bin/ruff format --check bindings-python bench/python bench/pod core/src/script/pod tests/e2e/py scripts examples/python
 .venv/bin/mypy --config-file bindings-python/pyproject.toml

@@ -44,7 +44,7 @@ def test_every_dataset_kind_the_core_knows_crosses_both_ways() -> None:
     ):
         sent = json.loads(trainpod.JobSpec("u", "m", dataset, 1.0)._to_json())["dataset"]
         assert sent == {"kind": dataset.kind, **dataclasses.asdict(dataset)}
-        assert trainpod._types._from_dataset_ref(sent) == dataset
+        assert trainpod._inputs._from_dataset_ref(sent) == dataset
     sent = json.loads(trainpod.JobSpec("u", "m", "ds-2", 1.0)._to_json())["dataset"]
     assert sent == {"kind": "app", "id": "ds-2"}
 

@@ -2,7 +2,7 @@
 shows itself (``describe``, ``_repr_html_``, a short ``repr``), as the base of its class, and
 :class:`JobSpec`, the one input type, with its own defaults.
 
-A base reads its instance's fields through ``cast``: they are declared once, in the generated
+A base reads its instance's fields through ``_fields``: they are declared once, in the generated
 class. Every rule behind the values lives in the core.
 """
 
@@ -12,31 +12,25 @@ import dataclasses
 import html
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
+from typing import Any, TypeAlias
 
-if TYPE_CHECKING:
-    from trainpod import _types
-    from trainpod._types import Cloud, DatasetRef, Method
+from trainpod._inputs import Cloud, DatasetRef, Method, _from_dataset_ref
+from trainpod._parse import _known
 
-_T = TypeVar("_T")
+
+def _fields(view: object) -> Any:
+    """A view as the generated class it is the base of, whose fields it reads. They are typed in
+    :mod:`trainpod._types`, which imports this module: importing it here would make a cycle, so
+    the presentation reads them untyped (its tests cover it)."""
+    return view
+
 
 #: A hyperparameter value: every name, its type, default and range are in
 #: ``docs/hyperparameters.md``; ``Plan.hyperparameters`` shows the values a job runs with. A list
 #: of names is ``lora_target_modules`` (``"all-linear"`` or ``["q_proj", "v_proj"]``).
 Hyperparameter: TypeAlias = float | int | bool | str | list[str]
-
-
-def _opt(value: Any, parse: Callable[[Any], _T]) -> _T | None:
-    return None if value is None else parse(value)
-
-
-def _known(cls: Any, d: Mapping[str, Any]) -> None:
-    """Fail on a field ``cls`` lacks: a core newer than this package, never a silent drop."""
-    unknown = d.keys() - {f.name for f in dataclasses.fields(cls)}
-    if unknown:
-        raise TypeError(f"{cls.__name__} has no field {sorted(unknown)}: regenerate _types.py")
 
 
 @dataclass(frozen=True)
@@ -84,8 +78,6 @@ class JobSpec:
 
     @classmethod
     def _from(cls, data: Mapping[str, Any]) -> JobSpec:
-        from trainpod._types import _from_dataset_ref
-
         _known(cls, data)
         return cls(
             user=data["user"],
@@ -145,7 +137,7 @@ class PlanView:
     _raw: str = field(default="", compare=False, repr=False, kw_only=True)
 
     def __repr__(self) -> str:
-        p = cast("_types.Plan", self)
+        p = _fields(self)
         e = p.estimate
         return (
             f"Plan(job_id={p.job_id!r}, gpu={p.gpu.gpu_id!r} x{p.gpu.count} "
@@ -155,7 +147,7 @@ class PlanView:
 
     def describe(self) -> str:
         """The plan as text: the GPU, the deadline, the cost table and the warnings."""
-        p = cast("_types.Plan", self)
+        p = _fields(self)
         e = p.estimate
         out = [
             f"job {p.job_id}: {p.spec.model} on {p.gpu.gpu_id} x{p.gpu.count} "
@@ -177,7 +169,7 @@ class PlanView:
         return "\n".join(out)
 
     def _repr_html_(self) -> str:
-        p = cast("_types.Plan", self)
+        p = _fields(self)
         e, esc = p.estimate, html.escape
         rows = "".join(
             f"<tr><td>{esc(line.phase)}</td>"
@@ -209,7 +201,7 @@ class JobStatusView:
     def describe(self) -> str:
         """The status as text: where the job is, its progress and cost, and for a job that did
         not succeed, why (its stage, exit code and cause) and the end of its pod's log."""
-        s = cast("_types.JobStatus", self)
+        s = _fields(self)
         out = [f"job {s.job_id} (attempt {s.attempt}): {s.state}"]
         if s.total_steps:
             out.append(f"step {s.step or 0} of {s.total_steps}")
@@ -229,7 +221,7 @@ class JobStatusView:
     def _repr_html_(self) -> str:
         # Every string here came from the user or the pod (a cause is the pod's own words, a log
         # tail its output): escaped, so that a notebook shows `<script>` as text and runs nothing.
-        s, esc = cast("_types.JobStatus", self), html.escape
+        s, esc = _fields(self), html.escape
         progress = f"step {s.step or 0} of {s.total_steps}, " if s.total_steps else ""
         head = (
             f"<div><b>Job {esc(s.job_id)}</b> of {esc(s.user)} (attempt {s.attempt}): "
@@ -251,27 +243,27 @@ class DatasetReportView:
     @property
     def is_valid(self) -> bool:
         """Whether the dataset can be trained on: some rows, none refused."""
-        r = cast("_types.DatasetReport", self)
-        return r.error_count == 0 and r.rows > 0
+        r = _fields(self)
+        return bool(r.error_count == 0 and r.rows > 0)
 
 
 class RenderedFileView:
     def __repr__(self) -> str:
-        f = cast("_types.RenderedFile", self)
+        f = _fields(self)
         return f"RenderedFile(name={f.name!r}, mode=0o{f.mode:o}, {len(f.text)} chars)"
 
 
 class RenderedScriptView:
     def file(self, name: str) -> str:
         """The text of the bundle file ``name`` (``bootstrap.sh``, ``config.json``...)."""
-        s = cast("_types.RenderedScript", self)
+        s = _fields(self)
         for f in s.files:
             if f.name == name:
-                return f.text
+                return str(f.text)
         names = ", ".join(f.name for f in s.files)
         raise KeyError(f"no file {name!r} in the bundle; it holds {names}")
 
     def __repr__(self) -> str:
-        s = cast("_types.RenderedScript", self)
+        s = _fields(self)
         names = ", ".join(f.name for f in s.files)
         return f"RenderedScript({s.bytes} bytes, sha256={s.sha256[:12]}..., files: {names})"

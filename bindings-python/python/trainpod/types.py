@@ -17,40 +17,40 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from trainpod._inputs import AppDataset as AppDataset
+from trainpod._inputs import BucketDataset as BucketDataset
+from trainpod._inputs import Cloud as Cloud
+from trainpod._inputs import DatasetRef as DatasetRef
+from trainpod._inputs import Hyperparameters as Hyperparameters
+from trainpod._inputs import LoraTargetModules as LoraTargetModules
+from trainpod._inputs import Method as Method
+from trainpod._inputs import Precision as Precision
+from trainpod._inputs import UrlDataset as UrlDataset
+from trainpod._inputs import VolumeDataset as VolumeDataset
 from trainpod._native import IngestOutcome as IngestOutcome
 from trainpod._present import Hyperparameter as Hyperparameter
 from trainpod._present import JobSpec as JobSpec
-from trainpod._types import AppDataset as AppDataset
 from trainpod._types import ArtifactFile as ArtifactFile
-from trainpod._types import BucketDataset as BucketDataset
-from trainpod._types import Cloud as Cloud
 from trainpod._types import Container as Container
 from trainpod._types import CostEstimate as CostEstimate
 from trainpod._types import CostLine as CostLine
 from trainpod._types import DatasetFormat as DatasetFormat
-from trainpod._types import DatasetRef as DatasetRef
 from trainpod._types import DatasetReport as DatasetReport
 from trainpod._types import DatasetSummary as DatasetSummary
 from trainpod._types import DatasetTokens as DatasetTokens
 from trainpod._types import GpuChoice as GpuChoice
 from trainpod._types import HeuristicThroughput as HeuristicThroughput
-from trainpod._types import Hyperparameters as Hyperparameters
 from trainpod._types import JobState as JobState
 from trainpod._types import JobStatus as JobStatus
 from trainpod._types import LogLine as LogLine
 from trainpod._types import LogSource as LogSource
-from trainpod._types import LoraTargetModules as LoraTargetModules
 from trainpod._types import MeasuredThroughput as MeasuredThroughput
 from trainpod._types import MemoryEstimate as MemoryEstimate
-from trainpod._types import Method as Method
 from trainpod._types import Plan as Plan
-from trainpod._types import Precision as Precision
 from trainpod._types import RenderedFile as RenderedFile
 from trainpod._types import RenderedScript as RenderedScript
 from trainpod._types import RowError as RowError
 from trainpod._types import ThroughputSource as ThroughputSource
-from trainpod._types import UrlDataset as UrlDataset
-from trainpod._types import VolumeDataset as VolumeDataset
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,10 @@ fn main() {
             "bindings-python/python/trainpod/_types.py",
             python::types(&defs),
         ),
+        (
+            "bindings-python/python/trainpod/_inputs.py",
+            python::inputs(&defs),
+        ),
         ("bindings-node/errors.js", errors::javascript(&defs)),
         ("bindings-node/errors.d.ts", errors::declarations(&defs)),
         ("bindings-node/types.d.ts", typescript::types(&defs)),

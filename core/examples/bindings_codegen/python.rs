@@ -1,5 +1,6 @@
 //! `_types.py`: frozen dataclasses (and `TypedDict`s) that parse core's JSON, on the hand-written
-//! presentation bases of `trainpod/_present.py`.
+//! presentation bases of `trainpod/_present.py`; and `_inputs.py`: the shapes the hand-written
+//! `JobSpec` (in `_present.py`) is made of, apart, so that no two modules import each other.
 
 use serde_json::{Map, Value, json};
 
@@ -179,34 +180,134 @@ fn py_comment(text: &str, indent: &str) -> String {
         .collect()
 }
 
+/// The shapes the hand-written classes are made of (`DatasetRef`, `Method`, ...), dependencies
+/// first.
+fn input_names(defs: &Map<String, Value>) -> Vec<&str> {
+    ordered(defs, PY_HANDWRITTEN)
+        .into_iter()
+        .filter(|name| py_kind(defs, name) != PyKind::Handwritten)
+        .collect()
+}
+
+/// `_inputs.py`.
+pub fn inputs(defs: &Map<String, Value>) -> String {
+    let body = emit(defs, &input_names(defs));
+    let head = format!(
+        "{}\"\"\"The shapes a ``JobSpec`` is made of, built from core's JSON like the rest of\n\
+         :mod:`trainpod._types`, in a module of their own: ``JobSpec`` (in :mod:`trainpod._present`)\n\
+         uses them, and :mod:`trainpod._types` uses ``JobSpec``.\n\"\"\"\n\n\
+         from __future__ import annotations\n\n{}\n{}",
+        header("#"),
+        standard_imports(&body),
+        imports("trainpod._parse", &["_known", "_opt"], &body),
+    );
+    checked("_inputs.py", after_imports(head, &body))
+}
+
+/// `_types.py`.
 pub fn types(defs: &Map<String, Value>) -> String {
-    let mut out = format!(
+    let inputs = input_names(defs);
+    let names: Vec<&str> = ordered(defs, PY_ROOTS)
+        .into_iter()
+        .filter(|name| !inputs.contains(name))
+        .collect();
+    let body = emit(defs, &names);
+    let from_inputs: Vec<String> = inputs
+        .iter()
+        .flat_map(|name| [name.to_string(), format!("_from_{}", snake(name))])
+        .collect();
+    let from_inputs: Vec<&str> = from_inputs.iter().map(String::as_str).collect();
+    let head = format!(
         "{}\"\"\"The values core's results cross as, built from core's JSON: frozen dataclasses (and\n\
          ``TypedDict`` classes where a value is a dict), each field as core documents it. Their\n\
          presentation (``describe``, ``_repr_html_``, ...) is their base in :mod:`trainpod._present`.\n\"\"\"\n\n\
-         from __future__ import annotations\n\n\
-         from collections.abc import Mapping\n\
-         from dataclasses import dataclass\n\
-         from typing import Any, Literal, TypeAlias, TypedDict\n\n\
-         from trainpod import _present\n\
-         from trainpod._present import _known, _opt\n",
-        header("#")
+         from __future__ import annotations\n\n{}\n\
+         from trainpod import _present\n{}{}",
+        header("#"),
+        standard_imports(&body),
+        imports("trainpod._inputs", &from_inputs, &body),
+        imports("trainpod._parse", &["_known", "_opt"], &body),
     );
-    for name in ordered(defs, PY_ROOTS) {
+    checked("_types.py", after_imports(head, &body))
+}
+
+/// The classes and aliases of `names`, in order.
+fn emit(defs: &Map<String, Value>, names: &[&str]) -> String {
+    let mut out = String::new();
+    for &name in names {
         out += &match py_kind(defs, name) {
             PyKind::Handwritten => continue,
             kind @ (PyKind::Class | PyKind::Dict) => class(defs, name, kind),
             kind => alias(defs, name, kind),
         };
     }
-    for (i, line) in out.lines().enumerate() {
+    out
+}
+
+/// `from <module> import ...` of those of `names` that `body` uses, one per line (ruff's
+/// isort style for a long list).
+fn imports(module: &str, names: &[&str], body: &str) -> String {
+    let used: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|name| uses(body, name))
+        .collect();
+    let one = format!("from {module} import {}\n", used.join(", "));
+    match used.len() {
+        0 => String::new(),
+        _ if one.len() <= 101 => one,
+        _ => format!(
+            "from {module} import (\n{})\n",
+            used.iter()
+                .map(|n| format!("    {n},\n"))
+                .collect::<String>()
+        ),
+    }
+}
+
+/// The standard library's names `body` uses.
+fn standard_imports(body: &str) -> String {
+    imports("collections.abc", &["Mapping"], body)
+        + &imports("dataclasses", &["dataclass"], body)
+        + &imports(
+            "typing",
+            &["Any", "Literal", "TypeAlias", "TypedDict"],
+            body,
+        )
+}
+
+/// Whether `body` names `name` as a whole word.
+fn uses(body: &str, name: &str) -> bool {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    body.match_indices(name).any(|(i, _)| {
+        let before = body[..i].chars().next_back();
+        let after = body[i + name.len()..].chars().next();
+        !before.is_some_and(word) && !after.is_some_and(word)
+    })
+}
+
+/// `head` then `body`, the blank lines between them as ruff's formatter leaves them: two before a
+/// class or function, one before an assignment.
+fn after_imports(head: String, body: &str) -> String {
+    let first = body.trim_start_matches('\n');
+    let blank = if first.starts_with(['@', 'c', 'd']) {
+        "\n\n"
+    } else {
+        "\n"
+    };
+    head + blank + first
+}
+
+/// `text`, after checking that every line fits in 100 columns.
+fn checked(file: &str, text: String) -> String {
+    for (i, line) in text.lines().enumerate() {
         assert!(
             line.chars().count() <= 100,
-            "_types.py:{}: over 100 columns: {line}",
+            "{file}:{}: over 100 columns: {line}",
             i + 1
         );
     }
-    out
+    text
 }
 
 /// A dataclass, parsed by `_from`, or a `TypedDict`.
