@@ -87,7 +87,12 @@ async fn a_script_that_exits_is_restarted_and_the_reconciler_ends_it() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(actions.len(), 1, "{actions:?}");
-    assert_eq!(actions[0].reason, "provision_timeout");
+    // Between two runs of the container the pod reads RUNNING with no runtime, so the pass that
+    // ends it may name that (`no_container`) instead of the timeout; both end it at the timeout.
+    assert!(
+        ["provision_timeout", "no_container"].contains(&actions[0].reason),
+        "{actions:?}"
+    );
     assert_eq!(emu.pod_status(&pod), Some("TERMINATED"));
     assert_eq!(tp.status("exits").await.unwrap().state, JobState::Failed);
     let restarts = emu.pod_restarts(&pod);
