@@ -83,7 +83,7 @@ export declare class DatasetGrant {
   /** The verified token's claims. */
   get claims(): Claims
   /**
-   * The body's next chunk (at most 4 MiB), read off the JavaScript thread; `null` once it
+   * The body's next chunk (at most 256 KiB), read off the JavaScript thread; `null` once it
    * is all sent or closed. Reads are taken in order, one at a time.
    */
   read(): Promise<Buffer | null>

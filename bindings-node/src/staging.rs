@@ -158,7 +158,7 @@ impl DatasetGrant {
         self.claims.clone()
     }
 
-    /// The body's next chunk (at most 4 MiB), read off the JavaScript thread; `null` once it
+    /// The body's next chunk (at most 256 KiB), read off the JavaScript thread; `null` once it
     /// is all sent or closed. Reads are taken in order, one at a time.
     #[napi(ts_return_type = "Promise<Buffer | null>", catch_unwind)]
     pub fn read<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Option<Buffer>>> {

@@ -10,9 +10,11 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
-/// The most bytes one chunk holds: large enough that a web stream's per-chunk cost stays
-/// small next to the copy, small enough to keep memory flat under many downloads.
-pub const BODY_CHUNK: usize = 4 << 20;
+/// The most bytes one chunk holds. Each chunk becomes a JavaScript `Buffer` whose memory V8
+/// counts as external: large chunks held by a slow client outlive the young generation and
+/// bring full collections, which stall the event loop; chunks this size die young
+/// (bench/README.md, "Event loop during a first download").
+pub const BODY_CHUNK: usize = 256 << 10;
 
 /// The bytes `offset..offset + length` of a granted file.
 #[derive(Debug)]
