@@ -31,6 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT
 source bench/nextjs_app.sh
+source bench/live_job.sh
 repo=$PWD
 
 addon=$(release_addon)
@@ -86,21 +87,10 @@ check() {
 read -ra node_args <<<"${SERVER_NODE_ARGS:-}"
 results=()
 for r in $(seq "$runs"); do
-  # A fresh store and a fresh server: nothing knows the file's digest. The job is written directly
-  # (as bench/nextjs.sh does): the route serves a token only while its job is live.
+  # A fresh store and a fresh server: nothing knows the file's digest.
   rm -rf "$work/run"
   mkdir -p "$work/run"
-  (cd "$app" && node -e 'require("trainpod").Store.open(process.argv[1]).then(() => process.exit(0))' "sqlite://$work/run/jobs.db")
-  python3 - "$work/run/jobs.db" <<'PY'
-import sqlite3, sys, time
-now = int(time.time())
-with sqlite3.connect(sys.argv[1]) as db:
-    db.execute(
-        "insert into trainpod_jobs (job_id, user_id, attempt, state, created_at, updated_at,"
-        " deadline_unix, budget_usd, price_per_hour) values ('bench', 'bench', 1, 'training', ?, ?, ?, 1, 0)",
-        (now, now, now + 86400),
-    )
-PY
+  live_job_store "$app" "$work/run/jobs.db"
   port=$(free_port)
   url=http://127.0.0.1:$port/api/datasets
   (

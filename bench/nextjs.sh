@@ -32,28 +32,17 @@ if [ ! -f "$app/.next/BUILD_ID" ] || [ ! -d "$app/node_modules/trainpod" ]; then
 fi
 
 source bench/nginx.sh
+source bench/live_job.sh
 start_nginx "$work" "$root"
 
 # The example's server as it runs in production (`next start`), serving datasets from $root.
 # The local provider's URL is only there to make the app accept a loopback app URL: nothing
-# deploys here, so nothing calls it. The route serves a token only while its job is live in the
-# store, so the store (SQLite, created and migrated by trainpod) gets one running job, "bench",
-# written directly: a deploy would need a plan, and the random file is no dataset a plan accepts.
+# deploys here, so nothing calls it. The store holds one live job (bench/live_job.sh).
 next_port=$(port)
 app_url=http://127.0.0.1:$next_port
 keys="k1:active:$(cd "$app" && node -e 'console.log(require("trainpod").generateSecret())')"
 store=sqlite://$work/jobs.db
-(cd "$app" && node -e 'require("trainpod").Store.open(process.argv[1])' "$store")
-python3 - "$work/jobs.db" <<'PY'
-import sqlite3, sys, time
-now = int(time.time())
-with sqlite3.connect(sys.argv[1]) as db:
-    db.execute(
-        "insert into trainpod_jobs (job_id, user_id, attempt, state, created_at, updated_at,"
-        " deadline_unix, budget_usd, price_per_hour) values ('bench', 'bench', 1, 'training', ?, ?, ?, 1, 0)",
-        (now, now, now + 86400),
-    )
-PY
+live_job_store "$app" "$work/jobs.db"
 (
   cd "$app"
   TRAINPOD_SIGNING_KEYS=$keys TRAINPOD_APP_URL=$app_url TRAINPOD_STORE=$store TRAINPOD_DATASETS_DIR=$root \
