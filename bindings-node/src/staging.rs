@@ -4,7 +4,7 @@
 //! blocking threads, and the file is closed at the end, on `close()`, or when the grant is
 //! collected (a route that threw). `index.js` adds `stream()` and `webStream()` around `read()`.
 
-use crate::errors::{Result, map, to_js};
+use crate::errors::{Result, invalid, map, to_js};
 use crate::promise::{rejected, spawn};
 use crate::tokens::{Claims, Tokens};
 use napi::Env;
@@ -120,11 +120,10 @@ pub struct DatasetGrant {
 impl DatasetGrant {
     /// A core grant for JavaScript: its file stays in Rust, behind `read()`.
     pub(crate) fn new(grant: staging::Grant) -> Result<DatasetGrant> {
-        map(number::whole(
-            "the dataset's size",
-            grant.size as f64,
-            u64::MAX,
-        ))?;
+        // Sizes and offsets cross as doubles, exact up to 2^53 - 1.
+        if grant.size > number::MAX_SAFE_INTEGER {
+            return Err(invalid("the dataset is larger than 2^53 - 1 bytes"));
+        }
         Ok(DatasetGrant {
             status: u32::from(grant.status),
             headers: grant

@@ -172,10 +172,13 @@ impl AppStaging {
         dataset: &str,
         ttl_secs: Option<u64>,
     ) -> Result<SignedDownload> {
-        // The digest is read (or found in the store) here, off this thread; the issue below
-        // finds it in memory.
-        self.digest(check_dataset_id(dataset)?).await?;
-        self.signed_download_url_for(base_url, job, user, dataset, ttl_secs, None)
+        let dataset = check_dataset_id(dataset)?;
+        let url = dataset_url(base_url, dataset)?;
+        let (opened, digest) = self
+            .digests
+            .get_or_compute(self.open(dataset).await?)
+            .await?;
+        self.issue_download(url, job, user, dataset, ttl_secs, None, &opened, &digest)
     }
 
     /// [`Self::signed_download_url`] with the job's attempt in the token (`ep`), which the SDK's
@@ -195,6 +198,22 @@ impl AppStaging {
         let url = dataset_url(base_url, dataset)?;
         let opened = self.root.open_dataset(dataset, self.allow_hardlinks)?;
         let digest = self.digests.get_or_hash_here(&opened)?;
+        self.issue_download(url, job, user, dataset, ttl_secs, attempt, &opened, &digest)
+    }
+
+    /// The `dataset.read` token for the opened dataset and the download that carries it.
+    #[allow(clippy::too_many_arguments)]
+    fn issue_download(
+        &self,
+        url: String,
+        job: &str,
+        user: &str,
+        dataset: &str,
+        ttl_secs: Option<u64>,
+        attempt: Option<u32>,
+        opened: &OpenedFile,
+        digest: &[u8; 32],
+    ) -> Result<SignedDownload> {
         let mut req = IssueRequest::new(Purpose::DatasetRead, user, job).dataset(dataset);
         req.ttl_secs = ttl_secs;
         req.epoch = attempt;
@@ -206,7 +225,7 @@ impl AppStaging {
             token: issued.token,
             expires_at: issued.claims.exp,
             size: u64::try_from(opened.stat.st_size).unwrap_or(0),
-            sha256: crate::hex::encode(&digest),
+            sha256: crate::hex::encode(digest),
         })
     }
 

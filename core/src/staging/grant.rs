@@ -122,7 +122,7 @@ impl Grant {
         &self.file
     }
 
-    /// The file, to stream from elsewhere (a binding hands its descriptor to Node).
+    /// The file, to stream from elsewhere ([`Self::into_body`] reads it in chunks).
     pub fn into_file(self) -> File {
         self.file
     }
