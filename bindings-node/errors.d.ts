@@ -31,8 +31,8 @@ export declare class StoreError extends TrainpodError {}
 
 /**
  * RunPod (or an object store) refused or failed a request. Codes: `AUTH_INVALID`,
- * `INSUFFICIENT_BALANCE`, `FORBIDDEN`, `NOT_FOUND`, `INVALID_STATE`, `CAPACITY_UNAVAILABLE`,
- * `RATE_LIMITED`, `SERVER_ERROR`, `TRANSPORT`, `TIMEOUT`.
+ * `CREDENTIALS_UNAVAILABLE`, `INSUFFICIENT_BALANCE`, `FORBIDDEN`, `NOT_FOUND`, `INVALID_STATE`,
+ * `CAPACITY_UNAVAILABLE`, `RATE_LIMITED`, `SERVER_ERROR`, `TRANSPORT`, `TIMEOUT`.
  */
 export declare class ApiError extends TrainpodError {}
 

@@ -29,8 +29,8 @@ class StoreError extends TrainpodError {}
 
 /**
  * RunPod (or an object store) refused or failed a request. Codes: `AUTH_INVALID`,
- * `INSUFFICIENT_BALANCE`, `FORBIDDEN`, `NOT_FOUND`, `INVALID_STATE`, `CAPACITY_UNAVAILABLE`,
- * `RATE_LIMITED`, `SERVER_ERROR`, `TRANSPORT`, `TIMEOUT`.
+ * `CREDENTIALS_UNAVAILABLE`, `INSUFFICIENT_BALANCE`, `FORBIDDEN`, `NOT_FOUND`, `INVALID_STATE`,
+ * `CAPACITY_UNAVAILABLE`, `RATE_LIMITED`, `SERVER_ERROR`, `TRANSPORT`, `TIMEOUT`.
  */
 class ApiError extends TrainpodError {}
 
@@ -64,6 +64,7 @@ const CLASS_BY_CODE = new Map([
   ['STORE_UNAVAILABLE', StoreError],
   ['STORE_SCHEMA', StoreError],
   ['AUTH_INVALID', ApiError],
+  ['CREDENTIALS_UNAVAILABLE', ApiError],
   ['INSUFFICIENT_BALANCE', ApiError],
   ['FORBIDDEN', ApiError],
   ['NOT_FOUND', ApiError],

@@ -135,6 +135,11 @@ export interface JobSpec {
   jobId: string | null;
   /** The user the job belongs to (tokens are scoped to it). */
   user: string;
+  /**
+   * The RunPod account the job runs on, whose key the builder's credentials resolver gives; `null`:
+   * the builder's own key.
+   */
+  account: string | null;
   /** A Hugging Face model id (`org/name`) or an absolute path in the pod. */
   model: string;
   /** Model size in billions of parameters; read from the model's name when `null`. */
@@ -263,6 +268,12 @@ export interface CostEstimate {
   trainingFlops: number;
   /** Where the training time came from. */
   throughput: ThroughputSource;
+  /**
+   * What RunPod billed recent jobs on this GPU type over what their plans estimated (the median of
+   * the last few): every figure above is already scaled by it. `null` before any such job was
+   * billed.
+   */
+  billedRatio: number | null;
 }
 
 /** One GPU placement. */
@@ -391,7 +402,8 @@ export interface JobStatus {
   etaSecs: number | null;
   /**
    * What the job has cost so far across its attempts, USD: each pod's price x its time, or RunPod's
-   * billing for a pod that went away. It stops growing when the job ends.
+   * billing for a pod that went away; RunPod's bill for the whole job once it was read
+   * (`billed_usd`). It stops growing when the job ends.
    */
   costUsd: number;
   /** The job's budget, USD. */
@@ -404,6 +416,52 @@ export interface JobStatus {
   deadlineUnix: number;
   /** The estimate the job was planned with, USD: (low, high). */
   estimateUsd: [number, number] | null;
+  /**
+   * What RunPod billed for every pod of the job, USD, beside the estimate: read by the reconciler
+   * some minutes after the job ended (RunPod bills every few); `null` before.
+   */
+  billedUsd: number | null;
+  /** The RunPod account the job runs on (`""`: the builder's own key). */
+  account: string;
+}
+
+/**
+ * What a key may do with pods.
+ *
+ * - `'read_write'`: Read and write: it can run jobs (an `All` key, or `Restricted` with pods
+ * read/write).
+ * - `'read_only'`: Read only: it sees pods but cannot create them (a `Read Only` key).
+ * - `'no_pods'`: Valid, but with no access to pods (a `Restricted` key without it).
+ * - `'refused'`: RunPod refused the key (mistyped, disabled or deleted).
+ */
+export type KeyAccess = 'read_write' | 'read_only' | 'no_pods' | 'refused';
+
+/** One GPU type the key's account sees, with its price. */
+export interface GpuSeen {
+  /** The GPU type id (`NVIDIA GeForce RTX 4090`). */
+  gpuId: string;
+  /** Its memory, GB. */
+  memoryGb: number;
+  /** USD per GPU per hour on the secure cloud, when offered there. */
+  securePrice: number | null;
+  /** USD per GPU per hour on the community cloud, when offered there. */
+  communityPrice: number | null;
+  /** Whether any is free to rent now. */
+  available: boolean;
+}
+
+/** What `check_runpod_key` found. */
+export interface KeyCheck {
+  /** RunPod accepted the key. */
+  valid: boolean;
+  /** What it may do with pods. */
+  access: KeyAccess;
+  /** It can run trainpod's jobs (create and end pods). */
+  canRunJobs: boolean;
+  /** The GPU types its account sees, cheapest available first (empty for a refused key). */
+  gpus: GpuSeen[];
+  /** What is wrong and how to fix it, in plain words; empty when the key can run jobs. */
+  problem: string;
 }
 
 /**

@@ -54,6 +54,9 @@ pub enum ErrorKind {
     StoreSchema,
     /// The RunPod API key, or an object store's access key and secret, is missing or was refused.
     AuthInvalid,
+    /// The app's credentials resolver failed to give an account's RunPod key (it raised or
+    /// rejected): its secrets store may be down. Retry once it answers.
+    CredentialsUnavailable,
     /// The RunPod account has too little balance for the request.
     InsufficientBalance,
     /// The RunPod API or an object store refused the request for this key (for example a pod key
@@ -108,6 +111,7 @@ impl ErrorKind {
         ErrorKind::StoreUnavailable,
         ErrorKind::StoreSchema,
         ErrorKind::AuthInvalid,
+        ErrorKind::CredentialsUnavailable,
         ErrorKind::InsufficientBalance,
         ErrorKind::Forbidden,
         ErrorKind::NotFound,
@@ -146,6 +150,7 @@ impl ErrorKind {
             ErrorKind::StoreUnavailable => "STORE_UNAVAILABLE",
             ErrorKind::StoreSchema => "STORE_SCHEMA",
             ErrorKind::AuthInvalid => "AUTH_INVALID",
+            ErrorKind::CredentialsUnavailable => "CREDENTIALS_UNAVAILABLE",
             ErrorKind::InsufficientBalance => "INSUFFICIENT_BALANCE",
             ErrorKind::Forbidden => "FORBIDDEN",
             ErrorKind::NotFound => "NOT_FOUND",
@@ -191,6 +196,7 @@ impl ErrorKind {
             ErrorKind::SequenceConflict => ErrorGroup::SequenceConflict,
             ErrorKind::StoreUnavailable | ErrorKind::StoreSchema => ErrorGroup::Store,
             ErrorKind::AuthInvalid
+            | ErrorKind::CredentialsUnavailable
             | ErrorKind::InsufficientBalance
             | ErrorKind::Forbidden
             | ErrorKind::NotFound
@@ -215,6 +221,7 @@ impl ErrorKind {
         matches!(
             self,
             ErrorKind::StoreUnavailable
+                | ErrorKind::CredentialsUnavailable
                 | ErrorKind::CapacityUnavailable
                 | ErrorKind::RateLimited
                 | ErrorKind::ServerError
@@ -253,7 +260,9 @@ impl ErrorKind {
             ErrorKind::NotFound | ErrorKind::DatasetNotFound => 404,
             ErrorKind::SequenceConflict | ErrorKind::InvalidState => 409,
             ErrorKind::RateLimited => 429,
-            ErrorKind::CapacityUnavailable | ErrorKind::StoreUnavailable => 503,
+            ErrorKind::CapacityUnavailable
+            | ErrorKind::StoreUnavailable
+            | ErrorKind::CredentialsUnavailable => 503,
             ErrorKind::Timeout => 504,
             ErrorKind::ServerError | ErrorKind::Transport => 502,
             ErrorKind::StoreSchema | ErrorKind::Internal => 500,

@@ -147,6 +147,10 @@ class CostEstimate:
     training_flops: float
     #: Where the training time came from.
     throughput: ThroughputSource
+    #: What RunPod billed recent jobs on this GPU type over what their plans estimated (the median
+    #: of the last few): every figure above is already scaled by it. ``None`` before any such job
+    #: was billed.
+    billed_ratio: float | None
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> CostEstimate:
@@ -160,6 +164,7 @@ class CostEstimate:
             price_per_hour=d["price_per_hour"],
             training_flops=d["training_flops"],
             throughput=d["throughput"],
+            billed_ratio=d["billed_ratio"],
         )
 
 
@@ -301,7 +306,8 @@ class JobStatus(_present.JobStatusView):
     #: Seconds until training ends, from the pace so far; ``None`` before training.
     eta_secs: int | None
     #: What the job has cost so far across its attempts, USD: each pod's price x its time, or
-    #: RunPod's billing for a pod that went away. It stops growing when the job ends.
+    #: RunPod's billing for a pod that went away; RunPod's bill for the whole job once it was read
+    #: (``billed_usd``). It stops growing when the job ends.
     cost_usd: float
     #: The job's budget, USD.
     budget_usd: float
@@ -313,6 +319,11 @@ class JobStatus(_present.JobStatusView):
     deadline_unix: int
     #: The estimate the job was planned with, USD: (low, high).
     estimate_usd: tuple[float, float] | None
+    #: What RunPod billed for every pod of the job, USD, beside the estimate: read by the reconciler
+    #: some minutes after the job ended (RunPod bills every few); ``None`` before.
+    billed_usd: float | None
+    #: The RunPod account the job runs on (``""``: the builder's own key).
+    account: str
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> JobStatus:
@@ -339,6 +350,66 @@ class JobStatus(_present.JobStatusView):
             last_heartbeat=d["last_heartbeat"],
             deadline_unix=d["deadline_unix"],
             estimate_usd=_opt(d["estimate_usd"], tuple),
+            billed_usd=d["billed_usd"],
+            account=d["account"],
+        )
+
+
+#: What a key may do with pods.
+KeyAccess: TypeAlias = Literal["read_write", "read_only", "no_pods", "refused"]
+
+
+@dataclass(frozen=True)
+class GpuSeen:
+    """One GPU type the key's account sees, with its price."""
+
+    #: The GPU type id (``NVIDIA GeForce RTX 4090``).
+    gpu_id: str
+    #: Its memory, GB.
+    memory_gb: int
+    #: USD per GPU per hour on the secure cloud, when offered there.
+    secure_price: float | None
+    #: USD per GPU per hour on the community cloud, when offered there.
+    community_price: float | None
+    #: Whether any is free to rent now.
+    available: bool
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> GpuSeen:
+        _known(cls, d)
+        return cls(
+            gpu_id=d["gpu_id"],
+            memory_gb=d["memory_gb"],
+            secure_price=d["secure_price"],
+            community_price=d["community_price"],
+            available=d["available"],
+        )
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    """What ``check_runpod_key`` found."""
+
+    #: RunPod accepted the key.
+    valid: bool
+    #: What it may do with pods.
+    access: KeyAccess
+    #: It can run trainpod's jobs (create and end pods).
+    can_run_jobs: bool
+    #: The GPU types its account sees, cheapest available first (empty for a refused key).
+    gpus: tuple[GpuSeen, ...]
+    #: What is wrong and how to fix it, in plain words; empty when the key can run jobs.
+    problem: str
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> KeyCheck:
+        _known(cls, d)
+        return cls(
+            valid=d["valid"],
+            access=d["access"],
+            can_run_jobs=d["can_run_jobs"],
+            gpus=tuple(GpuSeen._from(v) for v in d["gpus"]),
+            problem=d["problem"],
         )
 
 

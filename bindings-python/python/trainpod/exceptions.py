@@ -152,6 +152,13 @@ class AuthInvalidError(ApiError):
     default_code = "AUTH_INVALID"
 
 
+class CredentialsUnavailableError(ApiError):
+    """The app's credentials resolver failed to give an account's RunPod key (it raised or
+    rejected): its secrets store may be down. Retry once it answers."""
+
+    default_code = "CREDENTIALS_UNAVAILABLE"
+
+
 class InsufficientBalanceError(ApiError):
     """The RunPod account has too little balance for the request."""
 
@@ -251,6 +258,7 @@ ERRORS_BY_CODE: dict[str, type[TrainpodError]] = {
     "STORE_UNAVAILABLE": StoreUnavailableError,
     "STORE_SCHEMA": StoreSchemaError,
     "AUTH_INVALID": AuthInvalidError,
+    "CREDENTIALS_UNAVAILABLE": CredentialsUnavailableError,
     "INSUFFICIENT_BALANCE": InsufficientBalanceError,
     "FORBIDDEN": ForbiddenError,
     "NOT_FOUND": NotFoundError,
@@ -290,6 +298,7 @@ ERROR_GROUPS: dict[type[TrainpodError], tuple[str, ...]] = {
     StoreError: ("STORE_UNAVAILABLE", "STORE_SCHEMA"),
     ApiError: (
         "AUTH_INVALID",
+        "CREDENTIALS_UNAVAILABLE",
         "INSUFFICIENT_BALANCE",
         "FORBIDDEN",
         "NOT_FOUND",

@@ -70,6 +70,7 @@ fn definitions() -> Map<String, Value> {
         .into_generator();
     generator.subschema_for::<trainpod::Plan>();
     generator.subschema_for::<trainpod::sdk::JobStatus>();
+    generator.subschema_for::<trainpod::sdk::KeyCheck>();
     generator.subschema_for::<trainpod::dataset::DatasetReport>();
     generator.subschema_for::<trainpod::script::RenderedScript>();
     generator.subschema_for::<trainpod::script::PodRuntime>();

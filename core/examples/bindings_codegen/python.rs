@@ -11,6 +11,7 @@ use super::{doc, fields, header, non_null, ordered, ref_name, snake, wrap};
 const PY_ROOTS: &[&str] = &[
     "Plan",
     "JobStatus",
+    "KeyCheck",
     "DatasetReport",
     "RenderedScript",
     "ArtifactFile",

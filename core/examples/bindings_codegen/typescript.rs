@@ -10,6 +10,7 @@ use super::{camel, doc, fields, header, js_doc, non_null, ordered, ref_name};
 const TS_ROOTS: &[&str] = &[
     "Plan",
     "JobStatus",
+    "KeyCheck",
     "DatasetReport",
     "RenderedScript",
     "PodRuntime",

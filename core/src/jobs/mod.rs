@@ -21,6 +21,6 @@ pub use reconcile::{
     DEPLOY_CLAIM_SECS, POD_PREFIX, ReconcileAction, ReconcileError, ReconcilePolicy, job_of_pod,
     reconcile,
 };
-pub(crate) use reconcile::{LIST_GRACE_SECS, end_if_gone};
+pub(crate) use reconcile::{LIST_GRACE_SECS, account_unavailable, end_if_gone, reconcile_account};
 pub use state::JobState;
 pub use window::{BATCH_WINDOW, CHECKIN_BATCH, LOG_BATCH_BASE, batch_admitted};

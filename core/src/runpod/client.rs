@@ -133,6 +133,24 @@ impl Client {
         ))
     }
 
+    /// The same client (transport, base URL, retries, clock) acting with another account's
+    /// key: cheap, the connection pool is shared.
+    pub fn with_key(&self, key: ApiKey) -> Client {
+        let i = &self.inner;
+        Client {
+            inner: Arc::new(Inner {
+                sender: i.sender.clone(),
+                key,
+                base_url: i.base_url.clone(),
+                user_agent: i.user_agent.clone(),
+                retry: i.retry.clone(),
+                clock: i.clock.clone(),
+                random: i.random.clone(),
+                sleeper: i.sleeper.clone(),
+            }),
+        }
+    }
+
     /// The `User-Agent` this client sends.
     pub fn user_agent(&self) -> &str {
         &self.inner.user_agent
@@ -326,6 +344,24 @@ impl Client {
             .send_retrying(&op, Method::Get, &format!("/pods/{pod_id}"), None)
             .await?;
         Self::decode(&op, &resp)
+    }
+
+    /// Whether this key may write (create, change, end pods), told without changing anything:
+    /// `DELETE` of a pod id that cannot exist. A key that may write gets 404 (no such pod); a
+    /// read-only key gets 403, RunPod's answer for a valid key lacking the permission. That
+    /// RunPod checks the permission before it looks the pod up is inferred from 403's meaning,
+    /// not documented: a 404 is reported as "may write", and a deploy is then the proof.
+    pub async fn may_write(&self) -> Result<bool> {
+        let op = "check whether the key may write";
+        match self
+            .send_once(op, Method::Delete, "/pods/trainpodkeycheck00", None)
+            .await
+        {
+            Err(e) if e.kind() == ErrorKind::Forbidden => Ok(false),
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::InvalidInput) => Ok(true),
+            Err(e) => Err(e),
+            Ok(_) => Ok(true),
+        }
     }
 
     /// `DELETE /v2/pods/{id}`. A pod that is already gone counts as deleted.

@@ -22,7 +22,7 @@ impl Trainpod {
                 return self.status_of(&job).await;
             }
             if let Some(pod) = &job.pod_id {
-                self.terminate_quietly(pod).await?;
+                self.terminate_quietly(&job.account, pod).await?;
             }
             let now = self.clock.now_unix_secs();
             let next = JobRecord {
@@ -66,13 +66,14 @@ impl Trainpod {
             spent_usd: job_cost(&job, now),
             price_per_hour: plan.gpu.price_per_hour,
             updated_at: now,
+            account: job.account.clone(),
             ..JobRecord::new(&job.id, &job.user, job.created_at)
         };
         // Every script is made before anything changes: a refusal leaves the job as it was.
         self.warm_dataset_digest(&plan).await?;
         let placements = self.placements(&next, &plan, &gpus, now)?;
         if let Some(pod) = &job.pod_id {
-            self.terminate_quietly(pod).await?;
+            self.terminate_quietly(&job.account, pod).await?;
         }
         if !self
             .store
@@ -90,9 +91,9 @@ impl Trainpod {
         self.launch(next, &job, placements).await
     }
 
-    /// Terminates a pod; one already gone, or already terminated (409), is fine.
-    pub(crate) async fn terminate_quietly(&self, pod_id: &str) -> Result<()> {
-        match self.runpod.terminate_pod(pod_id).await {
+    /// Terminates a pod of `account`; one already gone, or already terminated (409), is fine.
+    pub(crate) async fn terminate_quietly(&self, account: &str, pod_id: &str) -> Result<()> {
+        match self.runpod_for(account).await?.terminate_pod(pod_id).await {
             Err(e) if e.kind() == ErrorKind::NotFound || e.status() == Some(409) => Ok(()),
             other => other,
         }

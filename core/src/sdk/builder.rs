@@ -27,6 +27,7 @@ pub const SIGNING_KEYS_ENV: &str = "TRAINPOD_SIGNING_KEYS";
 #[derive(Default)]
 pub struct TrainpodBuilder {
     api_key: Option<String>,
+    credentials: Option<Arc<dyn super::Credentials>>,
     runpod_base_url: Option<String>,
     app_url: Option<String>,
     routes: Option<Routes>,
@@ -73,6 +74,14 @@ impl TrainpodBuilder {
     /// The RunPod API key; `RUNPOD_API_KEY` when not given.
     pub fn runpod_api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(key.into());
+        self
+    }
+
+    /// The app's credentials resolver: each job runs on its spec's `account`, with the key this
+    /// gives for it when a call needs one (trainpod keeps only the account id). With it, a
+    /// RunPod key of the builder's own is optional: it serves the jobs that name no account.
+    pub fn credentials(mut self, credentials: Arc<dyn super::Credentials>) -> Self {
+        self.credentials = Some(credentials);
         self
     }
 
@@ -237,7 +246,7 @@ impl TrainpodBuilder {
     pub async fn build(self) -> Result<Trainpod> {
         super::pod_env::check_pod_env(&self.pod_env)?;
         let clock = self.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
-        let runpod = self.client(clock.clone())?;
+        let accounts = self.accounts(clock.clone())?;
         let resolver = self
             .resolver
             .clone()
@@ -272,7 +281,7 @@ impl TrainpodBuilder {
         }
         Ok(Trainpod {
             limiter: RateLimiter::new(20, 5.0, clock.clone()),
-            runpod,
+            accounts,
             tokens,
             store,
             app_url,
@@ -298,23 +307,32 @@ impl TrainpodBuilder {
         })
     }
 
-    fn client(&self, clock: Arc<dyn Clock>) -> Result<Client> {
-        let key = self
-            .api_key
-            .clone()
-            .or_else(|| self.env_var(API_KEY_ENV))
-            .ok_or_else(|| {
-                Error::new(
+    fn accounts(&self, clock: Arc<dyn Clock>) -> Result<super::accounts::Accounts> {
+        let key = self.api_key.clone().or_else(|| self.env_var(API_KEY_ENV));
+        let own_key = key.is_some();
+        let key = match (key, &self.credentials) {
+            (Some(key), _) => ApiKey::new(key)?,
+            // Never sent: with no key of its own, account "" is refused before any request.
+            (None, Some(_)) => ApiKey::new("trainpod-no-own-key")?,
+            (None, None) => {
+                return Err(Error::new(
                     ErrorKind::AuthInvalid,
                     "no RunPod API key: pass runpod_api_key(...) or set RUNPOD_API_KEY \
-                     (create one at https://www.runpod.io/console/user/settings)",
-                )
-            })?;
-        let mut builder = Client::builder_with_reqwest(ApiKey::new(key)?)?.clock(clock);
+                     (create one at https://www.runpod.io/console/user/settings), or pass \
+                     credentials(...) to run each job on its user's own account",
+                ));
+            }
+        };
+        let mut builder = Client::builder_with_reqwest(key)?.clock(clock);
         if let Some(url) = &self.runpod_base_url {
             builder = builder.base_url(url.clone());
         }
-        builder.build()
+        let template = builder.build()?;
+        Ok(super::accounts::Accounts::new(
+            template,
+            own_key,
+            self.credentials.clone(),
+        ))
     }
 
     fn checked_app_url(&self, resolver: &dyn Resolver) -> Result<Option<String>> {

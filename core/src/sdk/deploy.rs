@@ -110,7 +110,8 @@ impl Trainpod {
     async fn adopt_or_wait(&self, job: JobRecord) -> Result<JobStatus> {
         let name = pod_name(&job.id, job.attempt)?;
         let Some(pod) = self
-            .runpod
+            .runpod_for(&job.account)
+            .await?
             .find_pods_by_name(&name)
             .await?
             .into_iter()
@@ -119,6 +120,7 @@ impl Trainpod {
             return self.status_of(&job).await;
         };
         let now = self.clock.now_unix_secs();
+        self.keep_job_pod(&job, &pod.id, now).await?;
         let adopted = JobRecord {
             pod_id: Some(pod.id),
             started_at: Some(job.updated_at),
@@ -141,7 +143,14 @@ impl Trainpod {
         placements: Vec<Placement>,
     ) -> Result<JobStatus> {
         let requests: Vec<_> = placements.iter().map(|p| p.request.clone()).collect();
-        let created = match self.runpod.create_pod_from(&requests).await {
+        let runpod = match self.runpod_for(&claimed.account).await {
+            Ok(runpod) => runpod,
+            Err(err) => {
+                self.restore(&claimed, before).await?;
+                return Err(err);
+            }
+        };
+        let created = match runpod.create_pod_from(&requests).await {
             Ok(created) => created,
             Err(err) => {
                 // Deploying or retrying again looks the pod up by name first.
@@ -152,6 +161,8 @@ impl Trainpod {
         let chosen = &placements[created.candidate];
         let now = self.clock.now_unix_secs();
         let pod = &created.pod;
+        // Kept before the job names it, so that no pod of the job escapes its final bill.
+        self.keep_job_pod(&claimed, &pod.id, now).await?;
         let next = JobRecord {
             pod_id: Some(pod.id.clone()),
             started_at: Some(now),
@@ -168,7 +179,7 @@ impl Trainpod {
         };
         if !self.store.update_job(&next, claimed.state).await? {
             // The job moved meanwhile (cancelled): the pod must not live on.
-            self.runpod.terminate_pod(&pod.id).await?;
+            runpod.terminate_pod(&pod.id).await?;
             let current = self.job(&claimed.id).await?;
             return self.status_of(&current).await;
         }

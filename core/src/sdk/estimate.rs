@@ -262,6 +262,30 @@ pub struct CostEstimate {
     pub training_flops: f64,
     /// Where the training time came from.
     pub throughput: ThroughputSource,
+    /// What RunPod billed recent jobs on this GPU type over what their plans estimated (the
+    /// median of the last few): every figure above is already scaled by it. `None` before any
+    /// such job was billed.
+    #[serde(default)]
+    pub billed_ratio: Option<f64>,
+}
+
+impl CostEstimate {
+    /// This estimate calibrated by what earlier jobs were billed over their estimates: at one
+    /// price, a bill `ratio` times the estimate is a pod that ran `ratio` times as long.
+    pub fn calibrated(mut self, ratio: f64) -> CostEstimate {
+        for line in &mut self.lines {
+            line.seconds_low *= ratio;
+            line.seconds_high *= ratio;
+            line.usd_low *= ratio;
+            line.usd_high *= ratio;
+        }
+        self.seconds_low *= ratio;
+        self.seconds_high *= ratio;
+        self.usd_low *= ratio;
+        self.usd_high *= ratio;
+        self.billed_ratio = Some(ratio);
+        self
+    }
 }
 
 /// What the estimate needs to know about a run.
@@ -354,6 +378,7 @@ pub fn estimate_cost(run: &RunShape, price_per_hour: f64) -> CostEstimate {
         price_per_hour,
         training_flops: flops,
         throughput: source,
+        billed_ratio: None,
     }
 }
 

@@ -56,11 +56,12 @@ impl Trainpod {
             tail: Some(TAIL),
             ..LogQuery::default()
         };
+        let runpod = self.runpod_for(&job.account).await?;
         let mut new = 0;
         // A stream cut by a proxy or an idle timeout is resumed after its last line, until a
         // stream stays quiet (it is then open for live lines, and all there was has been read).
         for _ in 0..MAX_RESUMES {
-            let mut stream = match self.runpod.pod_logs(&pod, &query).await {
+            let mut stream = match runpod.pod_logs(&pod, &query).await {
                 Ok(stream) => stream,
                 // A pod already gone has no log to read; what it said was read before.
                 Err(e) if e.kind() == crate::ErrorKind::NotFound => return Ok(new),

@@ -18,18 +18,22 @@
 //! ```
 
 mod access;
+mod accounts;
 mod artifacts;
 mod attempts;
+mod bills;
 mod budget;
 mod builder;
 mod deploy;
 pub mod estimate;
 mod inspect;
+mod key_check;
 mod log_telemetry;
 mod model_check;
 mod placement;
 mod plan;
 mod pod_env;
+mod reconcile;
 mod routes;
 #[cfg(feature = "server")]
 pub mod server;
@@ -38,10 +42,12 @@ mod status;
 mod stored_plan;
 
 pub use access::ARTIFACT_UPLOAD_GRACE_SECS;
+pub use accounts::{Credentials, MAX_ACCOUNT_LEN, check_account};
 pub use artifacts::{
     ArtifactFile, ArtifactUpload, ArtifactsAnswer, MAX_ARTIFACT_FILES, check_artifact_path,
 };
 pub use builder::{API_KEY_ENV, SIGNING_KEYS_ENV, TrainpodBuilder};
+pub use key_check::{GpuSeen, KeyAccess, KeyCheck, check_key_with, check_runpod_key};
 pub use log_telemetry::{EVENT_PREFIX, LOG_BATCH_BASE, parse_event_line};
 pub use model_check::{DEFAULT_HUB_URL, HUB_URL_ENV};
 pub use plan::{DatasetSummary, GpuChoice, Plan};
@@ -76,7 +82,7 @@ pub(crate) use crate::blocking::blocking;
 /// The SDK. Cheap to share behind an `Arc`; every method is safe to call concurrently, and
 /// across app instances sharing one Postgres store.
 pub struct Trainpod {
-    runpod: Client,
+    accounts: accounts::Accounts,
     tokens: Tokens,
     store: Arc<dyn Store>,
     app_url: Option<String>,
@@ -140,9 +146,15 @@ impl Trainpod {
         &self.store
     }
 
-    /// The RunPod client.
+    /// The RunPod client of the builder's own key (the account `""`). With only a credentials
+    /// resolver it has no key of its own: use [`Self::runpod_for`].
     pub fn runpod(&self) -> &Client {
-        &self.runpod
+        self.accounts.own()
+    }
+
+    /// The RunPod client of `account`, with the key the credentials resolver gives now.
+    pub async fn runpod_for(&self, account: &str) -> Result<Client> {
+        self.accounts.client(account).await
     }
 
     /// The app's staging of datasets, when `datasets_dir` was given.
@@ -239,7 +251,7 @@ impl Trainpod {
         if let (true, false, Some(pod)) =
             (outcome.terminate_pod, outcome.replay, &outcome.job.pod_id)
         {
-            let _ = self.terminate_quietly(pod).await;
+            let _ = self.terminate_quietly(&outcome.job.account, pod).await;
         }
     }
 
@@ -277,30 +289,6 @@ impl Trainpod {
         } else {
             gpu_id.to_owned()
         }
-    }
-
-    /// Ends every trainpod pod on the account that nobody should be paying for (stale heartbeat,
-    /// past its deadline, over its budget, stopped, never started, or an orphan), and every live
-    /// job whose pod RunPod no longer has, once across all app instances. One failing pod or job
-    /// does not stop the pass: its action carries the error. Run it from a cron every minute or
-    /// so: a job whose pod is gone is ended within one interval.
-    ///
-    /// With the opt-in [`ReconcilePolicy::retry_unstarted`], a job whose pod never started gets a
-    /// new attempt on the plan's next GPU, within what is left of its budget (the retry's
-    /// outcome is an action of its own, `retried`, with an error when it was refused).
-    pub async fn reconcile(&self) -> Result<Vec<ReconcileAction>> {
-        let mut actions = crate::jobs::reconcile(
-            &self.runpod,
-            self.store.as_ref(),
-            self.clock.now_unix_secs(),
-            &self.reconcile,
-        )
-        .await?;
-        if self.reconcile.retry_unstarted {
-            let retries = self.retry_unstarted(&actions).await;
-            actions.extend(retries);
-        }
-        Ok(actions)
     }
 
     /// New attempts for the jobs whose pods `actions` ended because they never started.

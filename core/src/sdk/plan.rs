@@ -94,6 +94,7 @@ impl Trainpod {
     /// deployed; once it was, or for another user's job id, it is `INVALID_STATE`.
     pub async fn plan(&self, spec: &JobSpec) -> Result<Plan> {
         spec.check()?;
+        self.accounts.check(spec.account.as_deref().unwrap_or(""))?;
         let job_id = match &spec.job_id {
             Some(id) => {
                 // Before the checks that wait on the network: a job id taken is told at once.
@@ -122,15 +123,15 @@ impl Trainpod {
         );
         let (dataset, model_warning) = (dataset?, model_warning?);
         let spec = &self.placed_spec(spec)?;
+        let runpod = self
+            .runpod_for(spec.account.as_deref().unwrap_or(""))
+            .await?;
         // The cheap authenticated call: a bad or revoked key fails here, not at deploy.
-        self.runpod
+        runpod
             .find_pods_by_name(&super::pod_name(&job_id, 1)?)
             .await?;
         let memory = memory_needed(params_b, spec.method, spec.gpu_count);
-        let catalog = self
-            .runpod
-            .gpu_catalog_with(&availability_query(spec))
-            .await?;
+        let catalog = runpod.gpu_catalog_with(&availability_query(spec)).await?;
         let train_tokens = train_tokens(&hp, &dataset);
         let mut warnings: Vec<String> = model_warning.into_iter().collect();
         let mut choices = Vec::new();
@@ -160,13 +161,17 @@ impl Trainpod {
                 downloads_model: !spec.model.starts_with('/'),
             };
             let price = gpu.price_per_gpu_hour(spec.cloud) * f64::from(spec.gpu_count);
+            let mut cost = estimate::estimate_cost(&shape, price);
+            if let Some(ratio) = self.bill_ratio(&gpu.id, method_name(spec.method)).await? {
+                cost = cost.calibrated(ratio);
+            }
             choices.push(GpuChoice {
                 gpu_id: gpu.id.clone(),
                 count: spec.gpu_count,
                 memory_gb: gpu.memory,
                 price_per_hour: price,
                 availability: gpu.availability.map(availability_name),
-                estimate: estimate::estimate_cost(&shape, price),
+                estimate: cost,
             });
             if estimate::peak_tflops(&gpu.id).is_none() && measured.is_empty() {
                 warnings.push(format!(

@@ -70,6 +70,10 @@ pub struct JobSpec {
     pub job_id: Option<String>,
     /// The user the job belongs to (tokens are scoped to it).
     pub user: String,
+    /// The RunPod account the job runs on, whose key the builder's credentials resolver gives;
+    /// `None`: the builder's own key.
+    #[serde(default)]
+    pub account: Option<String>,
     /// A Hugging Face model id (`org/name`) or an absolute path in the pod.
     pub model: String,
     /// Model size in billions of parameters; read from the model's name when `None`.
@@ -116,6 +120,7 @@ impl JobSpec {
         JobSpec {
             job_id: None,
             user: user.into(),
+            account: None,
             model: model.into(),
             params_b: None,
             dataset,

@@ -51,7 +51,8 @@ pub struct JobStatus {
     /// Seconds until training ends, from the pace so far; `None` before training.
     pub eta_secs: Option<u64>,
     /// What the job has cost so far across its attempts, USD: each pod's price x its time, or
-    /// RunPod's billing for a pod that went away. It stops growing when the job ends.
+    /// RunPod's billing for a pod that went away; RunPod's bill for the whole job once it was
+    /// read (`billed_usd`). It stops growing when the job ends.
     pub cost_usd: f64,
     /// The job's budget, USD.
     pub budget_usd: f64,
@@ -63,6 +64,11 @@ pub struct JobStatus {
     pub deadline_unix: u64,
     /// The estimate the job was planned with, USD: (low, high).
     pub estimate_usd: Option<(f64, f64)>,
+    /// What RunPod billed for every pod of the job, USD, beside the estimate: read by the
+    /// reconciler some minutes after the job ended (RunPod bills every few); `None` before.
+    pub billed_usd: Option<f64>,
+    /// The RunPod account the job runs on (`""`: the builder's own key).
+    pub account: String,
 }
 
 /// One thing `follow` saw.
@@ -187,7 +193,10 @@ impl Trainpod {
             return Ok(job);
         }
         let lease = self.reconcile.lease_secs;
-        match crate::jobs::end_if_gone(&self.runpod, self.store.as_ref(), &job, now, lease).await {
+        let Ok(runpod) = self.runpod_for(&job.account).await else {
+            return Ok(job);
+        };
+        match crate::jobs::end_if_gone(&runpod, self.store.as_ref(), &job, now, lease).await {
             Ok(Some(ended)) => Ok(ended),
             Ok(None) | Err(_) => Ok(job),
         }
@@ -227,7 +236,10 @@ impl Trainpod {
             progress,
             loss: job.loss,
             eta_secs: eta(job, now),
-            cost_usd: super::budget::job_cost(job, now),
+            // RunPod's bill, once read, is what the job cost.
+            cost_usd: job
+                .billed_usd
+                .unwrap_or_else(|| super::budget::job_cost(job, now)),
             budget_usd: job.budget_usd,
             price_per_hour: job.price_per_hour,
             last_heartbeat: job.last_heartbeat,
@@ -235,6 +247,8 @@ impl Trainpod {
             estimate_usd: JobConfig::of(job)
                 .ok()
                 .map(|c| (c.plan.estimate.usd_low, c.plan.estimate.usd_high)),
+            billed_usd: job.billed_usd,
+            account: job.account.clone(),
         })
     }
 
@@ -265,7 +279,12 @@ impl Trainpod {
             tail,
             ..LogQuery::default()
         };
-        match self.runpod.pod_logs(&pod, &query).await {
+        match self
+            .runpod_for(&job.account)
+            .await?
+            .pod_logs(&pod, &query)
+            .await
+        {
             Err(e) if e.kind() == ErrorKind::NotFound => Err(Error::new(
                 ErrorKind::NotFound,
                 format!(

@@ -48,6 +48,7 @@ pub(crate) fn job_record(plan: &Plan, now: u64) -> Result<JobRecord> {
         budget_usd: plan.spec.budget_usd,
         price_per_hour: plan.gpu.price_per_hour,
         config: config.into(),
+        account: plan.spec.account.clone().unwrap_or_default(),
         ..JobRecord::new(&plan.job_id, &plan.spec.user, now)
     })
 }

@@ -1,8 +1,8 @@
 //! An in-process store for tests and single-process tools.
 
 use super::{
-    BatchOutcome, JobRecord, MetricBatch, PodActionRecord, Redemption, Store, ThroughputSample,
-    already_used, outside_window, sequence_conflict,
+    BatchOutcome, BillSample, JobPodRecord, JobRecord, MetricBatch, PodActionRecord, Redemption,
+    Store, ThroughputSample, already_used, outside_window, sequence_conflict,
 };
 use crate::error::Result;
 use crate::jobs::{JobState, LOG_BATCH_BASE, batch_admitted};
@@ -29,6 +29,8 @@ struct State {
     events: HashMap<String, BTreeMap<(u32, u64), String>>,
     throughput: Vec<ThroughputSample>,
     digests: HashMap<String, [u8; 32]>,
+    job_pods: Vec<JobPodRecord>,
+    bills: HashMap<String, BillSample>,
 }
 
 /// One job's accepted batches, and per attempt the highest number below
@@ -209,6 +211,93 @@ impl Store for MemoryStore {
         let mut state = self.state();
         state.digests.entry(file_key.to_owned()).or_insert(*sha256);
         Ok(())
+    }
+
+    async fn record_job_pod(&self, pod: &JobPodRecord) -> Result<()> {
+        let mut state = self.state();
+        if !state.job_pods.iter().any(|p| p.pod_id == pod.pod_id) {
+            state.job_pods.push(pod.clone());
+        }
+        Ok(())
+    }
+
+    async fn job_pods(&self, job: &str) -> Result<Vec<JobPodRecord>> {
+        let state = self.state();
+        let mut pods: Vec<JobPodRecord> = state
+            .job_pods
+            .iter()
+            .filter(|p| p.job_id == job)
+            .cloned()
+            .collect();
+        pods.sort_by_key(|p| (p.attempt, p.created_at));
+        Ok(pods)
+    }
+
+    async fn unbilled_jobs(
+        &self,
+        since: u64,
+        ended_before: u64,
+        limit: u32,
+    ) -> Result<Vec<JobRecord>> {
+        let state = self.state();
+        let mut jobs: Vec<JobRecord> = state
+            .jobs
+            .values()
+            .filter(|j| j.state.is_final() && j.billed_usd.is_none() && j.pod_id.is_some())
+            .filter(|j| (since..=ended_before).contains(&j.updated_at))
+            .cloned()
+            .collect();
+        jobs.sort_by(|a, b| (a.updated_at, &a.id).cmp(&(b.updated_at, &b.id)));
+        jobs.truncate(limit as usize);
+        Ok(jobs)
+    }
+
+    async fn record_bill(
+        &self,
+        job: &JobRecord,
+        billed_usd: f64,
+        sample: Option<&BillSample>,
+    ) -> Result<bool> {
+        let mut state = self.state();
+        if let Some(sample) = sample {
+            state.bills.insert(sample.job.clone(), sample.clone());
+        }
+        match state.jobs.get_mut(&job.id) {
+            Some(row)
+                if row.billed_usd.is_none()
+                    && row.state == job.state
+                    && row.attempt == job.attempt =>
+            {
+                row.billed_usd = Some(billed_usd);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn bill_ratios(&self, gpu_id: &str, method: &str, limit: u32) -> Result<Vec<f64>> {
+        let state = self.state();
+        let mut rows: Vec<&BillSample> = state
+            .bills
+            .values()
+            .filter(|b| b.gpu_id == gpu_id && b.method == method && b.estimated_usd > 0.0)
+            .collect();
+        rows.sort_by(|a, b| b.recorded_at.cmp(&a.recorded_at).then(a.job.cmp(&b.job)));
+        let ratios = rows.iter().map(|b| b.billed_usd / b.estimated_usd);
+        Ok(ratios.take(limit as usize).collect())
+    }
+
+    async fn job_accounts(&self, since: u64) -> Result<Vec<String>> {
+        let state = self.state();
+        let live = |j: &&JobRecord| j.updated_at >= since || !j.state.is_final();
+        let accounts: std::collections::BTreeSet<String> = state
+            .jobs
+            .values()
+            .filter(|j| j.state != JobState::Queued || j.updated_at >= since)
+            .filter(live)
+            .map(|j| j.account.clone())
+            .collect();
+        Ok(accounts.into_iter().collect())
     }
 
     fn backend(&self) -> &'static str {

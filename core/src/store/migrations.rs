@@ -44,6 +44,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "dataset_digests",
         sql: include_str!("../../migrations/0006_dataset_digests.sql"),
     },
+    Migration {
+        version: 7,
+        name: "accounts",
+        sql: include_str!("../../migrations/0007_accounts.sql"),
+    },
 ];
 
 pub(crate) const CREATE_TABLE: &str = "create table if not exists trainpod_schema_migrations (

@@ -5,6 +5,7 @@
 //! in `core/migrations/` themselves. Every operation is atomic, so concurrent callers across
 //! processes get exactly one winner.
 
+mod bills_sql;
 mod memory;
 mod migrations;
 mod postgres;
@@ -14,7 +15,7 @@ mod sqlite;
 
 pub use memory::MemoryStore;
 pub use postgres::PostgresStore;
-pub use records::{JobRecord, PodActionRecord, ThroughputSample};
+pub use records::{BillSample, JobPodRecord, JobRecord, PodActionRecord, ThroughputSample};
 pub use sqlite::SqliteStore;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -129,6 +130,32 @@ pub trait Store: Send + Sync + Debug {
     /// Keep a staged dataset file's sha256 under its version key; a key already kept is left
     /// as it was (one version has one digest).
     async fn keep_dataset_digest(&self, file_key: &str, sha256: &[u8; 32]) -> Result<()>;
+    /// Keep a pod a job had (a pod already kept is left as it was).
+    async fn record_job_pod(&self, pod: &JobPodRecord) -> Result<()>;
+    /// Every pod a job had, attempt by attempt.
+    async fn job_pods(&self, job: &str) -> Result<Vec<JobPodRecord>>;
+    /// Jobs that ended (a final state, last updated in `[since, ended_before]`) with a pod and no
+    /// bill read yet, oldest first, at most `limit`.
+    async fn unbilled_jobs(
+        &self,
+        since: u64,
+        ended_before: u64,
+        limit: u32,
+    ) -> Result<Vec<JobRecord>>;
+    /// Record what RunPod billed for `job` (read in its current state and attempt), with the
+    /// sample the plan's calibration learns from; `false` when the job moved on (a retry) or
+    /// another instance billed it first.
+    async fn record_bill(
+        &self,
+        job: &JobRecord,
+        billed_usd: f64,
+        sample: Option<&BillSample>,
+    ) -> Result<bool>;
+    /// Billed over estimated for a GPU type and method's recent jobs, newest first.
+    async fn bill_ratios(&self, gpu_id: &str, method: &str, limit: u32) -> Result<Vec<f64>>;
+    /// The accounts of every live job and of every job updated since `since`: those whose pods
+    /// the reconciler lists.
+    async fn job_accounts(&self, since: u64) -> Result<Vec<String>>;
     /// Which backend this is: `memory`, `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 }

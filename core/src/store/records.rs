@@ -11,6 +11,9 @@ pub struct JobRecord {
     pub id: String,
     /// The user the job belongs to.
     pub user: String,
+    /// The RunPod account its pods run on (`""`: the builder's own key). Only the id is kept;
+    /// the key comes from the app's credentials resolver when a call needs it.
+    pub account: String,
     /// The attempt, from 1.
     pub attempt: u32,
     /// Where the job is.
@@ -63,6 +66,8 @@ pub struct JobRecord {
     pub exit_code: Option<i64>,
     /// The end of the pod's log when it failed (at most 20 KB), kept so it outlives the pod.
     pub log_tail: String,
+    /// What RunPod billed for every pod of the job, USD, read after it ended; `None` before.
+    pub billed_usd: Option<f64>,
 }
 
 impl JobRecord {
@@ -72,6 +77,7 @@ impl JobRecord {
         JobRecord {
             id: id.into(),
             user: user.into(),
+            account: String::new(),
             attempt: 1,
             state: JobState::Queued,
             reason: String::new(),
@@ -95,6 +101,7 @@ impl JobRecord {
             stage: String::new(),
             exit_code: None,
             log_tail: String::new(),
+            billed_usd: None,
         }
     }
 }
@@ -127,6 +134,38 @@ pub struct ThroughputSample {
     pub method: String,
     /// Effective TFLOP/s per GPU: the estimated training FLOPs over the measured training time.
     pub tflops: f64,
+    /// Unix seconds.
+    pub recorded_at: u64,
+}
+
+/// One pod a job had: the final bill is the sum of its pods'.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobPodRecord {
+    /// The pod.
+    pub pod_id: String,
+    /// Its job.
+    pub job_id: String,
+    /// The attempt it ran.
+    pub attempt: u32,
+    /// The RunPod account it ran on.
+    pub account: String,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+/// What RunPod billed for a finished job, beside what its plan estimated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BillSample {
+    /// The job.
+    pub job: String,
+    /// The GPU type it ran on.
+    pub gpu_id: String,
+    /// `lora`, `qlora` or `full`.
+    pub method: String,
+    /// Billed, USD, every pod together.
+    pub billed_usd: f64,
+    /// The plan's estimate, USD (the middle of its range).
+    pub estimated_usd: f64,
     /// Unix seconds.
     pub recorded_at: u64,
 }

@@ -36,15 +36,15 @@ pub(crate) const SELECT_BATCH_HASH: &str =
 pub(crate) const INSERT_JOB: &str = "insert into trainpod_jobs (job_id, user_id, attempt, state,
      reason, pod_id, created_at, updated_at, deadline_unix, budget_usd, price_per_hour, started_at,
      last_heartbeat, step, max_steps, loss, config, spent_usd, cost_usd, cause, gpu_id,
-     data_center_id, stage, exit_code, log_tail)
+     data_center_id, stage, exit_code, log_tail, account, billed_usd)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-     $20, $21, $22, $23, $24, $25)
+     $20, $21, $22, $23, $24, $25, $26, $27)
      on conflict (job_id) do nothing";
 
 pub(crate) const SELECT_JOB: &str = "select job_id, user_id, attempt, state, reason, pod_id,
      created_at, updated_at, deadline_unix, budget_usd, price_per_hour, started_at, last_heartbeat,
      step, max_steps, loss, config, spent_usd, cost_usd, cause, gpu_id, data_center_id, stage,
-     exit_code, log_tail
+     exit_code, log_tail, account, billed_usd
      from trainpod_jobs where job_id = $1";
 
 /// The jobs still live (past queued, not in a final state), oldest first: the reconciler's list
@@ -52,7 +52,7 @@ pub(crate) const SELECT_JOB: &str = "select job_id, user_id, attempt, state, rea
 pub(crate) const SELECT_LIVE_JOBS: &str = "select job_id, user_id, attempt, state, reason, pod_id,
      created_at, updated_at, deadline_unix, budget_usd, price_per_hour, started_at, last_heartbeat,
      step, max_steps, loss, config, spent_usd, cost_usd, cause, gpu_id, data_center_id, stage,
-     exit_code, log_tail
+     exit_code, log_tail, account, billed_usd
      from trainpod_jobs
      where state not in ('queued', 'succeeded', 'failed', 'cancelled', 'timed_out', 'over_budget')
      order by created_at, job_id";
@@ -62,16 +62,18 @@ pub(crate) const UPDATE_JOB: &str = "update trainpod_jobs set user_id = $2, atte
      state = $4, reason = $5, pod_id = $6, created_at = $7, updated_at = $8, deadline_unix = $9,
      budget_usd = $10, price_per_hour = $11, started_at = $12, last_heartbeat = $13, step = $14,
      max_steps = $15, loss = $16, config = $17, spent_usd = $18, cost_usd = $19, cause = $20,
-     gpu_id = $21, data_center_id = $22, stage = $23, exit_code = $24, log_tail = $25
-     where job_id = $1 and state = $26 and attempt = $3";
+     gpu_id = $21, data_center_id = $22, stage = $23, exit_code = $24, log_tail = $25,
+     account = $26, billed_usd = $27
+     where job_id = $1 and state = $28 and attempt = $3";
 
 /// A new attempt: the row changes only if it is still the expected attempt in the expected state.
 pub(crate) const UPDATE_JOB_ATTEMPT: &str = "update trainpod_jobs set user_id = $2, attempt = $3,
      state = $4, reason = $5, pod_id = $6, created_at = $7, updated_at = $8, deadline_unix = $9,
      budget_usd = $10, price_per_hour = $11, started_at = $12, last_heartbeat = $13, step = $14,
      max_steps = $15, loss = $16, config = $17, spent_usd = $18, cost_usd = $19, cause = $20,
-     gpu_id = $21, data_center_id = $22, stage = $23, exit_code = $24, log_tail = $25
-     where job_id = $1 and state = $26 and attempt = $27";
+     gpu_id = $21, data_center_id = $22, stage = $23, exit_code = $24, log_tail = $25,
+     account = $26, billed_usd = $27
+     where job_id = $1 and state = $28 and attempt = $29";
 
 /// A claim is a lease: taken when the pod has no row or its row is older than `$6`, so that a
 /// terminate that failed is tried again by whichever instance reconciles after the lease.
@@ -110,7 +112,7 @@ pub(crate) fn opt_u64(v: Option<i64>) -> Option<u64> {
     v.and_then(|v| u64::try_from(v).ok())
 }
 
-/// Binds a job's twenty-five columns, in table order, to `$1`..`$25`.
+/// Binds a job's twenty-seven columns, in table order, to `$1`..`$27`.
 macro_rules! bind_job {
     ($query:expr, $j:expr) => {{
         use $crate::store::sql::{opt_i64, to_i64};
@@ -140,6 +142,8 @@ macro_rules! bind_job {
             .bind(&$j.stage)
             .bind($j.exit_code)
             .bind(&$j.log_tail)
+            .bind(&$j.account)
+            .bind($j.billed_usd)
     }};
 }
 pub(crate) use bind_job;
@@ -183,6 +187,8 @@ macro_rules! job_from_row {
             stage: r.try_get("stage").map_err(get_err)?,
             exit_code: r.try_get("exit_code").map_err(get_err)?,
             log_tail: r.try_get("log_tail").map_err(get_err)?,
+            account: r.try_get("account").map_err(get_err)?,
+            billed_usd: r.try_get("billed_usd").map_err(get_err)?,
         }
     }};
 }
@@ -498,6 +504,128 @@ macro_rules! sql_store {
                     .await
                     .map_err(|e| $crate::store::store_error("keep a dataset digest", e))?;
                 Ok(())
+            }
+
+            async fn record_job_pod(
+                &self,
+                p: &$crate::store::JobPodRecord,
+            ) -> $crate::error::Result<()> {
+                use $crate::store::sql::to_i64;
+                sqlx::query($crate::store::bills_sql::INSERT_JOB_POD)
+                    .bind(&p.pod_id)
+                    .bind(&p.job_id)
+                    .bind(i64::from(p.attempt))
+                    .bind(&p.account)
+                    .bind(to_i64(p.created_at))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::store_error("record a job's pod", e))?;
+                Ok(())
+            }
+
+            async fn job_pods(
+                &self,
+                job: &str,
+            ) -> $crate::error::Result<Vec<$crate::store::JobPodRecord>> {
+                let rows: Vec<(String, String, i64, String, i64)> =
+                    sqlx::query_as($crate::store::bills_sql::SELECT_JOB_PODS)
+                        .bind(job)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(|e| $crate::store::store_error("read a job's pods", e))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(pod_id, job_id, attempt, account, created_at)| {
+                        $crate::store::JobPodRecord {
+                            pod_id,
+                            job_id,
+                            attempt: u32::try_from(attempt).unwrap_or(0),
+                            account,
+                            created_at: u64::try_from(created_at).unwrap_or(0),
+                        }
+                    })
+                    .collect())
+            }
+
+            async fn unbilled_jobs(
+                &self,
+                since: u64,
+                ended_before: u64,
+                limit: u32,
+            ) -> $crate::error::Result<Vec<$crate::store::JobRecord>> {
+                use $crate::store::sql::to_i64;
+                let rows = sqlx::query($crate::store::bills_sql::SELECT_UNBILLED)
+                    .bind(to_i64(since))
+                    .bind(to_i64(ended_before))
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::store_error("list the jobs to bill", e))?;
+                let mut jobs = Vec::with_capacity(rows.len());
+                for row in rows {
+                    jobs.push($crate::store::sql::job_from_row!(row));
+                }
+                Ok(jobs)
+            }
+
+            async fn record_bill(
+                &self,
+                job: &$crate::store::JobRecord,
+                billed_usd: f64,
+                sample: Option<&$crate::store::BillSample>,
+            ) -> $crate::error::Result<bool> {
+                use $crate::store::bills_sql::{INSERT_BILL, UPDATE_BILLED};
+                use $crate::store::sql::to_i64;
+                // The sample first: a bill recorded on the job is never read again, so a sample
+                // written after it could be lost; one written before is rewritten on the next try.
+                if let Some(s) = sample {
+                    sqlx::query(INSERT_BILL)
+                        .bind(&s.job)
+                        .bind(&s.gpu_id)
+                        .bind(&s.method)
+                        .bind(s.billed_usd)
+                        .bind(s.estimated_usd)
+                        .bind(to_i64(s.recorded_at))
+                        .execute(&self.pool)
+                        .await
+                        .map_err(|e| $crate::store::store_error("keep a bill", e))?;
+                }
+                let done = sqlx::query(UPDATE_BILLED)
+                    .bind(&job.id)
+                    .bind(billed_usd)
+                    .bind(job.state.as_str())
+                    .bind(i64::from(job.attempt))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::store_error("record a job's bill", e))?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn bill_ratios(
+                &self,
+                gpu_id: &str,
+                method: &str,
+                limit: u32,
+            ) -> $crate::error::Result<Vec<f64>> {
+                let rows: Vec<(f64,)> =
+                    sqlx::query_as($crate::store::bills_sql::SELECT_BILL_RATIOS)
+                        .bind(gpu_id)
+                        .bind(method)
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(|e| $crate::store::store_error("read the bills", e))?;
+                Ok(rows.into_iter().map(|(r,)| r).collect())
+            }
+
+            async fn job_accounts(&self, since: u64) -> $crate::error::Result<Vec<String>> {
+                let rows: Vec<(String,)> =
+                    sqlx::query_as($crate::store::bills_sql::SELECT_ACCOUNTS)
+                        .bind($crate::store::sql::to_i64(since))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(|e| $crate::store::store_error("list the accounts", e))?;
+                Ok(rows.into_iter().map(|(a,)| a).collect())
             }
 
             fn backend(&self) -> &'static str {

@@ -1,5 +1,5 @@
 //! `reconcile`: the backstop that ends pods nobody should be paying for, and jobs whose pod is
-//! gone. It lists trainpod's pods on the account and terminates any whose job is gone or over,
+//! gone. It lists trainpod's pods on each account with jobs and terminates any whose job is gone or over,
 //! past its deadline, over its budget, silent too long, stopped, or never started; then it ends
 //! every live job whose pod RunPod no longer has (deleted in the console, lost with its host,
 //! ended at a zero balance, or ended by itself with its final status undelivered). Each action
@@ -57,6 +57,9 @@ pub struct ReconcilePolicy {
     /// `no_container`, `provision_timeout`) is followed by a new attempt on the plan's next GPU
     /// or data center, within what is left of the job's budget (default off).
     pub retry_unstarted: bool,
+    /// How long after a job ended its bill is read from RunPod's billing (default 10 minutes:
+    /// RunPod bills every 5).
+    pub bill_after_secs: u64,
 }
 
 impl Default for ReconcilePolicy {
@@ -66,6 +69,7 @@ impl Default for ReconcilePolicy {
             provision_timeout_secs: 900,
             lease_secs: 60,
             retry_unstarted: false,
+            bill_after_secs: 600,
         }
     }
 }
@@ -97,7 +101,8 @@ pub struct ReconcileAction {
     pub job_id: Option<String>,
     /// `orphan`, `job_ended`, `deadline`, `over_budget`, `stale_heartbeat`, `pod_stopped`,
     /// `cuda_unsupported`, `image_pull_failed`, `no_container`, `provision_timeout`,
-    /// `pod_vanished`, `deploy_abandoned`; `error` when the pod or job could not be looked at.
+    /// `pod_vanished`, `deploy_abandoned`; `error` when the pod or job could not be looked at,
+    /// `account_unavailable` for a job whose RunPod account could not be reached this pass.
     pub reason: &'static str,
     /// The state the job was moved to, if it was live.
     pub job_state: Option<JobState>,
@@ -124,7 +129,7 @@ impl ReconcileAction {
 
 /// Lists trainpod's pods and terminates the ones that must go, then ends the live jobs whose pod
 /// is gone; returns what it did, an error on each action that failed. Only a pass that cannot
-/// list the pods at all fails as a whole.
+/// list the pods at all fails as a whole. One account: every live job is taken to be on it.
 pub async fn reconcile(
     client: &Client,
     store: &dyn Store,
@@ -132,8 +137,24 @@ pub async fn reconcile(
     policy: &ReconcilePolicy,
 ) -> Result<Vec<ReconcileAction>> {
     let mut actions = Vec::new();
+    let live = store.live_jobs().await;
+    reconcile_account(client, store, live, now, policy, &mut actions).await?;
+    Ok(actions)
+}
+
+/// [`reconcile`] on one account, with `live` its live jobs (or the store's failure to list
+/// them): actions go to `out`; `Err` only when the account's pods cannot be listed.
+pub(crate) async fn reconcile_account(
+    client: &Client,
+    store: &dyn Store,
+    live: Result<Vec<JobRecord>>,
+    now: u64,
+    policy: &ReconcilePolicy,
+    out: &mut Vec<ReconcileAction>,
+) -> Result<()> {
+    let pods = client.list_pods().await?;
     let mut listed = HashSet::new();
-    for pod in client.list_pods().await? {
+    for pod in pods {
         let Some(job_id) = job_of_pod(&pod.name) else {
             continue;
         };
@@ -142,9 +163,9 @@ pub async fn reconcile(
         }
         listed.insert(pod.id.clone());
         match reconcile_pod(client, store, &pod, job_id, now, policy).await {
-            Ok(Some(action)) => actions.push(action),
+            Ok(Some(action)) => out.push(action),
             Ok(None) => {}
-            Err(e) => actions.push(ReconcileAction::failed(
+            Err(e) => out.push(ReconcileAction::failed(
                 Some(pod.id.clone()),
                 Some(job_id.to_owned()),
                 "error",
@@ -152,11 +173,11 @@ pub async fn reconcile(
             )),
         }
     }
-    let live = match store.live_jobs().await {
+    let live = match live {
         Ok(live) => live,
         Err(e) => {
-            actions.push(ReconcileAction::failed(None, None, "error", &e));
-            return Ok(actions);
+            out.push(ReconcileAction::failed(None, None, "error", &e));
+            return Ok(());
         }
     };
     for job in live {
@@ -164,9 +185,9 @@ pub async fn reconcile(
             continue;
         }
         match gone::reconcile_job(client, store, &job, now, policy).await {
-            Ok(Some(action)) => actions.push(action),
+            Ok(Some(action)) => out.push(action),
             Ok(None) => {}
-            Err(e) => actions.push(ReconcileAction::failed(
+            Err(e) => out.push(ReconcileAction::failed(
                 job.pod_id.clone(),
                 Some(job.id.clone()),
                 "error",
@@ -174,7 +195,49 @@ pub async fn reconcile(
             )),
         }
     }
-    Ok(actions)
+    Ok(())
+}
+
+/// What an account that could not be reached (its key refused or missing, RunPod or the app's
+/// secrets store down) leaves unmanaged this pass: one action per live job of it, or one for
+/// the account when it has none. Their pods still end themselves at their deadlines.
+pub(crate) fn account_unavailable(
+    account: &str,
+    live: &[JobRecord],
+    e: &Error,
+) -> Vec<ReconcileAction> {
+    let named = if account.is_empty() {
+        "the builder's own RunPod account".to_owned()
+    } else {
+        format!("RunPod account {}", crate::error::quote(account))
+    };
+    let e = Error::new(
+        e.kind(),
+        format!(
+            "{named} could not be reconciled: {}; its jobs' pods still end themselves at their \
+             deadlines, and the next pass tries again",
+            e.message()
+        ),
+    );
+    let jobs: Vec<&JobRecord> = live.iter().filter(|j| j.account == account).collect();
+    if jobs.is_empty() {
+        return vec![ReconcileAction::failed(
+            None,
+            None,
+            "account_unavailable",
+            &e,
+        )];
+    }
+    jobs.into_iter()
+        .map(|j| {
+            ReconcileAction::failed(
+                j.pod_id.clone(),
+                Some(j.id.clone()),
+                "account_unavailable",
+                &e,
+            )
+        })
+        .collect()
 }
 
 /// One listed pod of trainpod's: its verdict, and if it must go, the claim, the terminate and
