@@ -6,9 +6,19 @@
 //! - `POST advance` `{"secs": N}`,
 //! - `POST pods/{id}/logs` `{"line", "source"}`,
 //! - `POST pods/{id}/vanish` `{"cause": "console" | "host" | "balance"}`,
-//! - `GET pods/{id}`: status, CUDA, whether it vanished and why, whether its container runs and
-//!   what it waits for, restarts and, for pods that run locally, workspace, log file and pid,
-//! - `GET requests`, `GET runpodctl` (the pods' runpodctl calls),
+//! - `GET pods/{id}`: account, status, CUDA, whether it vanished and why, whether its container
+//!   runs and what it waits for, restarts and, for pods that run locally, workspace, log file
+//!   and pid,
+//! - `GET requests` (with the account that made each), `GET runpodctl` (the pods' runpodctl
+//!   calls),
+//! - `POST accounts` `{"account", "key", "permission"}`: adds an account or a key of one
+//!   (`key` left out: a fresh one; `permission` `all` by default, `read_only` or `none`), or
+//!   changes the permission of a key the account holds; answers `{"account", "key",
+//!   "permission"}`; 400 for an invalid id, key or permission or an unknown field, 409 for a key
+//!   of another account or of a pod,
+//! - `GET accounts`: `{"accounts": [{"account", "keys": [{"key", "permission"}]}]}`,
+//! - `DELETE keys/{key}`: revokes a key (an account's or a pod's), which v2 then answers 401;
+//!   answers `{"revoked": key, "account"}`, 404 for an unknown key,
 //! - `POST runpodctl`: what the pods' `runpodctl` stand-in calls (with a key; see
 //!   [`crate::runpodctl`]).
 
@@ -16,6 +26,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::accounts::{AccountKey, Permission};
 use crate::faults::{VanishCause, set_faults};
 use crate::params::decode;
 use crate::shared::Shared;
@@ -67,11 +78,39 @@ fn control(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> (u16, V
             Some(i) => (200, pod_record(&s.pods[i])),
             None => error(404, &format!("no pod {id}")),
         },
+        ("POST", ["accounts"]) => add_key(&mut s, &req),
+        ("GET", ["accounts"]) => {
+            let list: Vec<Value> = s
+                .accounts
+                .list()
+                .into_iter()
+                .map(|(account, keys)| {
+                    let keys: Vec<Value> = keys
+                        .iter()
+                        .map(|k| json!({"key": k.key, "permission": k.permission.as_str()}))
+                        .collect();
+                    json!({"account": account, "keys": keys})
+                })
+                .collect();
+            (200, json!({ "accounts": list }))
+        }
+        ("DELETE", ["keys", key]) => {
+            let account = s.accounts.revoke(key);
+            let pod_key = account.is_none() && s.pod_keys.remove(*key).is_some();
+            match (account, pod_key) {
+                (Some(account), _) => (200, json!({"revoked": key, "account": account})),
+                (None, true) => (200, json!({"revoked": key, "account": null})),
+                (None, false) => error(404, &format!("no key {key}")),
+            }
+        }
         ("GET", ["requests"]) => {
             let list: Vec<Value> = s
                 .log
                 .iter()
-                .map(|r| json!({"method": r.method, "uri": r.uri, "status": r.status}))
+                .map(|r| {
+                    json!({"method": r.method, "uri": r.uri, "status": r.status,
+                        "account": r.account})
+                })
                 .collect();
             (200, json!({ "requests": list }))
         }
@@ -91,6 +130,56 @@ fn advance(shared: &Shared, req: &Value) -> (u16, Value) {
     match req.get("secs").and_then(Value::as_u64) {
         Some(secs) if secs <= 30 * 86_400 => (200, json!({"now": shared.advance(secs)})),
         _ => error(400, "secs must be 0 to 2592000"),
+    }
+}
+
+/// `POST accounts`: adds a key to an account (see the module's docs).
+fn add_key(s: &mut State, req: &Value) -> (u16, Value) {
+    let Some(fields) = req.as_object() else {
+        return error(400, "the body must be a JSON object");
+    };
+    if let Some(unknown) = fields
+        .keys()
+        .find(|k| !matches!(k.as_str(), "account" | "key" | "permission"))
+    {
+        return error(
+            400,
+            &format!("unknown field {unknown:?} (account, key, permission)"),
+        );
+    }
+    let text = |name: &str| match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(v)) => Ok(Some(v.clone())),
+        Some(_) => Err(format!("{name} must be a string")),
+    };
+    let (account, key, permission) = match (text("account"), text("key"), text("permission")) {
+        (Ok(Some(a)), Ok(k), Ok(p)) => (a, k, p),
+        (Ok(None), _, _) => return error(400, "account (a string) is required"),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return error(400, &e),
+    };
+    let permission = match permission.as_deref().map(Permission::parse) {
+        None => Permission::All,
+        Some(Some(p)) => p,
+        Some(None) => return error(400, "permission must be all, read_only or none"),
+    };
+    let key = key.unwrap_or_else(|| s.accounts.fresh_key(&account, &s.pod_keys));
+    let k = AccountKey {
+        account,
+        key,
+        permission,
+    };
+    if let Err(e) =
+        crate::accounts::check_account(&k.account).and_then(|()| crate::accounts::check_key(&k.key))
+    {
+        return error(400, &e);
+    }
+    let taken = s.pod_keys.contains_key(&k.key);
+    match s.accounts.add(&k, taken) {
+        Ok(()) => (
+            200,
+            json!({"account": k.account, "key": k.key, "permission": permission.as_str()}),
+        ),
+        Err(e) => error(409, &e),
     }
 }
 
@@ -131,7 +220,7 @@ fn vanish(s: &mut State, id: &str, req: &Value) -> (u16, Value) {
 
 fn pod_record(p: &EmuPod) -> Value {
     json!({
-        "id": p.id, "status": p.status, "cudaVersion": p.cuda_version,
+        "id": p.id, "account": p.account, "status": p.status, "cudaVersion": p.cuda_version,
         "vanished": p.vanished.map(VanishCause::as_str),
         "containerRunning": p.container_since.is_some(),
         "waitingFor": p.waits.waiting_for(),

@@ -1,10 +1,14 @@
-//! `GET /v2/billing/pods`: one record per pod, terminated and vanished pods included (their
-//! billing stopped when they went), amounts from the seconds each pod was billed.
+//! `GET /v2/billing/pods`: one record per pod of the caller's account (a pod-scoped key: its own
+//! pod), terminated and vanished pods included (their billing stopped when they went), amounts
+//! from the seconds each pod was billed. The spec's `GET /billing/pods` "returns pod-only billing
+//! detail for the authenticated user", so another account's pods are neither listed nor summed.
 
 use serde_json::{Value, json};
 
+use crate::accounts::Caller;
 use crate::answer::{Answer, json_ok};
 use crate::params::{Query, iso};
+use crate::pods::visible;
 use crate::state::{EmuPod, State};
 
 fn amount(p: &EmuPod) -> f64 {
@@ -13,14 +17,14 @@ fn amount(p: &EmuPod) -> f64 {
     p.price_per_gpu_hour * f64::from(p.gpu_count) * secs / 3600.0
 }
 
-pub(crate) fn pods(s: &State, scope: Option<&str>, query: &Query) -> Answer {
+pub(crate) fn pods(s: &State, caller: &Caller, query: &Query) -> Answer {
     let wanted = query.get("podId");
     let now = s.now;
     let billed: Vec<(&EmuPod, f64)> = s
         .pods
         .iter()
         .filter(|p| wanted.is_none_or(|w| w == p.id))
-        .filter(|p| scope.is_none_or(|own| own == p.id))
+        .filter(|p| visible(caller, p))
         .map(|p| (p, amount(p)))
         .collect();
     let total: f64 = billed.iter().map(|(_, a)| a).sum();

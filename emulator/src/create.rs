@@ -20,7 +20,8 @@ struct Placement {
     network: Option<(String, String)>,
 }
 
-pub(crate) fn create(s: &mut State, body: &[u8]) -> Answer {
+/// Creates a pod owned by `account` (the caller's).
+pub(crate) fn create(s: &mut State, account: &str, body: &[u8]) -> Answer {
     let Ok(req) = serde_json::from_slice::<Value>(body) else {
         return bad_request("body is not JSON");
     };
@@ -50,7 +51,7 @@ pub(crate) fn create(s: &mut State, body: &[u8]) -> Answer {
         Ok(p) => p,
         Err(a) => return a,
     };
-    let i = add_pod(s, &req, entry, count, place);
+    let i = add_pod(s, account, &req, entry, count, place);
     let out = pod_json(&s.pods[i], s.now);
     if s.faults.fail_after_create > 0 {
         s.faults.fail_after_create -= 1;
@@ -173,13 +174,21 @@ fn network_mount(s: &State, req: &Value) -> Result<Option<(String, String, &'sta
     Ok(Some((id.to_owned(), path.to_owned(), dc)))
 }
 
-fn add_pod(s: &mut State, req: &Value, entry: &GpuEntry, count: u32, place: Placement) -> usize {
+fn add_pod(
+    s: &mut State,
+    account: &str,
+    req: &Value,
+    entry: &GpuEntry,
+    count: u32,
+    place: Placement,
+) -> usize {
     let community = req.get("cloud").and_then(Value::as_str) == Some("COMMUNITY");
     let text = |name: &str| req.get(name).and_then(Value::as_str).unwrap_or_default();
     let image = text("image").to_owned();
     let waits = Waits::at_create(&s.faults, &image, place.cuda, s.now);
     let pod = EmuPod {
         id: pod_id(),
+        account: account.to_owned(),
         name: text("name").to_owned(),
         status: "PROVISIONING",
         image,

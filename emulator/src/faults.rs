@@ -30,7 +30,8 @@ pub struct Faults {
     /// Pods created while this is set vanish this long after their creation.
     pub vanish: Option<VanishAfter>,
     /// The account's balance reached $0 (set by a [`VanishCause::Balance`] vanish): creates
-    /// answer 402 until the faults are reset.
+    /// answer 402 until the faults are reset. One balance for every account of the emulator:
+    /// every account's creates answer 402.
     pub zero_balance: bool,
     /// Pods without a CUDA constraint land on the oldest host (CUDA 12.4), not the newest.
     pub old_cuda_hosts: bool,
@@ -63,7 +64,8 @@ pub enum VanishCause {
     /// Lost with its host machine.
     Host,
     /// The account balance reached $0: every pod without a network volume is terminated, every
-    /// pod with one is stopped, and creates answer 402 from then on.
+    /// pod with one is stopped, and creates answer 402 from then on. The emulator keeps one
+    /// balance, so this is every account's pods.
     Balance,
 }
 

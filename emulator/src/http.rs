@@ -1,6 +1,7 @@
-//! The HTTP front: every request is authenticated, counted against the quotas, put through the
-//! injected faults, routed, recorded, and answered with the `RateLimit` headers; the
-//! test-control endpoints under `/_emulator/` go to [`crate::admin`] instead.
+//! The HTTP front: every request is authenticated (which account, which permission), counted
+//! against the quotas, put through the injected faults, checked against the key's permission,
+//! routed, recorded, and answered with the `RateLimit` headers; the test-control endpoints under
+//! `/_emulator/` go to [`crate::admin`] instead.
 
 use std::sync::Arc;
 
@@ -8,11 +9,12 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::accounts::{Caller, DEFAULT_ACCOUNT, Permission, refused};
 use crate::answer::{Answer, problem};
 use crate::params::{Query, decode};
 use crate::shared::Shared;
 use crate::state::{Follow, State};
-use crate::{ACCOUNT_KEY, RecordedRequest, admin, billing, catalog, create, logs, pods, runner};
+use crate::{RecordedRequest, admin, billing, catalog, create, logs, pods, runner};
 
 pub(crate) async fn handle(
     shared: Arc<Shared>,
@@ -34,10 +36,16 @@ pub(crate) async fn handle(
         let mut s = shared.lock();
         s.follow = None;
         let before = s.pods.len();
-        let answer = serve(&mut s, &method, &uri, &headers, &body);
+        let (answer, account) = serve(&mut s, &method, &uri, &headers, &body);
         // A create that answers 500 after creating still made a pod, which runs as well.
         let created: Vec<String> = s.pods[before..].iter().map(|p| p.id.clone()).collect();
-        record(&mut s, &method, &uri, &headers, &body, &answer);
+        let req = Request {
+            method: &method,
+            uri: &uri,
+            headers: &headers,
+            body: &body,
+        };
+        record(&mut s, &req, account, &answer);
         (answer, s.follow.take(), created)
     };
     if shared.runner.is_some() {
@@ -49,17 +57,26 @@ pub(crate) async fn handle(
     respond(shared, answer, follow)
 }
 
-fn record(s: &mut State, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], a: &Answer) {
+/// A v2 request as received.
+struct Request<'a> {
+    method: &'a Method,
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+}
+
+fn record(s: &mut State, req: &Request<'_>, account: Option<String>, a: &Answer) {
     let pairs = |h: &HeaderMap| -> Vec<(String, String)> {
         h.iter()
             .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
             .collect()
     };
     s.log.push(RecordedRequest {
-        method: method.to_string(),
-        uri: uri.to_string(),
-        headers: pairs(headers),
-        body: body.to_vec(),
+        method: req.method.to_string(),
+        uri: req.uri.to_string(),
+        headers: pairs(req.headers),
+        body: req.body.to_vec(),
+        account,
         status: a.0,
         response: a.2.clone(),
         response_headers: a
@@ -89,26 +106,49 @@ fn respond(shared: Arc<Shared>, (status, extra, out): Answer, follow: Option<Fol
     resp
 }
 
-/// Who a key is: the account (`None`) or one pod (`Some(id)`).
-type Scope = Option<String>;
-
 /// Authenticate, count against the quotas, and answer; the `RateLimit` headers go on every
-/// answer to an authenticated request, as the spec's responses declare them.
-fn serve(s: &mut State, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Answer {
-    let scope = match authenticate(s, headers) {
-        Ok(scope) => scope,
-        Err(a) => return a,
+/// answer to an authenticated request, as the spec's responses declare them. Also the account
+/// of the caller, once authenticated.
+fn serve(
+    s: &mut State,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> (Answer, Option<String>) {
+    let caller = match authenticate(s, headers) {
+        Ok(caller) => caller,
+        Err(a) => return (a, None),
     };
+    let path = uri.path().strip_prefix("/v2").unwrap_or("");
+    let segs: Vec<String> = path
+        .trim_matches('/')
+        .split('/')
+        .map(|seg| decode(seg, false))
+        .collect();
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let (rate_headers, exceeded) = s.windows.take(s.now, &s.faults);
     let mut answer = match exceeded {
         Some(e) => too_many(e.retry_after, e.window),
-        None => faulted(s).unwrap_or_else(|| route(s, scope, method, uri, headers, body)),
+        None => faulted(s)
+            .or_else(|| refused(&caller, method, &segs))
+            .unwrap_or_else(|| {
+                let req = Request {
+                    method,
+                    uri,
+                    headers,
+                    body,
+                };
+                route(s, &caller, &req, &segs)
+            }),
     };
     answer.1.extend(rate_headers);
-    answer
+    (answer, Some(caller.account))
 }
 
-fn authenticate(s: &State, headers: &HeaderMap) -> Result<Scope, Answer> {
+/// Which account a key belongs to, and what it may do: an account key, or a pod-scoped key
+/// (its pod's account, all permissions on that pod alone).
+fn authenticate(s: &State, headers: &HeaderMap) -> Result<Caller, Answer> {
     let key = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -117,12 +157,24 @@ fn authenticate(s: &State, headers: &HeaderMap) -> Result<Scope, Answer> {
     if key.is_empty() {
         return Err(problem(401, "Unauthorized", "missing bearer token"));
     }
-    if key == ACCOUNT_KEY {
-        return Ok(None);
+    if let Some((account, permission)) = s.accounts.get(key) {
+        return Ok(Caller {
+            account: account.to_owned(),
+            pod: None,
+            permission,
+        });
     }
     match s.pod_keys.get(key) {
         // RunPod documents pod keys for runpodctl only; with the fault, v2 knows them not.
-        Some(pod) if !s.faults.pod_key_refused => Ok(Some(pod.clone())),
+        Some(pod) if !s.faults.pod_key_refused => {
+            let account = s.index(pod).map_or(DEFAULT_ACCOUNT, |i| &s.pods[i].account);
+            Ok(Caller {
+                account: account.to_owned(),
+                pod: Some(pod.clone()),
+                permission: Permission::All,
+            })
+        }
+        // Unknown, or revoked (a disabled or deleted key; inferred to be as invalid).
         _ => Err(problem(401, "Unauthorized", "invalid api key")),
     }
 }
@@ -152,41 +204,27 @@ fn faulted(s: &mut State) -> Option<Answer> {
     Some(problem(status, title, detail))
 }
 
-fn route(
-    s: &mut State,
-    scope: Scope,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Answer {
-    let path = uri.path().strip_prefix("/v2").unwrap_or("");
-    let segs: Vec<String> = path
-        .trim_matches('/')
-        .split('/')
-        .map(|seg| decode(seg, false))
-        .collect();
-    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
-    let query = Query::parse(uri.query().unwrap_or(""));
-    let scope = scope.as_deref();
-    match (method.as_str(), segs.as_slice()) {
-        ("GET", ["pods"]) => pods::list(s, scope, &query),
-        ("POST", ["pods"]) if scope.is_some() => {
+fn route(s: &mut State, caller: &Caller, req: &Request<'_>, segs: &[&str]) -> Answer {
+    let query = Query::parse(req.uri.query().unwrap_or(""));
+    let (body, headers) = (req.body, req.headers);
+    match (req.method.as_str(), segs) {
+        ("GET", ["pods"]) => pods::list(s, caller, &query),
+        ("POST", ["pods"]) if caller.pod.is_some() => {
             problem(403, "Forbidden", "a pod key cannot create pods")
         }
-        ("POST", ["pods"]) => create::create(s, body),
-        ("GET", ["pods", id]) => pods::with(s, id, scope, pods::get),
-        ("PATCH", ["pods", id]) => pods::with(s, id, scope, |s, i| pods::patch(s, i, body)),
-        ("DELETE", ["pods", id]) => pods::with(s, id, scope, pods::delete),
+        ("POST", ["pods"]) => create::create(s, &caller.account, body),
+        ("GET", ["pods", id]) => pods::with(s, id, caller, pods::get),
+        ("PATCH", ["pods", id]) => pods::with(s, id, caller, |s, i| pods::patch(s, i, body)),
+        ("DELETE", ["pods", id]) => pods::with(s, id, caller, pods::delete),
         ("POST", ["pods", id, "action"]) => {
-            pods::with(s, id, scope, |s, i| pods::action(s, i, body))
+            pods::with(s, id, caller, |s, i| pods::action(s, i, body))
         }
         ("GET", ["pods", id, "logs"]) => {
-            pods::with(s, id, scope, |s, i| logs::logs(s, i, &query, headers))
+            pods::with(s, id, caller, |s, i| logs::logs(s, i, &query, headers))
         }
         ("GET", ["catalog", "gpus"]) => catalog::catalog(s, None, &query),
         ("GET", ["catalog", "gpus", id]) => catalog::catalog(s, Some(id), &query),
-        ("GET", ["billing", "pods"]) => billing::pods(s, scope, &query),
+        ("GET", ["billing", "pods"]) => billing::pods(s, caller, &query),
         _ => problem(404, "Not Found", "no such route in the emulator"),
     }
 }

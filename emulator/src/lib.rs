@@ -13,9 +13,16 @@
 //! that vanish, hosts whose CUDA is below the image's, image pull backoff, RUNNING with no
 //! container, capacity refusals in each wording, quotas, log streams that drop, pod keys refused.
 //!
+//! It serves several accounts, each with its own keys and pods: [`ACCOUNT_KEY`] is the key of
+//! the account `default`, and [`Emulator::add_account`], [`Emulator::add_key`] and
+//! [`Options::accounts`] add others. A key sees its own account's pods only (another account's
+//! answers 404, as a missing one), with the permission RunPod gives keys ([`Permission`]: all,
+//! read only, none), and a revoked key ([`Emulator::revoke_key`]) answers 401.
+//!
 //! With [`Options::run_pods`] the emulator is also a local provider: each pod it creates runs its
 //! start command as a local process group, as RunPod runs a container (see [`RunPods`]).
 
+mod accounts;
 mod admin;
 mod answer;
 mod billing;
@@ -45,6 +52,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, Uri};
 use tokio::sync::watch;
 
+pub use accounts::{AccountKey, DEFAULT_ACCOUNT, Permission};
 pub use faults::{CapacityStyle, Faults, PROFILES, PullBackoff, VanishAfter, VanishCause};
 pub use runner::{LocalPod, RunPods};
 use shared::Shared;
@@ -63,7 +71,8 @@ fn pod_id() -> String {
     )
 }
 
-/// The account key every emulator accepts.
+/// The key of the account [`DEFAULT_ACCOUNT`] (permission all), which every emulator accepts
+/// until it is revoked.
 pub const ACCOUNT_KEY: &str = "rpa_emulator_account_key";
 
 /// One request as the emulator received it.
@@ -77,6 +86,9 @@ pub struct RecordedRequest {
     pub headers: Vec<(String, String)>,
     /// Body.
     pub body: Vec<u8>,
+    /// The account whose key (an account key or a pod-scoped one) made the request; `None`
+    /// when it was not authenticated (401).
+    pub account: Option<String>,
     /// Status answered.
     pub status: u16,
     /// Body answered (for a log stream, its backfill).
@@ -125,6 +137,10 @@ pub struct Options {
     /// Run each created pod's start command (`args`) as a local process group: the local
     /// provider. `None` (the default) only records pods.
     pub run_pods: Option<RunPods>,
+    /// Keys to add at start, beside [`ACCOUNT_KEY`] (account [`DEFAULT_ACCOUNT`]): each account
+    /// is created with its first key. A key given twice for one account takes the last
+    /// permission; a key of two accounts fails the start.
+    pub accounts: Vec<AccountKey>,
 }
 
 /// A running emulator. Dropping it (or [`Emulator::stop`]) stops the server and, with
@@ -147,6 +163,13 @@ impl Emulator {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let real_time = options.real_time || options.run_pods.is_some();
+        let mut state = State::default();
+        for k in &options.accounts {
+            state
+                .accounts
+                .add(k, false)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        }
         let control = format!("http://{addr}/_emulator/runpodctl");
         let runner = options
             .run_pods
@@ -163,7 +186,7 @@ impl Emulator {
             state: Mutex::new(State {
                 now,
                 local: runner.is_some(),
-                ..State::default()
+                ..state
             }),
             changed: watch::channel(0).0,
             runner,
@@ -262,7 +285,56 @@ impl Emulator {
         self.shared.lock().runpodctl.clone()
     }
 
-    /// Issue a pod-scoped key that may act only on `pod_id`.
+    /// Adds an account (or, for one that exists, another key of it) with a fresh key of
+    /// permission all, and returns the key (`rpa_emulator_<account>_key`, then `…_key2`…). An
+    /// error for an account id that is not letters, digits, `.`, `_` and `-`.
+    pub fn add_account(&self, account: &str) -> Result<String, String> {
+        let mut s = self.shared.lock();
+        let key = s.accounts.fresh_key(account, &s.pod_keys);
+        let k = AccountKey {
+            account: account.to_owned(),
+            key: key.clone(),
+            permission: Permission::All,
+        };
+        s.accounts.add(&k, false)?;
+        Ok(key)
+    }
+
+    /// Adds `key` to `account` (creating the account), or changes the permission of a key the
+    /// account holds. An error for a key of another account or of a pod, or an invalid id or
+    /// key (see [`AccountKey::parse`]).
+    pub fn add_key(&self, account: &str, key: &str, permission: Permission) -> Result<(), String> {
+        let mut s = self.shared.lock();
+        let taken = s.pod_keys.contains_key(key);
+        let k = AccountKey {
+            account: account.to_owned(),
+            key: key.to_owned(),
+            permission,
+        };
+        s.accounts.add(&k, taken)
+    }
+
+    /// Revokes a key, an account's or a pod-scoped one, as a key disabled or deleted in
+    /// RunPod's console: from then on v2 answers it 401. False for an unknown key.
+    pub fn revoke_key(&self, key: &str) -> bool {
+        let mut s = self.shared.lock();
+        s.accounts.revoke(key).is_some() || s.pod_keys.remove(key).is_some()
+    }
+
+    /// Every account key, account by account (ids in order), keys in the order they were added.
+    pub fn accounts(&self) -> Vec<AccountKey> {
+        let s = self.shared.lock();
+        s.accounts.list().into_iter().flat_map(|(_, k)| k).collect()
+    }
+
+    /// The account a pod belongs to (the one whose key created it); `None` when there is no
+    /// such pod.
+    pub fn pod_account(&self, pod_id: &str) -> Option<String> {
+        let s = self.shared.lock();
+        s.index(pod_id).map(|i| s.pods[i].account.clone())
+    }
+
+    /// Issue a pod-scoped key that may act only on `pod_id` (in the pod's account).
     pub fn pod_key(&self, pod_id: &str) -> String {
         let key = format!("rpa_pod_{pod_id}");
         self.shared

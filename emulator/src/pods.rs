@@ -1,8 +1,12 @@
 //! `GET /v2/pods`, `GET/DELETE /v2/pods/{id}`, `POST /v2/pods/{id}/action`, and the pod as v2
-//! shows it. A terminated or vanished pod is gone from all of them (404), as on RunPod.
+//! shows it. A terminated or vanished pod is gone from all of them (404), as on RunPod, and so is
+//! another account's pod: the spec's `listPods` "returns pods owned by the authenticated user",
+//! and its `NotFoundError` is "not found or is not accessible to the caller", so the two answer
+//! alike.
 
 use serde_json::{Value, json};
 
+use crate::accounts::Caller;
 use crate::answer::{Answer, json_ok, problem};
 use crate::params::{Query, iso};
 use crate::state::{EmuPod, State};
@@ -49,9 +53,14 @@ pub(crate) fn pod_json(p: &EmuPod, now: u64) -> Value {
     })
 }
 
-/// `GET /v2/pods`: the live pods (the emulator has no clusters, so `includeClusterPods` changes
-/// nothing once valid).
-pub(crate) fn list(s: &State, scope: Option<&str>, q: &Query) -> Answer {
+/// Whether the caller sees the pod: its account's, and for a pod-scoped key its own pod only.
+pub(crate) fn visible(caller: &Caller, p: &EmuPod) -> bool {
+    p.account == caller.account && caller.pod.as_ref().is_none_or(|own| *own == p.id)
+}
+
+/// `GET /v2/pods`: the caller's live pods (the emulator has no clusters, so
+/// `includeClusterPods` changes nothing once valid).
+pub(crate) fn list(s: &State, caller: &Caller, q: &Query) -> Answer {
     if q.get("includeClusterPods")
         .is_some_and(|v| !matches!(v, "true" | "false"))
     {
@@ -65,27 +74,32 @@ pub(crate) fn list(s: &State, scope: Option<&str>, q: &Query) -> Answer {
         .pods
         .iter()
         .filter(|p| p.status != "TERMINATED")
-        .filter(|p| scope.is_none_or(|own| own == p.id))
+        .filter(|p| visible(caller, p))
         .map(|p| pod_json(p, s.now))
         .collect();
     json_ok(200, &json!({ "pods": pods }))
 }
 
-/// Run `f` on the pod `id` when the key may see it and it is not gone; else 403 or 404.
+/// Run `f` on the pod `id` when the key may see it and it is not gone; else 403 (a pod-scoped
+/// key, another pod) or 404 (no such pod, gone, or another account's).
 pub(crate) fn with(
     s: &mut State,
     id: &str,
-    scope: Option<&str>,
+    caller: &Caller,
     f: impl FnOnce(&mut State, usize) -> Answer,
 ) -> Answer {
-    if scope.is_some_and(|own| own != id) {
+    if caller.pod.as_ref().is_some_and(|own| own != id) {
         return problem(
             403,
             "Forbidden",
             "a pod-scoped key may act only on its own pod",
         );
     }
-    match s.index(id).filter(|i| s.pods[*i].status != "TERMINATED") {
+    let found = s.index(id).filter(|i| {
+        let p = &s.pods[*i];
+        p.status != "TERMINATED" && p.account == caller.account
+    });
+    match found {
         Some(i) => f(s, i),
         None => problem(404, "Not Found", &format!("pod {id} not found")),
     }

@@ -3,15 +3,17 @@
 //! and the emulator does what the real one does through RunPod's GraphQL API (so the
 //! `podKeyRefused` fault, a REST v2 matter, does not touch it): `remove pod <id>` (legacy, with
 //! its deprecation warning) and `pod delete|remove|rm <id>` terminate the pod, `stop pod <id>`
-//! (legacy) and `pod stop <id>` stop it. Every call is recorded, and logged on the pod.
+//! (legacy) and `pod stop <id>` stop it, on the key's account's pods only (an account key needs
+//! permission all). Every call is recorded, and logged on the pod.
 
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::accounts::{DEFAULT_ACCOUNT, Permission};
 use crate::shared::Shared;
 use crate::state::{RunpodctlCall, State};
-use crate::{ACCOUNT_KEY, LogSource, pods};
+use crate::{LogSource, pods};
 
 pub(crate) fn call_json(c: &RunpodctlCall) -> Value {
     json!({"args": c.args, "caller": c.caller, "exitCode": c.exit_code,
@@ -90,17 +92,32 @@ pub(crate) fn handle(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Respo
 
 fn run(s: &mut State, key: &str, args: Vec<String>) -> RunpodctlCall {
     let caller = s.pod_keys.get(key).cloned();
-    let result = if key == ACCOUNT_KEY || caller.is_some() {
-        match parse(&args) {
-            Some(cmd) => apply(s, caller.as_deref(), &cmd),
+    // The account the key acts for: a pod key's pod's, or an account key's own.
+    let account = match (&caller, s.accounts.get(key)) {
+        (Some(pod), _) => Some(
+            s.index(pod)
+                .map_or(DEFAULT_ACCOUNT, |i| &s.pods[i].account)
+                .to_owned(),
+        ),
+        (None, Some((account, Permission::All))) => Some(account.to_owned()),
+        // RunPod's keys carry Read/Write or Read Only access to GraphQL, which runpodctl uses
+        // (docs `get-started/api-keys`); that a mutation with a read-only key fails, and with
+        // these words, is inferred.
+        (None, Some(_)) => {
+            return refusal(args, "Error: this key lacks permission for the request");
+        }
+        (None, None) => None,
+    };
+    let result = match account {
+        Some(account) => match parse(&args) {
+            Some(cmd) => apply(s, &account, caller.as_deref(), &cmd),
             None => Err(format!(
                 "Error: unknown command {:?} (the emulator's runpodctl knows remove pod, \
                  pod delete|remove|rm, stop pod and pod stop)",
                 args.join(" ")
             )),
-        }
-    } else {
-        Err("Error: invalid api key".to_owned())
+        },
+        None => Err("Error: invalid api key".to_owned()),
     };
     let (exit_code, stdout, stderr) = match result {
         Ok((out, err)) => (0, out, err),
@@ -115,9 +132,21 @@ fn run(s: &mut State, key: &str, args: Vec<String>) -> RunpodctlCall {
     }
 }
 
-/// Do the command; (stdout, stderr) on success.
+fn refusal(args: Vec<String>, stderr: &str) -> RunpodctlCall {
+    RunpodctlCall {
+        args,
+        caller: None,
+        exit_code: 1,
+        stdout: String::new(),
+        stderr: stderr.to_owned(),
+    }
+}
+
+/// Do the command on one of `account`'s pods; (stdout, stderr) on success. Another account's
+/// pod is not found, as on v2.
 fn apply(
     s: &mut State,
+    account: &str,
     caller: Option<&str>,
     cmd: &Command<'_>,
 ) -> Result<(String, String), String> {
@@ -128,7 +157,11 @@ fn apply(
             caller.unwrap_or_default()
         ));
     }
-    let Some(i) = s.index(id).filter(|i| s.pods[*i].status != "TERMINATED") else {
+    let found = s.index(id).filter(|i| {
+        let p = &s.pods[*i];
+        p.status != "TERMINATED" && p.account == account
+    });
+    let Some(i) = found else {
         return Err(format!("Error: pod {id} not found"));
     };
     let status = s.pods[i].status;

@@ -1,13 +1,14 @@
-//! What the emulator knows: pods with their logs, keys, volumes, faults, the request record, and
-//! the clock that moves them (one second at a time, so that every timed behaviour happens at its
-//! second whether the clock is manual or real). Plain data: who holds it, and the local provider
-//! that runs its pods, are in `shared.rs`.
+//! What the emulator knows: accounts, pods with their logs, keys, volumes, faults, the request
+//! record, and the clock that moves them (one second at a time, so that every timed behaviour
+//! happens at its second whether the clock is manual or real). Plain data: who holds it, and the
+//! local provider that runs its pods, are in `shared.rs`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
+use crate::accounts::Accounts;
 use crate::container::Waits;
 use crate::faults::{Faults, VanishCause};
 use crate::ratelimit::Windows;
@@ -24,6 +25,8 @@ pub(crate) struct LogLine {
 #[derive(Debug, Clone)]
 pub(crate) struct EmuPod {
     pub(crate) id: String,
+    /// The account whose key created it: only that account's keys see it.
+    pub(crate) account: String,
     pub(crate) name: String,
     pub(crate) status: &'static str,
     pub(crate) image: String,
@@ -100,6 +103,9 @@ pub(crate) struct State {
     pub(crate) now: u64,
     pub(crate) next_log_seq: u64,
     pub(crate) pods: Vec<EmuPod>,
+    /// The accounts and their keys.
+    pub(crate) accounts: Accounts,
+    /// Pod-scoped keys: key → pod id (the pod's account is the key's).
     pub(crate) pod_keys: HashMap<String, String>,
     /// Network volumes: id → data center.
     pub(crate) volumes: HashMap<String, &'static str>,
@@ -203,6 +209,7 @@ impl State {
 
     /// RunPod removes a pod without being asked. A balance at $0 is account-wide: every pod
     /// without a network volume goes, every pod with one is stopped, and creates are refused.
+    /// The emulator keeps one balance for all its accounts, so this is every account's pods.
     pub(crate) fn vanish(&mut self, i: usize, cause: VanishCause) {
         if cause != VanishCause::Balance {
             self.remove(i, cause);

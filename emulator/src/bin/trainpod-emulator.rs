@@ -5,6 +5,9 @@
 //!
 //! Options:
 //! - `--real-time`: the clock runs by itself.
+//! - `--account ID:KEY[:PERMISSION]` (repeatable): adds the key `KEY` to the account `ID`
+//!   (created with it), with the permission `all` (the default), `read_only` or `none`; the
+//!   account `default` with the key `rpa_emulator_account_key` is always there.
 //! - `--run-pods`: the local provider; each pod's start command runs as a local process group,
 //!   with a `runpodctl` stand-in on its `PATH` (implies `--real-time`). With it: `--shell SH`,
 //!   `--workspace-root DIR`, `--restart-delay-ms N`, `--max-restarts N`, `--stop-grace-ms N`,
@@ -16,10 +19,11 @@
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
-use trainpod_emulator::{Options, RunPods};
+use trainpod_emulator::{AccountKey, Options, RunPods};
 
-const USAGE: &str = "options: --real-time, --run-pods [--shell SH] [--workspace-root DIR] \
-[--restart-delay-ms N] [--max-restarts N] [--stop-grace-ms N] [--env NAME=VALUE]...";
+const USAGE: &str = "options: --real-time, --account ID:KEY[:all|read_only|none]..., --run-pods \
+[--shell SH] [--workspace-root DIR] [--restart-delay-ms N] [--max-restarts N] [--stop-grace-ms N] \
+[--env NAME=VALUE]...";
 
 fn invalid(msg: String) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{msg}; {USAGE}"))
@@ -43,6 +47,11 @@ fn parse(args: impl IntoIterator<Item = String>) -> std::io::Result<Options> {
         match arg.as_str() {
             "--real-time" => options.real_time = true,
             "--run-pods" => run_pods = true,
+            "--account" => {
+                let v = value(&arg)?;
+                let key = AccountKey::parse(&v).map_err(|e| invalid(format!("--account: {e}")))?;
+                options.accounts.push(key);
+            }
             "--shell" => run.shell = value(&arg)?,
             "--workspace-root" => run.workspace_root = Some(value(&arg)?.into()),
             "--restart-delay-ms" => {
@@ -65,7 +74,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> std::io::Result<Options> {
             }
             other => return Err(invalid(format!("unknown argument {other:?}"))),
         }
-        if arg != "--real-time" && arg != "--run-pods" {
+        if !matches!(arg.as_str(), "--real-time" | "--run-pods" | "--account") {
             local_flag = Some(arg);
         }
     }

@@ -31,6 +31,16 @@ impl Api {
         }
     }
 
+    /// The API of an emulator at `base_url` (ending in `/v2`, as the binary prints it) with
+    /// this key.
+    pub fn at(base_url: &str, key: &str) -> Api {
+        Api {
+            http: ReqwestSender::with_defaults().unwrap(),
+            root: base_url.trim_end_matches("/v2").to_owned(),
+            key: key.to_owned(),
+        }
+    }
+
     /// The same API with another key.
     pub fn with_key(&self, key: &str) -> Api {
         Api {
