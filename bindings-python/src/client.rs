@@ -18,6 +18,7 @@ use trainpod::token::KeyRing;
 #[derive(Clone, Default)]
 pub(crate) struct Config {
     pub runpod_api_key: Option<String>,
+    pub credentials: Option<Arc<dyn trainpod::sdk::Credentials>>,
     pub runpod_base_url: Option<String>,
     pub local_provider: Option<(String, String)>,
     pub app_url: Option<String>,
@@ -47,6 +48,9 @@ impl Config {
         }
         if let Some(url) = &self.runpod_base_url {
             b = b.runpod_base_url(url);
+        }
+        if let Some(credentials) = &self.credentials {
+            b = b.credentials(credentials.clone());
         }
         if let Some((url, key)) = &self.local_provider {
             b = b.local_provider(url, key);

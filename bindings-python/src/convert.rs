@@ -72,6 +72,10 @@ pub(crate) fn status(py: Python<'_>, status: JobStatus) -> PyResult<Py<PyAny>> {
     decode(py, "status", &status)
 }
 
+pub(crate) fn key_check(py: Python<'_>, check: trainpod::sdk::KeyCheck) -> PyResult<Py<PyAny>> {
+    decode(py, "key_check", &check)
+}
+
 pub(crate) fn update(py: Python<'_>, update: FollowUpdate) -> PyResult<Py<PyAny>> {
     // Tagged here rather than by serde: an event is any JSON object, and may hold a "kind".
     let value = match update {

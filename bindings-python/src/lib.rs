@@ -3,6 +3,7 @@
 mod client;
 mod convert;
 mod coroutine;
+mod credentials;
 mod errors;
 mod outcome;
 mod runtime;

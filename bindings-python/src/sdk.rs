@@ -30,7 +30,9 @@ macro_rules! settings_doc {
             "\n",
             "`runpod_api_key` falls back to `RUNPOD_API_KEY` and `signing_keys` (a spec\n",
             "`kid:active:secret,...` or a `Tokens`) to `TRAINPOD_SIGNING_KEYS`, unless\n",
-            "`ignore_env`. `local_provider=(base_url, key)` targets a RunPod-compatible API whose\n",
+            "`ignore_env`. `credentials` (a callable, sync or async: account id -> RunPod key or\n",
+            "`None`) runs each job on its spec's `account`, with the key it gives when a call\n",
+            "needs one; trainpod keeps only the account id. `local_provider=(base_url, key)` targets a RunPod-compatible API whose\n",
             "pods run on this machine (loopback app URLs allowed, no GPU expected). `store` is a\n",
             "URL: `sqlite://PATH` (default `sqlite://trainpod.db`), `postgres://...` or `memory:`.\n",
             "`pod_python`, `expect_gpu` and `pod_runtime` (a dict of the other pod settings:\n",
@@ -214,6 +216,7 @@ twin_classes! {
         #[pyo3(signature = (
             *,
             runpod_api_key = None,
+            credentials: "Callable[[str], str | None | Awaitable[str | None]] | None" = None,
             runpod_base_url = None,
             local_provider = None,
             app_url = None,
@@ -237,6 +240,7 @@ twin_classes! {
         fn new(
             py: Python<'_>,
             runpod_api_key: Option<String>,
+            credentials: Option<Bound<'_, PyAny>>,
             runpod_base_url: Option<String>,
             local_provider: Option<(String, String)>,
             app_url: Option<String>,
@@ -273,8 +277,14 @@ twin_classes! {
             let policy = reconcile.as_ref().map(convert::dict_json).transpose()?;
             let reconcile =
                 convert::reconcile_policy(policy.as_deref()).map_err(|e| to_py(py, e))?;
+            let credentials = match credentials {
+                Some(c) => Some(Arc::new(crate::credentials::PyCredentials::new(c)?)
+                    as Arc<dyn trainpod::sdk::Credentials>),
+                None => None,
+            };
             let config = Config {
                 runpod_api_key,
+                credentials,
                 runpod_base_url,
                 local_provider,
                 app_url,
@@ -466,6 +476,14 @@ twin_classes! {
         fn stored_plan(job_id: String)
             -> convert::plan as "Plan", "Coroutine[object, None, Plan]" = |tp| tp.stored_plan(&job_id).await;
 
+        /// What a RunPod API key can do, before the app saves it: valid or not, whether it can
+        /// create pods (All, Restricted or Read Only, as far as the API tells without side
+        /// effects), the GPU types its account sees, and what to fix. Returns a `KeyCheck`; a
+        /// refused key is an answer (`valid=False`), RunPod out of reach an error.
+        #[pyo3(signature = (key))]
+        fn check_runpod_key(key: String)
+            -> convert::key_check as "KeyCheck", "Coroutine[object, None, KeyCheck]" = |tp| tp.check_runpod_key(&key).await;
+
         /// The job's `JobStatus` now.
         #[pyo3(signature = (job_id))]
         fn status(job_id: String)
@@ -482,9 +500,11 @@ twin_classes! {
         fn retry(job_id: String)
             -> convert::status as "JobStatus", "Coroutine[object, None, JobStatus]" = |tp| tp.retry(&job_id).await;
 
-        /// Ends every trainpod pod on the account that nobody should pay for (stale heartbeat,
-        /// past its deadline, over its budget, or an orphan); returns a `ReconcileAction` for
-        /// each. Run it from a cron.
+        /// Ends every trainpod pod that nobody should pay for (stale heartbeat, past its
+        /// deadline, over its budget, or an orphan), on every account with jobs, then reads the
+        /// final bill of the jobs that ended; returns a `ReconcileAction` for each (an account
+        /// that could not be reached: `account_unavailable` for each of its jobs). Run it from
+        /// a cron.
         #[pyo3(signature = ())]
         fn reconcile()
             -> convert::actions as "list[ReconcileAction]", "Coroutine[object, None, list[ReconcileAction]]" = |tp| tp.reconcile().await;

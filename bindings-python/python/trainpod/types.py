@@ -48,6 +48,8 @@ from trainpod._types import MeasuredThroughput as MeasuredThroughput
 from trainpod._types import MemoryEstimate as MemoryEstimate
 from trainpod._types import Plan as Plan
 from trainpod._types import RenderedFile as RenderedFile
+from trainpod._types import GpuSeen as GpuSeen
+from trainpod._types import KeyCheck as KeyCheck
 from trainpod._types import RenderedScript as RenderedScript
 from trainpod._types import RowError as RowError
 from trainpod._types import ThroughputSource as ThroughputSource
@@ -125,6 +127,8 @@ def _decode(kind: str, raw: str) -> object:
         return dataclasses.replace(Plan._from(d), _raw=raw)
     if kind == "status":
         return JobStatus._from(d)
+    if kind == "key_check":
+        return KeyCheck._from(d)
     if kind == "follow":
         status = d.get("status")
         return FollowUpdate(
