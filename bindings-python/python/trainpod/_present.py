@@ -49,6 +49,7 @@ class JobSpec:
     dataset: str | DatasetRef
     budget_usd: float
     job_id: str | None = None
+    account: str | None = None
     params_b: float | None = None
     method: Method | None = None
     hyperparameters: Mapping[str, Hyperparameter] | None = None
@@ -85,6 +86,7 @@ class JobSpec:
             dataset=_from_dataset_ref(data["dataset"]),
             budget_usd=data["budget_usd"],
             job_id=data["job_id"],
+            account=data.get("account"),
             params_b=data["params_b"],
             method=data["method"],
             hyperparameters=data["hyperparameters"],

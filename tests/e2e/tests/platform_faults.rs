@@ -215,6 +215,11 @@ async fn vanished_job_ends(cause: VanishCause, job: &str) {
     // RunPod's billing stopped when the pod went: the SDK's clock moved on 120 s, the cost not.
     w.later(3600);
     assert!((w.tp.status(job).await.unwrap().cost_usd - billed).abs() < 1e-9);
+    // Once the job has ended, its final bill is read, once, and agrees.
+    let actions = w.reconcile().await;
+    assert_eq!(only(&actions, "billed").job_id.as_deref(), Some(job));
+    let bill = w.tp.status(job).await.unwrap().billed_usd.expect("billed");
+    assert!((bill - billed).abs() < 1e-9, "{bill} vs {billed}");
     assert!(w.reconcile().await.is_empty(), "nothing left to do");
 }
 
