@@ -43,6 +43,7 @@ STDLIB = {
         "AsyncIterable",
         "AsyncIterator",
         "Awaitable",
+        "Callable",
         "Coroutine",
         "Iterable",
         "Iterator",

@@ -32,7 +32,8 @@ macro_rules! settings_doc {
             "`kid:active:secret,...` or a `Tokens`) to `TRAINPOD_SIGNING_KEYS`, unless\n",
             "`ignore_env`. `credentials` (a callable, sync or async: account id -> RunPod key or\n",
             "`None`) runs each job on its spec's `account`, with the key it gives when a call\n",
-            "needs one; trainpod keeps only the account id. `local_provider=(base_url, key)` targets a RunPod-compatible API whose\n",
+            "needs one; trainpod keeps only the account id. `local_provider=(base_url, key)`\n",
+            "targets a RunPod-compatible API whose\n",
             "pods run on this machine (loopback app URLs allowed, no GPU expected). `store` is a\n",
             "URL: `sqlite://PATH` (default `sqlite://trainpod.db`), `postgres://...` or `memory:`.\n",
             "`pod_python`, `expect_gpu` and `pod_runtime` (a dict of the other pod settings:\n",
@@ -216,7 +217,7 @@ twin_classes! {
         #[pyo3(signature = (
             *,
             runpod_api_key = None,
-            credentials: "Callable[[str], str | None | Awaitable[str | None]] | None" = None,
+            credentials: "Callable[[str], str | Awaitable[str | None] | None] | None" = None,
             runpod_base_url = None,
             local_provider = None,
             app_url = None,

@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import pathlib
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import trainpod
-from sdk_helpers import APP_URL, KEYS, T0, datasets, pod_status, spec
+from sdk_helpers import APP_URL, KEYS, T0, batch, datasets, event, pod_status, spec
 from trainpod.testing import Emulator
 
 KEYS_BY_ACCOUNT = {"alice": "rpa_py_alice", "bob": "rpa_py_bob"}
@@ -25,7 +26,7 @@ def accounts_emu() -> Iterator[Emulator]:
         yield emu
 
 
-def settings(emu: Emulator, root: pathlib.Path, credentials: object) -> dict[str, object]:
+def settings(emu: Emulator, root: pathlib.Path, credentials: object) -> dict[str, Any]:
     return {
         "runpod_base_url": emu.base_url,
         "credentials": credentials,
@@ -141,3 +142,28 @@ def test_the_key_check_tells_what_a_key_can_do(
     refused = tp.check_runpod_key("rpa_never_issued")
     assert (refused.valid, refused.access) == (False, "refused")
     assert "settings" in refused.problem
+
+
+def test_the_final_bill_shows_beside_the_estimate(
+    accounts_emu: Emulator, tmp_path: pathlib.Path
+) -> None:
+    tp = trainpod.Trainpod(
+        **settings(accounts_emu, tmp_path, KEYS_BY_ACCOUNT.get),
+        reconcile={"bill_after_secs": 0},
+    )
+    plan = tp.plan(spec("py-bill", account="alice"))
+    tp.deploy(plan)
+    accounts_emu._control("POST", "advance", {"secs": 600})
+    tp.set_now(T0 + 600)
+    final = [event(1, T0 + 600, "final", stage="done", data={"status": "succeeded"})]
+    auth, body = batch(tp, "py-bill", 1, 1, final)
+    assert tp.ingest_metrics("py-bill", auth, body).state == "succeeded"
+    actions = tp.reconcile()
+    assert [a.reason for a in actions if a.job_id == "py-bill"] == ["billed"]
+    status = tp.status("py-bill")
+    assert status.billed_usd is not None and status.billed_usd > 0
+    assert status.cost_usd == status.billed_usd
+    low, high = plan.estimate.usd_low, plan.estimate.usd_high
+    assert status.estimate_usd == (low, high)
+    assert f"billed by RunPod ${status.billed_usd:.4f}" in status.describe()
+    assert "estimated" in status._repr_html_()

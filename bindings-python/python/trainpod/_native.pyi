@@ -4,7 +4,16 @@ The native module, re-exported by the `trainpod` package.
 """
 
 import datetime
-from collections.abc import AsyncIterable, AsyncIterator, Coroutine, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
@@ -17,6 +26,7 @@ from trainpod.types import (
     FollowUpdate,
     JobSpec,
     JobStatus,
+    KeyCheck,
     LogLine,
     Plan,
     ReconcileAction,
@@ -129,7 +139,10 @@ class AsyncTrainpod:
 
     `runpod_api_key` falls back to `RUNPOD_API_KEY` and `signing_keys` (a spec
     `kid:active:secret,...` or a `Tokens`) to `TRAINPOD_SIGNING_KEYS`, unless
-    `ignore_env`. `local_provider=(base_url, key)` targets a RunPod-compatible API whose
+    `ignore_env`. `credentials` (a callable, sync or async: account id -> RunPod key or
+    `None`) runs each job on its spec's `account`, with the key it gives when a call
+    needs one; trainpod keeps only the account id. `local_provider=(base_url, key)`
+    targets a RunPod-compatible API whose
     pods run on this machine (loopback app URLs allowed, no GPU expected). `store` is a
     URL: `sqlite://PATH` (default `sqlite://trainpod.db`), `postgres://...` or `memory:`.
     `pod_python`, `expect_gpu` and `pod_runtime` (a dict of the other pod settings:
@@ -152,6 +165,7 @@ class AsyncTrainpod:
         /,
         *,
         runpod_api_key: str | None = None,
+        credentials: Callable[[str], str | Awaitable[str | None] | None] | None = None,
         runpod_base_url: str | None = None,
         local_provider: tuple[str, str] | None = None,
         app_url: str | None = None,
@@ -207,6 +221,14 @@ class AsyncTrainpod:
     def cancel(self, /, job_id: str) -> Coroutine[object, None, JobStatus]:
         """
         Terminates the job's pod and marks it cancelled; an ended job is returned as it is.
+        """
+
+    def check_runpod_key(self, /, key: str) -> Coroutine[object, None, KeyCheck]:
+        """
+        What a RunPod API key can do, before the app saves it: valid or not, whether it can
+        create pods (All, Restricted or Read Only, as far as the API tells without side
+        effects), the GPU types its account sees, and what to fix. Returns a `KeyCheck`; a
+        refused key is an answer (`valid=False`), RunPod out of reach an error.
         """
 
     def convert_alpaca(
@@ -301,9 +323,11 @@ class AsyncTrainpod:
 
     def reconcile(self, /) -> Coroutine[object, None, list[ReconcileAction]]:
         """
-        Ends every trainpod pod on the account that nobody should pay for (stale heartbeat,
-        past its deadline, over its budget, or an orphan); returns a `ReconcileAction` for
-        each. Run it from a cron.
+        Ends every trainpod pod that nobody should pay for (stale heartbeat, past its
+        deadline, over its budget, or an orphan), on every account with jobs, then reads the
+        final bill of the jobs that ended; returns a `ReconcileAction` for each (an account
+        that could not be reached: `account_unavailable` for each of its jobs). Run it from
+        a cron.
         """
 
     def render_script(self, /, plan: Plan) -> Coroutine[object, None, RenderedScript]:
@@ -696,7 +720,10 @@ class Trainpod:
 
     `runpod_api_key` falls back to `RUNPOD_API_KEY` and `signing_keys` (a spec
     `kid:active:secret,...` or a `Tokens`) to `TRAINPOD_SIGNING_KEYS`, unless
-    `ignore_env`. `local_provider=(base_url, key)` targets a RunPod-compatible API whose
+    `ignore_env`. `credentials` (a callable, sync or async: account id -> RunPod key or
+    `None`) runs each job on its spec's `account`, with the key it gives when a call
+    needs one; trainpod keeps only the account id. `local_provider=(base_url, key)`
+    targets a RunPod-compatible API whose
     pods run on this machine (loopback app URLs allowed, no GPU expected). `store` is a
     URL: `sqlite://PATH` (default `sqlite://trainpod.db`), `postgres://...` or `memory:`.
     `pod_python`, `expect_gpu` and `pod_runtime` (a dict of the other pod settings:
@@ -719,6 +746,7 @@ class Trainpod:
         /,
         *,
         runpod_api_key: str | None = None,
+        credentials: Callable[[str], str | Awaitable[str | None] | None] | None = None,
         runpod_base_url: str | None = None,
         local_provider: tuple[str, str] | None = None,
         app_url: str | None = None,
@@ -774,6 +802,14 @@ class Trainpod:
     def cancel(self, /, job_id: str) -> JobStatus:
         """
         Terminates the job's pod and marks it cancelled; an ended job is returned as it is.
+        """
+
+    def check_runpod_key(self, /, key: str) -> KeyCheck:
+        """
+        What a RunPod API key can do, before the app saves it: valid or not, whether it can
+        create pods (All, Restricted or Read Only, as far as the API tells without side
+        effects), the GPU types its account sees, and what to fix. Returns a `KeyCheck`; a
+        refused key is an answer (`valid=False`), RunPod out of reach an error.
         """
 
     def convert_alpaca(
@@ -864,9 +900,11 @@ class Trainpod:
 
     def reconcile(self, /) -> list[ReconcileAction]:
         """
-        Ends every trainpod pod on the account that nobody should pay for (stale heartbeat,
-        past its deadline, over its budget, or an orphan); returns a `ReconcileAction` for
-        each. Run it from a cron.
+        Ends every trainpod pod that nobody should pay for (stale heartbeat, past its
+        deadline, over its budget, or an orphan), on every account with jobs, then reads the
+        final bill of the jobs that ended; returns a `ReconcileAction` for each (an account
+        that could not be reached: `account_unavailable` for each of its jobs). Run it from
+        a cron.
         """
 
     def render_script(self, /, plan: Plan) -> RenderedScript:

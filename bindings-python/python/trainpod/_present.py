@@ -211,6 +211,8 @@ class JobStatusView:
             out.append(f"{_span(s.eta_secs)} to go")
         out.append(f"cost ${s.cost_usd:.4f} of ${s.budget_usd:.2f}")
         lines = [", ".join(out)]
+        if bill := _bill(s):
+            lines.append(bill)
         if s.reason:
             code = "" if s.exit_code is None else f", exit code {s.exit_code}"
             where = f" at stage {s.stage}" if s.stage else ""
@@ -229,6 +231,9 @@ class JobStatusView:
             f"<div><b>Job {esc(s.job_id)}</b> of {esc(s.user)} (attempt {s.attempt}): "
             f"{esc(s.state)}; {progress}cost ${s.cost_usd:.4f} of ${s.budget_usd:.2f}"
         )
+        bill = _bill(s)
+        if bill:
+            head += f"<br>{esc(bill)}"
         why = ""
         if s.reason:
             code = "" if s.exit_code is None else f", exit code {s.exit_code}"
@@ -239,6 +244,17 @@ class JobStatusView:
             shown = "\n".join(s.log_tail.splitlines()[-20:])
             tail = f"<pre>{esc(shown)}</pre>"
         return f"{head}{why}{tail}</div>"
+
+
+def _bill(s: Any) -> str:
+    """RunPod's final bill beside the plan's estimate, once the reconciler read it."""
+    if s.billed_usd is None:
+        return ""
+    estimate = ""
+    if s.estimate_usd is not None:
+        low, high = s.estimate_usd
+        estimate = f" (estimated ${low:.4f} to ${high:.4f})"
+    return f"billed by RunPod ${s.billed_usd:.4f}{estimate}"
 
 
 class DatasetReportView:
