@@ -8,6 +8,7 @@ import type {
   JobSpecInput,
   JobState,
   JobStatus,
+  KeyCheck,
   Plan,
   PodRuntimeInput,
   RenderedScript,
@@ -162,6 +163,13 @@ export declare class Trainpod {
    * lost the plan object, its process restarted, deploys this).
    */
   storedPlan(jobId: string): Promise<Plan>
+  /**
+   * What a RunPod API key can do, before the app saves it (a settings page's check): valid or
+   * not, whether it can create pods (All, Restricted or Read Only, as far as the API tells
+   * without side effects), the GPU types its account sees, and what to fix. A refused key is
+   * an answer (`valid: false`); RunPod out of reach rejects.
+   */
+  checkRunpodKey(key: string): Promise<KeyCheck>
   /** The job's status now. */
   status(jobId: string): Promise<JobStatus>
   /** Status changes and pod events until the job ends: `for await (const u of tp.follow(id))`. */
@@ -174,7 +182,9 @@ export declare class Trainpod {
   retry(jobId: string): Promise<JobStatus>
   /**
    * End every trainpod pod nobody should pay for (stale, late, over budget, stopped, never
-   * started, orphan) and every live job whose pod is gone; run it every minute or so.
+   * started, orphan) and every live job whose pod is gone, on every account with jobs (one
+   * that cannot be reached: `account_unavailable` for each of its jobs), then read the final
+   * bill of the jobs that ended (`billed`); run it every minute or so.
    */
   reconcile(): Promise<ReconcileAction[]>
   /**
@@ -424,7 +434,8 @@ export interface ReconcileAction {
   /**
    * `orphan`, `job_ended`, `deadline`, `over_budget`, `stale_heartbeat`, `pod_stopped`,
    * `cuda_unsupported`, `image_pull_failed`, `no_container`, `provision_timeout`,
-   * `pod_vanished`, `deploy_abandoned`, `retried`; `error` when it could not be looked at.
+   * `pod_vanished`, `deploy_abandoned`, `retried`, `billed`; `error` when it could not be
+   * looked at, `account_unavailable` for a job whose RunPod account could not be reached.
    */
   reason: string
   /** The state the job was moved to, if it was live. */
@@ -454,6 +465,8 @@ export interface ReconcileOptions {
    * budget (default false).
    */
   retryUnstarted?: boolean
+  /** How long after a job ended its bill is read from RunPod's billing (default 600). */
+  billAfterSecs?: number
 }
 
 /** The app's route paths, each under `appUrl`; unset ones keep trainpod's defaults. */
@@ -512,8 +525,18 @@ export interface TokensOptions {
 
 /** How to build a `Trainpod`. Unset options keep core's defaults. */
 export interface TrainpodOptions {
-  /** The RunPod API key; `RUNPOD_API_KEY` when unset. */
+  /**
+   * The RunPod API key; `RUNPOD_API_KEY` when unset. With `credentials`, it serves only the
+   * jobs that name no account, and may be left out.
+   */
   runpodApiKey?: string
+  /**
+   * The app's credentials resolver: each job runs on its spec's `account`, with the RunPod key
+   * this gives for it (null: the account has none) when a call needs one; trainpod keeps only
+   * the account id. An error it throws whose `code` is `AUTH_INVALID` or `INVALID_INPUT` keeps
+   * it; any other, or a value neither a string nor null, is `CREDENTIALS_UNAVAILABLE`.
+   */
+  credentials?: (account: string) => Promise<string | null> | string | null
   /** Another RunPod REST v2 base URL (the emulator, a proxy). */
   runpodBaseUrl?: string
   /** Pods run on this machine (sets the base URL and key, and allows a loopback app URL). */

@@ -8,6 +8,7 @@ import type {
   JobSpecInput,
   JobState,
   JobStatus,
+  KeyCheck,
   Plan,
   PodRuntimeInput,
   RenderedScript,

@@ -21,6 +21,17 @@ export interface RunningEmulator {
   vanish(podId: string, cause?: VanishCause): Promise<EmulatorPod>;
   /** What the emulator knows of a pod, gone ones included. */
   pod(podId: string): Promise<EmulatorPod>;
+  /**
+   * Add `key` to `account`, creating the account (`args: ['--account', 'ID:KEY[:PERMISSION]']`
+   * does the same at start); giving a key the account holds again changes its permission.
+   */
+  addAccount(
+    account: string,
+    key: string,
+    permission?: KeyPermission,
+  ): Promise<{ account: string; key: string; permission: KeyPermission }>;
+  /** Revoke an account's or a pod's key: the v2 API answers it 401 from then on. */
+  revokeKey(key: string): Promise<{ revoked: string; account: string | null }>;
   /** Every call of a pod's `runpodctl` so far (local provider: `args: ['--run-pods']`). */
   runpodctlCalls(): Promise<RunpodctlCall[]>;
   stop(): Promise<void>;
@@ -46,9 +57,14 @@ export type EmulatorProfile =
   | 'log-stream-drops'
   | 'pod-key-refused';
 
+/** What an emulator account's key may do: RunPod's All, Read Only, or Restricted with None. */
+export type KeyPermission = 'all' | 'read_only' | 'none';
+
 /** What the emulator knows of a pod. */
 export interface EmulatorPod {
   id: string;
+  /** The account whose key created it. */
+  account: string;
   status: string;
   /** The CUDA version of the pod's host. */
   cudaVersion: string;

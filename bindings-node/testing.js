@@ -4,9 +4,11 @@
 //   await emu.faults({ profile: 'pull-backoff' });   // RunPod's own failures, by name or one by one
 //   await emu.advance(5); await emu.pushLog(podId, 'epoch 1'); await emu.requests();
 //   await emu.vanish(podId, 'host'); await emu.pod(podId); await emu.runpodctlCalls();
+//   await emu.addAccount('alice', 'rpa_alice', 'read_only'); await emu.revokeKey('rpa_alice');
 //   await emu.stop();
 // `args` go to the binary: { args: ['--run-pods'] } makes it the local provider, running each
-// pod it creates as a local process group (with `runpodctl` on its PATH).
+// pod it creates as a local process group (with `runpodctl` on its PATH); { args: ['--account',
+// 'alice:rpa_alice'] } adds an account with its key (`ID:KEY[:PERMISSION]`, repeatable).
 // The binary is found through `binary`, then $TRAINPOD_EMULATOR, then PATH
 // (build it with `cargo build -p trainpod-emulator`).
 
@@ -70,6 +72,14 @@ async function startEmulator({ binary, realTime = false, args = [] } = {}) {
     /** What the emulator knows of a pod, gone ones included. */
     async pod(podId) {
       return control('GET', `pods/${encodeURIComponent(podId)}`);
+    },
+    /** Add a key to an account, creating it; `permission` 'all' (default), 'read_only' or 'none'. */
+    async addAccount(account, key, permission = 'all') {
+      return control('POST', 'accounts', { account, key, permission });
+    },
+    /** Revoke an account's or a pod's key: RunPod answers it 401 from then on. */
+    async revokeKey(key) {
+      return control('DELETE', `keys/${encodeURIComponent(key)}`);
     },
     /** Every call of a pod's runpodctl so far (local provider). */
     async runpodctlCalls() {

@@ -451,8 +451,16 @@ test('reconcile ends stale, late and orphan pods with their reasons', async (t) 
   const actions = await tp.reconcile();
   tp.setNow(T0 + 3601);
   actions.push(...(await tp.reconcile()));
-  const reasons = actions.map((a) => [a.jobId, a.reason, a.jobState]);
+  const reasons = actions.filter((a) => a.reason !== 'billed').map((a) => [a.jobId, a.reason, a.jobState]);
   assert.equal(reasons.length, 3, JSON.stringify(reasons));
+  // RunPod's bill of a job that ended is read once, billAfterSecs (600) after its end.
+  assert.deepEqual(
+    actions.filter((a) => a.reason === 'billed').map((a) => a.jobId),
+    ['stale'],
+  );
+  const stale = await tp.status('stale');
+  assert.equal(typeof stale.billedUsd, 'number');
+  assert.equal(stale.costUsd, stale.billedUsd);
   for (const expected of [
     ['stale', 'stale_heartbeat', 'failed'],
     [null, 'orphan', null],

@@ -15,6 +15,7 @@ import {
   type JobSpecInput,
   type JobState,
   type JobStatus,
+  type KeyCheck,
   type Plan,
   type ReconcileAction,
   type ReconcileError,
@@ -74,6 +75,26 @@ export async function GET(req: Request, ctx: { params: Promise<{ id: string }> }
   return new Response(body, { status: grant.status, headers: grant.headers });
 }
 
+// Many users, each on their own RunPod account: a resolver gives each account's key.
+async function perUserAccounts(secrets: Map<string, string>): Promise<KeyCheck> {
+  const tp = await Trainpod.create({
+    credentials: async (account: string) => secrets.get(account) ?? null,
+    reconcile: { billAfterSecs: 900 },
+  });
+  await Trainpod.create({ credentials: (account: string) => secrets.get(account) ?? null });
+  const plan: Plan = await tp.plan({
+    user: 'u1',
+    account: 'u1',
+    model: 'm/n',
+    dataset: { kind: 'app', id: 'd' },
+    budgetUsd: 1,
+  });
+  console.log(plan.spec.account);
+  const check: KeyCheck = await tp.checkRunpodKey('rpa_x');
+  if (!check.canRunJobs) console.log(check.access, check.problem, check.gpus[0]?.gpuId);
+  return check;
+}
+
 // The SDK: plan, deploy, follow, and the pod-facing routes of a Next.js app.
 async function deployJob(): Promise<[Plan, JobStatus]> {
   const tp: Trainpod = await Trainpod.create({
@@ -125,12 +146,13 @@ async function deployJob(): Promise<[Plan, JobStatus]> {
     failed.map((e) => e.code),
   );
   const cancelled: JobStatus = await tp.cancel(job.jobId);
+  console.log(cancelled.billedUsd ?? cancelled.estimateUsd, cancelled.account);
   const files: ArtifactFile[] = await tp.downloadArtifacts(cancelled.jobId, '/tmp/out');
   console.log(files.length);
   return [plan, await tp.retry(job.jobId)];
 }
 
-export { deployJob };
+export { deployJob, perUserAccounts };
 
 declare const tp: Trainpod;
 

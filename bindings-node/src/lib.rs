@@ -6,6 +6,7 @@
 //! the store, the network or the disk return promises settled from core's runtime; nothing
 //! here blocks the JavaScript thread. The crate writes no `unsafe` of its own.
 
+mod credentials;
 mod errors;
 mod json;
 mod options;

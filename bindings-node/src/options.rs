@@ -49,13 +49,22 @@ pub struct ReconcileOptions {
     /// A job whose pod never started gets a new attempt on the plan's next GPU, within its
     /// budget (default false).
     pub retry_unstarted: Option<bool>,
+    /// How long after a job ended its bill is read from RunPod's billing (default 600).
+    pub bill_after_secs: Option<f64>,
 }
 
 /// How to build a `Trainpod`. Unset options keep core's defaults.
-#[napi(object)]
+#[napi(object, object_to_js = false)]
 pub struct TrainpodOptions {
-    /// The RunPod API key; `RUNPOD_API_KEY` when unset.
+    /// The RunPod API key; `RUNPOD_API_KEY` when unset. With `credentials`, it serves only the
+    /// jobs that name no account, and may be left out.
     pub runpod_api_key: Option<String>,
+    /// The app's credentials resolver: each job runs on its spec's `account`, with the RunPod key
+    /// this gives for it (null: the account has none) when a call needs one; trainpod keeps only
+    /// the account id. An error it throws whose `code` is `AUTH_INVALID` or `INVALID_INPUT` keeps
+    /// it; any other, or a value neither a string nor null, is `CREDENTIALS_UNAVAILABLE`.
+    #[napi(ts_type = "(account: string) => Promise<string | null> | string | null")]
+    pub credentials: Option<crate::credentials::Resolver>,
     /// Another RunPod REST v2 base URL (the emulator, a proxy).
     pub runpod_base_url: Option<String>,
     /// Pods run on this machine (sets the base URL and key, and allows a loopback app URL).
@@ -171,6 +180,7 @@ fn reconcile_policy(options: ReconcileOptions) -> Result<ReconcilePolicy> {
         )?,
         lease_secs: secs("leaseSecs", options.lease_secs, d.lease_secs)?,
         retry_unstarted: options.retry_unstarted.unwrap_or(d.retry_unstarted),
+        bill_after_secs: secs("billAfterSecs", options.bill_after_secs, d.bill_after_secs)?,
     })
 }
 
@@ -187,6 +197,9 @@ pub(crate) fn builder(
     }
     if let Some(key) = o.runpod_api_key {
         b = b.runpod_api_key(key);
+    }
+    if let Some(resolver) = o.credentials {
+        b = b.credentials(Arc::new(crate::credentials::JsCredentials(resolver)));
     }
     if let Some(url) = o.runpod_base_url {
         b = b.runpod_base_url(url);

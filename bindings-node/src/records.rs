@@ -93,7 +93,8 @@ pub struct ReconcileAction {
     pub job_id: Option<String>,
     /// `orphan`, `job_ended`, `deadline`, `over_budget`, `stale_heartbeat`, `pod_stopped`,
     /// `cuda_unsupported`, `image_pull_failed`, `no_container`, `provision_timeout`,
-    /// `pod_vanished`, `deploy_abandoned`, `retried`; `error` when it could not be looked at.
+    /// `pod_vanished`, `deploy_abandoned`, `retried`, `billed`; `error` when it could not be
+    /// looked at, `account_unavailable` for a job whose RunPod account could not be reached.
     pub reason: String,
     /// The state the job was moved to, if it was live.
     #[napi(ts_type = "JobState | null")]

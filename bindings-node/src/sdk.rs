@@ -108,6 +108,24 @@ impl Trainpod {
         )
     }
 
+    /// What a RunPod API key can do, before the app saves it (a settings page's check): valid or
+    /// not, whether it can create pods (All, Restricted or Read Only, as far as the API tells
+    /// without side effects), the GPU types its account sees, and what to fix. A refused key is
+    /// an answer (`valid: false`); RunPod out of reach rejects.
+    #[napi(ts_return_type = "Promise<KeyCheck>", catch_unwind)]
+    pub fn check_runpod_key<'env>(
+        &self,
+        env: &'env Env,
+        key: String,
+    ) -> Result<PromiseRaw<'env, Value>> {
+        let tp = self.inner.clone();
+        spawn(
+            env,
+            async move { tp.check_runpod_key(&key).await },
+            |_, check| to_js_value(&check),
+        )
+    }
+
     /// The job's status now.
     #[napi(ts_return_type = "Promise<JobStatus>", catch_unwind)]
     pub fn status<'env>(&self, env: &'env Env, job_id: String) -> Result<PromiseRaw<'env, Value>> {
@@ -154,7 +172,9 @@ impl Trainpod {
     }
 
     /// End every trainpod pod nobody should pay for (stale, late, over budget, stopped, never
-    /// started, orphan) and every live job whose pod is gone; run it every minute or so.
+    /// started, orphan) and every live job whose pod is gone, on every account with jobs (one
+    /// that cannot be reached: `account_unavailable` for each of its jobs), then read the final
+    /// bill of the jobs that ended (`billed`); run it every minute or so.
     #[napi(ts_return_type = "Promise<ReconcileAction[]>", catch_unwind)]
     pub fn reconcile<'env>(
         &self,

@@ -7,8 +7,12 @@
 #                     secret on the reconcile route get 401/403 with their code and nothing else;
 #                     a full job through the routes (the pod downloads its dataset from the
 #                     Next.js route, posts its metrics to it, uploads its adapter; it succeeds)
+#                     a key saved in Settings is checked first and kept encrypted, and its user's
+#                     jobs run on its account, out of other users' sight
 #   browser.test.mjs  Chromium (headless, driven by playwright-core) sees the estimate, deploys,
-#                     and watches the progress reach 100% and the job succeed; screenshot kept
+#                     and watches the progress reach 100% and the job succeed; then two users save
+#                     their own RunPod keys on the Settings page and run jobs side by side, each
+#                     on their own account; screenshots kept
 #
 # Needs: the Node package built (bindings-node/*.node), the emulator built
 # (cargo build -p trainpod-emulator; or TRAINPOD_EMULATOR), the pod side's Python
@@ -75,7 +79,13 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # Its stdin is a pipe this script holds open: should the script be killed, the emulator stops too.
 mkfifo "$run/emulator.stdin"
 offline=(--env HF_HUB_OFFLINE=1 --env TRANSFORMERS_OFFLINE=1 --env HF_DATASETS_OFFLINE=1)
-"$emulator" --run-pods --workspace-root "$run/pods" "${offline[@]}" <"$run/emulator.stdin" \
+# The app's shared key is the account `default`'s; the users who save a key of their own in
+# Settings use these accounts (and runpod-b's Read Only key, which the check refuses to save).
+export RUNPOD_KEY_A=rpa_emulator_runpod_a RUNPOD_KEY_B=rpa_emulator_runpod_b RUNPOD_KEY_C=rpa_emulator_runpod_c
+export RUNPOD_KEY_READ_ONLY=rpa_emulator_runpod_b_read_only
+accounts=(--account "runpod-a:$RUNPOD_KEY_A" --account "runpod-b:$RUNPOD_KEY_B" --account "runpod-c:$RUNPOD_KEY_C"
+  --account "runpod-b:$RUNPOD_KEY_READ_ONLY:read_only")
+"$emulator" --run-pods --workspace-root "$run/pods" "${offline[@]}" "${accounts[@]}" <"$run/emulator.stdin" \
   >"$run/emulator.out" 2>"$run/emulator.log" &
 emulator_pid=$!
 exec 3>"$run/emulator.stdin"
@@ -89,6 +99,9 @@ export EMULATOR_URL=$emulator_url EMULATOR_KEY=rpa_emulator_account_key
 TRAINPOD_SIGNING_KEYS="k1:active:$(node -e 'console.log(require("trainpod").generateSecret())')"
 CRON_SECRET=$(node -e 'console.log(require("node:crypto").randomBytes(24).toString("hex"))')
 SESSION_SECRET=$(node -e 'console.log(require("node:crypto").randomBytes(24).toString("hex"))')
+# Encrypts the users' RunPod keys in the app's own table (a JSON file here: lib/secrets.ts).
+PROVIDER_SECRETS_KEY=$(node -e 'console.log(require("node:crypto").randomBytes(32).toString("base64"))')
+export PROVIDER_SECRETS_KEY PROVIDER_SECRETS_FILE=$run/provider-secrets.json
 export TRAINPOD_SIGNING_KEYS CRON_SECRET SESSION_SECRET CHROMIUM=$chromium ARTIFACTS=${TRAINPOD_CI_ARTIFACTS:-$here/.artifacts} TRAINPOD_ARTIFACTS_DIR=$run/artifacts
 # 30 LoRA steps of the tiny model on the CPU: a few seconds of training.
 spec=$(

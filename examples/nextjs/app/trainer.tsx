@@ -2,6 +2,7 @@
 
 import { type FormEvent, useCallback, useEffect, useRef, useState } from 'react';
 import type { CostEstimate, FollowUpdate, JobStatus } from 'trainpod';
+import { call, signedIn } from './client';
 import { LossChart, type Point } from './loss-chart';
 
 export interface SpecFields {
@@ -25,25 +26,6 @@ const FINAL = new Set(['succeeded', 'failed', 'cancelled', 'timed_out', 'over_bu
 const usd = (n: number) => (n === 0 ? '$0' : `$${n < 1 ? n.toFixed(4) : n.toFixed(2)}`);
 const duration = (s: number) =>
   s >= 3600 ? `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min` : `${Math.round(s / 60)} min`;
-
-// The demo's sign-in (a real app has its own), once per page: every call waits for its cookie.
-let session: Promise<Response> | null = null;
-const signedIn = () => {
-  session ??= fetch('/api/session', { method: 'POST' });
-  return session;
-};
-
-async function call<T>(path: string, body?: unknown): Promise<T> {
-  await signedIn();
-  const res = await fetch(path, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await res.json();
-  if (!res.ok) throw new Error(`${json.message ?? res.statusText} [${json.code ?? res.status}]`);
-  return json as T;
-}
 
 export function Trainer({ defaults }: { defaults: SpecFields }) {
   const [model, setModel] = useState(defaults.model);
@@ -196,6 +178,17 @@ export function Trainer({ defaults }: { defaults: SpecFields }) {
             <dd data-testid="cost">
               {usd(job.costUsd)} of {usd(job.budgetUsd)}
             </dd>
+            {job.billedUsd !== null && (
+              <>
+                <dt>Billed by RunPod</dt>
+                <dd data-testid="billed">
+                  {usd(job.billedUsd)}
+                  {job.estimateUsd && ` (estimated ${usd(job.estimateUsd[0])} – ${usd(job.estimateUsd[1])})`}
+                </dd>
+              </>
+            )}
+            <dt>RunPod account</dt>
+            <dd data-testid="account">{job.account ? 'yours (Settings)' : 'the app’s'}</dd>
             <dt>Attempt</dt>
             <dd>{job.attempt}</dd>
           </dl>

@@ -9,7 +9,13 @@
 //   TRAINPOD_DATASETS_DIR    the datasets pods may download, one file per id
 //   TRAINPOD_ARTIFACTS_DIR   where the pods' uploads (the adapters) are kept
 //   TRAINPOD_POD_PYTHON      the pod's Python, for the local provider (its pods run here)
+//   PROVIDER_SECRETS_KEY     encrypts the RunPod keys users save in Settings (lib/secrets.ts)
+//
+// A user who saved a RunPod key in Settings runs jobs on their own account: the job's `account`
+// is the user's id (lib/secrets.ts, `jobAccount`), and `credentials` below gives its key when a
+// call needs it. RUNPOD_API_KEY (or the local provider) serves the users who saved none.
 import { Trainpod, type TrainpodOptions } from 'trainpod';
+import { runpodKeyOf } from './secrets';
 
 /** The pod-facing routes of this app, which trainpod signs URLs for. */
 export const ROUTES = {
@@ -22,6 +28,8 @@ function options(env = process.env): TrainpodOptions {
   const local = env.TRAINPOD_LOCAL_PROVIDER;
   return {
     ...(local ? { localProvider: { baseUrl: local, apiKey: env.TRAINPOD_LOCAL_PROVIDER_KEY ?? '' } } : {}),
+    // account id (a user id) → the key that user saved, or null: asked on every call of a job.
+    credentials: (account: string) => runpodKeyOf(account),
     appUrl: env.TRAINPOD_APP_URL,
     routes: ROUTES,
     store: env.TRAINPOD_STORE,

@@ -1,5 +1,6 @@
 // What the tests share: the running app and local provider (started by test.sh), and calls to them.
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 export const APP = process.env.APP_URL;
@@ -15,6 +16,10 @@ export function demoSession() {
   });
   return demo;
 }
+
+/** A session cookie for `user` signed with `secret`, as lib/user.ts signs them. */
+export const sessionFor = (user, secret = process.env.SESSION_SECRET) =>
+  `trainpod_session=${encodeURIComponent(user)}.${createHmac('sha256', secret).update(`session:${user}`).digest('base64url')}`;
 
 /**
  * The app's route `path`: `{status, body}` with the body parsed when it is JSON. Requests carry the
@@ -63,6 +68,13 @@ export async function podExists(podId) {
   });
   await res.body?.cancel();
   return res.status !== 404;
+}
+
+/** What the emulator knows of a pod, whichever account it is on: `account`, `status`, ... */
+export async function emulatorPod(podId) {
+  const res = await fetch(`${EMULATOR.replace(/\/v2$/, '')}/_emulator/pods/${podId}`);
+  assert.equal(res.status, 200, `the emulator has no pod ${podId}`);
+  return res.json();
 }
 
 /** The lines the app logged for requests from pods (`trainpod: METHOD PATH STATUS`). */

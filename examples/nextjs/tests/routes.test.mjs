@@ -1,11 +1,21 @@
 // The app's routes against the local provider: refused requests first, then whole jobs.
 import assert from 'node:assert/strict';
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { generateSecret, Tokens } from 'trainpod';
-import { APP, api, demoSession, podExists, podRequests, tinySpec, untilEnded } from './helpers.mjs';
+import {
+  APP,
+  api,
+  demoSession,
+  emulatorPod,
+  podExists,
+  podRequests,
+  sessionFor,
+  tinySpec,
+  untilEnded,
+} from './helpers.mjs';
 
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 const DATA = readFileSync(new URL('../../data/chat.jsonl', import.meta.url));
@@ -83,10 +93,6 @@ test('pod-facing routes refuse missing, malformed, forged and misused tokens wit
   assert.equal((await api(`/api/training/jobs/${JOB}`)).status, 404);
 });
 
-/** A session cookie for `user` signed with `secret`, as lib/user.ts signs them. */
-const sessionFor = (user, secret = process.env.SESSION_SECRET) =>
-  `trainpod_session=${encodeURIComponent(user)}.${createHmac('sha256', secret).update(`session:${user}`).digest('base64url')}`;
-
 test('the page routes refuse a missing or forged session with 401, and another user’s job is unknown', async () => {
   const jobId = `owned-${Date.now()}`;
   const spec = { ...tinySpec(), jobId };
@@ -127,6 +133,87 @@ test('the page routes refuse a missing or forged session with 401, and another u
   assert.equal(mine.body.user, 'demo-user');
   assert.equal(mine.body.podId, owned.body.job.podId, 'still the one pod');
   assert.equal((await api(`/api/training/jobs/${jobId}/cancel`, { method: 'POST' })).body.state, 'cancelled');
+});
+
+test('Settings: a RunPod key is checked before it is saved, kept encrypted, and its user’s jobs run on it', async () => {
+  const path = '/api/settings/runpod-key';
+  const { RUNPOD_KEY_C: key, RUNPOD_KEY_READ_ONLY: readOnlyKey } = process.env;
+  const carol = sessionFor('carol');
+  const mallory = sessionFor('mallory');
+  for (const [method, body] of [['GET'], ['POST', { key }], ['DELETE']]) {
+    assertRefused(await api(path, { method, body, session: null }), 401, 'SESSION_INVALID', `${method} ${path}`);
+  }
+  assert.deepEqual((await api(path, { session: carol })).body, { saved: false, savedAt: null });
+  assertRefused(await api(path, { method: 'POST', body: {}, session: carol }), 400, 'INVALID_INPUT', 'no key');
+
+  // A Read Only key and one RunPod does not know: the check says why, and nothing is saved.
+  const readOnly = await api(path, { method: 'POST', body: { key: readOnlyKey }, session: carol });
+  assert.equal(readOnly.status, 400, readOnly.text);
+  assert.equal(readOnly.body.code, 'RUNPOD_KEY_UNUSABLE');
+  assert.equal(readOnly.body.saved, false);
+  assert.deepEqual(
+    [readOnly.body.check.valid, readOnly.body.check.access, readOnly.body.check.canRunJobs],
+    [true, 'read_only', false],
+  );
+  assert.match(readOnly.body.message, /Read Only/);
+  const unknown = await api(path, { method: 'POST', body: { key: 'rpa_nobody_has_this_key' }, session: carol });
+  assert.equal(unknown.status, 400, unknown.text);
+  assert.deepEqual([unknown.body.check.valid, unknown.body.check.access], [false, 'refused']);
+  assert.equal((await api(path, { session: carol })).body.saved, false);
+
+  // A key that can run jobs is saved (pasted with spaces around it), never sent back, and
+  // encrypted at rest.
+  const saved = await api(path, { method: 'POST', body: { key: `  ${key}\n` }, session: carol });
+  assert.equal(saved.status, 200, saved.text);
+  assert.equal(saved.body.saved, true);
+  assert.equal(saved.body.check.canRunJobs, true);
+  assert.ok(saved.body.check.gpus.length > 0);
+  const seen = await api(path, { session: carol });
+  assert.equal(seen.body.saved, true);
+  assert.equal(typeof seen.body.savedAt, 'number');
+  for (const answer of [saved, seen]) assert.ok(!answer.text.includes(key), 'the key is never sent back');
+  const stored = readFileSync(process.env.PROVIDER_SECRETS_FILE, 'utf8');
+  assert.ok(!stored.includes(key), 'the key is encrypted at rest');
+  assert.deepEqual(Object.keys(JSON.parse(stored).provider_secrets.carol.runpod).sort(), [
+    'data',
+    'iv',
+    'savedAt',
+    'tag',
+  ]);
+  assert.equal((await api(path, { session: mallory })).body.saved, false, 'each user has their own');
+
+  // Carol's job runs on her RunPod account; another user neither sees nor cancels it.
+  const spec = { ...tinySpec(), jobId: `carol-${process.pid}` };
+  const deploy = await api('/api/training/deploy', { method: 'POST', body: spec, session: carol });
+  assert.equal(deploy.status, 201, deploy.text);
+  const { job } = deploy.body;
+  assert.equal(job.account, 'carol');
+  assert.equal((await emulatorPod(job.podId)).account, 'runpod-c');
+  assert.equal(await podExists(job.podId), false, 'the shared account does not see it');
+  for (const [method, route] of [
+    ['GET', `/api/training/jobs/${spec.jobId}`],
+    ['POST', `/api/training/jobs/${spec.jobId}/cancel`],
+  ]) {
+    assertRefused(await api(route, { method, session: mallory }), 404, 'NOT_FOUND', `${method} ${route} as mallory`);
+  }
+  assert.notEqual((await emulatorPod(job.podId)).status, 'TERMINATED');
+  const cancel = await api(`/api/training/jobs/${spec.jobId}/cancel`, { method: 'POST', session: carol });
+  assert.equal(cancel.body.state, 'cancelled', cancel.text);
+  assert.equal((await emulatorPod(job.podId)).status, 'TERMINATED', 'ended with her key');
+
+  // Removed: her next jobs run on the app's shared key again.
+  assert.equal((await api(path, { method: 'DELETE', session: carol })).body.saved, false);
+  assert.equal((await api(path, { session: carol })).body.saved, false);
+  const shared = await api('/api/training/deploy', {
+    method: 'POST',
+    body: { ...tinySpec(), jobId: `carol-shared-${process.pid}` },
+    session: carol,
+  });
+  assert.equal(shared.status, 201, shared.text);
+  assert.equal(shared.body.job.account, '');
+  assert.equal(await podExists(shared.body.job.podId), true, 'on the shared account');
+  const done = await api(`/api/training/jobs/${shared.body.job.jobId}/cancel`, { method: 'POST', session: carol });
+  assert.equal(done.body.state, 'cancelled');
 });
 
 test('the reconcile route needs the cron secret', async () => {

@@ -1,8 +1,10 @@
 // POST /api/training/deploy: plan and deploy. `plan` stores the plan with its job and `deploy`
 // deploys what was stored; a retried request for a job already deployed (a double click, a
-// timeout) deploys that stored plan again, which returns the job as it is: no second pod.
+// timeout) deploys that stored plan again, which returns the job as it is: no second pod. A new
+// job runs on the user's own RunPod account once they saved a key in Settings.
 import type { JobStatus, Trainpod } from 'trainpod';
 import { invalid, object, refused } from '@/lib/http';
+import { jobAccount, noRunpodKey } from '@/lib/secrets';
 import { jobSpec } from '@/lib/spec';
 import { trainpod } from '@/lib/trainpod';
 import { currentUser, notYours, owns, unauthenticated } from '@/lib/user';
@@ -29,7 +31,9 @@ export async function POST(req: Request) {
     // Another user's job id stays unknown: it is neither shown nor touched.
     if (before && !owns(user, before)) return notYours(before.jobId);
     const planned = before && before.state !== 'queued';
-    const plan = planned ? await tp.storedPlan(before.jobId) : await tp.plan(jobSpec(body, user));
+    const account = planned ? undefined : await jobAccount(user);
+    if (account === null) return noRunpodKey();
+    const plan = planned ? await tp.storedPlan(before.jobId) : await tp.plan(jobSpec(body, user, account));
     const job = await tp.deploy(plan);
     return Response.json({ estimate: plan.estimate, deadlineSecs: plan.deadlineSecs, job }, { status: 201 });
   } catch (err) {

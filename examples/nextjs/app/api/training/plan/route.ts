@@ -1,5 +1,7 @@
-// POST /api/training/plan: the estimate before anything is spent (no pod is created).
+// POST /api/training/plan: the estimate before anything is spent (no pod is created), on the
+// user's own RunPod account once they saved a key in Settings.
 import { invalid, object, refused } from '@/lib/http';
+import { jobAccount, noRunpodKey } from '@/lib/secrets';
 import { jobSpec } from '@/lib/spec';
 import { trainpod } from '@/lib/trainpod';
 import { currentUser, unauthenticated } from '@/lib/user';
@@ -10,7 +12,9 @@ export async function POST(req: Request) {
   const body = await object(req);
   if (!body) return invalid('send a JSON object: {"model", "dataset", "budgetUsd", ...}');
   try {
-    const plan = await (await trainpod()).plan(jobSpec(body, user));
+    const account = await jobAccount(user);
+    if (account === null) return noRunpodKey();
+    const plan = await (await trainpod()).plan(jobSpec(body, user, account));
     return Response.json({
       jobId: plan.jobId,
       estimate: plan.estimate,
