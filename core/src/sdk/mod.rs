@@ -9,12 +9,15 @@
 //!     .store_url("postgres://…")           // default: sqlite://trainpod.db
 //!     .datasets_dir("/srv/datasets")
 //!     .artifacts_dir("/srv/artifacts")
+//!     .webhook_url("https://app.example.com/api/trainpod-webhooks") // job events, signed
+//!     .webhook_secrets([secret])           // whsec_..., from generate_webhook_secret()
 //!     .build().await?;
 //! let plan = tp.plan(&JobSpec::new("user-1", "Qwen/Qwen2.5-0.5B", DatasetRef::App { id }, 5.0)).await?;
 //! let job = tp.deploy(&plan).await?;       // the plan `plan` stored; idempotent per job id
 //! // routes: tp.authorize_dataset_download(..), tp.ingest_metrics(..), tp.artifact_manifest(..)
 //! let mut follow = tp.follow(&job.job_id); // status changes and events until it ends
 //! tp.reconcile().await?;                   // from a cron: ends pods nobody should pay for
+//! tp.deliver_webhooks().await?;            // sends job events (reconcile runs it too)
 //! ```
 
 mod access;
@@ -36,6 +39,7 @@ pub mod server;
 mod spec;
 mod status;
 mod stored_plan;
+mod webhooks;
 
 pub use access::ARTIFACT_UPLOAD_GRACE_SECS;
 pub use artifacts::{
@@ -100,6 +104,8 @@ pub struct Trainpod {
     /// Pods run on this machine (the local provider): a model path is one here, and what its pods
     /// measure is no real GPU's throughput.
     local_pods: bool,
+    /// Where job events go as signed webhooks, when the app takes them.
+    webhooks: Option<Arc<crate::webhooks::WebhookEndpoint>>,
 }
 
 impl std::fmt::Debug for Trainpod {
@@ -288,6 +294,9 @@ impl Trainpod {
     /// With the opt-in [`ReconcilePolicy::retry_unstarted`], a job whose pod never started gets a
     /// new attempt on the plan's next GPU, within what is left of its budget (the retry's
     /// outcome is an action of its own, `retried`, with an error when it was refused).
+    ///
+    /// Then it runs [`Self::deliver_webhooks`] when a webhook URL is set (else it only prunes old
+    /// webhook messages); a store failure there is an action with reason `webhooks`.
     pub async fn reconcile(&self) -> Result<Vec<ReconcileAction>> {
         let mut actions = crate::jobs::reconcile(
             &self.runpod,
@@ -300,6 +309,8 @@ impl Trainpod {
             let retries = self.retry_unstarted(&actions).await;
             actions.extend(retries);
         }
+        // The events this pass made (jobs it ended) go out now, and any still due.
+        actions.extend(self.webhooks_after_reconcile().await);
         Ok(actions)
     }
 
