@@ -11,4 +11,6 @@ import type {
   Plan,
   PodRuntimeInput,
   RenderedScript,
+  WebhookEvent,
+  WebhookReport,
 } from './types';
