@@ -12,6 +12,8 @@ import type {
   Plan,
   PodRuntimeInput,
   RenderedScript,
+  WebhookEvent,
+  WebhookReport,
 } from './types';
 
 /**
@@ -188,6 +190,12 @@ export declare class Trainpod {
    */
   reconcile(): Promise<ReconcileAction[]>
   /**
+   * Send the job events that are due to `webhookUrl` as signed webhooks; resolves with what
+   * became of each. Safe from several app instances at once; run it from the same cron as
+   * `reconcile` (which runs it too), or more often for events sooner.
+   */
+  deliverWebhooks(): Promise<WebhookReport>
+  /**
    * The metrics route: the pod's batch verified, accepted once and folded into the job.
    * Answer `status` with `body` (JSON).
    */
@@ -320,6 +328,12 @@ export interface ExpectOptions {
 
 /** A fresh 32-byte secret for a key ring entry, as unpadded base64url. */
 export declare function generateSecret(): string
+
+/**
+ * A fresh webhook secret, `whsec_<base64 of 32 random bytes>`: give it to `webhookSecrets` and
+ * to the receiver.
+ */
+export declare function generateWebhookSecret(): string
 
 /**
  * The HTTP status a route answers when a failure with `code` ends the request (500 for an
@@ -587,11 +601,37 @@ export interface TrainpodOptions {
    */
   hubUrl?: string
   /**
+   * Where job events are POSTed as signed webhooks (Standard Webhooks): https, or http on
+   * loopback with `allowLoopback`. Needs `webhookSecrets`.
+   */
+  webhookUrl?: string
+  /**
+   * The secrets webhooks are signed with (`whsec_...`, from `generateWebhookSecret()`); each
+   * delivery carries a signature by every one, so a secret rotates without a lost delivery.
+   */
+  webhookSecrets?: Array<string>
+  /**
    * Do not read `RUNPOD_API_KEY`, `TRAINPOD_SIGNING_KEYS` or `HF_ENDPOINT` from the
    * environment.
    */
   ignoreEnv?: boolean
   /** Fix the clock at this Unix time (tests); `setNow` then moves it. */
+  now?: number
+}
+
+/**
+ * Verify a webhook trainpod sent (Standard Webhooks) and return its event: `headers` is the
+ * request's headers (names in any case; a `Headers` object too), `body` its raw body as
+ * received, `secrets` one secret or several (while one rotates). Throws `WEBHOOK_MALFORMED`,
+ * `WEBHOOK_TIMESTAMP_OUT_OF_RANGE` or `WEBHOOK_SIGNATURE_INVALID` (a `WebhookError`).
+ */
+export declare function verifyWebhook(secrets: string | string[], headers: Record<string, string> | Headers, body: string | Uint8Array, options?: VerifyWebhookOptions): WebhookEvent
+
+/** Options of `verifyWebhook`. */
+export interface VerifyWebhookOptions {
+  /** How far the webhook's timestamp may be from `now`, in seconds (default 300). */
+  toleranceSecs?: number
+  /** The time to check against, Unix seconds (default: this machine's clock). */
   now?: number
 }
 

@@ -12,4 +12,6 @@ import type {
   Plan,
   PodRuntimeInput,
   RenderedScript,
+  WebhookEvent,
+  WebhookReport,
 } from './types';

@@ -845,5 +845,7 @@ module.exports.Tokens = nativeBinding.Tokens
 module.exports.Trainpod = nativeBinding.Trainpod
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.generateSecret = nativeBinding.generateSecret
+module.exports.generateWebhookSecret = nativeBinding.generateWebhookSecret
 module.exports.httpStatus = nativeBinding.httpStatus
+module.exports.verifyWebhook = nativeBinding.verifyWebhook
 module.exports.version = nativeBinding.version

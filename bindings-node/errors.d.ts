@@ -42,6 +42,12 @@ export declare class ApiError extends TrainpodError {}
  */
 export declare class DatasetError extends TrainpodError {}
 
+/**
+ * A webhook failed verification: answer it with 400 or 401; the code is for logs. Codes:
+ * `WEBHOOK_MALFORMED`, `WEBHOOK_TIMESTAMP_OUT_OF_RANGE`, `WEBHOOK_SIGNATURE_INVALID`.
+ */
+export declare class WebhookError extends TrainpodError {}
+
 /** A bug in trainpod. Codes: `INTERNAL`. */
 export declare class InternalError extends TrainpodError {}
 

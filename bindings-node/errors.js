@@ -40,6 +40,12 @@ class ApiError extends TrainpodError {}
  */
 class DatasetError extends TrainpodError {}
 
+/**
+ * A webhook failed verification: answer it with 400 or 401; the code is for logs. Codes:
+ * `WEBHOOK_MALFORMED`, `WEBHOOK_TIMESTAMP_OUT_OF_RANGE`, `WEBHOOK_SIGNATURE_INVALID`.
+ */
+class WebhookError extends TrainpodError {}
+
 /** A bug in trainpod. Codes: `INTERNAL`. */
 class InternalError extends TrainpodError {}
 
@@ -78,6 +84,9 @@ const CLASS_BY_CODE = new Map([
   ['URL_UNREACHABLE_FROM_POD', InvalidInputError],
   ['DATASET_NOT_FOUND', DatasetError],
   ['DATASET_PATH_UNSAFE', DatasetError],
+  ['WEBHOOK_MALFORMED', WebhookError],
+  ['WEBHOOK_TIMESTAMP_OUT_OF_RANGE', WebhookError],
+  ['WEBHOOK_SIGNATURE_INVALID', WebhookError],
   ['INTERNAL', InternalError],
 ]);
 
@@ -94,6 +103,7 @@ module.exports = {
   StoreError,
   ApiError,
   DatasetError,
+  WebhookError,
   InternalError,
   CLASS_BY_CODE,
   errorClass,

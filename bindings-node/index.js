@@ -268,6 +268,14 @@ Object.defineProperty(module.exports.Trainpod.prototype, 'putArtifact', {
   configurable: true,
 });
 
+// `verifyWebhook` takes a fetch `Headers` (a Next.js route's `request.headers`) as well as an
+// object of header names and values.
+const verifyWebhookNative = module.exports.verifyWebhook;
+module.exports.verifyWebhook = function verifyWebhook(secrets, headers, body, options) {
+  const plain = typeof Headers === 'function' && headers instanceof Headers ? Object.fromEntries(headers) : headers;
+  return verifyWebhookNative(secrets, plain, body, options);
+};
+
 module.exports.ERROR_CODES = ERROR_CODES;
 // The conversion itself, so tests can check it for every code without a native failure for each.
 Object.defineProperty(module.exports, '__convertForTests', { value: convert, enumerable: false });

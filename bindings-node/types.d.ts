@@ -585,6 +585,103 @@ export interface PodEvent {
   stage?: string;
 }
 
+/** The job in a webhook event, as the change that made the event left it. */
+export interface WebhookJob {
+  /** The job id. */
+  jobId: string;
+  /** The user the job belongs to. */
+  user: string;
+  /** The RunPod account it runs on (`""`: the builder's own key). */
+  account: string;
+  /** The attempt, from 1. */
+  attempt: number;
+  /** Where the job is. */
+  state: JobState;
+  /**
+   * Why it ended, when it did not succeed: a stable code (the failed stage, `deadline`,
+   * `cancelled`, `pod_vanished`, `stale_heartbeat`, ...); empty otherwise.
+   */
+  reason: string;
+  /** What happened, in plain words; empty while the job runs as it should. */
+  cause: string;
+  /** The stage the pod last reported; empty before it reported one. */
+  stage: string;
+  /** The pod's exit code, once its final status arrived. */
+  exitCode: number | null;
+  /** The attempt's pod, once created. */
+  podId: string | null;
+  /** The GPU type the attempt's pod was placed on; empty before it has one. */
+  gpuId: string;
+  /**
+   * What the job had cost across its attempts when this happened, USD (RunPod's billing for a pod
+   * that went away, else price x time).
+   */
+  costUsd: number;
+  /** The job's budget, USD. */
+  budgetUsd: number;
+  /**
+   * Who ended the job, on a final event: `pod` (its final status, or its container restarting),
+   * `request` (`cancel`) or `reconciler` (trainpod's checks: a deadline, the budget, silence, a pod
+   * that never started or that RunPod no longer has); `null` before.
+   */
+  endedBy: string | null;
+}
+
+/** A webhook's body: Standard Webhooks' `{"type", "timestamp", "data"}`. */
+export interface WebhookEvent {
+  /**
+   * What happened: `job.deployed`, `job.training_started`, `job.succeeded`, `job.failed`,
+   * `job.cancelled`, `job.timed_out` or `job.over_budget` (a string, so that a receiver built for
+   * this version reads the events of a later one).
+   */
+  type: string;
+  /** When it happened (RFC 3339, UTC); each delivery's own time is in `webhook-timestamp`. */
+  timestamp: string;
+  /** The job as the change left it. */
+  data: WebhookJob;
+}
+
+/**
+ * How one try ended, for the report.
+ *
+ * - `'delivered'`: The endpoint answered 2xx.
+ * - `'retrying'`: It failed and is tried again at `next_at`.
+ * - `'failed'`: It failed and will not be tried again (its last try, a 410 Gone, or too old).
+ */
+export type DeliveryOutcome = 'delivered' | 'retrying' | 'failed';
+
+/** One try of one message. */
+export interface WebhookDelivery {
+  /** The message id (`webhook-id`), the same on every try. */
+  msgId: string;
+  /** Its event type. */
+  eventType: string;
+  /** The job the event is about. */
+  jobId: string;
+  /** Which try of the message this was, from 1. */
+  tryNumber: number;
+  /** How it ended. */
+  outcome: DeliveryOutcome;
+  /** The endpoint's HTTP status, when it answered. */
+  status: number | null;
+  /** Why it failed, when it did; empty otherwise. */
+  error: string;
+  /** When it is tried again (Unix seconds), when it is. */
+  nextAt: number | null;
+}
+
+/** What one delivery pass did. */
+export interface WebhookReport {
+  /** Messages the endpoint took (2xx). */
+  delivered: number;
+  /** Messages that failed and will be tried again. */
+  retrying: number;
+  /** Messages given up on. */
+  failed: number;
+  /** Each try, in the order they ended. */
+  deliveries: WebhookDelivery[];
+}
+
 /**
  * What `plan` takes: `user`, `model`, `dataset` and `budgetUsd`; everything else is optional,
  * and given hyperparameters are laid over the method's defaults. Unknown keys are refused.

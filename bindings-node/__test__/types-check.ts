@@ -25,6 +25,10 @@ import {
   Tokens,
   Trainpod,
   TrainpodError,
+  verifyWebhook,
+  WebhookError,
+  type WebhookEvent,
+  type WebhookReport,
 } from '../index.js';
 
 async function route(authorization: string | null, store: Store): Promise<number> {
@@ -187,4 +191,23 @@ export async function datasetRoute(req: Request, id: string): Promise<Response> 
     req.headers.get('range'),
   );
   return new Response(grant.webStream(), { status: grant.status, headers: grant.headers });
+}
+
+// `POST /api/trainpod-webhooks`: the app's receiver, verifying with trainpod's helper.
+export async function webhookRoute(req: Request): Promise<Response> {
+  try {
+    const event: WebhookEvent = verifyWebhook([process.env.WEBHOOK_SECRET ?? ''], req.headers, await req.text());
+    const ended: string | null = event.data.endedBy;
+    return Response.json({ type: event.type, job: event.data.jobId, ended });
+  } catch (err) {
+    const code = err instanceof WebhookError ? err.code : 'INTERNAL';
+    return new Response(null, { status: httpStatus(code) });
+  }
+}
+
+// The cron: reconcile, then what is still due.
+export async function cron(): Promise<number> {
+  await tp.reconcile();
+  const report: WebhookReport = await tp.deliverWebhooks();
+  return report.deliveries.filter((d) => d.outcome === 'failed').length + report.retrying;
 }

@@ -17,8 +17,13 @@ mod staging;
 mod store;
 mod stream;
 mod tokens;
+mod webhooks;
 
 use napi_derive::napi;
+
+// The exports napi registers; named here so that a test build, which registers none, sees them
+// used.
+pub use webhooks::{VerifyWebhookOptions, generate_webhook_secret, verify_webhook};
 
 /// A fresh 32-byte secret for a key ring entry, as unpadded base64url.
 #[napi(catch_unwind)]

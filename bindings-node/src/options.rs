@@ -107,6 +107,12 @@ pub struct TrainpodOptions {
     /// The Hugging Face Hub `plan` checks a model id against (default `https://huggingface.co`,
     /// or `HF_ENDPOINT`): a mirror, or a stand-in on loopback for tests.
     pub hub_url: Option<String>,
+    /// Where job events are POSTed as signed webhooks (Standard Webhooks): https, or http on
+    /// loopback with `allowLoopback`. Needs `webhookSecrets`.
+    pub webhook_url: Option<String>,
+    /// The secrets webhooks are signed with (`whsec_...`, from `generateWebhookSecret()`); each
+    /// delivery carries a signature by every one, so a secret rotates without a lost delivery.
+    pub webhook_secrets: Option<Vec<String>>,
     /// Do not read `RUNPOD_API_KEY`, `TRAINPOD_SIGNING_KEYS` or `HF_ENDPOINT` from the
     /// environment.
     pub ignore_env: Option<bool>,
@@ -120,6 +126,10 @@ impl std::fmt::Debug for TrainpodOptions {
         f.debug_struct("TrainpodOptions")
             .field("app_url", &self.app_url)
             .field("store", &self.store.as_ref().map(|_| "<redacted>"))
+            .field(
+                "webhook_url",
+                &self.webhook_url.as_ref().map(|_| "<redacted>"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -257,6 +267,10 @@ pub(crate) fn builder(
     if let Some(url) = o.hub_url {
         b = b.hub_url(url);
     }
+    if let Some(url) = o.webhook_url {
+        b = b.webhook_url(url);
+    }
+    b = b.webhook_secrets(o.webhook_secrets.unwrap_or_default());
     let now = map(number::whole_opt("now", o.now, trainpod::token::MAX_TIME))?;
     let clock = now.map(|n| Arc::new(ManualClock::new(n)));
     if let Some(clock) = &clock {

@@ -186,6 +186,19 @@ impl Trainpod {
         })
     }
 
+    /// Send the job events that are due to `webhookUrl` as signed webhooks; resolves with what
+    /// became of each. Safe from several app instances at once; run it from the same cron as
+    /// `reconcile` (which runs it too), or more often for events sooner.
+    #[napi(ts_return_type = "Promise<WebhookReport>", catch_unwind)]
+    pub fn deliver_webhooks<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Value>> {
+        let tp = self.inner.clone();
+        spawn(
+            env,
+            async move { tp.deliver_webhooks().await },
+            |_, report| to_js_value(&report),
+        )
+    }
+
     /// The metrics route: the pod's batch verified, accepted once and folded into the job.
     /// Answer `status` with `body` (JSON).
     #[napi(catch_unwind)]

@@ -33,6 +33,8 @@ pub(crate) struct Config {
     pub follow_interval: Option<Duration>,
     pub reconcile: Option<ReconcilePolicy>,
     pub hub_url: Option<String>,
+    pub webhook_url: Option<String>,
+    pub webhook_secrets: Vec<String>,
     pub ignore_env: bool,
     pub clock: Option<Arc<ManualClock>>,
 }
@@ -96,7 +98,10 @@ impl Config {
         if let Some(url) = &self.hub_url {
             b = b.hub_url(url);
         }
-        b
+        if let Some(url) = &self.webhook_url {
+            b = b.webhook_url(url);
+        }
+        b.webhook_secrets(self.webhook_secrets.iter().cloned())
     }
 }
 

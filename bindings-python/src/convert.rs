@@ -15,6 +15,7 @@ use trainpod::jobs::{IngestOutcome, ReconcileAction, ReconcilePolicy};
 use trainpod::runpod::LogEvent;
 use trainpod::script::{PodRuntime, RenderedScript};
 use trainpod::sdk::{ArtifactFile, ArtifactsAnswer, FollowUpdate, JobSpec, JobStatus};
+use trainpod::webhooks::{WebhookEvent, WebhookReport};
 use trainpod::{Error, ErrorKind};
 
 static DECODE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -131,6 +132,14 @@ pub(crate) fn report(py: Python<'_>, report: DatasetReport) -> PyResult<Py<PyAny
 
 pub(crate) fn rendered(py: Python<'_>, script: RenderedScript) -> PyResult<Py<PyAny>> {
     decode(py, "rendered_script", &script)
+}
+
+pub(crate) fn webhook_event(py: Python<'_>, event: WebhookEvent) -> PyResult<Py<PyAny>> {
+    decode(py, "webhook_event", &event)
+}
+
+pub(crate) fn webhook_report(py: Python<'_>, report: WebhookReport) -> PyResult<Py<PyAny>> {
+    decode(py, "webhook_report", &report)
 }
 
 fn invalid(message: String) -> Error {

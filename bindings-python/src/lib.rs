@@ -14,6 +14,7 @@ mod staging;
 mod store;
 mod streams;
 mod tokens;
+mod webhooks;
 
 use pyo3::prelude::*;
 
@@ -36,6 +37,8 @@ mod _native {
     use super::streams::{AsyncStream, Stream};
     #[pymodule_export]
     use super::tokens::{Claims, IssuedToken, Tokens};
+    #[pymodule_export]
+    use super::webhooks::{generate_webhook_secret, verify_webhook};
 
     /// A fresh 32-byte secret for a key ring entry, as unpadded base64url.
     #[pyfunction]

@@ -47,8 +47,10 @@ macro_rules! settings_doc {
             "`reconcile` (a dict: `stale_after_secs`, `provision_timeout_secs`, `lease_secs`,\n",
             "`retry_unstarted`) says when `reconcile` ends a pod; `hub_url` is the Hugging Face\n",
             "Hub `plan` checks a model id against (default `https://huggingface.co`, or\n",
-            "`HF_ENDPOINT`; https, or http on loopback for a stand-in); `now` fixes the clock\n",
-            "(tests; move it with `set_now`).\n",
+            "`HF_ENDPOINT`; https, or http on loopback for a stand-in); `webhook_url` is where\n",
+            "job events go as signed webhooks (https, or http on loopback with `allow_loopback`),\n",
+            "signed with each of `webhook_secrets` (`whsec_...`, from `generate_webhook_secret`;\n",
+            "two while one rotates); `now` fixes the clock (tests; move it with `set_now`).\n",
         )
     };
 }
@@ -234,6 +236,8 @@ twin_classes! {
             follow_interval: "float | datetime.timedelta | None" = None,
             reconcile: "Mapping[str, object] | None" = None,
             hub_url = None,
+            webhook_url = None,
+            webhook_secrets: "str | Sequence[str] | None" = None,
             ignore_env = false,
             now = None
         ))]
@@ -258,6 +262,8 @@ twin_classes! {
             follow_interval: Option<Seconds>,
             reconcile: Option<Bound<'_, PyAny>>,
             hub_url: Option<String>,
+            webhook_url: Option<String>,
+            webhook_secrets: Option<crate::webhooks::Secrets>,
             ignore_env: bool,
             now: Option<u64>,
         ) -> PyResult<Self> {
@@ -300,6 +306,8 @@ twin_classes! {
                 follow_interval: follow_interval.map(|s| s.0),
                 reconcile,
                 hub_url,
+                webhook_url,
+                webhook_secrets: webhook_secrets.map(|s| s.0).unwrap_or_default(),
                 ignore_env,
                 clock: now.map(|n| Arc::new(ManualClock::new(n))),
             };
@@ -509,6 +517,14 @@ twin_classes! {
         #[pyo3(signature = ())]
         fn reconcile()
             -> convert::actions as "list[ReconcileAction]", "Coroutine[object, None, list[ReconcileAction]]" = |tp| tp.reconcile().await;
+
+        /// Sends the job events that are due (new ones, and failed ones whose next try has come)
+        /// to `webhook_url` as signed webhooks; returns the `WebhookReport` (delivered, retrying,
+        /// failed, and each try). Safe from several app instances at once. Run it from the same
+        /// cron as `reconcile` (which runs it too), or more often for events sooner.
+        #[pyo3(signature = ())]
+        fn deliver_webhooks()
+            -> convert::webhook_report as "WebhookReport", "Coroutine[object, None, WebhookReport]" = |tp| tp.deliver_webhooks().await;
 
         /// The metrics route: the pod's batch (`body`) verified with its `Authorization` header,
         /// accepted once, and folded into the job. Answer the request with the outcome's

@@ -85,6 +85,15 @@ pub enum ErrorKind {
     /// The dataset's file is not a plain file beneath the staging root (a symlink, a hard link,
     /// a directory or device, another mount): it is refused, never opened for reading.
     DatasetPathUnsafe,
+    /// A webhook request lacks a Standard Webhooks header (`webhook-id`, `webhook-timestamp`,
+    /// `webhook-signature`), or one of them, or its body, is not in the form the scheme sends.
+    WebhookMalformed,
+    /// A webhook's `webhook-timestamp` is further from now than the tolerance allows: a replay
+    /// of an old delivery, or a clock far off.
+    WebhookTimestampOutOfRange,
+    /// No signature in a webhook's `webhook-signature` matches its id, timestamp and body under
+    /// any of the secrets given: it was altered, or signed with another secret.
+    WebhookSignatureInvalid,
     /// A bug in trainpod: the message says what to report.
     Internal,
 }
@@ -125,6 +134,9 @@ impl ErrorKind {
         ErrorKind::UrlUnreachableFromPod,
         ErrorKind::DatasetNotFound,
         ErrorKind::DatasetPathUnsafe,
+        ErrorKind::WebhookMalformed,
+        ErrorKind::WebhookTimestampOutOfRange,
+        ErrorKind::WebhookSignatureInvalid,
         ErrorKind::Internal,
     ];
 
@@ -164,6 +176,9 @@ impl ErrorKind {
             ErrorKind::UrlUnreachableFromPod => "URL_UNREACHABLE_FROM_POD",
             ErrorKind::DatasetNotFound => "DATASET_NOT_FOUND",
             ErrorKind::DatasetPathUnsafe => "DATASET_PATH_UNSAFE",
+            ErrorKind::WebhookMalformed => "WEBHOOK_MALFORMED",
+            ErrorKind::WebhookTimestampOutOfRange => "WEBHOOK_TIMESTAMP_OUT_OF_RANGE",
+            ErrorKind::WebhookSignatureInvalid => "WEBHOOK_SIGNATURE_INVALID",
             ErrorKind::Internal => "INTERNAL",
         }
     }
@@ -207,6 +222,9 @@ impl ErrorKind {
             | ErrorKind::Transport
             | ErrorKind::Timeout => ErrorGroup::Api,
             ErrorKind::DatasetNotFound | ErrorKind::DatasetPathUnsafe => ErrorGroup::Dataset,
+            ErrorKind::WebhookMalformed
+            | ErrorKind::WebhookTimestampOutOfRange
+            | ErrorKind::WebhookSignatureInvalid => ErrorGroup::Webhook,
             ErrorKind::Internal => ErrorGroup::Internal,
         }
     }
@@ -238,7 +256,8 @@ impl ErrorKind {
         match self {
             ErrorKind::InvalidInput
             | ErrorKind::DatasetInvalid
-            | ErrorKind::UrlUnreachableFromPod => 400,
+            | ErrorKind::UrlUnreachableFromPod
+            | ErrorKind::WebhookMalformed => 400,
             ErrorKind::TokenMalformed
             | ErrorKind::TokenUnsupportedVersion
             | ErrorKind::TokenUnknownKey
@@ -248,7 +267,9 @@ impl ErrorKind {
             | ErrorKind::TokenNotYetValid
             | ErrorKind::TokenLifetimeExceeded
             | ErrorKind::TokenMissing
-            | ErrorKind::AuthInvalid => 401,
+            | ErrorKind::AuthInvalid
+            | ErrorKind::WebhookTimestampOutOfRange
+            | ErrorKind::WebhookSignatureInvalid => 401,
             ErrorKind::TokenWrongPurpose
             | ErrorKind::TokenWrongAudience
             | ErrorKind::TokenWrongIssuer
@@ -288,6 +309,8 @@ pub enum ErrorGroup {
     Api,
     /// A staged dataset cannot be served: it is not there, or its file is not safe to open.
     Dataset,
+    /// A webhook failed verification: answer it with 400 or 401; the code is for logs.
+    Webhook,
     /// A bug in trainpod.
     Internal,
 }
@@ -301,6 +324,7 @@ impl ErrorGroup {
         ErrorGroup::Store,
         ErrorGroup::Api,
         ErrorGroup::Dataset,
+        ErrorGroup::Webhook,
         ErrorGroup::Internal,
     ];
 
@@ -313,6 +337,7 @@ impl ErrorGroup {
             ErrorGroup::Store => "StoreError",
             ErrorGroup::Api => "ApiError",
             ErrorGroup::Dataset => "DatasetError",
+            ErrorGroup::Webhook => "WebhookError",
             ErrorGroup::Internal => "InternalError",
         }
     }

@@ -20,6 +20,7 @@ pub mod sdk;
 pub mod staging;
 pub mod store;
 pub mod token;
+pub mod webhooks;
 
 pub use error::{Error, ErrorGroup, ErrorKind, Result};
 #[cfg(unix)]

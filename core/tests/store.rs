@@ -540,11 +540,12 @@ async fn postgres_concurrent_migrators_apply_once() {
         o.await.unwrap().unwrap();
     }
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
-    let applied: i64 =
-        sqlx::query_scalar("select count(*) - max(version) from trainpod_schema_migrations")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let applied: i64 = sqlx::query_scalar(
+        "select count(*) - count(distinct version) from trainpod_schema_migrations",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     assert_eq!(applied, 0, "each migration is recorded once");
 }
 

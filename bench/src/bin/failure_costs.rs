@@ -226,6 +226,7 @@ async fn run_case(case: Case, python: &Path, model: &Path) -> Outcome {
             extra_env: offline.iter().map(|k| ((*k).into(), "1".into())).collect(),
             ..RunPods::default()
         }),
+        ..Options::default()
     })
     .await
     .unwrap();

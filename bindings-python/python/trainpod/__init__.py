@@ -16,7 +16,9 @@ from trainpod._native import (
     Trainpod,
     error_codes,
     generate_secret,
+    generate_webhook_secret,
     http_status,
+    verify_webhook,
     version,
 )
 from trainpod.exceptions import (
@@ -38,6 +40,10 @@ from trainpod.exceptions import (
     TokenSignatureInvalidError,
     TrainpodError,
     UrlUnreachableFromPodError,
+    WebhookError,
+    WebhookMalformedError,
+    WebhookSignatureInvalidError,
+    WebhookTimestampOutOfRangeError,
 )
 from trainpod.types import (
     AppDataset,
@@ -67,6 +73,9 @@ from trainpod.types import (
     RowError,
     UrlDataset,
     VolumeDataset,
+    WebhookEvent,
+    WebhookJob,
+    WebhookReport,
 )
 
 __version__: str = version()
@@ -128,10 +137,19 @@ __all__ = [
     "UrlDataset",
     "UrlUnreachableFromPodError",
     "VolumeDataset",
+    "WebhookError",
+    "WebhookEvent",
+    "WebhookJob",
+    "WebhookMalformedError",
+    "WebhookReport",
+    "WebhookSignatureInvalidError",
+    "WebhookTimestampOutOfRangeError",
     "__version__",
     "error_codes",
     "exceptions",
     "generate_secret",
+    "generate_webhook_secret",
     "http_status",
     "types",
+    "verify_webhook",
 ]

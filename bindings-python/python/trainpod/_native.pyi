@@ -13,6 +13,7 @@ from collections.abc import (
     Iterable,
     Iterator,
     Mapping,
+    Sequence,
 )
 from os import PathLike
 from pathlib import Path
@@ -31,6 +32,8 @@ from trainpod.types import (
     Plan,
     ReconcileAction,
     RenderedScript,
+    WebhookEvent,
+    WebhookReport,
 )
 
 __all__ = [
@@ -48,7 +51,9 @@ __all__ = [
     "Trainpod",
     "error_codes",
     "generate_secret",
+    "generate_webhook_secret",
     "http_status",
+    "verify_webhook",
     "version",
 ]
 _T = TypeVar("_T")
@@ -156,8 +161,10 @@ class AsyncTrainpod:
     `reconcile` (a dict: `stale_after_secs`, `provision_timeout_secs`, `lease_secs`,
     `retry_unstarted`) says when `reconcile` ends a pod; `hub_url` is the Hugging Face
     Hub `plan` checks a model id against (default `https://huggingface.co`, or
-    `HF_ENDPOINT`; https, or http on loopback for a stand-in); `now` fixes the clock
-    (tests; move it with `set_now`).
+    `HF_ENDPOINT`; https, or http on loopback for a stand-in); `webhook_url` is where
+    job events go as signed webhooks (https, or http on loopback with `allow_loopback`),
+    signed with each of `webhook_secrets` (`whsec_...`, from `generate_webhook_secret`;
+    two while one rotates); `now` fixes the clock (tests; move it with `set_now`).
     """
 
     def __new__(
@@ -182,6 +189,8 @@ class AsyncTrainpod:
         follow_interval: float | datetime.timedelta | None = None,
         reconcile: Mapping[str, object] | None = None,
         hub_url: str | None = None,
+        webhook_url: str | None = None,
+        webhook_secrets: str | Sequence[str] | None = None,
         ignore_env: bool = False,
         now: SupportsIndex | None = None,
     ) -> AsyncTrainpod: ...
@@ -241,6 +250,14 @@ class AsyncTrainpod:
         is one; the completion is the output. Returns the `DatasetReport` of the result. An
         invalid dataset raises `DatasetInvalidError`, one in another format
         `InvalidInputError`, before anything is written.
+        """
+
+    def deliver_webhooks(self, /) -> Coroutine[object, None, WebhookReport]:
+        """
+        Sends the job events that are due (new ones, and failed ones whose next try has come)
+        to `webhook_url` as signed webhooks; returns the `WebhookReport` (delivered, retrying,
+        failed, and each try). Safe from several app instances at once. Run it from the same
+        cron as `reconcile` (which runs it too), or more often for events sooner.
         """
 
     def deploy(self, /, plan: Plan) -> Coroutine[object, None, JobStatus]:
@@ -737,8 +754,10 @@ class Trainpod:
     `reconcile` (a dict: `stale_after_secs`, `provision_timeout_secs`, `lease_secs`,
     `retry_unstarted`) says when `reconcile` ends a pod; `hub_url` is the Hugging Face
     Hub `plan` checks a model id against (default `https://huggingface.co`, or
-    `HF_ENDPOINT`; https, or http on loopback for a stand-in); `now` fixes the clock
-    (tests; move it with `set_now`).
+    `HF_ENDPOINT`; https, or http on loopback for a stand-in); `webhook_url` is where
+    job events go as signed webhooks (https, or http on loopback with `allow_loopback`),
+    signed with each of `webhook_secrets` (`whsec_...`, from `generate_webhook_secret`;
+    two while one rotates); `now` fixes the clock (tests; move it with `set_now`).
     """
 
     def __new__(
@@ -763,6 +782,8 @@ class Trainpod:
         follow_interval: float | datetime.timedelta | None = None,
         reconcile: Mapping[str, object] | None = None,
         hub_url: str | None = None,
+        webhook_url: str | None = None,
+        webhook_secrets: str | Sequence[str] | None = None,
         ignore_env: bool = False,
         now: SupportsIndex | None = None,
     ) -> Trainpod: ...
@@ -822,6 +843,14 @@ class Trainpod:
         is one; the completion is the output. Returns the `DatasetReport` of the result. An
         invalid dataset raises `DatasetInvalidError`, one in another format
         `InvalidInputError`, before anything is written.
+        """
+
+    def deliver_webhooks(self, /) -> WebhookReport:
+        """
+        Sends the job events that are due (new ones, and failed ones whose next try has come)
+        to `webhook_url` as signed webhooks; returns the `WebhookReport` (delivered, retrying,
+        failed, and each try). Safe from several app instances at once. Run it from the same
+        cron as `reconcile` (which runs it too), or more often for events sooner.
         """
 
     def deploy(self, /, plan: Plan) -> JobStatus:
@@ -960,9 +989,31 @@ def generate_secret() -> str:
     A fresh 32-byte secret for a key ring entry, as unpadded base64url.
     """
 
+def generate_webhook_secret() -> str:
+    """
+    A fresh webhook secret, `whsec_<base64 of 32 random bytes>`: give it to `Trainpod`'s
+    `webhook_secrets` and to the receiver.
+    """
+
 def http_status(code: str) -> int:
     """
     The HTTP status a route answers when a failure with `code` ends the request.
+    """
+
+def verify_webhook(
+    secrets: str | Sequence[str],
+    headers: Mapping[str, str],
+    body: bytes | bytearray | str,
+    *,
+    tolerance_secs: SupportsIndex = ...,
+    now: SupportsIndex | None = None,
+) -> WebhookEvent:
+    """
+    Verifies a webhook trainpod sent (Standard Webhooks) and returns its `WebhookEvent`.
+    `headers` is the request's headers (any mapping; names in any case), `body` its raw body as
+    received, `secrets` one secret or several (while one rotates). The timestamp must be within
+    `tolerance_secs` of `now` (default: this machine's clock). Raises `WebhookMalformedError`,
+    `WebhookTimestampOutOfRangeError` or `WebhookSignatureInvalidError` (all `WebhookError`).
     """
 
 def version() -> str:

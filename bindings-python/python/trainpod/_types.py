@@ -568,3 +568,148 @@ class LogLine:
             ts=d["ts"],
             id=d.get("id"),
         )
+
+
+@dataclass(frozen=True)
+class WebhookJob:
+    """The job in a webhook event, as the change that made the event left it."""
+
+    #: The job id.
+    job_id: str
+    #: The user the job belongs to.
+    user: str
+    #: The RunPod account it runs on (``""``: the builder's own key).
+    account: str
+    #: The attempt, from 1.
+    attempt: int
+    #: Where the job is.
+    state: JobState
+    #: Why it ended, when it did not succeed: a stable code (the failed stage, ``deadline``,
+    #: ``cancelled``, ``pod_vanished``, ``stale_heartbeat``, ...); empty otherwise.
+    reason: str
+    #: What happened, in plain words; empty while the job runs as it should.
+    cause: str
+    #: The stage the pod last reported; empty before it reported one.
+    stage: str
+    #: The pod's exit code, once its final status arrived.
+    exit_code: int | None
+    #: The attempt's pod, once created.
+    pod_id: str | None
+    #: The GPU type the attempt's pod was placed on; empty before it has one.
+    gpu_id: str
+    #: What the job had cost across its attempts when this happened, USD (RunPod's billing for a pod
+    #: that went away, else price x time).
+    cost_usd: float
+    #: The job's budget, USD.
+    budget_usd: float
+    #: Who ended the job, on a final event: ``pod`` (its final status, or its container restarting),
+    #: ``request`` (``cancel``) or ``reconciler`` (trainpod's checks: a deadline, the budget,
+    #: silence, a pod that never started or that RunPod no longer has); ``None`` before.
+    ended_by: str | None
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> WebhookJob:
+        _known(cls, d)
+        return cls(
+            job_id=d["job_id"],
+            user=d["user"],
+            account=d["account"],
+            attempt=d["attempt"],
+            state=d["state"],
+            reason=d["reason"],
+            cause=d["cause"],
+            stage=d["stage"],
+            exit_code=d["exit_code"],
+            pod_id=d["pod_id"],
+            gpu_id=d["gpu_id"],
+            cost_usd=d["cost_usd"],
+            budget_usd=d["budget_usd"],
+            ended_by=d["ended_by"],
+        )
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A webhook's body: Standard Webhooks' ``{"type", "timestamp", "data"}``."""
+
+    #: What happened: ``job.deployed``, ``job.training_started``, ``job.succeeded``, ``job.failed``,
+    #: ``job.cancelled``, ``job.timed_out`` or ``job.over_budget`` (a string, so that a receiver
+    #: built for this version reads the events of a later one).
+    type: str
+    #: When it happened (RFC 3339, UTC); each delivery's own time is in ``webhook-timestamp``.
+    timestamp: str
+    #: The job as the change left it.
+    data: WebhookJob
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> WebhookEvent:
+        _known(cls, d)
+        return cls(
+            type=d["type"],
+            timestamp=d["timestamp"],
+            data=WebhookJob._from(d["data"]),
+        )
+
+
+#: How one try ended, for the report.
+DeliveryOutcome: TypeAlias = Literal["delivered", "retrying", "failed"]
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One try of one message."""
+
+    #: The message id (``webhook-id``), the same on every try.
+    msg_id: str
+    #: Its event type.
+    event_type: str
+    #: The job the event is about.
+    job_id: str
+    #: Which try of the message this was, from 1.
+    try_number: int
+    #: How it ended.
+    outcome: DeliveryOutcome
+    #: The endpoint's HTTP status, when it answered.
+    status: int | None
+    #: Why it failed, when it did; empty otherwise.
+    error: str
+    #: When it is tried again (Unix seconds), when it is.
+    next_at: int | None
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> WebhookDelivery:
+        _known(cls, d)
+        return cls(
+            msg_id=d["msg_id"],
+            event_type=d["event_type"],
+            job_id=d["job_id"],
+            try_number=d["try_number"],
+            outcome=d["outcome"],
+            status=d["status"],
+            error=d["error"],
+            next_at=d["next_at"],
+        )
+
+
+@dataclass(frozen=True)
+class WebhookReport:
+    """What one delivery pass did."""
+
+    #: Messages the endpoint took (2xx).
+    delivered: int
+    #: Messages that failed and will be tried again.
+    retrying: int
+    #: Messages given up on.
+    failed: int
+    #: Each try, in the order they ended.
+    deliveries: tuple[WebhookDelivery, ...]
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> WebhookReport:
+        _known(cls, d)
+        return cls(
+            delivered=d["delivered"],
+            retrying=d["retrying"],
+            failed=d["failed"],
+            deliveries=tuple(WebhookDelivery._from(v) for v in d["deliveries"]),
+        )

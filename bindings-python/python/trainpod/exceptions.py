@@ -231,6 +231,31 @@ class DatasetPathUnsafeError(DatasetError, PermissionError):
     default_code = "DATASET_PATH_UNSAFE"
 
 
+class WebhookError(TrainpodError):
+    """A webhook failed verification: answer it with 400 or 401; the code is for logs."""
+
+
+class WebhookMalformedError(WebhookError):
+    """A webhook request lacks a Standard Webhooks header (``webhook-id``, ``webhook-timestamp``,
+    ``webhook-signature``), or one of them, or its body, is not in the form the scheme sends."""
+
+    default_code = "WEBHOOK_MALFORMED"
+
+
+class WebhookTimestampOutOfRangeError(WebhookError):
+    """A webhook's ``webhook-timestamp`` is further from now than the tolerance allows: a replay
+    of an old delivery, or a clock far off."""
+
+    default_code = "WEBHOOK_TIMESTAMP_OUT_OF_RANGE"
+
+
+class WebhookSignatureInvalidError(WebhookError):
+    """No signature in a webhook's ``webhook-signature`` matches its id, timestamp and body under
+    any of the secrets given: it was altered, or signed with another secret."""
+
+    default_code = "WEBHOOK_SIGNATURE_INVALID"
+
+
 class InternalError(TrainpodError):
     """A bug in trainpod."""
 
@@ -272,6 +297,9 @@ ERRORS_BY_CODE: dict[str, type[TrainpodError]] = {
     "URL_UNREACHABLE_FROM_POD": UrlUnreachableFromPodError,
     "DATASET_NOT_FOUND": DatasetNotFoundError,
     "DATASET_PATH_UNSAFE": DatasetPathUnsafeError,
+    "WEBHOOK_MALFORMED": WebhookMalformedError,
+    "WEBHOOK_TIMESTAMP_OUT_OF_RANGE": WebhookTimestampOutOfRangeError,
+    "WEBHOOK_SIGNATURE_INVALID": WebhookSignatureInvalidError,
     "INTERNAL": InternalError,
 }
 
@@ -310,5 +338,10 @@ ERROR_GROUPS: dict[type[TrainpodError], tuple[str, ...]] = {
         "TIMEOUT",
     ),
     DatasetError: ("DATASET_NOT_FOUND", "DATASET_PATH_UNSAFE"),
+    WebhookError: (
+        "WEBHOOK_MALFORMED",
+        "WEBHOOK_TIMESTAMP_OUT_OF_RANGE",
+        "WEBHOOK_SIGNATURE_INVALID",
+    ),
     InternalError: ("INTERNAL",),
 }

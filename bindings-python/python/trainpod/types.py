@@ -38,6 +38,7 @@ from trainpod._types import DatasetFormat as DatasetFormat
 from trainpod._types import DatasetReport as DatasetReport
 from trainpod._types import DatasetSummary as DatasetSummary
 from trainpod._types import DatasetTokens as DatasetTokens
+from trainpod._types import DeliveryOutcome as DeliveryOutcome
 from trainpod._types import GpuChoice as GpuChoice
 from trainpod._types import GpuSeen as GpuSeen
 from trainpod._types import HeuristicThroughput as HeuristicThroughput
@@ -53,6 +54,10 @@ from trainpod._types import RenderedFile as RenderedFile
 from trainpod._types import RenderedScript as RenderedScript
 from trainpod._types import RowError as RowError
 from trainpod._types import ThroughputSource as ThroughputSource
+from trainpod._types import WebhookDelivery as WebhookDelivery
+from trainpod._types import WebhookEvent as WebhookEvent
+from trainpod._types import WebhookJob as WebhookJob
+from trainpod._types import WebhookReport as WebhookReport
 
 
 @dataclass(frozen=True)
@@ -150,4 +155,8 @@ def _decode(kind: str, raw: str) -> object:
         return DatasetReport._from(d)
     if kind == "rendered_script":
         return RenderedScript._from(d)
+    if kind == "webhook_event":
+        return WebhookEvent._from(d)
+    if kind == "webhook_report":
+        return WebhookReport._from(d)
     raise ValueError(f"unknown result kind {kind!r}")

@@ -77,6 +77,8 @@ fn definitions() -> Map<String, Value> {
     generator.subschema_for::<trainpod::jobs::Event>();
     generator.subschema_for::<trainpod::runpod::LogEvent>();
     generator.subschema_for::<trainpod::sdk::ArtifactFile>();
+    generator.subschema_for::<trainpod::webhooks::WebhookEvent>();
+    generator.subschema_for::<trainpod::webhooks::WebhookReport>();
     generator.subschema_for::<ErrorKind>();
     generator.subschema_for::<ErrorGroup>();
     let mut defs = generator.definitions().clone();

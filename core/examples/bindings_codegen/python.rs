@@ -16,6 +16,8 @@ const PY_ROOTS: &[&str] = &[
     "RenderedScript",
     "ArtifactFile",
     "LogLine",
+    "WebhookEvent",
+    "WebhookReport",
 ];
 /// Python classes written by hand in `trainpod/_present.py` (an input type with its own defaults).
 const PY_HANDWRITTEN: &[&str] = &["JobSpec"];

@@ -15,6 +15,8 @@ const TS_ROOTS: &[&str] = &[
     "RenderedScript",
     "PodRuntime",
     "PodEvent",
+    "WebhookEvent",
+    "WebhookReport",
 ];
 /// Types whose keys Node hands over as sent (`js_json`), not camelCased.
 const TS_KEYS_AS_SENT: &[&str] = &["PodEvent"];

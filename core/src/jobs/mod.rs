@@ -18,8 +18,8 @@ pub use ingest::{CheckedBatch, IngestOutcome, check_metrics, ingest_checked, ing
 pub use progress::{FinalStatus, POD_REASONS, Progress, UNKNOWN_REASON, fold};
 pub use rate::RateLimiter;
 pub use reconcile::{
-    DEPLOY_CLAIM_SECS, POD_PREFIX, ReconcileAction, ReconcileError, ReconcilePolicy, job_of_pod,
-    reconcile,
+    DEPLOY_CLAIM_SECS, POD_PREFIX, RECONCILER_REASONS, ReconcileAction, ReconcileError,
+    ReconcilePolicy, job_of_pod, reconcile,
 };
 pub(crate) use reconcile::{LIST_GRACE_SECS, account_unavailable, end_if_gone, reconcile_account};
 pub use state::JobState;

@@ -17,6 +17,7 @@ use crate::script::PodRuntime;
 use crate::staging::{BucketStaging, VolumeStaging};
 use crate::store::Store;
 use crate::token::{KeyRing, Tokens};
+use crate::webhooks::WebhookEndpoint;
 
 /// The variable read for the RunPod API key when none is given.
 pub const API_KEY_ENV: &str = "RUNPOD_API_KEY";
@@ -47,6 +48,8 @@ pub struct TrainpodBuilder {
     reconcile: Option<ReconcilePolicy>,
     follow_interval: Option<Duration>,
     hub_url: Option<String>,
+    webhook_url: Option<String>,
+    webhook_secrets: Vec<String>,
     local_pods: bool,
     env: bool,
 }
@@ -59,6 +62,8 @@ impl std::fmt::Debug for TrainpodBuilder {
             .field("datasets_dir", &self.datasets_dir)
             .field("artifacts_dir", &self.artifacts_dir)
             .field("hub_url", &self.hub_url.as_ref().map(|_| "<set>"))
+            .field("webhook_url", &self.webhook_url.as_ref().map(|_| "<set>"))
+            .field("webhook_secrets", &self.webhook_secrets.len())
             .finish_non_exhaustive()
     }
 }
@@ -228,6 +233,27 @@ impl TrainpodBuilder {
         self
     }
 
+    /// Where job events are POSTed as signed webhooks (Standard Webhooks): https, or http on
+    /// loopback with `allow_loopback(true)`. Needs [`Self::webhook_secrets`]. Events are sent by
+    /// [`Trainpod::deliver_webhooks`], which `reconcile` also runs at the end of its pass.
+    pub fn webhook_url(mut self, url: impl Into<String>) -> Self {
+        self.webhook_url = Some(url.into());
+        self
+    }
+
+    /// The secrets webhooks are signed with (`whsec_...`, from
+    /// [`crate::webhooks::generate_webhook_secret`]). Each delivery carries a signature by every
+    /// one, so a secret rotates without a lost delivery: add the new one, move each receiver to
+    /// it, then drop the old one. Messages are signed when they are sent, so one queued before a
+    /// rotation is signed with the secrets of the moment it goes out.
+    pub fn webhook_secrets<S: Into<String>>(
+        mut self,
+        secrets: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.webhook_secrets = secrets.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Do not read `RUNPOD_API_KEY`, `TRAINPOD_SIGNING_KEYS` or `HF_ENDPOINT` from the
     /// environment.
     pub fn ignore_env(mut self) -> Self {
@@ -258,6 +284,7 @@ impl TrainpodBuilder {
             self.env_var(super::HUB_URL_ENV),
         )?;
         let tokens = self.tokens(app_url.as_deref(), clock.clone())?;
+        let webhooks = self.webhook_endpoint()?;
         let store = match (self.store.clone(), self.store_url.as_deref()) {
             (Some(store), _) => store,
             (None, Some(url)) => crate::store::open(url).await?,
@@ -304,7 +331,24 @@ impl TrainpodBuilder {
             looks: Default::default(),
             hub,
             local_pods: self.local_pods,
+            webhooks,
         })
+    }
+
+    fn webhook_endpoint(&self) -> Result<Option<Arc<WebhookEndpoint>>> {
+        let secrets = crate::webhooks::parse_secrets(&self.webhook_secrets)?;
+        match &self.webhook_url {
+            Some(url) => Ok(Some(Arc::new(WebhookEndpoint::new(
+                url,
+                secrets,
+                self.reach == ReachPolicy::AllowLoopback,
+            )?))),
+            None if secrets.is_empty() => Ok(None),
+            None => Err(Error::invalid_input(
+                "webhook secrets were given without webhook_url(...): give the URL webhooks go \
+                 to, or no secrets",
+            )),
+        }
     }
 
     fn accounts(&self, clock: Arc<dyn Clock>) -> Result<super::accounts::Accounts> {

@@ -9,12 +9,15 @@
 //!     .store_url("postgres://…")           // default: sqlite://trainpod.db
 //!     .datasets_dir("/srv/datasets")
 //!     .artifacts_dir("/srv/artifacts")
+//!     .webhook_url("https://app.example.com/api/trainpod-webhooks") // job events, signed
+//!     .webhook_secrets([secret])           // whsec_..., from generate_webhook_secret()
 //!     .build().await?;
 //! let plan = tp.plan(&JobSpec::new("user-1", "Qwen/Qwen2.5-0.5B", DatasetRef::App { id }, 5.0)).await?;
 //! let job = tp.deploy(&plan).await?;       // the plan `plan` stored; idempotent per job id
 //! // routes: tp.authorize_dataset_download(..), tp.ingest_metrics(..), tp.artifact_manifest(..)
 //! let mut follow = tp.follow(&job.job_id); // status changes and events until it ends
 //! tp.reconcile().await?;                   // from a cron: ends pods nobody should pay for
+//! tp.deliver_webhooks().await?;            // sends job events (reconcile runs it too)
 //! ```
 
 mod access;
@@ -40,6 +43,7 @@ pub mod server;
 mod spec;
 mod status;
 mod stored_plan;
+mod webhooks;
 
 pub use access::ARTIFACT_UPLOAD_GRACE_SECS;
 pub use accounts::{Credentials, MAX_ACCOUNT_LEN, check_account};
@@ -106,6 +110,8 @@ pub struct Trainpod {
     /// Pods run on this machine (the local provider): a model path is one here, and what its pods
     /// measure is no real GPU's throughput.
     local_pods: bool,
+    /// Where job events go as signed webhooks, when the app takes them.
+    webhooks: Option<Arc<crate::webhooks::WebhookEndpoint>>,
 }
 
 impl std::fmt::Debug for Trainpod {

@@ -22,7 +22,9 @@ impl Trainpod {
     /// One failing pod, job or account does not stop the pass: its action carries the error
     /// (`account_unavailable` names each job an unreachable account leaves unmanaged). Then it
     /// reads RunPod's bill for the jobs that ended (`billed`). Run it from a cron every minute
-    /// or so: a job whose pod is gone is ended within one interval.
+    /// or so: a job whose pod is gone is ended within one interval. Last, it runs
+    /// [`Self::deliver_webhooks`] when a webhook URL is set (else it only prunes old webhook
+    /// messages); a store failure there is an action with reason `webhooks`.
     ///
     /// With the opt-in [`crate::jobs::ReconcilePolicy::retry_unstarted`], a job whose pod never
     /// started gets a new attempt on the plan's next GPU, within what is left of its budget (the
@@ -50,6 +52,8 @@ impl Trainpod {
             let retries = self.retry_unstarted(&actions).await;
             actions.extend(retries);
         }
+        // The events this pass made (jobs it ended) go out now, and any still due.
+        actions.extend(self.webhooks_after_reconcile().await);
         Ok(actions)
     }
 

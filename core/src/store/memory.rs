@@ -1,11 +1,14 @@
 //! An in-process store for tests and single-process tools.
 
+use super::outbox::event_rank;
 use super::{
     BatchOutcome, BillSample, JobPodRecord, JobRecord, MetricBatch, PodActionRecord, Redemption,
-    Store, ThroughputSample, already_used, outside_window, sequence_conflict,
+    Store, ThroughputSample, WebhookAttempt, WebhookMessage, WebhookStatus, already_used,
+    outside_window, sequence_conflict,
 };
 use crate::error::Result;
 use crate::jobs::{JobState, LOG_BATCH_BASE, batch_admitted};
+use crate::webhooks::{Before, Queued, messages};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -31,6 +34,47 @@ struct State {
     digests: HashMap<String, [u8; 32]>,
     job_pods: Vec<JobPodRecord>,
     bills: HashMap<String, BillSample>,
+    webhooks: Vec<Outboxed>,
+}
+
+/// A webhook message with its lease.
+#[derive(Debug)]
+struct Outboxed {
+    message: WebhookMessage,
+    lease: String,
+    leased_until: u64,
+}
+
+impl State {
+    /// Queues events, once per (job, attempt, type), as the SQL stores' unique index does.
+    fn enqueue(&mut self, queued: Vec<Queued>) {
+        for q in queued {
+            let seen = self.webhooks.iter().any(|w| {
+                let m = &w.message;
+                m.job_id == q.job_id && m.attempt == q.attempt && m.event_type == q.event_type
+            });
+            if seen {
+                continue;
+            }
+            self.webhooks.push(Outboxed {
+                message: WebhookMessage {
+                    id: q.id,
+                    job_id: q.job_id,
+                    attempt: q.attempt,
+                    event_type: q.event_type.to_owned(),
+                    payload: q.payload,
+                    created_at: q.created_at,
+                    status: WebhookStatus::Pending,
+                    tries: 0,
+                    next_at: q.created_at,
+                    last_error: String::new(),
+                    done_at: None,
+                },
+                lease: String::new(),
+                leased_until: 0,
+            });
+        }
+    }
 }
 
 /// One job's accepted batches, and per attempt the highest number below
@@ -108,6 +152,7 @@ impl Store for MemoryStore {
             return Ok(false);
         }
         state.jobs.insert(job.id.clone(), job.clone());
+        state.enqueue(messages(None, job));
         Ok(true)
     }
 
@@ -129,13 +174,16 @@ impl Store for MemoryStore {
 
     async fn update_job(&self, job: &JobRecord, expected: JobState) -> Result<bool> {
         let mut state = self.state();
-        match state.jobs.get_mut(&job.id) {
+        let before = match state.jobs.get_mut(&job.id) {
             Some(row) if row.state == expected && row.attempt == job.attempt => {
+                let before = Before::of(row);
                 *row = job.clone();
-                Ok(true)
+                before
             }
-            _ => Ok(false),
-        }
+            _ => return Ok(false),
+        };
+        state.enqueue(messages(Some(before), job));
+        Ok(true)
     }
 
     async fn begin_attempt(
@@ -145,13 +193,16 @@ impl Store for MemoryStore {
         previous_attempt: u32,
     ) -> Result<bool> {
         let mut state = self.state();
-        match state.jobs.get_mut(&job.id) {
+        let before = match state.jobs.get_mut(&job.id) {
             Some(row) if row.state == expected && row.attempt == previous_attempt => {
+                let before = Before::of(row);
                 *row = job.clone();
-                Ok(true)
+                before
             }
-            _ => Ok(false),
-        }
+            _ => return Ok(false),
+        };
+        state.enqueue(messages(Some(before), job));
+        Ok(true)
     }
 
     async fn claim_pod_action(&self, action: &PodActionRecord, lease_secs: u64) -> Result<bool> {
@@ -298,6 +349,82 @@ impl Store for MemoryStore {
             .map(|j| j.account.clone())
             .collect();
         Ok(accounts.into_iter().collect())
+    }
+
+    async fn claim_webhooks(
+        &self,
+        lease: &str,
+        now: u64,
+        lease_secs: u64,
+        limit: u32,
+    ) -> Result<Vec<WebhookMessage>> {
+        let mut state = self.state();
+        let mut due: Vec<&mut Outboxed> = state
+            .webhooks
+            .iter_mut()
+            .filter(|w| {
+                w.message.status == WebhookStatus::Pending
+                    && w.message.next_at <= now
+                    && w.leased_until <= now
+            })
+            .collect();
+        due.sort_by(|a, b| {
+            (a.message.next_at, &a.message.id).cmp(&(b.message.next_at, &b.message.id))
+        });
+        Ok(due
+            .into_iter()
+            .take(limit as usize)
+            .map(|w| {
+                w.lease = lease.to_owned();
+                w.leased_until = now.saturating_add(lease_secs);
+                w.message.tries += 1;
+                w.message.clone()
+            })
+            .collect())
+    }
+
+    async fn finish_webhook(
+        &self,
+        id: &str,
+        lease: &str,
+        now: u64,
+        attempt: &WebhookAttempt,
+    ) -> Result<bool> {
+        let mut state = self.state();
+        let (status, next_at, error, done_at) = attempt.columns(now);
+        let held = |w: &&mut Outboxed| {
+            w.message.id == id
+                && w.message.status == WebhookStatus::Pending
+                && (status == WebhookStatus::Delivered || w.lease == lease)
+        };
+        let Some(w) = state.webhooks.iter_mut().find(held) else {
+            return Ok(false);
+        };
+        w.message.status = status;
+        w.message.next_at = next_at.unwrap_or(w.message.next_at);
+        error.clone_into(&mut w.message.last_error);
+        w.message.done_at = done_at;
+        w.leased_until = 0;
+        Ok(true)
+    }
+
+    async fn webhook_messages(&self, job_id: &str) -> Result<Vec<WebhookMessage>> {
+        let state = self.state();
+        let mut out: Vec<WebhookMessage> = state
+            .webhooks
+            .iter()
+            .filter(|w| w.message.job_id == job_id)
+            .map(|w| w.message.clone())
+            .collect();
+        out.sort_by_key(|m| (m.attempt, event_rank(&m.event_type)));
+        Ok(out)
+    }
+
+    async fn prune_webhooks(&self, before: u64) -> Result<u64> {
+        let mut state = self.state();
+        let count = state.webhooks.len();
+        state.webhooks.retain(|w| w.message.created_at >= before);
+        Ok((count - state.webhooks.len()) as u64)
     }
 
     fn backend(&self) -> &'static str {

@@ -1,4 +1,5 @@
-//! Durable state behind one interface: the single-use token ledger and metric sequence numbers.
+//! Durable state behind one interface: the single-use token ledger and metric sequence numbers,
+//! jobs, and the outbox of their webhook events.
 //!
 //! Three implementations: [`MemoryStore`] for tests, [`SqliteStore`] (the embedded default) and
 //! [`PostgresStore`] (several app instances sharing the work). The SQL ones apply the migrations
@@ -8,12 +9,15 @@
 mod bills_sql;
 mod memory;
 mod migrations;
+mod outbox;
+mod outbox_sql;
 mod postgres;
 mod records;
 mod sql;
 mod sqlite;
 
 pub use memory::MemoryStore;
+pub use outbox::{WebhookAttempt, WebhookMessage, WebhookStatus};
 pub use postgres::PostgresStore;
 pub use records::{BillSample, JobPodRecord, JobRecord, PodActionRecord, ThroughputSample};
 pub use sqlite::SqliteStore;
@@ -84,6 +88,12 @@ pub trait Store: Send + Sync + Debug {
     async fn prune_redemptions(&self, now: u64) -> Result<u64>;
 
     /// Record a new job; `false` (and nothing written) when the id is taken.
+    ///
+    /// This, [`Store::update_job`] and [`Store::begin_attempt`] queue the webhook events of the
+    /// change they write ([`crate::webhooks`]) in the same atomic step: both are written or
+    /// neither is. Events are queued whether or not this app instance sends webhooks, so that
+    /// whichever instance delivers them sees every change (each is a small row, pruned after
+    /// [`crate::webhooks::RETENTION_SECS`]).
     async fn insert_job(&self, job: &JobRecord) -> Result<bool>;
 
     /// The job with this id, if any.
@@ -156,6 +166,34 @@ pub trait Store: Send + Sync + Debug {
     /// The accounts of every live job and of every job updated since `since`: those whose pods
     /// the reconciler lists.
     async fn job_accounts(&self, since: u64) -> Result<Vec<String>>;
+
+    /// Lease up to `limit` webhook messages due at `now` to the holder `lease` for
+    /// `lease_secs`, counting a try of each: passes running at once, in any app instance, never
+    /// hold the same message, and a pass that dies mid-delivery leaves its messages to the
+    /// next pass once the lease ends.
+    async fn claim_webhooks(
+        &self,
+        lease: &str,
+        now: u64,
+        lease_secs: u64,
+        limit: u32,
+    ) -> Result<Vec<WebhookMessage>>;
+    /// Record how the try of message `id` leased to `lease` ended, at `now`. A delivery is
+    /// recorded even when the lease has lapsed; a retry or a failure only by the lease's holder.
+    /// `false` when nothing changed (the message was delivered meanwhile, or leased again).
+    async fn finish_webhook(
+        &self,
+        id: &str,
+        lease: &str,
+        now: u64,
+        attempt: &WebhookAttempt,
+    ) -> Result<bool>;
+    /// A job's webhook messages, by attempt, in the order their events happened.
+    async fn webhook_messages(&self, job_id: &str) -> Result<Vec<WebhookMessage>>;
+    /// Delete webhook messages (whatever their status) whose event happened before `before`;
+    /// returns how many.
+    async fn prune_webhooks(&self, before: u64) -> Result<u64>;
+
     /// Which backend this is: `memory`, `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 }

@@ -39,6 +39,17 @@ impl PostgresStore {
         &self.pool
     }
 
+    /// A transaction for a job write and its events.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        self.pool
+            .begin()
+            .await
+            .map_err(|e| store_error("start a transaction", e))
+    }
+
+    const SELECT_BEFORE: &str = super::outbox_sql::SELECT_BEFORE_FOR_UPDATE;
+    const CLAIM_WEBHOOKS: &str = super::outbox_sql::CLAIM_WEBHOOKS_POSTGRES;
+
     /// Apply pending migrations in one transaction holding an advisory lock, so app instances
     /// starting together queue behind each other and each migration runs once.
     async fn migrate(&self) -> Result<()> {

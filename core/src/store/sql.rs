@@ -239,8 +239,8 @@ pub(crate) use apply_migrations;
 /// The `Store` methods of a SQL store whose `pool` field is an sqlx pool.
 macro_rules! sql_store {
     ($store:ty, $backend:literal) => {
-        #[async_trait::async_trait]
-        impl $crate::store::Store for $store {
+        // With the job writes and the outbox's methods (`outbox_sql.rs`).
+        $crate::store::outbox_sql::store_impl! { $store {
             async fn redeem(&self, r: &$crate::store::Redemption) -> $crate::error::Result<()> {
                 use $crate::store::sql::{REDEEM, to_i64};
                 let inserted = sqlx::query(REDEEM)
@@ -320,18 +320,6 @@ macro_rules! sql_store {
                 Ok(done.rows_affected())
             }
 
-            async fn insert_job(
-                &self,
-                job: &$crate::store::JobRecord,
-            ) -> $crate::error::Result<bool> {
-                let query = sqlx::query($crate::store::sql::INSERT_JOB);
-                let done = $crate::store::sql::bind_job!(query, job)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(|e| $crate::store::store_error("record a job", e))?;
-                Ok(done.rows_affected() == 1)
-            }
-
             async fn get_job(
                 &self,
                 id: &str,
@@ -357,36 +345,6 @@ macro_rules! sql_store {
                     jobs.push($crate::store::sql::job_from_row!(row));
                 }
                 Ok(jobs)
-            }
-
-            async fn update_job(
-                &self,
-                job: &$crate::store::JobRecord,
-                expected: $crate::jobs::JobState,
-            ) -> $crate::error::Result<bool> {
-                let query = sqlx::query($crate::store::sql::UPDATE_JOB);
-                let done = $crate::store::sql::bind_job!(query, job)
-                    .bind(expected.as_str())
-                    .execute(&self.pool)
-                    .await
-                    .map_err(|e| $crate::store::store_error("update a job", e))?;
-                Ok(done.rows_affected() == 1)
-            }
-
-            async fn begin_attempt(
-                &self,
-                job: &$crate::store::JobRecord,
-                expected: $crate::jobs::JobState,
-                previous_attempt: u32,
-            ) -> $crate::error::Result<bool> {
-                let query = sqlx::query($crate::store::sql::UPDATE_JOB_ATTEMPT);
-                let done = $crate::store::sql::bind_job!(query, job)
-                    .bind(expected.as_str())
-                    .bind(i64::from(previous_attempt))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(|e| $crate::store::store_error("start a new attempt", e))?;
-                Ok(done.rows_affected() == 1)
             }
 
             async fn claim_pod_action(
@@ -631,7 +589,7 @@ macro_rules! sql_store {
             fn backend(&self) -> &'static str {
                 $backend
             }
-        }
+        }}
     };
 }
 pub(crate) use sql_store;

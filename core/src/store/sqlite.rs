@@ -36,6 +36,20 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// A transaction holding SQLite's write lock from its start (`begin immediate`): a job write
+    /// reads the row it replaces first, and a transaction that read before it wrote could not
+    /// take the lock if another writer committed meanwhile.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.pool
+            .begin_with("begin immediate")
+            .await
+            .map_err(|e| store_error("start a transaction", e))
+    }
+
+    /// One writer at a time holds the database, so the row read needs no lock of its own.
+    const SELECT_BEFORE: &str = super::outbox_sql::SELECT_BEFORE;
+    const CLAIM_WEBHOOKS: &str = super::outbox_sql::CLAIM_WEBHOOKS_SQLITE;
+
     /// Apply pending migrations under SQLite's write lock (`begin immediate`), so concurrent
     /// openers queue instead of racing.
     async fn migrate(&self) -> Result<()> {

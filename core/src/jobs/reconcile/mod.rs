@@ -21,6 +21,23 @@ use crate::store::{JobRecord, PodActionRecord, Store};
 
 use verdict::{Verdict, unreported, verdict};
 
+/// The reasons a job ended by trainpod's own checks carries (the reconciler's verdicts, and a
+/// pod found gone by `reconcile`, `status` or `follow`): what tells them from a pod's own final
+/// status, whose reason is one of [`crate::jobs::POD_REASONS`] (`deadline` is in both: a pod's
+/// final status also carries its exit code).
+pub const RECONCILER_REASONS: &[&str] = &[
+    "deadline",
+    "over_budget",
+    "stale_heartbeat",
+    "pod_stopped",
+    "cuda_unsupported",
+    "image_pull_failed",
+    "no_container",
+    "provision_timeout",
+    "pod_vanished",
+    "deploy_abandoned",
+];
+
 /// Pods trainpod creates are named `trainpod-<job id>`.
 pub const POD_PREFIX: &str = "trainpod-";
 
@@ -101,8 +118,10 @@ pub struct ReconcileAction {
     pub job_id: Option<String>,
     /// `orphan`, `job_ended`, `deadline`, `over_budget`, `stale_heartbeat`, `pod_stopped`,
     /// `cuda_unsupported`, `image_pull_failed`, `no_container`, `provision_timeout`,
-    /// `pod_vanished`, `deploy_abandoned`; `error` when the pod or job could not be looked at,
-    /// `account_unavailable` for a job whose RunPod account could not be reached this pass.
+    /// `pod_vanished`, `deploy_abandoned`; `error` when the pod or job could not be looked at;
+    /// `account_unavailable` for a job whose RunPod account could not be reached this pass;
+    /// `billed` for a job whose final bill was read; `webhooks` when the webhook delivery that
+    /// ends the SDK's pass failed (its store).
     pub reason: &'static str,
     /// The state the job was moved to, if it was live.
     pub job_state: Option<JobState>,

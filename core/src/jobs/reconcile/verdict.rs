@@ -170,6 +170,18 @@ mod tests {
     const NOW: u64 = 1_000_000;
 
     fn reason(v: Option<Verdict>) -> Option<&'static str> {
+        if let Some(Verdict {
+            reason,
+            next: Some(_),
+            ..
+        }) = &v
+        {
+            // A job ended here is told apart from a pod's own end by its reason.
+            assert!(
+                super::super::RECONCILER_REASONS.contains(reason),
+                "{reason}"
+            );
+        }
         v.map(|v| v.reason)
     }
 

@@ -194,6 +194,7 @@ async fn run(args: &Args) -> Result<Value> {
                 .collect(),
             ..RunPods::default()
         }),
+        ..Options::default()
     })
     .await
     .map_err(io("start the local provider"))?;
