@@ -93,7 +93,10 @@ impl Trainpod {
         now: u64,
     ) -> Option<BillSample> {
         let plan = JobConfig::of(job).ok()?.plan;
-        let estimated = (plan.estimate.usd_low + plan.estimate.usd_high) / 2.0;
+        // Against the estimate before any calibration: a ratio learned from calibrated figures
+        // would undo the calibration that made them.
+        let calibrated_by = plan.estimate.billed_ratio.unwrap_or(1.0);
+        let estimated = (plan.estimate.usd_low + plan.estimate.usd_high) / 2.0 / calibrated_by;
         let gpu_id = match job.gpu_id.as_str() {
             "" => plan.gpu.gpu_id.as_str(),
             rented => rented,

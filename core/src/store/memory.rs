@@ -340,12 +340,11 @@ impl Store for MemoryStore {
 
     async fn job_accounts(&self, since: u64) -> Result<Vec<String>> {
         let state = self.state();
-        let live = |j: &&JobRecord| j.updated_at >= since || !j.state.is_final();
+        let live = |j: &JobRecord| j.state != JobState::Queued && !j.state.is_final();
         let accounts: std::collections::BTreeSet<String> = state
             .jobs
             .values()
-            .filter(|j| j.state != JobState::Queued || j.updated_at >= since)
-            .filter(live)
+            .filter(|j| j.updated_at >= since || live(j))
             .map(|j| j.account.clone())
             .collect();
         Ok(accounts.into_iter().collect())

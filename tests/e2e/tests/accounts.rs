@@ -293,4 +293,20 @@ async fn the_final_bill_is_read_from_the_jobs_account_and_calibrates_the_next_pl
     let ratio = next.estimate.billed_ratio.expect("calibrated");
     let expected = (billed / ((low + high) / 2.0)).clamp(0.5, 3.0);
     assert!((ratio - expected).abs() < 1e-9, "{ratio} vs {expected}");
+
+    // The same job again, planned with the calibrated estimate: what it teaches is measured
+    // against the estimate before calibration, so the same bill teaches the same ratio.
+    w.tp.deploy(&next).await.unwrap();
+    w.emu.advance(600);
+    w.clock.set(T0 + 1300);
+    let (auth, body) = final_batch(&w.tp, "job-a2", "alice");
+    w.tp.ingest_metrics("job-a2", Some(&auth), &body)
+        .await
+        .unwrap();
+    w.clock.set(T0 + 1400);
+    w.tp.reconcile().await.unwrap();
+    let gpu = &next.gpu.gpu_id;
+    let ratios = w.tp.store().bill_ratios(gpu, "lora", 5).await.unwrap();
+    assert_eq!(ratios.len(), 2, "{ratios:?}");
+    assert!((ratios[0] - ratios[1]).abs() < 1e-9, "{ratios:?}");
 }
