@@ -162,6 +162,9 @@ def test_a_vanished_pod_ends_its_job_at_the_next_reconcile(
             # RunPod's billing stopped when the pod went: the clock moves on, the cost does not.
             tp.set_now(now + 120 + 3600)
             assert tp.status("gone").cost_usd == pytest.approx(ended.cost_usd, abs=1e-9)
+            # Past RunPod's billing delay the bill is final: it is recorded once.
+            assert [(a.job_id, a.reason) for a in tp.reconcile()] == [("gone", "billed")]
+            assert tp.status("gone").billed_usd == pytest.approx(ended.cost_usd, abs=1e-9)
             assert tp.reconcile() == [], "nothing is left to do"
         finally:
             server.shutdown()
