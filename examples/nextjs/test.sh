@@ -8,7 +8,10 @@
 #                     a full job through the routes (the pod downloads its dataset from the
 #                     Next.js route, posts its metrics to it, uploads its adapter; it succeeds)
 #                     a key saved in Settings is checked first and kept encrypted, and its user's
-#                     jobs run on its account, out of other users' sight
+#                     jobs run on its account, out of other users' sight; the cron route delivers
+#                     the jobs' events to the app's webhook route, which verifies each (the
+#                     reference `standardwebhooks` package), keeps it once and refuses forged,
+#                     tampered and stale ones with 401
 #   browser.test.mjs  Chromium (headless, driven by playwright-core) sees the estimate, deploys,
 #                     and watches the progress reach 100% and the job succeed; then two users save
 #                     their own RunPod keys on the Settings page and run jobs side by side, each
@@ -102,6 +105,10 @@ SESSION_SECRET=$(node -e 'console.log(require("node:crypto").randomBytes(24).toS
 # Encrypts the users' RunPod keys in the app's own table (a JSON file here: lib/secrets.ts).
 PROVIDER_SECRETS_KEY=$(node -e 'console.log(require("node:crypto").randomBytes(32).toString("base64"))')
 export PROVIDER_SECRETS_KEY PROVIDER_SECRETS_FILE=$run/provider-secrets.json
+# Signs the job events trainpod POSTs to the app's webhook route (lib/webhooks.ts), which the
+# cron route's reconcile delivers; the tests sign their own repeated and stale deliveries with it.
+TRAINPOD_WEBHOOK_SECRET=$(node -e 'console.log(require("trainpod").generateWebhookSecret())')
+export TRAINPOD_WEBHOOK_SECRET WEBHOOK_EVENTS_FILE=$run/webhook-events.json
 export TRAINPOD_SIGNING_KEYS CRON_SECRET SESSION_SECRET CHROMIUM=$chromium ARTIFACTS=${TRAINPOD_CI_ARTIFACTS:-$here/.artifacts} TRAINPOD_ARTIFACTS_DIR=$run/artifacts
 # 30 LoRA steps of the tiny model on the CPU: a few seconds of training.
 spec=$(

@@ -10,12 +10,15 @@
 //   TRAINPOD_ARTIFACTS_DIR   where the pods' uploads (the adapters) are kept
 //   TRAINPOD_POD_PYTHON      the pod's Python, for the local provider (its pods run here)
 //   PROVIDER_SECRETS_KEY     encrypts the RunPod keys users save in Settings (lib/secrets.ts)
+//   TRAINPOD_WEBHOOK_SECRET  signs the job events trainpod POSTs to this app's webhook route
+//                            (lib/webhooks.ts); unset, no webhooks are sent
 //
 // A user who saved a RunPod key in Settings runs jobs on their own account: the job's `account`
 // is the user's id (lib/secrets.ts, `jobAccount`), and `credentials` below gives its key when a
 // call needs it. RUNPOD_API_KEY (or the local provider) serves the users who saved none.
 import { Trainpod, type TrainpodOptions } from 'trainpod';
 import { runpodKeyOf } from './secrets';
+import { WEBHOOK_ROUTE, webhookSecrets } from './webhooks';
 
 /** The pod-facing routes of this app, which trainpod signs URLs for. */
 export const ROUTES = {
@@ -26,6 +29,7 @@ export const ROUTES = {
 
 function options(env = process.env): TrainpodOptions {
   const local = env.TRAINPOD_LOCAL_PROVIDER;
+  const secrets = webhookSecrets(env);
   return {
     ...(local ? { localProvider: { baseUrl: local, apiKey: env.TRAINPOD_LOCAL_PROVIDER_KEY ?? '' } } : {}),
     // account id (a user id) → the key that user saved, or null: asked on every call of a job.
@@ -36,6 +40,15 @@ function options(env = process.env): TrainpodOptions {
     datasetsDir: env.TRAINPOD_DATASETS_DIR ?? 'datasets',
     artifactsDir: env.TRAINPOD_ARTIFACTS_DIR ?? 'artifacts',
     podPython: env.TRAINPOD_POD_PYTHON || undefined,
+    // Job events, signed, to this app's own route (app/api/trainpod/webhooks): reconcile (the cron
+    // route) sends what is due at the end of its pass. https, or http on loopback with the local
+    // provider. Without TRAINPOD_APP_URL, trainpod refuses the secrets for want of a URL.
+    ...(secrets.length > 0
+      ? {
+          webhookUrl: env.TRAINPOD_APP_URL ? `${env.TRAINPOD_APP_URL.replace(/\/+$/, '')}${WEBHOOK_ROUTE}` : undefined,
+          webhookSecrets: secrets,
+        }
+      : {}),
     // The local provider's pods run here, on the CPU and the app's own disk: no GPU to find, a
     // little free disk asked for, and frequent reports so that the page moves.
     ...(local ? { expectGpu: false, podRuntime: { minFreeDiskGb: 1, heartbeatS: 2, flushS: 1, progressS: 1 } } : {}),

@@ -1,10 +1,11 @@
 // The app's routes against the local provider: refused requests first, then whole jobs.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { generateSecret, Tokens } from 'trainpod';
+import { Webhook } from 'standardwebhooks';
+import { generateSecret, generateWebhookSecret, Tokens } from 'trainpod';
 import {
   APP,
   api,
@@ -265,6 +266,21 @@ test('the dataset route answers ranges from the file while the job is live, and 
   assert.ok(!ended.text.includes(authorization.slice('Bearer '.length)), ended.text);
 });
 
+/**
+ * The events of `jobId` the app's webhook route received, in order, after the cron route ran
+ * (reconcile delivers the events due at the end of its pass); a second run delivers none again.
+ */
+async function deliveredEvents(jobId) {
+  const cron = { authorization: `Bearer ${process.env.CRON_SECRET}` };
+  const run = await api('/api/cron/reconcile', { headers: cron });
+  assert.equal(run.status, 200, run.text);
+  const first = await api(`/api/training/jobs/${jobId}/webhooks`);
+  assert.equal(first.status, 200, first.text);
+  assert.equal((await api('/api/cron/reconcile', { headers: cron })).status, 200);
+  assert.deepEqual((await api(`/api/training/jobs/${jobId}/webhooks`)).body, first.body, 'each event once');
+  return first.body;
+}
+
 /** The job's updates from the follow route (server-sent events), until `event: end`. */
 async function followed(jobId) {
   const res = await fetch(`${APP}/api/training/jobs/${jobId}/follow`, { headers: { cookie: await demoSession() } });
@@ -350,6 +366,84 @@ test('a job runs through the routes: dataset, metrics and adapter through Next.j
   });
   assertRefused(forged, 401, 'TOKEN_SIGNATURE_INVALID', 'forged final batch');
   assert.equal((await api(`/api/training/jobs/${jobId}`)).body.state, 'succeeded');
+
+  // Its events reach the app's webhook route when the cron route runs (reconcile delivers at the
+  // end of its pass), each verified there with the reference Standard Webhooks package.
+  const hooks = await deliveredEvents(jobId);
+  assert.deepEqual(
+    hooks.map((e) => e.type),
+    ['job.deployed', 'job.training_started', 'job.succeeded'],
+  );
+  assert.equal(new Set(hooks.map((e) => e.id)).size, 3);
+  const succeeded = hooks.at(-1).data;
+  assert.equal(succeeded.job_id, jobId);
+  assert.equal(succeeded.user, 'demo-user');
+  assert.equal(succeeded.state, 'succeeded');
+  assert.equal(succeeded.ended_by, 'pod');
+  assert.equal(succeeded.pod_id, job.podId);
+  assert.ok(succeeded.cost_usd > 0, JSON.stringify(succeeded));
+});
+
+/** A webhook delivery to the app's route: `body` signed with `secret` as of `at` (a Date). */
+function deliver(
+  body,
+  { id = `msg_${randomUUID()}`, secret = process.env.TRAINPOD_WEBHOOK_SECRET, at = new Date() } = {},
+) {
+  const headers = {
+    'content-type': 'application/json',
+    'webhook-id': id,
+    'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+    'webhook-signature': new Webhook(secret).sign(id, at, body),
+  };
+  return { headers, body };
+}
+
+const postHook = ({ headers, body }) =>
+  api('/api/trainpod/webhooks', { method: 'POST', headers, body: new TextEncoder().encode(body), session: null });
+
+test('the webhook route keeps each verified event once, and refuses forged, tampered and stale ones', async () => {
+  const jobId = `hooks-${process.pid}`;
+  const deploy = await api('/api/training/deploy', { method: 'POST', body: { ...tinySpec(), jobId } });
+  assert.equal(deploy.status, 201, deploy.text);
+  assert.equal((await api(`/api/training/jobs/${jobId}/cancel`, { method: 'POST' })).body.state, 'cancelled');
+  const hooks = await deliveredEvents(jobId);
+  // Deployed and cancelled within a second, delivered at once: listed in the order they happened.
+  assert.deepEqual(
+    hooks.map((e) => e.type),
+    ['job.deployed', 'job.cancelled'],
+  );
+  const cancelled = hooks[1];
+  assert.equal(cancelled.data.ended_by, 'request');
+
+  // What someone without the secret might send: a failure of the same job.
+  const lie = JSON.stringify({
+    type: 'job.failed',
+    timestamp: new Date().toISOString(),
+    data: { job_id: jobId, user: 'demo-user', attempt: 1, state: 'failed', reason: 'forged' },
+  });
+  const forged = await postHook(deliver(lie, { secret: generateWebhookSecret() }));
+  assert.equal(forged.status, 401, forged.text);
+  assert.equal(forged.body.code, 'WEBHOOK_UNVERIFIED');
+  const signed = deliver(lie);
+  const tampered = await postHook({ ...signed, body: signed.body.replace('forged', 'tampered') });
+  assert.equal(tampered.status, 401, tampered.text);
+  const stale = await postHook(deliver(lie, { at: new Date(Date.now() - 10 * 60_000) }));
+  assert.equal(stale.status, 401, stale.text);
+  const ahead = await postHook(deliver(lie, { at: new Date(Date.now() + 10 * 60_000) }));
+  assert.equal(ahead.status, 401, ahead.text);
+  const unsigned = await postHook({ headers: { 'content-type': 'application/json' }, body: lie });
+  assert.equal(unsigned.status, 400, unsigned.text);
+  assert.equal(unsigned.body.code, 'WEBHOOK_MALFORMED');
+
+  // A delivery again (at least once): the same webhook-id is answered 2xx and kept once.
+  const again = await postHook(deliver(lie, { id: cancelled.id }));
+  assert.equal(again.status, 200, again.text);
+  assert.deepEqual(again.body, { id: cancelled.id, duplicate: true });
+  const after = await api(`/api/training/jobs/${jobId}/webhooks`);
+  assert.deepEqual(after.body, hooks, 'nothing forged, tampered, stale or repeated was kept');
+  // Another user sees none of them.
+  const other = await api(`/api/training/jobs/${jobId}/webhooks`, { session: sessionFor('mallory') });
+  assert.equal(other.status, 404);
 });
 
 test('cancel ends a job and its pod; retry starts a new attempt', async () => {
