@@ -96,11 +96,7 @@ fn key_of(value: &Bound<'_, PyAny>) -> trainpod::Result<Option<String>> {
         return Ok(None);
     }
     value.extract::<String>().map(Some).map_err(|_| {
-        let type_name = value
-            .get_type()
-            .name()
-            .map(|n| n.to_string())
-            .unwrap_or_default();
+        let type_name = type_name(value);
         Error::new(
             ErrorKind::CredentialsUnavailable,
             format!("the credentials resolver returned a {type_name}, not a str or None"),
@@ -117,13 +113,17 @@ fn from_py(py: Python<'_>, e: &PyErr) -> Error {
     if let Some(kind) = code.as_deref().and_then(ErrorKind::from_code) {
         return Error::new(kind, message);
     }
-    let type_name = value
-        .get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_default();
+    let type_name = type_name(value);
     Error::new(
         ErrorKind::CredentialsUnavailable,
         format!("it raised {type_name}: {message}"),
     )
+}
+
+fn type_name(value: &Bound<'_, PyAny>) -> String {
+    value
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_default()
 }
