@@ -162,7 +162,10 @@ test('a vanished pod ends its job at the next reconcile', { skip: needsTrainPyth
   assert.ok(Math.abs((await tp.status('gone')).costUsd - ended.costUsd) < 1e-9);
   // Past RunPod's billing delay the bill is final: it is recorded once.
   const settled = await tp.reconcile();
-  assert.deepEqual(settled.map((a) => [a.jobId, a.reason]), [['gone', 'billed']]);
+  assert.deepEqual(
+    settled.map((a) => [a.jobId, a.reason]),
+    [['gone', 'billed']],
+  );
   assert.ok(Math.abs((await tp.status('gone')).billedUsd - ended.costUsd) < 1e-9);
   assert.deepEqual(await tp.reconcile(), [], 'nothing is left to do');
 });
