@@ -152,8 +152,13 @@ export interface JobSpec {
   hyperparameters: Hyperparameters | null;
   /** GPU types to use, in order of preference; empty picks the cheapest that fits. */
   gpus: string[];
-  /** GPUs per pod. */
+  /** GPUs per pod (per node): more than one trains one process per GPU under `accelerate`. */
   gpuCount: number;
+  /**
+   * Pods (nodes) in the job: more than one creates a RunPod Instant Cluster of `nodes` pods of
+   * `gpu_count` GPUs each, trained as one job.
+   */
+  nodes: number;
   /** Secure (default) or community cloud. */
   cloud: Cloud;
   /** Data centers to allow, in order; empty lets RunPod choose. */

@@ -55,6 +55,7 @@ class JobSpec:
     hyperparameters: Mapping[str, Hyperparameter] | None = None
     gpus: Sequence[str] | None = None
     gpu_count: int | None = None
+    nodes: int | None = None
     cloud: Cloud | None = None
     data_centers: Sequence[str] | None = None
     max_hours: float | None = None
@@ -92,6 +93,7 @@ class JobSpec:
             hyperparameters=data["hyperparameters"],
             gpus=tuple(data["gpus"]),
             gpu_count=data["gpu_count"],
+            nodes=data.get("nodes", 1),
             cloud=data["cloud"],
             data_centers=tuple(data["data_centers"]),
             max_hours=data["max_hours"],

@@ -86,8 +86,12 @@ pub struct JobSpec {
     pub hyperparameters: Option<Hyperparameters>,
     /// GPU types to use, in order of preference; empty picks the cheapest that fits.
     pub gpus: Vec<String>,
-    /// GPUs per pod.
+    /// GPUs per pod (per node): more than one trains one process per GPU under `accelerate`.
     pub gpu_count: u32,
+    /// Pods (nodes) in the job: more than one creates a RunPod Instant Cluster of `nodes` pods of
+    /// `gpu_count` GPUs each, trained as one job.
+    #[serde(default = "one_node")]
+    pub nodes: u32,
     /// Secure (default) or community cloud.
     pub cloud: Cloud,
     /// Data centers to allow, in order; empty lets RunPod choose.
@@ -101,6 +105,14 @@ pub struct JobSpec {
     /// The caller vouches that `image` carries Python 3.11+ and torch 2.6+ (an image trainpod
     /// cannot tell from its name).
     pub image_vouched: bool,
+}
+
+/// The most nodes a job may span. RunPod allows clusters of up to 250 pods; trainpod keeps to
+/// what one job's watchdogs, budget and bill are tested for.
+pub const MAX_NODES: u32 = 16;
+
+fn one_node() -> u32 {
+    1
 }
 
 /// What a refusal of a spec's field is prefixed with.
@@ -128,6 +140,7 @@ impl JobSpec {
             hyperparameters: None,
             gpus: Vec::new(),
             gpu_count: 1,
+            nodes: 1,
             cloud: Cloud::Secure,
             data_centers: Vec::new(),
             budget_usd,
@@ -197,6 +210,11 @@ impl JobSpec {
         }
         if self.gpu_count == 0 || self.gpu_count > 8 {
             return Err(Error::invalid_input("gpu_count must be 1 to 8"));
+        }
+        if self.nodes == 0 || self.nodes > MAX_NODES {
+            return Err(Error::invalid_input(format!(
+                "nodes must be 1 (one pod) to {MAX_NODES} (an Instant Cluster of that many pods)"
+            )));
         }
         if let Some(h) = self.max_hours.filter(|h| !(h.is_finite() && *h > 0.0)) {
             return Err(Error::invalid_input(format!(
