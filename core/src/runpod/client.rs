@@ -232,7 +232,7 @@ impl Client {
     }
 
     /// Send with retries on 429, 5xx and transport errors, bounded in attempts and time.
-    async fn send_retrying(
+    pub(super) async fn send_retrying(
         &self,
         operation: &str,
         method: Method,
@@ -276,7 +276,7 @@ impl Client {
         }
     }
 
-    fn decode<T: DeserializeOwned>(operation: &str, resp: &HttpResponse) -> Result<T> {
+    pub(super) fn decode<T: DeserializeOwned>(operation: &str, resp: &HttpResponse) -> Result<T> {
         serde_json::from_slice(&resp.body).map_err(|e| {
             let snippet: String = String::from_utf8_lossy(&resp.body)
                 .chars()

@@ -56,7 +56,7 @@ impl GpuCandidate {
             .collect()
     }
 
-    fn describe(&self) -> String {
+    pub(super) fn describe(&self) -> String {
         let where_ = if self.data_center_ids.is_empty() {
             "any data center".to_owned()
         } else {
@@ -165,7 +165,11 @@ impl Client {
                 Attempt::Refused(err) => refusals.push((index, err)),
             }
         }
-        Err(all_refused(&first.name, &candidates, refusals))
+        Err(all_refused(
+            &format!("pod {}", first.name),
+            &candidates,
+            refusals,
+        ))
     }
 
     async fn create_one(
@@ -177,6 +181,37 @@ impl Client {
         let op = format!("create pod {} ({})", req.name, candidate.describe());
         let body = serde_json::to_vec(req)
             .map_err(|e| Error::new(ErrorKind::Internal, format!("{op}: {e}")))?;
+        let lookup = || async { Ok(self.find_pods_by_name(&req.name).await?.into_iter().next()) };
+        let placed = self
+            .post_adopting(&op, "/pods", &body, Created::pod(&req.name), lookup)
+            .await?;
+        Ok(match placed {
+            Placed::Made { value, adopted } => Attempt::Placed(Box::new(CreateOutcome {
+                pod: value,
+                adopted,
+                candidate: index,
+            })),
+            Placed::Refused(err) => Attempt::Refused(err),
+        })
+    }
+
+    /// `POST path` for a resource that bills from the moment it exists, never blindly retried.
+    /// A 5xx, timeout or cut connection is ambiguous: `lookup` (by the resource's unique name)
+    /// runs, and what it finds is adopted; only when it finds nothing is the same body sent
+    /// again. Capacity (400) and pool (403) refusals come back as [`Placed::Refused`].
+    pub(super) async fn post_adopting<T, F, Fut>(
+        &self,
+        op: &str,
+        path: &str,
+        body: &[u8],
+        created: Created<'_>,
+        lookup: F,
+    ) -> Result<Placed<T>>
+    where
+        T: serde::de::DeserializeOwned,
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<T>>>,
+    {
         let policy = self.retry_policy().clone();
         let started = self.now();
         let mut waited = Duration::ZERO;
@@ -184,29 +219,28 @@ impl Client {
         loop {
             let err = match self
                 .send_once(
-                    &op,
+                    op,
                     super::transport::Method::Post,
-                    "/pods",
-                    Some(body.clone()),
+                    path,
+                    Some(body.to_vec()),
                 )
                 .await
             {
                 Ok(resp) => {
-                    let pod: Pod = serde_json::from_slice(&resp.body).map_err(|e| {
+                    let value: T = serde_json::from_slice(&resp.body).map_err(|e| {
                         Error::new(
                             ErrorKind::ServerError,
                             format!(
-                                "{op}: RunPod created the pod but its answer could not be read ({e}); \
-                                 it will be found by name {}",
-                                req.name
+                                "{op}: RunPod created the {} but its answer could not be read \
+                                 ({e}); it will be found by name {}",
+                                created.what, created.name
                             ),
                         )
                     })?;
-                    return Ok(Attempt::Placed(Box::new(CreateOutcome {
-                        pod,
+                    return Ok(Placed::Made {
+                        value,
                         adopted: false,
-                        candidate: index,
-                    })));
+                    });
                 }
                 Err(e) => e,
             };
@@ -215,40 +249,28 @@ impl Client {
                 err.kind(),
                 ErrorKind::CapacityUnavailable | ErrorKind::Forbidden
             );
-            // A refusal that came as a 5xx is as ambiguous as any other 5xx about the pod.
+            // A refusal that came as a 5xx is as ambiguous as any other 5xx about the resource.
             let ambiguous = matches!(
                 err.kind(),
                 ErrorKind::ServerError | ErrorKind::Timeout | ErrorKind::Transport
             ) || (refused && err.status().is_some_and(|s| s >= 500));
             if refused && !ambiguous {
-                return Ok(Attempt::Refused(err));
+                return Ok(Placed::Refused(err));
             }
             match err.kind() {
                 _ if ambiguous => {
-                    // The pod may exist although the answer says otherwise: look before retrying.
-                    let found = self.find_pods_by_name(&req.name).await.map_err(|lookup| {
-                        Error::new(
-                            err.kind(),
-                            format!(
-                                "{}; then looking up pod {} by name failed ({}): a pod may be \
-                                 running and billing: check https://www.runpod.io/console/pods \
-                                 and terminate it, or retry the job (it adopts the pod by name)",
-                                err.message(),
-                                req.name,
-                                lookup.message()
-                            ),
-                        )
-                        .with_source(lookup)
-                    })?;
-                    if let Some(pod) = found.into_iter().next() {
-                        return Ok(Attempt::Placed(Box::new(CreateOutcome {
-                            pod,
+                    // It may exist although the answer says otherwise: look before retrying.
+                    let found = lookup()
+                        .await
+                        .map_err(|lookup| created.lookup_failed(&err, lookup))?;
+                    if let Some(value) = found {
+                        return Ok(Placed::Made {
+                            value,
                             adopted: true,
-                            candidate: index,
-                        })));
+                        });
                     }
                     if refused {
-                        return Ok(Attempt::Refused(err));
+                        return Ok(Placed::Refused(err));
                     }
                 }
                 ErrorKind::RateLimited => {}
@@ -268,12 +290,65 @@ impl Client {
     }
 }
 
+/// What a create makes, for its messages: a pod or a cluster, by name.
+pub(super) struct Created<'a> {
+    what: &'static str,
+    name: &'a str,
+    console: &'static str,
+}
+
+impl<'a> Created<'a> {
+    pub(super) fn pod(name: &'a str) -> Self {
+        Created {
+            what: "pod",
+            name,
+            console: "https://www.runpod.io/console/pods",
+        }
+    }
+
+    pub(super) fn cluster(name: &'a str) -> Self {
+        Created {
+            what: "cluster",
+            name,
+            console: "https://www.runpod.io/console/clusters",
+        }
+    }
+
+    fn lookup_failed(&self, err: &Error, lookup: Error) -> Error {
+        Error::new(
+            err.kind(),
+            format!(
+                "{}; then looking up {} {} by name failed ({}): a {} may be running and \
+                 billing: check {} and terminate it, or retry the job (it adopts the {} by name)",
+                err.message(),
+                self.what,
+                self.name,
+                lookup.message(),
+                self.what,
+                self.console,
+                self.what,
+            ),
+        )
+        .with_source(lookup)
+    }
+}
+
+/// How a create ended: made (returned, or found by name after an ambiguous failure), or refused.
+pub(super) enum Placed<T> {
+    Made { value: T, adopted: bool },
+    Refused(Error),
+}
+
 enum Attempt {
     Placed(Box<CreateOutcome>),
     Refused(Error),
 }
 
-fn all_refused(name: &str, candidates: &[GpuCandidate], refusals: Vec<(usize, Error)>) -> Error {
+pub(super) fn all_refused(
+    name: &str,
+    candidates: &[GpuCandidate],
+    refusals: Vec<(usize, Error)>,
+) -> Error {
     let any_capacity = refusals
         .iter()
         .any(|(_, e)| e.kind() == ErrorKind::CapacityUnavailable);
@@ -301,7 +376,7 @@ fn all_refused(name: &str, candidates: &[GpuCandidate], refusals: Vec<(usize, Er
     Error::new(
         kind,
         format!(
-            "no GPU candidate could place pod {name}: {}. Add GPU types or data centers to the \
+            "no GPU candidate could place {name}: {}. Add GPU types or data centers to the \
              candidate list, or retry later",
             lines.join("; ")
         ),

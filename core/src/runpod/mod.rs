@@ -7,6 +7,7 @@
 
 mod api_key;
 mod client;
+mod clusters;
 mod create;
 mod errors;
 mod logs;
@@ -21,6 +22,11 @@ mod validate;
 
 pub use api_key::ApiKey;
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
+pub use clusters::{
+    Cluster, ClusterBillingRecord, ClusterCompute, ClusterOutcome, ClusterPodsSummary,
+    ClusterPrimary, ClusterType, CreateClusterRequest, MAX_CLUSTER_PODS, MIN_CLUSTER_PODS,
+    PodCluster, validate_create_cluster,
+};
 pub use create::{CreateOutcome, GpuCandidate, job_pod_name};
 pub use errors::map_error_response;
 pub use logs::{LogEvent, LogQuery, LogSource, LogStream, MAX_LOG_TAIL};

@@ -171,6 +171,9 @@ pub struct Pod {
     /// reading RUNNING can be for minutes (image pull, a stuck host, a CUDA the host lacks).
     #[serde(default)]
     pub runtime: Option<serde_json::Value>,
+    /// The cluster this pod is a node of, with its rank; `None` for a plain pod.
+    #[serde(default)]
+    pub cluster: Option<super::clusters::PodCluster>,
 }
 
 impl Pod {
@@ -346,7 +349,7 @@ enum NumOrString {
     Null,
 }
 
-fn lenient_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+pub(super) fn lenient_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     match NumOrString::deserialize(d)? {
         NumOrString::Num(n) => Ok(n),
         NumOrString::Null => Ok(0.0),

@@ -96,7 +96,7 @@ pub fn validate_update(update: &PodUpdate) -> Result<()> {
     Ok(())
 }
 
-fn validate_disk(disk: u32) -> Result<()> {
+pub(crate) fn validate_disk(disk: u32) -> Result<()> {
     if !(1..=MAX_CONTAINER_DISK_GB).contains(&disk) {
         return Err(Error::invalid_input(format!(
             "disk is {disk} GB: the container disk must be 1 to {MAX_CONTAINER_DISK_GB} GB"
@@ -105,7 +105,7 @@ fn validate_disk(disk: u32) -> Result<()> {
     Ok(())
 }
 
-fn validate_args(args: &str) -> Result<()> {
+pub(crate) fn validate_args(args: &str) -> Result<()> {
     if args.contains('\0') || args.len() > 4096 {
         return Err(Error::invalid_input(
             "args must be at most 4096 bytes without NUL characters",
@@ -114,7 +114,7 @@ fn validate_args(args: &str) -> Result<()> {
     Ok(())
 }
 
-fn validate_mounts(m: &Mounts) -> Result<()> {
+pub(crate) fn validate_mounts(m: &Mounts) -> Result<()> {
     if m.persistent.is_some() && !m.network.is_empty() {
         return Err(Error::invalid_input(
             "mounts: a pod takes a persistent volume or a network volume, not both",

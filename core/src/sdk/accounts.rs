@@ -161,6 +161,18 @@ impl super::Trainpod {
         pod: &str,
         now: u64,
     ) -> Result<()> {
+        self.keep_job_compute(job, pod, false, now).await
+    }
+
+    /// Keeps a pod, or with `cluster` an Instant Cluster, as `job`'s, for the final bill and
+    /// for ending it.
+    pub(crate) async fn keep_job_compute(
+        &self,
+        job: &crate::store::JobRecord,
+        pod: &str,
+        cluster: bool,
+        now: u64,
+    ) -> Result<()> {
         self.store
             .record_job_pod(&crate::store::JobPodRecord {
                 pod_id: pod.to_owned(),
@@ -168,6 +180,7 @@ impl super::Trainpod {
                 attempt: job.attempt,
                 account: job.account.clone(),
                 created_at: now,
+                cluster,
             })
             .await
     }

@@ -21,9 +21,7 @@ impl Trainpod {
             if job.state.is_final() {
                 return self.status_of(&job).await;
             }
-            if let Some(pod) = &job.pod_id {
-                self.terminate_quietly(&job.account, pod).await?;
-            }
+            self.end_compute(&job).await?;
             let now = self.clock.now_unix_secs();
             let next = JobRecord {
                 state: JobState::Cancelled,
@@ -72,9 +70,7 @@ impl Trainpod {
         // Every script is made before anything changes: a refusal leaves the job as it was.
         self.warm_dataset_digest(&plan).await?;
         let placements = self.placements(&next, &plan, &gpus, now)?;
-        if let Some(pod) = &job.pod_id {
-            self.terminate_quietly(&job.account, pod).await?;
-        }
+        self.end_compute(&job).await?;
         if !self
             .store
             .begin_attempt(&next, job.state, job.attempt)
@@ -89,14 +85,6 @@ impl Trainpod {
             ));
         }
         self.launch(next, &job, placements).await
-    }
-
-    /// Terminates a pod of `account`; one already gone, or already terminated (409), is fine.
-    pub(crate) async fn terminate_quietly(&self, account: &str, pod_id: &str) -> Result<()> {
-        match self.runpod_for(account).await?.terminate_pod(pod_id).await {
-            Err(e) if e.kind() == ErrorKind::NotFound || e.status() == Some(409) => Ok(()),
-            other => other,
-        }
     }
 }
 

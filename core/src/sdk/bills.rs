@@ -60,15 +60,18 @@ impl Trainpod {
         }
         let mut billed = 0.0;
         for pod in &pods {
-            let records = self
-                .runpod_for(&pod.account)
-                .await?
-                .pod_billing(&pod.pod_id)
-                .await?;
+            let runpod = self.runpod_for(&pod.account).await?;
+            let records: Vec<f64> = if pod.cluster {
+                let records = runpod.cluster_billing(&pod.pod_id).await?;
+                records.iter().map(|r| r.total_amount).collect()
+            } else {
+                let records = runpod.pod_billing(&pod.pod_id).await?;
+                records.iter().map(|r| r.total_amount).collect()
+            };
             if records.is_empty() && now.saturating_sub(job.updated_at) < EMPTY_BILL_AFTER_SECS {
                 return Ok(false);
             }
-            billed += records.iter().map(|r| r.total_amount).sum::<f64>();
+            billed += records.iter().sum::<f64>();
         }
         if !(billed.is_finite() && billed >= 0.0) {
             return Err(Error::new(
@@ -136,6 +139,7 @@ fn pod_of(job: &JobRecord, pod: &str) -> JobPodRecord {
         attempt: job.attempt,
         account: job.account.clone(),
         created_at: job.started_at.unwrap_or(job.created_at),
+        cluster: false,
     }
 }
 

@@ -108,21 +108,12 @@ impl Trainpod {
     }
 
     async fn adopt_or_wait(&self, job: JobRecord) -> Result<JobStatus> {
-        let name = pod_name(&job.id, job.attempt)?;
-        let Some(pod) = self
-            .runpod_for(&job.account)
-            .await?
-            .find_pods_by_name(&name)
-            .await?
-            .into_iter()
-            .next()
-        else {
+        let Some(pod_id) = self.adopt(&job).await? else {
             return self.status_of(&job).await;
         };
         let now = self.clock.now_unix_secs();
-        self.keep_job_pod(&job, &pod.id, now).await?;
         let adopted = JobRecord {
-            pod_id: Some(pod.id),
+            pod_id: Some(pod_id),
             started_at: Some(job.updated_at),
             updated_at: now,
             ..job.clone()
@@ -131,6 +122,23 @@ impl Trainpod {
             return self.status_of(&adopted).await;
         }
         self.status_of(&self.job(&job.id).await?).await
+    }
+
+    /// The attempt's pod (a cluster's primary, for a job of several nodes) found by name and
+    /// kept with the job; `None` when RunPod has none.
+    async fn adopt(&self, job: &JobRecord) -> Result<Option<String>> {
+        let name = pod_name(&job.id, job.attempt)?;
+        let nodes = JobConfig::of(job).map_or(1, |c| c.plan.spec.nodes);
+        if nodes > 1 {
+            return self.adopt_cluster(job, &name).await;
+        }
+        let runpod = self.runpod_for(&job.account).await?;
+        let Some(pod) = runpod.find_pods_by_name(&name).await?.into_iter().next() else {
+            return Ok(None);
+        };
+        let now = self.clock.now_unix_secs();
+        self.keep_job_pod(job, &pod.id, now).await?;
+        Ok(Some(pod.id))
     }
 
     /// Creates the pod of the claimed attempt `claimed` from the first placement RunPod takes,
@@ -142,6 +150,11 @@ impl Trainpod {
         before: &JobRecord,
         placements: Vec<Placement>,
     ) -> Result<JobStatus> {
+        if let Some(nodes) = placements.first().map(|p| p.nodes).filter(|n| *n > 1) {
+            return self
+                .launch_cluster(claimed, before, placements, nodes)
+                .await;
+        }
         let requests: Vec<_> = placements.iter().map(|p| p.request.clone()).collect();
         let runpod = match self.runpod_for(&claimed.account).await {
             Ok(runpod) => runpod,
@@ -188,7 +201,7 @@ impl Trainpod {
 
     /// Puts a claimed job back as it was before its claim (a deploy's queued row, or a retried
     /// job's previous attempt), unless another writer moved it meanwhile.
-    async fn restore(&self, claimed: &JobRecord, before: &JobRecord) -> Result<()> {
+    pub(crate) async fn restore(&self, claimed: &JobRecord, before: &JobRecord) -> Result<()> {
         if claimed.attempt == before.attempt {
             self.store.update_job(before, claimed.state).await?;
         } else {

@@ -27,6 +27,7 @@ mod attempts;
 mod bills;
 mod budget;
 mod builder;
+mod clusters;
 mod deploy;
 pub mod estimate;
 mod inspect;
@@ -254,10 +255,8 @@ impl Trainpod {
     /// A first delivery of the final status ends the pod now. Best effort: the pod's own
     /// terminate and the reconciler back this up.
     pub(crate) async fn end_pod_on_final(&self, outcome: &IngestOutcome) {
-        if let (true, false, Some(pod)) =
-            (outcome.terminate_pod, outcome.replay, &outcome.job.pod_id)
-        {
-            let _ = self.terminate_quietly(&outcome.job.account, pod).await;
+        if outcome.terminate_pod && !outcome.replay {
+            let _ = self.end_compute(&outcome.job).await;
         }
     }
 
@@ -266,7 +265,8 @@ impl Trainpod {
             return Ok(());
         };
         let plan = &config.plan;
-        let gpus = f64::from(plan.gpu.count.max(1));
+        // Every GPU of every node trained: the figure kept is per GPU.
+        let gpus = f64::from(plan.gpu.count.max(1) * plan.spec.nodes.max(1));
         let tflops = plan.estimate.training_flops / runtime_s / gpus / 1e12;
         if !(tflops.is_finite() && tflops > 0.0) {
             return Ok(());

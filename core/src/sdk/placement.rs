@@ -32,6 +32,8 @@ pub(crate) struct Placement {
     pub price_per_hour: f64,
     /// The GPU type.
     pub gpu_id: String,
+    /// Pods: more than one is an Instant Cluster of this placement's pod, alike.
+    pub nodes: u32,
 }
 
 impl Trainpod {
@@ -78,6 +80,7 @@ impl Trainpod {
                     deadline_unix,
                     price_per_hour: choice.price_per_hour,
                     gpu_id: choice.gpu_id.clone(),
+                    nodes: plan.spec.nodes,
                 })
             })
             .collect()

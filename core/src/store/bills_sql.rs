@@ -2,11 +2,11 @@
 //! RunPod, and the accounts the reconciler visits (the statements; `sql_store!` runs them).
 
 pub(crate) const INSERT_JOB_POD: &str = "insert into trainpod_job_pods
-     (pod_id, job_id, attempt, account, created_at) values ($1, $2, $3, $4, $5)
+     (pod_id, job_id, attempt, account, created_at, cluster) values ($1, $2, $3, $4, $5, $6)
      on conflict (pod_id) do nothing";
 
-pub(crate) const SELECT_JOB_PODS: &str = "select pod_id, job_id, attempt, account, created_at
-     from trainpod_job_pods where job_id = $1 order by attempt, created_at, pod_id";
+pub(crate) const SELECT_JOB_PODS: &str = "select pod_id, job_id, attempt, account, created_at,
+     cluster from trainpod_job_pods where job_id = $1 order by attempt, created_at, pod_id";
 
 /// Ended jobs with a pod and no bill yet, that ended in `[$1, $2]`.
 pub(crate) const SELECT_UNBILLED: &str = "select job_id, user_id, attempt, state, reason, pod_id,

@@ -54,6 +54,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "webhooks",
         sql: include_str!("../../migrations/0008_webhooks.sql"),
     },
+    Migration {
+        version: 9,
+        name: "clusters",
+        sql: include_str!("../../migrations/0009_clusters.sql"),
+    },
 ];
 
 pub(crate) const CREATE_TABLE: &str = "create table if not exists trainpod_schema_migrations (

@@ -138,7 +138,7 @@ pub struct ThroughputSample {
     pub recorded_at: u64,
 }
 
-/// One pod a job had: the final bill is the sum of its pods'.
+/// One pod (or cluster of pods) a job had: the final bill is the sum of its pods'.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JobPodRecord {
     /// The pod.
@@ -151,6 +151,8 @@ pub struct JobPodRecord {
     pub account: String,
     /// Unix seconds.
     pub created_at: u64,
+    /// The id is an Instant Cluster's (a job of several nodes), billed and ended as one.
+    pub cluster: bool,
 }
 
 /// What RunPod billed for a finished job, beside what its plan estimated.

@@ -475,6 +475,7 @@ macro_rules! sql_store {
                     .bind(i64::from(p.attempt))
                     .bind(&p.account)
                     .bind(to_i64(p.created_at))
+                    .bind(p.cluster)
                     .execute(&self.pool)
                     .await
                     .map_err(|e| $crate::store::store_error("record a job's pod", e))?;
@@ -485,7 +486,7 @@ macro_rules! sql_store {
                 &self,
                 job: &str,
             ) -> $crate::error::Result<Vec<$crate::store::JobPodRecord>> {
-                let rows: Vec<(String, String, i64, String, i64)> =
+                let rows: Vec<(String, String, i64, String, i64, bool)> =
                     sqlx::query_as($crate::store::bills_sql::SELECT_JOB_PODS)
                         .bind(job)
                         .fetch_all(&self.pool)
@@ -493,13 +494,14 @@ macro_rules! sql_store {
                         .map_err(|e| $crate::store::store_error("read a job's pods", e))?;
                 Ok(rows
                     .into_iter()
-                    .map(|(pod_id, job_id, attempt, account, created_at)| {
+                    .map(|(pod_id, job_id, attempt, account, created_at, cluster)| {
                         $crate::store::JobPodRecord {
                             pod_id,
                             job_id,
                             attempt: u32::try_from(attempt).unwrap_or(0),
                             account,
                             created_at: u64::try_from(created_at).unwrap_or(0),
+                            cluster,
                         }
                     })
                     .collect())
