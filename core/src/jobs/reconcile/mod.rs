@@ -6,6 +6,7 @@
 //! is claimed in the store first, so several app instances reconciling at once act once; one
 //! failing pod or job is reported and the pass goes on.
 
+mod clusters;
 mod gone;
 mod startup;
 mod verdict;
@@ -16,7 +17,7 @@ use std::collections::HashSet;
 
 use super::state::JobState;
 use crate::error::{Error, ErrorKind, Result};
-use crate::runpod::{Client, Pod, PodStatus};
+use crate::runpod::{Client, Pod, PodFilter, PodStatus};
 use crate::store::{JobRecord, PodActionRecord, Store};
 
 use verdict::{Verdict, unreported, verdict};
@@ -171,22 +172,62 @@ pub(crate) async fn reconcile_account(
     policy: &ReconcilePolicy,
     out: &mut Vec<ReconcileAction>,
 ) -> Result<()> {
-    let pods = client.list_pods().await?;
+    let every = PodFilter {
+        include_cluster_pods: true,
+        ..PodFilter::default()
+    };
+    let pods = client.list_pods_filtered(&every).await?;
+    let clusters = clusters::trainpod_clusters(client).await?;
     let mut listed = HashSet::new();
+    let mut ended = HashSet::new();
     for pod in pods {
-        let Some(job_id) = job_of_pod(&pod.name) else {
-            continue;
-        };
         if pod.status == PodStatus::Terminated {
             continue;
         }
-        listed.insert(pod.id.clone());
-        match reconcile_pod(client, store, &pod, job_id, now, policy).await {
+        let of_cluster = pod.cluster.as_ref().map(|c| clusters.get(&c.id));
+        let (job_id, result) = match of_cluster {
+            // Another's cluster, or one deleted since it was listed.
+            Some(None) => continue,
+            Some(Some(cluster)) if ended.contains(&cluster.id) => {
+                listed.insert(pod.id.clone());
+                continue;
+            }
+            Some(Some(cluster)) => {
+                listed.insert(pod.id.clone());
+                let result =
+                    clusters::reconcile_member(client, store, &pod, cluster, now, policy).await;
+                if matches!(result, Ok(Some(_))) {
+                    ended.insert(cluster.id.clone());
+                }
+                (job_of_pod(&cluster.name), result)
+            }
+            None => {
+                let Some(job_id) = job_of_pod(&pod.name) else {
+                    continue;
+                };
+                listed.insert(pod.id.clone());
+                let result = reconcile_pod(client, store, &pod, job_id, now, policy).await;
+                (Some(job_id), result)
+            }
+        };
+        match result {
             Ok(Some(action)) => out.push(action),
             Ok(None) => {}
             Err(e) => out.push(ReconcileAction::failed(
                 Some(pod.id.clone()),
-                Some(job_id.to_owned()),
+                job_id.map(str::to_owned),
+                "error",
+                &e,
+            )),
+        }
+    }
+    for cluster in clusters.values().filter(|c| !ended.contains(&c.id)) {
+        match clusters::reconcile_cluster(client, store, cluster, now, policy).await {
+            Ok(Some(action)) => out.push(action),
+            Ok(None) => {}
+            Err(e) => out.push(ReconcileAction::failed(
+                Some(cluster.id.clone()),
+                job_of_pod(&cluster.name).map(str::to_owned),
                 "error",
                 &e,
             )),
@@ -199,6 +240,11 @@ pub(crate) async fn reconcile_account(
             return Ok(());
         }
     };
+    let acted: HashSet<&str> = out.iter().filter_map(|a| a.job_id.as_deref()).collect();
+    let live: Vec<JobRecord> = live
+        .into_iter()
+        .filter(|j| !acted.contains(j.id.as_str()))
+        .collect();
     for job in live {
         if job.pod_id.as_ref().is_some_and(|p| listed.contains(p)) {
             continue;
