@@ -55,7 +55,8 @@ export type EmulatorProfile =
   | 'capacity-machine-wording'
   | 'rate-limited'
   | 'log-stream-drops'
-  | 'pod-key-refused';
+  | 'pod-key-refused'
+  | 'cluster-node-stuck';
 
 /** What an emulator account's key may do: RunPod's All, Read Only, or Restricted with None. */
 export type KeyPermission = 'all' | 'read_only' | 'none';

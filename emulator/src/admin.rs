@@ -7,8 +7,11 @@
 //! - `POST pods/{id}/logs` `{"line", "source"}`,
 //! - `POST pods/{id}/vanish` `{"cause": "console" | "host" | "balance"}`,
 //! - `GET pods/{id}`: account, status, CUDA, whether it vanished and why, whether its container
-//!   runs and what it waits for, restarts and, for pods that run locally, workspace, log file
-//!   and pid,
+//!   runs and what it waits for, whether it is held in PROVISIONING, its cluster and rank,
+//!   restarts and, for pods that run locally, workspace, log file and pid,
+//! - `GET clusters/{id}`: account, whether it was deleted, its member pods by rank (gone ones
+//!   included), and the variables RunPod sets on its members but `NODE_ADDR` and `NODE_RANK`
+//!   (`env`),
 //! - `GET requests` (with the account that made each), `GET runpodctl` (the pods' runpodctl
 //!   calls),
 //! - `POST accounts` `{"account", "key", "permission"}`: adds an account or a key of one
@@ -30,7 +33,7 @@ use crate::accounts::{AccountKey, Permission};
 use crate::faults::{VanishCause, set_faults};
 use crate::params::decode;
 use crate::shared::Shared;
-use crate::state::{EmuPod, State};
+use crate::state::{EmuCluster, EmuPod, State};
 use crate::{LogSource, runner, runpodctl};
 
 pub(crate) fn handle(
@@ -77,6 +80,10 @@ fn control(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> (u16, V
         ("GET", ["pods", id]) => match s.index(id) {
             Some(i) => (200, pod_record(&s.pods[i])),
             None => error(404, &format!("no pod {id}")),
+        },
+        ("GET", ["clusters", id]) => match s.cluster_index(id) {
+            Some(c) => (200, cluster_record(&s, &s.clusters[c])),
+            None => error(404, &format!("no cluster {id}")),
         },
         ("POST", ["accounts"]) => add_key(&mut s, &req),
         ("GET", ["accounts"]) => {
@@ -224,9 +231,25 @@ fn pod_record(p: &EmuPod) -> Value {
         "vanished": p.vanished.map(VanishCause::as_str),
         "containerRunning": p.container_since.is_some(),
         "waitingFor": p.waits.waiting_for(),
+        "stuckProvisioning": p.stuck_provisioning,
+        "cluster": p.cluster.as_ref().map(|m| json!({"id": m.cluster_id, "rank": m.rank})),
         "restarts": p.restarts, "pid": p.pid,
         "workspace": p.workspace.as_ref().map(|w| w.display().to_string()),
         "logFile": p.workspace.as_ref()
             .map(|w| w.join(runner::LOG_FILE).display().to_string()),
     })
+}
+
+fn cluster_record(s: &State, c: &EmuCluster) -> Value {
+    // The variables every member shares: those of the primary, less its own address and rank.
+    let primary = c.members.first().and_then(|id| s.index(id));
+    let env: serde_json::Map<String, Value> = primary
+        .map(|i| crate::clusters::injected_env(s, &s.pods[i]))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "NODE_ADDR" | "NODE_RANK"))
+        .map(|(k, v)| (k, Value::from(v)))
+        .collect();
+    json!({"id": c.id, "account": c.account, "deleted": c.deleted, "pods": c.members,
+        "env": env})
 }

@@ -43,6 +43,9 @@ pub(crate) struct GpuEntry {
     availability: &'static str,
 }
 
+/// Every GPU type's `maxCount` (secure and community): the most GPUs one pod may have.
+pub(crate) const MAX_GPU_COUNT: u32 = 8;
+
 pub(crate) const CATALOG: &[GpuEntry] = &[
     GpuEntry {
         id: "NVIDIA GeForce RTX 4090",
@@ -239,11 +242,11 @@ fn gpu_json(s: &State, g: &GpuEntry, f: &Filters, dcs: &[&DataCenter]) -> Value 
     let mut v = json!({"id": g.id, "name": g.name, "pool": null, "manufacturer": "NVIDIA",
         "memory": g.memory, "secure": true, "community": true,
         "price": {"secure": g.secure, "community": g.community},
-        "maxCount": {"secure": 8, "community": 8}});
+        "maxCount": {"secure": MAX_GPU_COUNT, "community": MAX_GPU_COUNT}});
     if !f.include {
         return v;
     }
-    let fits = f.count <= 8 && !f.cudas.is_empty();
+    let fits = f.count <= MAX_GPU_COUNT && !f.cudas.is_empty();
     let per_dc: Vec<Value> = dcs
         .iter()
         .map(|d| {

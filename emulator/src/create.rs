@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::answer::{Answer, bad_request, json_ok, problem};
-use crate::catalog::{CATALOG, DATA_CENTERS, DataCenter, GpuEntry, has_capacity};
+use crate::catalog::{CATALOG, DATA_CENTERS, DataCenter, GpuEntry, MAX_GPU_COUNT, has_capacity};
 use crate::container::Waits;
 use crate::cuda::{self, Constraint};
 use crate::faults::CapacityStyle;
@@ -13,9 +13,10 @@ use crate::pods::pod_json;
 use crate::state::{EmuPod, State};
 use crate::{LogSource, pod_id, validate};
 
-/// Where a pod lands.
-struct Placement {
-    dc: &'static DataCenter,
+/// Where a pod lands (every member of a cluster lands in the same place).
+#[derive(Clone)]
+pub(crate) struct Placement {
+    pub(crate) dc: &'static DataCenter,
     cuda: &'static str,
     network: Option<(String, String)>,
 }
@@ -32,20 +33,8 @@ pub(crate) fn create(s: &mut State, account: &str, body: &[u8]) -> Answer {
         Ok(gpu) => gpu,
         Err(a) => return a,
     };
-    if s.faults.zero_balance {
-        return problem(
-            402,
-            "Payment Required",
-            "insufficient balance: add credit to your account to deploy pods",
-        );
-    }
-    if s.faults.something_went_wrong > 0 {
-        s.faults.something_went_wrong -= 1;
-        return problem(
-            500,
-            "Internal Server Error",
-            "Something went wrong. Please try again later or contact support.",
-        );
+    if let Some(refused) = upstream_refusal(s) {
+        return refused;
     }
     let place = match placement(s, &req, entry.id) {
         Ok(p) => p,
@@ -53,15 +42,41 @@ pub(crate) fn create(s: &mut State, account: &str, body: &[u8]) -> Answer {
     };
     let i = add_pod(s, account, &req, entry, count, place);
     let out = pod_json(&s.pods[i], s.now);
-    if s.faults.fail_after_create > 0 {
-        s.faults.fail_after_create -= 1;
-        return problem(
+    failed_read_back(s, "pod").unwrap_or_else(|| json_ok(201, &out))
+}
+
+/// Before placement: a $0 balance (402) and the transient "Something went wrong" (500).
+pub(crate) fn upstream_refusal(s: &mut State) -> Option<Answer> {
+    if s.faults.zero_balance {
+        return Some(problem(
+            402,
+            "Payment Required",
+            "insufficient balance: add credit to your account to deploy pods",
+        ));
+    }
+    if s.faults.something_went_wrong > 0 {
+        s.faults.something_went_wrong -= 1;
+        return Some(problem(
             500,
             "Internal Server Error",
-            "create pod: failed to read back the created pod",
-        );
+            "Something went wrong. Please try again later or contact support.",
+        ));
     }
-    json_ok(201, &out)
+    None
+}
+
+/// After a create: the `failAfterCreate` fault's 500, the `what` created and running (runpod-api
+/// §0.5: a failed create can still create a pod).
+pub(crate) fn failed_read_back(s: &mut State, what: &str) -> Option<Answer> {
+    if s.faults.fail_after_create == 0 {
+        return None;
+    }
+    s.faults.fail_after_create -= 1;
+    Some(problem(
+        500,
+        "Internal Server Error",
+        &format!("create {what}: failed to read back the created {what}"),
+    ))
 }
 
 /// The rules the spec leaves to the handler (400); the GPU type and count on success.
@@ -96,14 +111,16 @@ fn rules(req: &Value) -> Result<(&'static GpuEntry, u32), Answer> {
         .pointer("/gpu/count")
         .and_then(Value::as_u64)
         .unwrap_or(1);
-    if !(1..=8).contains(&count) {
-        return Err(bad_request("gpu.count must be 1 to 8"));
+    if !(1..=u64::from(MAX_GPU_COUNT)).contains(&count) {
+        return Err(bad_request(&format!(
+            "gpu.count must be 1 to {MAX_GPU_COUNT}"
+        )));
     }
     Ok((entry, u32::try_from(count).unwrap_or(1)))
 }
 
 /// A capacity refusal, in the wording the `capacityStyle` fault picks.
-fn no_capacity(style: CapacityStyle) -> Answer {
+pub(crate) fn no_capacity(style: CapacityStyle) -> Answer {
     match style {
         CapacityStyle::V2 => bad_request(
             "There are no longer any instances available with the requested specifications",
@@ -118,8 +135,9 @@ fn no_capacity(style: CapacityStyle) -> Answer {
 }
 
 /// RunPod places the pod in the first listed data center with capacity (any when none is
-/// listed), on a host whose CUDA the request admits.
-fn placement(s: &State, req: &Value, gpu_id: &str) -> Result<Placement, Answer> {
+/// listed), on a host whose CUDA the request admits (a request without `gpu`, a cluster's,
+/// admits any).
+pub(crate) fn placement(s: &State, req: &Value, gpu_id: &str) -> Result<Placement, Answer> {
     let mut wanted: Vec<&str> = match req.get("dataCenterIds").and_then(Value::as_array) {
         Some(ids) if !ids.is_empty() => ids.iter().filter_map(Value::as_str).collect(),
         _ => DATA_CENTERS.iter().map(|d| d.id).collect(),
@@ -174,7 +192,9 @@ fn network_mount(s: &State, req: &Value) -> Result<Option<(String, String, &'sta
     Ok(Some((id.to_owned(), path.to_owned(), dc)))
 }
 
-fn add_pod(
+/// Adds a standalone pod from a create request (a cluster's members start as such, see
+/// `cluster_create.rs`); its index.
+pub(crate) fn add_pod(
     s: &mut State,
     account: &str,
     req: &Value,
@@ -235,6 +255,8 @@ fn add_pod(
         restarts: 0,
         workspace: None,
         pid: None,
+        cluster: None,
+        stuck_provisioning: false,
     };
     s.pods.push(pod);
     let i = s.pods.len() - 1;

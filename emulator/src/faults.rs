@@ -43,6 +43,12 @@ pub struct Faults {
     pub drop_log_streams_after: Option<u64>,
     /// REST v2 refuses pod-scoped keys with 401 (runpodctl still accepts them).
     pub pod_key_refused: bool,
+    /// No data center has room for a cluster of more pods than this: a larger cluster is
+    /// refused as a pod without capacity is. `None`: room for any cluster.
+    pub cluster_capacity: Option<u32>,
+    /// In clusters created while this is set, the member of this rank never starts: it stays
+    /// PROVISIONING, with no container, and bills (a node that never comes up).
+    pub cluster_stuck_rank: Option<u32>,
 }
 
 /// The wording and status of a capacity refusal on create.
@@ -118,6 +124,7 @@ pub const PROFILES: &[&str] = &[
     "rate-limited",
     "log-stream-drops",
     "pod-key-refused",
+    "cluster-node-stuck",
 ];
 
 impl Faults {
@@ -145,6 +152,7 @@ impl Faults {
             "rate-limited" => self.quota_per_minute = Some(30),
             "log-stream-drops" => self.drop_log_streams_after = Some(3),
             "pod-key-refused" => self.pod_key_refused = true,
+            "cluster-node-stuck" => self.cluster_stuck_rank = Some(1),
             _ => {
                 return Err(format!(
                     "unknown profile {name:?}; known: {}",
@@ -211,6 +219,8 @@ fn set_one(f: &mut Faults, key: &str, v: &Value) -> Option<()> {
         "noContainerSecs" => f.no_container_secs = optional(v, Value::as_u64)?,
         "dropLogStreamsAfter" => f.drop_log_streams_after = optional(v, Value::as_u64)?,
         "podKeyRefused" => f.pod_key_refused = v.as_bool()?,
+        "clusterCapacity" => f.cluster_capacity = optional(v, as_u32)?,
+        "clusterStuckRank" => f.cluster_stuck_rank = optional(v, as_u32)?,
         _ => return None,
     }
     Some(())
@@ -223,6 +233,10 @@ fn optional<T>(v: &Value, parse: impl FnOnce(&Value) -> Option<T>) -> Option<Opt
     } else {
         parse(v).map(Some)
     }
+}
+
+fn as_u32(v: &Value) -> Option<u32> {
+    u32::try_from(v.as_u64()?).ok()
 }
 
 fn strings(v: &Value) -> Option<Vec<String>> {
@@ -293,7 +307,8 @@ mod tests {
     fn the_json_form_sets_clears_and_refuses_without_changing_anything() {
         let mut f = Faults::default();
         let set = json!({"profile": "host-lost", "vanish": {"afterSecs": 9, "cause": "host"},
-            "pullBackoff": {"secs": null}, "quotaPerMinute": 5, "capacityStyle": "machine"});
+            "pullBackoff": {"secs": null}, "quotaPerMinute": 5, "capacityStyle": "machine",
+            "clusterCapacity": 3, "clusterStuckRank": 1});
         set_faults(&mut f, &set).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             f.vanish,
@@ -305,7 +320,13 @@ mod tests {
         assert_eq!(f.pull_backoff, Some(PullBackoff { secs: None }));
         assert_eq!(f.quota_per_minute, Some(5));
         assert_eq!(f.capacity_style, CapacityStyle::Machine);
+        assert_eq!(
+            (f.cluster_capacity, f.cluster_stuck_rank),
+            (Some(3), Some(1))
+        );
         for bad in [
+            json!({"clusterStuckRank": -1}),
+            json!({"clusterCapacity": "2"}),
             json!({"vanish": {"afterSecs": 1, "cause": "meteor"}}),
             json!({"pullBackoff": {"sec": 1}}),
             json!({"profile": "nope"}),

@@ -14,7 +14,9 @@ use crate::answer::{Answer, problem};
 use crate::params::{Query, decode};
 use crate::shared::Shared;
 use crate::state::{Follow, State};
-use crate::{RecordedRequest, admin, billing, catalog, create, logs, pods, runner};
+use crate::{
+    RecordedRequest, admin, billing, catalog, cluster_create, clusters, create, logs, pods, runner,
+};
 
 pub(crate) async fn handle(
     shared: Arc<Shared>,
@@ -214,17 +216,48 @@ fn route(s: &mut State, caller: &Caller, req: &Request<'_>, segs: &[&str]) -> An
         }
         ("POST", ["pods"]) => create::create(s, &caller.account, body),
         ("GET", ["pods", id]) => pods::with(s, id, caller, pods::get),
-        ("PATCH", ["pods", id]) => pods::with(s, id, caller, |s, i| pods::patch(s, i, body)),
-        ("DELETE", ["pods", id]) => pods::with(s, id, caller, pods::delete),
-        ("POST", ["pods", id, "action"]) => {
-            pods::with(s, id, caller, |s, i| pods::action(s, i, body))
+        ("PATCH", ["pods", id]) => pods::with(s, id, caller, |s, i| {
+            pods::standalone(s, i, |s, i| pods::patch(s, i, body))
+        }),
+        ("DELETE", ["pods", id]) => {
+            pods::with(s, id, caller, |s, i| pods::standalone(s, i, pods::delete))
         }
+        ("POST", ["pods", id, "action"]) => pods::with(s, id, caller, |s, i| {
+            pods::standalone(s, i, |s, i| pods::action(s, i, body))
+        }),
         ("GET", ["pods", id, "logs"]) => {
             pods::with(s, id, caller, |s, i| logs::logs(s, i, &query, headers))
         }
         ("GET", ["catalog", "gpus"]) => catalog::catalog(s, None, &query),
         ("GET", ["catalog", "gpus", id]) => catalog::catalog(s, Some(id), &query),
         ("GET", ["billing", "pods"]) => billing::pods(s, caller, &query),
+        _ => route_clusters(s, caller, req, segs, &query),
+    }
+}
+
+/// The cluster routes (`/v2/clusters…`, `/v2/billing/clusters`).
+fn route_clusters(
+    s: &mut State,
+    caller: &Caller,
+    req: &Request<'_>,
+    segs: &[&str],
+    query: &Query,
+) -> Answer {
+    let body = req.body;
+    let cluster_route = matches!(segs, ["clusters", ..] | ["billing", "clusters"]);
+    if let Some(refused) = clusters::refused_pod_key(caller).filter(|_| cluster_route) {
+        return refused;
+    }
+    match (req.method.as_str(), segs) {
+        ("GET", ["clusters"]) => clusters::list(s, caller),
+        ("POST", ["clusters"]) => cluster_create::create(s, &caller.account, body),
+        ("GET", ["clusters", id]) => clusters::with(s, id, caller, clusters::get),
+        ("PATCH", ["clusters", id]) => {
+            clusters::with(s, id, caller, |s, c| clusters::rename(s, c, body))
+        }
+        ("DELETE", ["clusters", id]) => clusters::with(s, id, caller, clusters::delete),
+        ("GET", ["clusters", id, "pods"]) => clusters::with(s, id, caller, clusters::pods),
+        ("GET", ["billing", "clusters"]) => billing::clusters(s, caller, query),
         _ => problem(404, "Not Found", "no such route in the emulator"),
     }
 }

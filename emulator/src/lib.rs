@@ -3,8 +3,10 @@
 //! It implements the subset trainpod uses: `GET/POST /v2/pods` (with `includeClusterPods`),
 //! `GET/PATCH/DELETE /v2/pods/{id}`, `POST /v2/pods/{id}/action`, `GET /v2/pods/{id}/logs` (a
 //! live SSE stream with `source`, `tail`, `since` and `Last-Event-ID`), `GET /v2/catalog/gpus`
-//! and `GET /v2/catalog/gpus/{id}` (with the availability filters) and `GET /v2/billing/pods`,
-//! with the `RateLimit` headers on every answer to an authenticated request.
+//! and `GET /v2/catalog/gpus/{id}` (with the availability filters), `GET /v2/billing/pods`, and
+//! Instant Clusters: `GET/POST /v2/clusters`, `GET/PATCH/DELETE /v2/clusters/{id}`,
+//! `GET /v2/clusters/{id}/pods` and `GET /v2/billing/clusters`, with the `RateLimit` headers on
+//! every answer to an authenticated request.
 //!
 //! Time is a manual clock ([`Emulator::advance`]) unless [`Options::real_time`] is set: pods move
 //! PROVISIONING → STARTING (1 s) → RUNNING (3 s), and billing accrues per second at the pod's
@@ -27,6 +29,8 @@ mod admin;
 mod answer;
 mod billing;
 mod catalog;
+mod cluster_create;
+mod clusters;
 mod container;
 mod create;
 mod cuda;
@@ -62,10 +66,19 @@ use state::State;
 /// Pod ids unique across emulators in one process, and unlikely to repeat across processes,
 /// as RunPod's are: stores shared between tests key records on them.
 fn pod_id() -> String {
+    fresh_id("emu")
+}
+
+/// Cluster ids, unique as pod ids are (and never one of theirs).
+fn cluster_id() -> String {
+    fresh_id("emucl")
+}
+
+fn fresh_id(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
     format!(
-        "emu{:x}x{:06}",
+        "{prefix}{:x}x{:06}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
@@ -368,6 +381,38 @@ impl Emulator {
         };
         self.shared.lock().volumes.insert(id.to_owned(), known.id);
         true
+    }
+
+    /// Number of clusters ever created (deleted ones included).
+    pub fn cluster_count(&self) -> usize {
+        self.shared.lock().clusters.len()
+    }
+
+    /// The member pods of a cluster, by rank (0 first), those that went included; `None` when
+    /// there is no such cluster (a deleted one still answers).
+    pub fn cluster_members(&self, cluster_id: &str) -> Option<Vec<String>> {
+        let s = self.shared.lock();
+        s.cluster_index(cluster_id)
+            .map(|c| s.clusters[c].members.clone())
+    }
+
+    /// The account a cluster belongs to (the one whose key created it); `None` when there is no
+    /// such cluster.
+    pub fn cluster_account(&self, cluster_id: &str) -> Option<String> {
+        let s = self.shared.lock();
+        s.cluster_index(cluster_id)
+            .map(|c| s.clusters[c].account.clone())
+    }
+
+    /// The variables RunPod sets on a cluster's member pod (`PRIMARY_ADDR`, `MASTER_ADDR`,
+    /// `PRIMARY_PORT`, `MASTER_PORT`, `NODE_ADDR`, `NODE_RANK`, `NUM_NODES`, `NUM_TRAINERS`,
+    /// `HOST_NODE_ADDR`, `WORLD_SIZE`), as its container gets them with the local provider;
+    /// `None` for a standalone pod or no such pod.
+    pub fn cluster_env(&self, pod_id: &str) -> Option<Vec<(String, String)>> {
+        let s = self.shared.lock();
+        let p = &s.pods[s.index(pod_id)?];
+        p.cluster.as_ref()?;
+        Some(clusters::injected_env(&s, p))
     }
 
     /// Number of pods ever created (terminated ones included).

@@ -3,11 +3,20 @@
 //! another account's pod: the spec's `listPods` "returns pods owned by the authenticated user",
 //! and its `NotFoundError` is "not found or is not accessible to the caller", so the two answer
 //! alike.
+//!
+//! A cluster's member pods are read here like any pod, but "cannot be modified or deleted via
+//! the pod endpoints" (`Pod.cluster`): PATCH and DELETE answer the 409 the spec gives them
+//! ("Pod belongs to a cluster and cannot be … via the pod endpoints"), and so does every action,
+//! `terminate` being "equivalent to `deletePod`" (`podAction`) and the others changes to the
+//! pod. So a member's `actions` is empty. A member leaves its cluster when the cluster is
+//! deleted, when RunPod removes it (a vanish), or through `runpodctl` (see `runpodctl.rs`); the
+//! cluster then stays, with one pod fewer.
 
 use serde_json::{Value, json};
 
 use crate::accounts::Caller;
 use crate::answer::{Answer, json_ok, problem};
+use crate::clusters::member_json;
 use crate::params::{Query, iso};
 use crate::state::{EmuPod, State};
 
@@ -39,8 +48,13 @@ pub(crate) fn pod_json(p: &EmuPod, now: u64) -> Value {
         json!({"uptime": now.saturating_sub(since), "gpus": [], "cpu": {"util": 0},
             "memory": {"util": 0}, "ports": []})
     });
-    json!({
-        "id": p.id, "name": p.name, "status": p.status, "actions": actions_for(p.status),
+    let actions: &[&str] = if p.cluster.is_some() {
+        &[]
+    } else {
+        actions_for(p.status)
+    };
+    let mut out = json!({
+        "id": p.id, "name": p.name, "status": p.status, "actions": actions,
         "image": p.image, "args": p.args, "disk": p.disk, "mounts": mounts, "ports": p.ports,
         "env": p.env, "registry": p.registry, "cloud": p.cloud, "dataCenterId": p.data_center_id,
         "cudaVersion": p.cuda_version,
@@ -50,7 +64,12 @@ pub(crate) fn pod_json(p: &EmuPod, now: u64) -> Value {
         "createdAt": iso(p.created_at), "startedAt": if running { json!(iso(p.status_since)) } else { Value::Null },
         "globalNetworking": {"enabled": p.global_networking},
         "gpu": {"id": p.gpu_id, "count": p.gpu_count},
-    })
+    });
+    // "Cluster membership; omitted from a standalone pod" (`Pod.cluster`).
+    if let Some(m) = &p.cluster {
+        out["cluster"] = member_json(m);
+    }
+    out
 }
 
 /// Whether the caller sees the pod: its account's, and for a pod-scoped key its own pod only.
@@ -58,8 +77,8 @@ pub(crate) fn visible(caller: &Caller, p: &EmuPod) -> bool {
     p.account == caller.account && caller.pod.as_ref().is_none_or(|own| *own == p.id)
 }
 
-/// `GET /v2/pods`: the caller's live pods (the emulator has no clusters, so
-/// `includeClusterPods` changes nothing once valid).
+/// `GET /v2/pods`: the caller's live pods; "Cluster member pods are excluded by default; set
+/// `includeClusterPods=true` to include them" (`listPods`).
 pub(crate) fn list(s: &State, caller: &Caller, q: &Query) -> Answer {
     if q.get("includeClusterPods")
         .is_some_and(|v| !matches!(v, "true" | "false"))
@@ -70,10 +89,12 @@ pub(crate) fn list(s: &State, caller: &Caller, q: &Query) -> Answer {
             "includeClusterPods must be true or false",
         );
     }
+    let members_too = q.get("includeClusterPods") == Some("true");
     let pods: Vec<Value> = s
         .pods
         .iter()
         .filter(|p| p.status != "TERMINATED")
+        .filter(|p| members_too || p.cluster.is_none())
         .filter(|p| visible(caller, p))
         .map(|p| pod_json(p, s.now))
         .collect();
@@ -102,6 +123,26 @@ pub(crate) fn with(
     match found {
         Some(i) => f(s, i),
         None => problem(404, "Not Found", &format!("pod {id} not found")),
+    }
+}
+
+/// Run `f` on pod `i` unless it is a cluster's member: that is the spec's 409 (see above).
+pub(crate) fn standalone(
+    s: &mut State,
+    i: usize,
+    f: impl FnOnce(&mut State, usize) -> Answer,
+) -> Answer {
+    match &s.pods[i].cluster {
+        Some(m) => problem(
+            409,
+            "Conflict",
+            &format!(
+                "pod {} belongs to cluster {} and cannot be modified or terminated via the pod \
+                 endpoints; manage it through /v2/clusters/{}",
+                s.pods[i].id, m.cluster_id, m.cluster_id
+            ),
+        ),
+        None => f(s, i),
     }
 }
 

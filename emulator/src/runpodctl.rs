@@ -5,6 +5,13 @@
 //! its deprecation warning) and `pod delete|remove|rm <id>` terminate the pod, `stop pod <id>`
 //! (legacy) and `pod stop <id>` stop it, on the key's account's pods only (an account key needs
 //! permission all). Every call is recorded, and logged on the pod.
+//!
+//! A cluster's member pod is removed (or stopped) like any pod: REST v2 refuses that with 409
+//! ("cannot be modified or deleted via the pod endpoints", `Pod.cluster`), but runpodctl goes
+//! through GraphQL, which the v2 spec does not describe, and the docs give `runpodctl remove pod
+//! $RUNPOD_POD_ID` as how a pod removes itself with no exception for clusters
+//! (`pods/manage-pods.mdx`). So a node can end itself, and its cluster stays with one pod fewer
+//! (inferred: whether RunPod's GraphQL refuses a member is not documented).
 
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};

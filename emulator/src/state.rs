@@ -1,5 +1,5 @@
-//! What the emulator knows: accounts, pods with their logs, keys, volumes, faults, the request
-//! record, and the clock that moves them (one second at a time, so that every timed behaviour
+//! What the emulator knows: accounts, pods with their logs, clusters, keys, volumes, faults, the
+//! request record, and the clock that moves them (one second at a time, so that every timed behaviour
 //! happens at its second whether the clock is manual or real). Plain data: who holds it, and the
 //! local provider that runs its pods, are in `shared.rs`.
 
@@ -68,6 +68,50 @@ pub(crate) struct EmuPod {
     pub(crate) workspace: Option<PathBuf>,
     /// The container's main process (and process group) while it runs locally.
     pub(crate) pid: Option<u32>,
+    /// The pod's membership of an Instant Cluster (the spec's `PodCluster`); `None` for a
+    /// standalone pod.
+    pub(crate) cluster: Option<Member>,
+    /// The pod never leaves PROVISIONING and its container never starts (the
+    /// `clusterStuckRank` fault).
+    pub(crate) stuck_provisioning: bool,
+}
+
+/// A pod's place in its cluster, fixed when the cluster is created (the spec's `PodCluster`).
+#[derive(Debug, Clone)]
+pub(crate) struct Member {
+    pub(crate) cluster_id: String,
+    /// `NODE_RANK`: 0 is the primary.
+    pub(crate) rank: u32,
+    /// The pod's address on the cluster's network (`NODE_ADDR`).
+    pub(crate) ip: String,
+    /// The SLURM or RAY role; `None` for TRAINING and APPLICATION clusters.
+    pub(crate) role: Option<&'static str>,
+}
+
+/// An Instant Cluster: its homogeneous shape and its member pods (the spec's `Cluster`).
+#[derive(Debug, Clone)]
+pub(crate) struct EmuCluster {
+    pub(crate) id: String,
+    /// The account whose key created it: only that account's keys see it.
+    pub(crate) account: String,
+    pub(crate) name: String,
+    /// The spec's `ClusterType`.
+    pub(crate) kind: &'static str,
+    pub(crate) gpu_type_id: &'static str,
+    pub(crate) gpu_count_per_pod: u32,
+    pub(crate) pod_count: u32,
+    pub(crate) data_center_id: &'static str,
+    /// The network's CIDR (`ClusterNetwork.cidr`).
+    pub(crate) cidr: &'static str,
+    /// `PRIMARY_ADDR`: the rank 0 member's address.
+    pub(crate) primary_addr: String,
+    /// `PRIMARY_PORT`.
+    pub(crate) primary_port: u16,
+    pub(crate) created_at: u64,
+    /// The member pods' ids, by rank; gone members stay listed (their records do too).
+    pub(crate) members: Vec<String>,
+    /// Deleted through `DELETE /v2/clusters/{id}`: gone from every endpoint but billing.
+    pub(crate) deleted: bool,
 }
 
 /// PROVISIONING, STARTING or RUNNING: the pod holds its host and bills.
@@ -103,6 +147,8 @@ pub(crate) struct State {
     pub(crate) now: u64,
     pub(crate) next_log_seq: u64,
     pub(crate) pods: Vec<EmuPod>,
+    /// Every cluster ever created, deleted ones included (for billing).
+    pub(crate) clusters: Vec<EmuCluster>,
     /// The accounts and their keys.
     pub(crate) accounts: Accounts,
     /// Pod-scoped keys: key → pod id (the pod's account is the key's).
@@ -134,6 +180,11 @@ impl State {
         });
     }
 
+    /// The index of a cluster by id, deleted ones included.
+    pub(crate) fn cluster_index(&self, id: &str) -> Option<usize> {
+        self.clusters.iter().position(|c| c.id == id)
+    }
+
     /// The index of a pod by id, vanished and terminated ones included.
     pub(crate) fn index(&self, id: &str) -> Option<usize> {
         self.pods.iter().position(|p| p.id == id)
@@ -161,7 +212,7 @@ impl State {
             }
             let age = now - pod.status_since;
             let next = match (pod.status, age) {
-                ("PROVISIONING", a) if a >= 1 => Some("STARTING"),
+                ("PROVISIONING", a) if a >= 1 && !pod.stuck_provisioning => Some("STARTING"),
                 ("STARTING", a) if a >= 2 => Some("RUNNING"),
                 _ => None,
             };

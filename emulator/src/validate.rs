@@ -1,7 +1,8 @@
-//! The create body checked against the v2 spec's `CreatePodRequest` schema: every field typed,
-//! no unknown field at any level (`unevaluatedProperties` / `additionalProperties: false`).
-//! A violation is the spec's 422 (`UnprocessableEntityError`, with `errors` listing each one);
-//! the rules the spec leaves to the handler are the create's 400s.
+//! Request bodies checked against the v2 spec's schemas (`CreatePodRequest`,
+//! `CreateClusterRequest`, `UpdateClusterRequest`): every field typed, no unknown field at any
+//! level (`unevaluatedProperties` / `additionalProperties: false`). A violation is the spec's
+//! 422 (`UnprocessableEntityError`, with `errors` listing each one); the rules the spec leaves
+//! to the handler are the creates' 400s.
 
 use serde_json::{Map, Value, json};
 
@@ -17,6 +18,8 @@ enum Kind {
     Bool,
     /// An integer of at least this.
     Int(i64),
+    /// An integer from the first to the second, both included.
+    IntIn(i64, i64),
     Strings,
     /// An object of string values.
     StrMap,
@@ -90,10 +93,61 @@ const CREATE: &[Field] = &[
     opt("templateId", Kind::NonEmptyStr),
 ];
 
-/// The 422 for a create body the schema refuses; `None` when it conforms.
+/// `ClusterCompute`: `podCount` is 2 to 250 (`minimum`, `maximum`); the GPU type's `maxCount`
+/// bounds `gpuCountPerPod`, a rule the spec leaves to the handler ("the upstream rejects values
+/// beyond it").
+const COMPUTE: &[Field] = &[
+    req("gpuTypeId", Kind::NonEmptyStr),
+    req("gpuCountPerPod", Kind::Int(1)),
+    req("podCount", Kind::IntIn(2, 250)),
+];
+
+/// The spec's `ClusterType`.
+pub(crate) const CLUSTER_TYPES: &[&str] = &["APPLICATION", "TRAINING", "SLURM", "RAY"];
+
+/// `CreateClusterRequest`: `BaseContainerConfig`'s fields (no `registry`: "Private registries
+/// are not yet supported for clusters"), then the create's own (no `cloud`, `gpu`, `cpu`,
+/// `templateId` or `globalNetworking`).
+const CREATE_CLUSTER: &[Field] = &[
+    opt("args", Kind::Str),
+    opt("disk", Kind::Int(1)),
+    opt("env", Kind::StrMap),
+    opt("image", Kind::Str),
+    opt("ports", Kind::Strings),
+    req("compute", Kind::Obj(COMPUTE)),
+    req("name", Kind::NonEmptyStr),
+    req("type", Kind::Enum(CLUSTER_TYPES)),
+    opt("dataCenterIds", Kind::Strings),
+    opt("mounts", Kind::Obj(MOUNTS)),
+    opt("startJupyter", Kind::Bool),
+    opt("startSsh", Kind::Bool),
+];
+
+/// `UpdateClusterRequest`: a rename, nothing else (`additionalProperties: false`).
+const UPDATE_CLUSTER: &[Field] = &[opt("name", Kind::NonEmptyStr)];
+
+/// The 422 for a pod create body the schema refuses; `None` when it conforms.
 pub(crate) fn create_request(body: &Value) -> Option<Answer> {
+    refusal(body, CREATE, &mut Vec::new())
+}
+
+/// The 422 for a cluster create body `CreateClusterRequest` refuses; `None` when it conforms.
+pub(crate) fn create_cluster_request(body: &Value) -> Option<Answer> {
+    refusal(body, CREATE_CLUSTER, &mut Vec::new())
+}
+
+/// The 422 for a rename body `UpdateClusterRequest` refuses (`minProperties: 1` too).
+pub(crate) fn update_cluster_request(body: &Value) -> Option<Answer> {
     let mut errors = Vec::new();
-    check(body, &Kind::Obj(CREATE), "$", &mut errors);
+    if body.as_object().is_some_and(serde_json::Map::is_empty) {
+        errors.push("$: must have at least 1 property".to_owned());
+    }
+    refusal(body, UPDATE_CLUSTER, &mut errors)
+}
+
+/// The 422 listing `errors` and the violations of `fields`; `None` when there are none.
+fn refusal(body: &Value, fields: &'static [Field], errors: &mut Vec<String>) -> Option<Answer> {
+    check(body, &Kind::Obj(fields), "$", errors);
     let first = errors.first()?;
     Some(problem_json(&json!({
         "title": "Unprocessable Entity",
@@ -110,6 +164,11 @@ fn check(v: &Value, kind: &Kind, path: &str, errors: &mut Vec<String>) {
         (Kind::StrOrNull, Value::String(_) | Value::Null) => None,
         (Kind::NonEmptyStr, Value::String(s)) if !s.is_empty() => None,
         (Kind::Int(min), Value::Number(n)) if n.as_i64().is_some_and(|n| n >= *min) => None,
+        (Kind::IntIn(min, max), Value::Number(n))
+            if n.as_i64().is_some_and(|n| (*min..=*max).contains(&n)) =>
+        {
+            None
+        }
         (Kind::Strings, Value::Array(a)) if a.iter().all(Value::is_string) => None,
         (Kind::StrMap, Value::Object(m)) if m.values().all(Value::is_string) => None,
         (Kind::Enum(names), Value::String(s)) if names.contains(&s.as_str()) => None,
@@ -161,6 +220,7 @@ fn expected(kind: &Kind) -> String {
         Kind::StrOrNull => "must be a string or null".into(),
         Kind::Bool => "must be a boolean".into(),
         Kind::Int(min) => format!("must be an integer of at least {min}"),
+        Kind::IntIn(min, max) => format!("must be an integer from {min} to {max}"),
         Kind::Strings => "must be an array of strings".into(),
         Kind::StrMap => "must be an object of string values".into(),
         Kind::Enum(names) => format!("must be one of {}", names.join(", ")),
@@ -176,9 +236,86 @@ mod tests {
     use super::*;
 
     fn errors(body: &Value) -> Vec<String> {
+        errors_of(body, CREATE)
+    }
+
+    fn errors_of(body: &Value, fields: &'static [Field]) -> Vec<String> {
         let mut errors = Vec::new();
-        check(body, &Kind::Obj(CREATE), "$", &mut errors);
+        check(body, &Kind::Obj(fields), "$", &mut errors);
         errors
+    }
+
+    #[test]
+    fn a_cluster_create_is_checked_as_create_cluster_request() {
+        let ok = json!({"name": "c", "type": "TRAINING", "image": "i", "args": "", "disk": 20,
+            "env": {"A": "1"}, "ports": ["22/tcp"], "dataCenterIds": ["US-TX-3"],
+            "startSsh": false, "startJupyter": false,
+            "mounts": {"persistent": {"size": 20, "path": "/workspace"}},
+            "compute": {"gpuTypeId": "g", "gpuCountPerPod": 2, "podCount": 250}});
+        assert_eq!(errors_of(&ok, CREATE_CLUSTER), Vec::<String>::new());
+        let with = |key: &str, v: Value| {
+            let mut body = ok.clone();
+            body[key] = v;
+            body
+        };
+        let compute = |count: Value| {
+            json!({"gpuTypeId": "g", "gpuCountPerPod": 1,
+            "podCount": count})
+        };
+        let cases = [
+            (
+                with("registry", json!(null)),
+                "$: additional properties 'registry'",
+            ),
+            (
+                with("cloud", json!("SECURE")),
+                "$: additional properties 'cloud'",
+            ),
+            (with("type", json!("BATCH")), "$.type: must be one of"),
+            (
+                with("name", json!("")),
+                "$.name: must be a non-empty string",
+            ),
+            (
+                with("compute", compute(json!(1))),
+                "$.compute.podCount: must be an integer from 2",
+            ),
+            (with("compute", compute(json!(251))), "$.compute.podCount"),
+            (
+                with(
+                    "compute",
+                    json!({"gpuTypeId": "", "gpuCountPerPod": 0, "podCount": 2}),
+                ),
+                "$.compute.gpuTypeId",
+            ),
+            (
+                with(
+                    "compute",
+                    json!({"gpuTypeId": "g", "gpuCountPerPod": 0, "podCount": 2}),
+                ),
+                "$.compute.gpuCountPerPod",
+            ),
+            (
+                with("compute", json!({"gpuTypeId": "g", "podCount": 2, "x": 1})),
+                "$.compute: additional properties 'x'",
+            ),
+            (
+                json!({"name": "c", "type": "RAY"}),
+                "$: missing required property 'compute'",
+            ),
+        ];
+        for (body, want) in cases {
+            let got = errors_of(&body, CREATE_CLUSTER);
+            assert!(got.iter().any(|e| e.starts_with(want)), "{body}: {got:?}");
+        }
+        assert!(update_cluster_request(&json!({"name": "n"})).is_none());
+        for bad in [
+            json!({}),
+            json!({"name": ""}),
+            json!({"name": "n", "type": "RAY"}),
+        ] {
+            assert!(update_cluster_request(&bad).is_some(), "{bad}");
+        }
     }
 
     #[test]

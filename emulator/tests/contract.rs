@@ -1,6 +1,7 @@
 //! Contract tests: every request trainpod's client sends and every response the emulator returns,
 //! in a scenario that touches every endpoint used and every error path, then the answers of the
-//! emulator's faults (pods gone, strict create validation, quotas, CUDA, capacity wordings),
+//! emulator's faults (pods gone, strict create validation, quotas, CUDA, capacity wordings) and
+//! of every Instant Cluster operation (create, list, get, rename, delete, member pods, billing),
 //! validated against the RunPod v2 OpenAPI document (a verbatim copy in
 //! `tests/fixtures/runpod-rest-v2-openapi.json`): bodies, and the `RateLimit`,
 //! `RateLimit-Policy` and `Retry-After` headers where the spec declares them. A request the
@@ -739,4 +740,109 @@ async fn the_failure_answers_match_the_v2_spec() {
         &emu.requests(),
         &[200, 201, 400, 401, 402, 404, 422, 429, 500],
     );
+}
+
+/// Every cluster operation, its refusals (422 from the schema, 400 from the handler and for
+/// capacity, 403 for a pod key, 404, the 409 of a member changed through the pod endpoints), the
+/// member pods with their `cluster` block, `includeClusterPods`, billing, and a member that
+/// never starts, as raw exchanges.
+#[tokio::test]
+async fn the_cluster_operations_match_the_v2_spec() {
+    use serde_json::json;
+    use trainpod::runpod::Method;
+
+    let emu = Emulator::start().await.unwrap_or_else(|e| panic!("{e}"));
+    let api = support::Api::new(&emu);
+    let body = |kind: &str, pods: u32| {
+        json!({"name": "trainpod-c.1", "type": kind, "image": support::CU128_IMAGE,
+            "args": "", "disk": 20, "env": {"A": "1"}, "ports": ["22/tcp"],
+            "dataCenterIds": ["US-TX-3"], "startSsh": false, "startJupyter": false,
+            "mounts": {"persistent": {"size": 20, "path": "/workspace"}},
+            "compute": {"gpuTypeId": "NVIDIA A40", "gpuCountPerPod": 2, "podCount": pods}})
+    };
+    emu.faults(|f| f.cluster_stuck_rank = Some(1));
+    let (status, created) = api
+        .json(Method::Post, "/clusters", Some(&body("TRAINING", 3)))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    emu.faults(|f| f.cluster_stuck_rank = None);
+    let id = created["id"].as_str().unwrap_or_default().to_owned();
+    let (status, _) = api
+        .json(Method::Post, "/clusters", Some(&body("SLURM", 2)))
+        .await;
+    assert_eq!(status, 201);
+    emu.advance(5);
+    let one = format!("/clusters/{id}");
+    let _ = api.get("/clusters").await;
+    let _ = api.get(&one).await;
+    let (_, members) = api.get(&format!("{one}/pods")).await;
+    let member = members["pods"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let _ = api.get("/pods?includeClusterPods=true").await;
+    let _ = api.get(&format!("/pods/{member}")).await;
+    let rename = json!({"name": "trainpod-c.1-renamed"});
+    let _ = api.json(Method::Patch, &one, Some(&rename)).await;
+    let _ = api.json(Method::Patch, &one, Some(&json!({}))).await; // 422
+    // A member is not changed through the pod endpoints: 409.
+    let pod = format!("/pods/{member}");
+    let _ = api.json(Method::Patch, &pod, Some(&rename)).await;
+    let _ = api.json(Method::Delete, &pod, None).await;
+    let terminate = json!({"action": "terminate"});
+    let _ = api
+        .json(Method::Post, &format!("{pod}/action"), Some(&terminate))
+        .await;
+    let _ = api.get(&format!("/billing/clusters?clusterId={id}")).await;
+    let _ = api.get("/billing/clusters").await;
+    let _ = api.with_key(&emu.pod_key(&member)).get(&one).await; // 403
+    let refused = [
+        json!({"name": "c", "type": "TRAINING", "image": "i", "registry": null,
+            "compute": {"gpuTypeId": "NVIDIA A40", "gpuCountPerPod": 1, "podCount": 2}}),
+        json!({"name": "c", "type": "TRAINING", "image": "i",
+            "compute": {"gpuTypeId": "NVIDIA A40", "gpuCountPerPod": 1, "podCount": 1}}),
+        json!({"name": "c", "type": "BATCH", "image": "i",
+            "compute": {"gpuTypeId": "NVIDIA A40", "gpuCountPerPod": 1, "podCount": 2}}),
+        json!({"name": "c", "type": "RAY", "image": "i",
+            "compute": {"gpuTypeId": "NVIDIA B999", "gpuCountPerPod": 1, "podCount": 2}}),
+        json!({"name": "c", "type": "RAY", "image": "i",
+            "compute": {"gpuTypeId": "NVIDIA A40", "gpuCountPerPod": 9, "podCount": 2}}),
+    ];
+    for b in &refused {
+        let (status, _) = api.json(Method::Post, "/clusters", Some(b)).await;
+        assert!(matches!(status, 400 | 422), "{b}");
+    }
+    emu.faults(|f| f.cluster_capacity = Some(2));
+    let (status, _) = api
+        .json(Method::Post, "/clusters", Some(&body("APPLICATION", 3)))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(api.json(Method::Delete, &one, None).await.0, 204);
+    let _ = api.get(&one).await; // 404
+    let _ = api.get(&format!("{one}/pods")).await; // 404
+    let _ = api.json(Method::Delete, &one, None).await; // 404
+
+    let requests = emu.requests();
+    let contract = check_all(&requests, &[200, 201, 204, 400, 403, 404, 409, 422]);
+    let seen: Vec<String> = requests
+        .iter()
+        .map(|r| {
+            let path = r.uri.split_once('?').map_or(r.uri.as_str(), |(p, _)| p);
+            format!("{} {} {}", r.method, contract.template(path), r.status)
+        })
+        .collect();
+    for op in [
+        "GET /v2/clusters 200",
+        "POST /v2/clusters 201",
+        "GET /v2/clusters/{id} 200",
+        "PATCH /v2/clusters/{id} 200",
+        "DELETE /v2/clusters/{id} 204",
+        "GET /v2/clusters/{id}/pods 200",
+        "GET /v2/billing/clusters 200",
+        "PATCH /v2/pods/{id} 409",
+        "DELETE /v2/pods/{id} 409",
+        "POST /v2/pods/{id}/action 409",
+    ] {
+        assert!(seen.iter().any(|s| s == op), "the scenario never had {op}");
+    }
 }

@@ -53,6 +53,7 @@ PROFILES = (
     "rate-limited",
     "log-stream-drops",
     "pod-key-refused",
+    "cluster-node-stuck",
 )
 
 

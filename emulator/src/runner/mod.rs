@@ -38,9 +38,13 @@ pub(crate) const LOG_FILE: &str = "container.log";
 /// Each pod gets a fresh workspace directory standing in for `/workspace`, and its start command
 /// (the create request's `args`) runs as `<shell> -c "exec <args>"` in that directory, in its
 /// own process group, stdin closed, with the inherited environment, then [`RunPods::extra_env`],
-/// then the pod's `env`, then what RunPod injects: `RUNPOD_POD_ID`, `RUNPOD_API_KEY` (a key the
-/// emulator accepts for this pod only), `TRAINPOD_HOME=<workspace>/trainpod`, and a `PATH` whose
-/// first directory (the runner's own, outside the workspaces) holds `runpodctl`. Its output goes
+/// then the pod's `env`, then what RunPod injects: on a cluster's member the cluster's variables
+/// (`PRIMARY_ADDR` = `NODE_ADDR` = 127.0.0.1, `PRIMARY_PORT` a loopback port free when the
+/// cluster was created, `NODE_RANK`, `NUM_NODES`, `NUM_TRAINERS`, `WORLD_SIZE`, …), then
+/// `RUNPOD_POD_ID`, `RUNPOD_API_KEY` (a key the emulator accepts for this pod only),
+/// `TRAINPOD_HOME=<workspace>/trainpod`, and a `PATH` whose first directory (the runner's own,
+/// outside the workspaces) holds `runpodctl`. Each member of a cluster is a pod of its own here:
+/// its own workspace, process group and supervisor. Its output goes
 /// line by line to the pod's container log (the logs API) and to `container.log` in the
 /// workspace. A pod created without `args` runs no process (RunPod would run the image's own
 /// command).

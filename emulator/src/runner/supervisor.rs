@@ -26,7 +26,8 @@ struct Observed {
     starts: u64,
     stopped: bool,
     has_command: bool,
-    /// Something keeps the container from starting (see `crate::container`).
+    /// Something keeps the container from starting (see `crate::container`), or the pod never
+    /// leaves PROVISIONING (a cluster node that never starts).
     blocked: bool,
     /// The pod vanished: its host is gone, and its processes with it.
     vanished: bool,
@@ -38,6 +39,9 @@ struct Launch {
     env: Vec<(String, String)>,
     /// A volume is mounted at `/workspace`: the workspace survives a restart.
     keeps_workspace: bool,
+    /// What RunPod sets on a cluster's member (`NODE_RANK`, `PRIMARY_ADDR`, …); empty for a
+    /// standalone pod.
+    cluster_env: Vec<(String, String)>,
 }
 
 /// A running container: its main process, its group and the tasks copying its output.
@@ -102,7 +106,7 @@ impl Supervisor {
             starts: p.starts,
             stopped: s.stopped,
             has_command: !p.args.trim().is_empty(),
-            blocked: p.waits.blocked(),
+            blocked: p.waits.blocked() || p.stuck_provisioning,
             vanished: p.vanished.is_some(),
         })
     }
@@ -121,6 +125,7 @@ impl Supervisor {
                 })
                 .collect(),
             keeps_workspace: p.keeps_workspace(),
+            cluster_env: crate::clusters::injected_env(&s, p),
         })
     }
 
@@ -305,6 +310,7 @@ impl Supervisor {
             .current_dir(&self.workspace)
             .envs(options.extra_env.iter().map(|(k, v)| (k, v)))
             .envs(pod.env.iter().map(|(k, v)| (k, v)))
+            .envs(pod.cluster_env.iter().map(|(k, v)| (k, v)))
             .env("RUNPOD_POD_ID", &self.pod_id)
             .env("RUNPOD_API_KEY", &self.key)
             .env("TRAINPOD_HOME", self.workspace.join("trainpod"))
