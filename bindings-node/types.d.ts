@@ -152,7 +152,11 @@ export interface JobSpec {
   hyperparameters: Hyperparameters | null;
   /** GPU types to use, in order of preference; empty picks the cheapest that fits. */
   gpus: string[];
-  /** GPUs per pod (per node): more than one trains one process per GPU under `accelerate`. */
+  /**
+   * GPUs per pod (per node), at least: more than one trains one process per GPU under `accelerate`.
+   * `plan` raises it (up to 8) when a full fine-tune's share of the model needs more GPUs to fit,
+   * and says so; it never lowers it.
+   */
   gpuCount: number;
   /**
    * Pods (nodes) in the job: more than one creates a RunPod Instant Cluster of `nodes` pods of
@@ -216,7 +220,10 @@ export interface DatasetSummary {
 export interface MemoryEstimate {
   /** GB needed per GPU. */
   neededGb: number;
-  /** Bytes per parameter the rule charges for weights, gradients and optimizer state. */
+  /**
+   * Bytes per parameter the rule charges for weights, gradients and optimizer state, before any
+   * sharding across GPUs.
+   */
   bytesPerParam: number;
   /** The rule, in words, with its numbers. */
   rule: string;
@@ -267,8 +274,13 @@ export interface CostEstimate {
   usdLow: number;
   /** Total USD, pessimistic. */
   usdHigh: number;
-  /** The pod's price, USD per hour (all its GPUs). */
+  /** The job's price, USD per hour: every GPU of every node. */
   pricePerHour: number;
+  /**
+   * The share of a linear speed-up the training time assumes over the job's GPUs (1 on one GPU;
+   * lower across nodes).
+   */
+  scaling: number;
   /** Training FLOPs estimated (what a measured run's throughput is computed against). */
   trainingFlops: number;
   /** Where the training time came from. */
@@ -281,15 +293,18 @@ export interface CostEstimate {
   billedRatio: number | null;
 }
 
-/** One GPU placement. */
+/** One GPU placement: a GPU type, and how many of it each pod (each node) has. */
 export interface GpuChoice {
   /** Catalog id. */
   gpuId: string;
-  /** GPUs in the pod. */
+  /**
+   * GPUs per pod: the spec's `gpu_count`, or more when the model's share needs more GPUs of this
+   * type to fit.
+   */
   count: number;
   /** Memory per GPU, GB. */
   memoryGb: number;
-  /** The pod's price, USD per hour (all GPUs). */
+  /** The job's price, USD per hour: every GPU of every node. */
   pricePerHour: number;
   /** Availability, when the catalog said. */
   availability: string | null;
@@ -309,17 +324,20 @@ export interface Plan {
   paramsB: number;
   /** The dataset. */
   dataset: DatasetSummary;
-  /** GPU memory needed, with the rule. */
+  /** GPU memory needed per GPU of the chosen placement, with the rule. */
   memory: MemoryEstimate;
-  /** The chosen GPU. */
+  /** The chosen GPU: the cheapest that fits by estimate, or the first of `spec.gpus` that does. */
   gpu: GpuChoice;
-  /** Others to try, in order, when the chosen one has no capacity. */
+  /**
+   * Others to try, in order, when the chosen one has no capacity, each with its own count, price
+   * and estimate.
+   */
   fallbacks: GpuChoice[];
   /** The chosen GPU's estimate (the same as `gpu.estimate`). */
   estimate: CostEstimate;
   /**
-   * The pod's hard deadline after creation, seconds: what the budget buys at the chosen price (or
-   * `max_hours`, when shorter).
+   * The hard deadline after creation, seconds: what the budget buys at the chosen price, every
+   * node's (or `max_hours`, when shorter).
    */
   deadlineSecs: number;
   /** The container image. */

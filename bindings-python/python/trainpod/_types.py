@@ -62,7 +62,8 @@ class MemoryEstimate:
 
     #: GB needed per GPU.
     needed_gb: float
-    #: Bytes per parameter the rule charges for weights, gradients and optimizer state.
+    #: Bytes per parameter the rule charges for weights, gradients and optimizer state, before any
+    #: sharding across GPUs.
     bytes_per_param: float
     #: The rule, in words, with its numbers.
     rule: str
@@ -141,8 +142,11 @@ class CostEstimate:
     usd_low: float
     #: Total USD, pessimistic.
     usd_high: float
-    #: The pod's price, USD per hour (all its GPUs).
+    #: The job's price, USD per hour: every GPU of every node.
     price_per_hour: float
+    #: The share of a linear speed-up the training time assumes over the job's GPUs (1 on one GPU;
+    #: lower across nodes).
+    scaling: float
     #: Training FLOPs estimated (what a measured run's throughput is computed against).
     training_flops: float
     #: Where the training time came from.
@@ -162,6 +166,7 @@ class CostEstimate:
             usd_low=d["usd_low"],
             usd_high=d["usd_high"],
             price_per_hour=d["price_per_hour"],
+            scaling=d["scaling"],
             training_flops=d["training_flops"],
             throughput=d["throughput"],
             billed_ratio=d["billed_ratio"],
@@ -170,15 +175,16 @@ class CostEstimate:
 
 @dataclass(frozen=True)
 class GpuChoice:
-    """One GPU placement."""
+    """One GPU placement: a GPU type, and how many of it each pod (each node) has."""
 
     #: Catalog id.
     gpu_id: str
-    #: GPUs in the pod.
+    #: GPUs per pod: the spec's ``gpu_count``, or more when the model's share needs more GPUs of
+    #: this type to fit.
     count: int
     #: Memory per GPU, GB.
     memory_gb: int
-    #: The pod's price, USD per hour (all GPUs).
+    #: The job's price, USD per hour: every GPU of every node.
     price_per_hour: float
     #: Availability, when the catalog said.
     availability: str | None
@@ -212,16 +218,17 @@ class Plan(_present.PlanView):
     params_b: float
     #: The dataset.
     dataset: DatasetSummary
-    #: GPU memory needed, with the rule.
+    #: GPU memory needed per GPU of the chosen placement, with the rule.
     memory: MemoryEstimate
-    #: The chosen GPU.
+    #: The chosen GPU: the cheapest that fits by estimate, or the first of ``spec.gpus`` that does.
     gpu: GpuChoice
-    #: Others to try, in order, when the chosen one has no capacity.
+    #: Others to try, in order, when the chosen one has no capacity, each with its own count, price
+    #: and estimate.
     fallbacks: tuple[GpuChoice, ...]
     #: The chosen GPU's estimate (the same as ``gpu.estimate``).
     estimate: CostEstimate
-    #: The pod's hard deadline after creation, seconds: what the budget buys at the chosen price (or
-    #: ``max_hours``, when shorter).
+    #: The hard deadline after creation, seconds: what the budget buys at the chosen price, every
+    #: node's (or ``max_hours``, when shorter).
     deadline_secs: int
     #: The container image.
     image: str

@@ -2,14 +2,22 @@
 //! earlier attempts left. Each attempt's hard deadline is what that remainder buys at the price
 //! of the GPU actually rented, computed once, when its pod is created.
 
+use super::estimate::Gpus;
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::JobRecord;
 
 /// The longest an attempt may run: the longest token lifetime.
 const MAX_ATTEMPT_SECS: f64 = 7.0 * 24.0 * 3600.0;
 
-/// Seconds `budget_usd` buys at `price_per_hour` (USD per hour for the whole pod), or
-/// `max_hours` when shorter, and at most a week. A free price buys the week.
+/// The job's price, USD per hour: RunPod bills every pod of a cluster, each at its GPUs' price,
+/// so every GPU of every node counts.
+pub(crate) fn price_per_hour(per_gpu_hour: f64, gpus: Gpus) -> f64 {
+    per_gpu_hour * f64::from(gpus.world())
+}
+
+/// Seconds `budget_usd` buys at `price_per_hour` (USD per hour for the whole job: every GPU of
+/// every node, [`price_per_hour`]), or `max_hours` when shorter, and at most a week. A free
+/// price buys the week.
 pub(crate) fn deadline_secs(budget_usd: f64, price_per_hour: f64, max_hours: Option<f64>) -> u64 {
     let bought = if price_per_hour > 0.0 && budget_usd.is_finite() {
         (budget_usd.max(0.0) / price_per_hour * 3600.0).min(MAX_ATTEMPT_SECS)
@@ -71,6 +79,16 @@ mod tests {
         assert_eq!(deadline_secs(5.0, 0.0, None), 7 * 24 * 3600);
         assert_eq!(deadline_secs(-1.0, 1.0, None), 0);
         assert_eq!(deadline_secs(f64::NAN, 1.0, None), 7 * 24 * 3600);
+    }
+
+    #[test]
+    fn a_cluster_pays_for_every_gpu_of_every_node_and_buys_less_time() {
+        let one = price_per_hour(2.0, Gpus::ONE);
+        let cluster = price_per_hour(2.0, Gpus::new(4, 2));
+        assert_eq!((one, cluster), (2.0, 16.0));
+        // The same budget buys an eighth of the time on eight GPUs.
+        assert_eq!(deadline_secs(8.0, one, None), 4 * 3600);
+        assert_eq!(deadline_secs(8.0, cluster, None), 1800);
     }
 
     #[test]

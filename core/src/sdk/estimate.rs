@@ -77,38 +77,149 @@ pub fn params_from_name(model: &str) -> Option<f64> {
     best
 }
 
+/// The GPUs a run trains on: one process per GPU, `per_node` GPUs on each of `nodes` pods.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gpus {
+    /// GPUs per pod (per node).
+    pub per_node: u32,
+    /// Pods (nodes).
+    pub nodes: u32,
+}
+
+/// The share of a linear speed-up several GPUs of one pod reach (an assumption, see
+/// `docs/estimates.md`: the collectives run over NVLink or PCIe, mostly overlapped with compute).
+pub const IN_POD_SCALING: f64 = 0.9;
+/// The share of a linear speed-up a run over several nodes reaches: its collectives also cross
+/// the cluster's network, slower than a pod's own links (an assumption, see `docs/estimates.md`).
+pub const CROSS_NODE_SCALING: f64 = 0.8;
+// More GPUs never scale better than fewer, nor beyond linear.
+const _: () = assert!(CROSS_NODE_SCALING < IN_POD_SCALING && IN_POD_SCALING < 1.0);
+
+impl Gpus {
+    /// One GPU on one pod.
+    pub const ONE: Gpus = Gpus {
+        per_node: 1,
+        nodes: 1,
+    };
+
+    /// `per_node` GPUs on each of `nodes` pods.
+    pub fn new(per_node: u32, nodes: u32) -> Gpus {
+        Gpus { per_node, nodes }
+    }
+
+    /// Every GPU of every node: the training processes (torch's world size).
+    pub fn world(self) -> u32 {
+        self.per_node.max(1).saturating_mul(self.nodes.max(1))
+    }
+
+    /// The share of a linear speed-up the run reaches over its GPUs: 1 on one GPU.
+    pub fn scaling(self) -> f64 {
+        if self.nodes > 1 {
+            CROSS_NODE_SCALING
+        } else if self.per_node > 1 {
+            IN_POD_SCALING
+        } else {
+            1.0
+        }
+    }
+
+    /// How many single GPUs' throughput the run has: every GPU, at the scaling it reaches.
+    pub fn effective(self) -> f64 {
+        f64::from(self.world()) * self.scaling()
+    }
+}
+
 /// GPU memory a run needs, and the rule that gave it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MemoryEstimate {
     /// GB needed per GPU.
     pub needed_gb: f64,
-    /// Bytes per parameter the rule charges for weights, gradients and optimizer state.
+    /// Bytes per parameter the rule charges for weights, gradients and optimizer state, before
+    /// any sharding across GPUs.
     pub bytes_per_param: f64,
     /// The rule, in words, with its numbers.
     pub rule: String,
 }
 
-/// The memory rule of thumb: weights, gradients and optimizer state per parameter (bf16 weights
-/// are 2 bytes; full training adds bf16 gradients and fp32 AdamW moments and master weights,
-/// 16 bytes in all; QLoRA stores NF4 weights at about 0.55 bytes), plus 20% for activations
-/// under gradient checkpointing and 2 GB for the CUDA context and allocator slack.
-pub fn memory_needed(params_b: f64, method: Method, gpus: u32) -> MemoryEstimate {
-    let bytes_per_param = match method {
-        Method::Full => 16.0,
-        Method::Lora => 2.0,
+/// Bytes per parameter of the weights as the GPU holds them: bf16, or NF4 with its
+/// quantization constants for QLoRA.
+fn weight_bytes(method: Method) -> f64 {
+    match method {
         Method::Qlora => 0.55,
+        Method::Lora | Method::Full => 2.0,
+    }
+}
+
+/// Bytes per parameter of gradients and optimizer state: full training keeps bf16 gradients (2),
+/// fp32 AdamW moments (8) and fp32 master weights (4); LoRA's adapters and their state are about
+/// 1% of the weights, which the margins cover.
+fn training_state_bytes(method: Method) -> f64 {
+    match method {
+        Method::Full => 14.0,
+        Method::Lora | Method::Qlora => 0.0,
+    }
+}
+
+/// Activations under gradient checkpointing at the default batch, as a share of the weights;
+/// the same share is charged over gradients and optimizer state for the optimizer step's
+/// temporaries and the allocator's fragmentation.
+const MARGIN: f64 = 0.2;
+/// The CUDA context and allocator slack on every GPU, GB.
+const CONTEXT_GB: f64 = 2.0;
+
+/// Over how many GPUs the run divides the model's weights, gradients and optimizer state: full
+/// training on several GPUs runs FSDP full shard (ZeRO-3), which shards all three across every
+/// GPU of every node; LoRA and QLoRA run data parallel, every GPU holding the whole frozen model.
+pub fn shards(method: Method, gpus: Gpus) -> u32 {
+    match method {
+        Method::Full => gpus.world(),
+        Method::Lora | Method::Qlora => 1,
+    }
+}
+
+/// The memory rule of thumb, per GPU: the weights, gradients and optimizer state (each divided
+/// by [`shards`]), 20% of the whole weights for activations (each GPU runs its own batch, so
+/// sharding leaves them whole), 20% of the gradients' and optimizer state's share for the
+/// optimizer step, and 2 GB for the CUDA context. On one GPU this is the state x 1.2 + 2 GB.
+pub fn memory_needed(params_b: f64, method: Method, gpus: Gpus) -> MemoryEstimate {
+    let n = f64::from(shards(method, gpus));
+    let weights = params_b * weight_bytes(method);
+    let training = params_b * training_state_bytes(method);
+    let state = weights + training;
+    let activations = weights * MARGIN;
+    let temporaries = training / n * MARGIN;
+    let needed_gb = state / n + activations + temporaries + CONTEXT_GB;
+    let bytes_per_param = weight_bytes(method) + training_state_bytes(method);
+    let head = format!(
+        "{params_b} B params x {bytes_per_param} bytes/param ({method}) = {state:.1} GB",
+        method = method_name(method),
+    );
+    let world = gpus.world();
+    let rule = if n > 1.0 {
+        format!(
+            "{head}, sharded by FSDP over {world} GPUs = {shard:.1} GB, + 20% of the weights for \
+             activations ({activations:.1} GB, whole on every GPU) + 20% of the gradients' and \
+             optimizer's share ({temporaries:.1} GB) + 2 GB CUDA context = {needed_gb:.1} GB per GPU",
+            shard = state / n,
+        )
+    } else {
+        let spread = if world > 1 {
+            format!(" (data parallel: each of the {world} GPUs holds all of it)")
+        } else {
+            String::new()
+        };
+        let margin = if training > 0.0 {
+            "activations and optimizer temporaries"
+        } else {
+            "activations"
+        };
+        format!("{head}, + 20% {margin} + 2 GB CUDA context = {needed_gb:.1} GB per GPU{spread}")
     };
-    let state_gb = params_b * bytes_per_param / f64::from(gpus.max(1));
-    let needed_gb = state_gb * 1.2 + 2.0;
     MemoryEstimate {
         needed_gb,
         bytes_per_param,
-        rule: format!(
-            "{params_b} B params x {bytes_per_param} bytes/param ({method}) / {gpus} GPU(s) \
-             = {state_gb:.1} GB, + 20% activations + 2 GB CUDA context = {needed_gb:.1} GB",
-            method = method_name(method),
-        ),
+        rule,
     }
 }
 
@@ -256,8 +367,12 @@ pub struct CostEstimate {
     pub usd_low: f64,
     /// Total USD, pessimistic.
     pub usd_high: f64,
-    /// The pod's price, USD per hour (all its GPUs).
+    /// The job's price, USD per hour: every GPU of every node.
     pub price_per_hour: f64,
+    /// The share of a linear speed-up the training time assumes over the job's GPUs (1 on one
+    /// GPU; lower across nodes).
+    #[serde(default = "linear")]
+    pub scaling: f64,
     /// Training FLOPs estimated (what a measured run's throughput is computed against).
     pub training_flops: f64,
     /// Where the training time came from.
@@ -267,6 +382,10 @@ pub struct CostEstimate {
     /// such job was billed.
     #[serde(default)]
     pub billed_ratio: Option<f64>,
+}
+
+fn linear() -> f64 {
+    1.0
 }
 
 impl CostEstimate {
@@ -301,8 +420,8 @@ pub struct RunShape {
     pub train_tokens: f64,
     /// Dataset bytes the pod downloads.
     pub dataset_bytes: u64,
-    /// GPUs in the pod.
-    pub gpus: u32,
+    /// The GPUs it trains on.
+    pub gpus: Gpus,
     /// Effective TFLOP/s per GPU, and where it came from.
     pub tflops: (f64, ThroughputSource),
     /// Whether the model is downloaded (a Hub id) or already on the pod (a path).
@@ -312,7 +431,9 @@ pub struct RunShape {
 const GB: f64 = 1e9;
 const MB: f64 = 1e6;
 
-/// The cost estimate of `run` at `price_per_hour` (all GPUs). Ranges: provisioning and image pull
+/// The cost estimate of `run` at `price_per_hour` (every GPU of every node: RunPod bills each
+/// pod of a cluster at its own price). Training divides over the GPUs at the scaling they reach;
+/// the other phases run on every node at once. Ranges: provisioning and image pull
 /// 1-5 min; dependencies 0.5-3 min (the pinned stack against the image's torch); model download at
 /// 500-100 MB/s; dataset at 100-10 MB/s; training x0.7-1.5 of the estimate (x0.85-1.2 when measured);
 /// upload at 100-20 MB/s.
@@ -323,7 +444,7 @@ pub fn estimate_cost(run: &RunShape, price_per_hour: f64) -> CostEstimate {
         * 1e9
         * flops_per_token_param(run.method, run.checkpointing);
     let (tflops, source) = run.tflops.clone();
-    let train_s = flops / (tflops * 1e12 * f64::from(run.gpus.max(1)));
+    let train_s = flops / (tflops * 1e12 * run.gpus.effective());
     let (lo, hi) = match source {
         ThroughputSource::Measured { .. } => (0.85, 1.2),
         ThroughputSource::Heuristic { .. } => (0.7, 1.5),
@@ -376,6 +497,7 @@ pub fn estimate_cost(run: &RunShape, price_per_hour: f64) -> CostEstimate {
         usd_high: usd(seconds_high),
         lines,
         price_per_hour,
+        scaling: run.gpus.scaling(),
         training_flops: flops,
         throughput: source,
         billed_ratio: None,
@@ -399,20 +521,68 @@ mod tests {
         assert_eq!(params_from_name("org/Base-8Bit"), None);
     }
 
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
     #[test]
-    fn memory_rule_orders_methods_and_splits_over_gpus() {
-        let full = memory_needed(8.0, Method::Full, 1).needed_gb;
-        let lora = memory_needed(8.0, Method::Lora, 1).needed_gb;
-        let qlora = memory_needed(8.0, Method::Qlora, 1).needed_gb;
+    fn memory_rule_orders_methods_on_one_gpu() {
+        let full = memory_needed(8.0, Method::Full, Gpus::ONE).needed_gb;
+        let lora = memory_needed(8.0, Method::Lora, Gpus::ONE).needed_gb;
+        let qlora = memory_needed(8.0, Method::Qlora, Gpus::ONE).needed_gb;
         assert!(full > lora && lora > qlora);
         // 8 B x 2 bytes x 1.2 + 2 = 21.2 GB: an 8B LoRA fits a 24 GB card, barely.
-        assert!((lora - 21.2).abs() < 1e-9, "{lora}");
-        assert!(memory_needed(8.0, Method::Full, 4).needed_gb < full / 3.0);
+        assert!(close(lora, 21.2), "{lora}");
+        // 8 B x 16 bytes x 1.2 + 2 = 155.6 GB: one GPU holds the whole state.
+        assert!(close(full, 155.6), "{full}");
+        assert!(close(qlora, 8.0 * 0.55 * 1.2 + 2.0), "{qlora}");
         assert!(
-            memory_needed(8.0, Method::Qlora, 1)
+            memory_needed(8.0, Method::Qlora, Gpus::ONE)
                 .rule
                 .contains("0.55 bytes/param")
         );
+    }
+
+    #[test]
+    fn lora_runs_data_parallel_so_more_gpus_need_as_much_each() {
+        for method in [Method::Lora, Method::Qlora] {
+            let one = memory_needed(8.0, method, Gpus::ONE);
+            for gpus in [Gpus::new(8, 1), Gpus::new(2, 4)] {
+                let many = memory_needed(8.0, method, gpus);
+                assert_eq!(many.needed_gb, one.needed_gb, "{method:?} {gpus:?}");
+                assert!(many.rule.contains("data parallel"), "{}", many.rule);
+            }
+            assert_eq!(shards(method, Gpus::new(8, 2)), 1);
+        }
+    }
+
+    #[test]
+    fn full_training_shards_its_state_over_every_gpu_of_every_node() {
+        assert_eq!(shards(Method::Full, Gpus::new(4, 2)), 8);
+        let four = memory_needed(8.0, Method::Full, Gpus::new(4, 1));
+        // 128 GB / 4 = 32 GB of state, + 20% of the whole 16 GB of weights for activations
+        // (3.2 GB), + 20% of the 112 GB / 4 of gradients and optimizer state (5.6 GB), + 2 GB.
+        assert!(close(four.needed_gb, 42.8), "{}", four.needed_gb);
+        assert!(four.rule.contains("FSDP over 4 GPUs"), "{}", four.rule);
+        assert!(four.rule.contains("42.8 GB per GPU"), "{}", four.rule);
+        assert_eq!(four.bytes_per_param, 16.0);
+        // Two nodes of two GPUs shard as four GPUs of one pod do.
+        let spread = memory_needed(8.0, Method::Full, Gpus::new(2, 2));
+        assert_eq!(spread.needed_gb, four.needed_gb);
+        // Activations and the CUDA context stay whole on every GPU: however many GPUs, a GPU
+        // needs at least 20% of the weights + 2 GB.
+        let many = memory_needed(8.0, Method::Full, Gpus::new(8, 16)).needed_gb;
+        assert!(many > 8.0 * 2.0 * 0.2 + 2.0, "{many}");
+        assert!(many < 8.0 * 2.0 * 0.2 + 2.0 + 1.5, "{many}");
+    }
+
+    #[test]
+    fn gpus_scale_below_linear_and_less_across_nodes() {
+        assert_eq!(Gpus::ONE.world(), 1);
+        assert!(close(Gpus::ONE.effective(), 1.0));
+        assert_eq!(Gpus::new(4, 2).world(), 8);
+        assert!(close(Gpus::new(4, 1).effective(), 4.0 * IN_POD_SCALING));
+        assert!(close(Gpus::new(4, 2).effective(), 8.0 * CROSS_NODE_SCALING));
     }
 
     #[test]
@@ -446,7 +616,7 @@ mod tests {
             checkpointing: true,
             train_tokens: 10_000_000.0,
             dataset_bytes: 40_000_000,
-            gpus: 1,
+            gpus: Gpus::ONE,
             tflops: (50.0, ThroughputSource::Measured { samples: 1 }),
             downloads_model: true,
         };
@@ -459,5 +629,40 @@ mod tests {
         let training = a.lines.iter().find(|l| l.phase == "training").unwrap();
         assert!((training.seconds_low - 9600.0 * 0.85).abs() < 1e-6);
         assert_eq!(a.lines.len(), 6);
+        assert_eq!(a.scaling, 1.0);
+    }
+
+    #[test]
+    fn training_divides_over_every_gpu_at_the_scaling_it_reaches() {
+        let one = RunShape {
+            params_b: 8.0,
+            method: Method::Full,
+            checkpointing: true,
+            train_tokens: 10_000_000.0,
+            dataset_bytes: 40_000_000,
+            gpus: Gpus::ONE,
+            tflops: (50.0, ThroughputSource::Measured { samples: 1 }),
+            downloads_model: true,
+        };
+        let cluster = RunShape {
+            gpus: Gpus::new(4, 2),
+            ..one.clone()
+        };
+        let phase = |e: &CostEstimate, name: &str| {
+            e.lines
+                .iter()
+                .find(|l| l.phase == name)
+                .map_or(f64::NAN, |l| l.seconds_high)
+        };
+        let (a, b) = (estimate_cost(&one, 2.0), estimate_cost(&cluster, 16.0));
+        // Eight GPUs over two nodes train 8 x 0.8 = 6.4 times as fast as one.
+        assert!(close(phase(&a, "training") / phase(&b, "training"), 6.4));
+        assert!(close(b.scaling, CROSS_NODE_SCALING));
+        // Every node provisions and downloads at once: those phases take as long as on one pod.
+        assert_eq!(phase(&a, "provisioning"), phase(&b, "provisioning"));
+        assert_eq!(phase(&a, "model_download"), phase(&b, "model_download"));
+        // The cluster's price (8 GPUs x 2 USD) bills every second of it.
+        assert!(close(b.usd_high, b.seconds_high / 3600.0 * 16.0));
+        assert_eq!(b.training_flops, a.training_flops);
     }
 }

@@ -41,6 +41,7 @@ mod reconcile;
 mod routes;
 #[cfg(feature = "server")]
 pub mod server;
+mod sizing;
 mod spec;
 mod status;
 mod stored_plan;
@@ -265,16 +266,22 @@ impl Trainpod {
             return Ok(());
         };
         let plan = &config.plan;
-        // Every GPU of every node trained: the figure kept is per GPU.
-        let gpus = f64::from(plan.gpu.count.max(1) * plan.spec.nodes.max(1));
-        let tflops = plan.estimate.training_flops / runtime_s / gpus / 1e12;
-        if !(tflops.is_finite() && tflops > 0.0) {
-            return Ok(());
-        }
         let gpu_id = match outcome.job.gpu_id.as_str() {
             "" => plan.gpu.gpu_id.as_str(),
             rented => rented,
         };
+        // The GPUs per pod of the placement taken (a fallback may have needed more).
+        let count = std::iter::once(&plan.gpu)
+            .chain(&plan.fallbacks)
+            .find(|c| c.gpu_id == gpu_id)
+            .map_or(plan.gpu.count, |c| c.count);
+        // Every GPU of every node trained: the figure kept is one GPU's, as the estimate divides
+        // it again over the GPUs at the scaling they reach.
+        let gpus = estimate::Gpus::new(count, plan.spec.nodes).effective();
+        let tflops = plan.estimate.training_flops / runtime_s / gpus / 1e12;
+        if !(tflops.is_finite() && tflops > 0.0) {
+            return Ok(());
+        }
         self.store
             .record_throughput(&ThroughputSample {
                 job: outcome.job.id.clone(),

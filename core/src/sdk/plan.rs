@@ -3,17 +3,20 @@
 //! runs exactly what was checked here; it can be shown to the user, then deployed or dropped
 //! (a queued job costs nothing, and `cancel` ends it).
 
+use std::borrow::Borrow;
+
 use serde::{Deserialize, Serialize};
 
 use super::Trainpod;
 use super::estimate::{
-    self, CostEstimate, DatasetTokens, MemoryEstimate, RunShape, dataset_tokens, memory_needed,
-    method_name,
+    self, CostEstimate, DatasetTokens, Gpus, MemoryEstimate, RunShape, dataset_tokens,
+    memory_needed, method_name,
 };
+use super::sizing::{self, Sized};
 use super::spec::{DatasetRef, JobSpec, new_job_id};
 use crate::dataset::{DatasetFormat, InspectOptions};
 use crate::error::{Error, ErrorKind, Result};
-use crate::runpod::{Availability, GpuCatalogQuery, GpuType};
+use crate::runpod::{Availability, Client, GpuCatalogQuery, GpuType, Product};
 use crate::script::{Hyperparameters, ImageNeeds, check_image};
 
 /// What the dataset holds, as inspected.
@@ -32,17 +35,18 @@ pub struct DatasetSummary {
     pub tokens: DatasetTokens,
 }
 
-/// One GPU placement.
+/// One GPU placement: a GPU type, and how many of it each pod (each node) has.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct GpuChoice {
     /// Catalog id.
     pub gpu_id: String,
-    /// GPUs in the pod.
+    /// GPUs per pod: the spec's `gpu_count`, or more when the model's share needs more GPUs of
+    /// this type to fit.
     pub count: u32,
     /// Memory per GPU, GB.
     pub memory_gb: u32,
-    /// The pod's price, USD per hour (all GPUs).
+    /// The job's price, USD per hour: every GPU of every node.
     pub price_per_hour: f64,
     /// Availability, when the catalog said.
     pub availability: Option<String>,
@@ -64,16 +68,17 @@ pub struct Plan {
     pub params_b: f64,
     /// The dataset.
     pub dataset: DatasetSummary,
-    /// GPU memory needed, with the rule.
+    /// GPU memory needed per GPU of the chosen placement, with the rule.
     pub memory: MemoryEstimate,
-    /// The chosen GPU.
+    /// The chosen GPU: the cheapest that fits by estimate, or the first of `spec.gpus` that does.
     pub gpu: GpuChoice,
-    /// Others to try, in order, when the chosen one has no capacity.
+    /// Others to try, in order, when the chosen one has no capacity, each with its own count,
+    /// price and estimate.
     pub fallbacks: Vec<GpuChoice>,
     /// The chosen GPU's estimate (the same as `gpu.estimate`).
     pub estimate: CostEstimate,
-    /// The pod's hard deadline after creation, seconds: what the budget buys at the chosen
-    /// price (or `max_hours`, when shorter).
+    /// The hard deadline after creation, seconds: what the budget buys at the chosen price,
+    /// every node's (or `max_hours`, when shorter).
     pub deadline_secs: u64,
     /// The container image.
     pub image: String,
@@ -130,64 +135,35 @@ impl Trainpod {
         runpod
             .find_pods_by_name(&super::pod_name(&job_id, 1)?)
             .await?;
-        let memory = memory_needed(params_b, spec.method, spec.gpu_count);
-        let catalog = runpod.gpu_catalog_with(&availability_query(spec)).await?;
-        let train_tokens = train_tokens(&hp, &dataset);
         let mut warnings: Vec<String> = model_warning.into_iter().collect();
+        let options = self
+            .gpu_options(&runpod, spec, params_b, &image, &mut warnings)
+            .await?;
+        let run = RunShape {
+            params_b,
+            method: spec.method,
+            checkpointing: hp.gradient_checkpointing,
+            train_tokens: train_tokens(&hp, &dataset),
+            dataset_bytes: dataset.bytes,
+            // Each option fills in its own GPUs and throughput.
+            gpus: Gpus::ONE,
+            tflops: (0.0, estimate::ThroughputSource::Measured { samples: 0 }),
+            downloads_model: !spec.model.starts_with('/'),
+        };
         let mut choices = Vec::new();
-        let need_cuda = crate::script::cuda_of_image(&image);
-        let usable = candidates(spec, &catalog, &memory)?;
-        for gpu in cuda_capable(usable, need_cuda.as_deref(), &mut warnings)? {
-            let mut measured = self
-                .store
-                .throughput(&self.throughput_key(&gpu.id), method_name(spec.method), 5)
-                .await?;
-            if let Some((median, rule)) = estimate::implausible(&gpu.id, spec.method, &measured) {
-                warnings.push(format!(
-                    "earlier jobs on {} measured {median:.3} TFLOP/s, far from the {rule:.1} its \
-                     rule of thumb gives: the estimate uses the rule",
-                    gpu.id
-                ));
-                measured.clear();
-            }
-            let shape = RunShape {
-                params_b,
-                method: spec.method,
-                checkpointing: hp.gradient_checkpointing,
-                train_tokens,
-                dataset_bytes: dataset.bytes,
-                gpus: spec.gpu_count,
-                tflops: estimate::effective_tflops(&gpu.id, spec.method, &measured),
-                downloads_model: !spec.model.starts_with('/'),
-            };
-            let price = gpu.price_per_gpu_hour(spec.cloud) * f64::from(spec.gpu_count);
-            let mut cost = estimate::estimate_cost(&shape, price);
-            if let Some(ratio) = self.bill_ratio(&gpu.id, method_name(spec.method)).await? {
-                cost = cost.calibrated(ratio);
-            }
-            choices.push(GpuChoice {
-                gpu_id: gpu.id.clone(),
-                count: spec.gpu_count,
-                memory_gb: gpu.memory,
-                price_per_hour: price,
-                availability: gpu.availability.map(availability_name),
-                estimate: cost,
-            });
-            if estimate::peak_tflops(&gpu.id).is_none() && measured.is_empty() {
-                warnings.push(format!(
-                    "no throughput figure for {}: its training time assumes {} TFLOP/s",
-                    gpu.id,
-                    estimate::UNKNOWN_GPU_TFLOPS
-                ));
-            }
+        for option in options {
+            let choice = self.priced(spec, &run, &option.gpu, option.count, &mut warnings);
+            choices.push((choice.await?, option.memory));
         }
         if spec.gpus.is_empty() {
-            choices.sort_by(|a, b| a.estimate.usd_high.total_cmp(&b.estimate.usd_high));
+            choices.sort_by(|(a, _), (b, _)| a.estimate.usd_high.total_cmp(&b.estimate.usd_high));
         }
-        let gpu = choices.remove(0);
-        choices.truncate(4);
+        let (gpu, memory) = choices.remove(0);
+        let mut fallbacks: Vec<GpuChoice> = choices.into_iter().map(|(c, _)| c).collect();
+        fallbacks.truncate(4);
         let deadline_secs =
             super::budget::deadline_secs(spec.budget_usd, gpu.price_per_hour, spec.max_hours);
+        warnings.extend(more_gpus_warning(spec, params_b, &gpu, &memory));
         warnings.extend(plan_warnings(&hp, &dataset, &gpu, deadline_secs));
         let plan = Plan {
             job_id,
@@ -198,7 +174,7 @@ impl Trainpod {
             memory,
             estimate: gpu.estimate.clone(),
             gpu,
-            fallbacks: choices,
+            fallbacks,
             deadline_secs,
             image,
             warnings,
@@ -207,6 +183,102 @@ impl Trainpod {
         self.check_pod_script(&plan)?;
         self.record_plan(&plan).await?;
         Ok(plan)
+    }
+
+    /// The GPU types that can run the job, each at the GPUs per pod the model needs on it:
+    /// those asked for (in order) or all, holding the model, priced in the cloud, in stock at
+    /// that count, and with hosts for the image's CUDA.
+    async fn gpu_options(
+        &self,
+        runpod: &Client,
+        spec: &JobSpec,
+        params_b: f64,
+        image: &str,
+        warnings: &mut Vec<String>,
+    ) -> Result<Vec<Sized>> {
+        let catalog = runpod
+            .gpu_catalog_with(&availability_query(spec, spec.gpu_count))
+            .await?;
+        let asked = asked_gpus(spec, &catalog)?;
+        let mut options = sizing::size(spec, params_b, &asked, &catalog)?;
+        // The catalog's availability is for the count asked: a type that needs more GPUs per
+        // pod is looked up again at its own count (more GPUs on one host are scarcer).
+        let mut counts: Vec<u32> = options.iter().map(|o| o.count).collect();
+        counts.sort_unstable();
+        counts.dedup();
+        for count in counts.into_iter().filter(|c| *c != spec.gpu_count) {
+            let at_count = runpod
+                .gpu_catalog_with(&availability_query(spec, count))
+                .await?;
+            for option in options.iter_mut().filter(|o| o.count == count) {
+                if let Some(entry) = at_count.iter().find(|g| g.id == option.gpu.id) {
+                    option.gpu = entry.clone();
+                }
+            }
+        }
+        let priced = |o: &Sized| o.gpu.price_per_gpu_hour(spec.cloud) > 0.0;
+        let in_stock = |o: &Sized| o.gpu.availability != Some(Availability::None);
+        options.retain(|o| priced(o) && in_stock(o));
+        if options.is_empty() {
+            return Err(Error::new(
+                ErrorKind::CapacityUnavailable,
+                "no GPU that fits the model is priced and available in this cloud now: try the \
+                 other cloud, more GPU types, or later",
+            ));
+        }
+        let need_cuda = crate::script::cuda_of_image(image);
+        cuda_capable(options, need_cuda.as_deref(), warnings)
+    }
+
+    /// One option with its price (every GPU of every node) and its estimate, from measured
+    /// throughput when earlier jobs on the type were believable, calibrated by their bills.
+    async fn priced(
+        &self,
+        spec: &JobSpec,
+        run: &RunShape,
+        gpu: &GpuType,
+        count: u32,
+        warnings: &mut Vec<String>,
+    ) -> Result<GpuChoice> {
+        let method = method_name(spec.method);
+        let mut measured = self
+            .store
+            .throughput(&self.throughput_key(&gpu.id), method, 5)
+            .await?;
+        if let Some((median, rule)) = estimate::implausible(&gpu.id, spec.method, &measured) {
+            warnings.push(format!(
+                "earlier jobs on {} measured {median:.3} TFLOP/s, far from the {rule:.1} its \
+                 rule of thumb gives: the estimate uses the rule",
+                gpu.id
+            ));
+            measured.clear();
+        }
+        if estimate::peak_tflops(&gpu.id).is_none() && measured.is_empty() {
+            warnings.push(format!(
+                "no throughput figure for {}: its training time assumes {} TFLOP/s",
+                gpu.id,
+                estimate::UNKNOWN_GPU_TFLOPS
+            ));
+        }
+        let gpus = Gpus::new(count, spec.nodes);
+        let shape = RunShape {
+            gpus,
+            tflops: estimate::effective_tflops(&gpu.id, spec.method, &measured),
+            ..run.clone()
+        };
+        let price = super::budget::price_per_hour(gpu.price_per_gpu_hour(spec.cloud), gpus);
+        let mut cost = estimate::estimate_cost(&shape, price);
+        if let Some(ratio) = self.bill_ratio(&gpu.id, method).await? {
+            cost = cost.calibrated(ratio);
+        }
+        Ok(GpuChoice {
+            gpu_id: gpu.id.clone(),
+            count,
+            memory_gb: gpu.memory,
+            price_per_hour: price,
+            availability: gpu.availability.map(availability_name),
+            estimate: cost,
+        })
     }
 
     /// Every app URL a pod will call must be reachable from a pod.
@@ -367,9 +439,17 @@ fn check_sha256(sha256: &str) -> Result<()> {
     }
 }
 
-fn availability_query(spec: &JobSpec) -> GpuCatalogQuery {
+/// The catalog with availability for pods of `count` GPUs (an Instant Cluster's, for a job of
+/// several nodes).
+fn availability_query(spec: &JobSpec, count: u32) -> GpuCatalogQuery {
+    let product = if spec.nodes > 1 {
+        Product::Cluster
+    } else {
+        Product::Pod
+    };
     GpuCatalogQuery {
-        count: Some(spec.gpu_count),
+        products: vec![product],
+        count: Some(count),
         cloud: Some(spec.cloud),
         ..GpuCatalogQuery::pods()
     }
@@ -378,11 +458,11 @@ fn availability_query(spec: &JobSpec) -> GpuCatalogQuery {
 /// The GPUs whose hosts can run an image built for CUDA `need` (the create asks for such a host;
 /// a GPU type none of whose free hosts has it would be refused for capacity). A GPU whose
 /// catalog entry names no CUDA versions is kept: the create's constraint still applies.
-fn cuda_capable<'a>(
-    gpus: Vec<&'a GpuType>,
+fn cuda_capable<T: Borrow<GpuType>>(
+    gpus: Vec<T>,
     need: Option<&str>,
     warnings: &mut Vec<String>,
-) -> Result<Vec<&'a GpuType>> {
+) -> Result<Vec<T>> {
     let Some(need) = need.and_then(cuda_number) else {
         return Ok(gpus);
     };
@@ -392,11 +472,12 @@ fn cuda_capable<'a>(
                 .iter()
                 .any(|c| c.available && cuda_number(&c.version).is_some_and(|v| v >= need))
     };
-    let (capable, short): (Vec<&GpuType>, Vec<&GpuType>) = gpus.into_iter().partition(|g| fits(g));
+    let (capable, short): (Vec<T>, Vec<T>) = gpus.into_iter().partition(|g| fits(g.borrow()));
     let need_text = format!("{}.{}", need.0, need.1);
-    for g in &short {
+    for g in short.iter().map(Borrow::borrow) {
         warnings.push(format!(
-            "{} has no free host with CUDA {need_text} or newer, which the image needs: it is              left out",
+            "{} has no free host with CUDA {need_text} or newer, which the image needs: it is \
+             left out",
             g.id
         ));
     }
@@ -404,7 +485,9 @@ fn cuda_capable<'a>(
         return Err(Error::new(
             ErrorKind::CapacityUnavailable,
             format!(
-                "no GPU that fits the model has a free host with CUDA {need_text} or newer, which                  the image needs: retry later, add GPU types, or use an image built for an older                  CUDA"
+                "no GPU that fits the model has a free host with CUDA {need_text} or newer, which \
+                 the image needs: retry later, add GPU types, or use an image built for an older \
+                 CUDA"
             ),
         ));
     }
@@ -427,53 +510,53 @@ fn availability_name(a: Availability) -> String {
     .to_owned()
 }
 
-/// The GPU types that can run the job: asked for (in order) or all, priced in the cloud, with
-/// room for the model, and not out of stock.
-fn candidates<'a>(
-    spec: &JobSpec,
-    catalog: &'a [GpuType],
-    memory: &MemoryEstimate,
-) -> Result<Vec<&'a GpuType>> {
-    let asked: Vec<&GpuType> = if spec.gpus.is_empty() {
-        catalog.iter().collect()
-    } else {
-        spec.gpus
-            .iter()
-            .map(|id| {
-                catalog.iter().find(|g| &g.id == id).ok_or_else(|| {
-                    Error::invalid_input(format!(
-                        "GPU {} is not in RunPod's catalog; use an id from GET /v2/catalog/gpus",
-                        crate::error::quote(id)
-                    ))
-                })
-            })
-            .collect::<Result<_>>()?
-    };
-    let priced = |g: &&GpuType| g.price_per_gpu_hour(spec.cloud) > 0.0;
-    let fits = |g: &&GpuType| f64::from(g.memory) >= memory.needed_gb;
-    let in_stock = |g: &&GpuType| g.availability != Some(Availability::None);
-    let usable: Vec<&GpuType> = asked
+/// The GPU types asked for, in order, or the whole catalog when none was named.
+fn asked_gpus<'a>(spec: &JobSpec, catalog: &'a [GpuType]) -> Result<Vec<&'a GpuType>> {
+    if spec.gpus.is_empty() {
+        return Ok(catalog.iter().collect());
+    }
+    spec.gpus
         .iter()
-        .copied()
-        .filter(priced)
-        .filter(fits)
-        .filter(in_stock)
-        .collect();
-    if !usable.is_empty() {
-        return Ok(usable);
+        .map(|id| {
+            catalog.iter().find(|g| &g.id == id).ok_or_else(|| {
+                Error::invalid_input(format!(
+                    "GPU {} is not in RunPod's catalog; use an id from GET /v2/catalog/gpus",
+                    crate::error::quote(id)
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Says why the plan runs on more GPUs than `gpu_count` asked: the model's share did not fit
+/// one GPU of the chosen type at that count.
+fn more_gpus_warning(
+    spec: &JobSpec,
+    params_b: f64,
+    gpu: &GpuChoice,
+    memory: &MemoryEstimate,
+) -> Option<String> {
+    if gpu.count <= spec.gpu_count {
+        return None;
     }
-    if !asked.iter().any(fits) {
-        let largest = asked.iter().map(|g| g.memory).max().unwrap_or(0);
-        return Err(Error::invalid_input(format!(
-            "the model needs about {:.1} GB per GPU ({}), more than the {largest} GB of the GPUs \
-             considered: choose a larger GPU, more GPUs, or QLoRA",
-            memory.needed_gb, memory.rule
-        )));
-    }
-    Err(Error::new(
-        ErrorKind::CapacityUnavailable,
-        "no GPU that fits the model is priced and available in this cloud now: try the other \
-         cloud, more GPU types, or later",
+    let asked = memory_needed(params_b, spec.method, Gpus::new(spec.gpu_count, spec.nodes));
+    let nodes = match spec.nodes {
+        1 => String::new(),
+        n => format!(" on each of {n} nodes"),
+    };
+    Some(format!(
+        "the plan uses {count} x {id}{nodes}, more than the {asked_count} GPU(s) per pod asked: \
+         there the model would need about {asked_gb:.1} GB per GPU, more than the {memory_gb} GB \
+         of one; sharded over {world} GPUs it needs {needed_gb:.1} GB ({rule}). The price and \
+         the estimate count every GPU",
+        count = gpu.count,
+        id = gpu.gpu_id,
+        asked_count = spec.gpu_count,
+        asked_gb = asked.needed_gb,
+        memory_gb = gpu.memory_gb,
+        world = Gpus::new(gpu.count, spec.nodes).world(),
+        needed_gb = memory.needed_gb,
+        rule = memory.rule
     ))
 }
 
@@ -560,6 +643,49 @@ mod tests {
     }
 
     #[test]
+    fn a_plan_on_more_gpus_than_asked_says_why() {
+        let spec = JobSpec {
+            method: crate::script::Method::Full,
+            nodes: 2,
+            ..JobSpec::new("u", "org/m", DatasetRef::App { id: "d".into() }, 10.0)
+        };
+        let run = RunShape {
+            params_b: 8.0,
+            method: spec.method,
+            checkpointing: true,
+            train_tokens: 1e6,
+            dataset_bytes: 1_000_000,
+            gpus: Gpus::new(2, 2),
+            tflops: (50.0, estimate::ThroughputSource::Measured { samples: 1 }),
+            downloads_model: true,
+        };
+        let choice = |count: u32| GpuChoice {
+            gpu_id: "A40".into(),
+            count,
+            memory_gb: 48,
+            price_per_hour: 0.4 * f64::from(count * 2),
+            availability: None,
+            estimate: estimate::estimate_cost(&run, 0.4 * f64::from(count * 2)),
+        };
+        let memory = memory_needed(8.0, spec.method, Gpus::new(2, 2));
+        let warning = more_gpus_warning(&spec, 8.0, &choice(2), &memory)
+            .unwrap_or_else(|| panic!("no warning"));
+        // One GPU per pod on two nodes shards the 8B model over 2: 80.4 GB each; 2 per pod,
+        // over 4: 42.8 GB each.
+        assert!(warning.contains("2 x A40 on each of 2 nodes"), "{warning}");
+        assert!(
+            warning.contains("more than the 1 GPU(s) per pod asked"),
+            "{warning}"
+        );
+        assert!(warning.contains("about 80.4 GB"), "{warning}");
+        assert!(
+            warning.contains("over 4 GPUs it needs 42.8 GB"),
+            "{warning}"
+        );
+        assert_eq!(more_gpus_warning(&spec, 8.0, &choice(1), &memory), None);
+    }
+
+    #[test]
     fn gpus_whose_free_hosts_lack_the_images_cuda_are_left_out_with_a_warning() {
         let old = gpu("OLD", &[("12.4", true), ("12.8", false)]);
         let new = gpu("NEW", &[("12.4", true), ("12.10", true)]);
@@ -572,6 +698,10 @@ mod tests {
         assert!(
             warnings[0].contains("OLD") && warnings[0].contains("12.8"),
             "{warnings:?}"
+        );
+        assert!(
+            !warnings[0].contains("  "),
+            "one line of prose: {warnings:?}"
         );
         let err = cuda_capable(vec![&old], Some("12.8"), &mut warnings).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::CapacityUnavailable);

@@ -86,7 +86,9 @@ pub struct JobSpec {
     pub hyperparameters: Option<Hyperparameters>,
     /// GPU types to use, in order of preference; empty picks the cheapest that fits.
     pub gpus: Vec<String>,
-    /// GPUs per pod (per node): more than one trains one process per GPU under `accelerate`.
+    /// GPUs per pod (per node), at least: more than one trains one process per GPU under
+    /// `accelerate`. `plan` raises it (up to 8) when a full fine-tune's share of the model needs
+    /// more GPUs to fit, and says so; it never lowers it.
     pub gpu_count: u32,
     /// Pods (nodes) in the job: more than one creates a RunPod Instant Cluster of `nodes` pods of
     /// `gpu_count` GPUs each, trained as one job.
