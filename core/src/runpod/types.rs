@@ -198,6 +198,7 @@ impl std::fmt::Debug for Pod {
             .field("gpu", &self.gpu)
             .field("data_center_id", &self.data_center_id)
             .field("cost", &self.cost)
+            .field("cluster", &self.cluster)
             .field("cloud", &self.cloud)
             .field("args", &self.args)
             .field("disk", &self.disk)

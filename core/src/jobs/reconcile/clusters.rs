@@ -33,15 +33,21 @@ fn attempt_of(name: &str) -> u32 {
 
 /// The job as its cluster's member `pod` is judged: when the cluster is the job's current
 /// attempt's, the member stands for the job's pod (every node counts), else the job as it is
-/// (the member is then an orphan, unless a deploy is recording it).
+/// (the member is then an orphan, unless a deploy is recording it). Only the primary reports,
+/// so a worker whose container does not run counts as never having reported: a node that never
+/// starts ends the cluster within the provision timeout, as a pod that never starts would,
+/// while the primary waits for it.
 fn as_seen_by(job: &JobRecord, cluster: &Cluster, pod: &Pod) -> JobRecord {
-    if attempt_of(&cluster.name) == job.attempt && job.pod_id.is_some() {
-        return JobRecord {
-            pod_id: Some(pod.id.clone()),
-            ..job.clone()
-        };
+    if attempt_of(&cluster.name) != job.attempt || job.pod_id.is_none() {
+        return job.clone();
     }
-    job.clone()
+    // The primary's own reports are the job's heartbeats; a worker's only sign is its container.
+    let silent = job.pod_id.as_deref() != Some(pod.id.as_str()) && !pod.container_runs();
+    JobRecord {
+        pod_id: Some(pod.id.clone()),
+        last_heartbeat: job.last_heartbeat.filter(|_| !silent),
+        ..job.clone()
+    }
 }
 
 /// One member pod of a trainpod cluster: if it must go, the whole cluster is deleted (once,
