@@ -102,6 +102,13 @@ class JobSpec:
         )
 
 
+def _gpus(p: Any) -> str:
+    """The GPUs a plan rents: per pod, and how many pods when it spans several nodes."""
+    nodes = getattr(p.spec, "nodes", 1) or 1
+    per_pod = f"{p.gpu.gpu_id} x{p.gpu.count}"
+    return f"{per_pod} on each of {nodes} nodes" if nodes > 1 else per_pod
+
+
 def _finite(value: Any) -> Any:
     """``value`` with each NaN or infinity as its text: JSON has no such numbers, and the core
     then refuses the field by name."""
@@ -144,7 +151,7 @@ class PlanView:
         p = _fields(self)
         e = p.estimate
         return (
-            f"Plan(job_id={p.job_id!r}, gpu={p.gpu.gpu_id!r} x{p.gpu.count} "
+            f"Plan(job_id={p.job_id!r}, gpu={_gpus(p)!r} "
             f"at ${p.gpu.price_per_hour:.2f}/h, estimate={_money(e.usd_low, e.usd_high)}, "
             f"deadline={_span(p.deadline_secs)}, warnings={len(p.warnings)})"
         )
@@ -154,7 +161,7 @@ class PlanView:
         p = _fields(self)
         e = p.estimate
         out = [
-            f"job {p.job_id}: {p.spec.model} on {p.gpu.gpu_id} x{p.gpu.count} "
+            f"job {p.job_id}: {p.spec.model} on {_gpus(p)} "
             f"at ${p.gpu.price_per_hour:.2f}/h",
             f"memory {p.memory.needed_gb:.1f} GB of {p.gpu.memory_gb} GB; deadline "
             f"{_span(p.deadline_secs)} (what the ${p.spec.budget_usd:.2f} budget buys)",
@@ -189,7 +196,7 @@ class PlanView:
         warnings = "".join(f"<li>{esc(w)}</li>" for w in p.warnings)
         return (
             f"<div><b>Plan {esc(p.job_id)}</b>: {esc(p.spec.model)} on "
-            f"{esc(p.gpu.gpu_id)} x{p.gpu.count} at ${p.gpu.price_per_hour:.2f}/h; "
+            f"{esc(_gpus(p))} at ${p.gpu.price_per_hour:.2f}/h; "
             f"deadline {_span(p.deadline_secs)}"
             f"<table><thead><tr><th>phase</th><th>time</th><th>cost</th></tr></thead>"
             f"<tbody>{rows}{total}</tbody></table>"
