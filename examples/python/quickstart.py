@@ -207,7 +207,9 @@ def run_job(tp: trainpod.Trainpod, spec: trainpod.JobSpec, out: pathlib.Path) ->
     return 0
 
 
-def local(work: pathlib.Path) -> int:
+def local(work: pathlib.Path, nodes: int = 1) -> int:
+    """The job on the local provider; ``nodes`` > 1 runs it as an Instant Cluster of local
+    processes, one per node, training together (torch's gloo on CPU)."""
     python = train_python()
     model = tiny_model(python, ROOT / "target/quickstart")
     (work / "datasets").mkdir(parents=True, exist_ok=True)
@@ -249,6 +251,7 @@ def local(work: pathlib.Path) -> int:
             params_b=0.00002,
             gpus=[GPU],
             hyperparameters=TINY,
+            nodes=nodes,
         )
         try:
             return run_job(tp, spec, work / "adapter")
@@ -291,6 +294,9 @@ def main() -> int:
         "--app-url", help="where RunPod pods reach this machine (https tunnel)"
     )
     parser.add_argument("--listen", default="127.0.0.1:8080", help="the app's address")
+    parser.add_argument(
+        "--nodes", type=int, default=1, help="train on an Instant Cluster of this many nodes"
+    )
     args = parser.parse_args()
     work = ROOT / "target/quickstart" / f"py-run-{os.getpid()}"
     try:
@@ -300,7 +306,7 @@ def main() -> int:
                     "--runpod needs --app-url: a public https URL forwarding to --listen"
                 )
             return on_runpod(work, args.app_url, args.listen)
-        return local(work)
+        return local(work, args.nodes)
     except trainpod.TrainpodError as err:
         print(f"quickstart failed: {err}", file=sys.stderr)
         return 1
