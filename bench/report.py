@@ -158,6 +158,26 @@ def summary(rows: list[Row]) -> list[list[str]]:
             "< 20 ms",
             met(r["cold_max_ms_median"] < 20),
         ])
+    for r in by.get("distributed training", []):
+        one, two = r["shapes"]["1 process"], r["shapes"]["2 processes, one pod"]
+        nodes = r["shapes"]["2 nodes, 1 process each"]
+        out.append([
+            f"tiny job, 2 processes vs 1 ({r['steps']} steps, {r['cores']} cores)",
+            (f"done {two['done_s']} s (one pod), {nodes['done_s']} s (two nodes); "
+             f"bootstrap ≤ {max(two['bootstrap_max_s'], nodes['bootstrap_max_s'])} s per node"),
+            f"1 process {one['done_s']} s",
+            f"{r['done_ratio_2_processes_vs_1']}×, {r['done_ratio_2_nodes_vs_1']}× the time",
+            "measured",
+            "-",
+        ])
+        out.append([
+            "two-node job, a node lost mid-run → the primary's final status",
+            f"median {r['node_lost_to_final_median_s']} s, max {r['node_lost_to_final_max_s']} s",
+            "-",
+            "-",
+            "≤ 60 s",
+            met(r["node_lost_to_final_max_s"] <= 60),
+        ])
     return out
 
 

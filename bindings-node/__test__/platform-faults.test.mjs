@@ -240,3 +240,35 @@ test("a failed job's cause, stage and log outlive its pod", async (t) => {
   assert.match(status.cause, /torch is not installed/);
   assert.match(status.logTail, /preflight failed/);
 });
+
+test('a cluster that loses a node ends whole with its job at the next reconcile', {
+  skip: needsTrainPython,
+}, async (t) => {
+  const dataset = await stalledDataset(t);
+  const app = { tp: null };
+  const appUrl = await serveMetrics(t, app);
+  const { emu, tp, now } = await setup(t, { python: trainPython, appUrl });
+  app.tp = tp;
+  const get = async (path) =>
+    (await fetch(`${emu.baseUrl}${path}`, { headers: { authorization: `Bearer ${emu.accountKey}` } })).json();
+  const job = await tp.deploy(await tp.plan({ ...spec('pair', dataset), nodes: 2 }));
+  const [cluster, ...others] = (await get('/clusters')).clusters;
+  assert.deepEqual(others, []);
+  assert.equal(cluster.compute.podCount, 2);
+  const { pods } = await get(`/clusters/${cluster.id}/pods`);
+  const rank = (r) => pods.find((p) => p.cluster.rank === r).id;
+  assert.equal(job.podId, rank(0), "the job's pod is the primary");
+  // Every node runs its own copy of the bundle; only the primary reports.
+  await eventually('the primary to report', async () => (await tp.status('pair')).lastHeartbeat);
+  await emu.vanish(rank(1));
+  await eventually("the worker's processes to end", async () => (await emu.pod(rank(1))).pid === null);
+  tp.setNow(now + 120);
+  const actions = (await tp.reconcile()).filter((a) => a.reason !== 'billed');
+  assert.deepEqual(
+    actions.map((a) => [a.podId, a.jobId, a.reason, a.jobState]),
+    [[cluster.id, 'pair', 'pod_vanished', 'failed']],
+  );
+  const ended = await tp.status('pair');
+  assert.ok(ended.cause.includes(cluster.id) && ended.cause.includes('1 of its 2'), ended.cause);
+  assert.deepEqual((await get('/clusters')).clusters, [], 'the primary went with the cluster');
+});

@@ -250,6 +250,16 @@ fn every_bad_field_is_refused_by_name() {
             "runtime.heartbeat_s",
             Box::new(|s| s.runtime.heartbeat_s = 0),
         ),
+        (
+            "runtime.gpus_per_node",
+            Box::new(|s| s.runtime.gpus_per_node = 0),
+        ),
+        (
+            "runtime.gpus_per_node",
+            Box::new(|s| s.runtime.gpus_per_node = 9),
+        ),
+        ("runtime.nodes", Box::new(|s| s.runtime.nodes = 0)),
+        ("runtime.nodes", Box::new(|s| s.runtime.nodes = 17)),
     ];
     for (field, mutate) in cases {
         let mut s = script();
@@ -394,6 +404,36 @@ fn lora_target_modules_and_the_dataset_format_reach_the_trainer_as_data() {
         serde_json::json!(["q_proj", "model.layers.0.mlp.down_proj"])
     );
     assert_eq!(training["dataset_format"], "alpaca");
+}
+
+#[test]
+fn the_jobs_nodes_and_gpus_per_node_reach_the_pod_as_data() {
+    let mut s = script();
+    let runtime = &config_json(&s)["runtime"];
+    assert_eq!(
+        (&runtime["nodes"], &runtime["gpus_per_node"]),
+        (&1.into(), &1.into())
+    );
+    s.runtime.nodes = 16;
+    s.runtime.gpus_per_node = 8;
+    let runtime = &config_json(&s)["runtime"];
+    assert_eq!(
+        (&runtime["nodes"], &runtime["gpus_per_node"]),
+        (&16.into(), &8.into())
+    );
+    let files = unpack(&generate(&s).unwrap().env[BUNDLE_ENV]);
+    let values = &files.iter().find(|(n, _)| n == "values.txt").unwrap().1;
+    let values = String::from_utf8_lossy(values);
+    assert!(values.contains("\nnodes=16\ngpus_per_node=8\n"), "{values}");
+    // A runtime written before the fields existed is one process on one pod.
+    let old: PodRuntime = serde_json::from_value(serde_json::json!({
+        "api_base": "https://rest.runpod.io/v1", "python": "python3", "expect_gpu": true,
+        "min_free_disk_gb": 20, "heartbeat_s": 30, "flush_s": 5, "progress_s": 10,
+        "upload_reserve_s": 600, "pip_timeout_s": 1800, "final_budget_s": 6,
+        "requirements": []
+    }))
+    .unwrap();
+    assert_eq!((old.nodes, old.gpus_per_node), (1, 1));
 }
 
 #[test]

@@ -136,6 +136,8 @@ fn values(s: &PodScript) -> String {
         ("pip_timeout_s", r.pip_timeout_s.to_string()),
         ("final_budget_s", r.final_budget_s.to_string()),
         ("checkin_budget_s", r.checkin_budget_s.to_string()),
+        ("nodes", r.nodes.to_string()),
+        ("gpus_per_node", r.gpus_per_node.to_string()),
         ("metrics_url", metrics_url),
         ("metrics_token", metrics_token),
         (

@@ -357,6 +357,16 @@ pub struct PodRuntime {
     pub checkin_budget_s: u32,
     /// `name==version` lines installed against the image's torch; empty installs nothing.
     pub requirements: Vec<String>,
+    /// Pods (nodes) training this job together: more than one is an Instant Cluster, each
+    /// node reading its rank and the primary's address from RunPod's cluster env. Deploy sets
+    /// it from the plan (`JobSpec::nodes`).
+    #[serde(default = "one")]
+    pub nodes: u32,
+    /// Training processes on each node, one per GPU. With `nodes * gpus_per_node > 1` the
+    /// trainer runs under `accelerate launch`. Deploy sets it from the plan
+    /// (`JobSpec::gpu_count`).
+    #[serde(default = "one")]
+    pub gpus_per_node: u32,
 }
 
 /// The training stack pinned for `runpod/pytorch` images with torch 2.6 or newer.
@@ -375,6 +385,10 @@ fn default_checkin_budget_s() -> u32 {
     120
 }
 
+fn one() -> u32 {
+    1
+}
+
 impl Default for PodRuntime {
     fn default() -> Self {
         PodRuntime {
@@ -390,6 +404,8 @@ impl Default for PodRuntime {
             final_budget_s: 6,
             checkin_budget_s: default_checkin_budget_s(),
             requirements: PINNED_STACK.iter().map(|s| (*s).to_owned()).collect(),
+            nodes: 1,
+            gpus_per_node: 1,
         }
     }
 }

@@ -10,6 +10,10 @@ use super::config::{
 use crate::error::{Error, Result};
 
 const MAX_ARGV: usize = 256;
+/// The bounds of `JobSpec::gpu_count` (a RunPod pod has at most 8 GPUs) and `JobSpec::nodes`
+/// (the sdk's `MAX_NODES`, which a test below keeps equal; the sdk is Unix only).
+const MAX_GPUS_PER_NODE: u32 = 8;
+const MAX_NODES: u32 = 16;
 const MAX_ARGV_BYTES: usize = 16 * 1024;
 
 fn bad(field: &str, what: &str) -> Error {
@@ -336,6 +340,13 @@ fn runtime(s: &PodScript) -> Result<()> {
     count("runtime.checkin_budget_s", r.checkin_budget_s, 0, 600)?;
     count("runtime.pip_timeout_s", r.pip_timeout_s, 1, 24 * 3600)?;
     count("runtime.upload_reserve_s", r.upload_reserve_s, 0, 24 * 3600)?;
+    count(
+        "runtime.gpus_per_node",
+        r.gpus_per_node,
+        1,
+        MAX_GPUS_PER_NODE,
+    )?;
+    count("runtime.nodes", r.nodes, 1, MAX_NODES)?;
     for req in &r.requirements {
         requirement(req)?;
     }
@@ -361,5 +372,13 @@ fn requirement(line: &str) -> Result<()> {
             "runtime.requirements",
             &format!("has `{line}`; each must be `name==version`"),
         ))
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    #[test]
+    fn the_node_bound_is_the_job_specs() {
+        assert_eq!(super::MAX_NODES, crate::sdk::MAX_NODES);
     }
 }

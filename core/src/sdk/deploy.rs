@@ -12,8 +12,8 @@ use super::{Routes, Trainpod, pod_name};
 use crate::error::{Error, ErrorKind, Result};
 use crate::jobs::JobState;
 use crate::script::{
-    Artifacts, DatasetSource, Endpoint, PodScript, RenderedScript, Secret, Training, generate,
-    render,
+    Artifacts, DatasetSource, Endpoint, PodRuntime, PodScript, RenderedScript, Secret, Training,
+    generate, render,
 };
 use crate::store::JobRecord;
 use crate::token::{IssueRequest, Purpose};
@@ -254,7 +254,13 @@ impl Trainpod {
                 dataset_format: plan.dataset.format,
             },
             artifacts,
-            runtime: self.runtime.clone(),
+            // The builder's runtime says how pods run; how many train this job is the plan's.
+            runtime: PodRuntime {
+                nodes: plan.spec.nodes,
+                // The plan's GPU count; a fallback placed at another count sets its own.
+                gpus_per_node: plan.gpu.count,
+                ..self.runtime.clone()
+            },
         })
     }
 

@@ -59,7 +59,7 @@ pub use model_check::{DEFAULT_HUB_URL, HUB_URL_ENV};
 pub use plan::{DatasetSummary, GpuChoice, Plan};
 pub use pod_env::{MAX_POD_ENV_BYTES, reserved_pod_env};
 pub use routes::Routes;
-pub use spec::{DatasetRef, JobSpec, MAX_JOB_ID_LEN, check_job_id};
+pub use spec::{DatasetRef, JobSpec, MAX_JOB_ID_LEN, MAX_NODES, check_job_id};
 pub use status::{Follow, FollowUpdate, JobStatus};
 
 use std::collections::BTreeMap;

@@ -57,7 +57,10 @@ impl Trainpod {
                     deadline_unix,
                     ..job.clone()
                 };
-                let bundle = generate(&self.pod_script(&attempt, plan, now)?)?;
+                let mut script = self.pod_script(&attempt, plan, now)?;
+                // Each GPU type is sized at its own count: the pod trains one process per GPU.
+                script.runtime.gpus_per_node = choice.count;
+                let bundle = generate(&script)?;
                 let env = self.pod_environment(&bundle, job, plan)?;
                 let request = CreatePodRequest {
                     name: pod_name(&job.id, job.attempt)?,

@@ -84,6 +84,8 @@ pub struct App {
     pub state: Arc<Mutex<AppState>>,
     /// The app's token service.
     pub tokens: Tokens,
+    /// The app's job store (the metrics route records a job on first contact).
+    pub store: Arc<dyn Store>,
 }
 
 /// Tokens for the app at `base`, with a fresh key, on the system clock.
@@ -107,12 +109,13 @@ impl App {
             .route("/metrics/{job}", post(metrics))
             .route("/artifacts/{job}", post(artifacts))
             .route("/uploads/{*path}", put(upload))
-            .with_state((state.clone(), tokens.clone(), store));
+            .with_state((state.clone(), tokens.clone(), store.clone()));
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         App {
             base,
             state,
             tokens,
+            store,
         }
     }
 

@@ -686,6 +686,32 @@ async fn render_script_shows_what_deploy_sends_with_its_credentials_hidden() {
 }
 
 #[tokio::test]
+async fn the_pod_script_trains_with_the_plans_gpus_and_nodes() {
+    let s = setup("render-shape").await;
+    let config = |rendered: &trainpod::script::RenderedScript| -> serde_json::Value {
+        let file = rendered.files.iter().find(|f| f.name == "config.json");
+        serde_json::from_str(&file.unwrap().text).unwrap()
+    };
+    let plan = s.tp.plan(&spec("shape-1")).await.unwrap();
+    let runtime = &config(&s.tp.render_script(&plan).await.unwrap())["runtime"];
+    assert_eq!(
+        (&runtime["nodes"], &runtime["gpus_per_node"]),
+        (&1.into(), &1.into())
+    );
+    let wide = JobSpec {
+        gpu_count: 2,
+        nodes: 3,
+        ..spec("shape-2")
+    };
+    let plan = s.tp.plan(&wide).await.unwrap();
+    let runtime = &config(&s.tp.render_script(&plan).await.unwrap())["runtime"];
+    assert_eq!(
+        (&runtime["nodes"], &runtime["gpus_per_node"]),
+        (&3.into(), &2.into())
+    );
+}
+
+#[tokio::test]
 async fn inspect_dataset_reports_rows_and_errors_of_a_local_file() {
     let s = setup("inspect").await;
     let dir = fresh_dir("sdk-inspect-files");

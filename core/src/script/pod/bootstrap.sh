@@ -10,6 +10,14 @@
 # therefore always finds the supervisor in `wait`, where its trap is safe (a trap that lands while
 # bash parses a command substitution can fail with a syntax error), and whatever the worker does,
 # the supervisor reports the final status and terminates the pod.
+#
+# In a job of several nodes (a RunPod Instant Cluster) every node runs this same bundle. Node rank
+# 0, the primary, behaves as a single pod does. Any other node sends nothing to the app (the
+# check-in and the batch numbers are one stream per attempt): it runs the same stages but the
+# upload and keeps its own watchdog; when its training ends it logs the outcome, then waits to be
+# deleted with the cluster after a success, or terminates its own pod after a failure. Its
+# failure reaches the job through the primary, whose collectives then fail, and through the
+# reconciler, which ends a cluster that lost a node.
 set -Eeuo pipefail
 shopt -s inherit_errexit
 umask 077
@@ -33,6 +41,12 @@ val() { printf '%s' "${V[$1]:-}"; }
 STAGE=init
 STARTED=$(date +%s)
 PYTHON=$(val python)
+# RunPod sets NODE_RANK on each node of a cluster; a job of one pod is its own primary,
+# whatever its env says.
+NODE_RANK=${NODE_RANK:-0}
+[[ $(val nodes) == 1 ]] && NODE_RANK=0
+
+primary() { [[ $NODE_RANK == 0 ]]; }
 
 log() { printf '%s trainpod: %s\n' "$(date -u +%FT%TZ)" "$*" | tee -a "$LOG" >&2; }
 
@@ -58,6 +72,7 @@ header_file() { # header_file NAME TOKEN: a curl header file, so no token is eve
 # base64 text; ids in it are validated by the SDK to [A-Za-z0-9_-].
 spool() {
   local n event body
+  primary || return 0
   n=$(next_batch)
   event=$(printf '{"n":%s,"source":"bootstrap","type":"%s","stage":"%s","ts":%s,"data":{%s}}' \
     "$n" "$1" "$STAGE" "$(date +%s.%3N)" "$2")
@@ -184,6 +199,20 @@ finish() {
   ((rc == 124)) && reason=deadline
   log "final: $status (stage $STAGE, exit code $rc) ${CAUSE}"
   printf '{"status":"%s","stage":"%s","exit_code":%s}\n' "$status" "$STAGE" "$rc" >"$STATE/final.json"
+  if ! primary; then
+    log "node $NODE_RANK of $(val nodes) reports nothing: the primary's final status carries the job"
+    # A worker that trained waits to be deleted with the cluster, which trainpod does on the
+    # primary's final status: a node gone while the primary still saves would read as a node
+    # lost. Its own watchdog (the supervisor stopped the first) still ends it at the deadline.
+    # One that failed removes its own pod, so that the cluster's missing node ends the job even
+    # before the primary's collective fails.
+    if ((rc == 0)); then
+      log "node $NODE_RANK waits for the cluster to be deleted with the job"
+      watchdog &
+      while :; do sleep 3600; done
+    fi
+    terminate_forever
+  fi
   spool final "\"status\":\"$status\",\"reason\":\"$reason\",\"exit_code\":$rc,\"cause_b64\":\"$(
     printf '%s' "$CAUSE" | base64 -w0
   )\",\"log_tail_b64\":\"$(tail -c 20000 "$LOG" 2>/dev/null | base64 -w0)\"" || true
@@ -200,7 +229,7 @@ finish() {
 checkin() {
   local url code boot body end
   url=$(val metrics_url)
-  [[ -n $url ]] || return 0
+  [[ -n $url ]] && primary || return 0
   boot=$(cat /proc/sys/kernel/random/uuid 2>/dev/null || echo "$(date +%s%N)-$$-$RANDOM")
   body=$STATE/checkin.json
   printf '{"job":"%s","attempt":%s,"batch":0,"events":[{"n":0,"source":"bootstrap","type":"checkin","stage":"init","ts":%s,"data":{"boot":"%s"}}]}\n' \
@@ -276,8 +305,11 @@ supervise() {
   trap 'termed=1' TERM INT HUP
   watchdog &
   local wd=$!
-  heartbeat_loop &
-  local hb=$!
+  local hb=
+  if primary; then
+    heartbeat_loop &
+    hb=$!
+  fi
   if command -v setsid >/dev/null 2>&1; then
     WORKER_GROUP=1
     setsid bash "$BUNDLE/bootstrap.sh" --stages &
@@ -292,7 +324,7 @@ supervise() {
     echo "the container was sent SIGTERM" >"$STATE/cause"
   fi
   stop_worker "$worker" "$termed"
-  kill "$hb" "$wd" 2>/dev/null || true
+  kill ${hb:+"$hb"} "$wd" 2>/dev/null || true
   finish "$rc"
 }
 
@@ -409,24 +441,83 @@ dataset() {
   export TRAINPOD_DATASET=$dest
 }
 
+# trainer_command LEFT: sets TRAINER to the command that runs trainer.py on this node, and
+# LAUNCHED to 1 when a launcher runs it. One process in all: the trainer itself. Otherwise
+# `accelerate launch` (torchrun underneath, which accelerate runs for --multi_gpu; on a machine
+# without CUDA it trains on CPU with gloo), one process per GPU here, every node meeting at the
+# primary through static rendezvous (RunPod's clusters support no other). torchrun puts each
+# process in a session of its own, out of reach of the signals that stop this group: each one
+# dies with torchrun (trainer.py asks the kernel for that), and torchrun stops all of its
+# processes as soon as one fails.
+trainer_command() {
+  local nodes per addr port
+  nodes=$(val nodes) per=$(val gpus_per_node)
+  LAUNCHED=0
+  if ((nodes * per == 1)); then
+    TRAINER=("$PYTHON" -u "$BUNDLE/trainer.py")
+    return 0
+  fi
+  LAUNCHED=1
+  if [[ ! $NODE_RANK =~ ^(0|[1-9][0-9]{0,3})$ ]] || ((NODE_RANK >= nodes)); then
+    fail "this node's rank (NODE_RANK=$NODE_RANK) is not one of the job's $nodes nodes"
+  fi
+  if ((nodes > 1)); then
+    [[ -n ${PRIMARY_ADDR:-} && ${PRIMARY_PORT:-} =~ ^[0-9]+$ ]] ||
+      fail "a job of $nodes nodes needs RunPod's cluster env (PRIMARY_ADDR, PRIMARY_PORT): create it as an Instant Cluster"
+    [[ -z ${NUM_NODES:-} || $NUM_NODES == "$nodes" ]] ||
+      fail "the cluster has $NUM_NODES nodes; the job was planned for $nodes"
+  fi
+  # A single pod meets itself on loopback, at a port accelerate finds free (0).
+  addr=${PRIMARY_ADDR:-127.0.0.1} port=${PRIMARY_PORT:-0}
+  # RunPod's Instant Clusters route NCCL over ens1; NCCL's pick, eth0, times out (RunPod's
+  # instant-clusters docs). A machine without a GPU trains with gloo, which this does not concern.
+  if [[ -n ${NUM_NODES:-} && $(val expect_gpu) == 1 && -z ${NCCL_SOCKET_IFNAME:-} ]]; then
+    export NCCL_SOCKET_IFNAME=ens1
+  fi
+  export PYTHONUNBUFFERED=1
+  log "training with $((nodes * per)) processes, $per on this node (node $NODE_RANK of $nodes, primary $addr)"
+  # The rendezvous waits for the slowest node's earlier stages (pip, the dataset) as long as
+  # training could run; the watchdog and the reconciler end a node that never comes.
+  TRAINER=("$PYTHON" -m accelerate.commands.launch --multi_gpu
+    --num_processes $((nodes * per)) --num_machines "$nodes" --machine_rank "$NODE_RANK"
+    --main_process_ip "$addr" --main_process_port "$port" --rdzv_backend static
+    --rdzv_conf "timeout=$1" --max_restarts 0 --mixed_precision no --dynamo_backend no
+    "$BUNDLE/trainer.py")
+}
+
+# launched_failure: the exit of several training processes. torchrun exits 1 whichever of them
+# failed and however; what they left says how, so that the stage ends as one trainer's would.
+launched_failure() {
+  local ranks
+  # The trainer's own preflight failed (it wrote the stage and the cause), as its exit code 12.
+  [[ $(cat "$STATE/stage" 2>/dev/null) == preflight ]] && exit 12
+  # Each process removes its marker however Python ends it; one left was killed outright.
+  ranks=$(find "$STATE/ranks" -type f -printf '%f ' 2>/dev/null || true)
+  [[ -z $ranks ]] ||
+    fail "a training process (rank ${ranks% }) was killed (SIGKILL, as by the out-of-memory killer)" 137
+}
+
 train() {
   # The trainer loads (often downloads) the model first: the job trains from its first step.
   if [[ $(val mode) == command ]]; then stage training; else stage training '"awaits_first_step":true'; fi
   # Stop training early enough to upload and report before the watchdog's hard deadline.
   local left=$(($(val deadline_unix) - $(date +%s) - $(val upload_reserve_s) - $(val final_budget_s) - 5))
   ((left > 0)) || fail "no time left for training before the deadline" 124
-  local rc=0 cause
-  # The trainer writes its exception here; an older stage's cause must not pass for it.
-  rm -f "$STATE/cause"
+  local rc=0 cause TRAINER LAUNCHED=0
+  # The trainer writes its exception here, and each process its marker; an older stage's
+  # cause must not pass for it.
+  rm -rf "$STATE/cause" "$STATE/ranks"
   # --foreground keeps the trainer in the worker's process group, which the supervisor stops.
   if [[ $(val mode) == command ]]; then
     run_child timeout --foreground -k 10 "$left" "$PYTHON" "$BUNDLE/command.py" || rc=$?
   else
-    run_child timeout --foreground -k 10 "$left" "$PYTHON" -u "$BUNDLE/trainer.py" || rc=$?
+    trainer_command "$left"
+    run_child timeout --foreground -k 10 "$left" "${TRAINER[@]}" || rc=$?
   fi
   # From here the plan's reserve (upload, then the final report) is the pod's to spend.
   echo $(($(date +%s) + $(val upload_reserve_s) + $(val final_budget_s))) >"$STATE/reserve_until"
   ((rc == 0)) && return 0
+  ((LAUNCHED && rc != 124)) && launched_failure
   case $rc in
     12) exit 12 ;; # the trainer's own preflight failed; it wrote the stage and the cause
     124) fail "the hard deadline was reached during training" 124 ;;
@@ -458,7 +549,8 @@ stages() {
   dependencies
   dataset
   train
-  upload
+  # Only the primary uploads: the trained model is saved there.
+  if primary; then upload; fi
 }
 
 if [[ ${1:-} == --stages ]]; then

@@ -6,6 +6,10 @@ outbox before sending (so a batch is retried with the same number, and the boots
 what is left at the end), backs off on failures, and drains on `close`. Every event is also
 written to stdout as a `TRAINPOD_EVENT <json>` line for the logs transport.
 
+Only the job's primary process reports: global rank 0 (torchrun's RANK) on node 0 (RunPod's
+NODE_RANK). Anywhere else `from_bundle` gives a reporter that drops every event, so that the
+app sees one stream per attempt.
+
 As a CLI, for custom training commands: `python reporter.py TYPE [JSON_OBJECT]`.
 """
 
@@ -118,6 +122,27 @@ class Sender:
             pass
 
 
+def is_primary():
+    """Whether this process reports for the job: rank 0 of the primary node, or alone."""
+    return os.environ.get("RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+
+
+class Silent:
+    """The reporter of a process that does not report: it takes events and drops them."""
+
+    cancel_requested = False
+    dropped = 0
+
+    def start(self):
+        return self
+
+    def emit(self, type_, **data):
+        pass
+
+    def close(self, timeout=10.0):
+        pass
+
+
 class Reporter:
     """The in-process reporter used by the trainer."""
 
@@ -152,6 +177,9 @@ class Reporter:
 
     @classmethod
     def from_bundle(cls, **overrides):
+        """The reporter the bundle's config describes; a `Silent` one outside the primary."""
+        if not is_primary():
+            return Silent()
         bundle = os.environ["TRAINPOD_BUNDLE_DIR"]
         with open(os.path.join(bundle, "config.json"), encoding="utf-8") as f:
             cfg = json.load(f)
@@ -276,6 +304,8 @@ def main(argv):
     if not isinstance(data, dict):
         print("reporter: the second argument must be a JSON object", file=sys.stderr)
         return 2
+    if not is_primary():
+        return 0
     rep = Reporter.from_bundle(source="command")
     rep.emit(argv[0], **data)
     rep._spool_queued()

@@ -3,8 +3,14 @@
 Every value comes from the config; this file is a constant template. Progress goes to the
 reporter (never able to slow or crash training); the model is saved under the work directory,
 where the upload stage finds it.
+
+With several processes (one per GPU, on one node or several, started by `accelerate launch`)
+every process runs this file: only global rank 0 reports, saves and writes the result; LoRA and
+QLoRA train data parallel, full fine-tuning shards the model with FSDP on CUDA (on CPU, gloo
+trains data parallel).
 """
 
+import ctypes
 import json
 import os
 import signal
@@ -13,10 +19,52 @@ import time
 
 from reporter import Reporter
 
+# How long a process waits at a collective for the others. A peer that exits or is killed
+# closes its connections and is noticed at the next collective within about a second; this
+# bounds the wait for one that hangs or whose host vanishes without a word. It must exceed the
+# longest wait the job makes on purpose: a node still loading (downloading) the model while the
+# others wait at the first collective, or rank 0 writing the checkpoint while the others wait.
+COLLECTIVE_TIMEOUT_S = 900
+
+PR_SET_PDEATHSIG = 1
+
 
 def _sigterm(signum, frame):
     # Python's default SIGTERM action skips `finally`; raising lets the reporter drain.
     raise SystemExit(128 + signum)
+
+
+def world_size():
+    """How many training processes the job has: torchrun's WORLD_SIZE under a launcher (where
+    LOCAL_RANK is set); 1 otherwise (RunPod's own WORLD_SIZE on a cluster node is not ours)."""
+    return int(os.environ["WORLD_SIZE"]) if "LOCAL_RANK" in os.environ else 1
+
+
+def die_with_launcher():
+    """torchrun starts each process in a session of its own, beyond the process group the
+    bootstrap stops: have the kernel kill this one when torchrun dies, however it dies."""
+    if "LOCAL_RANK" not in os.environ:
+        return
+    parent = os.getppid()
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:
+        # torchrun died before the kernel was asked.
+        os._exit(1)
+
+
+def rank_marker():
+    """A file that lives as long as this process runs Python: one left behind tells the
+    bootstrap that this process was killed outright (torchrun exits 1 however one failed)."""
+    if "LOCAL_RANK" not in os.environ:
+        return None
+    folder = os.path.join(os.environ["TRAINPOD_STATE_DIR"], "ranks")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, os.environ["RANK"])
+    open(path, "w").close()
+    return path
 
 
 def load_config():
@@ -40,9 +88,21 @@ def preflight_failure(cause):
     state = os.environ["TRAINPOD_STATE_DIR"]
     with open(os.path.join(state, "stage"), "w", encoding="utf-8") as f:
         f.write("preflight")
-    with open(os.path.join(state, "cause"), "w", encoding="utf-8") as f:
-        f.write(cause)
+    first_cause(cause)
     raise SystemExit(12)
+
+
+def first_cause(cause):
+    """Write the final status's cause unless a process of this node wrote one first: the first
+    failure is the one that made the others fail."""
+    try:
+        with open(
+            os.path.join(os.environ["TRAINPOD_STATE_DIR"], "cause"), "x", encoding="utf-8"
+        ) as f:
+            f.write(cause[:500])
+    except OSError:
+        # Written already, or unwritable: the exit code still reaches the final status.
+        pass
 
 
 # What Rust's `str::trim` strips (Unicode White_Space). Python's `str.strip()` also strips
@@ -76,14 +136,38 @@ def write_cause(err):
     in at most 500 characters (the log tail has the traceback)."""
     lines = str(err).strip().splitlines()
     cause = f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
+    if lost_peer(err):
+        cause = (
+            f"a collective across the job's {world_size()} training processes failed: a peer "
+            f"process or node was lost or stopped answering (its own log says why): {cause}"
+        )
+    first_cause(cause)
+
+
+def lost_peer(err):
+    """Whether `err` is a collective failing, which is how a process learns that a peer died."""
+    if world_size() == 1:
+        return False
     try:
-        with open(
-            os.path.join(os.environ["TRAINPOD_STATE_DIR"], "cause"), "w", encoding="utf-8"
-        ) as f:
-            f.write(cause[:500])
-    except OSError:
-        # The exit code still reaches the final status; a cause is only better.
-        pass
+        from torch.distributed import DistError
+    except ImportError:
+        DistError = ()  # noqa: N806 - the class, where this torch has it
+    text = str(err).lower()
+    return isinstance(err, DistError) or "gloo" in text or "nccl" in text
+
+
+def agreed_cancel(rep, args):
+    """Rank 0's view of a cancel, on every rank at the same step: a rank that stopped alone
+    would leave the others waiting at its next collective."""
+    seen = rep.cancel_requested
+    if args.world_size == 1:
+        return seen
+    import torch
+    import torch.distributed as dist
+
+    flag = torch.tensor([1 if seen else 0], device=args.device)
+    dist.broadcast(flag, src=0)
+    return bool(flag.item())
 
 
 def make_callback(rep, progress_s):
@@ -99,14 +183,21 @@ def make_callback(rep, progress_s):
         def on_train_begin(self, args, state, control, **kw):
             try:
                 self.t0 = time.time()
-                rep.emit("started", max_steps=state.max_steps, epochs=args.num_train_epochs)
+                rep.emit(
+                    "started",
+                    max_steps=state.max_steps,
+                    epochs=args.num_train_epochs,
+                    processes=args.world_size,
+                )
             except Exception:  # noqa: BLE001, S110
                 pass
 
         def on_step_end(self, args, state, control, **kw):
+            # Outside the guard: a collective that fails means a peer is gone, and training
+            # must end with it.
+            if agreed_cancel(rep, args):
+                control.should_training_stop = True
             try:
-                if rep.cancel_requested:
-                    control.should_training_stop = True
                 now = time.time()
                 if (
                     state.is_world_process_zero
@@ -145,6 +236,28 @@ def make_callback(rep, progress_s):
     return JobCallback()
 
 
+def distributed(torch, lora, checkpointing):
+    """The SFTConfig arguments of a run over several processes, and whether to checkpoint
+    activations through the trainer: (arguments, checkpointing)."""
+    spread = {"ddp_timeout": COLLECTIVE_TIMEOUT_S}
+    if lora or not torch.cuda.is_available():
+        # Data parallel: every adapter (or, on CPU, every weight) takes part in each step.
+        spread["ddp_find_unused_parameters"] = False
+        return spread, checkpointing
+    # Full fine-tuning of a model that may not fit one GPU: FSDP shards weights, gradients and
+    # optimizer state (full shard), rank 0 alone reads the checkpoint, and FSDP's own activation
+    # checkpointing replaces the trainer's, which would gather every layer again.
+    spread["fsdp"] = True
+    spread["fsdp_config"] = {
+        "version": 2,
+        "reshard_after_forward": True,
+        "state_dict_type": "FULL_STATE_DICT",
+        "cpu_ram_efficient_loading": True,
+        "activation_checkpointing": checkpointing,
+    }
+    return spread, False
+
+
 def train(cfg, rep):
     rep.emit("phase", phase="loading")
     import torch
@@ -159,6 +272,13 @@ def train(cfg, rep):
     out = os.path.join(os.environ["TRAINPOD_WORK_DIR"], "output")
     flags, dtype = precision(torch, hp["precision"])
     lora = t["method"] in ("lora", "qlora")
+    checkpointing = hp["gradient_checkpointing"] and torch.cuda.is_available()
+    model_init = {"dtype": dtype} if dtype is not None else {}
+    spread = {}
+    if world_size() > 1:
+        spread, checkpointing = distributed(torch, lora, checkpointing)
+        # One whole model per process (TRL would spread it over this node's GPUs).
+        model_init["device_map"] = None
     args = SFTConfig(
         output_dir=os.path.join(out, "checkpoints"),
         num_train_epochs=hp["epochs"],
@@ -170,11 +290,12 @@ def train(cfg, rep):
         logging_steps=hp["logging_steps"],
         save_strategy="steps" if hp["save_steps"] else "no",
         save_steps=hp["save_steps"] or 500,
-        gradient_checkpointing=hp["gradient_checkpointing"] and torch.cuda.is_available(),
+        gradient_checkpointing=checkpointing,
         report_to="none",
         seed=hp["seed"],
-        model_init_kwargs={"dtype": dtype} if dtype is not None else None,
+        model_init_kwargs=model_init or None,
         **flags,
+        **spread,
     )
     extra = {}
     if lora:
@@ -212,12 +333,20 @@ def train(cfg, rep):
     rep.emit("phase", phase="training")
     result = trainer.train()
     final = os.path.join(out, "final")
+    # Every process takes part in saving (FSDP gathers the shards); only rank 0 writes.
+    main_process = trainer.accelerator.is_main_process
     if lora:
         trainer.save_model(final)
     else:
-        # Shards under S3's 5 GB single-PUT limit (the transformers default is 50 GB).
-        trainer.model.save_pretrained(final, max_shard_size="4GB")
-        tokenizer.save_pretrained(final)
+        state = None
+        if trainer.is_fsdp_enabled:
+            state = trainer.accelerator.get_state_dict(trainer.model)
+        if main_process:
+            # Shards under S3's 5 GB single-PUT limit (the transformers default is 50 GB).
+            trainer.model.save_pretrained(final, state_dict=state, max_shard_size="4GB")
+            tokenizer.save_pretrained(final)
+    if not main_process:
+        return
     summary = {
         "train_loss": result.training_loss,
         "steps": result.global_step,
@@ -230,19 +359,25 @@ def train(cfg, rep):
 
 def main():
     signal.signal(signal.SIGTERM, _sigterm)
+    die_with_launcher()
     cfg = load_config()
+    # Only global rank 0 (of the primary node) reports; the others' reporter drops events.
     rep = Reporter.from_bundle().start()
+    marker = None
     try:
+        marker = rank_marker()
         train(cfg, rep)
     except BaseException as err:
         rep.emit("error", error=type(err).__name__, message=str(err)[:2000])
         # Not for SystemExit: the trainer's own preflight wrote its cause, and a signal's exit
-        # code says what happened.
+        # code says what happened (under a launcher, a peer failed and it stops the rest).
         if isinstance(err, Exception):
             write_cause(err)
         raise
     finally:
         rep.close(timeout=10.0)
+        if marker:
+            os.remove(marker)
 
 
 if __name__ == "__main__":
