@@ -193,11 +193,16 @@ async fn a_cluster_that_lost_a_node_ends_with_its_job() {
 
 /// The primary's heartbeat, batch `n`, as its bootstrap sends it at the clock's time.
 async fn heartbeat(s: &Setup, job: &str, n: u64) {
+    report(s, job, n, "heartbeat", json!({})).await;
+}
+
+/// One event of the primary's, batch `n`, as its bootstrap sends it at the clock's time.
+async fn report(s: &Setup, job: &str, n: u64, kind: &str, data: serde_json::Value) {
     let mut req = IssueRequest::new(Purpose::MetricsWrite, "user-1", job).ttl_secs(3600);
     req.epoch = Some(1);
     let token = s.tp.tokens().issue(&req).unwrap().token;
     let now = s.clock.now_unix_secs();
-    let event = json!({"n": n, "source": "bootstrap", "type": "heartbeat", "ts": now, "data": {}});
+    let event = json!({"n": n, "source": "bootstrap", "type": kind, "ts": now, "data": data});
     let body = json!({"job": job, "attempt": 1, "batch": n, "events": [event]});
     let auth = format!("Bearer {}", token.expose());
     s.tp.ingest_metrics(job, Some(&auth), &serde_json::to_vec(&body).unwrap())
@@ -325,4 +330,23 @@ async fn a_one_node_cluster_is_refused_before_any_request() {
     let err = s.tp.plan(&spec("many", 17)).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
     assert_eq!(s.emu.cluster_count(), 0);
+}
+
+#[tokio::test]
+async fn the_primarys_final_status_deletes_the_whole_cluster() {
+    let s = setup("final", "memory:").await;
+    let (_, primary) = deploy_two_nodes(&s, "done").await;
+    heartbeat(&s, "done", 1).await;
+    let fin = json!({"status": "succeeded", "reason": "", "exit_code": 0, "cause_b64": "",
+                     "log_tail_b64": ""});
+    report(&s, "done", 2, "final", fin).await;
+    assert_eq!(
+        s.tp.status("done").await.unwrap().state,
+        JobState::Succeeded
+    );
+    // The worker waits to be deleted with the cluster; the final status is what ends it.
+    assert!(
+        live_clusters(&s).await.is_empty(),
+        "primary {primary}'s cluster ends whole"
+    );
 }
