@@ -587,6 +587,17 @@ export interface PodRuntime {
    * `["transformers==5.24.0","trl==1.16.0","peft==0.21.2","accelerate==1.15.0","datasets==5.2.0"]`.
    */
   requirements: string[];
+  /**
+   * Pods (nodes) training this job together: more than one is an Instant Cluster, each node reading
+   * its rank and the primary's address from RunPod's cluster env. Deploy sets it from the plan
+   * (`JobSpec::nodes`). Default: `1`.
+   */
+  nodes: number;
+  /**
+   * Training processes on each node, one per GPU. With `nodes * gpus_per_node > 1` the trainer runs
+   * under `accelerate launch`. Deploy sets it from the plan (`JobSpec::gpu_count`). Default: `1`.
+   */
+  gpusPerNode: number;
 }
 
 /** An event the pod sent, as the pod protocol defines it (docs/pod-protocol.md). */

@@ -413,20 +413,6 @@ async fn a_pod_with_two_gpus_trains_with_two_processes_and_reports_once() {
         expect_gpu: false,
     };
     let w = deploy(&job, &python, &dir, &data).await;
-    // A worker that trained waits to be deleted with its cluster, which trainpod does on the
-    // primary's final status; these plain pods stand in for a cluster's, so the test ends the
-    // worker as deleting the cluster would.
-    let waiting = eventually(JOB_BOUND, || {
-        w.app.state.lock().unwrap().final_event().is_some()
-            && w.output(&w.pods[1]).contains("waits for the cluster")
-    })
-    .await;
-    assert!(waiting, "the pods said:\n{}", w.outputs());
-    assert_eq!(w.emu.pod_status(&w.pods[1]), Some("RUNNING"));
-    emulator_client(&w.emu)
-        .terminate_pod(&w.pods[1])
-        .await
-        .unwrap();
     w.wait_for_the_end(JOB_BOUND).await;
     assert_trained(&w, job.id, 2);
     // The stages ran once: each stage event once, in one stream numbered from the check-in.
