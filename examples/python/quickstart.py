@@ -295,7 +295,10 @@ def main() -> int:
     )
     parser.add_argument("--listen", default="127.0.0.1:8080", help="the app's address")
     parser.add_argument(
-        "--nodes", type=int, default=1, help="train on an Instant Cluster of this many nodes"
+        "--nodes",
+        type=int,
+        default=1,
+        help="train on an Instant Cluster of this many nodes",
     )
     args = parser.parse_args()
     work = ROOT / "target/quickstart" / f"py-run-{os.getpid()}"

@@ -161,8 +161,7 @@ class PlanView:
         p = _fields(self)
         e = p.estimate
         out = [
-            f"job {p.job_id}: {p.spec.model} on {_gpus(p)} "
-            f"at ${p.gpu.price_per_hour:.2f}/h",
+            f"job {p.job_id}: {p.spec.model} on {_gpus(p)} at ${p.gpu.price_per_hour:.2f}/h",
             f"memory {p.memory.needed_gb:.1f} GB of {p.gpu.memory_gb} GB; deadline "
             f"{_span(p.deadline_secs)} (what the ${p.spec.budget_usd:.2f} budget buys)",
             f"{'phase':<18} {'time':>22} {'cost':>22}",
