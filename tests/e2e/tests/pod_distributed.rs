@@ -72,6 +72,31 @@ struct Job<'a> {
 /// The deadline of a job that is meant to end by itself: far off, with a normal reserve.
 const FAR: (u64, u32) = (900, 120);
 
+impl<'a> Job<'a> {
+    /// A job of `nodes` x `gpus_per_node` processes on CPU that ends by itself after a few steps.
+    fn short(id: &'a str, model: &Path, nodes: u32, gpus_per_node: u32) -> Job<'a> {
+        Job {
+            id,
+            model: model.to_str().unwrap().into(),
+            nodes,
+            gpus_per_node,
+            max_steps: 6,
+            logging_steps: 2,
+            deadline: FAR,
+            expect_gpu: false,
+        }
+    }
+
+    /// The same job, training until something stops it: mid-run whenever a test acts.
+    fn endless(self) -> Job<'a> {
+        Job {
+            max_steps: 1_000_000,
+            logging_steps: 1000,
+            ..self
+        }
+    }
+}
+
 /// A job's world: the app, the local provider, and the job's pods (node 0 first).
 struct World {
     app: App,
@@ -402,16 +427,7 @@ async fn a_pod_with_two_gpus_trains_with_two_processes_and_reports_once() {
     let _one = ONE_AT_A_TIME.lock().await;
     let dir = fresh_dir("dist-2gpu");
     let (model, data) = tiny_model(&python, &dir);
-    let job = Job {
-        id: "job-2gpu",
-        model: model.to_str().unwrap().into(),
-        nodes: 1,
-        gpus_per_node: 2,
-        max_steps: 6,
-        logging_steps: 2,
-        deadline: FAR,
-        expect_gpu: false,
-    };
+    let job = Job::short("job-2gpu", &model, 1, 2);
     let w = deploy(&job, &python, &dir, &data).await;
     w.wait_for_the_end(JOB_BOUND).await;
     assert_trained(&w, job.id, 2);
@@ -441,16 +457,7 @@ async fn two_nodes_train_as_one_job_and_only_the_primary_reports() {
     let _one = ONE_AT_A_TIME.lock().await;
     let dir = fresh_dir("dist-2nodes");
     let (model, data) = tiny_model(&python, &dir);
-    let job = Job {
-        id: "job-2nodes",
-        model: model.to_str().unwrap().into(),
-        nodes: 2,
-        gpus_per_node: 1,
-        max_steps: 6,
-        logging_steps: 2,
-        deadline: FAR,
-        expect_gpu: false,
-    };
+    let job = Job::short("job-2nodes", &model, 2, 1);
     let w = deploy(&job, &python, &dir, &data).await;
     // A worker that trained waits to be deleted with its cluster, which trainpod does on the
     // primary's final status; these plain pods stand in for a cluster's, so the test ends the
@@ -501,17 +508,8 @@ async fn a_node_lost_mid_run_fails_the_job_with_the_cause_and_every_pod_ends() {
     let _one = ONE_AT_A_TIME.lock().await;
     let dir = fresh_dir("dist-lost");
     let (model, data) = tiny_model(&python, &dir);
-    let job = Job {
-        id: "job-lost",
-        model: model.to_str().unwrap().into(),
-        nodes: 2,
-        gpus_per_node: 1,
-        // Far more steps than the test waits for: the job is mid-run when the node goes.
-        max_steps: 1_000_000,
-        logging_steps: 1000,
-        deadline: FAR,
-        expect_gpu: false,
-    };
+    // Far more steps than the test waits for: the job is mid-run when the node goes.
+    let job = Job::short("job-lost", &model, 2, 1).endless();
     let w = deploy(&job, &python, &dir, &data).await;
     let training = eventually(JOB_BOUND, || {
         w.of("progress")
@@ -623,16 +621,7 @@ async fn a_training_process_killed_outright_fails_the_job_as_one_trainer_would()
     let _one = ONE_AT_A_TIME.lock().await;
     let dir = fresh_dir("dist-killed");
     let (model, data) = tiny_model(&python, &dir);
-    let job = Job {
-        id: "job-killed",
-        model: model.to_str().unwrap().into(),
-        nodes: 1,
-        gpus_per_node: 2,
-        max_steps: 1_000_000,
-        logging_steps: 1000,
-        deadline: FAR,
-        expect_gpu: false,
-    };
+    let job = Job::short("job-killed", &model, 1, 2).endless();
     let w = deploy(&job, &python, &dir, &data).await;
     let training = eventually(JOB_BOUND, || !w.of("progress").is_empty()).await;
     assert!(training, "training never started:\n{}", w.outputs());
@@ -660,16 +649,7 @@ async fn a_cancel_seen_by_rank_0_stops_every_process_at_the_same_step() {
     let _one = ONE_AT_A_TIME.lock().await;
     let dir = fresh_dir("dist-cancel");
     let (model, data) = tiny_model(&python, &dir);
-    let job = Job {
-        id: "job-cancel",
-        model: model.to_str().unwrap().into(),
-        nodes: 1,
-        gpus_per_node: 2,
-        max_steps: 1_000_000,
-        logging_steps: 1000,
-        deadline: FAR,
-        expect_gpu: false,
-    };
+    let job = Job::short("job-cancel", &model, 1, 2).endless();
     let w = deploy(&job, &python, &dir, &data).await;
     let training = eventually(JOB_BOUND, || !w.of("progress").is_empty()).await;
     assert!(training, "training never started:\n{}", w.outputs());
@@ -705,14 +685,8 @@ async fn a_missing_gpu_fails_every_process_in_preflight_as_one_trainer_would() {
     let dir = fresh_dir("dist-nogpu");
     let (model, data) = tiny_model(&python, &dir);
     let job = Job {
-        id: "job-nogpu",
-        model: model.to_str().unwrap().into(),
-        nodes: 1,
-        gpus_per_node: 2,
-        max_steps: 6,
-        logging_steps: 2,
-        deadline: FAR,
         expect_gpu: true,
+        ..Job::short("job-nogpu", &model, 1, 2)
     };
     let w = deploy(&job, &python, &dir, &data).await;
     let fin = w.wait_for_the_end(JOB_BOUND).await;
