@@ -36,7 +36,7 @@ python3 scripts/binding-ratio.py --max 15
 done_stage "rust lint"
 
 stage "pod scripts: lint, training venv"
-shellcheck core/src/script/pod/bootstrap.sh scripts/s3-server.sh
+shellcheck core/src/script/pod/bootstrap.sh scripts/s3-server.sh bench/gpu/run.sh
 # A Python with the pinned training stack, for the real TRL runs of the generated scripts.
 # It is large (torch with its CUDA libraries, about 6 GB installed), so it is kept between local runs.
 TRAINPOD_TRAIN_PYTHON=$(bash scripts/train-venv.sh)
@@ -80,8 +80,8 @@ git -C "$root" diff --exit-code -- bindings-python/python/trainpod/_native.pyi
 cargo run -q --locked -p trainpod --example bindings_codegen --features schema
 git -C "$root" diff --exit-code -- bindings-python/python/trainpod/exceptions.py \
   bindings-python/python/trainpod/_types.py bindings-python/python/trainpod/_inputs.py
-.venv/bin/ruff check bindings-python bench/python bench/pod core/src/script/pod tests/e2e/py scripts examples/python
-.venv/bin/ruff format --check bindings-python bench/python bench/pod core/src/script/pod tests/e2e/py scripts examples/python
+.venv/bin/ruff check bindings-python bench/python bench/pod bench/gpu core/src/script/pod tests/e2e/py scripts examples/python
+.venv/bin/ruff format --check bindings-python bench/python bench/pod bench/gpu core/src/script/pod tests/e2e/py scripts examples/python
 .venv/bin/mypy --config-file bindings-python/pyproject.toml
 set +e
 .venv/bin/pytest bindings-python/tests -q
