@@ -257,6 +257,8 @@ async fn follow_ends_when_the_pod_vanishes() {
     let pod = w.pod(&status);
     w.reported("gone-follow").await;
     w.emu.vanish_pod(&pod, VanishCause::Console);
+    // A heartbeat sent as the pod went, taken after the clock moved, would keep the job fresh.
+    w.no_process(&pod).await;
     w.later(300);
     let mut follow = w.tp.follow("gone-follow");
     let mut last = None;
