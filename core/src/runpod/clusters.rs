@@ -12,8 +12,8 @@ use super::requests::Mounts;
 use super::transport::Method;
 use super::types::{Pod, PodStatus, lenient_f64};
 use super::validate::{
-    MAX_GPU_COUNT, validate_args, validate_data_center_id, validate_disk, validate_env,
-    validate_gpu_id, validate_image, validate_mounts, validate_pod_name, validate_ports,
+    Container, MAX_GPU_COUNT, validate_container, validate_gpu_id, validate_image,
+    validate_pod_name,
 };
 use crate::{Error, ErrorKind, Result};
 
@@ -239,21 +239,14 @@ pub fn validate_create_cluster(req: &CreateClusterRequest) -> Result<()> {
             compute.pod_count
         )));
     }
-    if let Some(disk) = req.disk {
-        validate_disk(disk)?;
-    }
-    if let Some(m) = &req.mounts {
-        validate_mounts(m)?;
-    }
-    validate_ports(&req.ports)?;
-    for dc in &req.data_center_ids {
-        validate_data_center_id(dc)?;
-    }
-    validate_env(req.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
-    if let Some(args) = &req.args {
-        validate_args(args)?;
-    }
-    Ok(())
+    validate_container(&Container {
+        args: req.args.as_deref(),
+        disk: req.disk,
+        mounts: req.mounts.as_ref(),
+        ports: &req.ports,
+        data_center_ids: &req.data_center_ids,
+        env: &req.env,
+    })
 }
 
 impl Client {

@@ -1,7 +1,7 @@
 //! Validation of a create request before any round trip: every message names the field, the
 //! value's problem and the accepted form.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use super::requests::{CreatePodRequest, Mounts, PodUpdate};
 use crate::error::quote;
@@ -31,18 +31,41 @@ pub fn validate_create(req: &CreatePodRequest) -> Result<()> {
     if let Some(v) = &gpu.min_cuda_version {
         validate_cuda_version(v)?;
     }
-    if let Some(disk) = req.disk {
+    validate_container(&Container {
+        args: req.args.as_deref(),
+        disk: req.disk,
+        mounts: req.mounts.as_ref(),
+        ports: &req.ports,
+        data_center_ids: &req.data_center_ids,
+        env: &req.env,
+    })
+}
+
+/// The container settings a pod and a cluster share (the spec's `BaseContainerConfig`, with
+/// the volumes and the data centers), as a create carries them.
+pub(crate) struct Container<'a> {
+    pub args: Option<&'a str>,
+    pub disk: Option<u32>,
+    pub mounts: Option<&'a Mounts>,
+    pub ports: &'a [String],
+    pub data_center_ids: &'a [String],
+    pub env: &'a BTreeMap<String, String>,
+}
+
+/// Checks a create's container settings, in the order every create reports them.
+pub(crate) fn validate_container(c: &Container<'_>) -> Result<()> {
+    if let Some(disk) = c.disk {
         validate_disk(disk)?;
     }
-    if let Some(m) = &req.mounts {
+    if let Some(m) = c.mounts {
         validate_mounts(m)?;
     }
-    validate_ports(&req.ports)?;
-    for dc in &req.data_center_ids {
+    validate_ports(c.ports)?;
+    for dc in c.data_center_ids {
         validate_data_center_id(dc)?;
     }
-    validate_env(req.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
-    if let Some(args) = &req.args {
+    validate_env(c.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    if let Some(args) = c.args {
         validate_args(args)?;
     }
     Ok(())
@@ -96,7 +119,7 @@ pub fn validate_update(update: &PodUpdate) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn validate_disk(disk: u32) -> Result<()> {
+fn validate_disk(disk: u32) -> Result<()> {
     if !(1..=MAX_CONTAINER_DISK_GB).contains(&disk) {
         return Err(Error::invalid_input(format!(
             "disk is {disk} GB: the container disk must be 1 to {MAX_CONTAINER_DISK_GB} GB"
@@ -105,7 +128,7 @@ pub(crate) fn validate_disk(disk: u32) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn validate_args(args: &str) -> Result<()> {
+fn validate_args(args: &str) -> Result<()> {
     if args.contains('\0') || args.len() > 4096 {
         return Err(Error::invalid_input(
             "args must be at most 4096 bytes without NUL characters",
@@ -114,7 +137,7 @@ pub(crate) fn validate_args(args: &str) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn validate_mounts(m: &Mounts) -> Result<()> {
+fn validate_mounts(m: &Mounts) -> Result<()> {
     if m.persistent.is_some() && !m.network.is_empty() {
         return Err(Error::invalid_input(
             "mounts: a pod takes a persistent volume or a network volume, not both",
