@@ -21,6 +21,8 @@ pub use reconcile::{
     DEPLOY_CLAIM_SECS, POD_PREFIX, RECONCILER_REASONS, ReconcileAction, ReconcileError,
     ReconcilePolicy, job_of_pod, reconcile,
 };
-pub(crate) use reconcile::{LIST_GRACE_SECS, account_unavailable, end_if_gone, reconcile_account};
+pub(crate) use reconcile::{
+    LIST_GRACE_SECS, account_unavailable, end_if_gone, reconcile_account, terminate_gone_ok,
+};
 pub use state::JobState;
 pub use window::{BATCH_WINDOW, CHECKIN_BATCH, LOG_BATCH_BASE, batch_admitted};

@@ -116,15 +116,8 @@ impl Trainpod {
         let Some(pod) = &job.pod_id else {
             return Ok(());
         };
-        match self
-            .runpod_for(&job.account)
-            .await?
-            .terminate_pod(pod)
-            .await
-        {
-            Err(e) if e.kind() == ErrorKind::NotFound || e.status() == Some(409) => Ok(()),
-            other => other,
-        }
+        let runpod = self.runpod_for(&job.account).await?;
+        crate::jobs::terminate_gone_ok(&runpod, pod).await
     }
 
     /// The attempt's cluster found by name after a deploy that stopped before recording it:

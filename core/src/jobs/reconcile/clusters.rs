@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use super::verdict::{Verdict, unreported, verdict};
 use super::{LIST_GRACE_SECS, ReconcileAction, ReconcilePolicy, end_job, job_of_pod, startup};
-use crate::error::{ErrorKind, Result};
+use crate::error::Result;
 use crate::jobs::JobState;
 use crate::runpod::{Client, Cluster, Pod};
 use crate::store::{JobRecord, PodActionRecord, Store};
@@ -150,10 +150,8 @@ async fn end_cluster(
     if !store.claim_pod_action(&claim, policy.lease_secs).await? {
         return Ok(None);
     }
-    match client.delete_cluster(&cluster.id).await {
-        Err(e) if e.kind() != ErrorKind::NotFound => return Err(e),
-        _ => {}
-    }
+    // A cluster already gone counts as deleted (`delete_cluster` says so).
+    client.delete_cluster(&cluster.id).await?;
     let current = job.filter(|j| attempt_of(&cluster.name) == j.attempt);
     let job_state = match (current, v.next) {
         (Some(job), Some(_)) => end_job(store, job, v, now).await?,

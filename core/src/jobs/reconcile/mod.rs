@@ -349,7 +349,7 @@ async fn reconcile_pod(
 }
 
 /// Terminates a pod; one already gone (404) or terminated (409) is what was wanted.
-async fn terminate_gone_ok(client: &Client, pod_id: &str) -> Result<()> {
+pub(crate) async fn terminate_gone_ok(client: &Client, pod_id: &str) -> Result<()> {
     match client.terminate_pod(pod_id).await {
         Err(e) if e.kind() == ErrorKind::NotFound || e.status() == Some(409) => Ok(()),
         other => other,
