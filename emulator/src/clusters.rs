@@ -81,12 +81,8 @@ pub(crate) fn member_json(m: &Member) -> Value {
     out
 }
 
-/// What RunPod sets on every member (docs `instant-clusters/configuration`, runpod-api §11.1):
-/// `PRIMARY_ADDR` and `MASTER_ADDR`, `PRIMARY_PORT` and `MASTER_PORT`, `NODE_ADDR`,
-/// `NODE_RANK` (0 on the primary), `NUM_NODES`, `NUM_TRAINERS` (GPUs per node),
-/// `HOST_NODE_ADDR` (`PRIMARY_ADDR:PRIMARY_PORT`) and `WORLD_SIZE` (`NUM_NODES *
-/// NUM_TRAINERS`). `NUM_NODES` is the cluster's shape, not how many members are left. Empty
-/// for a standalone pod.
+/// What RunPod sets on every member of a cluster; empty for a standalone pod. See
+/// [`cluster_env`].
 pub(crate) fn injected_env(s: &State, p: &EmuPod) -> Vec<(String, String)> {
     let Some(m) = &p.cluster else {
         return Vec::new();
@@ -94,21 +90,42 @@ pub(crate) fn injected_env(s: &State, p: &EmuPod) -> Vec<(String, String)> {
     let Some(c) = s.cluster_index(&m.cluster_id).map(|i| &s.clusters[i]) else {
         return Vec::new();
     };
-    let (addr, port) = (c.primary_addr.clone(), c.primary_port.to_string());
+    cluster_env(
+        &c.primary_addr,
+        c.primary_port,
+        &m.ip,
+        m.rank,
+        c.pod_count,
+        c.gpu_count_per_pod,
+    )
+}
+
+/// What RunPod sets on node `rank` of a cluster of `nodes` pods with `per_node` GPUs each (docs
+/// `instant-clusters/configuration`, runpod-api §11.1): `PRIMARY_ADDR` and `MASTER_ADDR`,
+/// `PRIMARY_PORT` and `MASTER_PORT`, `NODE_ADDR`, `NODE_RANK` (0 on the primary), `NUM_NODES`,
+/// `NUM_TRAINERS` (GPUs per node), `HOST_NODE_ADDR` (`PRIMARY_ADDR:PRIMARY_PORT`) and
+/// `WORLD_SIZE` (`NUM_NODES * NUM_TRAINERS`). `NUM_NODES` is the cluster's shape, not how many
+/// members are left.
+pub fn cluster_env(
+    primary_addr: &str,
+    primary_port: u16,
+    node_addr: &str,
+    rank: u32,
+    nodes: u32,
+    per_node: u32,
+) -> Vec<(String, String)> {
+    let (addr, port) = (primary_addr.to_owned(), primary_port.to_string());
     [
         ("PRIMARY_ADDR", addr.clone()),
         ("MASTER_ADDR", addr.clone()),
         ("PRIMARY_PORT", port.clone()),
         ("MASTER_PORT", port.clone()),
-        ("NODE_ADDR", m.ip.clone()),
-        ("NODE_RANK", m.rank.to_string()),
-        ("NUM_NODES", c.pod_count.to_string()),
-        ("NUM_TRAINERS", c.gpu_count_per_pod.to_string()),
+        ("NODE_ADDR", node_addr.to_owned()),
+        ("NODE_RANK", rank.to_string()),
+        ("NUM_NODES", nodes.to_string()),
+        ("NUM_TRAINERS", per_node.to_string()),
         ("HOST_NODE_ADDR", format!("{addr}:{port}")),
-        (
-            "WORLD_SIZE",
-            (c.pod_count * c.gpu_count_per_pod).to_string(),
-        ),
+        ("WORLD_SIZE", (nodes * per_node).to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

@@ -57,6 +57,7 @@ use axum::http::{HeaderMap, Method, Uri};
 use tokio::sync::watch;
 
 pub use accounts::{AccountKey, DEFAULT_ACCOUNT, Permission};
+pub use clusters::cluster_env;
 pub use faults::{CapacityStyle, Faults, PROFILES, PullBackoff, VanishAfter, VanishCause};
 pub use runner::{LocalPod, RunPods};
 use shared::Shared;

@@ -23,7 +23,7 @@ use trainpod::runpod::{ApiKey, Client, CreatePodRequest, GpuRequest};
 use trainpod::script::{
     Artifacts, DatasetSource, Hyperparameters, Method, PodRuntime, PodScript, Training, generate,
 };
-use trainpod_emulator::{ACCOUNT_KEY, Emulator, Options, RunPods, VanishCause};
+use trainpod_emulator::{ACCOUNT_KEY, Emulator, Options, RunPods, VanishCause, cluster_env};
 
 /// The job's shapes: (name, nodes, processes per node, rows per process and step).
 const SHAPES: [(&str, u32, u32, u32); 3] = [
@@ -225,25 +225,6 @@ fn script(
     }
 }
 
-/// The env RunPod gives node `rank` of a cluster, every node on loopback as on the local
-/// provider (the emulator has no `/v2/clusters` yet: the nodes are plain pods given this env).
-fn cluster_env(rank: u32, nodes: u32, per_node: u32, port: u16) -> Vec<(String, String)> {
-    [
-        ("PRIMARY_ADDR", "127.0.0.1".to_owned()),
-        ("MASTER_ADDR", "127.0.0.1".to_owned()),
-        ("PRIMARY_PORT", port.to_string()),
-        ("NODE_ADDR", "127.0.0.1".to_owned()),
-        ("NODE_RANK", rank.to_string()),
-        ("NUM_NODES", nodes.to_string()),
-        ("NUM_TRAINERS", per_node.to_string()),
-        ("HOST_NODE_ADDR", format!("127.0.0.1:{port}")),
-        ("WORLD_SIZE", (nodes * per_node).to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
-}
-
 /// A job whose pods were created at `t0`.
 struct Started {
     emu: Emulator,
@@ -294,7 +275,16 @@ async fn start_job(
     for rank in 0..nodes {
         let mut env = bundle.env.clone();
         if nodes > 1 {
-            env.extend(cluster_env(rank, nodes, per_node, port));
+            // Plain pods given the env a cluster's members get, every node on loopback as on
+            // the local provider: the bundle's own cost, apart from the SDK's.
+            env.extend(cluster_env(
+                "127.0.0.1",
+                port,
+                "127.0.0.1",
+                rank,
+                nodes,
+                per_node,
+            ));
         }
         let request = CreatePodRequest {
             name: format!("bench-node{rank}"),

@@ -17,7 +17,7 @@ use trainpod::script::{
 };
 use trainpod::token::Purpose;
 use trainpod_e2e::{App, emulator_client, eventually, fresh_dir, sha256_hex, unix_now};
-use trainpod_emulator::{Emulator, Options, RunPods, VanishCause};
+use trainpod_emulator::{Emulator, Options, RunPods, VanishCause, cluster_env};
 
 /// Each test trains with two processes on a machine that may have two cores: one at a time.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -190,26 +190,6 @@ fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-/// The variables RunPod sets on each node of an Instant Cluster (runpod-api notes §11.1), as the
-/// local provider has every node on this machine: all addresses loopback.
-fn cluster_env(rank: u32, nodes: u32, per_node: u32, port: u16) -> Vec<(String, String)> {
-    let port = port.to_string();
-    [
-        ("PRIMARY_ADDR", "127.0.0.1".to_owned()),
-        ("MASTER_ADDR", "127.0.0.1".to_owned()),
-        ("PRIMARY_PORT", port.clone()),
-        ("NODE_ADDR", "127.0.0.1".to_owned()),
-        ("NODE_RANK", rank.to_string()),
-        ("NUM_NODES", nodes.to_string()),
-        ("NUM_TRAINERS", per_node.to_string()),
-        ("HOST_NODE_ADDR", format!("127.0.0.1:{port}")),
-        ("WORLD_SIZE", (nodes * per_node).to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
-}
-
 /// Creates one pod carrying `bundle` with `env` beside it, as deploy creates a pod (the local
 /// provider starts it at once); returns its id.
 async fn create_node(
@@ -249,8 +229,10 @@ fn offline_env(dir: &Path, rank: u32) -> Vec<(String, String)> {
 }
 
 /// Deploys `job`: one pod for a single node; for several, one pod per node with the cluster's
-/// env. Until the emulator serves `/v2/clusters`, the nodes are plain pods given the env a
-/// cluster's members get (NODE_RANK, PRIMARY_ADDR, a free PRIMARY_PORT, NUM_NODES, ...).
+/// env. The nodes are plain pods given the env a cluster's members get (NODE_RANK,
+/// PRIMARY_ADDR, a free PRIMARY_PORT, NUM_NODES, ...), every node on loopback as on the local
+/// provider: the bundle alone is under test here; `clusters.rs` and the bindings' tests run
+/// the SDK's clusters.
 async fn deploy(job: &Job<'_>, python: &str, dir: &Path, data: &[u8]) -> World {
     let (app, emu) = world(dir, data).await;
     let bundle = generate(&script(job, &app, &emu, python, data)).unwrap();
@@ -259,7 +241,14 @@ async fn deploy(job: &Job<'_>, python: &str, dir: &Path, data: &[u8]) -> World {
     for rank in 0..job.nodes {
         let mut env = offline_env(dir, rank);
         if job.nodes > 1 {
-            env.extend(cluster_env(rank, job.nodes, job.gpus_per_node, port));
+            env.extend(cluster_env(
+                "127.0.0.1",
+                port,
+                "127.0.0.1",
+                rank,
+                job.nodes,
+                job.gpus_per_node,
+            ));
         }
         let name = format!("trainpod-{}-node{rank}", job.id);
         pods.push(create_node(&emu, &name, &bundle, job.gpus_per_node, env).await);
