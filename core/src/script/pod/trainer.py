@@ -11,6 +11,7 @@ trains data parallel).
 """
 
 import ctypes
+import dataclasses
 import json
 import os
 import signal
@@ -27,6 +28,28 @@ from reporter import Reporter
 COLLECTIVE_TIMEOUT_S = 900
 
 PR_SET_PDEATHSIG = 1
+
+# Architectures whose attention mask transformers derives from position ids, so that sequences
+# concatenated into one row (padding-free) stay apart under sdpa as under flash attention
+# (transformers' masking_utils `find_packed_sequence_indices`).
+PACKED_ARCHITECTURES = frozenset(
+    {
+        "llama",
+        "mistral",
+        "mixtral",
+        "qwen2",
+        "qwen3",
+        "qwen3_moe",
+        "gemma",
+        "gemma2",
+        "gemma3_text",
+        "phi3",
+        "olmo2",
+        "granite",
+        "smollm3",
+    }
+)
+PACKED_ATTENTION = frozenset({"sdpa", "flash_attention_2", "flash_attention_3"})
 
 
 def _sigterm(signum, frame):
@@ -156,38 +179,42 @@ def lost_peer(err):
     return isinstance(err, DistError) or "gloo" in text or "nccl" in text
 
 
-def agreed_cancel(rep, args):
-    """Rank 0's view of a cancel, on every rank at the same step: a rank that stopped alone
-    would leave the others waiting at its next collective."""
-    seen = rep.cancel_requested
+def agreed(args, cancel, save):
+    """Rank 0's view of a cancel and of a checkpoint due, on every rank at the same step: a
+    rank that stopped or saved alone would leave the others waiting at its next collective."""
     if args.world_size == 1:
-        return seen
+        return cancel, save
     import torch
     import torch.distributed as dist
 
-    flag = torch.tensor([1 if seen else 0], device=args.device)
-    dist.broadcast(flag, src=0)
-    return bool(flag.item())
+    flags = torch.tensor([int(cancel), int(save)], device=args.device)
+    dist.broadcast(flags, src=0)
+    return bool(flags[0].item()), bool(flags[1].item())
 
 
-def make_callback(rep, progress_s):
+def make_callback(rep, progress_s, run):
     from transformers import TrainerCallback
 
     class JobCallback(TrainerCallback):
-        """Only enqueues events; every body is guarded since Trainer does not catch them."""
+        """Only enqueues events; every body is guarded since Trainer does not catch them, but
+        for the checkpoint decision, which every rank must take together."""
 
         def __init__(self):
             self.t0 = None
             self.last = 0.0
+            self.saved_at = time.time()
 
         def on_train_begin(self, args, state, control, **kw):
             try:
                 self.t0 = time.time()
+                self.saved_at = self.t0
                 rep.emit(
                     "started",
                     max_steps=state.max_steps,
                     epochs=args.num_train_epochs,
                     processes=args.world_size,
+                    resumed_from=run["resumed_from"],
+                    features=run["features"],
                 )
             except Exception:  # noqa: BLE001, S110
                 pass
@@ -195,8 +222,13 @@ def make_callback(rep, progress_s):
         def on_step_end(self, args, state, control, **kw):
             # Outside the guard: a collective that fails means a peer is gone, and training
             # must end with it.
-            if agreed_cancel(rep, args):
+            every = run["save_minutes"] * 60
+            due = bool(every) and time.time() - self.saved_at >= every
+            cancel, save = agreed(args, rep.cancel_requested, due)
+            if cancel:
                 control.should_training_stop = True
+            if save:
+                control.should_save = True
             try:
                 now = time.time()
                 if (
@@ -227,6 +259,11 @@ def make_callback(rep, progress_s):
             except Exception:  # noqa: BLE001, S110
                 pass
 
+        def on_save(self, args, state, control, **kw):
+            self.saved_at = time.time()
+            if state.is_world_process_zero:
+                keep_checkpoint(run["cfg"], rep, args.output_dir, state.global_step)
+
         def on_train_end(self, args, state, control, **kw):
             try:
                 rep.emit("trained", step=state.global_step, max_steps=state.max_steps)
@@ -234,6 +271,94 @@ def make_callback(rep, progress_s):
                 pass
 
     return JobCallback()
+
+
+def keep_checkpoint(cfg, rep, output_dir, step):
+    """Copies the checkpoint just saved to durable storage. A failure costs only the ability
+    to resume from it: training goes on, and the event says so."""
+    import checkpoint
+
+    if checkpoint.destination(cfg) is None:
+        return
+    folder = os.path.join(output_dir, f"checkpoint-{step}")
+    started = time.time()
+    try:
+        files = checkpoint.save(cfg, folder, step)
+    except Exception as err:  # noqa: BLE001 - training goes on without this copy
+        rep.emit("checkpoint_failed", step=step, error=f"{type(err).__name__}: {err}"[:500])
+        return
+    rep.emit(
+        "checkpoint",
+        step=step,
+        files=len(files),
+        bytes=sum(f["size"] for f in files),
+        seconds=round(time.time() - started, 3),
+    )
+
+
+def resumed_step():
+    """The step of the checkpoint the bootstrap's resume stage put in place, or None."""
+    try:
+        with open(
+            os.path.join(os.environ["TRAINPOD_STATE_DIR"], "resume_step"), encoding="ascii"
+        ) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def evaluation(hp, dataset):
+    """The training and held-out rows, and the SFTConfig arguments that evaluate on a
+    schedule and, with a patience, stop early and keep the best checkpoint."""
+    fraction = hp.get("eval_fraction") or 0.0
+    if fraction <= 0:
+        return dataset, None, {}
+    split = dataset.train_test_split(test_size=fraction, seed=hp["seed"])
+    # A fraction of the run: about ten evaluations when not given.
+    every = hp.get("eval_steps") or 0.1
+    args = {
+        "eval_strategy": "steps",
+        "eval_steps": every,
+        "per_device_eval_batch_size": hp["batch_size"],
+    }
+    if hp.get("early_stopping_patience"):
+        args.update(
+            load_best_model_at_end=True,
+            metric_for_best_model="eval_loss",
+            greater_is_better=False,
+            # The best checkpoint must exist to be kept: one at each evaluation.
+            save_strategy="steps",
+            save_steps=every,
+        )
+    return split["train"], split["test"], args
+
+
+def padding_free(trainer, wanted):
+    """Turns the trainer's padded batches into padding-free ones (each batch's sequences
+    concatenated with their position ids) where the model's architecture and attention
+    implementation keep them apart; returns whether it did."""
+    config = getattr(trainer.model, "config", None)
+    collator = trainer.data_collator
+    if not (
+        wanted
+        and config is not None
+        and config.model_type in PACKED_ARCHITECTURES
+        and getattr(config, "_attn_implementation", None) in PACKED_ATTENTION
+        and dataclasses.is_dataclass(collator)
+        and hasattr(collator, "padding_free")
+    ):
+        return False
+    trainer.data_collator = dataclasses.replace(collator, padding_free=True)
+    return True
+
+
+def fused_kernels(torch):
+    """Liger's fused kernels, where they are installed and a GPU runs them."""
+    if not torch.cuda.is_available():
+        return False
+    import importlib.util
+
+    return importlib.util.find_spec("liger_kernel") is not None
 
 
 def distributed(torch, lora, checkpointing):
@@ -279,6 +404,16 @@ def train(cfg, rep):
         spread, checkpointing = distributed(torch, lora, checkpointing)
         # One whole model per process (TRL would spread it over this node's GPUs).
         model_init["device_map"] = None
+    dataset = training_rows(
+        load_dataset("json", data_files=os.environ["TRAINPOD_DATASET"], split="train"),
+        t.get("dataset_format"),
+    )
+    dataset, held_out, schedule = evaluation(hp, dataset)
+    saving = {
+        "save_strategy": "steps" if hp["save_steps"] else "no",
+        "save_steps": hp["save_steps"] or 500,
+    }
+    liger = fused_kernels(torch)
     args = SFTConfig(
         output_dir=os.path.join(out, "checkpoints"),
         num_train_epochs=hp["epochs"],
@@ -288,14 +423,16 @@ def train(cfg, rep):
         learning_rate=hp["learning_rate"],
         max_length=hp["max_length"],
         logging_steps=hp["logging_steps"],
-        save_strategy="steps" if hp["save_steps"] else "no",
-        save_steps=hp["save_steps"] or 500,
+        # The pod's disk keeps the newest checkpoint (and the best, when early stopping).
+        save_total_limit=1,
+        use_liger_kernel=liger,
         gradient_checkpointing=checkpointing,
         report_to="none",
         seed=hp["seed"],
         model_init_kwargs=model_init or None,
         **flags,
         **spread,
+        **{**saving, **schedule},
     )
     extra = {}
     if lora:
@@ -317,21 +454,35 @@ def train(cfg, rep):
             bnb_4bit_compute_dtype=dtype,
             bnb_4bit_use_double_quant=True,
         )
-    dataset = training_rows(
-        load_dataset("json", data_files=os.environ["TRAINPOD_DATASET"], split="train"),
-        t.get("dataset_format"),
-    )
+    if hp.get("early_stopping_patience") and held_out is not None:
+        from transformers import EarlyStoppingCallback
+
+        stopper = EarlyStoppingCallback(early_stopping_patience=hp["early_stopping_patience"])
+    else:
+        stopper = None
+    run = {
+        "cfg": cfg,
+        "save_minutes": hp.get("save_minutes") or 0,
+        "resumed_from": resumed_step(),
+        "features": {"padding_free": False, "fused_kernels": liger, "precision": flags_name(flags)},
+    }
     tokenizer = AutoTokenizer.from_pretrained(t["model"])
     trainer = SFTTrainer(
         model=t["model"],
         args=args,
         train_dataset=dataset,
+        eval_dataset=held_out,
         processing_class=tokenizer,
-        callbacks=[make_callback(rep, cfg["runtime"]["progress_s"])],
+        callbacks=[make_callback(rep, cfg["runtime"]["progress_s"], run)]
+        + ([stopper] if stopper else []),
         **extra,
     )
+    run["features"]["padding_free"] = padding_free(trainer, hp.get("padding_free", True))
     rep.emit("phase", phase="training")
-    result = trainer.train()
+    resume_dir = None
+    if run["resumed_from"] is not None:
+        resume_dir = os.path.join(out, "checkpoints", f"checkpoint-{run['resumed_from']}")
+    result = trainer.train(resume_from_checkpoint=resume_dir)
     final = os.path.join(out, "final")
     # Every process takes part in saving (FSDP gathers the shards); only rank 0 writes.
     main_process = trainer.accelerator.is_main_process
@@ -351,10 +502,32 @@ def train(cfg, rep):
         "train_loss": result.training_loss,
         "steps": result.global_step,
         "runtime_s": result.metrics.get("train_runtime"),
+        "resumed_from": run["resumed_from"],
     }
+    summary.update(evaluated(trainer, stopper))
     with open(os.path.join(out, "result.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f)
     rep.emit("result", **summary)
+
+
+def flags_name(flags):
+    if flags.get("bf16"):
+        return "bf16"
+    return "fp16" if flags.get("fp16") else "fp32"
+
+
+def evaluated(trainer, stopper):
+    """The held-out loss the run ends with (the best one when early stopping kept it), and
+    whether it stopped early."""
+    state = trainer.state
+    losses = [e["eval_loss"] for e in state.log_history if "eval_loss" in e]
+    if not losses:
+        return {}
+    best = state.best_metric if stopper is not None and state.best_metric is not None else None
+    return {
+        "eval_loss": best if best is not None else losses[-1],
+        "stopped_early": bool(stopper is not None and state.global_step < state.max_steps),
+    }
 
 
 def main():
