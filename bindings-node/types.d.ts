@@ -96,8 +96,31 @@ export interface Hyperparameters {
   maxLength: number;
   /** Log every this many steps. */
   loggingSteps: number;
-  /** Save a checkpoint every this many steps; 0 saves only the final model. */
+  /**
+   * Save a checkpoint every this many steps; 0 leaves it to `save_minutes`. Each checkpoint is
+   * copied whole to where the job keeps its artifacts, and a retry resumes from the newest.
+   */
   saveSteps: number;
+  /**
+   * Save a checkpoint every this many minutes of training as well; 0 never by the clock. Absent in
+   * older specs: 30.
+   */
+  saveMinutes: number;
+  /** The share of the dataset held out to evaluate on (0 up to 0.5); 0 evaluates nothing. */
+  evalFraction: number;
+  /** Evaluate every this many steps; 0 evaluates about ten times in the run. */
+  evalSteps: number;
+  /**
+   * Stop when the held-out loss has not improved for this many evaluations in a row, and keep the
+   * best checkpoint as the model; 0 never stops early. Needs `eval_fraction`.
+   */
+  earlyStoppingPatience: number;
+  /**
+   * Train on padding-free batches (each batch's sequences concatenated, kept apart by their
+   * position ids) where the model's architecture and attention support it, padded batches
+   * otherwise. Absent in older specs: true.
+   */
+  paddingFree: boolean;
   /** LoRA rank. */
   loraR: number;
   /** LoRA alpha. */
@@ -421,6 +444,11 @@ export interface JobStatus {
   progress: number;
   /** The latest training loss. */
   loss: number | null;
+  /**
+   * The latest loss on the held-out split (`hyperparameters.eval_fraction`), or the one the run
+   * ended with: the best, when early stopping kept the best checkpoint.
+   */
+  evalLoss: number | null;
   /** Seconds until training ends, from the pace so far; `null` before training. */
   etaSecs: number | null;
   /**

@@ -49,6 +49,9 @@ pub struct ReconcileOptions {
     /// A job whose pod never started gets a new attempt on the plan's next GPU, within its
     /// budget (default false).
     pub retry_unstarted: Option<bool>,
+    /// A job whose pod went away or fell silent mid-run gets a new attempt that resumes from
+    /// its newest checkpoint, within its budget (default false).
+    pub retry_interrupted: Option<bool>,
     /// How long after a job ended its bill is read from RunPod's billing (default 600).
     pub bill_after_secs: Option<f64>,
 }
@@ -190,6 +193,7 @@ fn reconcile_policy(options: ReconcileOptions) -> Result<ReconcilePolicy> {
         )?,
         lease_secs: secs("leaseSecs", options.lease_secs, d.lease_secs)?,
         retry_unstarted: options.retry_unstarted.unwrap_or(d.retry_unstarted),
+        retry_interrupted: options.retry_interrupted.unwrap_or(d.retry_interrupted),
         bill_after_secs: secs("billAfterSecs", options.bill_after_secs, d.bill_after_secs)?,
     })
 }

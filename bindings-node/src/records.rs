@@ -60,6 +60,17 @@ pub struct ArtifactsAnswer {
     pub body: String,
 }
 
+/// A checkpoint file of an earlier attempt, for the artifacts route's GET: send the file at
+/// `path` as the body.
+#[napi(object)]
+#[derive(Debug)]
+pub struct CheckpointDownload {
+    /// The file on the app's disk.
+    pub path: String,
+    /// Its size in bytes.
+    pub size: f64,
+}
+
 /// One artifact file.
 #[napi(object)]
 #[derive(Debug)]

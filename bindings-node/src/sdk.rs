@@ -8,7 +8,8 @@ use crate::json::{from_js_value, to_js_value};
 use crate::options::{TrainpodOptions, builder, job_spec};
 use crate::promise::{rejected, spawn};
 use crate::records::{
-    ArtifactFile, ArtifactsAnswer, IngestOutcome, ReconcileAction, artifact_files, ingest_outcome,
+    ArtifactFile, ArtifactsAnswer, CheckpointDownload, IngestOutcome, ReconcileAction,
+    artifact_files, ingest_outcome,
 };
 use crate::staging::{DatasetGrant, present};
 use crate::stream::{ArtifactUpload, Follow, LogStream};
@@ -303,6 +304,34 @@ impl Trainpod {
                     .await
             },
             |_, upload| Ok(ArtifactUpload::new(upload)),
+        )
+    }
+
+    /// A checkpoint file of an earlier attempt (a GET of `<artifacts route>/files/<path>`), for
+    /// the pod that resumes from it: its artifacts token is checked and the file must be in a
+    /// confirmed checkpoint. Send the file at the returned `path`.
+    #[napi(catch_unwind)]
+    pub fn checkpoint_file<'env>(
+        &self,
+        env: &'env Env,
+        job_id: String,
+        authorization: Option<Either<String, Null>>,
+        path: String,
+    ) -> Result<PromiseRaw<'env, CheckpointDownload>> {
+        let tp = self.inner.clone();
+        let authorization = present(&authorization).map(str::to_owned);
+        spawn(
+            env,
+            async move {
+                tp.checkpoint_file(&job_id, authorization.as_deref(), &path)
+                    .await
+            },
+            |_, found| {
+                Ok(CheckpointDownload {
+                    path: found.path.to_string_lossy().into_owned(),
+                    size: found.size as f64,
+                })
+            },
         )
     }
 

@@ -118,6 +118,18 @@ pub(crate) fn answer(py: Python<'_>, answer: ArtifactsAnswer) -> PyResult<Py<PyA
     )
 }
 
+pub(crate) fn checkpoint(
+    py: Python<'_>,
+    found: trainpod::sdk::CheckpointDownload,
+) -> PyResult<Py<PyAny>> {
+    let path = found.path.to_string_lossy();
+    decode(
+        py,
+        "checkpoint_download",
+        &json!({"path": path, "size": found.size}),
+    )
+}
+
 pub(crate) fn file(py: Python<'_>, file: ArtifactFile) -> PyResult<Py<PyAny>> {
     decode(py, "artifact_file", &file)
 }

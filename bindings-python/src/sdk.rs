@@ -559,6 +559,13 @@ twin_classes! {
         fn artifact_manifest(job_id: String, authorization: Option<String>, body: Body)
             -> convert::answer as "ArtifactsAnswer", "Coroutine[object, None, ArtifactsAnswer]" = |tp| tp.artifact_manifest(&job_id, authorization.as_deref(), &body).await;
 
+        /// A checkpoint file of an earlier attempt (`GET <route>/files/<path>`), for the pod
+        /// that resumes from it: its artifacts token is checked and the file must be in a
+        /// confirmed checkpoint. Returns a `CheckpointDownload`: send the file at its `path`.
+        #[pyo3(signature = (job_id, authorization, path))]
+        fn checkpoint_file(job_id: String, authorization: Option<String>, path: String)
+            -> convert::checkpoint as "CheckpointDownload", "Coroutine[object, None, CheckpointDownload]" = |tp| tp.checkpoint_file(&job_id, authorization.as_deref(), &path).await;
+
         /// The artifacts of the job's current attempt (`ArtifactFile`s), once its pod confirmed
         /// them complete; empty before.
         #[pyo3(signature = (job_id))]

@@ -40,6 +40,7 @@ fn script() -> PodScript {
             token: Secret::new("v1.k1.artifacts-token.tag"),
         },
         runtime: PodRuntime::default(),
+        resume: None,
     }
 }
 

@@ -222,6 +222,7 @@ fn script(
             gpus_per_node: per_node,
             ..PodRuntime::default()
         },
+        resume: None,
     }
 }
 

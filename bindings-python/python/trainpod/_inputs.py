@@ -151,8 +151,23 @@ class Hyperparameters(TypedDict):
     max_length: int
     #: Log every this many steps.
     logging_steps: int
-    #: Save a checkpoint every this many steps; 0 saves only the final model.
+    #: Save a checkpoint every this many steps; 0 leaves it to ``save_minutes``. Each checkpoint is
+    #: copied whole to where the job keeps its artifacts, and a retry resumes from the newest.
     save_steps: int
+    #: Save a checkpoint every this many minutes of training as well; 0 never by the clock. Absent
+    #: in older specs: 30.
+    save_minutes: int
+    #: The share of the dataset held out to evaluate on (0 up to 0.5); 0 evaluates nothing.
+    eval_fraction: float
+    #: Evaluate every this many steps; 0 evaluates about ten times in the run.
+    eval_steps: int
+    #: Stop when the held-out loss has not improved for this many evaluations in a row, and keep the
+    #: best checkpoint as the model; 0 never stops early. Needs ``eval_fraction``.
+    early_stopping_patience: int
+    #: Train on padding-free batches (each batch's sequences concatenated, kept apart by their
+    #: position ids) where the model's architecture and attention support it, padded batches
+    #: otherwise. Absent in older specs: true.
+    padding_free: bool
     #: LoRA rank.
     lora_r: int
     #: LoRA alpha.

@@ -310,6 +310,9 @@ class JobStatus(_present.JobStatusView):
     progress: float
     #: The latest training loss.
     loss: float | None
+    #: The latest loss on the held-out split (``hyperparameters.eval_fraction``), or the one the run
+    #: ended with: the best, when early stopping kept the best checkpoint.
+    eval_loss: float | None
     #: Seconds until training ends, from the pace so far; ``None`` before training.
     eta_secs: int | None
     #: What the job has cost so far across its attempts, USD: each pod's price x its time, or
@@ -350,6 +353,7 @@ class JobStatus(_present.JobStatusView):
             total_steps=d["total_steps"],
             progress=d["progress"],
             loss=d["loss"],
+            eval_loss=d["eval_loss"],
             eta_secs=d["eta_secs"],
             cost_usd=d["cost_usd"],
             budget_usd=d["budget_usd"],

@@ -125,6 +125,15 @@ class ArtifactsAnswer:
     body: str
 
 
+@dataclass(frozen=True)
+class CheckpointDownload:
+    """A checkpoint file of an earlier attempt for the artifacts route's ``GET``: send the file
+    at ``path`` (``size`` bytes) as the body."""
+
+    path: str
+    size: int
+
+
 def _decode(kind: str, raw: str) -> object:
     """Build the Python value of a core result from its JSON (called by the native module)."""
     d = json.loads(raw)
@@ -147,6 +156,8 @@ def _decode(kind: str, raw: str) -> object:
         return [ReconcileAction._from(a) for a in d]
     if kind == "artifacts_answer":
         return ArtifactsAnswer(**d)
+    if kind == "checkpoint_download":
+        return CheckpointDownload(**d)
     if kind == "artifact_file":
         return ArtifactFile._from(d)
     if kind == "artifact_files":

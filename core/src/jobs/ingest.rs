@@ -340,6 +340,7 @@ fn apply(job: &JobRecord, p: &Progress, now: u64, heartbeat: Option<u64>) -> Opt
         p.step.or(job.step),
         p.max_steps.or(job.max_steps),
         p.loss.or(job.loss),
+        p.eval_loss.or(job.eval_loss),
         job.last_heartbeat.max(heartbeat),
     );
     let current = (
@@ -347,6 +348,7 @@ fn apply(job: &JobRecord, p: &Progress, now: u64, heartbeat: Option<u64>) -> Opt
         job.step,
         job.max_steps,
         job.loss,
+        job.eval_loss,
         job.last_heartbeat,
     );
     if figures == current && stage == job.stage && why.is_on(job) {
@@ -358,6 +360,7 @@ fn apply(job: &JobRecord, p: &Progress, now: u64, heartbeat: Option<u64>) -> Opt
         next.step,
         next.max_steps,
         next.loss,
+        next.eval_loss,
         next.last_heartbeat,
     ) = figures;
     next.stage = stage.to_owned();

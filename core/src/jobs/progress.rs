@@ -38,6 +38,9 @@ pub struct Progress {
     pub max_steps: Option<u64>,
     /// The latest training loss.
     pub loss: Option<f64>,
+    /// The latest held-out loss (a `log` event's `eval_loss`), or the one the run ended with
+    /// (the `result` event's).
+    pub eval_loss: Option<f64>,
     /// Seconds of training left, as the trainer estimates.
     pub eta_s: Option<f64>,
     /// The latest event time (Unix seconds): the job's last sign of life.
@@ -54,7 +57,7 @@ pub struct Progress {
 fn stage_state(e: &Event) -> Option<JobState> {
     match e.stage.as_deref()? {
         "preflight" | "dependencies" => Some(JobState::Starting),
-        "dataset" => Some(JobState::Downloading),
+        "dataset" | "resume" => Some(JobState::Downloading),
         "training" if e.data.get("awaits_first_step") == Some(&Value::Bool(true)) => None,
         "training" => Some(JobState::Training),
         "uploading" => Some(JobState::Uploading),
@@ -95,6 +98,7 @@ pub const POD_REASONS: &[&str] = &[
     "preflight",
     "dependencies",
     "dataset",
+    "resume",
     "training",
     "uploading",
     "deadline",
@@ -165,6 +169,9 @@ pub fn fold(current: JobState, events: &[Event]) -> Progress {
         }
         if let Some(v) = number(e, "loss") {
             p.loss = Some(v);
+        }
+        if let Some(v) = number(e, "eval_loss") {
+            p.eval_loss = Some(v);
         }
         if let Some(v) = number(e, "eta_s") {
             p.eta_s = Some(v);

@@ -84,12 +84,26 @@ pub(crate) fn files(script: &PodScript) -> Result<Vec<(&'static str, u32, Vec<u8
     })?;
     let mut files: Vec<(&'static str, u32, Vec<u8>)> = TEMPLATES
         .iter()
-        .map(|(n, m, t)| (*n, *m, t.as_bytes().to_vec()))
+        .map(|(n, m, t)| (*n, *m, without_comment_lines(t).into_bytes()))
         .collect();
     files.push(("config.json", 0o600, config));
     files.push(("values.txt", 0o600, values(script).into_bytes()));
     files.push(("requirements.txt", 0o644, requirements(script).into_bytes()));
     Ok(files)
+}
+
+/// A template as the pod gets it: without its comment lines, which explain the code to its
+/// readers here and would only take room in the bundle, an env value RunPod bounds. A line
+/// whose first non-blank characters are `# ` (or a lone `#`) is a comment in bash and in Python
+/// (no template holds such a line inside a string); the shebang and code are kept as written.
+fn without_comment_lines(text: &str) -> String {
+    text.lines()
+        .filter(|line| {
+            let t = line.trim_start();
+            !(t == "#" || t.starts_with("# "))
+        })
+        .flat_map(|line| [line, "\n"])
+        .collect()
 }
 
 /// Deterministic archive: fixed order, times and owners, so equal scripts give equal bundles.
@@ -150,6 +164,14 @@ fn values(s: &PodScript) -> String {
             .into(),
         ),
         ("artifacts_kind", artifacts_kind(&s.artifacts).to_owned()),
+        (
+            "resume",
+            match s.resume {
+                Some(_) => "1",
+                None => "0",
+            }
+            .into(),
+        ),
     ];
     match &s.dataset {
         DatasetSource::Url {

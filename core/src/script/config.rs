@@ -148,8 +148,28 @@ pub struct Hyperparameters {
     pub max_length: u32,
     /// Log every this many steps.
     pub logging_steps: u32,
-    /// Save a checkpoint every this many steps; 0 saves only the final model.
+    /// Save a checkpoint every this many steps; 0 leaves it to `save_minutes`. Each checkpoint
+    /// is copied whole to where the job keeps its artifacts, and a retry resumes from the newest.
     pub save_steps: u32,
+    /// Save a checkpoint every this many minutes of training as well; 0 never by the clock.
+    /// Absent in older specs: 30.
+    #[serde(default = "default_save_minutes")]
+    pub save_minutes: u32,
+    /// The share of the dataset held out to evaluate on (0 up to 0.5); 0 evaluates nothing.
+    #[serde(default)]
+    pub eval_fraction: f64,
+    /// Evaluate every this many steps; 0 evaluates about ten times in the run.
+    #[serde(default)]
+    pub eval_steps: u32,
+    /// Stop when the held-out loss has not improved for this many evaluations in a row, and
+    /// keep the best checkpoint as the model; 0 never stops early. Needs `eval_fraction`.
+    #[serde(default)]
+    pub early_stopping_patience: u32,
+    /// Train on padding-free batches (each batch's sequences concatenated, kept apart by their
+    /// position ids) where the model's architecture and attention support it, padded batches
+    /// otherwise. Absent in older specs: true.
+    #[serde(default = "yes")]
+    pub padding_free: bool,
     /// LoRA rank.
     pub lora_r: u32,
     /// LoRA alpha.
@@ -181,6 +201,11 @@ impl Hyperparameters {
             max_length: 2048,
             logging_steps: 10,
             save_steps: 0,
+            save_minutes: default_save_minutes(),
+            eval_fraction: 0.0,
+            eval_steps: 0,
+            early_stopping_patience: 0,
+            padding_free: true,
             lora_r: 16,
             lora_alpha: 32,
             lora_dropout: 0.05,
@@ -190,6 +215,15 @@ impl Hyperparameters {
             seed: 42,
         }
     }
+}
+
+/// A checkpoint every half hour: a failure then costs at most that much training again.
+fn default_save_minutes() -> u32 {
+    30
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Which modules LoRA (and QLoRA) adapts. In JSON: the string `"all-linear"` or a list of names.
@@ -327,6 +361,37 @@ pub enum Artifacts {
     },
 }
 
+/// One file of a checkpoint, as its manifest lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CheckpointFile {
+    /// Path relative to the checkpoint's folder.
+    pub path: String,
+    /// Bytes.
+    pub size: u64,
+    /// sha256, lowercase hex.
+    pub sha256: String,
+}
+
+/// Where an attempt resumes training from: the newest checkpoint an earlier attempt of the job
+/// kept whole.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Resume {
+    /// A checkpoint the app received: each file is fetched from `<url>/<path>` with the
+    /// attempt's artifacts token, and checked against its sha256.
+    App {
+        /// The optimizer step it was saved at.
+        step: u64,
+        /// Where its files are, under the artifacts route.
+        url: String,
+        /// Its manifest.
+        files: Vec<CheckpointFile>,
+    },
+    /// The newest complete checkpoint under the job's folder on the network volume, found by
+    /// the pod (none there: training starts afresh).
+    Volume,
+}
+
 /// How the pod itself behaves.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -433,6 +498,9 @@ pub struct PodScript {
     pub artifacts: Artifacts,
     /// Pod behaviour.
     pub runtime: PodRuntime,
+    /// The checkpoint this attempt resumes from; `None` trains from the start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume: Option<Resume>,
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use url::Url;
 
 use super::config::{
     Artifacts, DatasetSource, Endpoint, Hyperparameters, LoraTargetModules, Method, PodScript,
-    Secret, Training,
+    Resume, Secret, Training,
 };
 use crate::error::{Error, Result};
 
@@ -42,6 +42,7 @@ pub fn validate(s: &PodScript) -> Result<()> {
     dataset(&s.dataset)?;
     training(&s.training, s.runtime.expect_gpu)?;
     artifacts(&s.artifacts)?;
+    resume(s)?;
     runtime(s)
 }
 
@@ -253,9 +254,38 @@ fn hyper(h: &Hyperparameters) -> Result<()> {
     )?;
     count("hyperparameters.max_length", h.max_length, 16, 1 << 20)?;
     count("hyperparameters.logging_steps", h.logging_steps, 1, 1 << 20)?;
+    evaluation(h)?;
     count("hyperparameters.lora_r", h.lora_r, 1, 1024)?;
     count("hyperparameters.lora_alpha", h.lora_alpha, 1, 1 << 16)?;
     target_modules(&h.lora_target_modules)
+}
+
+fn evaluation(h: &Hyperparameters) -> Result<()> {
+    count(
+        "hyperparameters.save_minutes",
+        h.save_minutes,
+        0,
+        7 * 24 * 60,
+    )?;
+    if !(h.eval_fraction.is_finite() && (0.0..=0.5).contains(&h.eval_fraction)) {
+        return Err(bad(
+            "hyperparameters.eval_fraction",
+            "must be from 0 (no evaluation) to 0.5: the share of the dataset held out",
+        ));
+    }
+    count(
+        "hyperparameters.early_stopping_patience",
+        h.early_stopping_patience,
+        0,
+        1000,
+    )?;
+    if h.early_stopping_patience > 0 && h.eval_fraction == 0.0 {
+        return Err(bad(
+            "hyperparameters.early_stopping_patience",
+            "needs a held-out split to watch: set eval_fraction (such as 0.05) too",
+        ));
+    }
+    Ok(())
 }
 
 const MAX_TARGET_MODULES: usize = 32;
@@ -317,6 +347,43 @@ fn artifacts(a: &Artifacts) -> Result<()> {
             secret("artifacts.token", token)
         }
     }
+}
+
+/// The most files a checkpoint to resume from may list.
+const MAX_CHECKPOINT_FILES: usize = 1000;
+
+fn resume(s: &PodScript) -> Result<()> {
+    let Some(Resume::App { url, files, .. }) = &s.resume else {
+        return Ok(());
+    };
+    if !matches!(s.artifacts, Artifacts::App { .. }) {
+        return Err(bad(
+            "resume",
+            "fetches from the app with the artifacts token: the job's artifacts must go to the app",
+        ));
+    }
+    http_url("resume.url", url)?;
+    if files.is_empty() || files.len() > MAX_CHECKPOINT_FILES {
+        return Err(bad("resume.files", "must list 1 to 1000 files"));
+    }
+    for f in files {
+        let safe = f.path.len() <= 512
+            && f.path.split('/').all(|part| {
+                !part.is_empty()
+                    && !part.starts_with('.')
+                    && part
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            });
+        let digest = f.sha256.len() == 64 && f.sha256.bytes().all(|b| b.is_ascii_hexdigit());
+        if !safe || !digest {
+            return Err(bad(
+                "resume.files",
+                "must hold relative paths of letters, digits, '.', '_' and '-' with a 64-digit sha256",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn runtime(s: &PodScript) -> Result<()> {

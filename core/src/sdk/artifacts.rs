@@ -45,6 +45,39 @@ struct Manifest {
     files: Vec<ArtifactFile>,
     #[serde(default)]
     complete: bool,
+    /// A checkpoint's manifest, with the optimizer step it was saved at; absent for the final
+    /// artifacts.
+    #[serde(default)]
+    checkpoint: Option<u64>,
+}
+
+/// Where a checkpoint's files are under the artifacts route: `checkpoints/<attempt>/<step>/`.
+const CHECKPOINTS: &str = "checkpoints";
+
+/// A checkpoint file the app keeps, for the pod of a later attempt to fetch
+/// ([`Trainpod::checkpoint_file`]): serve `path` (a file on the app's disk) as the body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckpointDownload {
+    /// The file to send.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// The newest checkpoint an earlier attempt of a job kept whole.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct KeptCheckpoint {
+    pub attempt: u32,
+    pub step: u64,
+    pub files: Vec<ArtifactFile>,
+}
+
+/// `checkpoints/<attempt>/<step>/<file>` split into its parts.
+fn checkpoint_parts(path: &str) -> Option<(u32, u64, &str)> {
+    let rest = path.strip_prefix(CHECKPOINTS)?.strip_prefix('/')?;
+    let (attempt, rest) = rest.split_once('/')?;
+    let (step, file) = rest.split_once('/')?;
+    Some((attempt.parse().ok()?, step.parse().ok()?, file))
 }
 
 /// What the artifacts route answers.
@@ -226,7 +259,10 @@ impl Trainpod {
                 )));
             }
         }
-        let dir = self.attempt_dir(job_id, attempt)?;
+        let mut dir = self.attempt_dir(job_id, attempt)?;
+        if let Some(step) = manifest.checkpoint {
+            dir = dir.join(CHECKPOINTS).join(step.to_string());
+        }
         std::fs::create_dir_all(dir.join("files")).map_err(io_error)?;
         // The manifest is what uploads are checked against; it is replaced only while incomplete.
         if !dir.join("complete.json").exists() {
@@ -241,6 +277,9 @@ impl Trainpod {
                 let listed = serde_json::to_vec(&manifest.files)
                     .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
                 std::fs::write(dir.join("complete.json"), listed).map_err(io_error)?;
+                if let Some(step) = manifest.checkpoint {
+                    drop_older_checkpoints(&dir, step);
+                }
             }
             return Ok(ArtifactsAnswer {
                 status: 200,
@@ -248,7 +287,13 @@ impl Trainpod {
             });
         }
         let base = match &self.app_url {
-            Some(app) => Routes::url(app, &self.routes.artifacts, job_id, ""),
+            Some(app) => {
+                let route = Routes::url(app, &self.routes.artifacts, job_id, "");
+                match manifest.checkpoint {
+                    Some(step) => format!("{route}/files/{CHECKPOINTS}/{attempt}/{step}"),
+                    None => format!("{route}/files"),
+                }
+            }
             None => {
                 return Err(Error::invalid_input(
                     "artifacts uploaded to the app need app_url(...)",
@@ -260,7 +305,7 @@ impl Trainpod {
             .files
             .iter()
             .filter(|f| !stored(f))
-            .map(|f| json!({"path": f.path, "url": format!("{base}/files/{}", f.path), "headers": {"Authorization": auth}}))
+            .map(|f| json!({"path": f.path, "url": format!("{base}/{}", f.path), "headers": {"Authorization": auth}}))
             .collect();
         Ok(ArtifactsAnswer {
             status: 200,
@@ -278,10 +323,21 @@ impl Trainpod {
     ) -> Result<ArtifactUpload> {
         let (_, attempt) = self.artifact_claims(job_id, authorization).await?;
         check_artifact_path(path)?;
-        let dir = self.attempt_dir(job_id, attempt)?;
+        let mut dir = self.attempt_dir(job_id, attempt)?;
+        let mut name = path;
+        if let Some((of, step, file)) = checkpoint_parts(path) {
+            if of != attempt {
+                return Err(Error::new(
+                    ErrorKind::TokenScopeMismatch,
+                    format!("checkpoint files are sent by their own attempt, not attempt {of}"),
+                ));
+            }
+            dir = dir.join(CHECKPOINTS).join(step.to_string());
+            name = file;
+        }
         let expected = read_list(&dir.join("manifest.json"))?
             .into_iter()
-            .find(|f| f.path == path)
+            .find(|f| f.path == name)
             .ok_or_else(|| {
                 Error::new(
                     ErrorKind::NotFound,
@@ -290,7 +346,7 @@ impl Trainpod {
                     ),
                 )
             })?;
-        let dest = dir.join("files").join(path);
+        let dest = dir.join("files").join(name);
         let (dest, temp, file) = blocking("starting an artifact", move || {
             if let Some(parent) = dest.parent() {
                 std::fs::create_dir_all(parent).map_err(io_error)?;
@@ -306,6 +362,71 @@ impl Trainpod {
             expected,
             written: 0,
         })
+    }
+
+    /// A checkpoint file an earlier attempt of the job kept (a `GET` of
+    /// `<artifacts route>/files/checkpoints/<attempt>/<step>/<file>`), for the pod of the
+    /// current attempt, which resumes from it: its artifacts token is checked, and the file must
+    /// be listed in that checkpoint's confirmed manifest.
+    pub async fn checkpoint_file(
+        &self,
+        job_id: &str,
+        authorization: Option<&str>,
+        path: &str,
+    ) -> Result<CheckpointDownload> {
+        let (_, attempt) = self.artifact_claims(job_id, authorization).await?;
+        check_artifact_path(path)?;
+        let not_found = || {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("no confirmed checkpoint file {path} of an earlier attempt of this job"),
+            )
+        };
+        let (of, step, file) = checkpoint_parts(path).ok_or_else(not_found)?;
+        if of >= attempt {
+            return Err(not_found());
+        }
+        let dir = self
+            .attempt_dir(job_id, of)?
+            .join(CHECKPOINTS)
+            .join(step.to_string());
+        let listed = read_list(&dir.join("complete.json")).map_err(|_| not_found())?;
+        let entry = listed
+            .iter()
+            .find(|f| f.path == file)
+            .ok_or_else(not_found)?;
+        Ok(CheckpointDownload {
+            path: dir.join("files").join(file),
+            size: entry.size,
+        })
+    }
+
+    /// The newest checkpoint that an attempt before `attempt` kept whole, when there is one.
+    pub(crate) fn newest_checkpoint(&self, job_id: &str, attempt: u32) -> Option<KeptCheckpoint> {
+        let mut best: Option<KeptCheckpoint> = None;
+        for of in 1..attempt {
+            let root = self.attempt_dir(job_id, of).ok()?.join(CHECKPOINTS);
+            let Ok(entries) = std::fs::read_dir(&root) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let step = entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|s| s.parse::<u64>().ok());
+                let Some(step) = step.filter(|s| best.as_ref().is_none_or(|b| *s > b.step)) else {
+                    continue;
+                };
+                if let Ok(files) = read_list(&entry.path().join("complete.json")) {
+                    best = Some(KeptCheckpoint {
+                        attempt: of,
+                        step,
+                        files,
+                    });
+                }
+            }
+        }
+        best
     }
 
     /// The artifacts of the job's current attempt, once the pod confirmed them complete.
@@ -345,6 +466,24 @@ impl Trainpod {
             Ok(files)
         })
         .await
+    }
+}
+
+/// Removes the checkpoints of the same attempt older than `step`, now that `dir` (step's) is
+/// whole. A failure only leaves a stale copy behind.
+fn drop_older_checkpoints(dir: &Path, step: u64) {
+    let Some(Ok(entries)) = dir.parent().map(std::fs::read_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let older = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u64>().ok())
+            .is_some_and(|s| s < step);
+        if older {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 

@@ -12,8 +12,8 @@ use super::{Routes, Trainpod, pod_name};
 use crate::error::{Error, ErrorKind, Result};
 use crate::jobs::JobState;
 use crate::script::{
-    Artifacts, DatasetSource, Endpoint, PodRuntime, PodScript, RenderedScript, Secret, Training,
-    generate, render,
+    Artifacts, CheckpointFile, DatasetSource, Endpoint, PodRuntime, PodScript, RenderedScript,
+    Resume, Secret, Training, generate, render,
 };
 use crate::store::JobRecord;
 use crate::token::{IssueRequest, Purpose};
@@ -239,6 +239,7 @@ impl Trainpod {
             },
             _ => Artifacts::None,
         };
+        let resume = self.resume_for(job, &artifacts);
         Ok(PodScript {
             version: 1,
             job_id: job.id.clone(),
@@ -261,7 +262,37 @@ impl Trainpod {
                 gpus_per_node: plan.gpu.count,
                 ..self.runtime.clone()
             },
+            resume,
         })
+    }
+
+    /// Where attempt `job.attempt` resumes from: the newest checkpoint an earlier attempt sent
+    /// to the app, or whatever the volume holds (the pod looks); nothing for a first attempt or
+    /// artifacts kept nowhere durable.
+    fn resume_for(&self, job: &JobRecord, artifacts: &Artifacts) -> Option<Resume> {
+        if job.attempt < 2 {
+            return None;
+        }
+        match artifacts {
+            Artifacts::App { url, .. } => {
+                let kept = self.newest_checkpoint(&job.id, job.attempt)?;
+                Some(Resume::App {
+                    step: kept.step,
+                    url: format!("{url}/files/checkpoints/{}/{}", kept.attempt, kept.step),
+                    files: kept
+                        .files
+                        .into_iter()
+                        .map(|f| CheckpointFile {
+                            path: f.path,
+                            size: f.size,
+                            sha256: f.sha256,
+                        })
+                        .collect(),
+                })
+            }
+            Artifacts::Volume { .. } => Some(Resume::Volume),
+            Artifacts::None | Artifacts::Hub { .. } => None,
+        }
     }
 
     /// The network volume a job's pod mounts (id, mount path), when its dataset is on one.

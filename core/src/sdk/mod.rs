@@ -50,7 +50,8 @@ mod webhooks;
 pub use access::ARTIFACT_UPLOAD_GRACE_SECS;
 pub use accounts::{Credentials, MAX_ACCOUNT_LEN, check_account};
 pub use artifacts::{
-    ArtifactFile, ArtifactUpload, ArtifactsAnswer, MAX_ARTIFACT_FILES, check_artifact_path,
+    ArtifactFile, ArtifactUpload, ArtifactsAnswer, CheckpointDownload, MAX_ARTIFACT_FILES,
+    check_artifact_path,
 };
 pub use builder::{API_KEY_ENV, SIGNING_KEYS_ENV, TrainpodBuilder};
 pub use key_check::{GpuSeen, KeyAccess, KeyCheck, check_key_with, check_runpod_key};
@@ -304,15 +305,20 @@ impl Trainpod {
         }
     }
 
-    /// New attempts for the jobs whose pods `actions` ended because they never started.
-    async fn retry_unstarted(&self, actions: &[ReconcileAction]) -> Vec<ReconcileAction> {
+    /// New attempts for the jobs `actions` ended for a cause the policy retries: a pod that
+    /// never started (on another GPU of the plan), or one interrupted mid-run (resuming).
+    async fn retry_automatically(&self, actions: &[ReconcileAction]) -> Vec<ReconcileAction> {
+        let policy = &self.reconcile;
         let mut out = Vec::new();
         for a in actions {
             let unstarted = matches!(
                 a.reason,
                 "cuda_unsupported" | "image_pull_failed" | "no_container" | "provision_timeout"
             );
-            let (true, Some(JobState::Failed), Some(job_id)) = (unstarted, a.job_state, &a.job_id)
+            let interrupted = matches!(a.reason, "pod_vanished" | "stale_heartbeat");
+            let wanted =
+                (unstarted && policy.retry_unstarted) || (interrupted && policy.retry_interrupted);
+            let (true, Some(JobState::Failed), Some(job_id)) = (wanted, a.job_state, &a.job_id)
             else {
                 continue;
             };
@@ -320,7 +326,9 @@ impl Trainpod {
                 Ok(Some(job)) if job.attempt < MAX_AUTO_ATTEMPTS => job.gpu_id,
                 _ => continue,
             };
-            let retried = self.retry_on(job_id, Some(&avoid)).await;
+            // An interrupted pod's GPU type is as good as any: only a start failure moves on.
+            let avoid = unstarted.then_some(avoid);
+            let retried = self.retry_on(job_id, avoid.as_deref()).await;
             out.push(ReconcileAction {
                 pod_id: retried.as_ref().ok().and_then(|s| s.pod_id.clone()),
                 job_id: Some(job_id.clone()),

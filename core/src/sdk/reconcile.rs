@@ -29,6 +29,8 @@ impl Trainpod {
     /// With the opt-in [`crate::jobs::ReconcilePolicy::retry_unstarted`], a job whose pod never
     /// started gets a new attempt on the plan's next GPU, within what is left of its budget (the
     /// retry's outcome is an action of its own, `retried`, with an error when it was refused).
+    /// With [`crate::jobs::ReconcilePolicy::retry_interrupted`], so does a job whose pod went
+    /// away or fell silent mid-run, resuming from its newest checkpoint.
     pub async fn reconcile(&self) -> Result<Vec<ReconcileAction>> {
         let now = self.clock.now_unix_secs();
         let live = self.store.live_jobs().await?;
@@ -48,8 +50,8 @@ impl Trainpod {
             actions.extend(join_all(passes).await.into_iter().flatten());
         }
         actions.extend(self.settle_bills(now).await);
-        if self.reconcile.retry_unstarted {
-            let retries = self.retry_unstarted(&actions).await;
+        if self.reconcile.retry_unstarted || self.reconcile.retry_interrupted {
+            let retries = self.retry_automatically(&actions).await;
             actions.extend(retries);
         }
         // The events this pass made (jobs it ended) go out now, and any still due.

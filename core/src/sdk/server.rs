@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
 use futures_util::StreamExt;
 use serde_json::json;
+use std::io::Read;
 
 use super::Trainpod;
 use crate::error::Error;
@@ -22,7 +23,10 @@ pub fn router(tp: Arc<Trainpod>) -> Router {
     let jobs = Router::new()
         .route("/jobs/{job}/metrics", post(metrics))
         .route("/jobs/{job}/artifacts", post(manifest))
-        .route("/jobs/{job}/artifacts/files/{*path}", put(upload))
+        .route(
+            "/jobs/{job}/artifacts/files/{*path}",
+            put(upload).get(checkpoint),
+        )
         .with_state(tp.clone());
     // The dataset route is the staging's, with the SDK's check of the token's job in between.
     let jobs = match tp.staging() {
@@ -109,6 +113,45 @@ async fn upload(
         Ok(_) => StatusCode::OK.into_response(),
         Err(err) => refuse(&err),
     }
+}
+
+/// A checkpoint file of an earlier attempt, streamed to the pod that resumes from it.
+async fn checkpoint(
+    State(tp): State<Arc<Trainpod>>,
+    Path((job, path)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let found = match tp
+        .checkpoint_file(&job, authorization(&headers).as_deref(), &path)
+        .await
+    {
+        Ok(found) => found,
+        Err(err) => return refuse(&err),
+    };
+    let Ok(file) = std::fs::File::open(&found.path) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let chunks = futures_util::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let read = tokio::task::spawn_blocking(move || {
+            let mut buf = vec![0u8; 256 * 1024];
+            let n = file.read(&mut buf)?;
+            buf.truncate(n);
+            Ok::<_, std::io::Error>((buf, file))
+        })
+        .await;
+        match read {
+            Ok(Ok((buf, _))) if buf.is_empty() => None,
+            Ok(Ok((buf, file))) => Some((Ok(Bytes::from(buf)), Some(file))),
+            Ok(Err(e)) => Some((Err(e), None)),
+            Err(e) => Some((Err(std::io::Error::other(e)), None)),
+        }
+    });
+    (
+        [(header::CONTENT_LENGTH, found.size.to_string())],
+        Body::from_stream(chunks),
+    )
+        .into_response()
 }
 
 /// A JSON answer, or the refusal.

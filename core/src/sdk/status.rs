@@ -48,6 +48,9 @@ pub struct JobStatus {
     pub progress: f64,
     /// The latest training loss.
     pub loss: Option<f64>,
+    /// The latest loss on the held-out split (`hyperparameters.eval_fraction`), or the one the
+    /// run ended with: the best, when early stopping kept the best checkpoint.
+    pub eval_loss: Option<f64>,
     /// Seconds until training ends, from the pace so far; `None` before training.
     pub eta_secs: Option<u64>,
     /// What the job has cost so far across its attempts, USD: each pod's price x its time, or
@@ -163,6 +166,7 @@ fn changed(a: &JobStatus, b: &JobStatus) -> bool {
         &b.pod_id,
         b.last_heartbeat,
     ) || a.loss != b.loss
+        || a.eval_loss != b.eval_loss
 }
 
 impl Trainpod {
@@ -235,6 +239,7 @@ impl Trainpod {
             total_steps: job.max_steps,
             progress,
             loss: job.loss,
+            eval_loss: job.eval_loss,
             eta_secs: eta(job, now),
             // RunPod's bill, once read, is what the job cost.
             cost_usd: job

@@ -12,7 +12,7 @@ pub(crate) const SELECT_JOB_PODS: &str = "select pod_id, job_id, attempt, accoun
 pub(crate) const SELECT_UNBILLED: &str = "select job_id, user_id, attempt, state, reason, pod_id,
      created_at, updated_at, deadline_unix, budget_usd, price_per_hour, started_at, last_heartbeat,
      step, max_steps, loss, config, spent_usd, cost_usd, cause, gpu_id, data_center_id, stage,
-     exit_code, log_tail, account, billed_usd
+     exit_code, log_tail, account, billed_usd, eval_loss
      from trainpod_jobs
      where state in ('succeeded', 'failed', 'cancelled', 'timed_out', 'over_budget')
        and billed_usd is null and pod_id is not null and updated_at >= $1 and updated_at <= $2

@@ -59,6 +59,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "clusters",
         sql: include_str!("../../migrations/0009_clusters.sql"),
     },
+    Migration {
+        version: 10,
+        name: "eval_loss",
+        sql: include_str!("../../migrations/0010_eval_loss.sql"),
+    },
 ];
 
 pub(crate) const CREATE_TABLE: &str = "create table if not exists trainpod_schema_migrations (

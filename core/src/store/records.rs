@@ -42,6 +42,8 @@ pub struct JobRecord {
     pub max_steps: Option<u64>,
     /// The latest training loss.
     pub loss: Option<f64>,
+    /// The latest held-out loss, or the best one once the run kept its best checkpoint.
+    pub eval_loss: Option<f64>,
     /// What the job was deployed with (JSON written by the SDK, so that `retry` can start another
     /// attempt of it); empty for a job recorded by hand. Shared, not owned: the row is copied on
     /// every metric batch, and the plan is kilobytes that no batch changes.
@@ -92,6 +94,7 @@ impl JobRecord {
             step: None,
             max_steps: None,
             loss: None,
+            eval_loss: None,
             config: Arc::from(""),
             spent_usd: 0.0,
             cost_usd: None,

@@ -36,15 +36,15 @@ pub(crate) const SELECT_BATCH_HASH: &str =
 pub(crate) const INSERT_JOB: &str = "insert into trainpod_jobs (job_id, user_id, attempt, state,
      reason, pod_id, created_at, updated_at, deadline_unix, budget_usd, price_per_hour, started_at,
      last_heartbeat, step, max_steps, loss, config, spent_usd, cost_usd, cause, gpu_id,
-     data_center_id, stage, exit_code, log_tail, account, billed_usd)
+     data_center_id, stage, exit_code, log_tail, account, billed_usd, eval_loss)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-     $20, $21, $22, $23, $24, $25, $26, $27)
+     $20, $21, $22, $23, $24, $25, $26, $27, $28)
      on conflict (job_id) do nothing";
 
 pub(crate) const SELECT_JOB: &str = "select job_id, user_id, attempt, state, reason, pod_id,
      created_at, updated_at, deadline_unix, budget_usd, price_per_hour, started_at, last_heartbeat,
      step, max_steps, loss, config, spent_usd, cost_usd, cause, gpu_id, data_center_id, stage,
-     exit_code, log_tail, account, billed_usd
+     exit_code, log_tail, account, billed_usd, eval_loss
      from trainpod_jobs where job_id = $1";
 
 /// The jobs still live (past queued, not in a final state), oldest first: the reconciler's list
@@ -52,7 +52,7 @@ pub(crate) const SELECT_JOB: &str = "select job_id, user_id, attempt, state, rea
 pub(crate) const SELECT_LIVE_JOBS: &str = "select job_id, user_id, attempt, state, reason, pod_id,
      created_at, updated_at, deadline_unix, budget_usd, price_per_hour, started_at, last_heartbeat,
      step, max_steps, loss, config, spent_usd, cost_usd, cause, gpu_id, data_center_id, stage,
-     exit_code, log_tail, account, billed_usd
+     exit_code, log_tail, account, billed_usd, eval_loss
      from trainpod_jobs
      where state not in ('queued', 'succeeded', 'failed', 'cancelled', 'timed_out', 'over_budget')
      order by created_at, job_id";
@@ -63,8 +63,8 @@ pub(crate) const UPDATE_JOB: &str = "update trainpod_jobs set user_id = $2, atte
      budget_usd = $10, price_per_hour = $11, started_at = $12, last_heartbeat = $13, step = $14,
      max_steps = $15, loss = $16, config = $17, spent_usd = $18, cost_usd = $19, cause = $20,
      gpu_id = $21, data_center_id = $22, stage = $23, exit_code = $24, log_tail = $25,
-     account = $26, billed_usd = $27
-     where job_id = $1 and state = $28 and attempt = $3";
+     account = $26, billed_usd = $27, eval_loss = $28
+     where job_id = $1 and state = $29 and attempt = $3";
 
 /// A new attempt: the row changes only if it is still the expected attempt in the expected state.
 pub(crate) const UPDATE_JOB_ATTEMPT: &str = "update trainpod_jobs set user_id = $2, attempt = $3,
@@ -72,8 +72,8 @@ pub(crate) const UPDATE_JOB_ATTEMPT: &str = "update trainpod_jobs set user_id = 
      budget_usd = $10, price_per_hour = $11, started_at = $12, last_heartbeat = $13, step = $14,
      max_steps = $15, loss = $16, config = $17, spent_usd = $18, cost_usd = $19, cause = $20,
      gpu_id = $21, data_center_id = $22, stage = $23, exit_code = $24, log_tail = $25,
-     account = $26, billed_usd = $27
-     where job_id = $1 and state = $28 and attempt = $29";
+     account = $26, billed_usd = $27, eval_loss = $28
+     where job_id = $1 and state = $29 and attempt = $30";
 
 /// A claim is a lease: taken when the pod has no row or its row is older than `$6`, so that a
 /// terminate that failed is tried again by whichever instance reconciles after the lease.
@@ -144,6 +144,7 @@ macro_rules! bind_job {
             .bind(&$j.log_tail)
             .bind(&$j.account)
             .bind($j.billed_usd)
+            .bind($j.eval_loss)
     }};
 }
 pub(crate) use bind_job;
@@ -189,6 +190,7 @@ macro_rules! job_from_row {
             log_tail: r.try_get("log_tail").map_err(get_err)?,
             account: r.try_get("account").map_err(get_err)?,
             billed_usd: r.try_get("billed_usd").map_err(get_err)?,
+            eval_loss: r.try_get("eval_loss").map_err(get_err)?,
         }
     }};
 }

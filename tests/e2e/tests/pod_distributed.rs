@@ -181,6 +181,7 @@ fn script(job: &Job<'_>, app: &App, emu: &Emulator, python: &str, data: &[u8]) -
             gpus_per_node: job.gpus_per_node,
             ..PodRuntime::default()
         },
+        resume: None,
     }
 }
 

@@ -92,6 +92,7 @@ async fn run_case(h: &Hostile, shell: &str, n: usize) -> Result<(), TestCaseErro
             requirements: vec![],
             ..PodRuntime::default()
         },
+        resume: None,
     };
     let bundle = generate(&script).unwrap();
     let client = emulator_client(&emu);

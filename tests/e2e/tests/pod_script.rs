@@ -81,6 +81,7 @@ impl Case {
                 token: Secret::new(artifacts),
             },
             runtime: test_runtime(&self.emu),
+            resume: None,
         }
     }
 

@@ -136,6 +136,7 @@ async fn deploy_with(
             requirements: PINNED_STACK.iter().map(|s| (*s).to_owned()).collect(),
             ..PodRuntime::default()
         },
+        resume: None,
     };
     let bundle = generate(&script).unwrap();
     let client = emulator_client(&emu);

@@ -75,6 +75,11 @@ pub struct ReconcilePolicy {
     /// `no_container`, `provision_timeout`) is followed by a new attempt on the plan's next GPU
     /// or data center, within what is left of the job's budget (default off).
     pub retry_unstarted: bool,
+    /// Opt-in: a job whose pod went away or fell silent mid-run (`pod_vanished`, including a
+    /// cluster that lost a node, and `stale_heartbeat`) gets a new attempt that resumes from
+    /// its newest checkpoint, within what is left of its budget (default off).
+    #[serde(default)]
+    pub retry_interrupted: bool,
     /// How long after a job ended its bill is read from RunPod's billing (default 10 minutes:
     /// RunPod bills every 5).
     pub bill_after_secs: u64,
@@ -87,6 +92,7 @@ impl Default for ReconcilePolicy {
             provision_timeout_secs: 900,
             lease_secs: 60,
             retry_unstarted: false,
+            retry_interrupted: false,
             bill_after_secs: 600,
         }
     }
