@@ -1,0 +1,87 @@
+//! `trainpod follow`: a job to its end. At a terminal, one progress bar redrawn in place with
+//! each stage on a line of its own; piped, a line per change; with `--json`, each update core's
+//! `follow` gives as a JSON line (`{"kind":"status",...}` or `{"kind":"event",...}`).
+
+#![allow(clippy::print_stdout)]
+
+use std::io::{IsTerminal, Write};
+
+use trainpod::Result;
+use trainpod::jobs::JobState;
+use trainpod::sdk::{FollowUpdate, JobStatus, Trainpod};
+
+use crate::{exit, output};
+
+const BAR_WIDTH: usize = 24;
+
+/// Follows `job` until it ends: exit 0 when it succeeded, 7 otherwise.
+pub async fn run(tp: &Trainpod, job: &str, json: bool) -> Result<u8> {
+    let tty = !json && std::io::stdout().is_terminal();
+    let mut follow = tp.follow(job);
+    let mut last: Option<JobStatus> = None;
+    let mut drawn = false;
+    while let Some(update) = follow.next().await? {
+        if json {
+            output::json(&update);
+        } else {
+            let line = match &update {
+                FollowUpdate::Event(e) if e["type"] == "stage" => {
+                    Some(format!("stage {}", e["stage"].as_str().unwrap_or("?")))
+                }
+                FollowUpdate::Status(s) if !tty => Some(output::status_line(s)),
+                _ => None,
+            };
+            if let Some(line) = line {
+                if drawn {
+                    // Off the bar's line first.
+                    println!();
+                    drawn = false;
+                }
+                println!("{line}");
+            }
+            if let (true, FollowUpdate::Status(s)) = (tty, &update) {
+                print!(
+                    "\r\x1b[2K{} {}",
+                    output::bar(s.progress, BAR_WIDTH),
+                    output::status_line(s)
+                );
+                let _ = std::io::stdout().flush();
+                drawn = true;
+            }
+        }
+        if let FollowUpdate::Status(s) = update {
+            last = Some(s);
+        }
+    }
+    if drawn {
+        println!();
+    }
+    let last = match last {
+        Some(s) => s,
+        None => tp.status(job).await?,
+    };
+    if !json {
+        summary(&last);
+    }
+    Ok(if last.state == JobState::Succeeded {
+        exit::OK
+    } else {
+        exit::JOB_FAILED
+    })
+}
+
+fn summary(s: &JobStatus) {
+    if s.state == JobState::Succeeded {
+        println!("job {} succeeded; cost ${:.4}", s.job_id, s.cost_usd);
+        return;
+    }
+    println!(
+        "job {} {} at stage {} (reason {}): {}",
+        s.job_id,
+        s.state,
+        if s.stage.is_empty() { "-" } else { &s.stage },
+        if s.reason.is_empty() { "-" } else { &s.reason },
+        s.cause
+    );
+    println!("see its log tail with: trainpod status {}", s.job_id);
+}
