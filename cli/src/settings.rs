@@ -321,3 +321,20 @@ fn default_store_url() -> Result<String> {
     })?;
     Ok(format!("sqlite://{}", dir.join("trainpod.db").display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let settings = Settings {
+            runpod_api_key: Some(Secret("rpa_TOPSECRET".into())),
+            signing_keys: Some(Secret("k1:active:ALSOSECRET".into())),
+            ..Settings::default()
+        };
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("SECRET"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
+}

@@ -365,3 +365,308 @@ fn a_real_job_is_planned_deployed_and_followed_to_its_end() {
     assert_eq!(code(&out), 5, "a succeeded job is not retried");
     assert_eq!(doc(&out)["error"]["code"], "INVALID_STATE");
 }
+
+/// A saved model's directory as the local provider's `plan` checks it (its `config.json`): for
+/// jobs cancelled before they load it.
+fn model_dir(home: &Path) -> PathBuf {
+    let model = home.join("model");
+    std::fs::create_dir_all(&model).unwrap();
+    std::fs::write(model.join("config.json"), "{}").unwrap();
+    model
+}
+
+#[test]
+fn jobs_that_never_train_are_cancelled_retried_and_reconciled() {
+    let s = Setup::start("cancel", &["--stop-grace-ms", "500"]);
+    let model = model_dir(&s.home);
+    let body = b"{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}\n".to_vec();
+    let (bytes, sha256) = (body.len().to_string(), sha256_of(&body));
+    let url = serve_file(body);
+
+    // Planned and deployed in one go from flags.
+    let out = run(s.cmd().args([
+        "deploy",
+        "--job-id",
+        "cli-cancel",
+        "--model",
+        model.to_str().unwrap(),
+        "--params-b",
+        "0.00002",
+        "--gpu",
+        GPU,
+        "--dataset-url",
+        &url,
+        "--dataset-bytes",
+        &bytes,
+        "--dataset-sha256",
+        &sha256,
+        "--budget",
+        "0.5",
+        "--json",
+    ]));
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    let first = doc(&out);
+    let first_pod = first["pod_id"].as_str().expect("a pod").to_owned();
+    assert_eq!(first["attempt"], 1);
+    let out = run(s.cmd().args(["status", "cli-cancel"]));
+    assert_eq!(code(&out), 0);
+    assert!(
+        stdout(&out).contains("job cli-cancel  attempt 1"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = run(s.cmd().args(["cancel", "cli-cancel", "--json"]));
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    assert_eq!(doc(&out)["state"], "cancelled");
+    // Following an ended job that did not succeed says so, and exits 7.
+    let out = run(s.cmd().args(["follow", "cli-cancel"]));
+    assert_eq!(code(&out), 7, "{}", stdout(&out));
+    assert!(stdout(&out).contains("cancelled"), "{}", stdout(&out));
+
+    let out = run(s.cmd().args(["retry", "cli-cancel", "--json"]));
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    let second = doc(&out);
+    assert_eq!(second["attempt"], 2);
+    assert_ne!(second["pod_id"], first_pod.as_str(), "a new pod");
+    let out = run(s.cmd().args(["cancel", "cli-cancel"]));
+    assert_eq!(code(&out), 0);
+    assert!(stdout(&out).contains("cancelled"), "{}", stdout(&out));
+
+    let out = run(s.cmd().args(["reconcile", "--json"]));
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    let actions = doc(&out);
+    for a in actions.as_array().expect("a list of actions") {
+        assert!(a["reason"].is_string(), "{a}");
+        assert!(a["error"].is_null(), "{a}");
+    }
+    let out = run(s.cmd().arg("reconcile"));
+    assert_eq!(code(&out), 0);
+}
+
+fn sha256_of(bytes: &[u8]) -> String {
+    let dir = fresh_dir("sha");
+    let file = dir.join("f");
+    std::fs::write(&file, bytes).unwrap();
+    let out = run(trainpod(&dir).args(["inspect", file.to_str().unwrap(), "--json"]));
+    doc(&out)["sha256"].as_str().unwrap().to_owned()
+}
+
+/// The error document of a `--json` command that failed.
+fn error_doc(out: &Output) -> Value {
+    let d = doc(out);
+    assert_eq!(d["error"]["exit_code"], code(out), "{d}");
+    d["error"].clone()
+}
+
+#[test]
+fn bad_input_exits_with_its_group_and_says_what_to_do() {
+    let home = fresh_dir("bad");
+    let keys = new_keys(&home);
+    let store = format!("sqlite://{}", home.join("jobs.db").display());
+    let with_keys = || {
+        let mut cmd = trainpod(&home);
+        cmd.env("TRAINPOD_SIGNING_KEYS", &keys)
+            .env("TRAINPOD_STORE_URL", &store);
+        cmd
+    };
+    // A local provider nobody listens on: nothing here reaches it.
+    let local = || {
+        let mut cmd = with_keys();
+        cmd.env("TRAINPOD_LOCAL_URL", "http://127.0.0.1:9/v2");
+        cmd
+    };
+
+    // Usage.
+    assert_eq!(code(&run(trainpod(&home).arg("frobnicate"))), 2);
+    assert_eq!(code(&run(trainpod(&home).arg("status"))), 2);
+    assert_eq!(
+        code(&run(trainpod(&home).args(["plan", "--method", "bogus"]))),
+        2
+    );
+    let help = run(trainpod(&home).arg("--help"));
+    assert_eq!(code(&help), 0);
+    assert!(stdout(&help).contains("Exit codes:"), "{}", stdout(&help));
+
+    // No signing keys: invalid input, and the command that makes them.
+    let out = run(trainpod(&home)
+        .env("TRAINPOD_LOCAL_URL", "http://127.0.0.1:9/v2")
+        .args(["status", "j", "--json"]));
+    assert_eq!(code(&out), 3);
+    let err = error_doc(&out);
+    assert_eq!(err["code"], "INVALID_INPUT");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("trainpod keys new"),
+        "{err}"
+    );
+    // No RunPod key and no local provider: auth.
+    let out = run(with_keys().args(["status", "j"]));
+    assert_eq!(code(&out), 4);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("RUNPOD_API_KEY"));
+    assert_eq!(code(&run(trainpod(&home).args(["check-key"]))), 4);
+    // No such job.
+    let out = run(local().args(["status", "nope", "--json"]));
+    assert_eq!(code(&out), 5);
+    assert_eq!(error_doc(&out)["code"], "NOT_FOUND");
+    let out = run(local().args(["deploy", "--json"]));
+    assert_eq!(code(&out), 3, "deploy needs a job or a spec");
+
+    // A spec field of the wrong kind is named.
+    let spec = home.join("bad.json");
+    std::fs::write(
+        &spec,
+        r#"{"model": "Qwen/Qwen2.5-0.5B", "budget_usd": "lots"}"#,
+    )
+    .unwrap();
+    let out = run(local().args([
+        "plan",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--dataset-url",
+        "http://127.0.0.1:9/d.jsonl",
+        "--dataset-bytes",
+        "10",
+        "--dataset-sha256",
+        &"a".repeat(64),
+        "--json",
+    ]));
+    assert_eq!(code(&out), 3);
+    assert!(
+        error_doc(&out)["message"]
+            .as_str()
+            .unwrap()
+            .contains("budget_usd"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(local().args(["plan", "--dataset-file", "x.jsonl"]));
+    assert_eq!(code(&out), 3, "a local file alone cannot reach a pod");
+
+    // A config file with a mistake never shows its lines: they may hold a key.
+    let config = home.join("config.toml");
+    let secret = "rpa_SECRETSECRETSECRET";
+    std::fs::write(&config, format!("runpod_api_key = {secret}\n")).unwrap();
+    let out = run(with_keys().args(["--config", config.to_str().unwrap(), "status", "j"]));
+    assert_eq!(code(&out), 3);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 1"), "{stderr}");
+    assert!(!stderr.contains("SECRET"), "{stderr}");
+    std::fs::write(&config, "runpod_key = \"x\"\n").unwrap();
+    let out = run(with_keys().args(["--config", config.to_str().unwrap(), "status", "j"]));
+    assert_eq!(code(&out), 3, "an unknown setting is refused");
+    let out = run(with_keys().args(["--config", "/nonexistent/c.toml", "status", "j"]));
+    assert_eq!(code(&out), 3, "a named config file must exist");
+
+    // A dataset with a refused row.
+    let data = home.join("bad.jsonl");
+    std::fs::write(&data, "{\"messages\": []}\nnot json\n").unwrap();
+    let out = run(trainpod(&home).args(["inspect", data.to_str().unwrap(), "--json"]));
+    assert_eq!(code(&out), 3);
+    assert!(doc(&out)["error_count"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn settings_come_from_flags_then_env_then_the_config_file() {
+    let home = fresh_dir("settings");
+    let keys = new_keys(&home);
+    let s = Setup::start("settings-local", &["--no-pods"]);
+    let config = home.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "signing_keys = {keys:?}\nlocal_url = {:?}\nstore_url = \"sqlite://{}\"\n",
+            s.local.url,
+            home.join("from-config.db").display()
+        ),
+    )
+    .unwrap();
+    // The config alone: its store is used.
+    let out = run(trainpod(&home).args(["--config", config.to_str().unwrap(), "doctor", "--json"]));
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    let report = doc(&out);
+    assert_eq!(report["ok"], true, "{report}");
+    assert!(home.join("from-config.db").exists());
+    // The environment over the config; a flag over both.
+    let out = run(trainpod(&home)
+        .env("TRAINPOD_CONFIG", &config)
+        .env(
+            "TRAINPOD_STORE_URL",
+            format!("sqlite://{}", home.join("from-env.db").display()),
+        )
+        .args(["doctor"]));
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    assert!(home.join("from-env.db").exists());
+    let out = run(trainpod(&home)
+        .env("TRAINPOD_CONFIG", &config)
+        .env("TRAINPOD_STORE_URL", "sqlite:///nonexistent/dir/x.db")
+        .args([
+            "--store-url",
+            &format!("sqlite://{}", home.join("from-flag.db").display()),
+            "doctor",
+        ]));
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    assert!(home.join("from-flag.db").exists());
+    // The default config file is read from ~/.config/trainpod.
+    std::fs::create_dir_all(home.join(".config/trainpod")).unwrap();
+    std::fs::copy(&config, home.join(".config/trainpod/config.toml")).unwrap();
+    let out = run(trainpod(&home).args(["doctor", "--json"]));
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    let checks = doc(&out)["checks"].clone();
+    assert!(
+        checks[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains(".config/trainpod")
+    );
+    // --runpod asks for a RunPod key, which there is none of.
+    let out = run(trainpod(&home).args(["doctor", "--runpod"]));
+    assert_eq!(code(&out), 4, "{}", stdout(&out));
+
+    // A rotation keeps the old key for verifying and adds an active one.
+    let out = run(trainpod(&home)
+        .env("TRAINPOD_SIGNING_KEYS", &keys)
+        .args(["keys", "new", "--rotate"]));
+    assert_eq!(code(&out), 0);
+    let ring = stdout(&out).trim().to_owned();
+    let old = secrets(&keys).remove(0);
+    assert!(
+        ring.starts_with(&format!("k1:verify:{old},k2:active:")),
+        "rotated"
+    );
+}
+
+#[test]
+fn local_takes_the_emulators_flags() {
+    let home = fresh_dir("local-flags");
+    let local = Local::start(
+        &home,
+        &[
+            "--no-pods",
+            "--real-time",
+            "--account",
+            "acme:rpa_readonly:read_only",
+        ],
+    );
+    // A read-only key is valid, and cannot run jobs: auth.
+    let out = run(trainpod(&home).env("RUNPOD_API_KEY", "rpa_readonly").args([
+        "--local-url",
+        &local.url,
+        "check-key",
+        "--json",
+    ]));
+    assert_eq!(code(&out), 4, "{}", stdout(&out));
+    let check = doc(&out);
+    assert_eq!(check["valid"], true, "{check}");
+    assert_eq!(check["access"], "read_only", "{check}");
+    let out = run(trainpod(&home).args(["--local-url", &local.url, "check-key"]));
+    assert_eq!(code(&out), 0, "the local provider's own key runs jobs");
+    assert!(stdout(&out).contains("can run jobs"), "{}", stdout(&out));
+    // Flags for pods that run make no sense without them.
+    let out = run(trainpod(&home).args(["local", "--no-pods", "--shell", "bash"]));
+    assert_eq!(code(&out), 3);
+    let out = run(trainpod(&home).args(["local", "--env", "NOEQUALS"]));
+    assert_eq!(code(&out), 3);
+}
