@@ -35,7 +35,24 @@ pub async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::CheckKey => check_key(&settings, json).await,
         Command::Doctor { runpod } => crate::doctor::run(&settings, runpod, json).await,
-        command => with_sdk(command, &settings.sdk().await?, json).await,
+        command => {
+            let tp = settings.sdk().await?;
+            if let (None, Some(job)) = (&settings.app_url, job_of(&command)) {
+                // No app receives the pod's events: they are in its log, read now so the status
+                // is current (`follow` reads it on every poll). Best effort: the store's status
+                // still answers when RunPod is out of reach.
+                let _ = tp.pull_log_events(job).await;
+            }
+            with_sdk(command, &tp, json).await
+        }
+    }
+}
+
+/// The job a command reads the status of.
+fn job_of(command: &Command) -> Option<&str> {
+    match command {
+        Command::Status { job } | Command::Cancel { job } => Some(job),
+        _ => None,
     }
 }
 

@@ -2,14 +2,13 @@
 //! the signing keys, the store, the provider (the local provider, or RunPod with its key and the
 //! cheapest GPU it can rent) and the pods' Python. Exits with the code of the first failure.
 
-#![allow(clippy::print_stdout)]
-
 use serde::Serialize;
 use serde_json::json;
 use trainpod::Result;
 use trainpod::sdk::{KeyCheck, check_runpod_key};
 
 use crate::exit;
+use crate::output::outln;
 use crate::settings::Settings;
 
 #[derive(Serialize)]
@@ -69,7 +68,7 @@ pub async fn run(settings: &Settings, runpod: bool, json: bool) -> Result<u8> {
     } else {
         for c in &checks {
             let mark = if c.ok { "ok  " } else { "FAIL" };
-            println!("{mark} {:<13} {}", c.name, c.detail);
+            outln!("{mark} {:<13} {}", c.name, c.detail);
         }
     }
     Ok(code)
@@ -97,13 +96,9 @@ fn signing_keys(settings: &Settings) -> Check {
 }
 
 async fn store(settings: &Settings) -> Check {
-    // The URL may hold a database password: only its scheme is shown.
-    let scheme = settings
-        .store_url
-        .split_once(':')
-        .map_or("?", |(scheme, _)| scheme);
+    // Its URL is not shown: it may hold a database password.
     match trainpod::store::open(&settings.store_url).await {
-        Ok(store) => pass("store", format!("{} ({scheme}) opens", store.backend())),
+        Ok(store) => pass("store", format!("the {} store opens", store.backend())),
         Err(e) => failed("store", &e),
     }
 }

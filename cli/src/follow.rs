@@ -2,14 +2,13 @@
 //! each stage on a line of its own; piped, a line per change; with `--json`, each update core's
 //! `follow` gives as a JSON line (`{"kind":"status",...}` or `{"kind":"event",...}`).
 
-#![allow(clippy::print_stdout)]
-
 use std::io::{IsTerminal, Write};
 
 use trainpod::Result;
 use trainpod::jobs::JobState;
 use trainpod::sdk::{FollowUpdate, JobStatus, Trainpod};
 
+use crate::output::{out, outln};
 use crate::{exit, output};
 
 const BAR_WIDTH: usize = 24;
@@ -34,13 +33,13 @@ pub async fn run(tp: &Trainpod, job: &str, json: bool) -> Result<u8> {
             if let Some(line) = line {
                 if drawn {
                     // Off the bar's line first.
-                    println!();
+                    outln!();
                     drawn = false;
                 }
-                println!("{line}");
+                outln!("{line}");
             }
             if let (true, FollowUpdate::Status(s)) = (tty, &update) {
-                print!(
+                out!(
                     "\r\x1b[2K{} {}",
                     output::bar(s.progress, BAR_WIDTH),
                     output::status_line(s)
@@ -54,7 +53,7 @@ pub async fn run(tp: &Trainpod, job: &str, json: bool) -> Result<u8> {
         }
     }
     if drawn {
-        println!();
+        outln!();
     }
     let last = match last {
         Some(s) => s,
@@ -72,10 +71,10 @@ pub async fn run(tp: &Trainpod, job: &str, json: bool) -> Result<u8> {
 
 fn summary(s: &JobStatus) {
     if s.state == JobState::Succeeded {
-        println!("job {} succeeded; cost ${:.4}", s.job_id, s.cost_usd);
+        outln!("job {} succeeded; cost ${:.4}", s.job_id, s.cost_usd);
         return;
     }
-    println!(
+    outln!(
         "job {} {} at stage {} (reason {}): {}",
         s.job_id,
         s.state,
@@ -83,5 +82,5 @@ fn summary(s: &JobStatus) {
         if s.reason.is_empty() { "-" } else { &s.reason },
         s.cause
     );
-    println!("see its log tail with: trainpod status {}", s.job_id);
+    outln!("see its log tail with: trainpod status {}", s.job_id);
 }

@@ -1,8 +1,6 @@
 //! What commands print: one JSON document with `--json` (core's serde types, as the bindings
 //! expose them), else text for a person.
 
-#![allow(clippy::print_stdout)]
-
 use std::io::Write;
 
 use serde::Serialize;
@@ -13,19 +11,42 @@ use trainpod::jobs::ReconcileAction;
 use trainpod::script::RenderedScript;
 use trainpod::sdk::{JobStatus, KeyCheck, Plan};
 
+/// `print!` to stdout, which a closed pipe (`trainpod render JOB | head`) ends quietly with
+/// 141, as SIGPIPE would, instead of a panic.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::output::write_out(format_args!($($arg)*)) };
+}
+
+/// `println!` to stdout, as [`out!`].
+macro_rules! outln {
+    () => { $crate::output::write_out(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::output::write_out(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+pub(crate) use {out, outln};
+
+/// Writes to stdout; a reader gone ends the process (see [`out!`]).
+pub fn write_out(args: std::fmt::Arguments<'_>) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args)
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(141);
+    }
+}
+
 /// One JSON document on its own line.
 pub fn json<T: Serialize>(value: &T) {
     let text = serde_json::to_string(value).unwrap_or_else(|e| {
         json!({"error": {"code": "INTERNAL", "message": format!("cannot encode: {e}")}}).to_string()
     });
-    println!("{text}");
-    // A follower reads each line as it comes: a pipe would otherwise hold it.
-    let _ = std::io::stdout().flush();
+    line(&text);
 }
 
 /// A line of text, flushed at once (a reader may wait for it).
 pub fn line(text: &str) {
-    println!("{text}");
+    outln!("{text}");
+    // A follower reads each line as it comes: a pipe would otherwise hold it.
     let _ = std::io::stdout().flush();
 }
 
@@ -57,8 +78,8 @@ fn span(secs: u64) -> String {
 
 pub fn plan(plan: &Plan) {
     let e = &plan.estimate;
-    println!("job {} planned (not deployed)", plan.job_id);
-    println!(
+    outln!("job {} planned (not deployed)", plan.job_id);
+    outln!(
         "  gpu       {} x{} at ${:.2}/h{}",
         plan.gpu.gpu_id,
         plan.gpu.count,
@@ -68,46 +89,58 @@ pub fn plan(plan: &Plan) {
             .as_ref()
             .map_or(String::new(), |a| format!(" ({a})"))
     );
-    println!(
+    outln!(
         "  memory    {:.1} GB needed of {} GB",
-        plan.memory.needed_gb, plan.gpu.memory_gb
+        plan.memory.needed_gb,
+        plan.gpu.memory_gb
     );
-    println!(
+    outln!(
         "  model     {} ({} B parameters), {}",
         plan.spec.model,
         plan.params_b,
         trainpod::sdk::estimate::method_name(plan.spec.method)
     );
-    println!(
+    outln!(
         "  dataset   {} bytes, sha256 {}",
-        plan.dataset.bytes, plan.dataset.sha256
+        plan.dataset.bytes,
+        plan.dataset.sha256
     );
-    println!(
+    outln!(
         "  deadline  {} (what the ${:.2} budget buys)",
         span(plan.deadline_secs),
         plan.spec.budget_usd
     );
-    println!("  {:<18} {:>17} {:>21}", "phase", "time", "cost");
+    outln!("  {:<18} {:<16} {}", "phase", "seconds", "usd");
     for l in &e.lines {
-        println!(
+        outln!(
             "  {:<18} {:>7.0}-{:<7.0}s ${:>8.4}-{:<8.4}",
-            l.phase, l.seconds_low, l.seconds_high, l.usd_low, l.usd_high
+            l.phase,
+            l.seconds_low,
+            l.seconds_high,
+            l.usd_low,
+            l.usd_high
         );
     }
-    println!(
+    outln!(
         "  {:<18} {:>7.0}-{:<7.0}s ${:>8.4}-{:<8.4}",
-        "total", e.seconds_low, e.seconds_high, e.usd_low, e.usd_high
+        "total",
+        e.seconds_low,
+        e.seconds_high,
+        e.usd_low,
+        e.usd_high
     );
     for f in &plan.fallbacks {
-        println!(
+        outln!(
             "  fallback  {} x{} at ${:.2}/h",
-            f.gpu_id, f.count, f.price_per_hour
+            f.gpu_id,
+            f.count,
+            f.price_per_hour
         );
     }
     for w in &plan.warnings {
-        println!("  warning: {w}");
+        outln!("  warning: {w}");
     }
-    println!("deploy it with: trainpod deploy {}", plan.job_id);
+    outln!("deploy it with: trainpod deploy {}", plan.job_id);
 }
 
 /// `step 3/30`, or `-` before the pod reported any.
@@ -120,8 +153,8 @@ fn steps(s: &JobStatus) -> String {
 }
 
 pub fn status(s: &JobStatus) {
-    println!("job {}  attempt {}  {}", s.job_id, s.attempt, s.state);
-    let row = |name: &str, value: String| println!("  {name:<10}{value}");
+    outln!("job {}  attempt {}  {}", s.job_id, s.attempt, s.state);
+    let row = |name: &str, value: String| outln!("  {name:<10}{value}");
     if !s.stage.is_empty() {
         row("stage", s.stage.clone());
     }
@@ -159,9 +192,9 @@ pub fn status(s: &JobStatus) {
         row("exit code", code.to_string());
     }
     if !s.log_tail.is_empty() {
-        println!("  log tail:");
+        outln!("  log tail:");
         for line in s.log_tail.lines() {
-            println!("    {line}");
+            outln!("    {line}");
         }
     }
 }
@@ -187,13 +220,16 @@ pub fn bar(progress: f64, width: usize) -> String {
 
 pub fn key_check(check: &KeyCheck) {
     if check.can_run_jobs {
-        println!("the RunPod key can run jobs ({:?})", check.access);
+        outln!(
+            "the RunPod key can run jobs ({})",
+            json!(check.access).as_str().unwrap_or("?")
+        );
     } else {
-        println!("the RunPod key cannot run jobs: {}", check.problem);
+        outln!("the RunPod key cannot run jobs: {}", check.problem);
     }
     let available: Vec<_> = check.gpus.iter().filter(|g| g.available).collect();
     if let Some(g) = available.first() {
-        println!(
+        outln!(
             "  cheapest available GPU: {} ({} GB) at ${:.2}/h",
             g.gpu_id,
             g.memory_gb,
@@ -201,7 +237,7 @@ pub fn key_check(check: &KeyCheck) {
         );
     }
     if !check.gpus.is_empty() {
-        println!(
+        outln!(
             "  {} GPU types seen, {} available now",
             check.gpus.len(),
             available.len()
@@ -215,31 +251,31 @@ pub fn inspect(path: &str, r: &DatasetReport) {
     let format = r.format.map_or("unknown".to_owned(), |f| name(json!(f)));
     let container = name(json!(r.container));
     let verdict = if r.is_valid() { "ok" } else { "refused" };
-    println!("{path}: {verdict}");
-    println!("  format    {format} ({container})");
-    println!("  rows      {} valid, {} refused", r.rows, r.error_count);
-    println!("  bytes     {}", r.bytes);
-    println!("  sha256    {}", r.sha256);
-    println!("  longest   {} bytes", r.longest_row_bytes);
+    outln!("{path}: {verdict}");
+    outln!("  format    {format} ({container})");
+    outln!("  rows      {} valid, {} refused", r.rows, r.error_count);
+    outln!("  bytes     {}", r.bytes);
+    outln!("  sha256    {}", r.sha256);
+    outln!("  longest   {} bytes", r.longest_row_bytes);
     for e in &r.errors {
-        println!("  {}", serde_json::to_string(e).unwrap_or_default());
+        outln!("  {}", serde_json::to_string(e).unwrap_or_default());
     }
 }
 
 pub fn rendered(script: &RenderedScript) {
-    println!("# start command: {}", script.start_command);
-    println!("# env: {}", script.env.join(" "));
-    println!(
+    outln!("# start command: {}", script.start_command);
+    outln!("# env: {}", script.env.join(" "));
+    outln!(
         "# bundle: {} bytes, sha256 {} (credentials shown as {})",
         script.bytes,
         script.sha256,
         trainpod::script::REDACTED
     );
     for f in &script.files {
-        println!("\n# ---- {} (mode {:o}) ----", f.name, f.mode);
-        print!("{}", f.text);
+        outln!("\n# ---- {} (mode {:o}) ----", f.name, f.mode);
+        out!("{}", f.text);
         if !f.text.ends_with('\n') {
-            println!();
+            outln!();
         }
     }
 }
@@ -257,7 +293,7 @@ pub fn action_json(a: &ReconcileAction) -> Value {
 
 pub fn actions(actions: &[ReconcileAction]) {
     if actions.is_empty() {
-        println!("nothing to do: every pod belongs to a live job");
+        outln!("nothing to do: every pod belongs to a live job");
     }
     for a in actions {
         let job = a.job_id.as_deref().unwrap_or("-");
@@ -266,6 +302,6 @@ pub fn actions(actions: &[ReconcileAction]) {
         let error = a.error.as_ref().map_or(String::new(), |e| {
             format!("  error: {} [{}]", e.message, e.code)
         });
-        println!("{:<22} job {job}  pod {pod}  -> {state}{error}", a.reason);
+        outln!("{:<22} job {job}  pod {pod}  -> {state}{error}", a.reason);
     }
 }
