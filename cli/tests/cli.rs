@@ -434,6 +434,14 @@ fn jobs_that_never_train_are_cancelled_retried_and_reconciled() {
     let out = run(cmd().args(["follow", "cli-cancel"]));
     assert_eq!(code(&out), 7, "{}", stdout(&out));
     assert!(stdout(&out).contains("cancelled"), "{}", stdout(&out));
+    // At a terminal: a progress bar, redrawn in place.
+    match at_terminal(cmd().args(["follow", "cli-cancel"])) {
+        Some(out) => {
+            assert_eq!(code(&out), 7, "{}", stdout(&out));
+            assert!(stdout(&out).contains("\r\x1b[2K[---"), "{:?}", stdout(&out));
+        }
+        None => eprintln!("no `script` (util-linux) to run follow at a terminal"),
+    }
 
     let out = run(cmd().args(["retry", "cli-cancel", "--json"]));
     assert_eq!(code(&out), 0, "{}", stdout(&out));
@@ -453,6 +461,25 @@ fn jobs_that_never_train_are_cancelled_retried_and_reconciled() {
     }
     let out = run(cmd().arg("reconcile"));
     assert_eq!(code(&out), 0);
+}
+
+/// `command` at a terminal (util-linux `script` gives it a pty); `None` without `script`.
+fn at_terminal(command: &mut Command) -> Option<Output> {
+    let line: Vec<&str> = std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(|a| a.to_str().unwrap())
+        .collect();
+    let mut script = Command::new("script");
+    script
+        .args(["-qec", &line.join(" "), "/dev/null"])
+        .stdin(Stdio::null());
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => script.env(name, value),
+            None => script.env_remove(name),
+        };
+    }
+    script.output().ok()
 }
 
 fn sha256_of(bytes: &[u8]) -> String {
