@@ -5,6 +5,7 @@
 //! (unless `--ignore-stdin`), or on SIGTERM or SIGINT, and every pod's process group is killed
 //! then.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -103,6 +104,20 @@ impl LocalArgs {
     }
 }
 
+#[allow(clippy::print_stderr)]
+fn hint(url: &str, pods: bool, ignore_stdin: bool) {
+    let what = if pods {
+        "the local provider (pods run on this machine)"
+    } else {
+        "the RunPod emulator (pods are not run)"
+    };
+    let stop = if ignore_stdin { "" } else { " or Ctrl-D" };
+    eprintln!(
+        "trainpod local: {what} at {url}\n  in another terminal: export TRAINPOD_LOCAL_URL={url}\n  \
+         stop it with Ctrl-C{stop}"
+    );
+}
+
 /// Serves until stdin closes or a signal comes.
 pub async fn serve(args: &LocalArgs) -> Result<()> {
     let options = args.options()?;
@@ -120,22 +135,9 @@ pub async fn serve(args: &LocalArgs) -> Result<()> {
     );
     let url = emulator.base_url();
     crate::output::line(&url);
-    #[allow(clippy::print_stderr)]
-    {
-        let what = if pods {
-            "the local provider (pods run on this machine)"
-        } else {
-            "the RunPod emulator (pods are not run)"
-        };
-        eprintln!(
-            "trainpod local: {what} at {url}\n  in another terminal: export TRAINPOD_LOCAL_URL={url}\n  \
-             stop it with Ctrl-C{}",
-            if args.ignore_stdin {
-                ""
-            } else {
-                " or by closing stdin"
-            }
-        );
+    // For a person at a terminal; a harness (stdin a pipe) reads the URL line only.
+    if std::io::stdin().is_terminal() {
+        hint(&url, pods, args.ignore_stdin);
     }
     let stdin_closed = async {
         if args.ignore_stdin {
