@@ -525,6 +525,26 @@ fn bad_input_exits_with_its_group_and_says_what_to_do() {
     let help = run(trainpod(&home).arg("--help"));
     assert_eq!(code(&help), 0);
     assert!(stdout(&help).contains("Exit codes:"), "{}", stdout(&help));
+    for command in [
+        "keys new",
+        "check-key",
+        "inspect",
+        "plan",
+        "deploy",
+        "status",
+        "follow",
+        "logs",
+        "cancel",
+        "retry",
+        "reconcile",
+        "render",
+        "doctor",
+        "local",
+    ] {
+        let out = run(trainpod(&home).args(command.split(' ')).arg("--help"));
+        assert_eq!(code(&out), 0);
+        assert!(stdout(&out).contains("Examples:"), "{command}: no examples");
+    }
 
     // No signing keys: invalid input, and the command that makes them.
     let out = run(trainpod(&home)
