@@ -345,6 +345,11 @@ fn a_real_job_is_planned_deployed_and_followed_to_its_end() {
     assert_eq!(status["pod_id"], pod.as_str());
     let out = run(s.cmd().args(["status", "cli-train"]));
     assert!(stdout(&out).contains("succeeded"), "{}", stdout(&out));
+    let out = run(s.cmd().args(["follow", "cli-train"]));
+    assert_eq!(code(&out), 0);
+    let text = stdout(&out);
+    assert!(text.contains("100%  step 6/6"), "{text}");
+    assert!(text.contains("job cli-train succeeded"), "{text}");
     // The pod is gone once the job ended, and RunPod drops its log with it: the job kept
     // what matters (the status above).
     let out = run(s.cmd().args(["logs", "cli-train", "--json"]));
