@@ -296,6 +296,10 @@ fn a_real_job_is_planned_deployed_and_followed_to_its_end() {
             "the signing key is in the script"
         );
     }
+    assert!(
+        !script.contains(trainpod_emulator::ACCOUNT_KEY),
+        "the RunPod key is in the script"
+    );
 
     let with_config = |cmd: &mut Command| {
         cmd.args(["--config", config.to_str().unwrap()]);
