@@ -217,6 +217,10 @@ finish() {
     printf '%s' "$CAUSE" | base64 -w0
   )\",\"log_tail_b64\":\"$(tail -c 20000 "$LOG" 2>/dev/null | base64 -w0)\"" || true
   flush "$(hold_s)" || log "the app did not take the final status; it stays in the pod log"
+  # With no app, the final status is a line of this pod's log, which the logs API drops with
+  # the pod: stay up a moment, so a reader polling the log (follow, status) reads it before
+  # the pod goes. The reader terminates the pod as soon as it has.
+  [[ -n $(val metrics_url) ]] || sleep "$(val final_budget_s)"
   terminate_forever
 }
 
