@@ -219,6 +219,12 @@ export declare class Trainpod {
    * `putArtifact`, which writes a whole body.
    */
   beginArtifact(jobId: string, authorization: string | null | undefined | null, path: string): Promise<ArtifactUpload>
+  /**
+   * A checkpoint file of an earlier attempt (a GET of `<artifacts route>/files/<path>`), for
+   * the pod that resumes from it: its artifacts token is checked and the file must be in a
+   * confirmed checkpoint. Send the file at the returned `path`.
+   */
+  checkpointFile(jobId: string, authorization: string | null | undefined | null, path: string): Promise<CheckpointDownload>
   /** The artifacts of the job's current attempt, once the pod confirmed them complete. */
   artifacts(jobId: string): Promise<Array<ArtifactFile>>
   /** Copy the job's artifacts to `dest`, checking each file's sha256. */
@@ -275,6 +281,17 @@ export interface ArtifactsAnswer {
   status: number
   /** JSON body. */
   body: string
+}
+
+/**
+ * A checkpoint file of an earlier attempt, for the artifacts route's GET: send the file at
+ * `path` as the body.
+ */
+export interface CheckpointDownload {
+  /** The file on the app's disk. */
+  path: string
+  /** Its size in bytes. */
+  size: number
 }
 
 /** The claims of a token, with the JSON payload's field names. */
@@ -479,6 +496,11 @@ export interface ReconcileOptions {
    * budget (default false).
    */
   retryUnstarted?: boolean
+  /**
+   * A job whose pod went away or fell silent mid-run gets a new attempt that resumes from
+   * its newest checkpoint, within its budget (default false).
+   */
+  retryInterrupted?: boolean
   /** How long after a job ended its bill is read from RunPod's billing (default 600). */
   billAfterSecs?: number
 }

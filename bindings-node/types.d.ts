@@ -335,6 +335,44 @@ export interface GpuChoice {
   estimate: CostEstimate;
 }
 
+/**
+ * Where a job's checkpoints are kept.
+ *
+ * - `'app'`: Sent to the app's artifacts route, whole with their sha256: a retry resumes from the
+ * newest.
+ * - `'volume'`: Copied to the job's network volume: a retry resumes from the newest.
+ * - `'pod'`: Only on the pod's disk, gone with the pod: a retry starts from step 0 (the job keeps
+ * no artifacts with the app or a volume).
+ */
+export type CheckpointStore = 'app' | 'volume' | 'pod';
+
+/** How the job trains, beyond its hyperparameters. */
+export interface TrainingPlan {
+  /**
+   * Padding-free batches (each batch's sequences concatenated, kept apart by their position ids)
+   * where the model's architecture and attention support them; the pod reports whether it used them
+   * in its `started` event.
+   */
+  paddingFree: boolean;
+  /**
+   * Liger's fused kernels, used on the GPU: the pod's requirements install `liger-kernel` (an image
+   * that has it gets them too).
+   */
+  fusedKernels: boolean;
+  /** The precision on the planned GPU: `bf16` on Ampere and newer, `fp16` before. */
+  precision: string;
+  /** Where checkpoints are kept. */
+  checkpoints: CheckpointStore;
+  /** A checkpoint every this many steps (0: not by steps). */
+  checkpointSteps: number;
+  /** A checkpoint every this many minutes of training (0: not by the clock). */
+  checkpointMinutes: number;
+  /** Rows held out to evaluate on (0: no evaluation). */
+  evalRows: number;
+  /** Evaluations without improvement that stop the run (0: never stops early). */
+  earlyStoppingPatience: number;
+}
+
 /** A checked job, ready to deploy. */
 export interface Plan {
   /** The job id. */
@@ -365,6 +403,11 @@ export interface Plan {
   deadlineSecs: number;
   /** The container image. */
   image: string;
+  /**
+   * How it trains beyond its hyperparameters: padding-free batches, fused kernels, precision, where
+   * checkpoints are kept, the held-out split. Absent in older plans.
+   */
+  training: TrainingPlan;
   /** What the user should know before deploying. */
   warnings: string[];
   /** Unix seconds. */

@@ -23,6 +23,7 @@ from typing import Generic, Literal, SupportsFloat, SupportsIndex, TypeVar, fina
 from trainpod.types import (
     ArtifactFile,
     ArtifactsAnswer,
+    CheckpointDownload,
     DatasetReport,
     FollowUpdate,
     JobSpec,
@@ -238,6 +239,15 @@ class AsyncTrainpod:
         create pods (All, Restricted or Read Only, as far as the API tells without side
         effects), the GPU types its account sees, and what to fix. Returns a `KeyCheck`; a
         refused key is an answer (`valid=False`), RunPod out of reach an error.
+        """
+
+    def checkpoint_file(
+        self, /, job_id: str, authorization: str | None, path: str
+    ) -> Coroutine[object, None, CheckpointDownload]:
+        """
+        A checkpoint file of an earlier attempt (`GET <route>/files/<path>`), for the pod
+        that resumes from it: its artifacts token is checked and the file must be in a
+        confirmed checkpoint. Returns a `CheckpointDownload`: send the file at its `path`.
         """
 
     def convert_alpaca(
@@ -831,6 +841,15 @@ class Trainpod:
         create pods (All, Restricted or Read Only, as far as the API tells without side
         effects), the GPU types its account sees, and what to fix. Returns a `KeyCheck`; a
         refused key is an answer (`valid=False`), RunPod out of reach an error.
+        """
+
+    def checkpoint_file(
+        self, /, job_id: str, authorization: str | None, path: str
+    ) -> CheckpointDownload:
+        """
+        A checkpoint file of an earlier attempt (`GET <route>/files/<path>`), for the pod
+        that resumes from it: its artifacts token is checked and the file must be in a
+        confirmed checkpoint. Returns a `CheckpointDownload`: send the file at its `path`.
         """
 
     def convert_alpaca(

@@ -121,6 +121,29 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _training(p: Any) -> str:
+    """How the plan trains beyond its hyperparameters, in one line."""
+    t = p.training
+    speed = [t.precision]
+    if t.padding_free:
+        speed.append("padding-free batches")
+    if t.fused_kernels:
+        speed.append("fused kernels")
+    every = [f"{t.checkpoint_steps} steps"] if t.checkpoint_steps else []
+    every += [f"{t.checkpoint_minutes} min"] if t.checkpoint_minutes else []
+    kept = f"checkpoints every {' or '.join(every)} kept {t.checkpoints}" if every else ""
+    held = f"{t.eval_rows} rows held out" if t.eval_rows else ""
+    if held and t.early_stopping_patience:
+        held += f", early stopping after {t.early_stopping_patience}"
+    return "; ".join(x for x in (", ".join(speed), kept, held) if x)
+
+
+def _losses(s: Any) -> str:
+    loss = "" if s.loss is None else f"loss {s.loss:.4f}"
+    held = "" if s.eval_loss is None else f"held-out loss {s.eval_loss:.4f}"
+    return ", ".join(x for x in (loss, held) if x)
+
+
 def _money(low: float, high: float) -> str:
     return f"${low:.4f} to ${high:.4f}" if high < 1 else f"${low:.2f} to ${high:.2f}"
 
@@ -164,6 +187,7 @@ class PlanView:
             f"job {p.job_id}: {p.spec.model} on {_gpus(p)} at ${p.gpu.price_per_hour:.2f}/h",
             f"memory {p.memory.needed_gb:.1f} GB of {p.gpu.memory_gb} GB; deadline "
             f"{_span(p.deadline_secs)} (what the ${p.spec.budget_usd:.2f} budget buys)",
+            f"training: {_training(p)}",
             f"{'phase':<18} {'time':>22} {'cost':>22}",
         ]
         for line in e.lines:
@@ -196,7 +220,7 @@ class PlanView:
         return (
             f"<div><b>Plan {esc(p.job_id)}</b>: {esc(p.spec.model)} on "
             f"{esc(_gpus(p))} at ${p.gpu.price_per_hour:.2f}/h; "
-            f"deadline {_span(p.deadline_secs)}"
+            f"deadline {_span(p.deadline_secs)}<br>training: {esc(_training(p))}"
             f"<table><thead><tr><th>phase</th><th>time</th><th>cost</th></tr></thead>"
             f"<tbody>{rows}{total}</tbody></table>"
             + (f"<ul>{warnings}</ul>" if warnings else "")
@@ -215,6 +239,8 @@ class JobStatusView:
         out = [f"job {s.job_id} (attempt {s.attempt}): {s.state}"]
         if s.total_steps:
             out.append(f"step {s.step or 0} of {s.total_steps}")
+        if losses := _losses(s):
+            out.append(losses)
         if s.eta_secs is not None:
             out.append(f"{_span(s.eta_secs)} to go")
         out.append(f"cost ${s.cost_usd:.4f} of ${s.budget_usd:.2f}")
@@ -235,6 +261,8 @@ class JobStatusView:
         # tail its output): escaped, so that a notebook shows `<script>` as text and runs nothing.
         s, esc = _fields(self), html.escape
         progress = f"step {s.step or 0} of {s.total_steps}, " if s.total_steps else ""
+        if losses := _losses(s):
+            progress += f"{losses}, "
         head = (
             f"<div><b>Job {esc(s.job_id)}</b> of {esc(s.user)} (attempt {s.attempt}): "
             f"{esc(s.state)}; {progress}cost ${s.cost_usd:.4f} of ${s.budget_usd:.2f}"

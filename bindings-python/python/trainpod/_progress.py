@@ -20,6 +20,8 @@ class _Display(Protocol):
 def _postfix(status: JobStatus) -> str:
     steps = "" if status.step is None else f" step {status.step}/{status.total_steps or '?'}"
     loss = "" if status.loss is None else f" loss {status.loss:.4f}"
+    if status.eval_loss is not None:
+        loss += f" held-out {status.eval_loss:.4f}"
     eta = "" if status.eta_secs is None else f" eta {_span(status.eta_secs)}"
     return f"{status.state}{steps}{loss}{eta} ${status.cost_usd:.4f}"
 

@@ -204,6 +204,49 @@ class GpuChoice:
         )
 
 
+#: Where a job's checkpoints are kept.
+CheckpointStore: TypeAlias = Literal["app", "volume", "pod"]
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """How the job trains, beyond its hyperparameters."""
+
+    #: Padding-free batches (each batch's sequences concatenated, kept apart by their position ids)
+    #: where the model's architecture and attention support them; the pod reports whether it used
+    #: them in its ``started`` event.
+    padding_free: bool
+    #: Liger's fused kernels, used on the GPU: the pod's requirements install ``liger-kernel`` (an
+    #: image that has it gets them too).
+    fused_kernels: bool
+    #: The precision on the planned GPU: ``bf16`` on Ampere and newer, ``fp16`` before.
+    precision: str
+    #: Where checkpoints are kept.
+    checkpoints: CheckpointStore
+    #: A checkpoint every this many steps (0: not by steps).
+    checkpoint_steps: int
+    #: A checkpoint every this many minutes of training (0: not by the clock).
+    checkpoint_minutes: int
+    #: Rows held out to evaluate on (0: no evaluation).
+    eval_rows: int
+    #: Evaluations without improvement that stop the run (0: never stops early).
+    early_stopping_patience: int
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> TrainingPlan:
+        _known(cls, d)
+        return cls(
+            padding_free=d["padding_free"],
+            fused_kernels=d["fused_kernels"],
+            precision=d["precision"],
+            checkpoints=d["checkpoints"],
+            checkpoint_steps=d["checkpoint_steps"],
+            checkpoint_minutes=d["checkpoint_minutes"],
+            eval_rows=d["eval_rows"],
+            early_stopping_patience=d["early_stopping_patience"],
+        )
+
+
 @dataclass(frozen=True, repr=False)
 class Plan(_present.PlanView):
     """A checked job, ready to deploy."""
@@ -232,6 +275,9 @@ class Plan(_present.PlanView):
     deadline_secs: int
     #: The container image.
     image: str
+    #: How it trains beyond its hyperparameters: padding-free batches, fused kernels, precision,
+    #: where checkpoints are kept, the held-out split. Absent in older plans.
+    training: TrainingPlan
     #: What the user should know before deploying.
     warnings: tuple[str, ...]
     #: Unix seconds.
@@ -252,6 +298,7 @@ class Plan(_present.PlanView):
             estimate=CostEstimate._from(d["estimate"]),
             deadline_secs=d["deadline_secs"],
             image=d["image"],
+            training=TrainingPlan._from(d["training"]),
             warnings=tuple(d["warnings"]),
             created_at=d["created_at"],
         )

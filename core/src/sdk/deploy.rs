@@ -18,7 +18,7 @@ use crate::script::{
 use crate::store::JobRecord;
 use crate::token::{IssueRequest, Purpose};
 
-use super::spec::DatasetRef;
+use super::spec::{DatasetRef, JobSpec};
 
 /// Where artifacts go on a network volume, under its mount: `<this>/<job>/<attempt>/`.
 pub(crate) const VOLUME_ARTIFACTS: &str = "trainpod-artifacts";
@@ -297,7 +297,12 @@ impl Trainpod {
 
     /// The network volume a job's pod mounts (id, mount path), when its dataset is on one.
     pub(crate) fn volume_mount(&self, plan: &Plan) -> Option<(String, String)> {
-        match (&plan.spec.dataset, &self.volume) {
+        self.volume_mount_of(&plan.spec)
+    }
+
+    /// [`Self::volume_mount`] of a spec.
+    pub(crate) fn volume_mount_of(&self, spec: &JobSpec) -> Option<(String, String)> {
+        match (&spec.dataset, &self.volume) {
             (DatasetRef::Volume { .. }, Some(v)) => Some((
                 v.config().volume_id().to_owned(),
                 v.config().mount_path().to_owned(),

@@ -45,6 +45,7 @@ mod sizing;
 mod spec;
 mod status;
 mod stored_plan;
+mod training_plan;
 mod webhooks;
 
 pub use access::ARTIFACT_UPLOAD_GRACE_SECS;
@@ -62,6 +63,7 @@ pub use pod_env::{MAX_POD_ENV_BYTES, reserved_pod_env};
 pub use routes::Routes;
 pub use spec::{DatasetRef, JobSpec, MAX_JOB_ID_LEN, MAX_NODES, check_job_id};
 pub use status::{Follow, FollowUpdate, JobStatus};
+pub use training_plan::{CheckpointStore, TrainingPlan};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -82,6 +82,10 @@ pub struct Plan {
     pub deadline_secs: u64,
     /// The container image.
     pub image: String,
+    /// How it trains beyond its hyperparameters: padding-free batches, fused kernels,
+    /// precision, where checkpoints are kept, the held-out split. Absent in older plans.
+    #[serde(default)]
+    pub training: super::TrainingPlan,
     /// What the user should know before deploying.
     pub warnings: Vec<String>,
     /// Unix seconds.
@@ -165,6 +169,8 @@ impl Trainpod {
             super::budget::deadline_secs(spec.budget_usd, gpu.price_per_hour, spec.max_hours);
         warnings.extend(more_gpus_warning(spec, params_b, &gpu, &memory));
         warnings.extend(plan_warnings(&hp, &dataset, &gpu, deadline_secs));
+        let training = self.training_plan(spec, &hp, &dataset, &gpu.gpu_id)?;
+        warnings.extend(super::training_plan::training_warnings(&training));
         let plan = Plan {
             job_id,
             spec: spec.clone(),
@@ -177,6 +183,7 @@ impl Trainpod {
             fallbacks,
             deadline_secs,
             image,
+            training,
             warnings,
             created_at: self.clock.now_unix_secs(),
         };

@@ -1,6 +1,8 @@
 export interface Point {
   step: number;
   loss: number;
+  /** A loss on the held-out split (drawn as a second line). */
+  heldOut?: boolean;
 }
 
 const W = 480;
@@ -16,7 +18,9 @@ export function LossChart({ points }: { points: Point[] }) {
   const [y0, y1] = [Math.min(...losses), Math.max(...losses)];
   const x = (s: number) => PAD + ((s - x0) / (x1 - x0 || 1)) * (W - 2 * PAD);
   const y = (l: number) => H - PAD - ((l - y0) / (y1 - y0 || 1)) * (H - 2 * PAD);
-  const line = points.map((p) => `${x(p.step).toFixed(1)},${y(p.loss).toFixed(1)}`).join(' ');
+  const polyline = (of: Point[]) => of.map((p) => `${x(p.step).toFixed(1)},${y(p.loss).toFixed(1)}`).join(' ');
+  const line = polyline(points.filter((p) => !p.heldOut));
+  const heldOut = polyline(points.filter((p) => p.heldOut));
   return (
     <svg width={W} height={H} viewBox={`0 0 ${W} ${H}`} role="img" aria-label="loss by step" data-testid="loss-chart">
       <line x1={PAD} y1={H - PAD} x2={W - PAD} y2={H - PAD} stroke="#99a3ad" />
@@ -31,8 +35,15 @@ export function LossChart({ points }: { points: Point[] }) {
         step {x1}
       </text>
       <polyline points={line} fill="none" stroke="#2f7d4f" strokeWidth="2" />
+      {heldOut && <polyline points={heldOut} fill="none" stroke="#b5651d" strokeWidth="2" strokeDasharray="4 3" />}
       {points.map((p) => (
-        <circle key={`${p.step}-${p.loss}`} cx={x(p.step)} cy={y(p.loss)} r="2.5" fill="#2f7d4f" />
+        <circle
+          key={`${p.step}-${p.loss}-${p.heldOut ? 'h' : 't'}`}
+          cx={x(p.step)}
+          cy={y(p.loss)}
+          r="2.5"
+          fill={p.heldOut ? '#b5651d' : '#2f7d4f'}
+        />
       ))}
     </svg>
   );

@@ -59,6 +59,10 @@ export function Trainer({ defaults }: { defaults: SpecFields }) {
         const point = { step: data.step, loss: data.loss };
         setLosses((points) => [...points, point]);
       }
+      if (type === 'log' && typeof data.eval_loss === 'number' && typeof data.step === 'number') {
+        const point = { step: data.step, loss: data.eval_loss, heldOut: true };
+        setLosses((points) => [...points, point]);
+      }
     };
     events.addEventListener('end', () => events.close());
   }, []);
@@ -174,6 +178,12 @@ export function Trainer({ defaults }: { defaults: SpecFields }) {
             </dd>
             <dt>Loss</dt>
             <dd>{job.loss === null ? '—' : job.loss.toFixed(4)}</dd>
+            {job.evalLoss !== null && (
+              <>
+                <dt>Held-out loss</dt>
+                <dd data-testid="eval-loss">{job.evalLoss.toFixed(4)}</dd>
+              </>
+            )}
             <dt>Cost so far</dt>
             <dd data-testid="cost">
               {usd(job.costUsd)} of {usd(job.budgetUsd)}
