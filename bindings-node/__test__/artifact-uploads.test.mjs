@@ -73,3 +73,50 @@ test('two uploads whose names differ only in extension are kept whole', async (t
   const left = readdirSync(join(dir, 'artifacts'), { recursive: true }).filter((p) => String(p).includes('part'));
   assert.deepEqual(left, []);
 });
+
+test('a checkpoint sent by one attempt is served to the next', async (t) => {
+  const emu = await startEmulator();
+  t.after(() => emu.stop());
+  const dir = mkdtempSync(join(tmpdir(), 'trainpod-ckpt-'));
+  mkdirSync(join(dir, 'datasets'));
+  writeFileSync(join(dir, 'datasets', 'chat'), `${Array(50).fill(CHAT).join('\n')}\n`);
+  const tp = await Trainpod.create({
+    ignoreEnv: true,
+    localProvider: { baseUrl: emu.baseUrl, apiKey: emu.accountKey },
+    appUrl: 'http://127.0.0.1:9',
+    signingKeys: `k1:active:${generateSecret()}`,
+    store: 'memory:',
+    datasetsDir: join(dir, 'datasets'),
+    artifactsDir: join(dir, 'artifacts'),
+    now: 1_900_000_000,
+  });
+  const id = 'ckpt-node';
+  const spec = {
+    jobId: id,
+    user: 'user-1',
+    model: 'Qwen/Qwen2.5-0.5B',
+    dataset: { kind: 'app', id: 'chat' },
+    budgetUsd: 2,
+  };
+  const plan = await tp.plan(spec);
+  assert.equal(plan.training.checkpoints, 'app');
+  await tp.deploy(plan);
+  const body = Buffer.from('optimizer state'.repeat(100));
+  const files = [{ path: 'optimizer.pt', size: body.length, sha256: sha256(body) }];
+  const auth = (epoch) =>
+    `Bearer ${tp.tokens().issue({ purpose: 'artifacts.write', user: 'user-1', job: id, epoch, ttlSecs: 600 }).token}`;
+  const manifest = (complete) => Buffer.from(JSON.stringify({ job: id, attempt: 1, files, checkpoint: 10, complete }));
+  const uploads = JSON.parse((await tp.artifactManifest(id, auth(1), manifest(false))).body).uploads;
+  assert.deepEqual(
+    uploads.map((u) => u.url.split('/files/')[1]),
+    ['checkpoints/1/10/optimizer.pt'],
+  );
+  await tp.putArtifact(id, auth(1), 'checkpoints/1/10/optimizer.pt', body);
+  assert.deepEqual(JSON.parse((await tp.artifactManifest(id, auth(1), manifest(true))).body), { complete: true });
+  await assert.rejects(tp.checkpointFile(id, auth(1), 'checkpoints/1/10/optimizer.pt'), { code: 'NOT_FOUND' });
+  await tp.cancel(id);
+  await tp.retry(id);
+  const found = await tp.checkpointFile(id, auth(2), 'checkpoints/1/10/optimizer.pt');
+  assert.deepEqual(readFileSync(found.path), body);
+  assert.equal(found.size, body.length);
+});

@@ -72,6 +72,7 @@ def test_sync_and_async_have_the_same_methods_signatures_and_docstrings() -> Non
         "put_artifact",
         "artifacts",
         "download_artifacts",
+        "checkpoint_file",
         "inspect_dataset",
         "convert_alpaca",
         "render_script",

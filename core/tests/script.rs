@@ -8,8 +8,9 @@ use base64::Engine;
 use trainpod::ErrorKind;
 use trainpod::dataset::DatasetFormat;
 use trainpod::script::{
-    Artifacts, BUNDLE_ENV, DatasetSource, Endpoint, Hyperparameters, LoraTargetModules,
-    MAX_BUNDLE_BYTES, Method, PodRuntime, PodScript, Secret, Training, generate,
+    Artifacts, BUNDLE_ENV, CheckpointFile, DatasetSource, Endpoint, Hyperparameters,
+    LoraTargetModules, MAX_BUNDLE_BYTES, Method, PodRuntime, PodScript, Resume, Secret, Training,
+    generate,
 };
 
 fn script() -> PodScript {
@@ -92,6 +93,43 @@ fn a_valid_script_bundles_every_template_and_its_values() {
         .unwrap()
         .1;
     assert!(String::from_utf8_lossy(reqs).contains("trl==1.16.0"));
+}
+
+/// RunPod takes an env value of at most 32 KiB (the create request's check): a job's whole
+/// bundle, resuming from a checkpoint of a dozen files, fits in one.
+#[test]
+fn a_resuming_bundle_fits_one_env_value_and_its_templates_lost_only_comments() {
+    let mut s = script();
+    s.attempt = 2;
+    s.resume = Some(Resume::App {
+        step: 500,
+        url: "https://app.example.com/trainpod/jobs/job-1/artifacts/files/checkpoints/1/500".into(),
+        files: (0..12)
+            .map(|i| CheckpointFile {
+                path: format!("file-{i}.safetensors"),
+                size: 1 << 20,
+                sha256: "ab".repeat(32),
+            })
+            .collect(),
+    });
+    let bundle = generate(&s).unwrap();
+    assert!(bundle.bytes <= 32 * 1024, "{} bytes", bundle.bytes);
+    let files = unpack(&bundle.env[BUNDLE_ENV]);
+    let bootstrap = &files.iter().find(|(n, _)| n == "bootstrap.sh").unwrap().1;
+    let bootstrap = String::from_utf8_lossy(bootstrap);
+    assert!(bootstrap.starts_with("#!/usr/bin/env bash\n"));
+    let source = include_str!("../src/script/pod/bootstrap.sh");
+    let code: Vec<&str> = source
+        .lines()
+        .filter(|l| !(l.trim_start() == "#" || l.trim_start().starts_with("# ")))
+        .collect();
+    assert_eq!(bootstrap.lines().collect::<Vec<_>>(), code);
+    let config = config_json(&s);
+    assert_eq!(config["resume"]["step"], 500);
+    assert!(
+        String::from_utf8_lossy(&files.iter().find(|(n, _)| n == "values.txt").unwrap().1)
+            .contains("resume=1\n")
+    );
 }
 
 #[test]
