@@ -35,6 +35,7 @@ fn script() -> PodScript {
             method: Method::Lora,
             hyperparameters: Hyperparameters::for_method(Method::Lora),
             dataset_format: None,
+            eval_dataset_format: None,
         },
         artifacts: Artifacts::App {
             url: "https://app.example.com/api/artifacts/job-1".into(),
@@ -42,6 +43,7 @@ fn script() -> PodScript {
         },
         runtime: PodRuntime::default(),
         resume: None,
+        eval_dataset: None,
     }
 }
 
@@ -148,6 +150,7 @@ fn qlora_adds_bitsandbytes_and_needs_a_gpu() {
         method: Method::Qlora,
         hyperparameters: Hyperparameters::for_method(Method::Qlora),
         dataset_format: None,
+        eval_dataset_format: None,
     };
     let files = unpack(&generate(&s).unwrap().env[BUNDLE_ENV]);
     let reqs = &files
@@ -215,6 +218,7 @@ fn every_bad_field_is_refused_by_name() {
                     method: Method::Full,
                     hyperparameters: Hyperparameters::for_method(Method::Full),
                     dataset_format: None,
+                    eval_dataset_format: None,
                 }
             }),
         ),
@@ -240,6 +244,7 @@ fn every_bad_field_is_refused_by_name() {
                     method: Method::Lora,
                     hyperparameters: h,
                     dataset_format: None,
+                    eval_dataset_format: None,
                 }
             }),
         ),
@@ -253,6 +258,7 @@ fn every_bad_field_is_refused_by_name() {
                     method: Method::Lora,
                     hyperparameters: h,
                     dataset_format: None,
+                    eval_dataset_format: None,
                 }
             }),
         ),
@@ -424,6 +430,7 @@ fn lora_with(targets: LoraTargetModules) -> Training {
             ..Hyperparameters::for_method(Method::Lora)
         },
         dataset_format: Some(DatasetFormat::Alpaca),
+        eval_dataset_format: None,
     }
 }
 

@@ -207,6 +207,7 @@ fn script(
                 ..Hyperparameters::for_method(Method::Lora)
             },
             dataset_format: None,
+            eval_dataset_format: None,
         },
         artifacts: Artifacts::None,
         runtime: PodRuntime {
@@ -223,6 +224,7 @@ fn script(
             ..PodRuntime::default()
         },
         resume: None,
+        eval_dataset: None,
     }
 }
 

@@ -135,7 +135,7 @@ fn values(s: &PodScript) -> String {
         Some(t) => (t.url.clone(), t.token.expose().to_owned()),
         None => (String::new(), String::new()),
     };
-    let mut v: Vec<(&str, String)> = vec![
+    let base: Vec<(&str, String)> = vec![
         ("job_id", s.job_id.clone()),
         ("attempt", s.attempt.to_string()),
         ("issued_at", s.issued_at.to_string()),
@@ -173,37 +173,50 @@ fn values(s: &PodScript) -> String {
             .into(),
         ),
     ];
-    match &s.dataset {
+    let mut v: Vec<(String, String)> = base
+        .into_iter()
+        .map(|(k, val)| (k.to_owned(), val))
+        .collect();
+    dataset_values(&mut v, "dataset", &s.dataset);
+    if let Some(eval) = &s.eval_dataset {
+        dataset_values(&mut v, "eval_dataset", eval);
+    }
+    v.iter().map(|(k, val)| format!("{k}={val}\n")).collect()
+}
+
+/// A dataset's values, each key prefixed with `prefix` (`dataset_url`, `eval_dataset_url`, ...).
+fn dataset_values(v: &mut Vec<(String, String)>, prefix: &str, d: &DatasetSource) {
+    let mut put = |key: &str, value: String| v.push((format!("{prefix}_{key}"), value));
+    match d {
         DatasetSource::Url {
             url,
             token,
             bytes,
             sha256,
         } => {
-            v.push(("dataset_kind", "url".into()));
-            v.push(("dataset_url", url.clone()));
-            v.push((
-                "dataset_token",
+            put("kind", "url".into());
+            put("url", url.clone());
+            put(
+                "token",
                 token
                     .as_ref()
                     .map(|t| t.expose().to_owned())
                     .unwrap_or_default(),
-            ));
-            v.push(("dataset_bytes", bytes.to_string()));
-            v.push(("dataset_sha256", sha256.clone()));
+            );
+            put("bytes", bytes.to_string());
+            put("sha256", sha256.clone());
         }
         DatasetSource::Path {
             path,
             bytes,
             sha256,
         } => {
-            v.push(("dataset_kind", "path".into()));
-            v.push(("dataset_path", path.clone()));
-            v.push(("dataset_bytes", bytes.to_string()));
-            v.push(("dataset_sha256", sha256.clone()));
+            put("kind", "path".into());
+            put("path", path.clone());
+            put("bytes", bytes.to_string());
+            put("sha256", sha256.clone());
         }
     }
-    v.iter().map(|(k, val)| format!("{k}={val}\n")).collect()
 }
 
 fn artifacts_kind(a: &Artifacts) -> &'static str {

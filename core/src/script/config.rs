@@ -324,6 +324,9 @@ pub enum Training {
         /// volume or URL dataset nobody read): the trainer turns Alpaca rows into
         /// prompt/completion as [`crate::dataset::convert_alpaca`] does.
         dataset_format: Option<DatasetFormat>,
+        /// The evaluation dataset's format, in the same way.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        eval_dataset_format: Option<DatasetFormat>,
     },
     /// The user's own command, run without a shell; it may call `$TRAINPOD_PYTHON
     /// $TRAINPOD_REPORT TYPE '{json}'` to report and must write its artifacts under
@@ -492,6 +495,10 @@ pub struct PodScript {
     pub telemetry: Option<Endpoint>,
     /// The dataset.
     pub dataset: DatasetSource,
+    /// A second dataset to evaluate on; `None` evaluates on a held-out share of the first, or
+    /// not at all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval_dataset: Option<DatasetSource>,
     /// The training stage.
     pub training: Training,
     /// The artifacts.

@@ -71,14 +71,16 @@ fn redacted(script: &PodScript) -> PodScript {
     if let Some(telemetry) = &mut s.telemetry {
         telemetry.token = hidden();
     }
-    match &mut s.dataset {
-        DatasetSource::Url { url, token, .. } => {
-            *url = redact_url(url);
-            if let Some(token) = token {
-                *token = hidden();
+    for dataset in std::iter::once(&mut s.dataset).chain(s.eval_dataset.as_mut()) {
+        match dataset {
+            DatasetSource::Url { url, token, .. } => {
+                *url = redact_url(url);
+                if let Some(token) = token {
+                    *token = hidden();
+                }
             }
+            DatasetSource::Path { .. } => {}
         }
-        DatasetSource::Path { .. } => {}
     }
     match &mut s.artifacts {
         Artifacts::App { token, .. } | Artifacts::Hub { token, .. } => *token = hidden(),

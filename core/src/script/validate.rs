@@ -40,7 +40,10 @@ pub fn validate(s: &PodScript) -> Result<()> {
         endpoint("telemetry", t)?;
     }
     dataset(&s.dataset)?;
-    training(&s.training, s.runtime.expect_gpu)?;
+    training(&s.training, s.runtime.expect_gpu, s.eval_dataset.is_some())?;
+    if let Some(eval) = &s.eval_dataset {
+        dataset(eval)?;
+    }
     artifacts(&s.artifacts)?;
     resume(s)?;
     runtime(s)
@@ -178,13 +181,14 @@ fn hub_id(field: &str, id: &str) -> Result<()> {
     }
 }
 
-fn training(t: &Training, expect_gpu: bool) -> Result<()> {
+fn training(t: &Training, expect_gpu: bool, eval_dataset: bool) -> Result<()> {
     match t {
         Training::Sft {
             model,
             method,
             hyperparameters,
             dataset_format: _,
+            eval_dataset_format: _,
         } => {
             if model.starts_with('/') {
                 abs_path("training.model", model)?;
@@ -197,7 +201,7 @@ fn training(t: &Training, expect_gpu: bool) -> Result<()> {
                     "qlora needs a CUDA GPU (expect_gpu)",
                 ));
             }
-            hyper(hyperparameters)
+            hyper(hyperparameters, eval_dataset)
         }
         Training::Command { argv } => {
             if argv.is_empty() || argv.len() > MAX_ARGV {
@@ -236,7 +240,7 @@ fn count(field: &str, v: u32, lo: u32, hi: u32) -> Result<()> {
     }
 }
 
-fn hyper(h: &Hyperparameters) -> Result<()> {
+fn hyper(h: &Hyperparameters, eval_dataset: bool) -> Result<()> {
     range("hyperparameters.epochs", h.epochs, 0.0, 1000.0)?;
     range("hyperparameters.learning_rate", h.learning_rate, 0.0, 1.0)?;
     if !(0.0..1.0).contains(&h.lora_dropout) {
@@ -254,13 +258,13 @@ fn hyper(h: &Hyperparameters) -> Result<()> {
     )?;
     count("hyperparameters.max_length", h.max_length, 16, 1 << 20)?;
     count("hyperparameters.logging_steps", h.logging_steps, 1, 1 << 20)?;
-    evaluation(h)?;
+    evaluation(h, eval_dataset)?;
     count("hyperparameters.lora_r", h.lora_r, 1, 1024)?;
     count("hyperparameters.lora_alpha", h.lora_alpha, 1, 1 << 16)?;
     target_modules(&h.lora_target_modules)
 }
 
-fn evaluation(h: &Hyperparameters) -> Result<()> {
+fn evaluation(h: &Hyperparameters, eval_dataset: bool) -> Result<()> {
     count(
         "hyperparameters.save_minutes",
         h.save_minutes,
@@ -279,10 +283,10 @@ fn evaluation(h: &Hyperparameters) -> Result<()> {
         0,
         1000,
     )?;
-    if h.early_stopping_patience > 0 && h.eval_fraction == 0.0 {
+    if h.early_stopping_patience > 0 && h.eval_fraction == 0.0 && !eval_dataset {
         return Err(bad(
             "hyperparameters.early_stopping_patience",
-            "needs a held-out split to watch: set eval_fraction (such as 0.05) too",
+            "needs a held-out split to watch: set eval_fraction (such as 0.05) or an eval_dataset",
         ));
     }
     Ok(())

@@ -72,8 +72,11 @@ impl Trainpod {
     /// Reads the app-served dataset's digest (from memory, the store, or the file on the
     /// blocking pool) before the pod script, made synchronously, needs it.
     pub(crate) async fn warm_dataset_digest(&self, plan: &Plan) -> Result<()> {
-        if let (DatasetRef::App { id }, Some(staging)) = (&plan.spec.dataset, &self.staging) {
-            staging.digest(id).await?;
+        let datasets = std::iter::once(&plan.spec.dataset).chain(&plan.spec.eval_dataset);
+        for dataset in datasets {
+            if let (DatasetRef::App { id }, Some(staging)) = (dataset, &self.staging) {
+                staging.digest(id).await?;
+            }
         }
         Ok(())
     }
@@ -247,12 +250,19 @@ impl Trainpod {
             issued_at: now,
             deadline_unix: job.deadline_unix,
             telemetry,
-            dataset: self.dataset_source(job, plan, ttl)?,
+            dataset: self.dataset_source(job, &plan.spec.dataset, &plan.dataset.sha256, ttl)?,
+            eval_dataset: match (&plan.spec.eval_dataset, &plan.eval_dataset) {
+                (Some(eval), Some(summary)) => {
+                    Some(self.dataset_source(job, eval, &summary.sha256, ttl)?)
+                }
+                _ => None,
+            },
             training: Training::Sft {
                 model: plan.spec.model.clone(),
                 method: plan.spec.method,
                 hyperparameters: plan.hyperparameters.clone(),
                 dataset_format: plan.dataset.format,
+                eval_dataset_format: plan.eval_dataset.as_ref().and_then(|d| d.format),
             },
             artifacts,
             // The builder's runtime says how pods run; how many train this job is the plan's.
@@ -311,8 +321,15 @@ impl Trainpod {
         }
     }
 
-    fn dataset_source(&self, job: &JobRecord, plan: &Plan, ttl: u64) -> Result<DatasetSource> {
-        match &plan.spec.dataset {
+    /// Where the pod finds `dataset`, which `plan` found with `planned_sha256`.
+    fn dataset_source(
+        &self,
+        job: &JobRecord,
+        dataset: &DatasetRef,
+        planned_sha256: &str,
+        ttl: u64,
+    ) -> Result<DatasetSource> {
+        match dataset {
             DatasetRef::App { id } => {
                 let (Some(app), Some(staging)) = (&self.app_url, &self.staging) else {
                     return Err(Error::invalid_input(
@@ -327,7 +344,7 @@ impl Trainpod {
                     Some(ttl.min(24 * 3600)),
                     Some(job.attempt),
                 )?;
-                if download.sha256 != plan.dataset.sha256 {
+                if download.sha256 != planned_sha256 {
                     return Err(Error::new(
                         ErrorKind::DatasetInvalid,
                         format!("dataset {id} changed since it was planned; plan the job again"),

@@ -68,6 +68,9 @@ pub struct Plan {
     pub params_b: f64,
     /// The dataset.
     pub dataset: DatasetSummary,
+    /// The evaluation dataset (`spec.eval_dataset`), as inspected. Absent in older plans.
+    #[serde(default)]
+    pub eval_dataset: Option<DatasetSummary>,
     /// GPU memory needed per GPU of the chosen placement, with the rule.
     pub memory: MemoryEstimate,
     /// The chosen GPU: the cheapest that fits by estimate, or the first of `spec.gpus` that does.
@@ -131,6 +134,10 @@ impl Trainpod {
             self.check_model(spec)
         );
         let (dataset, model_warning) = (dataset?, model_warning?);
+        let eval_dataset = match &spec.eval_dataset {
+            Some(eval) => Some(self.dataset_summary(eval, hp.max_length).await?),
+            None => None,
+        };
         let spec = &self.placed_spec(spec)?;
         let runpod = self
             .runpod_for(spec.account.as_deref().unwrap_or(""))
@@ -169,7 +176,8 @@ impl Trainpod {
             super::budget::deadline_secs(spec.budget_usd, gpu.price_per_hour, spec.max_hours);
         warnings.extend(more_gpus_warning(spec, params_b, &gpu, &memory));
         warnings.extend(plan_warnings(&hp, &dataset, &gpu, deadline_secs));
-        let training = self.training_plan(spec, &hp, &dataset, &gpu.gpu_id)?;
+        let training =
+            self.training_plan(spec, &hp, &dataset, eval_dataset.as_ref(), &gpu.gpu_id)?;
         warnings.extend(super::training_plan::training_warnings(&training));
         let plan = Plan {
             job_id,
@@ -177,6 +185,7 @@ impl Trainpod {
             hyperparameters: hp,
             params_b,
             dataset,
+            eval_dataset,
             memory,
             estimate: gpu.estimate.clone(),
             gpu,

@@ -80,6 +80,11 @@ pub struct JobSpec {
     pub params_b: Option<f64>,
     /// The dataset.
     pub dataset: DatasetRef,
+    /// A second dataset to evaluate on, instead of holding out `hyperparameters.eval_fraction`
+    /// of the first (evaluated every `eval_steps`, watched by `early_stopping_patience`). On a
+    /// network volume only when `dataset` is on it too.
+    #[serde(default)]
+    pub eval_dataset: Option<DatasetRef>,
     /// LoRA (default), QLoRA or full.
     pub method: Method,
     /// Hyperparameters; the method's defaults when `None`.
@@ -138,6 +143,7 @@ impl JobSpec {
             model: model.into(),
             params_b: None,
             dataset,
+            eval_dataset: None,
             method: Method::Lora,
             hyperparameters: None,
             gpus: Vec::new(),
@@ -218,10 +224,37 @@ impl JobSpec {
                 "nodes must be 1 (one pod) to {MAX_NODES} (an Instant Cluster of that many pods)"
             )));
         }
+        self.check_evaluation()?;
         if let Some(h) = self.max_hours.filter(|h| !(h.is_finite() && *h > 0.0)) {
             return Err(Error::invalid_input(format!(
                 "max_hours is {h}: give a positive number of hours, or leave it unset to let the budget decide"
             )));
+        }
+        Ok(())
+    }
+}
+
+impl JobSpec {
+    /// An evaluation dataset, or a held-out fraction, not both; on a volume only beside the
+    /// training dataset; and early stopping only with one of them.
+    fn check_evaluation(&self) -> Result<()> {
+        let hp = self.resolved_hyperparameters();
+        let Some(eval) = &self.eval_dataset else {
+            return Ok(());
+        };
+        if hp.eval_fraction > 0.0 {
+            return Err(Error::invalid_input(
+                "eval_dataset and hyperparameters.eval_fraction are both set: evaluate on the \
+                 second dataset or on a held-out share of the first, not both",
+            ));
+        }
+        let on_volume = |d: &DatasetRef| matches!(d, DatasetRef::Volume { .. });
+        if on_volume(eval) && !on_volume(&self.dataset) {
+            return Err(Error::invalid_input(
+                "eval_dataset is on the network volume but the dataset is not: the pod mounts the \
+                 volume only for a volume dataset; stage both there, or serve the evaluation \
+                 dataset from the app, the bucket or a URL",
+            ));
         }
         Ok(())
     }

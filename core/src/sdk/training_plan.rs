@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::Trainpod;
 use super::plan::DatasetSummary;
 use super::spec::JobSpec;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::script::{Hyperparameters, Precision};
 
 /// Where a job's checkpoints are kept.
@@ -45,7 +45,8 @@ pub struct TrainingPlan {
     pub checkpoint_steps: u32,
     /// A checkpoint every this many minutes of training (0: not by the clock).
     pub checkpoint_minutes: u32,
-    /// Rows held out to evaluate on (0: no evaluation).
+    /// Rows evaluated on: held out of the dataset, or the evaluation dataset's (0: no
+    /// evaluation, or an evaluation dataset nobody read).
     pub eval_rows: u64,
     /// Evaluations without improvement that stop the run (0: never stops early).
     pub early_stopping_patience: u32,
@@ -74,25 +75,20 @@ fn precision_on(gpu_id: &str, precision: Precision) -> &'static str {
 }
 
 impl Trainpod {
-    /// The training plan of `spec` on `gpu_id`; refuses a held-out fraction that holds out no
-    /// row of the dataset.
+    /// The training plan of `spec` on `gpu_id`.
     pub(crate) fn training_plan(
         &self,
         spec: &JobSpec,
         hp: &Hyperparameters,
         dataset: &DatasetSummary,
+        eval_dataset: Option<&DatasetSummary>,
         gpu_id: &str,
     ) -> Result<TrainingPlan> {
-        let eval_rows = (dataset.rows as f64 * hp.eval_fraction).floor() as u64;
-        if hp.eval_fraction > 0.0 && dataset.rows > 0 && eval_rows == 0 {
-            return Err(Error::invalid_input(format!(
-                "hyperparameters.eval_fraction {} of the dataset's {} rows holds out none: raise \
-                 it to at least {:.3}, or set it to 0",
-                hp.eval_fraction,
-                dataset.rows,
-                1.0 / dataset.rows as f64
-            )));
-        }
+        // As the trainer splits (`datasets`' `train_test_split` rounds the held-out rows up).
+        let eval_rows = match eval_dataset {
+            Some(eval) => eval.rows,
+            None => (dataset.rows as f64 * hp.eval_fraction).ceil() as u64,
+        };
         let checkpoints = match (&self.app_url, &self.artifacts_dir, spec) {
             (Some(_), Some(_), _) => CheckpointStore::App,
             _ if self.volume_mount_of(spec).is_some() => CheckpointStore::Volume,

@@ -161,6 +161,7 @@ fn script(job: &Job<'_>, app: &App, emu: &Emulator, python: &str, data: &[u8]) -
             method: Method::Lora,
             hyperparameters: hp,
             dataset_format: None,
+            eval_dataset_format: None,
         },
         artifacts: Artifacts::App {
             url: format!("{}/artifacts/{}", app.base, job.id),
@@ -182,6 +183,7 @@ fn script(job: &Job<'_>, app: &App, emu: &Emulator, python: &str, data: &[u8]) -
             ..PodRuntime::default()
         },
         resume: None,
+        eval_dataset: None,
     }
 }
 

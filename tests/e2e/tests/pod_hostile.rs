@@ -93,6 +93,7 @@ async fn run_case(h: &Hostile, shell: &str, n: usize) -> Result<(), TestCaseErro
             ..PodRuntime::default()
         },
         resume: None,
+        eval_dataset: None,
     };
     let bundle = generate(&script).unwrap();
     let client = emulator_client(&emu);

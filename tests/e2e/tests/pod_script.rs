@@ -82,6 +82,7 @@ impl Case {
             },
             runtime: test_runtime(&self.emu),
             resume: None,
+            eval_dataset: None,
         }
     }
 

@@ -119,6 +119,7 @@ async fn deploy_with(
             method: Method::Lora,
             hyperparameters: hp,
             dataset_format: trained.format,
+            eval_dataset_format: None,
         },
         artifacts: Artifacts::App {
             url: format!("{}/artifacts/{job}", app.base),
@@ -137,6 +138,7 @@ async fn deploy_with(
             ..PodRuntime::default()
         },
         resume: None,
+        eval_dataset: None,
     };
     let bundle = generate(&script).unwrap();
     let client = emulator_client(&emu);

@@ -401,6 +401,7 @@ async fn a_vanished_pod_is_retried_by_the_reconciler_and_resumes() {
         .expect("the retry did not resume");
     assert!(from >= 10, "resumed from {from}");
     assert_resumed(&first, &second, from);
+    assert!(done.eval_loss.is_some(), "no held-out loss kept");
     ticking.abort();
     drop(s);
 }
@@ -409,18 +410,29 @@ async fn a_vanished_pod_is_retried_by_the_reconciler_and_resumes() {
 async fn early_stopping_ends_a_run_whose_held_out_loss_stopped_improving() {
     let Some(python) = train_python() else { return };
     let s = setup("early-stop", &python, ReconcilePolicy::default()).await;
+    // A second dataset to evaluate on, served by the app beside the first.
+    let rows = std::fs::read_to_string(s.dir.join("datasets/chat")).unwrap();
+    let held: Vec<&str> = rows.lines().skip(48).collect();
+    std::fs::write(s.dir.join("datasets/chat-eval"), held.join("\n") + "\n").unwrap();
     // A learning rate this high soon stops helping the held-out loss.
     let hp = Hyperparameters {
         max_steps: 0,
         epochs: 6.0,
         learning_rate: 0.3,
         save_steps: 0,
-        eval_fraction: 0.25,
         eval_steps: 2,
         early_stopping_patience: 2,
         ..hyperparameters()
     };
-    let plan = s.tp.plan(&spec(&s, "early-1", hp)).await.unwrap();
+    let spec = JobSpec {
+        eval_dataset: Some(DatasetRef::App {
+            id: "chat-eval".into(),
+        }),
+        ..spec(&s, "early-1", hp)
+    };
+    let plan = s.tp.plan(&spec).await.unwrap();
+    assert_eq!(plan.training.eval_rows, 16);
+    assert_eq!(plan.eval_dataset.as_ref().map(|d| d.rows), Some(16));
     s.tp.deploy(&plan).await.unwrap();
     let seen = follow_until(&s.tp, "early-1", |_| false).await;
     let done = s.tp.status("early-1").await.unwrap();

@@ -143,6 +143,61 @@ async fn plan_estimates_the_cost_and_deadline_from_the_catalog() {
 }
 
 #[tokio::test]
+async fn plan_refuses_an_evaluation_it_could_not_run() {
+    let s = setup("eval-refuse").await;
+    let refused = async |sp: JobSpec| s.tp.plan(&sp).await.unwrap_err().to_string();
+    let hp = |f: fn(&mut trainpod::script::Hyperparameters)| {
+        let mut h = trainpod::script::Hyperparameters::for_method(trainpod::script::Method::Lora);
+        f(&mut h);
+        Some(h)
+    };
+    let both = JobSpec {
+        eval_dataset: Some(DatasetRef::App { id: "chat".into() }),
+        hyperparameters: hp(|h| h.eval_fraction = 0.1),
+        ..spec("eval-1")
+    };
+    assert!(refused(both).await.contains("not both"));
+    let volume_only = JobSpec {
+        eval_dataset: Some(DatasetRef::Volume {
+            key: "eval.jsonl".into(),
+            bytes: 10,
+            sha256: "ab".repeat(32),
+        }),
+        ..spec("eval-2")
+    };
+    assert!(refused(volume_only).await.contains("network volume"));
+    let patience_alone = JobSpec {
+        hyperparameters: hp(|h| h.early_stopping_patience = 3),
+        ..spec("eval-3")
+    };
+    let err = refused(patience_alone).await;
+    assert!(
+        err.contains("early_stopping_patience") && err.contains("eval_fraction"),
+        "{err}"
+    );
+    let too_much = JobSpec {
+        hyperparameters: hp(|h| h.eval_fraction = 0.9),
+        ..spec("eval-4")
+    };
+    assert!(refused(too_much).await.contains("eval_fraction"));
+    // A held-out share is planned: the rows it holds out, and where checkpoints are kept.
+    let fine = JobSpec {
+        hyperparameters: hp(|h| {
+            h.eval_fraction = 0.25;
+            h.early_stopping_patience = 2;
+        }),
+        ..spec("eval-5")
+    };
+    let plan = s.tp.plan(&fine).await.unwrap();
+    assert_eq!(plan.training.eval_rows, plan.dataset.rows.div_ceil(4));
+    assert_eq!(plan.training.early_stopping_patience, 2);
+    assert_eq!(
+        plan.training.checkpoints,
+        trainpod::sdk::CheckpointStore::App
+    );
+}
+
+#[tokio::test]
 async fn plan_refuses_what_would_fail_before_anything_is_spent() {
     let s = setup("refuse").await;
     let bad = |f: fn(&mut JobSpec)| {

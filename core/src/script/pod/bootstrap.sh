@@ -398,51 +398,65 @@ dependencies() {
     -r "$req" || fail "pip could not install the pinned training stack (see the log tail)"
 }
 
-# download DEST: resumable, up to 5 attempts. curl retries 408/429/5xx and refused connections
-# itself; a cut transfer resumes from the bytes already in DEST.part (Range); any other 4xx is
-# final. A presigned URL carries its own signature, so no Authorization header is sent with it.
+# download PREFIX DEST: the dataset named by the values PREFIX_url, PREFIX_token and
+# PREFIX_bytes (`dataset` or `eval_dataset`), resumable, up to 5 attempts. curl retries
+# 408/429/5xx and refused connections itself; a cut transfer resumes from the bytes already in
+# DEST.part (Range); any other 4xx is final. A presigned URL carries its own signature, so no
+# Authorization header is sent with it.
 download() {
+  local p=$1 dest=$2
   local args=(-sS --fail -L --connect-timeout 10 --retry 5 --retry-connrefused --retry-delay 1
-    --retry-max-time 600 -C - -o "$1.part")
-  [[ -n $(val dataset_token) ]] && args+=(-H @"$(header_file dataset "$(val dataset_token)")")
+    --retry-max-time 600 -C - -o "$dest.part")
+  [[ -n $(val "${p}_token") ]] && args+=(-H @"$(header_file "$p" "$(val "${p}_token")")")
   local attempt rc
   for attempt in 1 2 3 4 5; do
     rc=0
     # Complete already (an earlier attempt got every byte): a resume would get 416.
-    if [[ -n $(val dataset_bytes) && -f $1.part ]] &&
-      [[ $(stat -c %s "$1.part") == "$(val dataset_bytes)" ]]; then
+    if [[ -n $(val "${p}_bytes") && -f $dest.part ]] &&
+      [[ $(stat -c %s "$dest.part") == "$(val "${p}_bytes")" ]]; then
       break
     fi
-    curl "${args[@]}" "$(val dataset_url)" 2>>"$LOG" || rc=$?
+    curl "${args[@]}" "$(val "${p}_url")" 2>>"$LOG" || rc=$?
     ((rc == 0)) && break
-    ((rc == 22)) && fail "the dataset server refused the download (see the log tail for its status)"
-    log "dataset download attempt $attempt failed (curl exit $rc); resuming"
+    ((rc == 22)) && fail "the ${p//_/ } server refused the download (see the log tail for its status)"
+    log "${p//_/ } download attempt $attempt failed (curl exit $rc); resuming"
     sleep "$attempt"
   done
-  ((rc == 0)) || fail "the dataset download failed (curl exit $rc; see the log tail)"
-  mv "$1.part" "$1"
+  ((rc == 0)) || fail "the ${p//_/ } download failed (curl exit $rc; see the log tail)"
+  mv "$dest.part" "$dest"
+}
+
+# fetch_dataset PREFIX DEST: puts the dataset PREFIX names at DEST (or finds it on the volume),
+# checks its size and sha256, and sets FETCHED to its path.
+fetch_dataset() {
+  local p=$1 dest=$2 size sum what=${1//_/ }
+  if [[ $(val "${p}_kind") == path ]]; then
+    dest=$(val "${p}_path")
+    [[ -f $dest ]] || fail "the $what is not at $dest on the volume"
+  elif [[ ! -s $dest ]]; then
+    download "$p" "$dest"
+  fi
+  size=$(stat -c %s "$dest")
+  [[ -z $(val "${p}_bytes") || $size == "$(val "${p}_bytes")" ]] ||
+    fail "the $what has $size bytes; $(val "${p}_bytes") were expected"
+  if [[ -n $(val "${p}_sha256") ]]; then
+    # From stdin: sha256sum escapes unusual file names, prefixing the digest with a backslash.
+    sum=$(sha256sum <"$dest" | cut -d' ' -f1)
+    [[ $sum == "$(val "${p}_sha256")" ]] ||
+      { rm -f "$dest" && fail "the $what's sha256 is $sum; $(val "${p}_sha256") was expected"; }
+  fi
+  FETCHED=$dest
 }
 
 dataset() {
   stage dataset
-  local dest=$WORK/dataset.jsonl
-  if [[ $(val dataset_kind) == path ]]; then
-    dest=$(val dataset_path)
-    [[ -f $dest ]] || fail "the dataset is not at $dest on the volume"
-  elif [[ ! -s $dest ]]; then
-    download "$dest"
+  local FETCHED
+  fetch_dataset dataset "$WORK/dataset.jsonl"
+  export TRAINPOD_DATASET=$FETCHED
+  if [[ -n $(val eval_dataset_kind) ]]; then
+    fetch_dataset eval_dataset "$WORK/eval_dataset.jsonl"
+    export TRAINPOD_EVAL_DATASET=$FETCHED
   fi
-  local size sum
-  size=$(stat -c %s "$dest")
-  [[ -z $(val dataset_bytes) || $size == "$(val dataset_bytes)" ]] ||
-    fail "the dataset has $size bytes; $(val dataset_bytes) were expected"
-  if [[ -n $(val dataset_sha256) ]]; then
-    # From stdin: sha256sum escapes unusual file names, prefixing the digest with a backslash.
-    sum=$(sha256sum <"$dest" | cut -d' ' -f1)
-    [[ $sum == "$(val dataset_sha256)" ]] ||
-      { rm -f "$dest" && fail "the dataset's sha256 is $sum; $(val dataset_sha256) was expected"; }
-  fi
-  export TRAINPOD_DATASET=$dest
 }
 
 # resume: a later attempt puts the newest checkpoint its job kept in place for the trainer,

@@ -307,13 +307,16 @@ def resumed_step():
         return None
 
 
-def evaluation(hp, dataset):
-    """The training and held-out rows, and the SFTConfig arguments that evaluate on a
-    schedule and, with a patience, stop early and keep the best checkpoint."""
+def evaluation(hp, dataset, held_out=None):
+    """The training and evaluation rows (`held_out`, the evaluation dataset, or a share of the
+    dataset), and the SFTConfig arguments that evaluate on a schedule and, with a patience,
+    stop early and keep the best checkpoint."""
     fraction = hp.get("eval_fraction") or 0.0
-    if fraction <= 0:
+    if held_out is None and fraction > 0:
+        split = dataset.train_test_split(test_size=fraction, seed=hp["seed"])
+        dataset, held_out = split["train"], split["test"]
+    if held_out is None:
         return dataset, None, {}
-    split = dataset.train_test_split(test_size=fraction, seed=hp["seed"])
     # A fraction of the run: about ten evaluations when not given.
     every = hp.get("eval_steps") or 0.1
     args = {
@@ -330,7 +333,7 @@ def evaluation(hp, dataset):
             save_strategy="steps",
             save_steps=every,
         )
-    return split["train"], split["test"], args
+    return dataset, held_out, args
 
 
 def padding_free(trainer, wanted):
@@ -408,7 +411,13 @@ def train(cfg, rep):
         load_dataset("json", data_files=os.environ["TRAINPOD_DATASET"], split="train"),
         t.get("dataset_format"),
     )
-    dataset, held_out, schedule = evaluation(hp, dataset)
+    held_out = None
+    if os.environ.get("TRAINPOD_EVAL_DATASET"):
+        held_out = training_rows(
+            load_dataset("json", data_files=os.environ["TRAINPOD_EVAL_DATASET"], split="train"),
+            t.get("eval_dataset_format"),
+        )
+    dataset, held_out, schedule = evaluation(hp, dataset, held_out)
     saving = {
         "save_strategy": "steps" if hp["save_steps"] else "no",
         "save_steps": hp["save_steps"] or 500,
