@@ -169,6 +169,12 @@ export interface JobSpec {
   paramsB: number | null;
   /** The dataset. */
   dataset: DatasetRef;
+  /**
+   * A second dataset to evaluate on, instead of holding out `hyperparameters.eval_fraction` of the
+   * first (evaluated every `eval_steps`, watched by `early_stopping_patience`). On a network volume
+   * only when `dataset` is on it too.
+   */
+  evalDataset: DatasetRef | null;
   /** LoRA (default), QLoRA or full. */
   method: Method;
   /** Hyperparameters; the method's defaults when `null`. */
@@ -367,7 +373,10 @@ export interface TrainingPlan {
   checkpointSteps: number;
   /** A checkpoint every this many minutes of training (0: not by the clock). */
   checkpointMinutes: number;
-  /** Rows held out to evaluate on (0: no evaluation). */
+  /**
+   * Rows evaluated on: held out of the dataset, or the evaluation dataset's (0: no evaluation, or
+   * an evaluation dataset nobody read).
+   */
   evalRows: number;
   /** Evaluations without improvement that stop the run (0: never stops early). */
   earlyStoppingPatience: number;
@@ -385,6 +394,8 @@ export interface Plan {
   paramsB: number;
   /** The dataset. */
   dataset: DatasetSummary;
+  /** The evaluation dataset (`spec.eval_dataset`), as inspected. Absent in older plans. */
+  evalDataset: DatasetSummary | null;
   /** GPU memory needed per GPU of the chosen placement, with the rule. */
   memory: MemoryEstimate;
   /** The chosen GPU: the cheapest that fits by estimate, or the first of `spec.gpus` that does. */

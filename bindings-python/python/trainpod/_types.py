@@ -227,7 +227,8 @@ class TrainingPlan:
     checkpoint_steps: int
     #: A checkpoint every this many minutes of training (0: not by the clock).
     checkpoint_minutes: int
-    #: Rows held out to evaluate on (0: no evaluation).
+    #: Rows evaluated on: held out of the dataset, or the evaluation dataset's (0: no evaluation, or
+    #: an evaluation dataset nobody read).
     eval_rows: int
     #: Evaluations without improvement that stop the run (0: never stops early).
     early_stopping_patience: int
@@ -261,6 +262,8 @@ class Plan(_present.PlanView):
     params_b: float
     #: The dataset.
     dataset: DatasetSummary
+    #: The evaluation dataset (``spec.eval_dataset``), as inspected. Absent in older plans.
+    eval_dataset: DatasetSummary | None
     #: GPU memory needed per GPU of the chosen placement, with the rule.
     memory: MemoryEstimate
     #: The chosen GPU: the cheapest that fits by estimate, or the first of ``spec.gpus`` that does.
@@ -292,6 +295,7 @@ class Plan(_present.PlanView):
             hyperparameters=d["hyperparameters"],
             params_b=d["params_b"],
             dataset=DatasetSummary._from(d["dataset"]),
+            eval_dataset=_opt(d["eval_dataset"], DatasetSummary._from),
             memory=MemoryEstimate._from(d["memory"]),
             gpu=GpuChoice._from(d["gpu"]),
             fallbacks=tuple(GpuChoice._from(v) for v in d["fallbacks"]),

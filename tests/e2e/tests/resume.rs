@@ -367,10 +367,14 @@ async fn a_vanished_pod_is_retried_by_the_reconciler_and_resumes() {
         })
     };
     let s = setup_with("resume-vanished", &python, policy, Some(clock.clone())).await;
-    let plan =
-        s.tp.plan(&spec(&s, "resume-2", hyperparameters()))
-            .await
-            .unwrap();
+    // A held-out share of the dataset, evaluated as the run goes and after it resumed.
+    let hp = Hyperparameters {
+        eval_fraction: 0.2,
+        eval_steps: 10,
+        ..hyperparameters()
+    };
+    let plan = s.tp.plan(&spec(&s, "resume-2", hp)).await.unwrap();
+    assert_eq!(plan.training.eval_rows, 13);
     let job = s.tp.deploy(&plan).await.unwrap();
     let pod_id = job.pod_id.clone().unwrap();
     let first = follow_until(&s.tp, "resume-2", |e| checkpoint_step(e) >= Some(10)).await;
