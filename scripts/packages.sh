@@ -76,7 +76,8 @@ mkdir -p "$wheel_bin" && cp "$out/stage/bin/"* "$wheel_bin/"
 maturin() { "$python" -m maturin "$@" >"$work/maturin.log" 2>&1 || { cat "$work/maturin.log" && fail "maturin $1 failed"; }; }
 # MATURIN_ARGS: more options, the release workflow's `--compatibility manylinux_2_28` say.
 read -ra maturin_args <<<"${MATURIN_ARGS:-}"
-maturin build --locked --profile "$profile" --strip -m bindings-python/Cargo.toml -o "$out" "${maturin_args[@]}"
+# (The `+` form: macOS's bash 3.2 calls an empty array unbound.)
+maturin build --locked --profile "$profile" --strip -m bindings-python/Cargo.toml -o "$out" ${maturin_args[@]+"${maturin_args[@]}"}
 maturin sdist -m bindings-python/Cargo.toml -o "$out"
 rm -rf "$wheel_bin"
 wheels=("$out"/trainpod-*.whl)
