@@ -9,19 +9,22 @@
 // `args` go to the binary: { args: ['--run-pods'] } makes it the local provider, running each
 // pod it creates as a local process group (with `runpodctl` on its PATH); { args: ['--account',
 // 'alice:rpa_alice'] } adds an account with its key (`ID:KEY[:PERMISSION]`, repeatable).
-// The binary is found through `binary`, then $TRAINPOD_EMULATOR, then PATH
-// (build it with `cargo build -p trainpod-emulator`).
+// The binary is found through `binary`, then $TRAINPOD_EMULATOR, then the local provider the
+// platform package carries (`trainpod-<platform>/bin/`, native-bin.js), then PATH (from a clone,
+// build it with `cargo build -p trainpod-emulator`).
 
 const { spawn } = require('node:child_process');
 const { once } = require('node:events');
 const { createInterface } = require('node:readline');
 const { InvalidInputError } = require('./index.js');
+const { localProvider } = require('./native-bin.js');
 
 const ACCOUNT_KEY = 'rpa_emulator_account_key';
 
 async function startEmulator({ binary, realTime = false, args = [] } = {}) {
-  const command = binary ?? process.env.TRAINPOD_EMULATOR ?? 'trainpod-emulator';
-  const argv = [...(realTime ? ['--real-time'] : []), ...args];
+  const chosen = binary ?? process.env.TRAINPOD_EMULATOR;
+  const [command, ...before] = chosen ? [chosen] : (localProvider() ?? ['trainpod-emulator']);
+  const argv = [...before, ...(realTime ? ['--real-time'] : []), ...args];
   const child = spawn(command, argv, { stdio: ['pipe', 'pipe', 'inherit'] });
   const failed = once(child, 'error').then(([err]) => {
     throw new InvalidInputError(

@@ -36,7 +36,7 @@ python3 scripts/binding-ratio.py --max 15
 done_stage "rust lint"
 
 stage "pod scripts: lint, training venv"
-shellcheck core/src/script/pod/bootstrap.sh scripts/s3-server.sh bench/gpu/run.sh
+shellcheck core/src/script/pod/bootstrap.sh scripts/s3-server.sh bench/gpu/run.sh scripts/packages.sh scripts/smoke.sh
 # A Python with the pinned training stack, for the real TRL runs of the generated scripts.
 # It is large (torch with its CUDA libraries, about 6 GB installed), so it is kept between local runs.
 TRAINPOD_TRAIN_PYTHON=$(bash scripts/train-venv.sh)
@@ -119,13 +119,23 @@ git clone -q "$root" "$clean/clone"
 rm -rf "$clean"
 done_stage "node"
 
+stage "packages: build, install with no Rust, release workflow"
+# The Linux x86_64 wheel, sdist and npm tarballs, installed into a fresh venv and a fresh Next.js
+# app outside the repository with no cargo or rustc on PATH (docs/packaging.md). The dev profile
+# reuses this run's build; the release workflow builds release.
+python3 scripts/versions.py
+bash scripts/packages.sh --profile dev --out "$root/target/packages"
+.venv/bin/python scripts/check-workflow.py
+done_stage "packages"
+
 stage "nextjs example: build, lint, routes, a job, the browser"
 bash examples/nextjs/test.sh
 done_stage "nextjs"
 
 stage "quickstart"
-bash scripts/quickstart.sh --summary /tmp/trainpod-quickstart.json
-python3 scripts/check-quickstart.py /tmp/trainpod-quickstart.json
+# The smoke run of the release workflow, on the local provider: the quickstart, then its summary
+# checked (succeeded, pod gone, the bill within the estimate; the loss, the adapter, no process).
+bash scripts/smoke.sh --summary /tmp/trainpod-quickstart.json
 cargo run -q --locked -p trainpod-examples --bin tokens >/dev/null
 # The same lifecycle from Python: the example script, then the notebook built on it, executed by
 # nbclient; any error in a cell fails the run.

@@ -11,8 +11,9 @@
         emu.requests()                       # what the emulator received
         emu.runpodctl_calls()                # what the pods' runpodctl did (args=["--run-pods"])
 
-The emulator is the `trainpod-emulator` binary (`cargo build -p trainpod-emulator`); it is found
-through the ``binary`` argument, then ``$TRAINPOD_EMULATOR``, then ``PATH``.
+The emulator is the `trainpod-emulator` binary; it is found through the ``binary`` argument, then
+``$TRAINPOD_EMULATOR``, then the local provider a release wheel carries (``trainpod/bin/``), then
+``PATH``. From a clone: ``cargo build -p trainpod-emulator``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Literal, TypedDict, cast
 
+from trainpod import _bin
 from trainpod.exceptions import InvalidInputError
 
 #: The account key the emulator accepts.
@@ -88,14 +90,21 @@ class RunpodctlCall(TypedDict):
     stderr: str
 
 
-def _find(binary: str | None) -> str:
-    found = binary or os.environ.get("TRAINPOD_EMULATOR") or shutil.which("trainpod-emulator")
-    if not found or not os.access(found, os.X_OK):
+def _find(binary: str | None) -> list[str]:
+    """The command that starts the emulator, before its own arguments."""
+    chosen = binary or os.environ.get("TRAINPOD_EMULATOR")
+    if not chosen:
+        packaged = _bin.local_provider()
+        if packaged is not None:
+            return packaged
+        chosen = shutil.which("trainpod-emulator")
+    if not chosen or not os.access(chosen, os.X_OK):
         raise InvalidInputError(
-            "the trainpod-emulator binary was not found; build it with "
-            "`cargo build -p trainpod-emulator` and set TRAINPOD_EMULATOR to its path"
+            "the trainpod-emulator binary was not found (this package carries none: it was not "
+            "installed from a release wheel); build it with `cargo build -p trainpod-emulator` "
+            "and set TRAINPOD_EMULATOR to its path"
         )
-    return found
+    return [chosen]
 
 
 class Emulator:
@@ -109,7 +118,7 @@ class Emulator:
     def __init__(
         self, binary: str | None = None, *, real_time: bool = False, args: Iterable[str] = ()
     ) -> None:
-        self._binary = _find(binary)
+        self._command = _find(binary)
         self._real_time = real_time
         self._args = list(args)
         self._process: subprocess.Popen[str] | None = None
@@ -118,7 +127,7 @@ class Emulator:
     def start(self) -> Emulator:
         """Start it and wait for its base URL (``http://127.0.0.1:PORT/v2``)."""
         self._process = subprocess.Popen(
-            [self._binary, *(["--real-time"] if self._real_time else []), *self._args],
+            [*self._command, *(["--real-time"] if self._real_time else []), *self._args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

@@ -12,6 +12,11 @@
 //!   --runpod         deploy on real RunPod instead (needs RUNPOD_API_KEY, --app-url and --listen)
 //!   --app-url URL    where RunPod pods reach this machine's embedded app (a public https tunnel)
 //!   --listen ADDR    the address the embedded app listens on (default 127.0.0.1:0)
+//!   --bill-wait-secs N  with --runpod, how long to wait for RunPod's bill of the pod (default
+//!                    900: RunPod bills every few minutes)
+//!
+//! The summary says whether the job succeeded, whether the pod is gone, and what the provider
+//! billed for it beside the plan's estimate (`scripts/smoke.sh` checks all three).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -30,16 +35,23 @@ use trainpod_emulator::{ACCOUNT_KEY, Emulator, Options, RunPods};
 
 const GPU: &str = "NVIDIA GeForce RTX 4090";
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Args {
     summary: Option<PathBuf>,
     runpod: bool,
     app_url: Option<String>,
     listen: Option<String>,
+    bill_wait_secs: u64,
 }
 
 fn parse_args() -> std::result::Result<Args, String> {
-    let mut args = Args::default();
+    let mut args = Args {
+        summary: None,
+        runpod: false,
+        app_url: None,
+        listen: None,
+        bill_wait_secs: 900,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = || it.next().ok_or(format!("{arg} needs a value"));
@@ -48,6 +60,9 @@ fn parse_args() -> std::result::Result<Args, String> {
             "--runpod" => args.runpod = true,
             "--app-url" => args.app_url = Some(value()?),
             "--listen" => args.listen = Some(value()?),
+            "--bill-wait-secs" => {
+                args.bill_wait_secs = value()?.parse().map_err(|e| format!("{arg}: {e}"))?
+            }
             other => return Err(format!("unknown argument {other}; see the file's header")),
         }
     }
@@ -281,6 +296,8 @@ async fn run(args: &Args) -> Result<Value> {
         }
         None => 0,
     };
+    // What the provider billed for the pod, beside the estimate (scripts/smoke.sh checks it).
+    let billed = pod_bill(&tp, &pod_id).await?;
     server.abort();
     drop(emu);
 
@@ -311,6 +328,7 @@ async fn run(args: &Args) -> Result<Value> {
         "pod_terminated": terminated,
         "leftover_processes": leftover,
         "cost_usd": last.cost_usd,
+        "billed_usd": billed,
         "estimate_usd": [plan.estimate.usd_low, plan.estimate.usd_high],
         "seconds": started.elapsed().as_secs_f64(),
     }))
@@ -479,7 +497,59 @@ async fn run_on_runpod(args: &Args) -> Result<Value> {
         }
     }
     server.abort();
-    Ok(
-        json!({"ok": last.state == JobState::Succeeded, "state": last.state, "job_id": job.job_id, "cost_usd": last.cost_usd}),
-    )
+    let pod_id = last.pod_id.clone().unwrap_or_default();
+    step("checking that the pod is gone and reading RunPod's bill for it");
+    let gone = wait_until_async(Duration::from_secs(120), || pod_gone(&tp, &pod_id)).await;
+    // RunPod bills every few minutes: its record of the pod may take that long to appear.
+    let mut billed = pod_bill(&tp, &pod_id).await?;
+    let end = Instant::now() + Duration::from_secs(args.bill_wait_secs);
+    while billed.is_none() && Instant::now() < end {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        billed = pod_bill(&tp, &pod_id).await?;
+    }
+    let ok = last.state == JobState::Succeeded && gone && billed.is_some();
+    Ok(json!({
+        "ok": ok,
+        "state": last.state,
+        "reason": last.reason,
+        "job_id": job.job_id,
+        "pod_id": pod_id,
+        "gpu": plan.gpu.gpu_id,
+        "pod_terminated": gone,
+        "cost_usd": last.cost_usd,
+        "billed_usd": billed,
+        "estimate_usd": [plan.estimate.usd_low, plan.estimate.usd_high],
+    }))
+}
+
+/// What the provider billed for a pod (`GET /v2/billing/pods`), or `None` before its first
+/// billing record.
+async fn pod_bill(tp: &Trainpod, pod_id: &str) -> Result<Option<f64>> {
+    if pod_id.is_empty() {
+        return Ok(None);
+    }
+    let records = tp.runpod().pod_billing(pod_id).await?;
+    Ok((!records.is_empty()).then(|| records.iter().map(|r| r.total_amount).sum()))
+}
+
+/// Whether the pod is gone: RunPod answers 404 for a terminated pod.
+async fn pod_gone(tp: &Trainpod, pod_id: &str) -> bool {
+    match tp.runpod().get_pod(pod_id).await {
+        Err(e) => e.kind() == ErrorKind::NotFound,
+        Ok(_) => false,
+    }
+}
+
+async fn wait_until_async<F: Future<Output = bool>>(
+    timeout: Duration,
+    mut f: impl FnMut() -> F,
+) -> bool {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    f().await
 }
