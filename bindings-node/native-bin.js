@@ -34,11 +34,15 @@ function packaged(name) {
  * binary itself, or `trainpod local` when the package carries the command line instead (both
  * take the same arguments). Null when no platform package carries one.
  */
-function localProvider() {
+// The command that starts the packaged emulator with the emulator's `args`: the emulator itself,
+// or `trainpod local`, which runs pods unless told not to (it is the local provider at a
+// terminal), where the emulator runs them only with --run-pods.
+function localProvider(args) {
   const emulator = packaged('trainpod-emulator');
-  if (emulator) return [emulator];
+  if (emulator) return [emulator, ...args];
   const cli = packaged('trainpod');
-  return cli ? [cli, 'local'] : null;
+  if (!cli) return null;
+  return [cli, 'local', ...(args.includes('--run-pods') ? [] : ['--no-pods']), ...args];
 }
 
 module.exports = { localProvider, packaged, platformPackage };

@@ -23,8 +23,8 @@ const ACCOUNT_KEY = 'rpa_emulator_account_key';
 
 async function startEmulator({ binary, realTime = false, args = [] } = {}) {
   const chosen = binary ?? process.env.TRAINPOD_EMULATOR;
-  const [command, ...before] = chosen ? [chosen] : (localProvider() ?? ['trainpod-emulator']);
-  const argv = [...before, ...(realTime ? ['--real-time'] : []), ...args];
+  const given = [...(realTime ? ['--real-time'] : []), ...args];
+  const [command, ...argv] = chosen ? [chosen, ...given] : (localProvider(given) ?? ['trainpod-emulator', ...given]);
   const child = spawn(command, argv, { stdio: ['pipe', 'pipe', 'inherit'] });
   const failed = once(child, 'error').then(([err]) => {
     throw new InvalidInputError(

@@ -42,11 +42,11 @@ fail() {
   echo "packages: $*" >&2
   exit 1
 }
-# The programs the packages carry as the local provider. When the `trainpod` command line exists,
-# it replaces the emulator here (its `trainpod local` serves the same provider; both bindings'
-# testing helpers look for either).
-provider_bins=(trainpod-emulator)
-provider_crates=(trainpod-emulator)
+# The program the packages carry: the `trainpod` command line, whose `trainpod local` is the
+# local provider (both bindings' testing helpers start it as the emulator, `--no-pods` unless
+# asked for pods).
+provider_bins=(trainpod)
+provider_crates=(trainpod-cli)
 case $platform in
   linux-*) addon_built=libtrainpod_node.so ;;
   darwin-*) addon_built=libtrainpod_node.dylib ;;
@@ -129,6 +129,12 @@ pip_secs=$((SECONDS - t))
 # The console script runs the command line the wheel carries, or says that it carries none.
 if [[ " ${provider_bins[*]} " == *" trainpod "* ]]; then
   "${norust[@]}" "$work/venv/bin/trainpod" --help >/dev/null || fail "the trainpod console script failed"
+  # A few commands of the installed command line: a key ring, a dataset inspected.
+  "${norust[@]}" "$work/venv/bin/trainpod" keys new --json | grep -q '"signing_keys":"k1:active:' ||
+    fail "trainpod keys new (installed) did not print a key ring"
+  printf '%s\n' '{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}' >"$work/one.jsonl"
+  "${norust[@]}" "$work/venv/bin/trainpod" inspect "$work/one.jsonl" --json | grep -q '"rows":1' ||
+    fail "trainpod inspect (installed) did not read the dataset"
 elif "${norust[@]}" "$work/venv/bin/trainpod" 2>"$work/cli.err" || ! grep -q 'carries no .trainpod. command-line' "$work/cli.err"; then
   fail "the trainpod console script should say the wheel carries no command line: $(cat "$work/cli.err")"
 fi
@@ -154,6 +160,9 @@ react=$(node -p 'require("./examples/nextjs/package.json").dependencies.react')
   [ -f node_modules/trainpod-linux-x64-gnu/trainpod.linux-x64-gnu.node ] || fail "the platform package did not install"
   [ ! -e node_modules/trainpod/trainpod.linux-x64-gnu.node ] || fail "trainpod carries a native module of its own"
   "${norust[@]}" node -e 'const t = require("trainpod"); if (typeof t.Trainpod !== "function") process.exit(1)'
+  # The command line through npm's bin, from the platform package.
+  "${norust[@]}" ./node_modules/.bin/trainpod keys new --json | grep -q '"signing_keys":"k1:active:' ||
+    fail "trainpod keys new (npm bin) did not print a key ring"
   t=$SECONDS
   "${norust[@]}" npx next build >"$work/next-build.log" 2>&1 || { cat "$work/next-build.log"; fail "next build failed"; }
   echo "next_build_secs=$((SECONDS - t))" >>"$work/times"

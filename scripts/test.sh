@@ -54,7 +54,7 @@ rm -f "$log"
 done_stage "rust tests ($ran)"
 
 # The Python and Node suites start the RunPod emulator themselves.
-cargo build -q --locked -p trainpod-emulator
+cargo build -q --locked -p trainpod-emulator -p trainpod-cli
 export TRAINPOD_EMULATOR="$root/target/debug/trainpod-emulator"
 
 stage "python: build, lint, tests"

@@ -14,6 +14,9 @@ import { repo } from './helpers.mjs';
 const here = join(repo, 'bindings-node');
 const emulator = process.env.TRAINPOD_EMULATOR;
 assert.ok(emulator && existsSync(emulator), 'set TRAINPOD_EMULATOR to the built trainpod-emulator');
+// The command line, built beside the emulator (`cargo build -p trainpod-cli`).
+const commandLine = join(emulator, '..', 'trainpod');
+assert.ok(existsSync(commandLine), `build the trainpod command line: ${commandLine} is missing`);
 const { platformPackage } = await import('../native-bin.js');
 
 /** A node_modules holding this machine's platform package, with `programs` in its bin/. */
@@ -56,7 +59,9 @@ test('the packaged emulator is started when nothing else names one', () => {
 
 test('the packaged command line serves as `trainpod local`', () => {
   const { modules, marker } = platformPackageWith({});
-  const cli = `#!/bin/sh\n[ "$1" = local ] || exit 64\nshift\necho local > "${marker}"\nexec "${emulator}" "$@"\n`;
+  // The real command line, leaving a mark: the plain emulator's behaviour (no pods) is asked of
+  // `trainpod local` with --no-pods.
+  const cli = `#!/bin/sh\n[ "$1 $2" = "local --no-pods" ] || exit 64\necho local > "${marker}"\nexec "${commandLine}" "$@"\n`;
   writeFileSync(join(modules, platformPackage(), 'bin', 'trainpod'), cli);
   chmodSync(join(modules, platformPackage(), 'bin', 'trainpod'), 0o755);
   assert.deepEqual(startIn(modules), { status: 200 });

@@ -51,14 +51,20 @@ def test_the_packaged_emulator_is_started(bin_dir: pathlib.Path, emulator_binary
 def test_the_packaged_command_line_serves_as_trainpod_local(
     bin_dir: pathlib.Path, emulator_binary: str
 ) -> None:
-    # A stand-in for the `trainpod` binary that only knows `local`, served by the real emulator.
-    executable(
-        bin_dir / "trainpod",
-        f'#!/bin/sh\n[ "$1" = local ] || exit 64\nshift\nexec "{emulator_binary}" "$@"\n',
-    )
-    assert _bin.local_provider() == [str(bin_dir / "trainpod"), "local"]
-    with Emulator(args=["--run-pods"]) as emu:
+    # The real command line (built beside the emulator): `trainpod local` runs pods unless told
+    # not to, where the emulator runs them only with --run-pods.
+    command_line = pathlib.Path(emulator_binary).with_name("trainpod")
+    assert command_line.is_file(), f"build the command line: {command_line} is missing"
+    shutil.copy(command_line, bin_dir / "trainpod")
+    cli = str(bin_dir / "trainpod")
+    assert _bin.local_provider([]) == [cli, "local", "--no-pods"]
+    assert _bin.local_provider(["--run-pods"]) == [cli, "local", "--run-pods"]
+    with Emulator() as emu:
         assert emu.running and emu.base_url.startswith("http://127.0.0.1:")
+        pid = emu._process.pid if emu._process else 0
+        assert pathlib.Path(f"/proc/{pid}/exe").resolve() == bin_dir / "trainpod"
+    with Emulator(args=["--run-pods"]) as emu:
+        assert emu.running
 
 
 def test_the_argument_and_the_variable_come_before_the_package(

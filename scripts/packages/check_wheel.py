@@ -19,7 +19,7 @@ def main(work: pathlib.Path) -> int:
     installed = pathlib.Path(trainpod.__file__).resolve().parent
     if pathlib.Path(sys.prefix).resolve() not in installed.parents:
         sys.exit(f"trainpod was imported from {installed}, not from the venv at {sys.prefix}")
-    provider = _bin.local_provider()
+    provider = _bin.local_provider([])
     if provider is None or installed not in pathlib.Path(provider[0]).parents:
         sys.exit(f"the wheel carries no local provider in {installed}/bin (found {provider})")
     datasets = work / "datasets"

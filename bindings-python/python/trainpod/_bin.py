@@ -18,12 +18,15 @@ def packaged(name: str) -> str | None:
     return str(path) if path.is_file() and os.access(path, os.X_OK) else None
 
 
-def local_provider() -> list[str] | None:
-    """The command that starts the packaged local provider, before its own arguments: the
-    emulator binary itself, or ``trainpod local`` when the wheel carries the command line
-    instead (both take the same arguments)."""
+def local_provider(args: list[str]) -> list[str] | None:
+    """The command that starts the packaged emulator with the emulator's ``args``: the emulator
+    binary itself, or ``trainpod local`` when the wheel carries the command line instead. Both
+    take the same arguments, but ``trainpod local`` runs pods unless told not to (it is the
+    local provider at a terminal), where the emulator runs them only with ``--run-pods``."""
     emulator = packaged("trainpod-emulator")
     if emulator is not None:
-        return [emulator]
+        return [emulator, *args]
     cli = packaged("trainpod")
-    return None if cli is None else [cli, "local"]
+    if cli is None:
+        return None
+    return [cli, "local", *([] if "--run-pods" in args else ["--no-pods"]), *args]

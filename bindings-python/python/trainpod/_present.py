@@ -39,7 +39,8 @@ class JobSpec:
     one GPU, the secure cloud, the method's hyperparameters); ``Plan.spec`` shows them filled.
 
     ``dataset`` is an app dataset id (a ``str``), :class:`AppDataset`, :class:`BucketDataset`,
-    :class:`VolumeDataset` or :class:`UrlDataset`. ``hyperparameters`` overrides some of the
+    :class:`VolumeDataset` or :class:`UrlDataset`; ``eval_dataset``, of the same kinds, is a
+    second dataset to evaluate on. ``hyperparameters`` overrides some of the
     method's defaults (``{"max_steps": 100}``). ``gpus`` lists GPU type ids in order of
     preference (empty: the cheapest that fits).
     """
@@ -50,6 +51,7 @@ class JobSpec:
     budget_usd: float
     job_id: str | None = None
     account: str | None = None
+    eval_dataset: str | DatasetRef | None = None
     params_b: float | None = None
     method: Method | None = None
     hyperparameters: Mapping[str, Hyperparameter] | None = None
@@ -68,7 +70,7 @@ class JobSpec:
             value = getattr(self, f.name)
             if value is None:
                 continue
-            if f.name == "dataset":
+            if f.name in ("dataset", "eval_dataset"):
                 value = {"kind": "app", "id": value} if isinstance(value, str) else value
                 value = value if isinstance(value, dict) else dataclasses.asdict(value)
             elif f.name in ("gpus", "data_centers"):
@@ -88,6 +90,11 @@ class JobSpec:
             budget_usd=data["budget_usd"],
             job_id=data["job_id"],
             account=data.get("account"),
+            eval_dataset=(
+                None
+                if data.get("eval_dataset") is None
+                else _from_dataset_ref(data["eval_dataset"])
+            ),
             params_b=data["params_b"],
             method=data["method"],
             hyperparameters=data["hyperparameters"],

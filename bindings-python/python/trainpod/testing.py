@@ -90,11 +90,11 @@ class RunpodctlCall(TypedDict):
     stderr: str
 
 
-def _find(binary: str | None) -> list[str]:
-    """The command that starts the emulator, before its own arguments."""
+def _find(binary: str | None, args: list[str]) -> list[str]:
+    """The command that starts the emulator with its ``args``."""
     chosen = binary or os.environ.get("TRAINPOD_EMULATOR")
     if not chosen:
-        packaged = _bin.local_provider()
+        packaged = _bin.local_provider(args)
         if packaged is not None:
             return packaged
         chosen = shutil.which("trainpod-emulator")
@@ -104,7 +104,7 @@ def _find(binary: str | None) -> list[str]:
             "installed from a release wheel); build it with `cargo build -p trainpod-emulator` "
             "and set TRAINPOD_EMULATOR to its path"
         )
-    return [chosen]
+    return [chosen, *args]
 
 
 class Emulator:
@@ -118,16 +118,14 @@ class Emulator:
     def __init__(
         self, binary: str | None = None, *, real_time: bool = False, args: Iterable[str] = ()
     ) -> None:
-        self._command = _find(binary)
-        self._real_time = real_time
-        self._args = list(args)
+        self._command = _find(binary, [*(["--real-time"] if real_time else []), *args])
         self._process: subprocess.Popen[str] | None = None
         self.base_url = ""
 
     def start(self) -> Emulator:
         """Start it and wait for its base URL (``http://127.0.0.1:PORT/v2``)."""
         self._process = subprocess.Popen(
-            [*self._command, *(["--real-time"] if self._real_time else []), *self._args],
+            self._command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
