@@ -240,8 +240,18 @@ async fn a_zero_balance_ends_the_job_and_deploy_says_why() {
     let pod = w.pod(&status);
     w.reported("broke").await;
     w.emu.vanish_pod(&pod, VanishCause::Balance);
+    w.no_process(&pod).await;
     w.later(120);
-    only(&w.reconcile().await, "pod_vanished");
+    // The container is stopped (SIGTERM, then SIGKILL): a pod that reported its end in that
+    // grace ended its job itself; otherwise the reconciler finds the pod gone.
+    let actions = w.reconcile().await;
+    let ended = w.job("broke").await;
+    assert_eq!(ended.state, JobState::Failed);
+    if ended.reason == "pod_vanished" {
+        only(&actions, "pod_vanished");
+    } else {
+        assert!(ended.cause.contains("SIGTERM"), "{}: {}", ended.reason, ended.cause);
+    }
     // The next deploy is refused for the balance, and its job is left as it was.
     let plan = w.tp.plan(&w.spec("broke-2", &[A4090])).await.unwrap();
     let err = w.tp.deploy(&plan).await.unwrap_err();
