@@ -178,6 +178,30 @@ def summary(rows: list[Row]) -> list[list[str]]:
             "≤ 60 s",
             met(r["node_lost_to_final_max_s"] <= 60),
         ])
+    for r in by.get("trainer throughput", []):
+        if r["case"] != "mixed":
+            continue
+        losses_ok = r["trainpod_final_loss"] <= r["plain_final_loss"] * 1.01
+        out.append([
+            f"training tokens/s, mixed lengths, padding-free vs padded ({r['device']}, "
+            f"{r['params'] / 1e6:.0f}M params, {r['takes']} takes)",
+            f"{r['trainpod_tokens_per_s']:,.0f} tokens/s, "
+            f"final loss {r['trainpod_final_loss']:.4f}",
+            f"TRL defaults {r['plain_tokens_per_s']:,.0f} tokens/s, "
+            f"final loss {r['plain_final_loss']:.4f}",
+            f"**{r['ratio']:.2f}×**",
+            "≥ 1.3×, loss no worse",
+            met(r["ratio"] >= 1.3 and losses_ok),
+        ])
+    for r in by.get("time to first step", []):
+        out.append([
+            f"deploy → first training step, local provider ({r['rounds']} rounds)",
+            f"{r['trainpod_s']} s (dependencies {r['dependencies_s']} s)",
+            f"trainer.py run directly {r['direct_s']} s",
+            f"**{r['overhead_ratio']}×** (less dependencies and model download)",
+            f"≤ {r['target']}×",
+            met(r["overhead_ratio"] <= r["target"]),
+        ])
     return out
 
 

@@ -1,7 +1,8 @@
 """GPU benchmark: trainpod's trainer.py against a plain TRL SFT script, same model, data,
-hyperparameters and precision, on one NVIDIA GPU, offline. See bench/gpu/README.md.
+hyperparameters and precision, on one NVIDIA GPU, offline; `--cpu` runs its mixed-length case on
+CPU (bench/throughput.sh). See bench/gpu/README.md.
 
-usage: bench.py [--out DIR] [--cases qlora,full] [--steps N] [--warmup N] [--cpu-smoke] ...
+usage: bench.py [--out DIR] [--cases qlora,full,mixed] [--steps N] [--warmup N] [--cpu] ...
 """
 
 import argparse
@@ -32,6 +33,11 @@ MIB = 2**20
 #   needed_gb = state / n + weights x MARGIN + training / n x MARGIN + CONTEXT_GB
 # with state = weights + training, MARGIN = 0.2 and CONTEXT_GB = 2.0.
 WEIGHT_BYTES = {"qlora": 0.55, "lora": 2.0, "full": 2.0}
+# Each case's method; `mixed` trains LoRA on mixed-length rows (the others on rows all truncated
+# at max_length), where trainer.py's padding-free batches and TRL's padded ones differ.
+METHODS = {"qlora": "qlora", "full": "full", "lora": "lora", "mixed": "lora"}
+# The training loss a run ends with: the mean of its last logged steps' losses.
+FINAL_LOSS_STEPS = 5
 TRAINING_STATE_BYTES = {"qlora": 0.0, "lora": 0.0, "full": 14.0}
 MARGIN = 0.2
 CONTEXT_GB = 2.0
@@ -141,10 +147,14 @@ class SmiPeak:
             self._thread.join()
 
 
-def hyperparameters(method, opts):
+def hyperparameters(case, opts):
     """trainpod's defaults (`Hyperparameters::for_method` in core/src/script/config.rs) with
-    the benchmark's fixed steps, batch and length, and a log every step for the timing."""
+    the benchmark's fixed steps, batch and length, and a log every step for the timing. The
+    mixed-length case holds out a slice of its rows and evaluates once, after the last step."""
+    method = METHODS[case]
+    held_out = {"eval_fraction": opts.eval_fraction, "eval_steps": opts.steps}
     return {
+        **(held_out if case == "mixed" and opts.eval_fraction else {}),
         "epochs": 1.0,
         "max_steps": opts.steps,
         "batch_size": opts.batch,
@@ -163,14 +173,14 @@ def hyperparameters(method, opts):
     }
 
 
-def pod_config(method, model_dir, dataset, opts):
+def pod_config(case, model_dir, dataset, opts):
     """A config.json of the shape `PodScript` in core/src/script/config.rs serialises, with no
     telemetry: the reporter then sends nothing (reporter.py `Sender.send` returns at once without
     a URL) and only writes its `TRAINPOD_EVENT` lines to stdout, which time the run."""
     now = int(time.time())
     return {
         "version": 1,
-        "job_id": f"gpu-bench-{method}",
+        "job_id": f"gpu-bench-{case}",
         "attempt": 1,
         "issued_at": now,
         "deadline_unix": now + 86400,
@@ -184,15 +194,15 @@ def pod_config(method, model_dir, dataset, opts):
         "training": {
             "mode": "sft",
             "model": model_dir,
-            "method": method,
-            "hyperparameters": hyperparameters(method, opts),
+            "method": METHODS[case],
+            "hyperparameters": hyperparameters(case, opts),
             "dataset_format": "messages",
         },
         "artifacts": {"kind": "none"},
         "runtime": {
             "api_base": "http://127.0.0.1:9",
             "python": sys.executable,
-            "expect_gpu": not opts.cpu_smoke,
+            "expect_gpu": opts.mode == "gpu",
             "min_free_disk_gb": 0,
             "heartbeat_s": 30,
             "flush_s": 5,
@@ -209,11 +219,12 @@ def pod_config(method, model_dir, dataset, opts):
 
 
 def step_logs(log_path, runner):
-    """(step, wall time, cumulative tokens) of each training step's log. trainer.py's reporter
-    stamps each `log` event when the trainer's `on_log` emits it; plain_trl.py's callback stamps
-    its line at the same point."""
+    """(step, wall time, cumulative tokens, loss) of each training step's log, the eval losses,
+    and the features trainer.py's `started` event names. trainer.py's reporter stamps each `log`
+    event when the trainer's `on_log` emits it; plain_trl.py's callback stamps its line at the
+    same point."""
     marker = "TRAINPOD_EVENT " if runner == "trainpod" else "BENCH_LOG "
-    rows = []
+    rows, evals, features = [], [], None
     with open(log_path, encoding="utf-8", errors="replace") as f:
         for line in f:
             # tqdm's bar shares the stream and ends without a newline: the marker may start
@@ -223,15 +234,26 @@ def step_logs(log_path, runner):
                 continue
             record = json.loads(line[at + len(marker) :])
             if runner == "trainpod":
+                if record.get("type") == "started":
+                    features = record["data"].get("features")
                 if record.get("type") != "log":
                     continue
                 data, ts = record["data"], record["ts"]
             else:
                 data, ts = record, record["ts"]
+            if "eval_loss" in data:
+                evals.append(data["eval_loss"])
             # The last log, the run's summary, has no loss and no token count.
             if "loss" in data and "num_tokens" in data:
-                rows.append((data["step"], ts, data["num_tokens"]))
-    return sorted(rows)
+                rows.append((data["step"], ts, data["num_tokens"], data["loss"]))
+    return sorted(rows), evals, features
+
+
+def final_loss(rows):
+    """The mean training loss of the last FINAL_LOSS_STEPS logged steps (one step's loss is
+    one batch's: too noisy to compare alone)."""
+    last = [r[3] for r in rows[-FINAL_LOSS_STEPS:]]
+    return statistics.mean(last) if last else None
 
 
 def throughput(rows, warmup):
@@ -249,6 +271,7 @@ def throughput(rows, warmup):
         "tokens": tokens,
         "seconds": seconds,
         "tokens_per_s": tokens / seconds if seconds > 0 else None,
+        "tokens_per_step": tokens / (last[0] - first[0]),
         "s_per_step": seconds / (last[0] - first[0]),
     }
 
@@ -295,6 +318,7 @@ def run_one(case, runner, take, model_dir, dataset, opts, work):
         except subprocess.TimeoutExpired:
             rc = 124
     wall = time.monotonic() - started
+    rows, evals, features = step_logs(log_path, runner)
     peak = {"max_allocated_bytes": None, "max_reserved_bytes": None}
     if os.path.exists(peak_path):
         with open(peak_path, encoding="utf-8") as f:
@@ -305,7 +329,10 @@ def run_one(case, runner, take, model_dir, dataset, opts, work):
         "take": take,
         "rc": rc,
         "wall_s": wall,
-        "throughput": throughput(step_logs(log_path, runner), opts.warmup),
+        "throughput": throughput(rows, opts.warmup),
+        "final_loss": final_loss(rows),
+        "eval_loss": evals[-1] if evals else None,
+        "features": features,
         **peak,
         "nvidia_smi_before_mib": smi.before,
         "nvidia_smi_peak_mib": smi.peak,
@@ -343,44 +370,83 @@ def gb(value, unit=1):
     return None if value is None else value * unit / GB
 
 
+def median_of(runs, key):
+    values = [r[key] for r in runs if r[key] is not None]
+    return statistics.median(values) if values else None
+
+
+def pair_ratios(tp, pl):
+    """trainpod/plain tokens per second of each take: the two runs of a take ran one after the
+    other, so that a change of the machine's load between takes cancels out of the ratio."""
+    rate = {
+        r["take"]: r["throughput"]["tokens_per_s"]
+        for r in pl
+        if r["throughput"] and r["throughput"]["tokens_per_s"]
+    }
+    return [
+        r["throughput"]["tokens_per_s"] / rate[r["take"]]
+        for r in tp
+        if r["throughput"] and r["throughput"]["tokens_per_s"] and r["take"] in rate
+    ]
+
+
 def markdown(report):
     lines = [
-        f"GPU benchmark, {report['date']}, {report['gpu'] or 'CPU (smoke run)'}; "
-        f"{report['params'] / 1e6:.1f}M-parameter Llama, {report['steps']} steps of "
-        f"{report['batch']} x {report['max_length']} tokens, tokens/s from step "
+        f"Trainer benchmark, {report['date']}, {report['gpu'] or report['device']}; "
+        f"{report['params'] / 1e6:.1f}M-parameter Llama, {report['steps']} steps of batch "
+        f"{report['batch']}, max_length {report['max_length']}, tokens/s from step "
         f"{max(report['warmup'], 1)} to the last.",
         "",
-        "| case | runner | take | tokens/s | s/step | max allocated | nvidia-smi peak "
-        "| plan's rule | rc |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| case | runner | take | tokens/s | s/step | tokens/step | final loss | eval loss "
+        "| max allocated | nvidia-smi peak | plan's rule | rc |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["runs"]:
         t = r["throughput"] or {}
         rule = report["rule_gb"][r["case"]]
         lines.append(
             f"| {r['case']} | {r['runner']} | {r['take']} | {fmt(t.get('tokens_per_s'), ',.0f')} | "
-            f"{fmt(t.get('s_per_step'), '.3f')} | "
+            f"{fmt(t.get('s_per_step'), '.3f')} | {fmt(t.get('tokens_per_step'), ',.0f')} | "
+            f"{fmt(r['final_loss'], '.4f')} | {fmt(r['eval_loss'], '.4f')} | "
             f"{fmt(gb(r['max_allocated_bytes']), '.2f')} GB | "
             f"{fmt(gb(r['nvidia_smi_peak_mib'], MIB), '.2f')} GB | {rule:.2f} GB | {r['rc']} |"
         )
     lines += [
         "",
-        "| case | median tokens/s trainpod/plain | max allocated trainpod/plain | "
+        "| case | median tokens/s trainpod/plain | per take | final loss trainpod, plain "
+        "| eval loss trainpod, plain | max allocated trainpod/plain | "
         "nvidia-smi peak trainpod/plain | plan's rule / max allocated | "
         "plan's rule / nvidia-smi peak |",
-        "|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for case, r in report["ratios"].items():
+        takes = ", ".join(format(x, ".2f") for x in r["per_take"]) or "n/a"
         lines.append(
-            f"| {case} | {fmt(r['tokens_per_s'], '.3f')} | {fmt(r['max_allocated'], '.3f')} | "
+            f"| {case} | {fmt(r['tokens_per_s'], '.3f')} | {takes} | "
+            f"{fmt(r['final_loss'][0], '.4f')}, {fmt(r['final_loss'][1], '.4f')} | "
+            f"{fmt(r['eval_loss'][0], '.4f')}, {fmt(r['eval_loss'][1], '.4f')} | "
+            f"{fmt(r['max_allocated'], '.3f')} | "
             f"{fmt(r['nvidia_smi_peak'], '.3f')} | {fmt(r['rule_over_allocated'], '.2f')} | "
             f"{fmt(r['rule_over_smi_peak'], '.2f')} |"
         )
+    if report.get("mixed_lengths"):
+        m = report["mixed_lengths"]
+        lines += [
+            "",
+            f"Mixed-length rows (tokens): min {m['min']}, median {m['median']}, mean "
+            f"{m['mean']}, p90 {m['p90']}, max {m['max']}; a random batch of {report['batch']} "
+            f"padded to its longest computes {m['padded_per_real_token']} tokens per real one.",
+        ]
+    features = {r["case"]: r["features"] for r in report["runs"] if r["runner"] == "trainpod"}
     lines += [
+        "",
+        "trainer.py's features (its `started` event): "
+        + "; ".join(f"{c}: {json.dumps(f)}" for c, f in features.items()),
         "",
         "GB are 10^9 bytes, as the plan counts them. max allocated: torch's peak of the training "
         "process (no CUDA context); nvidia-smi peak: the whole GPU's memory.used, polled every "
-        "0.2 s (context and any other process included).",
+        "0.2 s (context and any other process included). Final loss: the mean of the last "
+        f"{FINAL_LOSS_STEPS} steps' training losses (medians over the takes in the ratio table).",
         "",
         "The plan's rule (core/src/sdk/estimate.rs `memory_needed`, one GPU):",
     ]
@@ -389,83 +455,184 @@ def markdown(report):
     return "\n".join(lines) + "\n"
 
 
+# Each mode's defaults, for the options not given: the GPU benchmark, the CPU run of the
+# mixed-length case (bench/throughput.sh), and the CPU smoke run that checks the whole path.
+MODES = {
+    "gpu": {
+        "cases": "qlora,full,mixed",
+        "steps": 60,
+        "warmup": 10,
+        "batch": 8,
+        "max_length": 1024,
+        "rows": 2000,
+        "repeat": 1,
+    },
+    "cpu": {
+        "cases": "mixed",
+        "steps": 16,
+        "warmup": 3,
+        "batch": 8,
+        "max_length": 512,
+        "rows": 800,
+        "repeat": 2,
+    },
+    "cpu_smoke": {
+        "cases": "full,lora,mixed",
+        "steps": 3,
+        "warmup": 0,
+        "batch": 2,
+        "max_length": 128,
+        "rows": 64,
+        "repeat": 1,
+    },
+}
+
+
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     p.add_argument(
         "--out", default=os.environ.get("OUT") or os.path.join(ROOT, "bench", ".out", "gpu")
     )
     p.add_argument("--work", help="where the model, dataset and runs go (default: a temp dir)")
-    p.add_argument("--cases", default="qlora,full")
-    p.add_argument("--steps", type=int, default=60)
-    p.add_argument("--warmup", type=int, default=10, help="steps left out of tokens/s")
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--max-length", type=int, default=1024)
-    p.add_argument("--rows", type=int, default=2000)
-    p.add_argument("--repeat", type=int, default=1, help="runs of each pair, order alternating")
+    p.add_argument("--cases", help="of qlora, full, lora, mixed (default: the mode's)")
+    p.add_argument("--steps", type=int)
+    p.add_argument("--warmup", type=int, help="steps left out of tokens/s")
+    p.add_argument("--batch", type=int)
+    p.add_argument("--max-length", type=int)
+    p.add_argument("--rows", type=int)
+    p.add_argument("--repeat", type=int, help="runs of each pair, order alternating")
+    p.add_argument(
+        "--eval-fraction",
+        type=float,
+        default=0.05,
+        help="rows the mixed case holds out and evaluates after its last step (0: none)",
+    )
     p.add_argument("--timeout-s", type=int, default=600, help="per training run")
+    p.add_argument(
+        "--cpu",
+        action="store_true",
+        help="on CPU, a 20M-parameter model, the mixed-length case: 16 steps of batch 8, "
+        "max_length 512, two takes (bench/throughput.sh)",
+    )
     p.add_argument(
         "--cpu-smoke",
         action="store_true",
-        help="a tiny model, 3 steps (timed from step 1 to 3), full and LoRA on CPU; QLoRA needs "
-        "CUDA and bitsandbytes: skipped",
+        help="a tiny model, 3 steps (timed from step 1 to 3), full, LoRA and mixed on CPU; QLoRA "
+        "needs CUDA and bitsandbytes: skipped",
     )
     opts = p.parse_args()
-    if opts.cpu_smoke:
-        opts.steps, opts.warmup, opts.batch, opts.max_length, opts.rows = 3, 0, 2, 128, 64
-        opts.cases = "full,lora"
-    unknown = set(opts.cases.split(",")) - set(WEIGHT_BYTES)
+    mode = "cpu_smoke" if opts.cpu_smoke else "cpu" if opts.cpu else "gpu"
+    for key, value in MODES[mode].items():
+        if getattr(opts, key) is None:
+            setattr(opts, key, value)
+    opts.mode = mode
+    unknown = set(opts.cases.split(",")) - set(METHODS)
     if unknown:
-        p.error(
-            f"unknown case {', '.join(sorted(unknown))}: the cases are {', '.join(WEIGHT_BYTES)}"
-        )
+        p.error(f"unknown case {', '.join(sorted(unknown))}: the cases are {', '.join(METHODS)}")
+    if mode != "gpu" and "qlora" in opts.cases.split(","):
+        p.error("QLoRA needs CUDA and bitsandbytes: not a case of a CPU run")
     return opts
+
+
+def build_data(opts, work, cases):
+    """The model and each case's dataset: {case: path}, and what was built."""
+    sys.path.insert(0, HERE)
+    import build
+
+    size = {"cpu_smoke": build.SMOKE_SIZE, "cpu": build.CPU_SIZE, "gpu": build.FULL_SIZE}
+    # On CPU the trainer trains in float32, and would load bf16 weights as they are.
+    dtype = "bfloat16" if opts.mode == "gpu" else "float32"
+    model_dir = os.path.join(work, "model")
+    print(f"building the model and {opts.rows} rows of data under {work}", flush=True)
+    params, fast = build.build_model(model_dir, CHAT, size[opts.mode], opts.max_length, dtype)
+    built = {"model_dir": model_dir, "params": params, "model": size[opts.mode]}
+    datasets = {}
+    if any(c != "mixed" for c in cases):
+        fixed = os.path.join(work, "chat.jsonl")
+        # Turns per row: a source conversation is about 10 tokens; every row must pass max_length.
+        turns = opts.max_length // 8 + 8
+        built["row_tokens"] = build.build_fixed(
+            fast, CHAT, fixed, opts.rows, turns, opts.max_length
+        )
+        datasets.update({c: fixed for c in cases if c != "mixed"})
+    if "mixed" in cases:
+        mixed = os.path.join(work, "mixed.jsonl")
+        built["mixed_lengths"] = build.build_mixed(
+            fast, CHAT, mixed, opts.rows, opts.max_length, opts.batch
+        )
+        datasets["mixed"] = mixed
+    print(f"model: {params:,} parameters; data: {json.dumps(built.get('mixed_lengths'))}")
+    return datasets, built
+
+
+def json_line(report, case, r):
+    """The case's summary as the one JSON line bench/run collects."""
+    return json.dumps(
+        {
+            "benchmark": "trainer throughput",
+            "case": case,
+            "device": report["gpu"] or report["device"],
+            "params": report["params"],
+            "steps": report["steps"],
+            "batch": report["batch"],
+            "max_length": report["max_length"],
+            "takes": report["repeat"],
+            "trainpod_tokens_per_s": r["rates"][0],
+            "plain_tokens_per_s": r["rates"][1],
+            "ratio": r["tokens_per_s"],
+            "per_take": [round(x, 3) for x in r["per_take"]],
+            "trainpod_final_loss": r["final_loss"][0],
+            "plain_final_loss": r["final_loss"][1],
+            "trainpod_eval_loss": r["eval_loss"][0],
+            "plain_eval_loss": r["eval_loss"][1],
+            "features": r["features"],
+            "lengths": report.get("mixed_lengths") if case == "mixed" else None,
+        }
+    )
 
 
 def main():
     opts = parse_args()
-    stack = check_dependencies(opts.cpu_smoke)
+    stack = check_dependencies(opts.mode != "gpu")
     os.makedirs(opts.out, exist_ok=True)
     work = opts.work or tempfile.mkdtemp(prefix="trainpod-gpu-bench-")
     os.makedirs(work, exist_ok=True)
-    model_dir, dataset = os.path.join(work, "model"), os.path.join(work, "chat.jsonl")
-    sys.path.insert(0, HERE)
-    import build
-
-    size = build.SMOKE_SIZE if opts.cpu_smoke else build.FULL_SIZE
-    # Turns per row: a source conversation is about 10 tokens; every row must pass max_length.
-    turns = opts.max_length // 8 + 8
-    print(f"building the model and {opts.rows} rows of data under {work}", flush=True)
-    params, row_tokens = build.build(
-        model_dir, dataset, CHAT, opts.rows, turns, size, opts.max_length, "bfloat16"
-    )
-    print(f"model: {params:,} parameters; a row is {row_tokens} tokens before truncation")
     cases = [c for c in opts.cases.split(",") if c]
+    datasets, built = build_data(opts, work, cases)
     runs = []
     for take in range(1, opts.repeat + 1):
         for case in cases:
-            # Each take swaps the order, so that neither runner always meets a warmer GPU.
+            # Each take swaps the order, so that neither runner always meets a warmer machine.
             for runner in RUNNERS if take % 2 else RUNNERS[::-1]:
-                runs.append(run_one(case, runner, take, model_dir, dataset, opts, work))
+                runs.append(
+                    run_one(case, runner, take, built["model_dir"], datasets[case], opts, work)
+                )
+    params = built["params"]
     params_b = params / 1e9
+    load = os.getloadavg()
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "gpu": stack["gpu"],
+        "device": f"CPU ({os.cpu_count()} cores, load {load[0]:.1f} at the end)",
         "gpu_smi": nvidia_smi("name,driver_version,memory.total", gpu_index()),
         "versions": stack["versions"],
         "python": sys.version.split()[0],
+        "mode": opts.mode,
         "cpu_smoke": opts.cpu_smoke,
         "params": params,
-        "model": size,
+        "model": built["model"],
         "steps": opts.steps,
         "warmup": opts.warmup,
         "batch": opts.batch,
         "max_length": opts.max_length,
         "rows": opts.rows,
-        "row_tokens": row_tokens,
-        "rule_gb": {c: memory_needed(params_b, c) for c in cases},
+        "repeat": opts.repeat,
+        "row_tokens": built.get("row_tokens"),
+        "mixed_lengths": built.get("mixed_lengths"),
+        "rule_gb": {c: memory_needed(params_b, METHODS[c]) for c in cases},
         "rule_text": {
-            c: f"{params_b:.4g} B x {WEIGHT_BYTES[c] + TRAINING_STATE_BYTES[c]} bytes/param x 1.2 "
-            f"+ {CONTEXT_GB} GB = {memory_needed(params_b, c):.2f} GB"
+            c: f"{params_b:.4g} B x {WEIGHT_BYTES[METHODS[c]] + TRAINING_STATE_BYTES[METHODS[c]]}"
+            f" bytes/param x 1.2 + {CONTEXT_GB} GB = {memory_needed(params_b, METHODS[c]):.2f} GB"
             for c in cases
         },
         "runs": runs,
@@ -475,7 +642,12 @@ def main():
         tp, pl = ([r for r in runs if r["case"] == case and r["runner"] == x] for x in RUNNERS)
         allocated = largest(tp, "max_allocated_bytes")
         report["ratios"][case] = {
+            "rates": (median_rate(tp), median_rate(pl)),
             "tokens_per_s": ratio(median_rate(tp), median_rate(pl)),
+            "per_take": pair_ratios(tp, pl),
+            "final_loss": (median_of(tp, "final_loss"), median_of(pl, "final_loss")),
+            "eval_loss": (median_of(tp, "eval_loss"), median_of(pl, "eval_loss")),
+            "features": next((r["features"] for r in tp if r["features"]), None),
             "max_allocated": ratio(allocated, largest(pl, "max_allocated_bytes")),
             "nvidia_smi_peak": ratio(
                 largest(tp, "nvidia_smi_peak_mib"), largest(pl, "nvidia_smi_peak_mib")
@@ -493,6 +665,8 @@ def main():
         f.write(table)
     print(table)
     print(f"written: {opts.out}/results.json, {opts.out}/results.md")
+    for case, r in report["ratios"].items():
+        print(json_line(report, case, r), flush=True)
     if not opts.work:
         shutil.rmtree(work, ignore_errors=True)
     return 0 if all(r["rc"] == 0 and r["throughput"] for r in runs) else 1

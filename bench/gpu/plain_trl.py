@@ -3,7 +3,8 @@ as trainpod's trainer.py, given the same config.json (read from TRAINPOD_BUNDLE_
 
 The one addition to the minimal SFTTrainer call is a callback that prints each log with its wall
 time (`BENCH_LOG <json>`), as trainer.py's reporter stamps each `log` event, so that both runs
-are timed the same way.
+are timed the same way. With an `eval_fraction`, it holds out the same rows as trainer.py (the
+same split, the same seed) and evaluates on the same schedule.
 
 usage: plain_trl.py (with TRAINPOD_BUNDLE_DIR, TRAINPOD_WORK_DIR, TRAINPOD_DATASET set)
 """
@@ -33,6 +34,16 @@ def main():
     gpu = torch.cuda.is_available()
     bf16 = gpu and hp["precision"] in ("bf16", "auto")
     out = os.path.join(os.environ["TRAINPOD_WORK_DIR"], "output")
+    dataset = load_dataset("json", data_files=os.environ["TRAINPOD_DATASET"])["train"]
+    held_out, schedule = None, {}
+    if hp.get("eval_fraction"):
+        split = dataset.train_test_split(test_size=hp["eval_fraction"], seed=hp["seed"])
+        dataset, held_out = split["train"], split["test"]
+        schedule = {
+            "eval_strategy": "steps",
+            "eval_steps": hp["eval_steps"],
+            "per_device_eval_batch_size": hp["batch_size"],
+        }
     args = SFTConfig(
         output_dir=os.path.join(out, "checkpoints"),
         max_steps=hp["max_steps"],
@@ -48,6 +59,7 @@ def main():
         bf16=bf16,
         use_cpu=not gpu,
         model_init_kwargs={"dtype": torch.bfloat16} if bf16 else None,
+        **schedule,
     )
     extra = {}
     if t["method"] in ("lora", "qlora"):
@@ -68,7 +80,8 @@ def main():
     trainer = SFTTrainer(
         model=t["model"],
         args=args,
-        train_dataset=load_dataset("json", data_files=os.environ["TRAINPOD_DATASET"])["train"],
+        train_dataset=dataset,
+        eval_dataset=held_out,
         processing_class=AutoTokenizer.from_pretrained(t["model"]),
         callbacks=[StampLogs()],
         **extra,
