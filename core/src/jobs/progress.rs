@@ -54,7 +54,8 @@ pub struct Progress {
 fn stage_state(e: &Event) -> Option<JobState> {
     match e.stage.as_deref()? {
         "preflight" | "dependencies" => Some(JobState::Starting),
-        "dataset" => Some(JobState::Downloading),
+        // The dataset, then the model (from the Hub into its cache) are both downloads.
+        "dataset" | "model" => Some(JobState::Downloading),
         "training" if e.data.get("awaits_first_step") == Some(&Value::Bool(true)) => None,
         "training" => Some(JobState::Training),
         "uploading" => Some(JobState::Uploading),
@@ -95,6 +96,7 @@ pub const POD_REASONS: &[&str] = &[
     "preflight",
     "dependencies",
     "dataset",
+    "model",
     "training",
     "uploading",
     "deadline",
