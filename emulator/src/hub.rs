@@ -284,15 +284,15 @@ impl Repo {
 
 /// The revision asked for: the commit id, or the Hub's answer for an unknown one
 /// (`X-Error-Code: RevisionNotFound`, `RevisionNotFoundError` in utils/_http.py).
-fn revision(state: &HubState, repo: &Repo, rev: &str) -> Result<String, Response> {
+fn revision(state: &HubState, repo: &Repo, rev: &str) -> Result<String, Box<Response>> {
     match repo.has_revision(state, rev) {
         Ok(Some(commit)) => Ok(commit),
-        Ok(None) => Err(hub_error(
+        Ok(None) => Err(Box::new(hub_error(
             StatusCode::NOT_FOUND,
             "RevisionNotFound",
             "Invalid rev id",
-        )),
-        Err(_) => Err(status(StatusCode::INTERNAL_SERVER_ERROR)),
+        ))),
+        Err(_) => Err(Box::new(status(StatusCode::INTERNAL_SERVER_ERROR))),
     }
 }
 
@@ -304,7 +304,7 @@ fn info(state: &HubState, org: &str, name: &str, rev: &str) -> Response {
     };
     let commit = match revision(state, &repo, rev) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let gated = repo.dir.join(".gated").exists();
     json_response(
@@ -332,7 +332,7 @@ fn tree(state: &HubState, org: &str, name: &str, rev: &str) -> Response {
         return repo_not_found();
     };
     if let Err(r) = revision(state, &repo, rev) {
-        return r;
+        return *r;
     }
     let Ok(entries) = repo.entries(state) else {
         return status(StatusCode::INTERNAL_SERVER_ERROR);
@@ -364,7 +364,7 @@ fn resolve(
     };
     let commit = match revision(state, &repo, rev) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let commit_header = |mut r: Response| {
         if let Ok(v) = HeaderValue::from_str(&commit) {

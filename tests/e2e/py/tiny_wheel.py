@@ -12,8 +12,10 @@ import zipfile
 
 NAME, VERSION = "trainpod_probe", "1.0"
 FILES = {
-    f"{NAME}/__init__.py": 'import pathlib\nWHERE = str(pathlib.Path(__file__).resolve().parent)\n',
-    f"{NAME}-{VERSION}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {NAME}\nVersion: {VERSION}\n",
+    f"{NAME}/__init__.py": "import pathlib\nWHERE = str(pathlib.Path(__file__).resolve().parent)\n",
+    f"{NAME}-{VERSION}.dist-info/METADATA": (
+        f"Metadata-Version: 2.1\nName: {NAME}\nVersion: {VERSION}\n"
+    ),
     f"{NAME}-{VERSION}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: trainpod-tests\n"
     "Root-Is-Purelib: true\nTag: py3-none-any\n",
 }

@@ -424,9 +424,15 @@ find_uv() {
   return 1
 }
 
+# seconds_since T0: seconds since T0 (date +%s.%N), to a tenth.
+seconds_since() {
+  awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'
+}
+
 dependencies() {
   enter dependencies
-  local req=$BUNDLE/requirements.txt
+  local req=$BUNDLE/requirements.txt t0
+  t0=$(date +%s.%N)
   if [[ ! -s $req ]] || "$PYTHON" "$BUNDLE/deps.py" check "$req" >>"$LOG" 2>&1; then
     [[ -s $req ]] && log "dependencies already satisfied"
     announce '"installer":"none"'
@@ -448,6 +454,7 @@ dependencies() {
       timeout -k 30 "$(val pip_timeout_s)" "${UV[@]}" pip install --python "$exe" \
       -c "$WORK/constraints.txt" "${INDEX[@]}" -r "$req" ||
       fail "uv could not install the pinned training stack (see the log tail)"
+    log "dependencies installed with uv in $(seconds_since "$t0") s"
     return 0
   fi
   log "installing with pip: $WHY"
@@ -455,6 +462,7 @@ dependencies() {
   PIP_CACHE_DIR=$CACHE/pip run_child timeout -k 30 "$(val pip_timeout_s)" \
     "$PYTHON" -m pip install --disable-pip-version-check --no-input -c "$WORK/constraints.txt" \
     "${INDEX[@]}" -r "$req" || fail "pip could not install the pinned training stack (see the log tail)"
+  log "dependencies installed with pip in $(seconds_since "$t0") s"
 }
 
 # model: the Hub model's files into the Hub cache before training, so that training starts with

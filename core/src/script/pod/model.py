@@ -86,7 +86,9 @@ def main(model: str, result: str) -> int:
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.file_download import repo_folder_name
 
-    repo_dir = os.path.join(constants.HF_HUB_CACHE, repo_folder_name(repo_id=model, repo_type="model"))
+    repo_dir = os.path.join(
+        constants.HF_HUB_CACHE, repo_folder_name(repo_id=model, repo_type="model")
+    )
     before = blob_bytes(repo_dir)
     started = time.monotonic()
     try:
