@@ -10,6 +10,7 @@
 # torch-only venv; see below), with empty uv and pip caches, as a new pod has.
 #
 #   bash bench/deps.sh [RUNS]     (default 3; needs TRAINPOD_TRAIN_PYTHON or .venv-train, and PyPI)
+#   ARMS="stage_uv bare_uv" bash bench/deps.sh 5     (some arms only)
 #
 # The torch-only venv is made once under $BENCH_DIR (default /tmp/trainpod-bench-deps): a copy of
 # the training venv with every package uninstalled but torch, what torch requires, and pip.
@@ -92,10 +93,12 @@ stage() {
   TRAINPOD_HOME=$home PATH=$path_without_uv setsid bash "$home/bundle/bootstrap.sh" \
     >"$home/out.log" 2>&1 &
   pid=$!
-  until grep -q 'trainpod: final:' "$home/out.log"; do sleep 0.5; done
+  until grep -qs 'trainpod: final:' "$home/out.log"; do sleep 0.5; done
   kill -KILL -- "-$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   grep -q 'final: succeeded' "$home/out.log" || { cat "$home/out.log" >&2; exit 1; }
+  # uv's own account of its time (resolve, download and build, install), for the log.
+  grep -E '^(Resolved|Prepared|Installed) ' "$home/out.log" | sed "s/^/$1: /" >&2 || true
   sed -n 's/.*dependencies installed with \(uv\|pip\) in \([0-9.]*\) s.*/\1 \2/p' "$home/out.log"
 }
 
@@ -103,7 +106,7 @@ reqs=$dir/requirements.txt
 sed -n '/^pub const PINNED_STACK/,/^];/s/^ *"\(.*\)",$/\1/p' "$root/core/src/script/config.rs" >"$reqs"
 
 for run in $(seq "$runs"); do
-  for arm in stage_uv stage_uv_fetch bare_uv pip; do
+  for arm in ${ARMS:-stage_uv stage_uv_fetch bare_uv pip}; do
     s=
     fresh_env "$arm"
     env=$dir/$arm
@@ -113,8 +116,9 @@ for run in $(seq "$runs"); do
       stage_uv_fetch) read -r installer s < <(stage "$arm") ;;
       bare_uv)
         installer=uv t0=$(now)
-        UV_CACHE_DIR=$(mktemp -d) UV_LINK_MODE=copy "$uv" pip install -q --python "$env/bin/python" \
-          -c "$dir/constraints.txt" -r "$reqs" >&2
+        UV_CACHE_DIR=$(mktemp -d) UV_LINK_MODE=copy UV_NO_PROGRESS=1 "$uv" pip install \
+          --python "$env/bin/python" -c "$dir/constraints.txt" -r "$reqs" 2>&1 |
+          grep -E '^(Resolved|Prepared|Installed) ' | sed 's/^/bare_uv: /' >&2
         s=$(since "$t0")
         ;;
       pip)

@@ -13,6 +13,7 @@ export TRAINPOD_TRAIN_PYTHON
 target=${CARGO_TARGET_DIR:-target}
 dir=${BENCH_DIR:-/tmp/trainpod-bench-model}
 model=trainpod-bench/llama-40m
+mkdir -p "$dir"
 if [[ ! -s $dir/hub/$model/model.safetensors ]]; then
   HF_HUB_OFFLINE=1 "$TRAINPOD_TRAIN_PYTHON" bench/pod/hub_model.py "$dir/hub/$model" "$dir/data.jsonl" >&2
 fi
