@@ -414,10 +414,14 @@ find_uv() {
   command -v uv >/dev/null 2>&1 && UV=(uv) && return 0
   "$PYTHON" -m uv --version >/dev/null 2>&1 && UV=("$PYTHON" -m uv) && return 0
   if [[ ! -x $fetched/bin/uv ]]; then
-    rm -rf "$fetched"
+    # Into a directory of this pod's own, then moved in whole: on a network volume another job
+    # may be fetching it at the same time, and whichever lands first is used by both.
+    rm -rf "$fetched.$$"
     PIP_CACHE_DIR=$CACHE/pip timeout -k 10 120 "$PYTHON" -m pip install --disable-pip-version-check \
-      --no-input -q "${INDEX[@]}" --target "$fetched" "uv==$(val uv_version)" >>"$LOG" 2>&1 ||
-      { WHY="uv $(val uv_version) could not be fetched with pip (see the log)"; return 1; }
+      --no-input -q "${INDEX[@]}" --target "$fetched.$$" "uv==$(val uv_version)" >>"$LOG" 2>&1 ||
+      { rm -rf "$fetched.$$"; WHY="uv $(val uv_version) could not be fetched with pip (see the log)"; return 1; }
+    [[ -x $fetched/bin/uv ]] || { rm -rf "$fetched" && mv -T "$fetched.$$" "$fetched"; } || true
+    rm -rf "$fetched.$$"
   fi
   [[ -x $fetched/bin/uv ]] && UV=("$fetched/bin/uv") && return 0
   WHY="the fetched uv package holds no uv binary for this platform"
@@ -479,7 +483,8 @@ model() {
   stage model
   result=$WORK/model.result
   rm -f "$result"
-  left=$(($(val deadline_unix) - $(date +%s)))
+  # As training is: stopped early enough to report before the watchdog's hard deadline.
+  left=$(($(val deadline_unix) - $(date +%s) - $(val upload_reserve_s) - $(val final_budget_s) - 5))
   ((left > 0)) || fail "no time left for the model download before the deadline" 124
   run_child timeout -k 10 "$left" \
     "$PYTHON" "$BUNDLE/model.py" "$id" "$result" || rc=$?
@@ -487,6 +492,7 @@ model() {
   while IFS= read -r line || [[ -n $line ]]; do
     [[ $line == *=* ]] && M[${line%%=*}]=${line#*=}
   done < <(cat "$result" 2>/dev/null)
+  ((rc != 124)) || fail "the model download was still running when the deadline came near" 124
   ((rc == 0)) || fail "${M[cause]:-the model download failed with exit code $rc (see the log tail)}"
   for key in cache_hit downloaded_bytes files; do
     value=${M[$key]:-}
