@@ -239,6 +239,7 @@ async fn install_case(job: &str, runtime: impl FnOnce(&Path) -> PodRuntime, inst
     assert!(
         Command::new(&train)
             .args(["-c", "import trainpod_probe"])
+            .stderr(std::process::Stdio::null())
             .status()
             .is_ok_and(|s| !s.success()),
         "the training venv is untouched"
