@@ -162,7 +162,8 @@ fn deps_script(
             argv: vec![
                 python.into(),
                 "-c".into(),
-                "import trainpod_probe; print('probe at', trainpod_probe.WHERE)".into(),
+                "import os, trainpod_probe as p; print('probe at', os.path.realpath(p.__file__))"
+                    .into(),
             ],
         },
         artifacts: Artifacts::None,
@@ -176,7 +177,7 @@ fn deps_script(
             progress_s: 1,
             upload_reserve_s: 30,
             checkin_budget_s: 3,
-            requirements: vec!["trainpod_probe==1.0".into()],
+            requirements: vec!["trainpod-probe==1.0".into()],
             ..runtime
         },
     }
@@ -189,11 +190,10 @@ async fn install_case(job: &str, runtime: impl FnOnce(&Path) -> PodRuntime, inst
     let dir = fresh_dir(job);
     let python = image_python(&train, &dir);
     let wheels = dir.join("wheels");
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("py/tiny_wheel.py");
-    run_python(
-        &train,
-        &[script.to_str().unwrap(), wheels.to_str().unwrap()],
-    );
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("py/make_wheel.py");
+    std::fs::create_dir_all(&wheels).unwrap();
+    let (script, out) = (script.to_str().unwrap(), wheels.to_str().unwrap());
+    run_python(&train, &[script, out, "trainpod-probe", "1.0"]);
     let torch_before = torch_of(&python);
 
     let app = App::start().await;
