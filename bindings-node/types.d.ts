@@ -680,6 +680,30 @@ export interface PodRuntime {
    * under `accelerate launch`. Deploy sets it from the plan (`JobSpec::gpu_count`). Default: `1`.
    */
   gpusPerNode: number;
+  /**
+   * The `uv` binary that installs the requirements (an absolute path in the image or on a volume).
+   * `null`: `uv` on `PATH`, then `python -m uv`, then uv `UV_VERSION` fetched once with pip into
+   * the cache; pip installs them when no uv can be had. Default: `null`.
+   */
+  uv: string | null;
+  /**
+   * The package index the requirements (and uv) come from instead of PyPI (`--index-url`), such as
+   * a private mirror. No credentials in it: give those to the pod as `UV_INDEX_URL` /
+   * `PIP_INDEX_URL` in its env instead. Default: `null`.
+   */
+  indexUrl: string | null;
+  /**
+   * A directory in the pod (an absolute path) or an http(s) URL of wheels searched beside the index
+   * (`--find-links`). Default: `null`.
+   */
+  findLinks: string | null;
+  /**
+   * Where the pod keeps what outlives a job (uv, the installers' caches, the Hub cache the model
+   * downloads into), as an absolute path. `null`: `cache` under the pod's home, on the pod's own
+   * volume. Deploy puts it on the job's network volume when the job mounts one, so that the next
+   * job there finds the model already downloaded. Default: `null`.
+   */
+  cacheDir: string | null;
 }
 
 /** An event the pod sent, as the pod protocol defines it (docs/pod-protocol.md). */

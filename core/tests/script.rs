@@ -305,6 +305,19 @@ fn every_bad_field_is_refused_by_name() {
         ),
         ("runtime.nodes", Box::new(|s| s.runtime.nodes = 0)),
         ("runtime.nodes", Box::new(|s| s.runtime.nodes = 17)),
+        ("runtime.uv", Box::new(|s| s.runtime.uv = Some("uv".into()))),
+        (
+            "runtime.cache_dir",
+            Box::new(|s| s.runtime.cache_dir = Some("/workspace/../etc".into())),
+        ),
+        (
+            "runtime.index_url",
+            Box::new(|s| s.runtime.index_url = Some("https://user:pw@pypi.example/simple".into())),
+        ),
+        (
+            "runtime.find_links",
+            Box::new(|s| s.runtime.find_links = Some("wheels".into())),
+        ),
     ];
     for (field, mutate) in cases {
         let mut s = script();
@@ -480,6 +493,49 @@ fn the_jobs_nodes_and_gpus_per_node_reach_the_pod_as_data() {
     }))
     .unwrap();
     assert_eq!((old.nodes, old.gpus_per_node), (1, 1));
+}
+
+#[test]
+fn the_installer_cache_and_hub_model_reach_the_pod_as_data() {
+    let values = |s: &PodScript| {
+        let files = unpack(&generate(s).unwrap().env[BUNDLE_ENV]);
+        let v = &files.iter().find(|(n, _)| n == "values.txt").unwrap().1;
+        String::from_utf8_lossy(v).into_owned()
+    };
+    let mut s = script();
+    s.runtime.uv = Some("/opt/uv/bin/uv".into());
+    s.runtime.index_url = Some("https://pypi.example/simple".into());
+    s.runtime.find_links = Some("/workspace/wheels".into());
+    s.runtime.cache_dir = Some("/workspace/trainpod/cache".into());
+    let v = values(&s);
+    for line in [
+        "uv=/opt/uv/bin/uv",
+        &format!("uv_version={}", trainpod::script::UV_VERSION),
+        "index_url=https://pypi.example/simple",
+        "find_links=/workspace/wheels",
+        "cache_dir=/workspace/trainpod/cache",
+    ] {
+        assert!(v.lines().any(|l| l == line), "{line} not in {v}");
+    }
+    // A Hub id is downloaded by the model stage; a path in the pod is not.
+    let Training::Sft { model, .. } = &s.training else {
+        panic!("an SFT script")
+    };
+    let hub = format!("hub_model={model}");
+    assert!(v.lines().any(|l| l == hub), "{v}");
+    if let Training::Sft { model, .. } = &mut s.training {
+        *model = "/workspace/models/llama".into();
+    }
+    assert!(values(&s).lines().any(|l| l == "hub_model="));
+    // A runtime written before the fields existed finds uv itself and caches under its home.
+    let old: PodRuntime = serde_json::from_value(serde_json::json!({
+        "api_base": "https://rest.runpod.io/v1", "python": "python3", "expect_gpu": true,
+        "min_free_disk_gb": 20, "heartbeat_s": 30, "flush_s": 5, "progress_s": 10,
+        "upload_reserve_s": 600, "pip_timeout_s": 1800, "final_budget_s": 6,
+        "requirements": []
+    }))
+    .unwrap();
+    assert_eq!((old.uv, old.cache_dir), (None, None));
 }
 
 #[test]

@@ -22,7 +22,9 @@
 //! read only, none), and a revoked key ([`Emulator::revoke_key`]) answers 401.
 //!
 //! With [`Options::run_pods`] the emulator is also a local provider: each pod it creates runs its
-//! start command as a local process group, as RunPod runs a container (see [`RunPods`]).
+//! start command as a local process group, as RunPod runs a container (see [`RunPods`]). With
+//! [`Options::hub_dir`] it also serves a Hugging Face Hub mirror ([`Hub`]) that those pods
+//! download their models from (`HF_ENDPOINT`).
 
 mod accounts;
 mod admin;
@@ -36,6 +38,7 @@ mod create;
 mod cuda;
 mod faults;
 mod http;
+mod hub;
 mod logs;
 mod params;
 mod patch;
@@ -59,6 +62,7 @@ use tokio::sync::watch;
 pub use accounts::{AccountKey, DEFAULT_ACCOUNT, Permission};
 pub use clusters::cluster_env;
 pub use faults::{CapacityStyle, Faults, PROFILES, PullBackoff, VanishAfter, VanishCause};
+pub use hub::Hub;
 pub use runner::{LocalPod, RunPods};
 use shared::Shared;
 pub use state::RunpodctlCall;
@@ -155,6 +159,9 @@ pub struct Options {
     /// is created with its first key. A key given twice for one account takes the last
     /// permission; a key of two accounts fails the start.
     pub accounts: Vec<AccountKey>,
+    /// Serve the models under this directory (`<dir>/<org>/<name>/…`) as a Hugging Face Hub
+    /// mirror on loopback ([`Hub`]); the local provider's pods get `HF_ENDPOINT` pointing at it.
+    pub hub_dir: Option<std::path::PathBuf>,
 }
 
 /// A running emulator. Dropping it (or [`Emulator::stop`]) stops the server and, with
@@ -164,6 +171,7 @@ pub struct Emulator {
     addr: SocketAddr,
     shared: Arc<Shared>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    hub: Option<Hub>,
 }
 
 impl Emulator {
@@ -185,9 +193,19 @@ impl Emulator {
                 .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         }
         let control = format!("http://{addr}/_emulator/runpodctl");
+        let hub = match options.hub_dir {
+            Some(dir) => Some(Hub::start(dir).await?),
+            None => None,
+        };
         let runner = options
             .run_pods
-            .map(|r| runner::Runner::new(r, &control))
+            .map(|mut r| {
+                if let Some(hub) = &hub {
+                    // Before the pod's own env, which may name another endpoint.
+                    r.extra_env.push(("HF_ENDPOINT".into(), hub.endpoint()));
+                }
+                runner::Runner::new(r, &control)
+            })
             .transpose()?;
         let now = if real_time {
             std::time::SystemTime::now()
@@ -227,7 +245,13 @@ impl Emulator {
             addr,
             shared,
             stop: Some(tx),
+            hub,
         })
+    }
+
+    /// The Hugging Face Hub mirror, when [`Options::hub_dir`] started one.
+    pub fn hub(&self) -> Option<&Hub> {
+        self.hub.as_ref()
     }
 
     /// The base URL to give the client, ending in `/v2`.

@@ -57,7 +57,9 @@ pub struct Progress {
 fn stage_state(e: &Event) -> Option<JobState> {
     match e.stage.as_deref()? {
         "preflight" | "dependencies" => Some(JobState::Starting),
-        "dataset" | "resume" => Some(JobState::Downloading),
+        // The dataset, the model (from the Hub into its cache) and a checkpoint to resume from
+        // are all downloads.
+        "dataset" | "model" | "resume" => Some(JobState::Downloading),
         "training" if e.data.get("awaits_first_step") == Some(&Value::Bool(true)) => None,
         "training" => Some(JobState::Training),
         "uploading" => Some(JobState::Uploading),
@@ -98,6 +100,7 @@ pub const POD_REASONS: &[&str] = &[
     "preflight",
     "dependencies",
     "dataset",
+    "model",
     "resume",
     "training",
     "uploading",

@@ -8,7 +8,9 @@ use base64::Engine;
 use flate2::{Compression, write::GzEncoder};
 use sha2::{Digest, Sha256};
 
-use super::config::{Artifacts, DatasetSource, Method, PodScript, QLORA_EXTRA, Training};
+use super::config::{
+    Artifacts, DatasetSource, Method, PodScript, QLORA_EXTRA, Training, UV_VERSION,
+};
 use super::{TEMPLATES, validate};
 use crate::error::{Error, Result};
 use crate::hex;
@@ -164,6 +166,12 @@ fn values(s: &PodScript) -> String {
             .into(),
         ),
         ("artifacts_kind", artifacts_kind(&s.artifacts).to_owned()),
+        ("uv", r.uv.clone().unwrap_or_default()),
+        ("uv_version", UV_VERSION.to_owned()),
+        ("index_url", r.index_url.clone().unwrap_or_default()),
+        ("find_links", r.find_links.clone().unwrap_or_default()),
+        ("cache_dir", r.cache_dir.clone().unwrap_or_default()),
+        ("hub_model", hub_model(&s.training).to_owned()),
         (
             "resume",
             match s.resume {
@@ -216,6 +224,14 @@ fn dataset_values(v: &mut Vec<(String, String)>, prefix: &str, d: &DatasetSource
             put("bytes", bytes.to_string());
             put("sha256", sha256.clone());
         }
+    }
+}
+
+/// The model the model stage downloads: a Hub id; empty for a path in the pod or a command.
+fn hub_model(t: &Training) -> &str {
+    match t {
+        Training::Sft { model, .. } if !model.starts_with('/') => model,
+        _ => "",
     }
 }
 

@@ -435,6 +435,26 @@ pub struct PodRuntime {
     /// (`JobSpec::gpu_count`).
     #[serde(default = "one")]
     pub gpus_per_node: u32,
+    /// The `uv` binary that installs the requirements (an absolute path in the image or on a
+    /// volume). `None`: `uv` on `PATH`, then `python -m uv`, then uv [`UV_VERSION`] fetched once
+    /// with pip into the cache; pip installs them when no uv can be had.
+    #[serde(default)]
+    pub uv: Option<String>,
+    /// The package index the requirements (and uv) come from instead of PyPI (`--index-url`),
+    /// such as a private mirror. No credentials in it: give those to the pod as
+    /// `UV_INDEX_URL` / `PIP_INDEX_URL` in its env instead.
+    #[serde(default)]
+    pub index_url: Option<String>,
+    /// A directory in the pod (an absolute path) or an http(s) URL of wheels searched beside
+    /// the index (`--find-links`).
+    #[serde(default)]
+    pub find_links: Option<String>,
+    /// Where the pod keeps what outlives a job (uv, the installers' caches, the Hub cache the
+    /// model downloads into), as an absolute path. `None`: `cache` under the pod's home, on the
+    /// pod's own volume. Deploy puts it on the job's network volume when the job mounts one, so
+    /// that the next job there finds the model already downloaded.
+    #[serde(default)]
+    pub cache_dir: Option<String>,
 }
 
 /// The training stack pinned for `runpod/pytorch` images with torch 2.6 or newer.
@@ -445,6 +465,9 @@ pub const PINNED_STACK: [&str; 5] = [
     "accelerate==1.15.0",
     "datasets==5.2.0",
 ];
+
+/// The uv a pod fetches with pip when its image has none (`runtime.uv` unset).
+pub const UV_VERSION: &str = "0.13.8";
 
 /// Added to the stack for QLoRA.
 pub const QLORA_EXTRA: &str = "bitsandbytes==0.50.2";
@@ -474,6 +497,10 @@ impl Default for PodRuntime {
             requirements: PINNED_STACK.iter().map(|s| (*s).to_owned()).collect(),
             nodes: 1,
             gpus_per_node: 1,
+            uv: None,
+            index_url: None,
+            find_links: None,
+            cache_dir: None,
         }
     }
 }

@@ -12,6 +12,7 @@ pub use bundle::{BUNDLE_ENV, Bundle, MAX_BUNDLE_BYTES, START_COMMAND, generate};
 pub use config::{
     Artifacts, CheckpointFile, DatasetSource, Endpoint, Hyperparameters, LoraTargetModules, Method,
     PINNED_STACK, PodRuntime, PodScript, Precision, QLORA_EXTRA, Resume, Secret, Training,
+    UV_VERSION,
 };
 pub use image::{DEFAULT_IMAGE, ImageNeeds, check_image, cuda_of_image};
 pub use render::{REDACTED, RenderedFile, RenderedScript, render};
@@ -19,13 +20,14 @@ pub(crate) use validate::is_hub_id;
 pub use validate::{job_id as validate_job_id, validate};
 
 /// The pod-side templates, as shipped in every bundle: (file name, mode, text).
-pub const TEMPLATES: [(&str, u32, &str); 8] = [
+pub const TEMPLATES: [(&str, u32, &str); 9] = [
     ("bootstrap.sh", 0o755, include_str!("pod/bootstrap.sh")),
     ("reporter.py", 0o644, include_str!("pod/reporter.py")),
     ("trainer.py", 0o644, include_str!("pod/trainer.py")),
     ("upload.py", 0o644, include_str!("pod/upload.py")),
     ("checkpoint.py", 0o644, include_str!("pod/checkpoint.py")),
     ("deps.py", 0o644, include_str!("pod/deps.py")),
+    ("model.py", 0o644, include_str!("pod/model.py")),
     ("command.py", 0o644, include_str!("pod/command.py")),
     (
         "README",

@@ -4,8 +4,8 @@
 use url::Url;
 
 use super::config::{
-    Artifacts, DatasetSource, Endpoint, Hyperparameters, LoraTargetModules, Method, PodScript,
-    Resume, Secret, Training,
+    Artifacts, DatasetSource, Endpoint, Hyperparameters, LoraTargetModules, Method, PodRuntime,
+    PodScript, Resume, Secret, Training,
 };
 use crate::error::{Error, Result};
 
@@ -418,10 +418,29 @@ fn runtime(s: &PodScript) -> Result<()> {
         MAX_GPUS_PER_NODE,
     )?;
     count("runtime.nodes", r.nodes, 1, MAX_NODES)?;
+    installer(r)?;
     for req in &r.requirements {
         requirement(req)?;
     }
     Ok(())
+}
+
+/// Where the installers and the caches are: paths are absolute, URLs carry no credentials.
+fn installer(r: &PodRuntime) -> Result<()> {
+    if let Some(uv) = &r.uv {
+        abs_path("runtime.uv", uv)?;
+    }
+    if let Some(dir) = &r.cache_dir {
+        abs_path("runtime.cache_dir", dir)?;
+    }
+    if let Some(url) = &r.index_url {
+        http_url("runtime.index_url", url)?;
+    }
+    match &r.find_links {
+        Some(p) if p.starts_with('/') => abs_path("runtime.find_links", p),
+        Some(url) => http_url("runtime.find_links", url),
+        None => Ok(()),
+    }
 }
 
 /// Requirements are pinned `name==version` lines, nothing pip could read as an option or URL.

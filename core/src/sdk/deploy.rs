@@ -270,6 +270,12 @@ impl Trainpod {
                 nodes: plan.spec.nodes,
                 // The plan's GPU count; a fallback placed at another count sets its own.
                 gpus_per_node: plan.gpu.count,
+                // On the job's network volume the caches outlive the job: the next job there
+                // finds its model (and uv) without downloading them again.
+                cache_dir: self.runtime.cache_dir.clone().or_else(|| {
+                    self.volume_mount(plan)
+                        .map(|(_, mount)| format!("{}/trainpod/cache", mount.trim_end_matches('/')))
+                }),
                 ..self.runtime.clone()
             },
             resume,

@@ -13,6 +13,10 @@
 //!   `--workspace-root DIR`, `--restart-delay-ms N`, `--max-restarts N`, `--stop-grace-ms N`,
 //!   `--env NAME=VALUE` (repeatable).
 //!
+//! - `--hub-dir DIR`: also serves the models under `DIR` (`DIR/<org>/<name>/…`) as a Hugging
+//!   Face Hub mirror on loopback, whose endpoint goes to stderr as `hub: URL`; the local
+//!   provider's pods get it as `HF_ENDPOINT`.
+//!
 //! On stop every pod's process group is killed. A SIGKILL of this process cannot do that: close
 //! its stdin or send SIGTERM instead.
 
@@ -23,7 +27,7 @@ use trainpod_emulator::{AccountKey, Options, RunPods};
 
 const USAGE: &str = "options: --real-time, --account ID:KEY[:all|read_only|none]..., --run-pods \
 [--shell SH] [--workspace-root DIR] [--restart-delay-ms N] [--max-restarts N] [--stop-grace-ms N] \
-[--env NAME=VALUE]...";
+[--env NAME=VALUE]..., --hub-dir DIR";
 
 fn invalid(msg: String) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{msg}; {USAGE}"))
@@ -52,6 +56,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> std::io::Result<Options> {
                 let key = AccountKey::parse(&v).map_err(|e| invalid(format!("--account: {e}")))?;
                 options.accounts.push(key);
             }
+            "--hub-dir" => options.hub_dir = Some(value(&arg)?.into()),
             "--shell" => run.shell = value(&arg)?,
             "--workspace-root" => run.workspace_root = Some(value(&arg)?.into()),
             "--restart-delay-ms" => {
@@ -74,7 +79,10 @@ fn parse(args: impl IntoIterator<Item = String>) -> std::io::Result<Options> {
             }
             other => return Err(invalid(format!("unknown argument {other:?}"))),
         }
-        if !matches!(arg.as_str(), "--real-time" | "--run-pods" | "--account") {
+        if !matches!(
+            arg.as_str(),
+            "--real-time" | "--run-pods" | "--account" | "--hub-dir"
+        ) {
             local_flag = Some(arg);
         }
     }
@@ -106,8 +114,11 @@ async fn serve() -> std::io::Result<()> {
         signal(SignalKind::terminate())?,
         signal(SignalKind::interrupt())?,
     );
-    #[allow(clippy::print_stdout)]
+    #[allow(clippy::print_stdout, clippy::print_stderr)]
     {
+        if let Some(hub) = emulator.hub() {
+            eprintln!("hub: {}", hub.endpoint());
+        }
         println!("{}", emulator.base_url());
     }
     let stdin_closed = async {

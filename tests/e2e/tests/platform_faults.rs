@@ -250,7 +250,12 @@ async fn a_zero_balance_ends_the_job_and_deploy_says_why() {
     if ended.reason == "pod_vanished" {
         only(&actions, "pod_vanished");
     } else {
-        assert!(ended.cause.contains("SIGTERM"), "{}: {}", ended.reason, ended.cause);
+        assert!(
+            ended.cause.contains("SIGTERM"),
+            "{}: {}",
+            ended.reason,
+            ended.cause
+        );
     }
     // The next deploy is refused for the balance, and its job is left as it was.
     let plan = w.tp.plan(&w.spec("broke-2", &[A4090])).await.unwrap();

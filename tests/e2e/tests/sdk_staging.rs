@@ -186,6 +186,8 @@ async fn a_volume_dataset_is_read_from_the_mount_and_the_artifacts_come_back_fro
     assert_eq!(config["dataset"]["kind"], "path");
     assert_eq!(config["dataset"]["path"], format!("/workspace/{key}"));
     assert_eq!(config["artifacts"]["kind"], "volume");
+    // The caches (the model above all) outlive the job on the volume, for the next job there.
+    assert_eq!(config["runtime"]["cache_dir"], "/workspace/trainpod/cache");
 
     // What the pod's uploader leaves on the volume: the files and their manifest.
     let adapter = b"adapter weights".to_vec();

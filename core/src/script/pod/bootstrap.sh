@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # trainpod pod bootstrap. This file is a constant template: every value it uses is read as data
 # from values.txt (KEY=VALUE lines) or config.json, both written by the SDK into the same bundle.
-# It runs preflight, dependencies, dataset, training and upload; on every path it reports the
+# It runs preflight, dependencies, dataset, model, training and upload; on every path it reports the
 # final status and terminates its own pod, and it never simply exits (RunPod restarts a container
 # whose main process ends, and the pod would keep billing).
 #
@@ -41,6 +41,11 @@ val() { printf '%s' "${V[$1]:-}"; }
 STAGE=init
 STARTED=$(date +%s)
 PYTHON=$(val python)
+# What outlives the job: uv, the installers' caches, the Hub cache (on a network volume, for the
+# next job there).
+CACHE=$(val cache_dir)
+CACHE=${CACHE:-$HOME_DIR/cache}
+MODEL_CACHED=0
 # RunPod sets NODE_RANK on each node of a cluster; a job of one pod is its own primary,
 # whatever its env says.
 NODE_RANK=${NODE_RANK:-0}
@@ -340,10 +345,19 @@ fail() { # fail CAUSE [CODE]: end this stage with a cause the final status carri
 
 # stage NAME [FIELDS]: FIELDS, constants only, join the event's data.
 stage() {
+  enter "$1"
+  announce "${2:-}"
+}
+
+# enter NAME: the stage a failure is charged to, before its event (announce) can say more.
+enter() {
   STAGE=$1
   printf '%s' "$1" >"$STATE/stage"
   log "stage $1"
-  event stage "\"elapsed_s\":$(($(date +%s) - STARTED))${2:+,$2}"
+}
+
+announce() { # announce [FIELDS]: the current stage's event
+  event stage "\"elapsed_s\":$(($(date +%s) - STARTED))${1:+,$1}"
 }
 
 # run_child CMD...: a long step, its output in the log and on stdout.
@@ -382,20 +396,114 @@ preflight() {
   ((now < $(val deadline_unix))) || fail "the job's deadline passed before the pod started"
 }
 
+# installer_flags: the index settings the bundle names, for uv and pip alike (both take them).
+installer_flags() {
+  INDEX=()
+  [[ -n $(val index_url) ]] && INDEX+=(--index-url "$(val index_url)")
+  [[ -n $(val find_links) ]] && INDEX+=(--find-links "$(val find_links)")
+  return 0
+}
+
+# find_uv: sets UV to the command that runs uv, or says why there is none and returns 1. In
+# order: the binary the bundle names, uv on PATH, the interpreter's own uv module, a uv an
+# earlier job fetched into the cache, then the pinned uv fetched with pip into the cache (on a
+# network volume it is there for the next job).
+find_uv() {
+  local given fetched=$CACHE/uv
+  given=$(val uv)
+  if [[ -n $given ]]; then
+    [[ -x $given ]] && UV=("$given") && return 0
+    log "the bundle names uv at $given, which is not an executable file here"
+  fi
+  command -v uv >/dev/null 2>&1 && UV=(uv) && return 0
+  "$PYTHON" -m uv --version >/dev/null 2>&1 && UV=("$PYTHON" -m uv) && return 0
+  if [[ ! -x $fetched/bin/uv ]]; then
+    # Into a directory of this pod's own, then moved in whole: on a network volume another job
+    # may be fetching it at the same time, and whichever lands first is used by both.
+    rm -rf "$fetched.$$"
+    PIP_CACHE_DIR=$CACHE/pip timeout -k 10 120 "$PYTHON" -m pip install --disable-pip-version-check \
+      --no-input -q "${INDEX[@]}" --target "$fetched.$$" "uv==$(val uv_version)" >>"$LOG" 2>&1 ||
+      { rm -rf "$fetched.$$"; WHY="uv $(val uv_version) could not be fetched with pip (see the log)"; return 1; }
+    [[ -x $fetched/bin/uv ]] || { rm -rf "$fetched" && mv -T "$fetched.$$" "$fetched"; } || true
+    rm -rf "$fetched.$$"
+  fi
+  [[ -x $fetched/bin/uv ]] && UV=("$fetched/bin/uv") && return 0
+  WHY="the fetched uv package holds no uv binary for this platform"
+  return 1
+}
+
+# seconds_since T0: seconds since T0 (date +%s.%N), to a tenth.
+seconds_since() {
+  awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'
+}
+
 dependencies() {
-  stage dependencies
-  local req=$BUNDLE/requirements.txt
-  [[ -s $req ]] || return 0
-  if "$PYTHON" "$BUNDLE/deps.py" check "$req" >>"$LOG" 2>&1; then
-    log "dependencies already satisfied"
+  enter dependencies
+  local req=$BUNDLE/requirements.txt t0
+  t0=$(date +%s.%N)
+  if [[ ! -s $req ]] || "$PYTHON" "$BUNDLE/deps.py" check "$req" >>"$LOG" 2>&1; then
+    [[ -s $req ]] && log "dependencies already satisfied"
+    announce '"installer":"none"'
     return 0
   fi
-  # Pin whatever torch the image has, so that pip fails loudly rather than replace it.
+  # Pin whatever torch the image has, so that the installer fails loudly rather than replace it.
   "$PYTHON" "$BUNDLE/deps.py" constraints >"$WORK/constraints.txt" ||
     fail "could not read the image's installed packages"
-  PIP_CACHE_DIR=$HOME_DIR/cache/pip run_child timeout -k 30 "$(val pip_timeout_s)" \
+  local UV=() WHY='' INDEX=() exe
+  installer_flags
+  if find_uv; then
+    announce '"installer":"uv"'
+    # uv takes a name such as python3 for a request of its own: give it the interpreter's path.
+    exe=$("$PYTHON" -c 'import sys; print(sys.executable)') || fail "could not run $PYTHON"
+    log "installing the requirements with ${UV[*]}"
+    # --python installs into that interpreter's environment, a venv or the system's, as pip
+    # run by it would. Copies, not links: the cache may be on another file system (a volume).
+    UV_CACHE_DIR=$CACHE/uv-cache UV_LINK_MODE=copy UV_NO_PROGRESS=1 run_child \
+      timeout -k 30 "$(val pip_timeout_s)" "${UV[@]}" pip install --python "$exe" \
+      -c "$WORK/constraints.txt" "${INDEX[@]}" -r "$req" ||
+      fail "uv could not install the pinned training stack (see the log tail)"
+    log "dependencies installed with uv in $(seconds_since "$t0") s"
+    return 0
+  fi
+  log "installing with pip: $WHY"
+  announce '"installer":"pip"'
+  PIP_CACHE_DIR=$CACHE/pip run_child timeout -k 30 "$(val pip_timeout_s)" \
     "$PYTHON" -m pip install --disable-pip-version-check --no-input -c "$WORK/constraints.txt" \
-    -r "$req" || fail "pip could not install the pinned training stack (see the log tail)"
+    "${INDEX[@]}" -r "$req" || fail "pip could not install the pinned training stack (see the log tail)"
+  log "dependencies installed with pip in $(seconds_since "$t0") s"
+}
+
+# model: the Hub model's files into the Hub cache before training, so that training starts with
+# the model on disk and a second job on the same volume downloads nothing. HF_HOME is the cache
+# (on the job's network volume when it has one) unless the pod's env names its own; the trainer
+# then loads from it offline. Skipped for a model in the pod (a path), a command job, and a pod
+# told to stay offline (HF_HUB_OFFLINE), whose trainer reads the cache it was given.
+model() {
+  local id result key value line left rc=0
+  id=$(val hub_model)
+  [[ -n $id ]] || return 0
+  [[ ${HF_HUB_OFFLINE:-0} =~ ^(0|false|no|off|)$ ]] || return 0
+  export HF_HOME=${HF_HOME:-$CACHE/hf}
+  stage model
+  result=$WORK/model.result
+  rm -f "$result"
+  # As training is: stopped early enough to report before the watchdog's hard deadline.
+  left=$(($(val deadline_unix) - $(date +%s) - $(val upload_reserve_s) - $(val final_budget_s) - 5))
+  ((left > 0)) || fail "no time left for the model download before the deadline" 124
+  run_child timeout -k 10 "$left" \
+    "$PYTHON" "$BUNDLE/model.py" "$id" "$result" || rc=$?
+  declare -A M=()
+  while IFS= read -r line || [[ -n $line ]]; do
+    [[ $line == *=* ]] && M[${line%%=*}]=${line#*=}
+  done < <(cat "$result" 2>/dev/null)
+  ((rc != 124)) || fail "the model download was still running when the deadline came near" 124
+  ((rc == 0)) || fail "${M[cause]:-the model download failed with exit code $rc (see the log tail)}"
+  for key in cache_hit downloaded_bytes files; do
+    value=${M[$key]:-}
+    [[ $value =~ ^[0-9]+$ ]] || fail "the model stage reported no $key"
+  done
+  MODEL_CACHED=1
+  event model "\"cache_hit\":$([[ ${M[cache_hit]} == 1 ]] && echo true || echo false),\"downloaded_bytes\":${M[downloaded_bytes]},\"files\":${M[files]}"
 }
 
 # download PREFIX DEST: the dataset named by the values PREFIX_url, PREFIX_token and
@@ -536,6 +644,9 @@ train() {
   local left=$(($(val deadline_unix) - $(date +%s) - $(val upload_reserve_s) - $(val final_budget_s) - 5))
   ((left > 0)) || fail "no time left for training before the deadline" 124
   local rc=0 cause TRAINER LAUNCHED=0
+  # The model stage put the model in the cache: the trainer reads it there, without asking the
+  # Hub again for each file (and the upload after training is not held offline).
+  ((MODEL_CACHED)) && local -x HF_HUB_OFFLINE=1
   # The trainer writes its exception here, and each process its marker; an older stage's
   # cause must not pass for it.
   rm -rf "$STATE/cause" "$STATE/ranks"
@@ -580,6 +691,7 @@ stages() {
   preflight
   dependencies
   dataset
+  model
   resume
   train
   # Only the primary uploads: the trained model is saved there.
