@@ -36,6 +36,13 @@ function stageMain(stage) {
   pkg.files = pkg.files.filter((f) => !fromSources.has(f));
   delete pkg.scripts;
   delete pkg.devDependencies;
+  // Every platform package at this version, added here as napi-rs's prepublish adds them: in
+  // the repository they would be unresolvable (unpublished) entries that `npm ci` refuses.
+  pkg.optionalDependencies = {};
+  for (const platform of fs.readdirSync(path.join(here, 'npm')).sort()) {
+    const manifest = JSON.parse(fs.readFileSync(path.join(here, 'npm', platform, 'package.json'), 'utf8'));
+    pkg.optionalDependencies[manifest.name] = pkg.version;
+  }
   for (const file of [...pkg.files, 'README.md']) {
     if (file.includes('*')) fail(`package.json files: ${file} is a glob; list the files`);
     fs.copyFileSync(path.join(here, file), path.join(stage, file));

@@ -36,17 +36,9 @@ def copies() -> list[tuple[str, str]]:
     found = []
     main = json.loads((NODE / "package.json").read_text())
     found.append(("bindings-node/package.json version", main["version"]))
-    platforms = {}
     for path in platform_manifests():
         pkg = json.loads(path.read_text())
-        platforms[pkg["name"]] = pkg["version"]
         found.append((f"{path.relative_to(ROOT)} version", pkg["version"]))
-    optional = main.get("optionalDependencies", {})
-    if set(optional) != set(platforms):
-        where = "bindings-node/package.json optionalDependencies (not the npm/*/ packages)"
-        found.append((where, str(sorted(optional))))
-    for name, wanted in optional.items():
-        found.append((f"bindings-node/package.json optionalDependencies {name}", wanted))
     lock = json.loads((NODE / "package-lock.json").read_text())
     found.append(("bindings-node/package-lock.json version", lock["version"]))
     found.append(('bindings-node/package-lock.json packages[""]', lock["packages"][""]["version"]))
@@ -93,7 +85,6 @@ def set_version(version: str) -> int:
 
     def main(d: dict[str, Any]) -> None:
         d["version"] = version
-        d["optionalDependencies"] = dict.fromkeys(d.get("optionalDependencies", {}), version)
 
     write_json(NODE / "package.json", main)
 

@@ -518,3 +518,21 @@ pub fn unique_id(prefix: &str) -> String {
         .subsec_nanos();
     format!("{prefix}-{:x}-{nanos:x}", std::process::id())
 }
+
+/// The Python with the pinned training stack (`TRAINPOD_TRAIN_PYTHON`; scripts/test.sh builds
+/// it), for the tests that train for real. Without it a test says so and passes, unless
+/// `TRAINPOD_REQUIRE_TRAINING=1` (as in CI), where a missing one fails it.
+pub fn train_python() -> Option<String> {
+    match std::env::var("TRAINPOD_TRAIN_PYTHON") {
+        Ok(p) if !p.is_empty() => Some(p),
+        _ => {
+            let required = std::env::var("TRAINPOD_REQUIRE_TRAINING").is_ok_and(|v| v == "1");
+            assert!(
+                !required,
+                "TRAINPOD_REQUIRE_TRAINING=1 but TRAINPOD_TRAIN_PYTHON is unset"
+            );
+            eprintln!("skipped: set TRAINPOD_TRAIN_PYTHON to a Python with the training stack");
+            None
+        }
+    }
+}

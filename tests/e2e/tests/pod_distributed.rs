@@ -16,7 +16,9 @@ use trainpod::script::{
     Secret, Training, generate,
 };
 use trainpod::token::Purpose;
-use trainpod_e2e::{App, emulator_client, eventually, fresh_dir, sha256_hex, unix_now};
+use trainpod_e2e::{
+    App, emulator_client, eventually, fresh_dir, sha256_hex, train_python, unix_now,
+};
 use trainpod_emulator::{Emulator, Options, RunPods, VanishCause, cluster_env};
 
 /// Each test trains with two processes on a machine that may have two cores: one at a time.
@@ -24,21 +26,6 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 
 /// How long a whole tiny job may take on a loaded machine (model build, two launches, upload).
 const JOB_BOUND: Duration = Duration::from_secs(600);
-
-fn train_python() -> Option<String> {
-    match std::env::var("TRAINPOD_TRAIN_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ => {
-            let required = std::env::var("TRAINPOD_REQUIRE_TRAINING").is_ok_and(|v| v == "1");
-            assert!(
-                !required,
-                "TRAINPOD_REQUIRE_TRAINING=1 but TRAINPOD_TRAIN_PYTHON is unset"
-            );
-            eprintln!("skipped: set TRAINPOD_TRAIN_PYTHON to a Python with the training stack");
-            None
-        }
-    }
-}
 
 /// Builds the tiny model and its chat dataset.
 fn tiny_model(python: &str, dir: &Path) -> (PathBuf, Vec<u8>) {

@@ -21,7 +21,8 @@ use trainpod::script::{
 };
 use trainpod::token::Purpose;
 use trainpod_e2e::{
-    App, PodRun, create_pod, emulator_client, fresh_dir, sha256_hex, unix_now, wait_for_terminate,
+    App, PodRun, create_pod, emulator_client, fresh_dir, sha256_hex, train_python, unix_now,
+    wait_for_terminate,
 };
 use trainpod_emulator::{Emulator, Options, RunPods};
 
@@ -30,20 +31,6 @@ const JOB_BOUND: Duration = Duration::from_secs(600);
 
 fn required() -> bool {
     std::env::var("TRAINPOD_REQUIRE_TRAINING").is_ok_and(|v| v == "1")
-}
-
-fn train_python() -> Option<String> {
-    match std::env::var("TRAINPOD_TRAIN_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ => {
-            assert!(
-                !required(),
-                "TRAINPOD_REQUIRE_TRAINING=1 but TRAINPOD_TRAIN_PYTHON is unset"
-            );
-            eprintln!("skipped: set TRAINPOD_TRAIN_PYTHON to a Python with the training stack");
-            None
-        }
-    }
 }
 
 /// A uv binary: `TRAINPOD_UV`, else the one beside the training Python.

@@ -15,24 +15,10 @@ use trainpod::script::{
 };
 use trainpod::token::Purpose;
 use trainpod_e2e::{
-    App, PodRun, create_pod, emulator_client, fresh_dir, sha256_hex, unix_now, wait_for_terminate,
+    App, PodRun, create_pod, emulator_client, fresh_dir, sha256_hex, train_python, unix_now,
+    wait_for_terminate,
 };
 use trainpod_emulator::Emulator;
-
-fn train_python() -> Option<String> {
-    match std::env::var("TRAINPOD_TRAIN_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ => {
-            let required = std::env::var("TRAINPOD_REQUIRE_TRAINING").is_ok_and(|v| v == "1");
-            assert!(
-                !required,
-                "TRAINPOD_REQUIRE_TRAINING=1 but TRAINPOD_TRAIN_PYTHON is unset"
-            );
-            eprintln!("skipped: set TRAINPOD_TRAIN_PYTHON to a Python with the training stack");
-            None
-        }
-    }
-}
 
 /// Builds the tiny model and its chat dataset once per test.
 fn tiny_model(python: &str, dir: &std::path::Path) -> (PathBuf, Vec<u8>) {

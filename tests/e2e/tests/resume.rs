@@ -18,25 +18,10 @@ use trainpod::jobs::{JobState, ReconcilePolicy};
 use trainpod::script::{Hyperparameters, Method, PodRuntime};
 use trainpod::sdk::{DatasetRef, FollowUpdate, JobSpec, Trainpod};
 use trainpod::token::{KeyRing, generate_secret};
-use trainpod_e2e::{eventually, fresh_dir, unique_id, unix_now};
+use trainpod_e2e::{eventually, fresh_dir, train_python, unique_id, unix_now};
 use trainpod_emulator::{ACCOUNT_KEY, Emulator, Options, RunPods, VanishCause};
 
 const GPU: &str = "NVIDIA GeForce RTX 4090";
-
-fn train_python() -> Option<String> {
-    match std::env::var("TRAINPOD_TRAIN_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ => {
-            let required = std::env::var("TRAINPOD_REQUIRE_TRAINING").is_ok_and(|v| v == "1");
-            assert!(
-                !required,
-                "TRAINPOD_REQUIRE_TRAINING=1 but TRAINPOD_TRAIN_PYTHON is unset"
-            );
-            eprintln!("skipped: set TRAINPOD_TRAIN_PYTHON to a Python with the training stack");
-            None
-        }
-    }
-}
 
 struct Setup {
     tp: Arc<Trainpod>,
