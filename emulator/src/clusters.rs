@@ -17,7 +17,7 @@ use crate::accounts::Caller;
 use crate::answer::{Answer, bad_request, json_ok, problem};
 use crate::params::iso;
 use crate::pods::pod_json;
-use crate::state::{EmuCluster, EmuPod, Member, State};
+use crate::state::{EmuCluster, EmuPod, State};
 use crate::validate;
 
 /// A pod-scoped key is "limited in scope to only the pod" (runpod-api §2.1): a cluster spans
@@ -68,15 +68,6 @@ pub(crate) fn cluster_json(s: &State, c: &EmuCluster) -> Value {
         .find(|p| p.cluster.as_ref().is_some_and(|m| m.rank == 0));
     if let Some(p) = primary {
         out["primary"] = json!({"podId": p.id, "status": p.status});
-    }
-    out
-}
-
-/// A member's `cluster` block on the pod (`PodCluster`): `role` only on SLURM and RAY clusters.
-pub(crate) fn member_json(m: &Member) -> Value {
-    let mut out = json!({"id": m.cluster_id, "rank": m.rank, "ip": m.ip});
-    if let Some(role) = m.role {
-        out["role"] = json!(role);
     }
     out
 }

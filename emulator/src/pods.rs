@@ -16,9 +16,8 @@ use serde_json::{Value, json};
 
 use crate::accounts::Caller;
 use crate::answer::{Answer, json_ok, problem};
-use crate::clusters::member_json;
 use crate::params::{Query, iso};
-use crate::state::{EmuPod, State};
+use crate::state::{EmuPod, Member, State};
 
 pub(crate) use crate::patch::patch;
 
@@ -194,4 +193,13 @@ pub(crate) fn apply_action(s: &mut State, i: usize, action: &str) {
         _ => "TERMINATED",
     };
     s.set_status(i, next);
+}
+
+/// A member's `cluster` block on the pod (`PodCluster`): `role` only on SLURM and RAY clusters.
+fn member_json(m: &Member) -> Value {
+    let mut out = json!({"id": m.cluster_id, "rank": m.rank, "ip": m.ip});
+    if let Some(role) = m.role {
+        out["role"] = json!(role);
+    }
+    out
 }

@@ -165,17 +165,6 @@ pub struct Cluster {
     pub created_at: Option<String>,
 }
 
-/// A pod's membership of a cluster (`Pod.cluster`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PodCluster {
-    /// The cluster.
-    pub id: String,
-    /// The node rank (`NODE_RANK`); `None` until assigned.
-    #[serde(default)]
-    pub rank: Option<u32>,
-}
-
 /// One time bucket of a cluster's bill (`GET /v2/billing/clusters`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -25,7 +25,7 @@ pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use clusters::{
     Cluster, ClusterBillingRecord, ClusterCompute, ClusterOutcome, ClusterPodsSummary,
     ClusterPrimary, ClusterType, CreateClusterRequest, MAX_CLUSTER_PODS, MIN_CLUSTER_PODS,
-    PodCluster, validate_create_cluster,
+    validate_create_cluster,
 };
 pub use create::{CreateOutcome, GpuCandidate, job_pod_name};
 pub use errors::map_error_response;
@@ -42,7 +42,7 @@ pub use transport::{
 };
 pub use types::{
     Availability, Cloud, CudaVersionAvailability, DataCenterAvailability, GpuMaxCount, GpuPrice,
-    GpuType, Pod, PodAction, PodBillingRecord, PodGpu, PodStatus,
+    GpuType, Pod, PodAction, PodBillingRecord, PodCluster, PodGpu, PodStatus,
 };
 pub(crate) use validate::validate_env;
 pub use validate::{MAX_ENV_VARS, MAX_GPU_COUNT, validate_create, validate_update};

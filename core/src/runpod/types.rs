@@ -173,7 +173,7 @@ pub struct Pod {
     pub runtime: Option<serde_json::Value>,
     /// The cluster this pod is a node of, with its rank; `None` for a plain pod.
     #[serde(default)]
-    pub cluster: Option<super::clusters::PodCluster>,
+    pub cluster: Option<PodCluster>,
 }
 
 impl Pod {
@@ -485,4 +485,15 @@ mod tests {
         );
         assert!(PodStatus::Terminated.allowed_actions().is_empty());
     }
+}
+
+/// A pod's membership of a cluster (`Pod.cluster`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodCluster {
+    /// The cluster.
+    pub id: String,
+    /// The node rank (`NODE_RANK`); `None` until assigned.
+    #[serde(default)]
+    pub rank: Option<u32>,
 }

@@ -28,6 +28,7 @@ mod bills;
 mod budget;
 mod builder;
 mod clusters;
+mod dataset_summary;
 mod deploy;
 pub mod estimate;
 mod inspect;
@@ -55,10 +56,11 @@ pub use artifacts::{
     check_artifact_path,
 };
 pub use builder::{API_KEY_ENV, SIGNING_KEYS_ENV, TrainpodBuilder};
+pub use dataset_summary::DatasetSummary;
 pub use key_check::{GpuSeen, KeyAccess, KeyCheck, check_key_with, check_runpod_key};
 pub use log_telemetry::{EVENT_PREFIX, LOG_BATCH_BASE, parse_event_line};
 pub use model_check::{DEFAULT_HUB_URL, HUB_URL_ENV};
-pub use plan::{DatasetSummary, GpuChoice, Plan};
+pub use plan::{GpuChoice, Plan};
 pub use pod_env::{MAX_POD_ENV_BYTES, reserved_pod_env};
 pub use routes::Routes;
 pub use spec::{DatasetRef, JobSpec, MAX_JOB_ID_LEN, MAX_NODES, check_job_id};

@@ -5,7 +5,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::Trainpod;
-use super::plan::DatasetSummary;
 use super::spec::JobSpec;
 use crate::error::Result;
 use crate::script::{Hyperparameters, Precision};
@@ -75,26 +74,25 @@ fn precision_on(gpu_id: &str, precision: Precision) -> &'static str {
 }
 
 impl Trainpod {
-    /// The training plan of `spec` on `gpu_id`.
+    /// The training plan of `spec` on `gpu_id`, for a dataset of `rows` rows and an evaluation
+    /// dataset of `eval_dataset_rows` (when the spec has one); its warnings go to `warnings`.
     pub(crate) fn training_plan(
         &self,
         spec: &JobSpec,
         hp: &Hyperparameters,
-        dataset: &DatasetSummary,
-        eval_dataset: Option<&DatasetSummary>,
+        (rows, eval_dataset_rows): (u64, Option<u64>),
         gpu_id: &str,
+        warnings: &mut Vec<String>,
     ) -> Result<TrainingPlan> {
         // As the trainer splits (`datasets`' `train_test_split` rounds the held-out rows up).
-        let eval_rows = match eval_dataset {
-            Some(eval) => eval.rows,
-            None => (dataset.rows as f64 * hp.eval_fraction).ceil() as u64,
-        };
+        let eval_rows =
+            eval_dataset_rows.unwrap_or_else(|| (rows as f64 * hp.eval_fraction).ceil() as u64);
         let checkpoints = match (&self.app_url, &self.artifacts_dir, spec) {
             (Some(_), Some(_), _) => CheckpointStore::App,
             _ if self.volume_mount_of(spec).is_some() => CheckpointStore::Volume,
             _ => CheckpointStore::Pod,
         };
-        Ok(TrainingPlan {
+        let plan = TrainingPlan {
             padding_free: hp.padding_free,
             fused_kernels: self
                 .runtime
@@ -107,12 +105,14 @@ impl Trainpod {
             checkpoint_minutes: hp.save_minutes,
             eval_rows,
             early_stopping_patience: hp.early_stopping_patience,
-        })
+        };
+        warnings.extend(training_warnings(&plan));
+        Ok(plan)
     }
 }
 
 /// What the user should know about how the job trains.
-pub(crate) fn training_warnings(t: &TrainingPlan) -> Vec<String> {
+fn training_warnings(t: &TrainingPlan) -> Vec<String> {
     let mut out = Vec::new();
     if t.checkpoints == CheckpointStore::Pod {
         out.push(

@@ -567,18 +567,13 @@ dataset() {
   fi
 }
 
-# resume: a later attempt puts the newest checkpoint its job kept in place for the trainer,
-# whole and checked (checkpoint.py), so that steps already paid for are not run again.
+# resume: a later attempt puts the newest checkpoint its job kept in place for the trainer, whole
+# and checked (checkpoint.py says which), so that steps already paid for are not run again.
 resume() {
   [[ $(val resume) == 1 ]] || return 0
   stage resume
   run_child timeout -k 10 "$(val upload_reserve_s)" "$PYTHON" "$BUNDLE/checkpoint.py" fetch ||
     fail "$(cat "$STATE/cause" 2>/dev/null || echo "the checkpoint to resume from could not be fetched (see the log tail)")" 14
-  if [[ -s $STATE/resume_step ]]; then
-    log "resuming from the checkpoint of step $(cat "$STATE/resume_step")"
-  else
-    log "no checkpoint of an earlier attempt: training from the start"
-  fi
 }
 
 # trainer_command LEFT: sets TRAINER to the command that runs trainer.py on this node, and

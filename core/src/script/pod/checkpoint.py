@@ -180,12 +180,14 @@ def main(argv):
         ) as f:
             f.write(f"the checkpoint to resume from could not be fetched whole: {err}"[:500])
         return FETCH_FAILED
-    if step is not None:
-        with open(
-            os.path.join(os.environ["TRAINPOD_STATE_DIR"], "resume_step"), "w", encoding="ascii"
-        ) as f:
-            f.write(str(step))
-        print(f"checkpoint: resuming from step {step}", file=sys.stderr)
+    if step is None:
+        print("checkpoint: none kept by an earlier attempt: training from step 0", file=sys.stderr)
+        return 0
+    with open(
+        os.path.join(os.environ["TRAINPOD_STATE_DIR"], "resume_step"), "w", encoding="ascii"
+    ) as f:
+        f.write(str(step))
+    print(f"checkpoint: resuming from the checkpoint of step {step}", file=sys.stderr)
     return 0
 
 
