@@ -10,7 +10,6 @@ As a CLI: `python checkpoint.py fetch` (exit 0 with nothing to resume, or with t
 place under the trainer's output directory; 14 when a listed checkpoint cannot be fetched whole).
 """
 
-import hashlib
 import json
 import os
 import re
@@ -18,7 +17,7 @@ import shutil
 import sys
 import urllib.request
 
-from upload import manifest, post_json, put_file, retry
+from upload import manifest, retry, send_to_app, sha256_of
 
 CHUNK = 1 << 20
 FETCH_FAILED = 14
@@ -61,15 +60,8 @@ def save(cfg, folder, step):
 
 
 def to_app(cfg, folder, files, step):
-    a = cfg["artifacts"]
     body = {"job": cfg["job_id"], "attempt": cfg["attempt"], "files": files, "checkpoint": step}
-    answer = retry(lambda: post_json(a["url"], a["token"], body))
-    for item in answer.get("uploads", []):
-        path = os.path.join(folder, item["path"])
-        retry(lambda item=item, path=path: put_file(item["url"], item.get("headers", {}), path))
-    done = retry(lambda: post_json(a["url"], a["token"], {**body, "complete": True}))
-    if done.get("complete") is not True:
-        raise RuntimeError(f"the app did not confirm checkpoint {step}: {done}")
+    send_to_app(cfg, folder, body, f"checkpoint {step}")
 
 
 def to_volume(cfg, folder, files, step):
@@ -89,14 +81,6 @@ def to_volume(cfg, folder, files, step):
     for other in os.listdir(root):
         if other != name and _NAME.match(other):
             shutil.rmtree(os.path.join(root, other), ignore_errors=True)
-
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def check_files(folder, files):

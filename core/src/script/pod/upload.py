@@ -15,17 +15,21 @@ from reporter import Reporter
 CHUNK = 1 << 20
 
 
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def manifest(root):
     files = []
     for base, _, names in os.walk(root):
         for name in sorted(names):
             path = os.path.join(base, name)
-            digest = hashlib.sha256()
-            with open(path, "rb") as f:
-                while chunk := f.read(CHUNK):
-                    digest.update(chunk)
             rel = os.path.relpath(path, root).replace(os.sep, "/")
-            files.append({"path": rel, "size": os.path.getsize(path), "sha256": digest.hexdigest()})
+            files.append({"path": rel, "size": os.path.getsize(path), "sha256": sha256_of(path)})
     return sorted(files, key=lambda f: f["path"])
 
 
@@ -76,17 +80,27 @@ def put_file(url, headers, path):
             response.read()
 
 
-def to_app(cfg, root, files, rep):
+def send_to_app(cfg, root, body, what, sent=None):
+    """The app's artifacts protocol: the manifest `body`, a PUT of each file the app asks for
+    (`sent(path)` after each), then the confirmation; raises, naming `what`, unless the app
+    confirms."""
     a = cfg["artifacts"]
-    body = {"job": cfg["job_id"], "attempt": cfg["attempt"], "files": files}
     answer = retry(lambda: post_json(a["url"], a["token"], body))
     for item in answer.get("uploads", []):
         path = os.path.join(root, item["path"])
         retry(lambda item=item, path=path: put_file(item["url"], item.get("headers", {}), path))
-        rep.emit("uploaded", path=item["path"])
+        if sent:
+            sent(item["path"])
     done = retry(lambda: post_json(a["url"], a["token"], {**body, "complete": True}))
     if done.get("complete") is not True:
-        raise RuntimeError(f"the app did not confirm the artifact manifest: {done}")
+        raise RuntimeError(f"the app did not confirm {what}: {done}")
+
+
+def to_app(cfg, root, files, rep):
+    body = {"job": cfg["job_id"], "attempt": cfg["attempt"], "files": files}
+    send_to_app(
+        cfg, root, body, "the artifact manifest", lambda path: rep.emit("uploaded", path=path)
+    )
 
 
 def to_volume(cfg, root, files):
